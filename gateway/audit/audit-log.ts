@@ -1,0 +1,44 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { AUDIT_SCHEMA_VERSION, type AuditEvent, type AuditEventBody } from './events.ts';
+import type { AuditSink } from './sink.ts';
+
+/** The hash that starts every chain: sha256 of the empty string. */
+export const CHAIN_GENESIS = createHash('sha256').update('').digest('hex');
+
+/**
+ * Stamps each event with schema version, id, per-instance sequence number and the sha256 of the
+ * previous event's serialized line, then hands the line to every sink. One serialization per
+ * event serves the hash and all sinks.
+ */
+export class AuditLog {
+  private seq = 0;
+  private prevHash = CHAIN_GENESIS;
+
+  constructor(
+    private readonly sinks: readonly AuditSink[],
+    readonly instanceId: string = randomUUID(),
+  ) {}
+
+  record(body: AuditEventBody): AuditEvent {
+    const event = {
+      schema_version: AUDIT_SCHEMA_VERSION,
+      event_id: randomUUID(),
+      seq: ++this.seq,
+      prev_hash: this.prevHash,
+      instance_id: this.instanceId,
+      ...body,
+    } as AuditEvent;
+    const line = JSON.stringify(event);
+    this.prevHash = createHash('sha256').update(line).digest('hex');
+    for (const sink of this.sinks) sink.write(event, line);
+    return event;
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.flush()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.close()));
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Audit event shapes. Decision events carry OPA's decision-log fields (decision_id, path, input,
+ * result, bundles, timestamp, labels, requested_by, metrics) plus Sluice's own; session records
+ * hold what crossed the gateway. Both are chained (seq + prev_hash) by AuditLog.
+ */
+export const AUDIT_SCHEMA_VERSION = 1;
+
+/** allow | mask (allowed with masking) | deny | approval_required | error (refused before a decision). */
+export type Outcome = 'allow' | 'mask' | 'deny' | 'approval_required' | 'error';
+
+interface ChainFields {
+  schema_version: number;
+  event_id: string;
+  /** Per-instance sequence number and hash of the previous event's line: tamper evidence. */
+  seq: number;
+  prev_hash: string;
+  instance_id: string;
+}
+
+export interface DecisionEventBody {
+  kind: 'decision';
+  decision_id: string;
+  path: string;
+  input: unknown;
+  result: unknown;
+  bundles: Record<string, { revision: string }>;
+  timestamp: string;
+  labels: Record<string, string>;
+  requested_by: string;
+  metrics: Record<string, number>;
+  outcome: Outcome;
+  subject: string | null;
+  reasons: readonly string[];
+  session_id: string | null;
+  approval: unknown;
+  masks_applied: readonly { type: string; count: number; path: string }[];
+  error?: { code: string; message: string };
+}
+
+export interface SessionRecordBody {
+  kind: 'session';
+  decision_id: string;
+  timestamp: string;
+  subject: string | null;
+  session_id: string | null;
+  connection: string | null;
+  operation: string;
+  /** The request body as forwarded upstream (after masking, once masking applies). */
+  request: unknown;
+  response: {
+    status: number;
+    stream: boolean;
+    body: unknown;
+    /** For streams: one entry per SSE event with its offset from the first byte. */
+    events?: readonly { event: string; at_ms: number }[];
+    events_dropped?: number;
+    usage: unknown;
+    error?: { type: string; message: string };
+  } | null;
+  /** Milliseconds per stage: auth, inspect, policy, upstream_headers, upstream_total, total. */
+  timings_ms: Record<string, number>;
+}
+
+export type AuditEventBody = DecisionEventBody | SessionRecordBody;
+export type AuditEvent = AuditEventBody & ChainFields;

@@ -1,0 +1,161 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * One schema for the config file (YAML or JSON) plus env overrides. Validated once at start:
+ * every problem is reported together with its dotted key, and the result is frozen.
+ * README.md ("Configuration") documents every key; keep the two in step.
+ */
+const connectionSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, - and _'),
+  baseUrl: z.url({ protocol: /^https?$/ }),
+  /** Name of the environment variable holding the upstream credential (never the value itself). */
+  apiKeyEnv: z.string().min(1).optional(),
+  /** Header the credential goes in: x-api-key (Anthropic) or authorization (Bearer). */
+  authHeader: z.enum(['x-api-key', 'authorization']).default('x-api-key'),
+  /** Set by `sluice serve` when it starts the local echo upstream; shown in logs and /readyz. */
+  echo: z.boolean().default(false),
+  connectTimeoutMs: z.number().int().positive().default(10_000),
+  /** Time until response headers arrive. */
+  headersTimeoutMs: z.number().int().positive().default(600_000),
+  /** Longest silence between two body chunks (SSE pings arrive every few seconds). */
+  bodyTimeoutMs: z.number().int().positive().default(300_000),
+});
+
+const configSchema = z.object({
+  listen: z
+    .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
+    .prefault({}),
+  /** Where dev keys and default audit files live. */
+  stateDir: z.string().default('.sluice'),
+  limits: z
+    .object({
+      bodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+      /** Time allowed to receive a whole request, headers and body (slow-client guard). */
+      requestTimeoutMs: z.number().int().positive().default(60_000),
+    })
+    .prefault({}),
+  identity: z
+    .object({
+      /** OIDC issuer URL; omit to use the embedded dev issuer served at /dev-issuer. */
+      issuer: z.url().optional(),
+      audience: z.union([z.string(), z.array(z.string()).min(1)]).default('sluice'),
+      algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'])).min(1).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
+      clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+      maxTokenLifetimeSeconds: z.number().int().positive().default(3600),
+      groupsClaim: z.string().default('groups'),
+      scopesClaim: z.string().default('scope'),
+      jwksUri: z.url().optional(),
+      discoveryTimeoutMs: z.number().int().positive().default(5000),
+      jwksCacheMaxAgeSeconds: z.number().int().positive().default(600),
+      jwksCooldownSeconds: z.number().int().min(0).default(30),
+      /** Env var with a shared HMAC secret; HS* algorithms are refused unless this is set. */
+      hmacSecretEnv: z.string().optional(),
+    })
+    .prefault({}),
+  connections: z.array(connectionSchema).min(1).prefault([{ name: 'anthropic', baseUrl: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY' }]),
+  /** Connection used by /v1/...; others are reached at /c/<name>/v1/... */
+  defaultConnection: z.string().optional(),
+  policy: z
+    .object({
+      /** A built bundle (.tar.gz from `sluice bundle build`). */
+      bundle: z.string().default('bundles/build/sluice.tar.gz'),
+      /** Build the bundle from policies/ when it is missing (embedded default). */
+      buildIfMissing: z.boolean().default(true),
+      policiesDir: z.string().default('policies'),
+    })
+    .prefault({}),
+  audit: z
+    .object({
+      file: z.object({ path: z.string().default('.sluice/audit/audit.jsonl') }).prefault({}),
+    })
+    .prefault({}),
+  log: z
+    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
+});
+
+export type SluiceConfig = Readonly<z.infer<typeof configSchema>>;
+export type ConnectionConfig = z.infer<typeof connectionSchema>;
+
+/** Thrown with every validation problem listed, one dotted key per line. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid Sluice configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Documented env overrides: applied on top of the file so containers need no file edits. */
+const ENV_OVERRIDES: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
+  ['SLUICE_HOST', ['listen', 'host'], String],
+  ['SLUICE_PORT', ['listen', 'port'], Number],
+  ['SLUICE_LOG_LEVEL', ['log', 'level'], String],
+  ['SLUICE_OIDC_ISSUER', ['identity', 'issuer'], String],
+  ['SLUICE_OIDC_AUDIENCE', ['identity', 'audience'], String],
+  ['SLUICE_POLICY_BUNDLE', ['policy', 'bundle'], String],
+  ['SLUICE_AUDIT_FILE', ['audit', 'file', 'path'], String],
+];
+
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out = structuredClone(raw);
+  for (const [name, path, convert] of ENV_OVERRIDES) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    let node = out;
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[path[path.length - 1]!] = convert(value);
+  }
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Validates a raw config object (already parsed) with env overrides applied. */
+export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): SluiceConfig {
+  if (raw !== undefined && (raw === null || typeof raw !== 'object' || Array.isArray(raw))) {
+    throw new ConfigError(['(root): must be a mapping of keys']);
+  }
+  const parsed = configSchema.safeParse(applyEnv((raw ?? {}) as Record<string, unknown>, env));
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  const config = parsed.data;
+  const problems: string[] = [];
+  const names = config.connections.map((c) => c.name);
+  names.forEach((n, i) => names.indexOf(n) !== i && problems.push(`connections.${i}.name: duplicate connection name "${n}"`));
+  if (config.defaultConnection && !names.includes(config.defaultConnection)) {
+    problems.push(`defaultConnection: "${config.defaultConnection}" is not one of the connections (${names.join(', ')})`);
+  }
+  const hmac = config.identity.algorithms.filter((a) => a.startsWith('HS'));
+  if (hmac.length > 0 && !config.identity.hmacSecretEnv) {
+    problems.push(`identity.algorithms: ${hmac.join(', ')} need identity.hmacSecretEnv (HMAC is off unless a secret is configured)`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze({ ...config, defaultConnection: config.defaultConnection ?? names[0] });
+}
+
+/** Reads a YAML or JSON config file; a missing path means "embedded defaults". */
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): SluiceConfig {
+  if (!path) return resolveConfig({}, env);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`(file): cannot read ${path}: ${(err as Error).message}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text); // YAML is a superset of JSON, so one parser serves both
+  } catch (err) {
+    throw new ConfigError([`(file): ${path} is not valid YAML/JSON: ${(err as Error).message}`]);
+  }
+  return resolveConfig(raw ?? {}, env);
+}

@@ -1,0 +1,78 @@
+/**
+ * Every error Sluice can return, in one table: stable code → HTTP status, Anthropic error type
+ * and a default message. The Anthropic SDKs pick their exception class from the status and read
+ * `{"type":"error","error":{"type","message"}}`, so every refusal uses that shape.
+ * README.md documents each code; test/unit/errors.test.ts keeps table and docs in step.
+ */
+
+/** Anthropic's error `type` values (https://docs.anthropic.com/en/api/errors). */
+export type AnthropicErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'request_too_large'
+  | 'rate_limit_error'
+  | 'api_error'
+  | 'overloaded_error';
+
+interface ErrorSpec {
+  readonly status: number;
+  readonly type: AnthropicErrorType;
+  readonly message: string;
+}
+
+export const ERRORS = {
+  SLUICE_ERR_AUTH_MISSING: { status: 401, type: 'authentication_error', message: 'missing bearer token: send an OIDC access token as Authorization: Bearer <token> (SDK authToken)' },
+  SLUICE_ERR_AUTH_INVALID: { status: 401, type: 'authentication_error', message: 'invalid token' },
+  SLUICE_ERR_AUTH_EXPIRED: { status: 401, type: 'authentication_error', message: 'token expired: obtain a new token and retry' },
+  SLUICE_ERR_AUTH_LIFETIME: { status: 401, type: 'authentication_error', message: 'token lifetime exceeds the maximum this gateway accepts: use a short-lived token' },
+  SLUICE_ERR_IDP_UNAVAILABLE: { status: 503, type: 'api_error', message: 'identity provider unavailable: token cannot be verified right now' },
+  SLUICE_ERR_BAD_REQUEST: { status: 400, type: 'invalid_request_error', message: 'invalid request' },
+  SLUICE_ERR_BAD_JSON: { status: 400, type: 'invalid_request_error', message: 'request body is not valid JSON' },
+  SLUICE_ERR_UNSUPPORTED_MEDIA: { status: 400, type: 'invalid_request_error', message: 'request body must be application/json' },
+  SLUICE_ERR_BODY_TOO_LARGE: { status: 413, type: 'request_too_large', message: 'request body exceeds the configured limit' },
+  SLUICE_ERR_NOT_FOUND: { status: 404, type: 'not_found_error', message: 'no such route on this gateway' },
+  SLUICE_ERR_METHOD: { status: 405, type: 'invalid_request_error', message: 'method not allowed on this route' },
+  SLUICE_ERR_UNKNOWN_CONNECTION: { status: 404, type: 'not_found_error', message: 'unknown connection' },
+  SLUICE_ERR_POLICY_DENIED: { status: 403, type: 'permission_error', message: 'request denied by policy' },
+  SLUICE_ERR_POLICY_ERROR: { status: 500, type: 'api_error', message: 'policy evaluation failed; request refused (fail closed)' },
+  SLUICE_ERR_POLICY_NOT_READY: { status: 503, type: 'api_error', message: 'no policy bundle loaded yet' },
+  SLUICE_ERR_APPROVAL_REQUIRED: { status: 403, type: 'permission_error', message: 'request requires human approval, which this gateway cannot grant yet' },
+  SLUICE_ERR_UPSTREAM_UNAVAILABLE: { status: 502, type: 'api_error', message: 'upstream unavailable' },
+  SLUICE_ERR_UPSTREAM_TIMEOUT: { status: 504, type: 'api_error', message: 'upstream timed out' },
+  SLUICE_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, type: 'api_error', message: 'upstream sent a malformed response' },
+  SLUICE_ERR_INTERNAL: { status: 500, type: 'api_error', message: 'internal gateway error' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type SluiceErrorCode = keyof typeof ERRORS;
+
+/** A refusal with a stable code; `detail` replaces the default message when it says more. */
+export class SluiceError extends Error {
+  readonly code: SluiceErrorCode;
+  readonly status: number;
+  readonly type: AnthropicErrorType;
+
+  constructor(code: SluiceErrorCode, detail?: string, options?: { cause?: unknown }) {
+    const spec = ERRORS[code];
+    super(detail ?? spec.message, options);
+    this.name = 'SluiceError';
+    this.code = code;
+    this.status = spec.status;
+    this.type = spec.type;
+  }
+}
+
+/** The body Anthropic's API (and so Sluice) sends with an error status. */
+export interface AnthropicErrorBody {
+  type: 'error';
+  error: { type: AnthropicErrorType | string; message: string };
+}
+
+export function errorBody(type: AnthropicErrorType | string, message: string): AnthropicErrorBody {
+  return { type: 'error', error: { type, message } };
+}
+
+export function toErrorBody(err: SluiceError): AnthropicErrorBody {
+  return errorBody(err.type, err.message);
+}

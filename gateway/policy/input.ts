@@ -1,0 +1,80 @@
+import type { Identity } from '../identity/identity.ts';
+import type { RequestFacts } from '../inspect/facts.ts';
+
+/** The session facts the policy sees (JIT sessions land with the approvals issue). */
+export interface SessionFacts {
+  readonly id: string;
+  readonly age_seconds: number;
+  readonly idle_seconds: number;
+  readonly requests: number;
+  readonly grants: readonly string[];
+}
+
+/** The `input` document of `sluice/decision`, exactly as DESIGN.md's policy contract names it. */
+export interface PolicyInput {
+  readonly identity: {
+    sub: string;
+    iss: string;
+    client_id: string | null;
+    groups: readonly string[];
+    scopes: readonly string[];
+    token_id: string | null;
+    issued_at: number;
+    expires_at: number;
+  };
+  readonly connection: string;
+  readonly request: {
+    operation: string;
+    model: string | null;
+    stream: boolean;
+    max_tokens: number | null;
+    skills: readonly { type: string; skill_id: string; version: string | null }[];
+    tools: readonly { name: string; type: string }[];
+    betas: readonly string[];
+    estimated_input_tokens: number;
+    text: string;
+    findings: Readonly<Record<string, number>>;
+  };
+  readonly session: SessionFacts | null;
+  readonly approval: { id: string; state: string; approver: string | null } | null;
+  readonly now: string;
+}
+
+/** Builds the policy input. It carries no token and no secret: only facts derived from them. */
+export function buildPolicyInput(args: {
+  identity: Identity;
+  connection: string;
+  facts: RequestFacts;
+  session: SessionFacts | null;
+  now: Date;
+}): PolicyInput {
+  const { identity, facts } = args;
+  return {
+    identity: {
+      sub: identity.sub,
+      iss: identity.iss,
+      client_id: identity.clientId ?? null,
+      groups: identity.groups,
+      scopes: identity.scopes,
+      token_id: identity.tokenId ?? null,
+      issued_at: identity.issuedAt,
+      expires_at: identity.expiresAt,
+    },
+    connection: args.connection,
+    request: {
+      operation: facts.operation,
+      model: facts.model ?? null,
+      stream: facts.stream,
+      max_tokens: facts.maxTokens ?? null,
+      skills: facts.skills.map((s) => ({ type: s.type, skill_id: s.skill_id, version: s.version ?? null })),
+      tools: facts.tools,
+      betas: facts.betas,
+      estimated_input_tokens: facts.estimatedInputTokens,
+      text: facts.text,
+      findings: facts.findings,
+    },
+    session: args.session,
+    approval: null,
+    now: args.now.toISOString(),
+  };
+}

@@ -1,0 +1,57 @@
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Outcome } from '../audit/events.ts';
+import type { Exchange } from './exchange.ts';
+
+const DECISION_PATH = 'sluice/decision';
+
+function outcomeOf(ex: Exchange): Outcome {
+  const d = ex.decision;
+  if (!d) return ex.error?.status === 403 ? 'deny' : 'error';
+  if (d.kind === 'allow') return d.mask.request.length + d.mask.response.length > 0 ? 'mask' : 'allow';
+  return d.kind;
+}
+
+/**
+ * Writes the exchange's decision event and session record, once. Called on every path out of
+ * the proxy route (success, refusal, upstream failure, caller gone), so each request leaves
+ * exactly one of each in the audit log.
+ */
+export function recordExchange(audit: AuditLog, ex: Exchange): void {
+  if (ex.audited) return;
+  ex.audited = true;
+  ex.mark('total');
+  const subject = ex.identity?.sub ?? null;
+  const timestamp = ex.startedAt.toISOString();
+  const policyNs = ex.timingsMs.policy === undefined ? undefined : Math.round(ex.timingsMs.policy * 1e6);
+  audit.record({
+    kind: 'decision',
+    decision_id: ex.decisionId,
+    path: DECISION_PATH,
+    input: ex.policyInput ?? null,
+    result: ex.policyResult ?? null,
+    bundles: ex.bundleRevision === undefined ? {} : { sluice: { revision: ex.bundleRevision } },
+    timestamp,
+    labels: { id: audit.instanceId, app: 'sluice' },
+    requested_by: ex.requestedBy,
+    metrics: policyNs === undefined ? {} : { timer_rego_query_eval_ns: policyNs },
+    outcome: outcomeOf(ex),
+    subject,
+    reasons: ex.decision?.reasons ?? (ex.error ? [ex.error.message] : []),
+    session_id: null,
+    approval: null,
+    masks_applied: [],
+    ...(ex.error ? { error: { code: ex.error.code, message: ex.error.message } } : {}),
+  });
+  audit.record({
+    kind: 'session',
+    decision_id: ex.decisionId,
+    timestamp,
+    subject,
+    session_id: null,
+    connection: ex.connection?.name ?? null,
+    operation: ex.operation,
+    request: ex.forwardedBody ?? null,
+    response: ex.response,
+    timings_ms: ex.timingsMs,
+  });
+}

@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { SessionRecordBody } from '../audit/events.ts';
+import type { SluiceError } from '../errors.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { Operation, RequestFacts } from '../inspect/facts.ts';
+import type { Decision } from '../policy/decision.ts';
+import type { PolicyInput } from '../policy/input.ts';
+import type { Connection } from '../upstream/connections.ts';
+
+/**
+ * Everything one proxied call accumulates on its way through the stages, so that the audit
+ * stage can write exactly one decision event and one session record however the call ends.
+ */
+export class Exchange {
+  readonly decisionId = randomUUID();
+  readonly startedAt = new Date();
+  private readonly t0 = performance.now();
+  readonly timingsMs: Record<string, number> = {};
+  identity: Identity | undefined;
+  connection: Connection | undefined;
+  facts: RequestFacts | undefined;
+  policyInput: PolicyInput | undefined;
+  policyResult: unknown;
+  decision: Decision | undefined;
+  bundleRevision: string | undefined;
+  /** The body as sent upstream (parsed), for the session record. */
+  forwardedBody: unknown;
+  response: SessionRecordBody['response'] = null;
+  error: SluiceError | undefined;
+  audited = false;
+
+  constructor(readonly operation: Operation, readonly requestedBy: string) {}
+
+  /** Runs a stage and records how long it took under `stage`. */
+  async timed<T>(stage: string, run: () => Promise<T> | T): Promise<T> {
+    const start = performance.now();
+    try {
+      return await run();
+    } finally {
+      this.timingsMs[stage] = round(performance.now() - start);
+    }
+  }
+
+  /** Records the time elapsed since the exchange started under `mark`. */
+  mark(mark: string): void {
+    this.timingsMs[mark] = round(performance.now() - this.t0);
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

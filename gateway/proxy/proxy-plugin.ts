@@ -1,0 +1,95 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { SluiceError } from '../errors.ts';
+import type { TokenVerifier } from '../identity/identity.ts';
+import { extractBearerToken } from '../identity/token-verifier.ts';
+import type { Operation } from '../inspect/facts.ts';
+import type { PolicyStore } from '../policy/policy-store.ts';
+import type { ConnectionRegistry } from '../upstream/connections.ts';
+import { recordExchange } from './audit-records.ts';
+import { parseJsonBody } from './json-body.ts';
+import { Exchange } from './exchange.ts';
+import { runExchange } from './run-exchange.ts';
+import { sendError } from './relay-json.ts';
+
+/** What the proxy route needs; all injected by buildApp so tests can pass real or stand-in parts. */
+export interface ProxyDeps {
+  readonly verifier: TokenVerifier;
+  readonly policies: PolicyStore;
+  readonly connections: ConnectionRegistry;
+  readonly audit: AuditLog;
+  readonly bodyLimit: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    exchange?: Exchange;
+  }
+}
+
+/** The documented routes; nothing else exists (Fastify answers 404 for any other path). */
+const ROUTES: ReadonlyArray<{ method: 'GET' | 'POST'; url: string; operation: Operation }> = [
+  { method: 'POST', url: '/v1/messages', operation: 'messages.create' },
+  { method: 'POST', url: '/v1/messages/count_tokens', operation: 'messages.count_tokens' },
+  { method: 'GET', url: '/v1/models', operation: 'models.list' },
+  { method: 'GET', url: '/v1/models/:model_id', operation: 'models.get' },
+];
+
+function asSluiceError(err: unknown): SluiceError {
+  if (err instanceof SluiceError) return err;
+  const code = (err as { code?: string }).code;
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new SluiceError('SLUICE_ERR_BODY_TOO_LARGE');
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new SluiceError('SLUICE_ERR_UNSUPPORTED_MEDIA');
+  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new SluiceError('SLUICE_ERR_BAD_JSON', 'request body is empty');
+  if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return new SluiceError('SLUICE_ERR_BAD_REQUEST', 'Content-Length does not match the body');
+  return new SluiceError('SLUICE_ERR_INTERNAL', undefined, { cause: err });
+}
+
+/**
+ * The proxy: one plugin, registered at `/` (default connection) and at `/c/:connection`
+ * (a named one). Authentication runs in onRequest, before any body byte is read, so an
+ * anonymous caller cannot make the gateway buffer or parse anything.
+ */
+export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promise<void> {
+  // Raw bytes in, parsed in the handler: keeps the exact bytes for forwarding and lets a
+  // bad body be audited like any other refusal. Scoped to this plugin only.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: deps.bodyLimit }, (_req, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    const route = ROUTES.find((r) => r.url === req.routeOptions.config.url);
+    req.exchange = new Exchange(route?.operation ?? 'messages.create', req.ip);
+    const ex = req.exchange;
+    const name = (req.params as { connection?: string }).connection;
+    ex.connection = deps.connections.get(name);
+    if (!ex.connection) throw new SluiceError('SLUICE_ERR_UNKNOWN_CONNECTION', `unknown connection "${name}"`);
+    ex.identity = await ex.timed('auth', () => deps.verifier.verify(extractBearerToken(req.headers.authorization)));
+  });
+
+  app.setErrorHandler(async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const sluiceErr = asSluiceError(err);
+    if (sluiceErr.code === 'SLUICE_ERR_INTERNAL') req.log.error({ err }, 'unexpected error in proxy route');
+    else req.log.info({ code: sluiceErr.code, decision_id: req.exchange?.decisionId }, 'request refused');
+    if (req.exchange) {
+      req.exchange.error ??= sluiceErr;
+      req.exchange.response ??= { status: sluiceErr.status, stream: false, body: null, usage: null, error: { type: sluiceErr.type, message: sluiceErr.message } };
+      recordExchange(deps.audit, req.exchange);
+    }
+    if (reply.sent || reply.raw.headersSent) return;
+    sendError(reply, sluiceErr);
+  });
+
+  for (const route of ROUTES) {
+    app.route({
+      method: route.method,
+      url: route.url,
+      config: { url: route.url },
+      handler: async (req, reply) => {
+        const ex = req.exchange!;
+        const body = route.method === 'POST' ? parseJsonBody(req.body as Buffer | undefined) : undefined;
+        await runExchange({ req, reply, ex, body, deps });
+        recordExchange(deps.audit, ex);
+      },
+    });
+  }
+}

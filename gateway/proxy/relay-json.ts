@@ -1,0 +1,52 @@
+import type { FastifyReply } from 'fastify';
+import type { Dispatcher } from 'undici';
+import { SluiceError, errorBody } from '../errors.ts';
+import { callerResponseHeaders } from '../upstream/headers.ts';
+import { upstreamError } from '../upstream/forward.ts';
+import type { Exchange } from './exchange.ts';
+
+function parseJson(buffer: Buffer): unknown {
+  try {
+    return JSON.parse(buffer.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function isAnthropicError(body: unknown): body is { type: 'error'; error: { type: string; message: string } } {
+  const b = body as { type?: unknown; error?: { type?: unknown; message?: unknown } } | undefined;
+  return b?.type === 'error' && typeof b.error?.type === 'string' && typeof b.error?.message === 'string';
+}
+
+/**
+ * Relays a non-streaming upstream response. Upstream errors in Anthropic's shape (429, 529, 5xx)
+ * pass through with their status and retry headers so SDK retries behave as with the real API;
+ * anything else the caller could not parse becomes a 502 in Anthropic's shape.
+ */
+export async function relayJson(upstream: Dispatcher.ResponseData, reply: FastifyReply, ex: Exchange): Promise<void> {
+  let buffer: Buffer;
+  try {
+    buffer = Buffer.from(await upstream.body.arrayBuffer());
+  } catch (err) {
+    throw upstreamError(err, ex.connection?.name ?? 'unknown');
+  }
+  ex.mark('upstream_body');
+  const body = parseJson(buffer);
+  const status = upstream.statusCode;
+  if (body === undefined || (status >= 400 && !isAnthropicError(body))) {
+    throw new SluiceError('SLUICE_ERR_UPSTREAM_BAD_RESPONSE', `upstream "${ex.connection?.name}" answered ${status} with a body that is not a Claude API response`);
+  }
+  ex.response = {
+    status,
+    stream: false,
+    body,
+    usage: (body as { usage?: unknown }).usage ?? null,
+    ...(isAnthropicError(body) ? { error: body.error } : {}),
+  };
+  reply.code(status).headers(callerResponseHeaders(upstream.headers)).header('content-type', 'application/json').send(buffer);
+}
+
+/** The error reply for a refused call (used by the route's error handler). */
+export function sendError(reply: FastifyReply, err: SluiceError): void {
+  reply.code(err.status).header('content-type', 'application/json').send(errorBody(err.type, err.message));
+}

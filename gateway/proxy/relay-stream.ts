@@ -1,0 +1,54 @@
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { callerResponseHeaders } from '../upstream/headers.ts';
+import { SseRecorder } from '../upstream/sse-recorder.ts';
+import { sseErrorEvent } from '../upstream/sse-writer.ts';
+import { upstreamError } from '../upstream/forward.ts';
+import type { Exchange } from './exchange.ts';
+
+/**
+ * Relays an SSE response chunk by chunk, never buffering the stream: each upstream chunk is
+ * written as soon as it arrives (respecting the caller's backpressure) and also fed to a
+ * recorder that rebuilds the message and event timing for the session record. If the upstream
+ * fails mid-stream the caller gets Anthropic's `event: error` frame and a clean end, not a hang.
+ */
+export async function relayStream(upstream: Dispatcher.ResponseData, res: ServerResponse, ex: Exchange): Promise<void> {
+  const recorder = new SseRecorder();
+  res.writeHead(upstream.statusCode, {
+    ...callerResponseHeaders(upstream.headers),
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+  });
+  res.flushHeaders();
+  let failure: { type: string; message: string } | undefined;
+  try {
+    for await (const chunk of upstream.body) {
+      if (ex.timingsMs.first_byte === undefined) ex.mark('first_byte');
+      recorder.push(chunk as Buffer);
+      if (!res.write(chunk) && !res.destroyed) await once(res, 'drain');
+      if (res.destroyed) break;
+    }
+  } catch (err) {
+    if (!res.destroyed) {
+      const mapped = upstreamError(err, ex.connection?.name ?? 'unknown');
+      failure = { type: mapped.type, message: `${mapped.message} (stream interrupted)` };
+      res.write(sseErrorEvent(failure.type, failure.message));
+    }
+  }
+  recorder.end();
+  if (res.destroyed && !failure) failure = { type: 'client_closed', message: 'caller disconnected before the stream ended' };
+  if (!res.destroyed) res.end();
+  const message = recorder.reconstruct();
+  const streamError = recorder.errors[0] as { error?: { type: string; message: string } } | undefined;
+  ex.response = {
+    status: upstream.statusCode,
+    stream: true,
+    body: message,
+    events: recorder.events.map((e) => ({ event: e.event, at_ms: e.at_ms })),
+    events_dropped: recorder.dropped,
+    usage: (message as { usage?: unknown } | undefined)?.usage ?? null,
+    ...(failure ? { error: failure } : streamError?.error ? { error: streamError.error } : {}),
+  };
+}

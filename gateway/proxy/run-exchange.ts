@@ -1,0 +1,93 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { SluiceError } from '../errors.ts';
+import type { Operation, RequestFacts } from '../inspect/facts.ts';
+import { inspectMessagesRequest, inspectModelsRequest, parseBetas } from '../inspect/messages-request.ts';
+import { buildPolicyInput } from '../policy/input.ts';
+import { forward } from '../upstream/forward.ts';
+import type { Exchange } from './exchange.ts';
+import type { JsonBody } from './json-body.ts';
+import type { ProxyDeps } from './proxy-plugin.ts';
+import { relayJson } from './relay-json.ts';
+import { relayStream } from './relay-stream.ts';
+
+interface ExchangeArgs {
+  readonly req: FastifyRequest;
+  readonly reply: FastifyReply;
+  readonly ex: Exchange;
+  readonly body: JsonBody | undefined;
+  readonly deps: ProxyDeps;
+}
+
+function inspect(operation: Operation, req: FastifyRequest, body: JsonBody | undefined): RequestFacts {
+  const betas = parseBetas(req.headers['anthropic-beta']);
+  if (operation === 'models.list' || operation === 'models.get') {
+    return inspectModelsRequest(operation, (req.params as { model_id?: string }).model_id, betas);
+  }
+  return inspectMessagesRequest(operation, body?.value, betas);
+}
+
+/** The upstream path is rebuilt from what the gateway understood, never copied from the caller. */
+function upstreamPath(operation: Operation, req: FastifyRequest): string {
+  switch (operation) {
+    case 'messages.create':
+      return '/v1/messages';
+    case 'messages.count_tokens':
+      return '/v1/messages/count_tokens';
+    case 'models.get':
+      return `/v1/models/${encodeURIComponent((req.params as { model_id: string }).model_id)}`;
+    case 'models.list': {
+      const q = req.query as Record<string, unknown>;
+      const kept = new URLSearchParams();
+      for (const key of ['limit', 'before_id', 'after_id']) if (typeof q[key] === 'string') kept.set(key, q[key]);
+      const qs = kept.toString();
+      return qs ? `/v1/models?${qs}` : '/v1/models';
+    }
+  }
+}
+
+function isEventStream(headers: Record<string, string | string[] | undefined>): boolean {
+  return String(headers['content-type'] ?? '').startsWith('text/event-stream');
+}
+
+/**
+ * The stages of one authenticated call, in DESIGN.md's order: inspect → decide → forward →
+ * relay. A refusal at any stage throws a SluiceError; the route's error handler answers and audits.
+ */
+export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs): Promise<void> {
+  const identity = ex.identity!;
+  const connection = ex.connection!;
+  const facts = await ex.timed('inspect', () => inspect(ex.operation, req, body));
+  ex.facts = facts;
+  ex.forwardedBody = body?.value ?? null;
+
+  const engine = deps.policies.current();
+  if (!engine) throw new SluiceError('SLUICE_ERR_POLICY_NOT_READY');
+  ex.bundleRevision = engine.revision;
+  ex.policyInput = buildPolicyInput({ identity, connection: connection.name, facts, session: null, now: new Date() });
+  const { decision, result } = await ex.timed('policy', () => engine.evaluateWithResult(ex.policyInput!));
+  ex.decision = decision;
+  ex.policyResult = result;
+  switch (decision.kind) {
+    case 'deny':
+      throw new SluiceError('SLUICE_ERR_POLICY_DENIED', decision.reasons.length > 0 ? `denied by policy: ${decision.reasons.join('; ')}` : undefined);
+    case 'approval_required':
+      // Holding for a human lands with the approvals issue; until then such calls fail closed.
+      throw new SluiceError('SLUICE_ERR_APPROVAL_REQUIRED', `approval required: ${decision.approval.reason}`);
+    case 'allow':
+      break;
+  }
+
+  const controller = new AbortController();
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('caller disconnected'));
+  });
+  const upstream = await ex.timed('upstream_headers', () =>
+    forward({ connection, method: req.method as 'GET' | 'POST', path: upstreamPath(ex.operation, req), callerHeaders: req.headers, body: body?.raw, signal: controller.signal }),
+  );
+  if (facts.stream && upstream.statusCode < 400 && isEventStream(upstream.headers)) {
+    reply.hijack();
+    await relayStream(upstream, reply.raw, ex);
+  } else {
+    await relayJson(upstream, reply, ex);
+  }
+}

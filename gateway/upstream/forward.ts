@@ -1,0 +1,47 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { errors as undiciErrors, type Dispatcher } from 'undici';
+import { SluiceError } from '../errors.ts';
+import type { Connection } from './connections.ts';
+import { upstreamRequestHeaders } from './headers.ts';
+
+/** What the gateway asks of the upstream: the API path (e.g. /v1/messages) and the body to send. */
+export interface UpstreamCall {
+  readonly connection: Connection;
+  readonly method: 'GET' | 'POST';
+  /** API path plus query string, always one of the gateway's documented routes. */
+  readonly path: string;
+  readonly callerHeaders: IncomingHttpHeaders;
+  readonly body: Buffer | undefined;
+  /** Aborted when the caller goes away, so the upstream call is cancelled too. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Sends one call with undici's pool and returns the response with its body still streaming.
+ * undici failures become SluiceErrors: connection failures 502, timeouts 504.
+ */
+export async function forward(call: UpstreamCall): Promise<Dispatcher.ResponseData> {
+  const { connection } = call;
+  try {
+    return await connection.pool.request({
+      method: call.method,
+      path: connection.basePath + call.path,
+      headers: upstreamRequestHeaders(call.callerHeaders, { header: connection.authHeader, value: connection.credentialHeaderValue() }),
+      body: call.body,
+      signal: call.signal,
+      headersTimeout: connection.headersTimeoutMs,
+      bodyTimeout: connection.bodyTimeoutMs,
+    });
+  } catch (err) {
+    throw upstreamError(err, connection.name);
+  }
+}
+
+/** Maps an undici error (before or during the body) to the gateway's error table. */
+export function upstreamError(err: unknown, connectionName: string): SluiceError {
+  if (err instanceof SluiceError) return err;
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
+    return new SluiceError('SLUICE_ERR_UPSTREAM_TIMEOUT', `upstream "${connectionName}" timed out`, { cause: err });
+  }
+  return new SluiceError('SLUICE_ERR_UPSTREAM_UNAVAILABLE', `upstream "${connectionName}" unavailable: ${(err as Error).message ?? 'connection failed'}`, { cause: err });
+}

@@ -1,0 +1,52 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, resolveConfig } from '../../gateway/config.ts';
+
+describe('config', () => {
+  it('fills embedded defaults and freezes the result', () => {
+    const config = resolveConfig({}, {});
+    expect(config.listen.port).toBe(8080);
+    expect(config.connections[0]).toMatchObject({ name: 'anthropic', apiKeyEnv: 'ANTHROPIC_API_KEY', authHeader: 'x-api-key' });
+    expect(config.defaultConnection).toBe('anthropic');
+    expect(Object.isFrozen(config.identity)).toBe(true);
+  });
+
+  it('reports every problem at once with dotted keys', () => {
+    try {
+      resolveConfig({ listen: { port: 'x' }, connections: [{ name: 'Bad Name', baseUrl: 'ftp://x' }] }, {});
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join('\n');
+      expect(problems).toContain('listen.port');
+      expect(problems).toContain('connections.0.name');
+      expect(problems).toContain('connections.0.baseUrl');
+    }
+  });
+
+  it('refuses HMAC algorithms without a configured secret, and duplicate connections', () => {
+    expect(() => resolveConfig({ identity: { algorithms: ['HS256'] } }, {})).toThrow(/hmacSecretEnv/);
+    const dup = { connections: [{ name: 'a', baseUrl: 'http://127.0.0.1:1' }, { name: 'a', baseUrl: 'http://127.0.0.1:2' }] };
+    expect(() => resolveConfig(dup, {})).toThrow(/duplicate connection name/);
+    expect(() => resolveConfig({ defaultConnection: 'nope' }, {})).toThrow(/defaultConnection/);
+  });
+
+  it('applies env overrides over the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+    const file = join(dir, 'sluice.yaml');
+    writeFileSync(file, 'listen:\n  port: 9000\nlog:\n  level: warn\n');
+    const config = loadConfig(file, { SLUICE_PORT: '9100' });
+    expect(config.listen.port).toBe(9100);
+    expect(config.log.level).toBe('warn');
+  });
+
+  it('names the file when it cannot be read or parsed', () => {
+    expect(() => loadConfig('/nonexistent/sluice.yaml', {})).toThrow(/cannot read/);
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'listen: [unclosed');
+    expect(() => loadConfig(file, {})).toThrow(/not valid YAML/);
+  });
+});
