@@ -1,0 +1,41 @@
+/**
+ * Settings for OIDC token verification. config.ts fills this from the config file and env;
+ * everything here is validated there, once, at start.
+ */
+export interface IdentityConfig {
+  /** The issuer URL exactly as tokens carry it in `iss` (and as discovery must echo it). */
+  readonly issuer: string;
+  /** Accepted `aud` value(s); a token must name at least one. */
+  readonly audience: string | readonly string[];
+  /** Accepted JWS algorithms. `none` is never accepted; HS* only together with `hmacSecret`. */
+  readonly algorithms: readonly string[];
+  readonly clockToleranceSeconds: number;
+  /** Longest accepted `exp - iat`: Sluice wants short-lived tokens. */
+  readonly maxTokenLifetimeSeconds: number;
+  /** Claim holding groups; a dotted path reaches into objects (e.g. `realm_access.roles`). */
+  readonly groupsClaim: string;
+  /** Claim holding scopes: a space-separated string or an array of strings. */
+  readonly scopesClaim: string;
+  /** Use this JWKS URL instead of the one named by the issuer's discovery document. */
+  readonly jwksUri?: string | undefined;
+  /** Timeout for each discovery and JWKS request. */
+  readonly discoveryTimeoutMs: number;
+  /** How long a fetched JWKS (and discovery document) is used before it is fetched again. */
+  readonly jwksCacheMaxAgeSeconds: number;
+  /** Least time between two JWKS refetches triggered by an unknown `kid`. */
+  readonly jwksCooldownSeconds: number;
+  /** Shared secret for HS256/384/512; at least 32 bytes. Unset: HMAC tokens are refused. */
+  readonly hmacSecret?: Uint8Array | undefined;
+}
+
+/** Defaults for every IdentityConfig field that has one (issuer and audience have none). */
+export const IDENTITY_DEFAULTS = Object.freeze({
+  algorithms: Object.freeze(['RS256', 'ES256', 'PS256', 'EdDSA']),
+  clockToleranceSeconds: 30,
+  maxTokenLifetimeSeconds: 3600,
+  groupsClaim: 'groups',
+  scopesClaim: 'scope',
+  discoveryTimeoutMs: 5000,
+  jwksCacheMaxAgeSeconds: 600,
+  jwksCooldownSeconds: 30,
+}) satisfies Omit<IdentityConfig, 'issuer' | 'audience' | 'jwksUri' | 'hmacSecret'>;

@@ -1,0 +1,144 @@
+/**
+ * Verifies OIDC access tokens (JWTs) against the issuer's keys and turns them into an Identity.
+ * jose does the cryptography and the standard claim checks; this file pins the options that
+ * make it safe (explicit algorithms, required claims, keys only from the issuer's JWKS) and
+ * maps every failure to a SluiceError without ever echoing the token.
+ */
+import { errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
+import { SluiceError } from '../errors.ts';
+import type { Identity, TokenVerifier } from './identity.ts';
+import type { IdentityConfig } from './identity-config.ts';
+import { OidcKeySource } from './oidc-discovery.ts';
+
+/** Tokens longer than this are refused before any parsing (real access tokens are a few KiB). */
+export const MAX_TOKEN_BYTES = 16 * 1024;
+
+const HMAC_ALGORITHMS = new Set(['HS256', 'HS384', 'HS512']);
+const MIN_HMAC_SECRET_BYTES = 32;
+
+/** Returns the token from an `Authorization: Bearer <token>` header, or throws 401 AUTH_MISSING. */
+export function extractBearerToken(authorizationHeader: string | undefined): string {
+  const match = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(authorizationHeader ?? '');
+  if (!match?.[1]) throw new SluiceError('SLUICE_ERR_AUTH_MISSING');
+  return match[1];
+}
+
+function invalid(reason: string, cause?: unknown): SluiceError {
+  return new SluiceError('SLUICE_ERR_AUTH_INVALID', `invalid token: ${reason}`, { cause });
+}
+
+const CLAIM_REASONS: Readonly<Record<string, string>> = {
+  iss: 'issuer mismatch', aud: 'audience mismatch', nbf: 'token not yet valid (nbf)',
+  iat: 'invalid issued-at (iat)', exp: 'invalid expiry (exp)', sub: 'invalid subject (sub)',
+};
+
+/** Maps a jose failure to a short, token-free SluiceError; SluiceErrors pass through. */
+export function mapVerifyError(err: unknown): SluiceError {
+  if (err instanceof SluiceError) return err;
+  if (err instanceof errors.JWTExpired) return new SluiceError('SLUICE_ERR_AUTH_EXPIRED', undefined, { cause: err });
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.reason === 'missing') return invalid(`missing required claim "${err.claim}"`, err);
+    return invalid(CLAIM_REASONS[err.claim] ?? `claim "${err.claim}" rejected`, err);
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return invalid('algorithm not allowed', err);
+  if (err instanceof errors.JWSSignatureVerificationFailed) return invalid('signature verification failed', err);
+  if (err instanceof errors.JWKSNoMatchingKey) return invalid('no matching signing key (unknown kid)', err);
+  if (err instanceof errors.JOSENotSupported) return invalid('unsupported header or algorithm', err);
+  if (err instanceof errors.JOSEError) return invalid('malformed token', err);
+  // A TypeError from key import and the like: still the token's fault, never a 500 that leaks detail.
+  return invalid('malformed token', err);
+}
+
+/** Reads a claim by exact name first (URL-style claim names contain dots), else by dotted path. */
+function readClaim(payload: JWTPayload, name: string): unknown {
+  if (Object.hasOwn(payload, name)) return payload[name];
+  let node: unknown = payload;
+  for (const part of name.split('.')) {
+    if (typeof node !== 'object' || node === null || Array.isArray(node) || !Object.hasOwn(node, part)) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+function stringList(value: unknown, splitString: boolean): readonly string[] {
+  if (typeof value === 'string') return Object.freeze(splitString ? value.split(/\s+/).filter(Boolean) : [value]);
+  if (Array.isArray(value) && value.every((v): v is string => typeof v === 'string')) return Object.freeze([...value]);
+  return Object.freeze([]);
+}
+
+const optionalString = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+/** The TokenVerifier for OIDC issuers: discovery + JWKS, jose jwtVerify, lifetime limits. */
+export class OidcTokenVerifier implements TokenVerifier {
+  readonly #config: IdentityConfig;
+  readonly #keys: OidcKeySource;
+  readonly #algorithms: string[];
+  readonly #audience: string | string[];
+
+  constructor(config: IdentityConfig, keys?: OidcKeySource) {
+    const secret = config.hmacSecret;
+    if (secret !== undefined && secret.byteLength < MIN_HMAC_SECRET_BYTES) {
+      throw new TypeError(`identity hmacSecret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`);
+    }
+    // 'none' never; HMAC only with a configured secret, so a public key can never act as one.
+    this.#algorithms = config.algorithms.filter((alg) => alg !== 'none' && (!HMAC_ALGORITHMS.has(alg) || secret !== undefined));
+    if (this.#algorithms.length === 0) throw new TypeError('identity algorithms allows no usable algorithm');
+    this.#audience = typeof config.audience === 'string' ? config.audience : [...config.audience];
+    this.#config = config;
+    this.#keys = keys ?? new OidcKeySource({
+      issuer: config.issuer,
+      jwksUri: config.jwksUri,
+      timeoutMs: config.discoveryTimeoutMs,
+      cacheMaxAgeSeconds: config.jwksCacheMaxAgeSeconds,
+      cooldownSeconds: config.jwksCooldownSeconds,
+    });
+  }
+
+  /** Verifies `token` and returns who it names; throws SluiceError 401 (token) or 503 (IdP). */
+  async verify(token: string): Promise<Identity> {
+    if (token.length > MAX_TOKEN_BYTES) throw invalid(`token exceeds ${MAX_TOKEN_BYTES} bytes`);
+    const config = this.#config;
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.#getKey, {
+        issuer: config.issuer,
+        audience: this.#audience,
+        algorithms: this.#algorithms,
+        clockTolerance: config.clockToleranceSeconds,
+        requiredClaims: ['exp', 'iat', 'sub'],
+      }));
+    } catch (err) {
+      throw mapVerifyError(err);
+    }
+    return this.#toIdentity(payload);
+  }
+
+  // HMAC tokens get the shared secret (only reachable when HS* is allowed); the rest the JWKS.
+  readonly #getKey = (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey | Uint8Array> => {
+    const secret = this.#config.hmacSecret;
+    if (secret !== undefined && typeof header.alg === 'string' && HMAC_ALGORITHMS.has(header.alg)) return Promise.resolve(secret);
+    return this.#keys.getKey(header, token);
+  };
+
+  #toIdentity(payload: JWTPayload): Identity {
+    const { sub, iss, iat, exp } = payload;
+    const tolerance = this.#config.clockToleranceSeconds;
+    // jose checks presence and number type of exp/iat; these checks are Sluice's own.
+    if (typeof sub !== 'string' || sub === '') throw invalid('invalid subject (sub)');
+    if (typeof iss !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') throw invalid('malformed token');
+    if (iat > Date.now() / 1000 + tolerance) throw invalid('issued in the future (iat)');
+    if (exp - iat > this.#config.maxTokenLifetimeSeconds) {
+      throw new SluiceError('SLUICE_ERR_AUTH_LIFETIME', `token lifetime ${exp - iat}s exceeds the ${this.#config.maxTokenLifetimeSeconds}s this gateway accepts: use a short-lived token`);
+    }
+    return Object.freeze({
+      sub,
+      iss,
+      clientId: optionalString(payload['client_id']) ?? optionalString(payload.azp),
+      groups: stringList(readClaim(payload, this.#config.groupsClaim), false),
+      scopes: stringList(readClaim(payload, this.#config.scopesClaim), true),
+      tokenId: optionalString(payload.jti),
+      issuedAt: iat,
+      expiresAt: exp,
+    });
+  }
+}
