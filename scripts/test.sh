@@ -9,4 +9,12 @@ npx tsc --noEmit -p tsconfig.json
 echo "== policy tests (opa fmt, check, test with coverage)"
 bash scripts/test-policies.sh
 echo "== vitest"
-npx vitest run
+mkdir -p build
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json=build/vitest.json || status=$?
+# One plain summary line for CI logs, from vitest's own JSON report.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync("build/vitest.json", "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' || true
+exit "$status"

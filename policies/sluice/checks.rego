@@ -1,0 +1,61 @@
+# Why a request is refused. Each check adds a {check, reason} object to `violations`; the
+# decision is an allow only when there is none, so anything not granted is denied.
+package sluice
+
+# Listing models and counting tokens costs nothing and reveals no content: any caller with a
+# known group may do them, without the model and token ceilings of messages.create.
+read_only_operations := {"models.list", "models.get", "messages.count_tokens"}
+
+known_operations := read_only_operations | {"messages.create"}
+
+violations contains {"check": "groups", "reason": "no group of yours grants access"} if {
+	count(caller_groups) == 0
+}
+
+violations contains {"check": "operation", "reason": $"operation \"{op}\" is not handled by this policy"} if {
+	op := input.request.operation
+	not op in known_operations
+}
+
+violations contains {"check": "connection", "reason": $"connection \"{conn}\" is not allowed for your groups ({caller_groups_text})"} if {
+	count(caller_groups) > 0
+	conn := input.connection
+	not granted("connections", conn)
+}
+
+violations contains {"check": "model", "reason": "the request names no model"} if {
+	generates
+	not is_string(input.request.model)
+}
+
+violations contains {"check": "model", "reason": $"model \"{model}\" is not allowed for your groups ({caller_groups_text})"} if {
+	generates
+	model := input.request.model
+	is_string(model)
+	not granted("models", model)
+}
+
+violations contains {"check": "skill", "reason": $"skill \"{skill.skill_id}\" is not allowed for your groups ({caller_groups_text})"} if {
+	generates
+	some skill in input.request.skills
+	not granted("skills", skill.skill_id)
+}
+
+violations contains {"check": "tool", "reason": $"tool \"{tool.name}\" is not allowed for your groups ({caller_groups_text})"} if {
+	generates
+	some tool in input.request.tools
+	not granted("tools", tool.name)
+}
+
+violations contains {"check": "max_tokens", "reason": $"max_tokens {requested} exceeds your limit of {max_tokens_ceiling}"} if {
+	generates
+	requested := input.request.max_tokens
+	is_number(requested)
+	requested > max_tokens_ceiling
+}
+
+# messages.create by a caller with at least one known group: the only call the ceilings apply to.
+generates if {
+	input.request.operation == "messages.create"
+	count(caller_groups) > 0
+}

@@ -1,0 +1,51 @@
+# The entrypoint sluice/decision (contract in DESIGN.md, "The policy contract"). Deny by
+# default: the default rule answers when nothing else does, so a request the policy did not
+# foresee is refused, never allowed.
+package sluice
+
+default decision := {
+	"allow": false,
+	"reasons": ["no policy rule allowed this request"],
+	"labels": {"rule": "default_deny"},
+}
+
+decision := {
+	"allow": false,
+	"reasons": sort([v.reason | some v in violations]),
+	"labels": {"rule": "deny", "checks": sort({v.check | some v in violations}), "groups": sort(caller_groups)},
+} if count(violations) > 0
+
+decision := object.union(allow_result, approval_result) if count(violations) == 0
+
+allow_result := {
+	"allow": true,
+	"reasons": [],
+	"mask": data.sluice.mask,
+	"limits": limits,
+	"session": data.sluice.session,
+	"labels": {"rule": "grant", "groups": sort(caller_groups)},
+}
+
+# Only messages.create has a token ceiling; the listing operations have none.
+limits := {"max_tokens": max_tokens_ceiling} if input.request.operation == "messages.create"
+
+else := {}
+
+# A prompt carrying findings of a type in data.sluice.approval.on_findings waits for a human,
+# unless the call already carries an approved approval.
+approval_findings contains finding if {
+	some finding in data.sluice.approval.on_findings
+	input.request.findings[finding] > 0
+}
+
+approval_result := {"approval": {
+	"required": true,
+	"reason": $"the prompt contains {concat(", ", sort(approval_findings))}",
+	"approver_groups": data.sluice.approval.approver_groups,
+	"ttl_seconds": data.sluice.approval.ttl_seconds,
+}} if {
+	count(approval_findings) > 0
+	not input.approval.state == "approved"
+}
+
+else := {}

@@ -1,0 +1,118 @@
+/** The official SDK, unchanged, drives Sluice: JSON and SSE calls, token counting, models. */
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => h?.close());
+
+const MODEL = 'claude-sonnet-4-5';
+
+describe('the SDK through Sluice', () => {
+  it('messages.create reaches the upstream with the connection credential, never the caller token', async () => {
+    const client = await h.client(['engineering']);
+    const before = h.upstream.requests.length;
+    const msg = await client.messages.create({ model: MODEL, max_tokens: 128, messages: [{ role: 'user', content: 'Hello there' }] });
+    expect(msg.type).toBe('message');
+    expect(msg.content[0]).toMatchObject({ type: 'text', text: expect.stringContaining('Hello there') });
+    const seen = h.upstream.requests.slice(before);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.headers['x-api-key']).toBe(h.upstreamKey);
+    expect(seen[0]!.headers['authorization']).toBeUndefined();
+    expect(seen[0]!.headers['anthropic-version']).toBe('2023-06-01');
+  });
+
+  it('messages.stream() relays the SSE event sequence and finalMessage() is whole', async () => {
+    const client = await h.client(['engineering']);
+    const stream = client.messages.stream({ model: MODEL, max_tokens: 128, messages: [{ role: 'user', content: 'stream me a reply please' }] });
+    const kinds: string[] = [];
+    stream.on('streamEvent', (event) => kinds.push(event.type));
+    const final = await stream.finalMessage();
+    expect(final.content[0]).toMatchObject({ type: 'text', text: expect.stringContaining('stream me a reply please') });
+    expect(kinds[0]).toBe('message_start');
+    expect(kinds).toContain('content_block_delta');
+    expect(kinds.at(-1)).toBe('message_stop');
+    expect(kinds.filter((k) => k === 'content_block_delta').length).toBeGreaterThan(1);
+  });
+
+  it('messages.countTokens and models.list / models.retrieve pass policy and return the upstream answer', async () => {
+    const client = await h.client(['ci']);
+    const count = await client.messages.countTokens({ model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'count these words' }] });
+    expect(count.input_tokens).toBeGreaterThan(0);
+    const page = await client.models.list({ limit: 2 });
+    expect(page.data.length).toBeGreaterThan(0);
+    expect(page.data.length).toBeLessThanOrEqual(2);
+    const one = await client.models.retrieve(page.data[0]!.id);
+    expect(one.id).toBe(page.data[0]!.id);
+  });
+
+  it('anthropic-beta passes through and Agent Skills in container.skills are understood (allowed skill)', async () => {
+    const client = await h.client(['engineering']);
+    const before = h.upstream.requests.length;
+    const msg = await client.beta.messages.create({
+      model: MODEL,
+      max_tokens: 128,
+      betas: ['skills-2025-10-02', 'code-execution-2025-08-25'],
+      container: { skills: [{ type: 'anthropic', skill_id: 'xlsx', version: 'latest' }] },
+      messages: [{ role: 'user', content: 'make a spreadsheet' }],
+    });
+    expect(msg.type).toBe('message');
+    const seen = h.upstream.requests.slice(before);
+    expect(seen[0]!.headers['anthropic-beta']).toBe('skills-2025-10-02,code-execution-2025-08-25');
+    expect((seen[0]!.body as { container: unknown }).container).toEqual({ skills: [{ type: 'anthropic', skill_id: 'xlsx', version: 'latest' }] });
+  });
+
+  it('tool use streams input_json_delta through Sluice intact', async () => {
+    const client = await h.client(['engineering']);
+    const final = await client.messages
+      .stream({
+        model: MODEL,
+        max_tokens: 256,
+        tools: [{ name: 'get_weather', description: 'weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }],
+        messages: [{ role: 'user', content: 'please use tool get_weather for Paris' }],
+      })
+      .finalMessage();
+    const toolUse = final.content.find((b) => b.type === 'tool_use');
+    expect(toolUse).toBeDefined();
+    expect(final.stop_reason).toBe('tool_use');
+  });
+
+  it('a named connection is reached under /c/{name}; an unknown one is a 404 in Anthropic shape', async () => {
+    const token = await h.token(['admins']);
+    const named = new Anthropic({ baseURL: `${h.url}/c/secondary`, authToken: token, apiKey: null, maxRetries: 0 });
+    const msg = await named.messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+    expect(msg.type).toBe('message');
+    const unknown = new Anthropic({ baseURL: `${h.url}/c/nope`, authToken: token, apiKey: null, maxRetries: 0 });
+    await expect(unknown.messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] })).rejects.toBeInstanceOf(Anthropic.NotFoundError);
+  });
+
+  it('a caller-supplied API key is ignored and never forwarded', async () => {
+    const before = h.upstream.requests.length;
+    const res = await fetch(`${h.url}/v1/messages`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${await h.token(['engineering'])}`,
+        'x-api-key': 'sk-ant-caller-supplied',
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+        'x-forwarded-host': 'evil.example',
+        cookie: 'session=abc',
+      },
+      body: JSON.stringify({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    const headers = h.upstream.requests.slice(before)[0]!.headers;
+    expect(headers['x-api-key']).toBe(h.upstreamKey);
+    expect(headers['x-forwarded-host']).toBeUndefined();
+    expect(headers['cookie']).toBeUndefined();
+  });
+
+  it('/readyz reports the loaded bundle revision', async () => {
+    const res = await fetch(`${h.url}/readyz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'ready', bundle: { revision: 'test' } });
+  });
+});

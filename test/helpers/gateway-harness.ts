@@ -1,0 +1,99 @@
+/**
+ * A whole Sluice on port 0 for end-to-end tests, built from real parts: the test IdP (HTTP
+ * discovery + JWKS), the bundle built from policies/ by global setup, the file audit sink in a
+ * temp dir, and the mock Claude upstream as the only stand-in.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import type { AuditEvent } from '../../gateway/audit/events.ts';
+import { resolveConfig } from '../../gateway/config.ts';
+import { MockClaude } from '../../gateway/dev/mock-claude.ts';
+import { startGateway, type RunningGateway } from '../../gateway/start.ts';
+import { TestIdp } from './test-idp.ts';
+
+/** Config overrides a test may need (merged over the harness's own). */
+export interface HarnessOptions {
+  readonly bodyBytes?: number;
+  readonly headersTimeoutMs?: number;
+  readonly bodyTimeoutMs?: number;
+}
+
+export interface Harness {
+  readonly idp: TestIdp;
+  readonly upstream: MockClaude;
+  readonly gateway: RunningGateway;
+  readonly url: string;
+  /** The upstream credential Sluice adds; callers never see it. */
+  readonly upstreamKey: string;
+  /** The JSONL audit file the gateway writes. */
+  readonly auditFile: string;
+  /** A token for `sub` with `groups`, from the test IdP. */
+  token(groups: readonly string[], sub?: string): Promise<string>;
+  /** The official SDK pointed at Sluice with a fresh token (no retries, so each call is one request). */
+  client(groups: readonly string[], sub?: string): Promise<Anthropic>;
+  /** Every audit event written so far, flushed first. */
+  auditEvents(): Promise<AuditEvent[]>;
+  close(): Promise<void>;
+}
+
+const UPSTREAM_KEY_ENV = 'SLUICE_TEST_UPSTREAM_KEY';
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-e2e-'));
+  const upstreamKey = `sk-test-${randomBytes(16).toString('hex')}`;
+  const idp = await TestIdp.start();
+  const upstream = await MockClaude.start({ apiKey: upstreamKey });
+  const env = { [UPSTREAM_KEY_ENV]: upstreamKey };
+  const auditFile = join(dir, 'audit.jsonl');
+  const config = resolveConfig(
+    {
+      listen: { host: '127.0.0.1', port: 0 },
+      stateDir: dir,
+      limits: { bodyBytes: options.bodyBytes ?? 1024 * 1024 },
+      identity: { issuer: idp.issuer, audience: idp.audience, algorithms: ['RS256', 'ES256'], jwksCooldownSeconds: 0 },
+      connections: [
+        {
+          name: 'anthropic',
+          baseUrl: upstream.url,
+          apiKeyEnv: UPSTREAM_KEY_ENV,
+          headersTimeoutMs: options.headersTimeoutMs ?? 5000,
+          bodyTimeoutMs: options.bodyTimeoutMs ?? 5000,
+        },
+        { name: 'secondary', baseUrl: upstream.url, apiKeyEnv: UPSTREAM_KEY_ENV },
+      ],
+      policy: { bundle: inject('policyBundle'), buildIfMissing: false },
+      audit: { file: { path: auditFile } },
+      log: { level: 'silent' },
+    },
+    env,
+  );
+  const gateway = await startGateway(config, env);
+  const token = (groups: readonly string[], sub = 'alice'): Promise<string> => idp.mint({ sub, groups: [...groups], client_id: 'e2e-client' });
+  return {
+    idp,
+    upstream,
+    gateway,
+    url: gateway.url,
+    upstreamKey,
+    auditFile,
+    token,
+    async client(groups, sub) {
+      return new Anthropic({ baseURL: gateway.url, authToken: await token(groups, sub), apiKey: null, maxRetries: 0 });
+    },
+    async auditEvents() {
+      await gateway.audit.flush();
+      const text = await readFile(auditFile, 'utf8').catch(() => '');
+      return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as AuditEvent);
+    },
+    async close() {
+      await gateway.close();
+      await upstream.close();
+      await idp.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
