@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+bash scripts/install-python-sdk.sh   # the Python SDK end-to-end test needs it
 echo "== type check"
 npx tsc --noEmit -p tsconfig.json
 echo "== policy tests (opa fmt, check, test with coverage)"

@@ -13,13 +13,13 @@ violations contains {"check": "groups", "reason": "no group of yours grants acce
 }
 
 violations contains {"check": "operation", "reason": $"operation \"{op}\" is not handled by this policy"} if {
-	op := input.request.operation
+	op := object.get(input, ["request", "operation"], "(none)")
 	not op in known_operations
 }
 
 violations contains {"check": "connection", "reason": $"connection \"{conn}\" is not allowed for your groups ({caller_groups_text})"} if {
 	count(caller_groups) > 0
-	conn := input.connection
+	conn := object.get(input, "connection", "")
 	not granted("connections", conn)
 }
 
@@ -35,16 +35,18 @@ violations contains {"check": "model", "reason": $"model \"{model}\" is not allo
 	not granted("models", model)
 }
 
-violations contains {"check": "skill", "reason": $"skill \"{skill.skill_id}\" is not allowed for your groups ({caller_groups_text})"} if {
+violations contains {"check": "skill", "reason": $"skill \"{id}\" is not allowed for your groups ({caller_groups_text})"} if {
 	generates
 	some skill in input.request.skills
-	not granted("skills", skill.skill_id)
+	id := object.get(skill, "skill_id", "")
+	not granted("skills", id)
 }
 
-violations contains {"check": "tool", "reason": $"tool \"{tool.name}\" is not allowed for your groups ({caller_groups_text})"} if {
+violations contains {"check": "tool", "reason": $"tool \"{name}\" is not allowed for your groups ({caller_groups_text})"} if {
 	generates
 	some tool in input.request.tools
-	not granted("tools", tool.name)
+	name := object.get(tool, "name", "")
+	not granted("tools", name)
 }
 
 violations contains {"check": "max_tokens", "reason": $"max_tokens {requested} exceeds your limit of {max_tokens_ceiling}"} if {

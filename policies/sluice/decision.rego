@@ -26,10 +26,11 @@ allow_result := {
 	"labels": {"rule": "grant", "groups": sort(caller_groups)},
 }
 
-# Only messages.create has a token ceiling; the listing operations have none.
+# Only messages.create has a token ceiling; the listing operations have none. Two rules, no
+# `else`: a group without max_tokens leaves `limits` undefined, so the default deny answers.
 limits := {"max_tokens": max_tokens_ceiling} if input.request.operation == "messages.create"
 
-else := {}
+limits := {} if input.request.operation in read_only_operations
 
 # A prompt carrying findings of a type in data.sluice.approval.on_findings waits for a human,
 # unless the call already carries an approved approval.

@@ -1,0 +1,210 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { formatSseEvent, sseErrorEvent } from '../upstream/sse-writer.ts';
+import { apiErrorBody, errorTypeFor, MOCK_MODELS, modelsPage, validateMessagesBody, type MockModel } from './mock-claude-api.ts';
+import { buildReply, estimateInputTokens, messageEvents, mockId, type MockSseEvent } from './mock-claude-responses.ts';
+
+/**
+ * mock-claude: a local stand-in for the Anthropic Messages API, used by the tests and, clearly
+ * labelled, as the echo upstream of `sluice serve` when no ANTHROPIC_API_KEY is set. It speaks
+ * the real wire format (auth, validation, Message objects, the SSE event sequence, error bodies)
+ * and can inject the failures a real upstream has. Written on node:http rather than Fastify
+ * because the faults need raw control of headers, bytes and sockets.
+ */
+
+/** A failure to inject into every following request until cleared. */
+export type Fault =
+  /** An Anthropic-shaped error with this status (and a retry-after header when given). */
+  | { kind: 'status'; status: 400 | 401 | 403 | 404 | 413 | 429 | 500 | 503 | 504 | 529; retryAfter?: number }
+  /** Accept the request and never send headers. */
+  | { kind: 'hang' }
+  /** Stream `events` events, then destroy the socket (non-stream: half the body, then destroy). */
+  | { kind: 'reset-after-events'; events: number }
+  /** Stream a data line that is not JSON after the first content block starts. */
+  | { kind: 'malformed-sse' }
+  /** Stream an `overloaded_error` error event after the first text delta, then end. */
+  | { kind: 'error-event' }
+  /** Answer 200 with a body that is not JSON. */
+  | { kind: 'garbage' };
+
+/** How mock-claude listens and behaves; every field is optional. */
+export interface MockClaudeOptions {
+  /** The only key accepted (x-api-key or Authorization: Bearer); undefined accepts any non-empty key. */
+  readonly apiKey?: string;
+  /** Default 127.0.0.1: the mock never listens beyond the machine. */
+  readonly host?: string;
+  /** Default 0 (any free port). */
+  readonly port?: number;
+  /** Characters per text_delta / input_json_delta. Default 8. */
+  readonly chunkChars?: number;
+  /** Pause between SSE events. Default 0. */
+  readonly interEventDelayMs?: number;
+  /** Pause before the response headers, like model latency. Default 0. */
+  readonly serviceTimeMs?: number;
+  /** Requests kept in `requests` (oldest dropped first) so a long-running echo upstream stays bounded. Default 1000. */
+  readonly maxRecordedRequests?: number;
+  /** The catalogue served by /v1/models. Default MOCK_MODELS. */
+  readonly models?: readonly MockModel[];
+  readonly fault?: Fault;
+}
+
+/** A request as mock-claude received it. */
+export interface RecordedRequest {
+  readonly method: string;
+  /** Path without the query string, e.g. /v1/messages. */
+  readonly path: string;
+  readonly query: Record<string, string>;
+  readonly headers: IncomingHttpHeaders;
+  /** Parsed JSON body; the raw text if it was not JSON; undefined if empty. */
+  readonly body: unknown;
+}
+
+/** Request bodies above this get 413 request_too_large, as the API's 32 MB limit does. */
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/** A running mock of the Anthropic API on a local port. */
+export class MockClaude {
+  /** Base URL to give an SDK as `baseURL` or Sluice as a connection's baseUrl. */
+  readonly url: string;
+  /** Requests received, oldest first (bounded by `maxRecordedRequests`). */
+  readonly requests: RecordedRequest[] = [];
+  private fault: Fault | undefined;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly opts: MockClaudeOptions,
+  ) {
+    const { address, port } = server.address() as AddressInfo;
+    this.url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+    this.fault = opts.fault;
+  }
+
+  /** Starts listening and resolves once the port is bound. */
+  static async start(opts: MockClaudeOptions = {}): Promise<MockClaude> {
+    let mock: MockClaude | undefined;
+    const server = createServer((req, res) => {
+      mock!.handle(req, res).catch(() => res.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+    });
+    mock = new MockClaude(server, opts);
+    return mock;
+  }
+
+  /** Injects `fault` into every following request; undefined restores normal answers. */
+  setFault(fault: Fault | undefined): void {
+    this.fault = fault;
+  }
+
+  /** Stops listening and drops every open connection, including hung and streaming ones. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = mockId('req');
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'content-type': 'application/json', 'request-id': requestId, ...headers }).end(JSON.stringify(body));
+    };
+    const fail = (status: number, message: string, headers?: Record<string, string>): void =>
+      send(status, apiErrorBody(errorTypeFor(status), message, requestId), headers);
+
+    const url = new URL(req.url ?? '/', 'http://mock-claude.invalid');
+    const raw = await readBody(req);
+    if (raw === undefined) return fail(413, `Request exceeds the maximum allowed number of bytes (${MAX_BODY_BYTES})`);
+    const body = parseJson(raw);
+    this.record({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body });
+
+    const credential = req.headers['x-api-key'] ?? /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (typeof credential !== 'string' || credential === '') return fail(401, 'x-api-key header is required');
+    if (this.opts.apiKey !== undefined && credential !== this.opts.apiKey) return fail(401, 'invalid x-api-key');
+    if (!req.headers['anthropic-version']) return fail(400, 'anthropic-version: header is required');
+
+    const fault = this.fault;
+    if (fault?.kind === 'hang') return; // never answered; close() destroys the socket
+    if (this.opts.serviceTimeMs) await sleep(this.opts.serviceTimeMs);
+    if (fault?.kind === 'status') {
+      const retry: Record<string, string> = fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) };
+      return fail(fault.status, fault.status === 529 ? 'Overloaded' : `mock-claude injected a ${fault.status} fault`, retry);
+    }
+    if (fault?.kind === 'garbage') {
+      res.writeHead(200, { 'content-type': 'application/json', 'request-id': requestId }).end('<html><body>502 Bad Gateway</body></html>');
+      return;
+    }
+
+    const route = `${req.method} ${url.pathname}`;
+    if (route === 'POST /v1/messages' || route === 'POST /v1/messages/count_tokens') {
+      const countTokens = route.endsWith('count_tokens');
+      const problem = body === undefined || typeof body === 'string' ? 'Request body is not valid JSON' : validateMessagesBody(body, { countTokens });
+      if (problem) return fail(400, problem);
+      const valid = body as Record<string, unknown>;
+      if (countTokens) return send(200, { input_tokens: estimateInputTokens(valid) });
+      const message = buildReply(valid);
+      if (valid.stream !== true) {
+        if (fault?.kind === 'reset-after-events') return void res.writeHead(200, { 'content-type': 'application/json', 'request-id': requestId }).write(JSON.stringify(message).slice(0, 40), () => res.destroy());
+        return send(200, message);
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': requestId });
+      return this.stream(res, messageEvents(message, this.opts.chunkChars ?? 8), fault);
+    }
+    if (route === 'GET /v1/models') {
+      const page = modelsPage(this.opts.models ?? MOCK_MODELS, url.searchParams);
+      return typeof page === 'string' ? fail(400, page) : send(200, page);
+    }
+    const model = /^\/v1\/models\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && model) {
+      const id = decodeURIComponent(model[1]!);
+      const found = (this.opts.models ?? MOCK_MODELS).find((m) => m.id === id);
+      return found ? send(200, found) : fail(404, `model: ${id}`);
+    }
+    return fail(404, 'Not found');
+  }
+
+  /** Writes the events with the configured pacing, applying a stream fault at its point. */
+  private async stream(res: ServerResponse, events: MockSseEvent[], fault: Fault | undefined): Promise<void> {
+    for (const [i, e] of events.entries()) {
+      if (res.destroyed) return;
+      if (fault?.kind === 'reset-after-events' && i >= fault.events) return void res.destroy();
+      if (i > 0 && this.opts.interEventDelayMs) await sleep(this.opts.interEventDelayMs);
+      res.write(formatSseEvent(e.event, e.data));
+      if (fault?.kind === 'malformed-sse' && e.event === 'content_block_start') res.write('event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {not json\n\n');
+      if (fault?.kind === 'error-event' && e.event === 'content_block_delta') {
+        res.end(sseErrorEvent('overloaded_error', 'Overloaded'));
+        return;
+      }
+    }
+    res.end();
+  }
+
+  private record(request: RecordedRequest): void {
+    this.requests.push(request);
+    const max = this.opts.maxRecordedRequests ?? 1000;
+    if (this.requests.length > max) this.requests.splice(0, this.requests.length - max);
+  }
+}
+
+/** The request body as text, or undefined if it is larger than MAX_BODY_BYTES. */
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}

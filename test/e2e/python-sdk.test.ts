@@ -1,0 +1,26 @@
+/** The official Python SDK through Sluice (installed into .venv by scripts/install-python-sdk.sh). */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
+
+const run = promisify(execFile);
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => h?.close());
+
+describe('Python anthropic SDK through Sluice', () => {
+  it('create, stream, count_tokens, models.list work and a policy deny is a PermissionDeniedError', async () => {
+    const env = { ...process.env, SLUICE_URL: h.url, SLUICE_TOKEN: await h.token(['engineering'], 'py-user') };
+    const { stdout } = await run('.venv/bin/python', ['test/e2e/python/sdk_client.py'], { env, timeout: 20_000 });
+    const out = JSON.parse(stdout) as Record<string, unknown>;
+    expect(out.create).toContain('hello from python');
+    expect(out.stream).toContain('stream from python');
+    expect(out.stream_stop_reason).toBe('end_turn');
+    expect(out.count_tokens).toBeGreaterThan(0);
+    expect((out.models as string[]).length).toBeGreaterThan(0);
+    expect(out.denied).toMatchObject({ status: 403, message: expect.stringContaining('claude-opus-4-1') });
+  });
+});
