@@ -1,9 +1,14 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatSseEvent, sseErrorEvent } from '../upstream/sse-writer.ts';
-import { apiErrorBody, errorTypeFor, MOCK_MODELS, modelsPage, validateMessagesBody, type MockModel } from './mock-claude-api.ts';
+import { apiErrorBody, errorTypeFor, MOCK_MODELS, modelsPage, validateMessagesBody } from './mock-claude-api.ts';
 import { buildReply, estimateInputTokens, messageEvents, mockId, type MockSseEvent } from './mock-claude-responses.ts';
+import type { Fault, MockClaudeOptions, RecordedRequest } from './mock-claude-types.ts';
+
+export type { Fault, MockClaudeOptions, RecordedRequest } from './mock-claude-types.ts';
+export { ECHO_PREFIX } from './mock-claude-responses.ts';
+export { MOCK_MODELS, type MockModel } from './mock-claude-api.ts';
 
 /**
  * mock-claude: a local stand-in for the Anthropic Messages API, used by the tests and, clearly
@@ -12,53 +17,6 @@ import { buildReply, estimateInputTokens, messageEvents, mockId, type MockSseEve
  * and can inject the failures a real upstream has. Written on node:http rather than Fastify
  * because the faults need raw control of headers, bytes and sockets.
  */
-
-/** A failure to inject into every following request until cleared. */
-export type Fault =
-  /** An Anthropic-shaped error with this status (and a retry-after header when given). */
-  | { kind: 'status'; status: 400 | 401 | 403 | 404 | 413 | 429 | 500 | 503 | 504 | 529; retryAfter?: number }
-  /** Accept the request and never send headers. */
-  | { kind: 'hang' }
-  /** Stream `events` events, then destroy the socket (non-stream: half the body, then destroy). */
-  | { kind: 'reset-after-events'; events: number }
-  /** Stream a data line that is not JSON after the first content block starts. */
-  | { kind: 'malformed-sse' }
-  /** Stream an `overloaded_error` error event after the first text delta, then end. */
-  | { kind: 'error-event' }
-  /** Answer 200 with a body that is not JSON. */
-  | { kind: 'garbage' };
-
-/** How mock-claude listens and behaves; every field is optional. */
-export interface MockClaudeOptions {
-  /** The only key accepted (x-api-key or Authorization: Bearer); undefined accepts any non-empty key. */
-  readonly apiKey?: string;
-  /** Default 127.0.0.1: the mock never listens beyond the machine. */
-  readonly host?: string;
-  /** Default 0 (any free port). */
-  readonly port?: number;
-  /** Characters per text_delta / input_json_delta. Default 8. */
-  readonly chunkChars?: number;
-  /** Pause between SSE events. Default 0. */
-  readonly interEventDelayMs?: number;
-  /** Pause before the response headers, like model latency. Default 0. */
-  readonly serviceTimeMs?: number;
-  /** Requests kept in `requests` (oldest dropped first) so a long-running echo upstream stays bounded. Default 1000. */
-  readonly maxRecordedRequests?: number;
-  /** The catalogue served by /v1/models. Default MOCK_MODELS. */
-  readonly models?: readonly MockModel[];
-  readonly fault?: Fault;
-}
-
-/** A request as mock-claude received it. */
-export interface RecordedRequest {
-  readonly method: string;
-  /** Path without the query string, e.g. /v1/messages. */
-  readonly path: string;
-  readonly query: Record<string, string>;
-  readonly headers: IncomingHttpHeaders;
-  /** Parsed JSON body; the raw text if it was not JSON; undefined if empty. */
-  readonly body: unknown;
-}
 
 /** Request bodies above this get 413 request_too_large, as the API's 32 MB limit does. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -117,7 +75,7 @@ export class MockClaude {
     const url = new URL(req.url ?? '/', 'http://mock-claude.invalid');
     const raw = await readBody(req);
     if (raw === undefined) return fail(413, `Request exceeds the maximum allowed number of bytes (${MAX_BODY_BYTES})`);
-    const body = parseJson(raw);
+    const { json, body } = parseJson(raw);
     this.record({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body });
 
     const credential = req.headers['x-api-key'] ?? /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
@@ -140,13 +98,17 @@ export class MockClaude {
     const route = `${req.method} ${url.pathname}`;
     if (route === 'POST /v1/messages' || route === 'POST /v1/messages/count_tokens') {
       const countTokens = route.endsWith('count_tokens');
-      const problem = body === undefined || typeof body === 'string' ? 'Request body is not valid JSON' : validateMessagesBody(body, { countTokens });
+      const problem = json ? validateMessagesBody(body, { countTokens }) : 'Request body is not valid JSON';
       if (problem) return fail(400, problem);
       const valid = body as Record<string, unknown>;
       if (countTokens) return send(200, { input_tokens: estimateInputTokens(valid) });
       const message = buildReply(valid);
       if (valid.stream !== true) {
-        if (fault?.kind === 'reset-after-events') return void res.writeHead(200, { 'content-type': 'application/json', 'request-id': requestId }).write(JSON.stringify(message).slice(0, 40), () => res.destroy());
+        if (fault?.kind === 'reset-after-events' || fault?.kind === 'stall-after-events') {
+          const reset = fault.kind === 'reset-after-events';
+          res.writeHead(200, { 'content-type': 'application/json', 'request-id': requestId });
+          return void res.write(JSON.stringify(message).slice(0, 40), () => reset && res.destroy());
+        }
         return send(200, message);
       }
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': requestId });
@@ -170,6 +132,7 @@ export class MockClaude {
     for (const [i, e] of events.entries()) {
       if (res.destroyed) return;
       if (fault?.kind === 'reset-after-events' && i >= fault.events) return void res.destroy();
+      if (fault?.kind === 'stall-after-events' && i >= fault.events) return; // silent but open until the client or close() ends it
       if (i > 0 && this.opts.interEventDelayMs) await sleep(this.opts.interEventDelayMs);
       res.write(formatSseEvent(e.event, e.data));
       if (fault?.kind === 'malformed-sse' && e.event === 'content_block_start') res.write('event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {not json\n\n');
@@ -183,7 +146,7 @@ export class MockClaude {
 
   private record(request: RecordedRequest): void {
     this.requests.push(request);
-    const max = this.opts.maxRecordedRequests ?? 1000;
+    const max = this.opts.maxRecordedRequests ?? 10_000;
     if (this.requests.length > max) this.requests.splice(0, this.requests.length - max);
   }
 }
@@ -200,11 +163,12 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
   return Buffer.concat(parts).toString('utf8');
 }
 
-function parseJson(text: string): unknown {
-  if (text === '') return undefined;
+/** The body parsed as JSON when it is JSON; otherwise the text (undefined when empty) with json false. */
+function parseJson(text: string): { json: boolean; body: unknown } {
+  if (text === '') return { json: false, body: undefined };
   try {
-    return JSON.parse(text) as unknown;
+    return { json: true, body: JSON.parse(text) as unknown };
   } catch {
-    return text;
+    return { json: false, body: text };
   }
 }

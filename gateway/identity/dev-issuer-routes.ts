@@ -7,7 +7,8 @@ import type { DevIssuer } from './dev-issuer.ts';
 
 /** Options for devIssuerRoutes. */
 export interface DevIssuerRoutesOptions {
-  readonly issuer: DevIssuer;
+  /** Only the public side is needed (a DevIssuer fits): the routes can never reach the private key. */
+  readonly issuer: Pick<DevIssuer, 'discoveryDocument' | 'publicJwks'>;
 }
 
 /** Fastify plugin: GET /.well-known/openid-configuration and GET /jwks (public data only). */

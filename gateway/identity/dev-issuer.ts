@@ -4,7 +4,7 @@
  * served by dev-issuer-routes.ts. Sluice then verifies its tokens exactly like a real IdP's.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 
@@ -40,8 +40,15 @@ async function createKeyFile(path: string): Promise<JWK> {
   const { privateKey } = await generateKeyPair(ALG, { extractable: true });
   const jwk = await exportJWK(privateKey);
   const stored: JWK = { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: ALG, use: 'sig' };
-  // 'wx': never overwrite a key another process created a moment ago.
-  await writeFile(path, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  // Write a private temp file, then link it into place: link fails with EEXIST instead of
+  // overwriting a key another process created a moment ago, and nobody ever reads a half-written key.
+  const temp = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  await writeFile(temp, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    await link(temp, path);
+  } finally {
+    await unlink(temp);
+  }
   return stored;
 }
 
@@ -51,8 +58,14 @@ async function loadKeyFile(path: string): Promise<JWK> {
   if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
     throw new Error(`dev issuer key ${path} is accessible by other users (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${path}`);
   }
-  const jwk = JSON.parse(await readFile(path, 'utf8')) as JWK;
-  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || !jwk.d || !jwk.x || !jwk.y || typeof jwk.kid !== 'string') {
+  let jwk: JWK;
+  try {
+    jwk = JSON.parse(await readFile(path, 'utf8')) as JWK;
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    jwk = {};
+  }
+  if (typeof jwk !== 'object' || jwk === null || jwk.kty !== 'EC' || jwk.crv !== 'P-256' || !jwk.d || !jwk.x || !jwk.y || typeof jwk.kid !== 'string') {
     throw new Error(`dev issuer key ${path} is not an ES256 private JWK with a kid; delete it to create a new one`);
   }
   return jwk;

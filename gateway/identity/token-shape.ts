@@ -56,7 +56,7 @@ export function findDuplicateMember(json: string): string | undefined {
 
 /**
  * Throws 401 SLUICE_ERR_AUTH_INVALID unless `token` is a plausibly sized compact JWS whose
- * header and payload are JSON objects without duplicate member names. RFC 7515/7519 allow a
+ * header and payload are JSON objects without duplicate member names, and whose header has no `crit`. RFC 7515/7519 allow a
  * parser to keep the last duplicate instead, but parsers disagree (first wins, last wins), and
  * a token that means different things to the IdP, to Sluice and to the audit trail is refused.
  */
@@ -76,6 +76,8 @@ export function checkTokenShape(token: string): void {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw invalidToken(`malformed token: ${part} is not a JSON object`);
     }
+    // Sluice understands no JWS extension, so any `crit` list names one it must not ignore (RFC 7515 §4.1.11).
+    if (part === 'header' && Object.hasOwn(parsed, 'crit')) throw invalidToken('critical header extensions (crit) are not supported');
     const duplicate = findDuplicateMember(json);
     if (duplicate !== undefined) {
       const name = ECHOABLE_NAME.test(duplicate) ? `"${duplicate}" ` : '';

@@ -9,22 +9,31 @@ import { SluiceError } from '../errors.ts';
 import type { Identity, TokenVerifier } from './identity.ts';
 import type { IdentityConfig } from './identity-config.ts';
 import { OidcKeySource } from './oidc-discovery.ts';
+import { checkTokenShape, invalidToken as invalid } from './token-shape.ts';
 
-/** Tokens longer than this are refused before any parsing (real access tokens are a few KiB). */
-export const MAX_TOKEN_BYTES = 16 * 1024;
+export { MAX_TOKEN_BYTES } from './token-shape.ts';
 
 const HMAC_ALGORITHMS = new Set(['HS256', 'HS384', 'HS512']);
 const MIN_HMAC_SECRET_BYTES = 32;
+// RFC 7235: credentials = auth-scheme 1*SP token68; the scheme is case-insensitive.
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+const TOKEN_HINT = 'send an OIDC access token as Authorization: Bearer <token> (SDK authToken)';
 
-/** Returns the token from an `Authorization: Bearer <token>` header, or throws 401 AUTH_MISSING. */
+/**
+ * Returns the token from an `Authorization: Bearer <token>` header. No header, another scheme or
+ * an empty token: 401 AUTH_MISSING; a Bearer value that is not one token68 word: 401 AUTH_INVALID.
+ * Several spaces after `Bearer` are accepted (RFC 7235 allows 1*SP); messages never quote the header.
+ */
 export function extractBearerToken(authorizationHeader: string | undefined): string {
-  const match = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(authorizationHeader ?? '');
-  if (!match?.[1]) throw new SluiceError('SLUICE_ERR_AUTH_MISSING');
-  return match[1];
-}
-
-function invalid(reason: string, cause?: unknown): SluiceError {
-  return new SluiceError('SLUICE_ERR_AUTH_INVALID', `invalid token: ${reason}`, { cause });
+  // Node trims surrounding whitespace from header values; trim here too for direct callers.
+  const value = (authorizationHeader ?? '').trim();
+  if (value === '') throw new SluiceError('SLUICE_ERR_AUTH_MISSING');
+  const match = BEARER.exec(value);
+  if (match?.[1]) return match[1];
+  const [scheme = ''] = value.split(/\s/, 1);
+  if (scheme.toLowerCase() !== 'bearer') throw new SluiceError('SLUICE_ERR_AUTH_MISSING', `missing bearer token: the Authorization scheme must be Bearer; ${TOKEN_HINT}`);
+  if (value.length === scheme.length) throw new SluiceError('SLUICE_ERR_AUTH_MISSING', `missing bearer token: the Bearer credential is empty; ${TOKEN_HINT}`);
+  throw invalid('malformed Authorization header: Bearer must be followed by exactly one token');
 }
 
 const CLAIM_REASONS: Readonly<Record<string, string>> = {
@@ -33,16 +42,20 @@ const CLAIM_REASONS: Readonly<Record<string, string>> = {
 };
 
 /** Maps a jose failure to a short, token-free SluiceError; SluiceErrors pass through. */
-export function mapVerifyError(err: unknown): SluiceError {
+export function mapVerifyError(err: unknown, allowedAlgorithms?: readonly string[]): SluiceError {
   if (err instanceof SluiceError) return err;
   if (err instanceof errors.JWTExpired) return new SluiceError('SLUICE_ERR_AUTH_EXPIRED', undefined, { cause: err });
   if (err instanceof errors.JWTClaimValidationFailed) {
     if (err.reason === 'missing') return invalid(`missing required claim "${err.claim}"`, err);
     return invalid(CLAIM_REASONS[err.claim] ?? `claim "${err.claim}" rejected`, err);
   }
-  if (err instanceof errors.JOSEAlgNotAllowed) return invalid('algorithm not allowed', err);
+  if (err instanceof errors.JOSEAlgNotAllowed) {
+    return invalid(`algorithm not allowed${allowedAlgorithms ? ` (accepted: ${allowedAlgorithms.join(', ')})` : ''}`, err);
+  }
   if (err instanceof errors.JWSSignatureVerificationFailed) return invalid('signature verification failed', err);
-  if (err instanceof errors.JWKSNoMatchingKey) return invalid('no matching signing key (unknown kid)', err);
+  // Also the answer when kid names a key of another type (header ES256, kid of an RSA key).
+  if (err instanceof errors.JWKSNoMatchingKey) return invalid('no signing key of the issuer matches the token\'s kid and alg (unknown kid)', err);
+  if (err instanceof errors.JWKSMultipleMatchingKeys) return invalid('token has no kid and several of the issuer\'s keys match', err);
   if (err instanceof errors.JOSENotSupported) return invalid('unsupported header or algorithm', err);
   if (err instanceof errors.JOSEError) return invalid('malformed token', err);
   // A TypeError from key import and the like: still the token's fault, never a 500 that leaks detail.
@@ -96,7 +109,7 @@ export class OidcTokenVerifier implements TokenVerifier {
 
   /** Verifies `token` and returns who it names; throws SluiceError 401 (token) or 503 (IdP). */
   async verify(token: string): Promise<Identity> {
-    if (token.length > MAX_TOKEN_BYTES) throw invalid(`token exceeds ${MAX_TOKEN_BYTES} bytes`);
+    checkTokenShape(token);
     const config = this.#config;
     let payload: JWTPayload;
     try {
@@ -108,7 +121,7 @@ export class OidcTokenVerifier implements TokenVerifier {
         requiredClaims: ['exp', 'iat', 'sub'],
       }));
     } catch (err) {
-      throw mapVerifyError(err);
+      throw mapVerifyError(err, this.#algorithms);
     }
     return this.#toIdentity(payload);
   }
@@ -127,6 +140,7 @@ export class OidcTokenVerifier implements TokenVerifier {
     if (typeof sub !== 'string' || sub === '') throw invalid('invalid subject (sub)');
     if (typeof iss !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') throw invalid('malformed token');
     if (iat > Date.now() / 1000 + tolerance) throw invalid('issued in the future (iat)');
+    if (exp <= iat) throw invalid('expiry (exp) is not after issued-at (iat)');
     if (exp - iat > this.#config.maxTokenLifetimeSeconds) {
       throw new SluiceError('SLUICE_ERR_AUTH_LIFETIME', `token lifetime ${exp - iat}s exceeds the ${this.#config.maxTokenLifetimeSeconds}s this gateway accepts: use a short-lived token`);
     }
@@ -135,10 +149,18 @@ export class OidcTokenVerifier implements TokenVerifier {
       iss,
       clientId: optionalString(payload['client_id']) ?? optionalString(payload.azp),
       groups: stringList(readClaim(payload, this.#config.groupsClaim), false),
-      scopes: stringList(readClaim(payload, this.#config.scopesClaim), true),
+      scopes: stringList(this.#scopeClaim(payload), true),
       tokenId: optionalString(payload.jti),
       issuedAt: iat,
       expiresAt: exp,
     });
+  }
+
+  // With the default `scope`, tokens from IdPs that use `scp` instead (Okta, Entra ID) still
+  // yield their scopes; a configured claim other than `scope` is read alone.
+  #scopeClaim(payload: JWTPayload): unknown {
+    const claim = this.#config.scopesClaim;
+    const value = readClaim(payload, claim);
+    return value === undefined && claim === 'scope' ? payload['scp'] : value;
   }
 }

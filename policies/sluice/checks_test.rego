@@ -21,7 +21,7 @@ test_unknown_operation if {
 
 test_connection_not_granted if {
 	count(reasons(["ci"], {"operation": "models.list"})) == 0
-	r := {v.reason | some v in sluice.violations} with input as object.union(request_by(["ci"], {}), {"connection": "bedrock"})
+	r := {v.reason | some v in sluice.violations} with input as object.union(request_by(["ci"], {"model": "claude-haiku-4-5"}), {"connection": "bedrock"})
 	r == {`connection "bedrock" is not allowed for your groups (ci)`}
 }
 

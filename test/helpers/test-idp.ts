@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type JWTHeaderParameters } from 'jose';
+import { CompactSign, exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type JWTHeaderParameters } from 'jose';
 import { IDENTITY_DEFAULTS, type IdentityConfig } from '../../gateway/identity/identity-config.ts';
 
 /** How the IdP answers: normally, 503 (or a dropped connection), too late, or with non-JSON. */
@@ -83,6 +83,8 @@ export class TestIdp {
   readonly #server: Server;
   readonly #slowDelayMs: number;
   readonly #modes = { discovery: 'ok' as IdpMode, jwks: 'ok' as IdpMode };
+  // Keys replaced by addKey: no longer used to sign, still published (a rotation in progress).
+  #previousKeys: IdpKey[] = [];
   #closeConnection = false;
   readonly #timers = new Set<NodeJS.Timeout>();
 
@@ -109,9 +111,9 @@ export class TestIdp {
     return `${this.issuer}/jwks`;
   }
 
-  /** The JWKS currently served. */
+  /** The JWKS currently served: the current RS256 and ES256 keys, then any previous ones. */
   jwks(): { keys: JWK[] } {
-    return { keys: [this.keys.RS256.publicJwk, this.keys.ES256.publicJwk] };
+    return { keys: [this.keys.RS256.publicJwk, this.keys.ES256.publicJwk, ...this.#previousKeys.map((key) => key.publicJwk)] };
   }
 
   /** Signs `claims` over defaults (iss, aud, sub, iat, exp = +5 min, jti); undefined deletes one. */
@@ -132,9 +134,28 @@ export class TestIdp {
     return new SignJWT(payload).setProtectedHeader(header).sign(key, crit ? { crit } : undefined);
   }
 
+  /**
+   * Signs raw payload text as-is (e.g. JSON with a duplicate member, which no object can hold)
+   * under `header`, with the IdP's own key for header.alg unless `key` is given.
+   */
+  async signRaw(header: JWTHeaderParameters, payloadJson: string, key?: CryptoKey | Uint8Array): Promise<string> {
+    const signingKey = key ?? (header.alg === 'RS256' || header.alg === 'ES256' ? this.keys[header.alg].privateKey : undefined);
+    if (!signingKey) throw new Error(`signRaw: no key for ${header.alg}; pass key`);
+    return new CompactSign(new TextEncoder().encode(payloadJson)).setProtectedHeader(header).sign(signingKey);
+  }
+
+  /** Starts a rotation: a new key (new kid) signs from now on; the old one stays published. */
+  async addKey(alg: 'RS256' | 'ES256'): Promise<IdpKey> {
+    const key = await generateIdpKey(alg);
+    this.#previousKeys.push(this.keys[alg]);
+    this.keys = { ...this.keys, [alg]: key };
+    return key;
+  }
+
   /** Replaces both keys with new ones (new kids); the old keys leave the JWKS. */
   async rotateKeys(): Promise<void> {
     this.keys = { RS256: await generateIdpKey('RS256'), ES256: await generateIdpKey('ES256') };
+    this.#previousKeys = [];
   }
 
   /** Sets the failure mode; `closeConnection` makes 'down' drop the socket instead of a 503. */

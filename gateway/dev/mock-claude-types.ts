@@ -1,0 +1,53 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { MockModel } from './mock-claude-api.ts';
+
+/** The knobs of mock-claude (gateway/dev/mock-claude.ts): options, injectable faults, recorded requests. */
+
+/** A failure to inject into every following request until cleared. */
+export type Fault =
+  /** An Anthropic-shaped error with this status (and a retry-after header when given). */
+  | { kind: 'status'; status: 400 | 401 | 403 | 404 | 413 | 429 | 500 | 503 | 504 | 529; retryAfter?: number }
+  /** Accept the request and never send headers. */
+  | { kind: 'hang' }
+  /** Stream `events` events, then destroy the socket (non-stream: a partial body, then destroy). */
+  | { kind: 'reset-after-events'; events: number }
+  /** Stream `events` events, then send nothing more and keep the connection open (non-stream: a partial body). */
+  | { kind: 'stall-after-events'; events: number }
+  /** Stream a data line that is not JSON after the first content block starts. */
+  | { kind: 'malformed-sse' }
+  /** Stream an `overloaded_error` error event after the first text delta, then end. */
+  | { kind: 'error-event' }
+  /** Answer 200 with a body that is not JSON. */
+  | { kind: 'garbage' };
+
+/** How mock-claude listens and behaves; every field is optional. */
+export interface MockClaudeOptions {
+  /** The only key accepted (x-api-key or Authorization: Bearer); undefined accepts any non-empty key. */
+  readonly apiKey?: string;
+  /** Default 127.0.0.1: the mock never listens beyond the machine. */
+  readonly host?: string;
+  /** Default 0 (any free port). */
+  readonly port?: number;
+  /** Characters per text_delta / input_json_delta. Default 8. */
+  readonly chunkChars?: number;
+  /** Pause between SSE events. Default 0. */
+  readonly interEventDelayMs?: number;
+  /** Pause before the response headers, like model latency. Default 0. */
+  readonly serviceTimeMs?: number;
+  /** Requests kept in `requests` (oldest dropped first) so a long-running echo upstream stays bounded. Default 10 000. */
+  readonly maxRecordedRequests?: number;
+  /** The catalogue served by /v1/models. Default MOCK_MODELS. */
+  readonly models?: readonly MockModel[];
+  readonly fault?: Fault;
+}
+
+/** A request as mock-claude received it. */
+export interface RecordedRequest {
+  readonly method: string;
+  /** Path without the query string, e.g. /v1/messages. */
+  readonly path: string;
+  readonly query: Record<string, string>;
+  readonly headers: IncomingHttpHeaders;
+  /** Parsed JSON body; the raw text if it was not JSON; undefined if empty. */
+  readonly body: unknown;
+}

@@ -1,0 +1,91 @@
+/**
+ * Builds the policy bundle with the pinned OPA CLI: Rego → one WASM module for the entrypoint
+ * sluice/decision, plus the data.json files, restricted to builtins opa-wasm can run.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { writeWasmCapabilities } from './capabilities.ts';
+
+const run = promisify(execFile);
+
+/** The repository root, found from this file so the CLI works from any working directory. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The one entrypoint of every Sluice bundle (DESIGN.md, "The policy contract"). */
+export const ENTRYPOINT = 'sluice/decision';
+
+/** The OPA CLI to use: SLUICE_OPA_BIN, else the pinned one scripts/install-opa.sh installs. */
+export function defaultOpaBin(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SLUICE_OPA_BIN || join(REPO_ROOT, '.tools/bin/opa');
+}
+
+/** Options of buildBundle. */
+export interface BuildBundleOptions {
+  readonly policiesDir: string;
+  readonly outFile: string;
+  readonly opaBin?: string;
+  /** Default: the git short sha when policiesDir has no uncommitted change, else dev-<timestamp>. */
+  readonly revision?: string;
+}
+
+/** A built bundle. */
+export interface BuiltBundle {
+  readonly file: string;
+  readonly revision: string;
+  readonly capabilitiesFile: string;
+  readonly durationMs: number;
+}
+
+/**
+ * The git short sha of HEAD when `dir` has no uncommitted change; otherwise (or outside git)
+ * `dev-<UTC timestamp>`, so a revision never claims a commit the policy does not match.
+ */
+export async function defaultRevision(dir: string, now: Date = new Date()): Promise<string> {
+  const dev = `dev-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+  try {
+    const { stdout: sha } = await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir });
+    const { stdout: changes } = await run('git', ['status', '--porcelain', '--', '.'], { cwd: dir });
+    return changes.trim() === '' ? sha.trim() : dev;
+  } catch {
+    return dev;
+  }
+}
+
+/**
+ * Runs `opa build -t wasm -e sluice/decision` on `policiesDir` into `outFile` (written
+ * atomically: a gateway reading the old bundle never sees half a file). The capabilities file
+ * goes beside the bundle. A failure carries OPA's own message.
+ */
+export async function buildBundle(options: BuildBundleOptions): Promise<BuiltBundle> {
+  const started = performance.now();
+  const policiesDir = resolve(options.policiesDir);
+  const outFile = resolve(options.outFile);
+  const opaBin = options.opaBin ?? defaultOpaBin();
+  const isDir = await stat(policiesDir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw new Error(`policy directory ${policiesDir} does not exist`);
+  await stat(opaBin).catch(() => {
+    throw new Error(`OPA CLI not found at ${opaBin}: run scripts/install-opa.sh (or set SLUICE_OPA_BIN)`);
+  });
+
+  const capabilitiesFile = join(dirname(outFile), 'capabilities.json');
+  await writeWasmCapabilities({ opaBin, outFile: capabilitiesFile });
+  const revision = options.revision ?? (await defaultRevision(policiesDir));
+  const tmpFile = `${outFile}.${process.pid}.tmp`;
+  await mkdir(dirname(outFile), { recursive: true });
+  const args = ['build', '-t', 'wasm', '-e', ENTRYPOINT, '--capabilities', capabilitiesFile, '--revision', revision, '--ignore', '*_test.rego', '-o', tmpFile, '.'];
+  try {
+    // Run inside policiesDir so the bundle names files sluice/x.rego, not this machine's paths.
+    await run(opaBin, args, { cwd: policiesDir, maxBuffer: 16 * 1024 * 1024 });
+    await rename(tmpFile, outFile);
+  } catch (err) {
+    await rm(tmpFile, { force: true });
+    // OPA prints compile errors on stdout, other failures on stderr: show both.
+    const { stdout, stderr } = err as { stdout?: unknown; stderr?: unknown };
+    const output = [stderr, stdout].map((s) => String(s ?? '').trim()).filter(Boolean).join('\n');
+    throw new Error(`opa build of ${policiesDir} failed:\n${output || (err as Error).message}`, { cause: err });
+  }
+  return { file: outFile, revision, capabilitiesFile, durationMs: performance.now() - started };
+}

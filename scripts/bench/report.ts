@@ -1,0 +1,45 @@
+/** The bench result's shape and its markdown rendering (ratios from the same run). */
+import type { Percentiles, Throughput } from './measure.ts';
+
+export interface SystemResult {
+  readonly name: string;
+  readonly json: Percentiles;
+  readonly streamFirstDelta: Percentiles;
+  readonly failures: number;
+  readonly throughput: Throughput;
+  readonly peakRssMb: number;
+}
+
+export interface BenchResult {
+  readonly date: string;
+  readonly machine: { cpu: string; cores: number; memoryGb: number; node: string };
+  readonly settings: Record<string, number | boolean>;
+  readonly systems: readonly SystemResult[];
+  readonly scale: readonly { promptBytes: number; baseline: Percentiles; sluice: Percentiles }[];
+}
+
+const f = (ms: number): string => ms.toFixed(3);
+
+export function renderMarkdown(r: BenchResult): string {
+  const [baseline, floor] = r.systems;
+  const lines = [
+    `Bench ${r.date} on ${r.machine.cores}× ${r.machine.cpu}, ${r.machine.memoryGb} GB, Node ${r.machine.node}; 4 KB prompt, mock service time ${r.settings.upstreamServiceMs} ms.`,
+    '',
+    '| system | c=1 p50 ms | c=1 p99 ms | c=1 p99.9 ms | added p50 / p99 ms | stream first delta p99 ms (added) | req/s @' + r.settings.connections + ' | vs floor | peak RSS MB | failures |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const s of r.systems) {
+    const addedP50 = s.json.p50 - baseline!.json.p50;
+    const addedP99 = s.json.p99 - baseline!.json.p99;
+    const ttft = s.streamFirstDelta.p99 - baseline!.streamFirstDelta.p99;
+    const ratio = s.throughput.requestsPerSecond / floor!.throughput.requestsPerSecond;
+    lines.push(
+      `| ${s.name} | ${f(s.json.p50)} | ${f(s.json.p99)} | ${f(s.json.p999)} | ${f(addedP50)} / ${f(addedP99)} | ${f(s.streamFirstDelta.p99)} (${f(ttft)}) | ${s.throughput.requestsPerSecond} | ${(ratio * 100).toFixed(0)}% | ${s.peakRssMb} | ${s.failures + s.throughput.non2xx + s.throughput.errors} |`,
+    );
+  }
+  lines.push('', '| prompt | baseline p50 / p99 ms | sluice p50 / p99 ms | added p50 / p99 ms |', '|---|---|---|---|');
+  for (const s of r.scale) {
+    lines.push(`| ${s.promptBytes / 1024} KB | ${f(s.baseline.p50)} / ${f(s.baseline.p99)} | ${f(s.sluice.p50)} / ${f(s.sluice.p99)} | ${f(s.sluice.p50 - s.baseline.p50)} / ${f(s.sluice.p99 - s.baseline.p99)} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,46 @@
+/**
+ * One system under test, in its own process so its CPU and memory are its own:
+ *   target.ts mock SERVICE_MS  |  target.ts bare UPSTREAM_URL  |  target.ts sluice UPSTREAM_URL BUNDLE
+ * Prints one JSON line ({url, token?}) when ready; the upstream key comes in BENCH_UPSTREAM_KEY.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveConfig } from '../../gateway/config.ts';
+import { MockClaude } from '../../gateway/dev/mock-claude.ts';
+import { startGateway } from '../../gateway/start.ts';
+import { startBareProxy } from './bare-proxy.ts';
+
+const [kind, arg, bundle] = process.argv.slice(2);
+const key = process.env.BENCH_UPSTREAM_KEY ?? '';
+
+function ready(info: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(info)}\n`);
+}
+
+if (kind === 'mock') {
+  const mock = await MockClaude.start({ apiKey: key, serviceTimeMs: Number(arg ?? 0), chunkChars: 16, maxRecordedRequests: 1 });
+  ready({ url: mock.url });
+} else if (kind === 'bare') {
+  ready({ url: (await startBareProxy(arg!, key)).url });
+} else if (kind === 'sluice') {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+  const config = resolveConfig(
+    {
+      listen: { port: 0 },
+      stateDir: dir,
+      connections: [{ name: 'anthropic', baseUrl: arg!, apiKeyEnv: 'BENCH_UPSTREAM_KEY' }],
+      policy: { bundle: bundle!, buildIfMissing: false },
+      audit: { file: { path: join(dir, 'audit.jsonl') } },
+      log: { level: 'warn' },
+    },
+    process.env,
+  );
+  const gateway = await startGateway(config, process.env);
+  // A 15-minute token: the bench run is shorter, so verification cost is the steady-state one.
+  const token = await gateway.devIssuer!.mintToken({ sub: 'bench', groups: ['engineering'], audience: config.identity.audience, ttlSeconds: 900 });
+  ready({ url: gateway.url, token, audit: join(dir, 'audit.jsonl') });
+} else {
+  process.stderr.write(`unknown target kind ${kind}\n`);
+  process.exit(2);
+}
