@@ -35,6 +35,13 @@ const ROUTES: ReadonlyArray<{ method: 'GET' | 'POST'; url: string; operation: Op
   { method: 'GET', url: '/v1/models/:model_id', operation: 'models.get' },
 ];
 
+/** Methods the proxy serves on `path` (with or without a /c/{connection} prefix); empty if none. */
+export function methodsFor(path: string): string[] {
+  const bare = path.replace(/^\/c\/[^/]+/, '');
+  const routePath = /^\/v1\/models\/[^/]+$/.test(bare) ? '/v1/models/:model_id' : bare;
+  return ROUTES.filter((r) => r.url === routePath).map((r) => r.method);
+}
+
 function asSluiceError(err: unknown): SluiceError {
   if (err instanceof SluiceError) return err;
   const code = (err as { code?: string }).code;

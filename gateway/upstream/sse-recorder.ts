@@ -33,7 +33,7 @@ export class SseRecorder {
   dropped = 0;
   /** Events whose data was not JSON. */
   malformed = 0;
-  /** Events discarded because they exceeded `maxEventChars` before completing. */
+  /** Times an unterminated event outgrew `maxEventChars` and was discarded (one huge event may count more than once). */
   oversized = 0;
 
   private readonly started: number;
