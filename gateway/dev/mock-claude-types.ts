@@ -24,7 +24,7 @@ export type Fault =
 export interface MockClaudeOptions {
   /** The only key accepted (x-api-key or Authorization: Bearer); undefined accepts any non-empty key. */
   readonly apiKey?: string;
-  /** Default 127.0.0.1: the mock never listens beyond the machine. */
+  /** Default 127.0.0.1, so by default only this machine can reach it. */
   readonly host?: string;
   /** Default 0 (any free port). */
   readonly port?: number;
@@ -38,6 +38,7 @@ export interface MockClaudeOptions {
   readonly maxRecordedRequests?: number;
   /** The catalogue served by /v1/models. Default MOCK_MODELS. */
   readonly models?: readonly MockModel[];
+  /** A fault active from the start, as if setFault had been called. */
   readonly fault?: Fault;
 }
 
@@ -47,6 +48,7 @@ export interface RecordedRequest {
   /** Path without the query string, e.g. /v1/messages. */
   readonly path: string;
   readonly query: Record<string, string>;
+  /** Headers as received, credentials included, so tests can check what the gateway sent upstream. */
   readonly headers: IncomingHttpHeaders;
   /** Parsed JSON body; the raw text if it was not JSON; undefined if empty. */
   readonly body: unknown;

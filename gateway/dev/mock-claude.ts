@@ -120,7 +120,7 @@ export class MockClaude {
     }
     const model = /^\/v1\/models\/([^/]+)$/.exec(url.pathname);
     if (req.method === 'GET' && model) {
-      const id = decodeURIComponent(model[1]!);
+      const id = safeDecode(model[1]!);
       const found = (this.opts.models ?? MOCK_MODELS).find((m) => m.id === id);
       return found ? send(200, found) : fail(404, `model: ${id}`);
     }
@@ -129,17 +129,19 @@ export class MockClaude {
 
   /** Writes the events with the configured pacing, applying a stream fault at its point. */
   private async stream(res: ServerResponse, events: MockSseEvent[], fault: Fault | undefined): Promise<void> {
+    res.flushHeaders();
+    // Each write is awaited until handed to the socket: that respects a slow reader, and a reset
+    // fault must not destroy the socket while earlier events still sit in its buffer.
+    const write = (text: string) => new Promise<void>((resolve) => res.write(text, () => resolve()));
+    await new Promise<void>((resolve) => setImmediate(resolve)); // the headers reach the socket first
     for (const [i, e] of events.entries()) {
       if (res.destroyed) return;
       if (fault?.kind === 'reset-after-events' && i >= fault.events) return void res.destroy();
       if (fault?.kind === 'stall-after-events' && i >= fault.events) return; // silent but open until the client or close() ends it
       if (i > 0 && this.opts.interEventDelayMs) await sleep(this.opts.interEventDelayMs);
-      res.write(formatSseEvent(e.event, e.data));
-      if (fault?.kind === 'malformed-sse' && e.event === 'content_block_start') res.write('event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {not json\n\n');
-      if (fault?.kind === 'error-event' && e.event === 'content_block_delta') {
-        res.end(sseErrorEvent('overloaded_error', 'Overloaded'));
-        return;
-      }
+      await write(formatSseEvent(e.event, e.data));
+      if (fault?.kind === 'malformed-sse' && e.event === 'content_block_start') await write('event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {not json\n\n');
+      if (fault?.kind === 'error-event' && e.event === 'content_block_delta') return void res.end(sseErrorEvent('overloaded_error', 'Overloaded'));
     }
     res.end();
   }
@@ -161,6 +163,15 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
     parts.push(chunk);
   }
   return Buffer.concat(parts).toString('utf8');
+}
+
+/** A path segment decoded, or as sent when its %-escapes are invalid (then it simply matches no model). */
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 /** The body parsed as JSON when it is JSON; otherwise the text (undefined when empty) with json false. */

@@ -14,7 +14,10 @@ export interface IdentityConfig {
   readonly maxTokenLifetimeSeconds: number;
   /** Claim holding groups; a dotted path reaches into objects (e.g. `realm_access.roles`). */
   readonly groupsClaim: string;
-  /** Claim holding scopes: a space-separated string or an array of strings. */
+  /**
+   * Claim holding scopes: a space-separated string or an array of strings. With the default
+   * `scope`, a token without it falls back to `scp` (Okta, Entra ID).
+   */
   readonly scopesClaim: string;
   /** Use this JWKS URL instead of the one named by the issuer's discovery document. */
   readonly jwksUri?: string | undefined;

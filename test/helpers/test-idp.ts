@@ -139,7 +139,8 @@ export class TestIdp {
    * under `header`, with the IdP's own key for header.alg unless `key` is given.
    */
   async signRaw(header: JWTHeaderParameters, payloadJson: string, key?: CryptoKey | Uint8Array): Promise<string> {
-    const signingKey = key ?? (header.alg === 'RS256' || header.alg === 'ES256' ? this.keys[header.alg].privateKey : undefined);
+    const own = header.alg === 'RS256' ? this.keys.RS256 : header.alg === 'ES256' ? this.keys.ES256 : undefined;
+    const signingKey = key ?? own?.privateKey;
     if (!signingKey) throw new Error(`signRaw: no key for ${header.alg}; pass key`);
     return new CompactSign(new TextEncoder().encode(payloadJson)).setProtectedHeader(header).sign(signingKey);
   }

@@ -1,0 +1,97 @@
+/**
+ * Evaluates the policy bundle in-process with opa-wasm: one synchronous WASM call per request,
+ * no network hop. Every failure (trap, undefined result, result outside the contract) is a
+ * SLUICE_ERR_POLICY_ERROR: the gateway fails closed, it never guesses an allow.
+ */
+import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { SluiceError } from '../errors.ts';
+import { readBundle } from './bundle-reader.ts';
+import { parseDecision, type Decision } from './decision.ts';
+import type { PolicyInput } from './input.ts';
+
+const ENTRYPOINT = 'sluice/decision';
+
+/**
+ * WASM memory in 64 KiB pages. The ceiling bounds what one evaluation may take (the request
+ * text is part of the input, and the body limit is 10 MiB by default), so a runaway policy
+ * traps instead of eating the host's memory.
+ */
+const MEMORY: WebAssembly.MemoryDescriptor = { initial: 32, maximum: 4096 };
+
+/** The request used to prove a freshly loaded bundle evaluates at all: no groups, no grants. */
+const SMOKE_INPUT: PolicyInput = {
+  identity: { sub: 'sluice-smoke-test', iss: 'sluice', client_id: null, groups: [], scopes: [], token_id: null, issued_at: 0, expires_at: 0 },
+  connection: 'sluice-smoke-test',
+  request: {
+    operation: 'messages.create',
+    model: 'sluice-smoke-test',
+    stream: false,
+    max_tokens: 1,
+    skills: [],
+    tools: [],
+    betas: [],
+    estimated_input_tokens: 0,
+    text: '',
+    findings: {},
+  },
+  session: null,
+  approval: null,
+  now: new Date(0).toISOString(),
+};
+
+/** What a trap looks like: opa-wasm throws plain strings (opa_abort) as well as Errors. */
+function describe(thrown: unknown): string {
+  return thrown instanceof Error ? thrown.message : String(thrown);
+}
+
+/**
+ * A loaded policy bundle. Immutable once built: a new bundle means a new engine, swapped in
+ * through the PolicyStore, so an in-flight request keeps the engine it started with.
+ */
+export class PolicyEngine {
+  private constructor(
+    private readonly policy: LoadedPolicy,
+    private readonly entrypointId: number,
+    /** The bundle's manifest revision (git sha or dev-<timestamp>), copied to decision events. */
+    readonly revision: string,
+  ) {}
+
+  /**
+   * Loads a bundle file and proves it works with a smoke evaluation. Throws (with the file
+   * name) when the bundle is unreadable, the WASM does not instantiate, or the smoke
+   * evaluation traps or answers outside the decision contract.
+   */
+  static async fromBundle(file: string): Promise<PolicyEngine> {
+    const bundle = await readBundle(file, ENTRYPOINT);
+    try {
+      const policy = await loadPolicy(bundle.wasm, { ...MEMORY });
+      policy.setData(bundle.data);
+      const id: unknown = (policy.entrypoints as Record<string, unknown>)[ENTRYPOINT];
+      if (typeof id !== 'number') throw new Error(`the WASM module has no entrypoint ${ENTRYPOINT}`);
+      const engine = new PolicyEngine(policy, id, bundle.manifest.revision);
+      engine.evaluateWithResult(SMOKE_INPUT);
+      return engine;
+    } catch (err) {
+      throw new Error(`policy bundle ${file} does not evaluate: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * Evaluates sluice/decision for one request; returns the parsed decision and the raw result.
+   * Synchronous: opa-wasm evaluates in the calling thread, and one evaluation takes microseconds.
+   * After a trap the instance stays usable: ABI 1.2 resets the heap on every evaluation.
+   */
+  evaluateWithResult(input: PolicyInput): { decision: Decision; result: unknown } {
+    let resultSet: unknown;
+    try {
+      resultSet = this.policy.evaluate(input, this.entrypointId);
+    } catch (err) {
+      throw new SluiceError('SLUICE_ERR_POLICY_ERROR', `policy evaluation failed (${describe(err)}); request refused`, { cause: err });
+    }
+    const result = Array.isArray(resultSet) ? (resultSet[0] as { result?: unknown } | undefined)?.result : undefined;
+    if (result === undefined) {
+      throw new SluiceError('SLUICE_ERR_POLICY_ERROR', `policy ${ENTRYPOINT} is undefined for this request; request refused`);
+    }
+    return { decision: parseDecision(result), result };
+  }
+}

@@ -1,0 +1,102 @@
+/** mock-claude driven by the official SDK: for what Sluice relies on it must be indistinguishable from the API. */
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ECHO_PREFIX, MockClaude, MOCK_MODELS } from '../../../gateway/dev/mock-claude.ts';
+import { API_KEY, ask, MODEL, recorded, sdkClient, tappedClient, wire } from './sdk-tap.ts';
+
+const WEATHER_TOOL = {
+  name: 'get_weather',
+  description: 'Current weather for a city',
+  input_schema: { type: 'object' as const, properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } }, required: ['city', 'unit'] },
+};
+
+let mock: MockClaude;
+beforeAll(async () => {
+  mock = await MockClaude.start({ apiKey: API_KEY });
+});
+afterEach(() => mock.setFault(undefined));
+afterAll(async () => mock?.close());
+
+const client = (opts: { apiKey?: string; timeout?: number } = {}) => sdkClient(mock.url, opts);
+
+describe('mock-claude: Messages API', () => {
+  it('messages.create returns a real Message echoing the last user text, with a request-id', async () => {
+    const { data, response } = await client().messages.create(ask('Hello there')).withResponse();
+    expect(data).toEqual({
+      id: expect.stringMatching(/^msg_01\w{22}$/),
+      type: 'message',
+      role: 'assistant',
+      model: MODEL,
+      content: [{ type: 'text', text: `${ECHO_PREFIX}Hello there` }],
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      usage: { input_tokens: expect.any(Number), output_tokens: expect.any(Number), cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    });
+    expect(response.headers.get('request-id')).toMatch(/^req_01/);
+    const seen = mock.requests.at(-1)!;
+    expect(seen).toMatchObject({ method: 'POST', path: '/v1/messages', body: ask('Hello there') });
+    // This SDK version sends the API key as a bearer token; the API (and the mock) accept either header.
+    expect(seen.headers['x-api-key'] ?? seen.headers.authorization).toMatch(new RegExp(`^(Bearer )?${API_KEY}$`));
+  });
+
+  it('messages.stream() emits the real event sequence, and finalMessage() equals the recorder reconstruction of the raw stream', async () => {
+    const { client: c, raw } = tappedClient(mock.url);
+    const stream = c.messages.stream(ask('stream me a reply, please — ünïcødé 🌍'));
+    const final = await stream.finalMessage();
+    const recorder = recorded(await raw());
+    expect(recorder.reconstruct()).toEqual(wire(final));
+    expect(final.content).toEqual([{ type: 'text', text: `${ECHO_PREFIX}stream me a reply, please — ünïcødé 🌍` }]);
+    const names = recorder.events.map((e) => e.event);
+    const deltas = names.filter((n) => n === 'content_block_delta').length;
+    expect(deltas).toBeGreaterThan(3);
+    expect(names).toEqual(['message_start', 'content_block_start', 'ping', ...Array<string>(deltas).fill('content_block_delta'), 'content_block_stop', 'message_delta', 'message_stop']);
+    expect(recorder.events[0]?.data).toMatchObject({ message: { content: [], stop_reason: null, usage: { output_tokens: 1 } } });
+    expect(recorder.malformed).toBe(0);
+  });
+
+  it('stream and non-stream answers to the same request agree (apart from the id)', async () => {
+    const once = await client().messages.create(ask('same answer twice'));
+    const streamed = await client().messages.stream(ask('same answer twice')).finalMessage();
+    expect({ ...(wire(streamed) as object), id: 'x' }).toEqual({ ...once, id: 'x' });
+  });
+
+  it('tool use streams the input as input_json_delta and ends with stop_reason tool_use', async () => {
+    const { client: c, raw } = tappedClient(mock.url);
+    const final = await c.messages.stream(ask('please use tool get_weather for Paris', { tools: [WEATHER_TOOL] })).finalMessage();
+    expect(final.stop_reason).toBe('tool_use');
+    const tool = final.content.find((b) => b.type === 'tool_use');
+    expect(tool).toMatchObject({ type: 'tool_use', id: expect.stringMatching(/^toolu_01/), name: 'get_weather', input: { city: 'mock', unit: 'celsius' } });
+    const recorder = recorded(await raw());
+    expect(recorder.reconstruct()).toEqual(wire(final));
+    const jsonDeltas = recorder.events.filter((e) => (e.data as { delta?: { type?: string } }).delta?.type === 'input_json_delta');
+    expect(jsonDeltas.length).toBeGreaterThan(2);
+    expect(jsonDeltas[0]?.data).toMatchObject({ index: 1, delta: { partial_json: '' } });
+    const nonStream = await client().messages.create(ask('please use tool get_weather for Paris', { tools: [WEATHER_TOOL] }));
+    expect(nonStream.content[1]).toMatchObject({ type: 'tool_use', input: { city: 'mock', unit: 'celsius' } });
+  });
+
+  it('without tools "use tool" is just echoed; a small max_tokens truncates with stop_reason max_tokens', async () => {
+    expect((await client().messages.create(ask('use tool please'))).stop_reason).toBe('end_turn');
+    const short = await client().messages.create(ask('a fairly long question that will not fit', { max_tokens: 5 }));
+    expect(short.stop_reason).toBe('max_tokens');
+    expect((short.content[0] as { text: string }).text).toHaveLength(20);
+  });
+
+  it('countTokens matches the input_tokens a create reports', async () => {
+    const count = await client().messages.countTokens({ model: MODEL, messages: ask('count me').messages });
+    const msg = await client().messages.create(ask('count me'));
+    expect(count).toEqual({ input_tokens: msg.usage.input_tokens });
+  });
+
+  it('models.list pages with limit (the SDK auto-paginates) and models.retrieve finds one or 404s', async () => {
+    const page = await client().models.list({ limit: 2 });
+    expect(page.data.map((m) => m.id)).toEqual(MOCK_MODELS.slice(0, 2).map((m) => m.id));
+    expect(page.has_more).toBe(true);
+    const all: string[] = [];
+    for await (const model of client().models.list({ limit: 2 })) all.push(model.id);
+    expect(all).toEqual(MOCK_MODELS.map((m) => m.id));
+    expect(all).toEqual(expect.arrayContaining(['claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-opus-4-1']));
+    expect(await client().models.retrieve('claude-haiku-4-5')).toMatchObject({ type: 'model', id: 'claude-haiku-4-5', display_name: 'Claude Haiku 4.5' });
+    await expect(client().models.retrieve('claude-nope')).rejects.toBeInstanceOf(Anthropic.NotFoundError);
+  });
+});
