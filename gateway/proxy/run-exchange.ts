@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SluiceError } from '../errors.ts';
 import type { Operation, RequestFacts } from '../inspect/facts.ts';
 import { inspectMessagesRequest, inspectModelsRequest, parseBetas } from '../inspect/messages-request.ts';
+import type { MaskDirective } from '../policy/decision.ts';
 import { buildPolicyInput } from '../policy/input.ts';
 import { forward } from '../upstream/forward.ts';
 import type { Exchange } from './exchange.ts';
@@ -50,6 +51,16 @@ function isEventStream(headers: Record<string, string | string[] | undefined>): 
 }
 
 /**
+ * Masking arrives with its own stage; until then a policy that asks for it must not be answered
+ * by forwarding clear text, so the call is refused (fail closed) with the reason.
+ */
+function refuseUnavailableMasking(mask: MaskDirective): void {
+  const types = [...new Set([...mask.request, ...mask.response])];
+  if (types.length === 0) return;
+  throw new SluiceError('SLUICE_ERR_POLICY_ERROR', `the policy asks to mask ${types.join(', ')}, which this gateway cannot do yet; request refused (fail closed)`);
+}
+
+/**
  * The stages of one authenticated call, in DESIGN.md's order: inspect → decide → forward →
  * relay. A refusal at any stage throws a SluiceError; the route's error handler answers and audits.
  */
@@ -74,6 +85,7 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
       // Holding for a human lands with the approvals issue; until then such calls fail closed.
       throw new SluiceError('SLUICE_ERR_APPROVAL_REQUIRED', `approval required: ${decision.approval.reason}`);
     case 'allow':
+      refuseUnavailableMasking(decision.mask);
       break;
   }
 

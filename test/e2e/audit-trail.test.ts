@@ -72,7 +72,7 @@ describe('audit trail', () => {
     const response = streamed!.kind === 'session' ? streamed!.response! : undefined;
     expect(response!.status).toBe(200);
     expect(response!.body).toMatchObject({ role: 'assistant', content: [{ type: 'text', text: expect.stringContaining('audit me') }] });
-    const timed = (response as { events: Array<{ event: string; at_ms: number }> }).events;
+    const timed = response!.events!;
     expect(timed[0]!.event).toBe('message_start');
     expect(timed.at(-1)!.event).toBe('message_stop');
     for (let i = 1; i < timed.length; i++) expect(timed[i]!.at_ms).toBeGreaterThanOrEqual(timed[i - 1]!.at_ms);

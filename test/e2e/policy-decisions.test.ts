@@ -23,8 +23,9 @@ async function expectDenied(groups: string[], params: Partial<CreateParams>, rea
   await expect(call).rejects.toBeInstanceOf(Anthropic.PermissionDeniedError);
   const err = (await call.catch((e: unknown) => e)) as InstanceType<typeof Anthropic.PermissionDeniedError>;
   expect(err.status).toBe(403);
-  expect((err.error as { error: { type: string; message: string } }).error.type).toBe('permission_error');
-  expect(err.message).toMatch(reason);
+  const body = (err.error as { error: { type: string; message: string } }).error;
+  expect(body.type).toBe('permission_error');
+  expect(body.message).toMatch(reason);
   expect(h.upstream.requests.length).toBe(before);
 }
 

@@ -16,7 +16,7 @@ afterAll(async () => h?.close());
 
 const body = { model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] };
 
-async function post(payload: string | Buffer, headers: Record<string, string> = {}, token?: string): Promise<{ status: number; json: { type: string; error: { type: string; message: string } } }> {
+async function post(payload: string | Blob, headers: Record<string, string> = {}, token?: string): Promise<{ status: number; json: { type: string; error: { type: string; message: string } } }> {
   const res = await fetch(`${h.url}/v1/messages`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token ?? (await h.token(['engineering']))}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json', ...headers },
@@ -73,7 +73,7 @@ describe('bad requests are 400 invalid_request_error / 413 request_too_large', (
   });
 
   it('invalid UTF-8', async () => {
-    const { status, json } = await post(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]));
+    const { status, json } = await post(new Blob([new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d])]));
     expect(status).toBe(400);
     expect(json.error.type).toBe('invalid_request_error');
   });

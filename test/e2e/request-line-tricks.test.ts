@@ -21,7 +21,8 @@ const body = JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 16, message
 function raw(request: string): Promise<{ status: number; headers: string; body: string }> {
   const { port } = new URL(h.url);
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), '127.0.0.1', () => socket.end(request));
+    // write, not end: a half-closed socket may be dropped before an async answer; the request says Connection: close.
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(request));
     let data = '';
     socket.setEncoding('utf8');
     socket.on('data', (chunk) => (data += chunk));

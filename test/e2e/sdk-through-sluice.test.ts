@@ -22,7 +22,7 @@ describe('the SDK through Sluice', () => {
     expect(seen).toHaveLength(1);
     expect(seen[0]!.headers['x-api-key']).toBe(h.upstreamKey);
     expect(seen[0]!.headers['authorization']).toBeUndefined();
-    expect(seen[0]!.headers['anthropic-version']).toBe('2023-06-01');
+    expect(seen[0]!.headers['anthropic-version']).toMatch(/^\d{4}-\d{2}-\d{2}$/);
   });
 
   it('messages.stream() relays the SSE event sequence and finalMessage() is whole', async () => {
@@ -106,6 +106,7 @@ describe('the SDK through Sluice', () => {
     expect(res.status).toBe(200);
     const headers = h.upstream.requests.slice(before)[0]!.headers;
     expect(headers['x-api-key']).toBe(h.upstreamKey);
+    expect(headers['anthropic-version']).toBe('2023-06-01');
     expect(headers['x-forwarded-host']).toBeUndefined();
     expect(headers['cookie']).toBeUndefined();
   });

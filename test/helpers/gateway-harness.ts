@@ -20,6 +20,8 @@ export interface HarnessOptions {
   readonly bodyBytes?: number;
   readonly headersTimeoutMs?: number;
   readonly bodyTimeoutMs?: number;
+  /** A policy bundle other than the one built from policies/. */
+  readonly policyBundle?: string;
 }
 
 export interface Harness {
@@ -65,13 +67,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         },
         { name: 'secondary', baseUrl: upstream.url, apiKeyEnv: UPSTREAM_KEY_ENV },
       ],
-      policy: { bundle: inject('policyBundle'), buildIfMissing: false },
+      policy: { bundle: options.policyBundle ?? inject('policyBundle'), buildIfMissing: false },
       audit: { file: { path: auditFile } },
       log: { level: 'silent' },
     },
     env,
   );
-  const gateway = await startGateway(config, env);
+  const gateway = await startGateway(config, env).catch(async (err: unknown) => {
+    await Promise.all([upstream.close(), idp.close(), rm(dir, { recursive: true, force: true })]);
+    throw err;
+  });
   const token = (groups: readonly string[], sub = 'alice'): Promise<string> => idp.mint({ sub, groups: [...groups], client_id: 'e2e-client' });
   return {
     idp,
