@@ -37,7 +37,7 @@ async function startTarget(...args: string[]): Promise<{ pid: number; info: { ur
 
 function prompt(bytes: number, stream: boolean): string {
   const text = 'The quarterly report shows steady growth across all regions. '.repeat(Math.ceil(bytes / 62)).slice(0, bytes);
-  return JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 1024, stream, messages: [{ role: 'user', content: text }] });
+  return JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 1024, stream, messages: [{ role: 'user', content: text }] });
 }
 
 async function measureSystem(name: string, target: Target, pid: number): Promise<SystemResult> {

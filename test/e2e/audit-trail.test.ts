@@ -32,7 +32,7 @@ beforeAll(async () => {
   const statuses = [
     await call(['engineering'], ok),
     await call(['engineering'], { ...ok, stream: true }),
-    await call(['ci'], { ...ok, model: 'claude-opus-4-1' }),
+    await call(['ci'], { ...ok, model: 'claude-opus-4-7' }),
     await call(['engineering'], ok, 'Bearer not-a-jwt'),
     await call(['engineering'], '{"broken'),
   ];
@@ -63,7 +63,7 @@ describe('audit trail', () => {
     });
     expect(allowed.kind === 'decision' && allowed.metrics.timer_rego_query_eval_ns).toBeGreaterThan(0);
     const denied = events.find((e) => e.kind === 'decision' && e.outcome === 'deny')!;
-    expect(denied.kind === 'decision' && denied.reasons.join(' ')).toMatch(/claude-opus-4-1/);
+    expect(denied.kind === 'decision' && denied.reasons.join(' ')).toMatch(/claude-opus-4-7/);
   });
 
   it('the streamed session record holds the reconstructed message and per-event timing', () => {

@@ -21,6 +21,6 @@ describe('Python anthropic SDK through Sluice', () => {
     expect(out.stream_stop_reason).toBe('end_turn');
     expect(out.count_tokens).toBeGreaterThan(0);
     expect((out.models as string[]).length).toBeGreaterThan(0);
-    expect(out.denied).toMatchObject({ status: 403, message: expect.stringContaining('claude-opus-4-1') });
+    expect(out.denied).toMatchObject({ status: 403, message: expect.stringContaining('claude-opus-4-7') });
   });
 });

@@ -9,7 +9,7 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-const MODEL = 'claude-sonnet-4-5';
+const MODEL = 'claude-sonnet-4-6';
 
 describe('the SDK through Sluice', () => {
   it('messages.create reaches the upstream with the connection credential, never the caller token', async () => {

@@ -9,7 +9,7 @@ import sys
 import anthropic
 
 client = anthropic.Anthropic(base_url=os.environ["SLUICE_URL"], auth_token=os.environ["SLUICE_TOKEN"], api_key=None, max_retries=0)
-model = "claude-sonnet-4-5"
+model = "claude-sonnet-4-6"
 out = {}
 
 msg = client.messages.create(model=model, max_tokens=64, messages=[{"role": "user", "content": "hello from python"}])
@@ -23,7 +23,7 @@ out["count_tokens"] = client.messages.count_tokens(model=model, messages=[{"role
 out["models"] = [m.id for m in client.models.list(limit=3).data]
 
 try:
-    client.messages.create(model="claude-opus-4-1", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    client.messages.create(model="claude-opus-4-7", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
     out["denied"] = None
 except anthropic.PermissionDeniedError as err:
     out["denied"] = {"status": err.status_code, "message": err.message}
