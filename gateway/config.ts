@@ -92,6 +92,7 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string[], (v: string) => unknown]> =
   ['SLUICE_HOST', ['listen', 'host'], String],
   ['SLUICE_PORT', ['listen', 'port'], Number],
   ['SLUICE_LOG_LEVEL', ['log', 'level'], String],
+  ['SLUICE_STATE_DIR', ['stateDir'], String],
   ['SLUICE_OIDC_ISSUER', ['identity', 'issuer'], String],
   ['SLUICE_OIDC_AUDIENCE', ['identity', 'audience'], String],
   ['SLUICE_POLICY_BUNDLE', ['policy', 'bundle'], String],

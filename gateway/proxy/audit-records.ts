@@ -17,13 +17,14 @@ function outcomeOf(ex: Exchange): Outcome {
  * the proxy route (success, refusal, upstream failure, caller gone), so each request leaves
  * exactly one of each in the audit log.
  */
-export function recordExchange(audit: AuditLog, ex: Exchange): void {
-  if (ex.audited) return;
+export function recordExchange(audit: AuditLog, ex: Exchange): Outcome | undefined {
+  if (ex.audited) return undefined;
   ex.audited = true;
   ex.mark('total');
   const subject = ex.identity?.sub ?? null;
   const timestamp = ex.startedAt.toISOString();
   const policyNs = ex.timingsMs.policy === undefined ? undefined : Math.round(ex.timingsMs.policy * 1e6);
+  const outcome = outcomeOf(ex);
   audit.record({
     kind: 'decision',
     decision_id: ex.decisionId,
@@ -35,7 +36,7 @@ export function recordExchange(audit: AuditLog, ex: Exchange): void {
     labels: { id: audit.instanceId, app: 'sluice' },
     requested_by: ex.requestedBy,
     metrics: policyNs === undefined ? {} : { timer_rego_query_eval_ns: policyNs },
-    outcome: outcomeOf(ex),
+    outcome,
     subject,
     reasons: ex.decision?.reasons ?? (ex.error ? [ex.error.message] : []),
     session_id: null,
@@ -55,4 +56,5 @@ export function recordExchange(audit: AuditLog, ex: Exchange): void {
     response: ex.response,
     timings_ms: ex.timingsMs,
   });
+  return outcome;
 }

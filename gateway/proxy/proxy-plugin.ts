@@ -52,6 +52,16 @@ function asSluiceError(err: unknown): SluiceError {
   return new SluiceError('SLUICE_ERR_INTERNAL', undefined, { cause: err });
 }
 
+/** Audits the exchange once and logs its outcome with the decision id (never prompt text or tokens). */
+function settle(req: FastifyRequest, audit: AuditLog, ex: Exchange): void {
+  const outcome = recordExchange(audit, ex);
+  if (outcome === undefined) return;
+  req.log.info(
+    { decision_id: ex.decisionId, outcome, status: ex.response?.status, code: ex.error?.code, subject: ex.identity?.sub, connection: ex.connection?.name, timings_ms: ex.timingsMs },
+    'exchange recorded',
+  );
+}
+
 /**
  * The proxy: one plugin, registered at `/` (default connection) and at `/c/:connection`
  * (a named one). Authentication runs in onRequest, before any body byte is read, so an
@@ -76,11 +86,10 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
   app.setErrorHandler(async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const sluiceErr = asSluiceError(err);
     if (sluiceErr.code === 'SLUICE_ERR_INTERNAL') req.log.error({ err }, 'unexpected error in proxy route');
-    else req.log.info({ code: sluiceErr.code, decision_id: req.exchange?.decisionId }, 'request refused');
     if (req.exchange) {
       req.exchange.error ??= sluiceErr;
       req.exchange.response ??= { status: sluiceErr.status, stream: false, body: null, usage: null, error: { type: sluiceErr.type, message: sluiceErr.message } };
-      recordExchange(deps.audit, req.exchange);
+      settle(req, deps.audit, req.exchange);
     }
     if (reply.sent || reply.raw.headersSent) return;
     sendError(reply, sluiceErr);
@@ -95,7 +104,7 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
         const ex = req.exchange!;
         const body = route.method === 'POST' ? parseJsonBody(req.body as Buffer | undefined) : undefined;
         await runExchange({ req, reply, ex, body, deps });
-        recordExchange(deps.audit, ex);
+        settle(req, deps.audit, ex);
       },
     });
   }

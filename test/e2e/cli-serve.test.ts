@@ -1,0 +1,71 @@
+/**
+ * The README's first command as a user runs it: `sluice serve` on embedded defaults (dev issuer,
+ * local echo upstream, file audit), a token from `sluice token`, a call with the official SDK,
+ * then SIGTERM. Logs carry the decision id and never the token or the prompt text.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+
+const SLUICE = 'gateway/bin/sluice.mjs';
+let server: ChildProcess | undefined;
+let dir: string | undefined;
+afterAll(async () => {
+  server?.kill('SIGKILL');
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as { port: number };
+  probe.close();
+  return port;
+}
+
+describe('sluice serve on embedded defaults', () => {
+  it('serves the SDK through the echo upstream, logs decision ids without secrets, and stops cleanly', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-cli-'));
+    const port = await freePort();
+    const { ANTHROPIC_API_KEY: _ignored, ...baseEnv } = process.env;
+    const env = { ...baseEnv, SLUICE_PORT: String(port), SLUICE_STATE_DIR: dir, SLUICE_POLICY_BUNDLE: inject('policyBundle'), SLUICE_AUDIT_FILE: join(dir, 'audit.jsonl') };
+    server = spawn(process.execPath, [SLUICE, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    server.stdout!.on('data', (chunk) => (stdout += chunk));
+    server.stderr!.on('data', (chunk) => (stderr += chunk));
+    await expect.poll(() => stderr, { timeout: 20_000, interval: 100 }).toContain('Sluice is listening');
+    expect(stderr).toContain('LOCAL ECHO');
+
+    const { stdout: tokenOut } = await promisify(execFile)(process.execPath, [SLUICE, 'token', '--sub', 'carol', '--groups', 'engineering'], { env });
+    const token = tokenOut.trim();
+    expect(token.split('.')).toHaveLength(3);
+
+    const client = new Anthropic({ baseURL: `http://127.0.0.1:${port}`, authToken: token, apiKey: null, maxRetries: 0 });
+    const prompt = 'confidential-prompt-marker-7f3a';
+    const msg = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content: prompt }] });
+    expect(msg.content[0]).toMatchObject({ type: 'text', text: `[echo from mock-claude] ${prompt}` });
+
+    server.kill('SIGTERM');
+    const [code] = await once(server, 'exit');
+    expect(code).toBe(0);
+    const recorded = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; decision_id?: string; outcome?: string });
+    const decisionLog = recorded.find((l) => l.msg === 'exchange recorded');
+    expect(decisionLog).toMatchObject({ outcome: 'allow', decision_id: expect.any(String) });
+    expect(stdout).not.toContain(token.split('.')[2]);
+    expect(stdout).not.toContain(prompt);
+    const audit = await readFile(join(dir, 'audit.jsonl'), 'utf8');
+    expect(audit).toContain(decisionLog!.decision_id!);
+  });
+
+  it('sluice token refuses a lifetime above the dev issuer maximum', async () => {
+    const run = promisify(execFile)(process.execPath, [SLUICE, 'token', '--ttl', '86400'], { env: { ...process.env, SLUICE_STATE_DIR: dir ?? tmpdir() } });
+    await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/ttl/i) });
+  });
+});
