@@ -50,6 +50,8 @@ const configSchema = z.object({
       discoveryTimeoutMs: z.number().int().positive().default(5000),
       jwksCacheMaxAgeSeconds: z.number().int().positive().default(600),
       jwksCooldownSeconds: z.number().int().min(0).default(30),
+      /** Reuse a verified token's identity this long (capped by its expiry); 0 verifies every call. */
+      verifiedTokenCacheSeconds: z.number().int().min(0).max(300).default(60),
       /** Env var with a shared HMAC secret; HS* algorithms are refused unless this is set. */
       hmacSecretEnv: z.string().optional(),
     })
@@ -69,6 +71,36 @@ const configSchema = z.object({
   audit: z
     .object({
       file: z.object({ path: z.string().default('.sluice/audit/audit.jsonl') }).prefault({}),
+    })
+    .prefault({}),
+  /** Human approval holds (gateway/approvals); state in {stateDir}/approvals.jsonl. */
+  approvals: z
+    .object({
+      /** How long a held call waits for a decision before 403 SLUICE_ERR_APPROVAL_TIMEOUT. */
+      holdSeconds: z.number().int().min(0).max(3600).default(300),
+      /** Interval of `102 Processing` interim responses that keep a held connection busy. */
+      keepAliveSeconds: z.number().int().positive().default(15),
+      webhook: z
+        .object({
+          url: z.url({ protocol: /^https?$/ }).optional(),
+          /** Env var holding the URL (Slack URLs are secrets); used when `url` is unset. */
+          urlEnv: z.string().optional(),
+          format: z.enum(['json', 'slack']).default('json'),
+          timeoutMs: z.number().int().positive().default(5000),
+        })
+        .optional(),
+      /** Public base URL of Sluice, for links to the console in notifications. */
+      publicUrl: z.url().optional(),
+    })
+    .prefault({}),
+  /** Just-in-time sessions (gateway/sessions); state in {stateDir}/sessions.jsonl. */
+  sessions: z
+    .object({
+      /** Idle period after which a session is revoked, unless the policy sets one per group. */
+      idleTimeoutSeconds: z.number().int().positive().default(900),
+      /** Groups that may list and revoke every session. */
+      adminGroups: z.array(z.string()).default(['admins']),
+      sweepIntervalSeconds: z.number().int().positive().default(30),
     })
     .prefault({}),
   log: z

@@ -31,6 +31,7 @@ export function identityConfigFrom(config: SluiceConfig, issuer: string, env: No
     discoveryTimeoutMs: id.discoveryTimeoutMs,
     jwksCacheMaxAgeSeconds: id.jwksCacheMaxAgeSeconds,
     jwksCooldownSeconds: id.jwksCooldownSeconds,
+    verifiedTokenCacheSeconds: id.verifiedTokenCacheSeconds,
     hmacSecret,
   };
 }

@@ -27,6 +27,11 @@ export interface IdentityConfig {
   readonly jwksCacheMaxAgeSeconds: number;
   /** Least time between two JWKS refetches triggered by an unknown `kid`. */
   readonly jwksCooldownSeconds: number;
+  /**
+   * How long a verified token's Identity is reused without repeating the signature check (capped
+   * by the token's own expiry); 0 disables. Bounds how long a key the IdP withdraws keeps working.
+   */
+  readonly verifiedTokenCacheSeconds: number;
   /** Shared secret for HS256/384/512; at least 32 bytes. Unset: HMAC tokens are refused. */
   readonly hmacSecret?: Uint8Array | undefined;
 }
@@ -39,6 +44,7 @@ export const IDENTITY_DEFAULTS = Object.freeze({
   groupsClaim: 'groups',
   scopesClaim: 'scope',
   discoveryTimeoutMs: 5000,
+  verifiedTokenCacheSeconds: 60,
   jwksCacheMaxAgeSeconds: 600,
   jwksCooldownSeconds: 30,
 }) satisfies Omit<IdentityConfig, 'issuer' | 'audience' | 'jwksUri' | 'hmacSecret'>;

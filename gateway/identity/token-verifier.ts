@@ -4,6 +4,7 @@
  * make it safe (explicit algorithms, required claims, keys only from the issuer's JWKS) and
  * maps every failure to a SluiceError without ever echoing the token.
  */
+import { LRUCache } from 'lru-cache';
 import { errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { SluiceError } from '../errors.ts';
 import type { Identity, TokenVerifier } from './identity.ts';
@@ -17,6 +18,8 @@ const HMAC_ALGORITHMS = new Set(['HS256', 'HS384', 'HS512']);
 const MIN_HMAC_SECRET_BYTES = 32;
 // RFC 7235: credentials = auth-scheme 1*SP token68; the scheme is case-insensitive.
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+/** Verified tokens remembered at most; the least recently used leave first. */
+const VERIFIED_CACHE_ENTRIES = 10_000;
 const TOKEN_HINT = 'send an OIDC access token as Authorization: Bearer <token> (SDK authToken)';
 
 /**
@@ -87,6 +90,8 @@ export class OidcTokenVerifier implements TokenVerifier {
   readonly #keys: OidcKeySource;
   readonly #algorithms: string[];
   readonly #audience: string | string[];
+  /** Keyed by the whole token (never a part of it: a forged payload must never hit an entry). */
+  readonly #verified: LRUCache<string, Identity> | undefined;
 
   constructor(config: IdentityConfig, keys?: OidcKeySource) {
     const secret = config.hmacSecret;
@@ -98,6 +103,7 @@ export class OidcTokenVerifier implements TokenVerifier {
     if (this.#algorithms.length === 0) throw new TypeError('identity algorithms allows no usable algorithm');
     this.#audience = typeof config.audience === 'string' ? config.audience : [...config.audience];
     this.#config = config;
+    this.#verified = config.verifiedTokenCacheSeconds > 0 ? new LRUCache({ max: VERIFIED_CACHE_ENTRIES }) : undefined;
     this.#keys = keys ?? new OidcKeySource({
       issuer: config.issuer,
       jwksUri: config.jwksUri,
@@ -109,6 +115,12 @@ export class OidcTokenVerifier implements TokenVerifier {
 
   /** Verifies `token` and returns who it names; throws SluiceError 401 (token) or 503 (IdP). */
   async verify(token: string): Promise<Identity> {
+    const cached = this.#verified?.get(token);
+    if (cached) {
+      // The entry never outlives the token: expiry is checked again on every use.
+      if (cached.expiresAt + this.#config.clockToleranceSeconds > Date.now() / 1000) return cached;
+      throw new SluiceError('SLUICE_ERR_AUTH_EXPIRED');
+    }
     checkTokenShape(token);
     const config = this.#config;
     let payload: JWTPayload;
@@ -123,7 +135,11 @@ export class OidcTokenVerifier implements TokenVerifier {
     } catch (err) {
       throw mapVerifyError(err, this.#algorithms);
     }
-    return this.#toIdentity(payload);
+    const identity = this.#toIdentity(payload);
+    // Signature checks dominate the cost of a request; callers reuse a token for many calls.
+    const ttlMs = Math.min(this.#config.verifiedTokenCacheSeconds, identity.expiresAt - Date.now() / 1000) * 1000;
+    if (ttlMs > 0) this.#verified?.set(token, identity, { ttl: ttlMs });
+    return identity;
   }
 
   // HMAC tokens get the shared secret (only reachable when HS* is allowed); the rest the JWKS.

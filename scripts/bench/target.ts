@@ -44,3 +44,6 @@ if (kind === 'mock') {
   process.stderr.write(`unknown target kind ${kind}\n`);
   process.exit(2);
 }
+
+// Exit normally on SIGTERM so `node --cpu-prof` can write its profile.
+process.once('SIGTERM', () => process.exit(0));

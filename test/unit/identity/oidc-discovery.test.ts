@@ -158,8 +158,8 @@ describe('key rotation', () => {
     expect(idp.requests.jwks).toBe(2);
   });
 
-  it('refuses a key the IdP has removed, once the JWKS has been refetched', async () => {
-    const verifier = verifierFor({ jwksCooldownSeconds: 0 });
+  it('refuses a key the IdP has removed, once the JWKS has been refetched (no verified-token cache)', async () => {
+    const verifier = verifierFor({ jwksCooldownSeconds: 0, verifiedTokenCacheSeconds: 0 });
     const retiredToken = await idp.mint({ sub: 'retired' });
     await verifier.verify(retiredToken);
     await idp.rotateKeys();
