@@ -27,3 +27,12 @@ test_max_tokens_ceiling_is_the_largest_of_the_groups if {
 	sluice.max_tokens_ceiling == 2048 with input as request_by(["ci"], {})
 	not sluice.max_tokens_ceiling with input as request_by([], {})
 }
+
+test_patterns_are_exact_names_or_prefixes if {
+	sluice.pattern_matches("claude-haiku-4-5", "claude-haiku-4-5")
+	sluice.pattern_matches("claude-haiku-*", "claude-haiku-4-5")
+	sluice.pattern_matches("*", "anything")
+	not sluice.pattern_matches("claude-haiku-4-5", "claude-haiku-4-5-20251001")
+	not sluice.pattern_matches("claude-*-haiku", "claude-4-haiku")
+	not sluice.pattern_matches("claude-haiku-*", "claude-sonnet-4-6")
+}
