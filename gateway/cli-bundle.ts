@@ -1,30 +1,103 @@
 /**
- * `sluice bundle build [--policies DIR] [--out FILE] [--revision REV]`: compiles policies/ to
- * the WASM bundle the gateway loads, with capabilities restricted to what opa-wasm runs.
+ * `sluice bundle build|verify|serve`: compiles policies/ to the WASM bundle the gateway loads
+ * (optionally signed), checks a bundle's signature file by file, and hosts bundles over HTTP.
  */
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildBundle } from './policy/bundle-build.ts';
+import { buildBundle, SIGNING_ALGORITHMS, type SigningAlgorithm } from './policy/bundle-build.ts';
+import { unpackFile } from './policy/bundle-reader.ts';
+import { serveBundles } from './policy/bundle-server.ts';
+import { loadVerificationKey, verifyBundleSignature } from './policy/bundle-verify.ts';
 
-const USAGE = 'usage: sluice bundle build [--policies DIR] [--out FILE] [--revision REV]\n';
+const USAGE = `usage: sluice bundle build [--policies DIR] [--out FILE] [--revision REV] [--sign KEY.pem [--signing-alg ALG]]
+       sluice bundle verify BUNDLE --key PUBLIC.pem
+       sluice bundle serve DIR [--port N] [--host H]
+`;
 
-/** Runs `sluice bundle <args>`; returns the exit code (2 on a usage error). Build errors throw. */
-export async function bundleCommand(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub !== 'build') {
-    process.stderr.write(sub === undefined ? USAGE : `sluice bundle: unknown subcommand "${sub}"\n${USAGE}`);
-    return 2;
-  }
+function shown(file: string): string {
+  const rel = relative(process.cwd(), file) || file;
+  return rel.startsWith('..') ? file : rel;
+}
+
+async function build(args: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: rest,
+    args,
     options: {
       policies: { type: 'string', default: 'policies' },
       out: { type: 'string', default: 'bundles/build/sluice.tar.gz' },
       revision: { type: 'string' },
+      sign: { type: 'string' },
+      'signing-alg': { type: 'string' },
     },
   });
-  const built = await buildBundle({ policiesDir: values.policies, outFile: values.out, ...(values.revision ? { revision: values.revision } : {}) });
-  const shown = relative(process.cwd(), built.file) || built.file;
-  process.stdout.write(`bundle built: ${shown.startsWith('..') ? built.file : shown} (revision ${built.revision}, ${Math.round(built.durationMs)} ms)\n`);
+  const alg = values['signing-alg'];
+  if (alg !== undefined && !(SIGNING_ALGORITHMS as readonly string[]).includes(alg)) {
+    process.stderr.write(`sluice bundle build: --signing-alg must be one of ${SIGNING_ALGORITHMS.join(', ')}\n`);
+    return 2;
+  }
+  if (alg !== undefined && !values.sign) {
+    process.stderr.write('sluice bundle build: --signing-alg needs --sign KEY.pem\n');
+    return 2;
+  }
+  const built = await buildBundle({
+    policiesDir: values.policies,
+    outFile: values.out,
+    ...(values.revision ? { revision: values.revision } : {}),
+    ...(values.sign ? { signingKey: values.sign, signingAlg: (alg ?? 'RS256') as SigningAlgorithm } : {}),
+  });
+  const signed = built.signedWith ? `, signed ${built.signedWith}` : '';
+  process.stdout.write(`bundle built: ${shown(built.file)} (revision ${built.revision}${signed}, ${Math.round(built.durationMs)} ms)\n`);
   return 0;
+}
+
+async function verify(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { key: { type: 'string' } } });
+  if (positionals.length !== 1 || !values.key) {
+    process.stderr.write(`sluice bundle verify: needs one BUNDLE and --key PUBLIC.pem\n${USAGE}`);
+    return 2;
+  }
+  const file = positionals[0]!;
+  const key = await loadVerificationKey(values.key);
+  try {
+    const result = await verifyBundleSignature(await unpackFile(file), key);
+    process.stdout.write(`bundle ${shown(file)}: signature OK (${result.algorithm}${result.keyId ? `, keyid ${result.keyId}` : ''})\n`);
+    for (const name of result.files) process.stdout.write(`  ok  ${name}\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`bundle ${shown(file)}: verification FAILED: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { port: { type: 'string', default: '8181' }, host: { type: 'string', default: '127.0.0.1' } } });
+  const port = Number(values.port);
+  if (positionals.length !== 1 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`sluice bundle serve: needs one DIR and a valid --port\n${USAGE}`);
+    return 2;
+  }
+  const server = await serveBundles({ dir: positionals[0]!, port, host: values.host });
+  process.stdout.write(`serving bundles from ${positionals[0]} at ${server.url}/<file> (ETag, 304, long polling); Ctrl-C stops\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => void server.close().then(resolve);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}
+
+/** Runs `sluice bundle <args>`; returns the exit code (2 on a usage error). Build errors throw. */
+export async function bundleCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'build':
+      return build(rest);
+    case 'verify':
+      return verify(rest);
+    case 'serve':
+      return serve(rest);
+    default:
+      process.stderr.write(sub === undefined ? USAGE : `sluice bundle: unknown subcommand "${sub}"\n${USAGE}`);
+      return 2;
+  }
 }

@@ -23,6 +23,31 @@ const connectionSchema = z.object({
   bodyTimeoutMs: z.number().int().positive().default(300_000),
 });
 
+/** `audit.kafka`: the Kafka audit sink (gateway/audit/kafka-sink.ts) and its spool. */
+const kafkaAuditSchema = z.object({
+  brokers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port')).min(1),
+  clientId: z.string().min(1).default('sluice'),
+  topics: z
+    .object({ decisions: z.string().min(1).default('sluice.audit.decisions'), sessions: z.string().min(1).default('sluice.audit.sessions') })
+    .prefault({}),
+  /** Create the topics at first connect; set false where topics are managed elsewhere. */
+  createTopics: z.boolean().default(true),
+  partitions: z.number().int().positive().default(3),
+  replicationFactor: z.number().int().positive().default(1),
+  spool: z
+    .object({
+      /** Default: <stateDir>/audit/kafka-spool. */
+      dir: z.string().optional(),
+      maxBytes: z.number().int().positive().default(256 * 1024 * 1024),
+      fsync: z.boolean().default(true),
+    })
+    .prefault({}),
+  /** fail-closed refuses new calls with 503 while the spool is full; fail-open stops sending new events to Kafka. */
+  onSpoolFull: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
+  maxBatchRecords: z.number().int().positive().max(10_000).default(500),
+  closeTimeoutMs: z.number().int().min(0).default(5000),
+});
+
 const configSchema = z.object({
   listen: z
     .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
@@ -34,6 +59,8 @@ const configSchema = z.object({
       bodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
       /** Time allowed to receive a whole request, headers and body (slow-client guard). */
       requestTimeoutMs: z.number().int().positive().default(60_000),
+      /** Time allowed to receive the request headers (slowloris guard); capped by requestTimeoutMs. */
+      headersTimeoutMs: z.number().int().positive().default(10_000),
     })
     .prefault({}),
   identity: z
@@ -61,16 +88,28 @@ const configSchema = z.object({
   defaultConnection: z.string().optional(),
   policy: z
     .object({
-      /** A built bundle (.tar.gz from `sluice bundle build`). */
-      bundle: z.string().default('bundles/build/sluice.tar.gz'),
+      /** A built bundle (.tar.gz from `sluice bundle build`): a file path, or an http(s) URL of a bundle server. */
+      bundle: z.string().min(1).default('bundles/build/sluice.tar.gz'),
       /** Build the bundle from policies/ when it is missing (embedded default). */
       buildIfMissing: z.boolean().default(true),
       policiesDir: z.string().default('policies'),
+      /** PEM public key; when set, only bundles signed by its private key are loaded. */
+      publicKey: z.string().min(1).optional(),
+      /** Reload a file bundle when it changes. */
+      watch: z.boolean().default(true),
+      /** Delay between two polls of a bundle server (random in [min, max], OPA's defaults); also the file re-check interval. */
+      polling: z
+        .object({ minDelaySeconds: z.number().positive().default(60), maxDelaySeconds: z.number().positive().default(120) })
+        .prefault({}),
+      /** Ask the bundle server to hold a poll open up to this long (OPA long polling). */
+      longPollingTimeoutSeconds: z.number().int().positive().optional(),
     })
     .prefault({}),
   audit: z
     .object({
       file: z.object({ path: z.string().default('.sluice/audit/audit.jsonl') }).prefault({}),
+      /** Stream audit events to Kafka as well (through a local write-ahead spool); off when absent. */
+      kafka: kafkaAuditSchema.optional(),
     })
     .prefault({}),
   /** Human approval holds (gateway/approvals); state in {stateDir}/approvals.jsonl. */
@@ -128,7 +167,9 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string[], (v: string) => unknown]> =
   ['SLUICE_OIDC_ISSUER', ['identity', 'issuer'], String],
   ['SLUICE_OIDC_AUDIENCE', ['identity', 'audience'], String],
   ['SLUICE_POLICY_BUNDLE', ['policy', 'bundle'], String],
+  ['SLUICE_POLICY_PUBLIC_KEY', ['policy', 'publicKey'], String],
   ['SLUICE_AUDIT_FILE', ['audit', 'file', 'path'], String],
+  ['SLUICE_KAFKA_BROKERS', ['audit', 'kafka', 'brokers'], (v) => v.split(',').map((b) => b.trim()).filter(Boolean)],
 ];
 
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
@@ -171,6 +212,9 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   if (hmac.length > 0 && !config.identity.hmacSecretEnv) {
     problems.push(`identity.algorithms: ${hmac.join(', ')} need identity.hmacSecretEnv (HMAC is off unless a secret is configured)`);
   }
+  const { polling, bundle } = config.policy;
+  if (polling.maxDelaySeconds < polling.minDelaySeconds) problems.push(`policy.polling.maxDelaySeconds: ${polling.maxDelaySeconds} is below policy.polling.minDelaySeconds (${polling.minDelaySeconds})`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(bundle) && !/^https?:\/\/[^/]/i.test(bundle)) problems.push(`policy.bundle: "${bundle}" is neither a file path nor an http(s) URL`);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({ ...config, defaultConnection: config.defaultConnection ?? names[0] });
 }

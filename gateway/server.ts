@@ -1,5 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import { apiPlugin } from './approvals/api-plugin.ts';
+import type { ApprovalGate } from './approvals/approval-stage.ts';
 import type { AuditLog } from './audit/audit-log.ts';
 import type { SluiceConfig } from './config.ts';
 import { SluiceError, errorBody, toErrorBody } from './errors.ts';
@@ -9,6 +12,7 @@ import type { TokenVerifier } from './identity/identity.ts';
 import { opsPlugin } from './ops/ops-plugin.ts';
 import type { PolicyStore } from './policy/policy-store.ts';
 import { methodsFor, proxyPlugin } from './proxy/proxy-plugin.ts';
+import type { SessionService } from './sessions/session-service.ts';
 import type { ConnectionRegistry } from './upstream/connections.ts';
 
 /** The parts buildApp composes; passed in so that nothing does I/O on import and tests inject their own. */
@@ -17,8 +21,18 @@ export interface AppDeps {
   readonly policies: PolicyStore;
   readonly connections: ConnectionRegistry;
   readonly audit: AuditLog;
+  /** Approval holds and JIT sessions (gateway/approvals, gateway/sessions). */
+  readonly approvals: ApprovalGate;
+  readonly sessions: SessionService;
   /** Present on the embedded default: serves the dev issuer's discovery and JWKS at /dev-issuer. */
   readonly devIssuer?: DevIssuer;
+}
+
+/** Status and message for an HTTP-level client error (Node's parser or its timeouts). */
+function describeClientError(code: string | undefined): { status: number; message: string } {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, message: 'request not received in time (limits.headersTimeoutMs / limits.requestTimeoutMs)' };
+  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, message: 'request headers too large' };
+  return { status: 400, message: `malformed HTTP request (${code ?? 'parse error'})` };
 }
 
 /**
@@ -34,15 +48,19 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     genReqId: () => randomUUID(),
     bodyLimit: config.limits.bodyBytes,
     requestTimeout: config.limits.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(config.limits.headersTimeoutMs, config.limits.requestTimeoutMs),
+      // Node checks the two timeouts above only this often (default 30 s): keep it well below them.
+      connectionsCheckingInterval: Math.min(1000, config.limits.headersTimeoutMs),
+    },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    // Malformed HTTP (duplicate Content-Length, bad Transfer-Encoding, oversized headers) never
-    // reaches a route; answer it in Anthropic's shape and close, like every other refusal.
+    // Malformed or too-slow HTTP never reaches a route; answer in Anthropic's shape and close.
     clientErrorHandler: (err, socket) => {
       if (!socket.writable) return socket.destroy();
-      const status = (err as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      const body = JSON.stringify(errorBody('invalid_request_error', `malformed HTTP request (${(err as { code?: string }).code ?? 'parse error'})`));
-      socket.end(`HTTP/1.1 ${status} Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      const { status, message } = describeClientError((err as { code?: string }).code);
+      const body = JSON.stringify(errorBody(status === 408 ? 'timeout_error' : 'invalid_request_error', message));
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     },
   });
 
@@ -62,9 +80,10 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     reply.code(status).send(errorBody(sluiceErr?.type ?? (status < 500 ? 'invalid_request_error' : 'api_error'), status < 500 ? (err as Error).message : 'internal gateway error'));
   });
 
-  app.register(opsPlugin, { policies: deps.policies, connections: deps.connections });
+  app.register(opsPlugin, { policies: deps.policies, connections: deps.connections, audit: deps.audit });
   if (deps.devIssuer) app.register(devIssuerRoutes, { prefix: '/dev-issuer', issuer: deps.devIssuer });
-  const proxyDeps = { verifier: deps.verifier, policies: deps.policies, connections: deps.connections, audit: deps.audit, bodyLimit: config.limits.bodyBytes };
+  app.register(apiPlugin, { prefix: '/sluice/api', verifier: deps.verifier, approvals: deps.approvals.service, sessions: deps.sessions, adminGroups: config.sessions.adminGroups });
+  const proxyDeps = { verifier: deps.verifier, policies: deps.policies, connections: deps.connections, audit: deps.audit, bodyLimit: config.limits.bodyBytes, approvals: deps.approvals, sessions: deps.sessions };
   app.register(proxyPlugin, proxyDeps);
   app.register(proxyPlugin, { ...proxyDeps, prefix: '/c/:connection' });
   return app;

@@ -1,10 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { AuditLog } from './audit/audit-log.ts';
-import { FileAuditSink } from './audit/file-sink.ts';
+import { createAccessControl } from './approvals/create-approvals.ts';
+import { pino } from 'pino';
+import type { AuditLog } from './audit/audit-log.ts';
+import { auditGate } from './audit/audit-ops.ts';
+import { openAuditLog } from './audit/open-audit.ts';
 import type { SluiceConfig } from './config.ts';
 import { createVerifier, devIssuerUrl } from './identity/create-verifier.ts';
 import { DevIssuer } from './identity/dev-issuer.ts';
-import { loadPolicyStore } from './policy/load-policy.ts';
+import { openPolicy } from './policy/load-policy.ts';
 import { buildApp } from './server.ts';
 import { ConnectionRegistry } from './upstream/connections.ts';
 
@@ -24,13 +27,19 @@ export interface RunningGateway {
  */
 export async function startGateway(config: SluiceConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
   const connections = new ConnectionRegistry(config.connections, config.defaultConnection!, env);
-  const policies = await loadPolicyStore(config.policy);
+  const policy = await openPolicy(config.policy);
+  const policies = policy.store;
   const port = config.identity.issuer || config.listen.port !== 0 ? config.listen.port : await freePort(config.listen.host);
   const devIssuer = config.identity.issuer ? undefined : await DevIssuer.open({ stateDir: config.stateDir, issuerUrl: devIssuerUrl(config, port) });
   const verifier = createVerifier(config, config.identity.issuer ?? devIssuer!.issuer, env);
-  const audit = new AuditLog([new FileAuditSink(config.audit.file.path)]);
-  const app = buildApp(config, { verifier, policies, connections, audit, devIssuer });
+  // File sink always; with audit.kafka also the Kafka sink (its spool's leftovers are delivered first).
+  const audit = await openAuditLog(config, pino({ level: config.log.level, name: 'sluice-audit' }));
+  const access = createAccessControl(config, audit, env);
+  const app = buildApp(config, { verifier, policies, connections, audit, devIssuer, approvals: access.approvals, sessions: access.sessions });
+  access.useLogger(app.log);
+  app.addHook('onRequest', auditGate(audit)); // root hook: fail closed when the audit spool is full
   await app.listen({ host: config.listen.host, port });
+  policy.watch(app.log); // hot reload / bundle polling, only once the gateway runs
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
@@ -40,7 +49,10 @@ export async function startGateway(config: SluiceConfig, env: NodeJS.ProcessEnv 
     audit,
     devIssuer,
     async close() {
+      await policy.close();
+      access.releaseHolds();
       await app.close();
+      await access.close();
       await Promise.all([audit.close(), connections.close()]);
     },
   };

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AUDIT_SCHEMA_VERSION, type AuditEvent, type AuditEventBody } from './events.ts';
-import type { AuditSink } from './sink.ts';
+import type { AuditSink, SinkHealth } from './sink.ts';
 
 /** The hash that starts every chain: sha256 of the empty string. */
 export const CHAIN_GENESIS = createHash('sha256').update('').digest('hex');
@@ -32,6 +32,13 @@ export class AuditLog {
     this.prevHash = createHash('sha256').update(line).digest('hex');
     for (const sink of this.sinks) sink.write(event, line);
     return event;
+  }
+
+  /** Whether every sink can take more events, and each sink's metrics (for /readyz, /metrics). */
+  status(): { accepting: boolean; reasons: string[]; sinks: SinkHealth[] } {
+    const sinks = this.sinks.map((s) => s.health?.() ?? { name: s.name, accepting: true, metrics: {} });
+    const reasons = sinks.flatMap((s) => (s.accepting ? [] : [s.reason ?? `audit sink ${s.name} is not accepting events`]));
+    return { accepting: reasons.length === 0, reasons, sinks };
   }
 
   async flush(): Promise<void> {

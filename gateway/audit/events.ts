@@ -61,5 +61,38 @@ export interface SessionRecordBody {
   timings_ms: Record<string, number>;
 }
 
-export type AuditEventBody = DecisionEventBody | SessionRecordBody;
+/** A state change of a human approval (gateway/approvals): who moved it, when and why. */
+export interface ApprovalEventBody {
+  kind: 'approval';
+  approval_id: string;
+  state: 'requested' | 'approved' | 'denied' | 'expired' | 'used';
+  timestamp: string;
+  /** The requester. */
+  subject: string;
+  /** Who caused the change: the approver, or null for the gateway itself (request, expiry). */
+  actor: string | null;
+  comment: string | null;
+  /** The exchange that requested (or used) the approval. */
+  decision_id: string | null;
+  connection: string;
+  reason: string;
+  approver_groups: readonly string[];
+  body_sha256: string;
+  expires_at: string;
+}
+
+/** A JIT session opened or revoked (gateway/sessions). */
+export interface AccessEventBody {
+  kind: 'access';
+  session_id: string;
+  state: 'opened' | 'revoked';
+  timestamp: string;
+  subject: string;
+  connection: string;
+  /** idle | admin (with actor) | null when opened. */
+  cause: string | null;
+  actor: string | null;
+}
+
+export type AuditEventBody = DecisionEventBody | SessionRecordBody | ApprovalEventBody | AccessEventBody;
 export type AuditEvent = AuditEventBody & ChainFields;

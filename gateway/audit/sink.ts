@@ -9,4 +9,15 @@ export interface AuditSink {
   write(event: AuditEvent, line: string): void;
   flush(): Promise<void>;
   close(): Promise<void>;
+  /** Optional state for /readyz and /metrics; a sink that cannot take more work says so here. */
+  health?(): SinkHealth;
+}
+
+/** A sink's state: `accepting: false` makes the gateway refuse new calls (fail closed). */
+export interface SinkHealth {
+  readonly name: string;
+  readonly accepting: boolean;
+  readonly reason?: string;
+  /** Gauges and counters, named without prefix (e.g. spool_depth_records). */
+  readonly metrics: Readonly<Record<string, number>>;
 }

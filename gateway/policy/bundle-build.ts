@@ -29,7 +29,17 @@ export interface BuildBundleOptions {
   readonly opaBin?: string;
   /** Default: the git short sha when policiesDir has no uncommitted change, else dev-<timestamp>. */
   readonly revision?: string;
+  /** A PEM private key: OPA signs the bundle (.signatures.json, one JWT listing every file's digest). */
+  readonly signingKey?: string;
+  /** JWS algorithm for signingKey; OPA's default is RS256. */
+  readonly signingAlg?: SigningAlgorithm;
 }
+
+/** Signing algorithms `sluice bundle build --signing-alg` accepts (and the gateway verifies). */
+export const SIGNING_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'] as const;
+
+/** One of SIGNING_ALGORITHMS. */
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
 /** A built bundle. */
 export interface BuiltBundle {
@@ -37,6 +47,8 @@ export interface BuiltBundle {
   readonly revision: string;
   readonly capabilitiesFile: string;
   readonly durationMs: number;
+  /** The signing algorithm when the bundle was signed. */
+  readonly signedWith?: SigningAlgorithm;
 }
 
 /**
@@ -75,7 +87,15 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuiltBun
   const revision = options.revision ?? (await defaultRevision(policiesDir));
   const tmpFile = `${outFile}.${process.pid}.tmp`;
   await mkdir(dirname(outFile), { recursive: true });
-  const args = ['build', '-t', 'wasm', '-e', ENTRYPOINT, '--capabilities', capabilitiesFile, '--revision', revision, '--ignore', '*_test.rego', '-o', tmpFile, '.'];
+  // Bundle mode (-b): OPA signs only bundles; for policies/ it yields the same files as without.
+  const args = ['build', '-b', '-t', 'wasm', '-e', ENTRYPOINT, '--capabilities', capabilitiesFile, '--revision', revision, '--ignore', '*_test.rego', '-o', tmpFile];
+  if (options.signingKey) {
+    await stat(options.signingKey).catch(() => {
+      throw new Error(`signing key ${options.signingKey} does not exist`);
+    });
+    args.push('--signing-key', resolve(options.signingKey), '--signing-alg', options.signingAlg ?? 'RS256');
+  }
+  args.push('.');
   try {
     // Run inside policiesDir so the bundle names files sluice/x.rego, not this machine's paths.
     await run(opaBin, args, { cwd: policiesDir, maxBuffer: 16 * 1024 * 1024 });
@@ -87,5 +107,5 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuiltBun
     const output = [stderr, stdout].map((s) => String(s ?? '').trim()).filter(Boolean).join('\n');
     throw new Error(`opa build of ${policiesDir} failed:\n${output || (err as Error).message}`, { cause: err });
   }
-  return { file: outFile, revision, capabilitiesFile, durationMs: performance.now() - started };
+  return { file: outFile, revision, capabilitiesFile, durationMs: performance.now() - started, ...(options.signingKey ? { signedWith: options.signingAlg ?? 'RS256' } : {}) };
 }

@@ -33,9 +33,11 @@ function normalize(name: string): string {
   return posix.normalize(`/${name}`);
 }
 
-/** Unpacks the tarball into memory; tar's strict mode turns every corruption into an error. */
-async function unpack(file: string): Promise<Map<string, Buffer>> {
-  const bytes = await readFile(file);
+/**
+ * Unpacks a bundle tarball into memory (path with a leading "/" → content); tar's strict mode
+ * turns every corruption into an error. Signature verification and parsing both work on this map.
+ */
+export async function unpackBundle(bytes: Buffer): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
   let total = 0;
   await new Promise<void>((resolve, reject) => {
@@ -86,12 +88,23 @@ function setAt(root: Record<string, unknown>, path: readonly string[], value: un
  * /policy.wasm), the merged data and the manifest.
  */
 export async function readBundle(file: string, entrypoint = 'sluice/decision'): Promise<PolicyBundle> {
-  let files: Map<string, Buffer>;
+  return parseBundle(await unpackFile(file), file, entrypoint);
+}
+
+/** Reads and unpacks `file`; the error names the file (label) when it is not a readable tarball. */
+export async function unpackFile(file: string, label = file): Promise<Map<string, Buffer>> {
   try {
-    files = await unpack(file);
+    return await unpackBundle(await readFile(file));
   } catch (err) {
-    throw new Error(`policy bundle ${file} is not a readable .tar.gz: ${(err as Error).message}`, { cause: err });
+    throw new Error(`policy bundle ${label} is not a readable .tar.gz: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * Finds the WASM module of `entrypoint` and merges the data documents of unpacked bundle
+ * `files`; `file` names the bundle (a path or URL) in errors.
+ */
+export function parseBundle(files: ReadonlyMap<string, Buffer>, file: string, entrypoint = 'sluice/decision'): PolicyBundle {
   const fail = (what: string): never => refuse(file, what);
 
   const parseJson = (name: string, content: Buffer): unknown => {

@@ -1,7 +1,7 @@
 import type { Identity } from '../identity/identity.ts';
 import type { RequestFacts } from '../inspect/facts.ts';
 
-/** The session facts the policy sees (JIT sessions land with the approvals issue). */
+/** The session facts the policy sees (gateway/sessions). */
 export interface SessionFacts {
   readonly id: string;
   readonly age_seconds: number;
@@ -46,6 +46,8 @@ export function buildPolicyInput(args: {
   connection: string;
   facts: RequestFacts;
   session: SessionFacts | null;
+  /** The approval the call presents or waited for (gateway/approvals). */
+  approval?: PolicyInput['approval'];
   now: Date;
 }): PolicyInput {
   const { identity, facts } = args;
@@ -74,7 +76,7 @@ export function buildPolicyInput(args: {
       findings: facts.findings,
     },
     session: args.session,
-    approval: null,
+    approval: args.approval ?? null,
     now: args.now.toISOString(),
   };
 }

@@ -5,7 +5,7 @@
  */
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { SluiceError } from '../errors.ts';
-import { readBundle } from './bundle-reader.ts';
+import { readBundle, type PolicyBundle } from './bundle-reader.ts';
 import { parseDecision, type Decision } from './decision.ts';
 import type { PolicyInput } from './input.ts';
 
@@ -62,7 +62,12 @@ export class PolicyEngine {
    * evaluation traps or answers outside the decision contract.
    */
   static async fromBundle(file: string): Promise<PolicyEngine> {
-    const bundle = await readBundle(file, ENTRYPOINT);
+    return PolicyEngine.fromParsed(await readBundle(file, ENTRYPOINT), file);
+  }
+
+  /** As fromBundle, for a bundle already unpacked and parsed (e.g. downloaded and verified); `label` names it in errors. */
+  static async fromParsed(bundle: PolicyBundle, label: string): Promise<PolicyEngine> {
+    const file = label;
     try {
       const policy = await loadPolicy(bundle.wasm, { ...MEMORY });
       policy.setData(bundle.data);

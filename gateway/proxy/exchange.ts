@@ -5,7 +5,7 @@ import type { SluiceError } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Operation, RequestFacts } from '../inspect/facts.ts';
 import type { Decision } from '../policy/decision.ts';
-import type { PolicyInput } from '../policy/input.ts';
+import type { PolicyInput, SessionFacts } from '../policy/input.ts';
 import type { Connection } from '../upstream/connections.ts';
 
 /**
@@ -28,6 +28,10 @@ export class Exchange {
   forwardedBody: unknown;
   response: SessionRecordBody['response'] = null;
   error: SluiceError | undefined;
+  /** The caller's JIT session (gateway/sessions) as the policy sees it, once the session stage has run. */
+  session: SessionFacts | null = null;
+  /** The approval this call waited for or presented, as the policy and the audit see it. */
+  approval: PolicyInput['approval'] = null;
   audited = false;
 
   constructor(readonly operation: Operation, readonly requestedBy: string) {}

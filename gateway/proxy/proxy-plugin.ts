@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ApprovalGate } from '../approvals/approval-stage.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { SluiceError } from '../errors.ts';
 import type { TokenVerifier } from '../identity/identity.ts';
 import { extractBearerToken } from '../identity/token-verifier.ts';
 import type { Operation } from '../inspect/facts.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
+import type { SessionService } from '../sessions/session-service.ts';
 import type { ConnectionRegistry } from '../upstream/connections.ts';
 import { recordExchange } from './audit-records.ts';
 import { parseJsonBody } from './json-body.ts';
@@ -19,6 +21,8 @@ export interface ProxyDeps {
   readonly connections: ConnectionRegistry;
   readonly audit: AuditLog;
   readonly bodyLimit: number;
+  readonly approvals: ApprovalGate;
+  readonly sessions: SessionService;
 }
 
 declare module 'fastify' {
@@ -81,6 +85,10 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
     ex.connection = deps.connections.get(name);
     if (!ex.connection) throw new SluiceError('SLUICE_ERR_UNKNOWN_CONNECTION', `unknown connection "${name}"`);
     ex.identity = await ex.timed('auth', () => deps.verifier.verify(extractBearerToken(req.headers.authorization)));
+    // Before any body byte is read: a revoked session's tokens get nothing parsed either.
+    const identity = ex.identity;
+    const entry = await ex.timed('session', () => deps.sessions.enter(identity, ex.connection!.name));
+    ex.session = entry.facts;
   });
 
   app.setErrorHandler(async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {

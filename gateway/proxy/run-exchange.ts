@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { approvalInput, awaitApproval, bodySha256, presentedApproval, useApproval } from '../approvals/approval-stage.ts';
 import { SluiceError } from '../errors.ts';
 import type { Operation, RequestFacts } from '../inspect/facts.ts';
 import { inspectMessagesRequest, inspectModelsRequest, parseBetas } from '../inspect/messages-request.ts';
@@ -74,18 +75,33 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
   const engine = deps.policies.current();
   if (!engine) throw new SluiceError('SLUICE_ERR_POLICY_NOT_READY');
   ex.bundleRevision = engine.revision;
-  ex.policyInput = buildPolicyInput({ identity, connection: connection.name, facts, session: null, now: new Date() });
-  const { decision, result } = await ex.timed('policy', () => engine.evaluateWithResult(ex.policyInput!));
+  const bodyHash = bodySha256(body?.raw);
+  let approval = await presentedApproval(deps.approvals, req.headers, ex, bodyHash);
+  ex.policyInput = buildPolicyInput({ identity, connection: connection.name, facts, session: ex.session, approval: approvalInput(approval), now: new Date() });
+  let { decision, result } = await ex.timed('policy', () => engine.evaluateWithResult(ex.policyInput!));
   ex.decision = decision;
   ex.policyResult = result;
+  if (decision.kind === 'approval_required') {
+    // Hold for a human, then decide again with the approval in the input, so an approved call
+    // gets the policy's full allow (masks, limits) and still honours a deny.
+    const required = decision;
+    const presented = approval;
+    approval = await ex.timed('approval_hold', () => awaitApproval(deps.approvals, reply.raw, ex, required, presented, bodyHash));
+    ex.policyInput = { ...ex.policyInput, approval: approvalInput(approval), now: new Date().toISOString() };
+    ({ decision, result } = await ex.timed('policy_after_approval', () => engine.evaluateWithResult(ex.policyInput!)));
+    ex.decision = decision;
+    ex.policyResult = result;
+  }
   switch (decision.kind) {
     case 'deny':
       throw new SluiceError('SLUICE_ERR_POLICY_DENIED', decision.reasons.length > 0 ? `denied by policy: ${decision.reasons.join('; ')}` : undefined);
     case 'approval_required':
-      // Holding for a human lands with the approvals issue; until then such calls fail closed.
-      throw new SluiceError('SLUICE_ERR_APPROVAL_REQUIRED', `approval required: ${decision.approval.reason}`);
+      // Only reachable when the policy ignores an approved approval: refuse rather than loop.
+      throw new SluiceError('SLUICE_ERR_APPROVAL_REQUIRED', `approval ${approval?.id} was given, yet the policy still requires one: ${decision.approval.reason}`);
     case 'allow':
       refuseUnavailableMasking(decision.mask);
+      if (ex.session) await deps.sessions.setIdleTimeout(ex.session.id, decision.session.idleTimeoutSeconds);
+      await useApproval(deps.approvals, approval, ex);
       break;
   }
 

@@ -22,7 +22,7 @@ allow_result := {
 	"reasons": [],
 	"mask": data.sluice.mask,
 	"limits": limits,
-	"session": data.sluice.session,
+	"session": session_settings,
 	"labels": {"rule": "grant", "groups": sort(caller_groups)},
 }
 
@@ -32,21 +32,4 @@ limits := {"max_tokens": max_tokens_ceiling} if input.request.operation == "mess
 
 limits := {} if input.request.operation in read_only_operations
 
-# A prompt carrying findings of a type in data.sluice.approval.on_findings waits for a human,
-# unless the call already carries an approved approval.
-approval_findings contains finding if {
-	some finding in data.sluice.approval.on_findings
-	input.request.findings[finding] > 0
-}
-
-approval_result := {"approval": {
-	"required": true,
-	"reason": $"the prompt contains {concat(", ", sort(approval_findings))}",
-	"approver_groups": data.sluice.approval.approver_groups,
-	"ttl_seconds": data.sluice.approval.ttl_seconds,
-}} if {
-	count(approval_findings) > 0
-	not input.approval.state == "approved"
-}
-
-else := {}
+# approval_result (approvals.rego): the human approval the allow still needs, or {}.

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import type { AuditEvent } from '../../gateway/audit/events.ts';
 import { resolveConfig } from '../../gateway/config.ts';
-import { MockClaude } from '../../gateway/dev/mock-claude.ts';
+import { MockClaude, type MockClaudeOptions } from '../../gateway/dev/mock-claude.ts';
 import { startGateway, type RunningGateway } from '../../gateway/start.ts';
 import { TestIdp } from './test-idp.ts';
 
@@ -20,6 +20,11 @@ export interface HarnessOptions {
   readonly bodyBytes?: number;
   readonly headersTimeoutMs?: number;
   readonly bodyTimeoutMs?: number;
+  /** limits.requestTimeoutMs / limits.headersTimeoutMs: how long a caller may take to send. */
+  readonly clientRequestTimeoutMs?: number;
+  readonly clientHeadersTimeoutMs?: number;
+  /** Options for the mock Claude upstream (pacing, chunking). */
+  readonly mock?: Omit<MockClaudeOptions, 'apiKey'>;
   /** A policy bundle other than the one built from policies/. */
   readonly policyBundle?: string;
 }
@@ -48,14 +53,18 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const dir = await mkdtemp(join(tmpdir(), 'sluice-e2e-'));
   const upstreamKey = `sk-test-${randomBytes(16).toString('hex')}`;
   const idp = await TestIdp.start();
-  const upstream = await MockClaude.start({ apiKey: upstreamKey });
+  const upstream = await MockClaude.start({ ...options.mock, apiKey: upstreamKey });
   const env = { [UPSTREAM_KEY_ENV]: upstreamKey };
   const auditFile = join(dir, 'audit.jsonl');
   const config = resolveConfig(
     {
       listen: { host: '127.0.0.1', port: 0 },
       stateDir: dir,
-      limits: { bodyBytes: options.bodyBytes ?? 1024 * 1024 },
+      limits: {
+        bodyBytes: options.bodyBytes ?? 1024 * 1024,
+        ...(options.clientRequestTimeoutMs ? { requestTimeoutMs: options.clientRequestTimeoutMs } : {}),
+        ...(options.clientHeadersTimeoutMs ? { headersTimeoutMs: options.clientHeadersTimeoutMs } : {}),
+      },
       identity: { issuer: idp.issuer, audience: idp.audience, algorithms: ['RS256', 'ES256'], jwksCooldownSeconds: 0 },
       connections: [
         {

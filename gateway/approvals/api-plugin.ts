@@ -1,0 +1,53 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { SluiceError, errorBody } from '../errors.ts';
+import type { Identity, TokenVerifier } from '../identity/identity.ts';
+import { extractBearerToken } from '../identity/token-verifier.ts';
+import type { SessionService } from '../sessions/session-service.ts';
+import { sessionRoutes } from '../sessions/session-routes.ts';
+import type { ApprovalService } from './approval-service.ts';
+import { approvalRoutes } from './approval-routes.ts';
+
+/** What the approver/admin REST API needs. */
+export interface ApiDeps {
+  readonly verifier: TokenVerifier;
+  readonly approvals: ApprovalService;
+  readonly sessions: SessionService;
+  readonly adminGroups: readonly string[];
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified caller of /sluice/api (same OIDC bearer tokens as the proxy). */
+    apiIdentity?: Identity;
+  }
+}
+
+/** The caller of an API route; the onRequest hook guarantees it is set. */
+export function caller(req: FastifyRequest): Identity {
+  if (!req.apiIdentity) throw new SluiceError('SLUICE_ERR_AUTH_MISSING');
+  return req.apiIdentity;
+}
+
+/**
+ * The approver and admin REST API under /sluice/api, as one encapsulated plugin: its own auth
+ * hook and error handler, nothing leaks into the proxy routes. Bearer tokens only, never
+ * cookies, so no request can be forged cross-site (the console has its own CSRF-protected forms).
+ */
+export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  app.addHook('onRequest', async (req) => {
+    req.apiIdentity = await deps.verifier.verify(extractBearerToken(req.headers.authorization));
+  });
+  app.setErrorHandler(async (err: unknown, req, reply) => {
+    if (err instanceof SluiceError) return reply.code(err.status).send(errorBody(err.type, err.message));
+    const e = err as { statusCode?: number; message?: string; validation?: unknown };
+    if (e.validation || (e.statusCode && e.statusCode < 500)) return reply.code(e.statusCode ?? 400).send(errorBody('invalid_request_error', e.message ?? 'invalid request'));
+    req.log.error({ err }, 'approval API failed');
+    return reply.code(500).send(errorBody('api_error', 'internal gateway error'));
+  });
+  app.get('/me', async (req) => {
+    const who = caller(req);
+    return { sub: who.sub, groups: who.groups, admin: who.groups.some((g) => deps.adminGroups.includes(g)) };
+  });
+  await app.register(approvalRoutes, { approvals: deps.approvals, prefix: '/approvals' });
+  await app.register(sessionRoutes, { sessions: deps.sessions, adminGroups: deps.adminGroups, prefix: '/sessions' });
+}

@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify';
+import { SluiceError } from '../errors.ts';
+import { caller } from './api-plugin.ts';
+import type { ApprovalService } from './approval-service.ts';
+import type { ApprovalState } from './approval-store.ts';
+
+const STATES: readonly ApprovalState[] = ['pending', 'approved', 'denied', 'expired', 'used'];
+
+const decideSchema = {
+  params: { type: 'object', properties: { id: { type: 'string', maxLength: 100 } }, required: ['id'] },
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['comment'],
+    properties: { comment: { type: 'string', minLength: 1, maxLength: 2000 } },
+  },
+} as const;
+
+/**
+ * /sluice/api/approvals: list what the caller may decide (or has requested), read one,
+ * approve or deny with a comment. The service enforces approver groups and no self-approval.
+ */
+export async function approvalRoutes(app: FastifyInstance, deps: { approvals: ApprovalService }): Promise<void> {
+  app.get('/', async (req) => {
+    const state = (req.query as { state?: string }).state;
+    if (state !== undefined && !STATES.includes(state as ApprovalState)) {
+      throw new SluiceError('SLUICE_ERR_BAD_REQUEST', `state must be one of ${STATES.join(', ')}`);
+    }
+    const who = caller(req);
+    const list = await deps.approvals.visibleTo(who, state as ApprovalState | undefined);
+    return { data: list.map((a) => ({ ...a, may_decide: a.state === 'pending' && deps.approvals.mayDecide(a, who) })) };
+  });
+
+  app.get('/:id', async (req) => {
+    const { id } = req.params as { id: string };
+    const who = caller(req);
+    const approval = await deps.approvals.get(id);
+    // Not visible and not existing look the same: ids of others' approvals are not confirmed.
+    if (!approval || (approval.subject !== who.sub && !who.groups.some((g) => approval.approverGroups.includes(g)))) {
+      throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no approval ${id}`);
+    }
+    return { ...approval, may_decide: approval.state === 'pending' && deps.approvals.mayDecide(approval, who) };
+  });
+
+  for (const verdict of ['approve', 'deny'] as const) {
+    app.post(`/:id/${verdict}`, { schema: decideSchema }, async (req) => {
+      const { id } = req.params as { id: string };
+      const { comment } = req.body as { comment: string };
+      return deps.approvals.decide(id, caller(req), verdict, comment);
+    });
+  }
+}

@@ -1,0 +1,67 @@
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { SluiceConfig } from '../config.ts';
+import { ConfigError } from '../config.ts';
+import { SessionService } from '../sessions/session-service.ts';
+import { FileSessionStore } from '../sessions/session-store.ts';
+import type { Approval } from './approval-store.ts';
+import { FileApprovalStore } from './approval-store.ts';
+import { ApprovalService } from './approval-service.ts';
+import type { ApprovalGate } from './approval-stage.ts';
+import { webhookNotifier, type WebhookTarget } from './webhook.ts';
+
+/** Logs what the webhook could not deliver (the app's pino logger once it exists). */
+export interface WarnLogger {
+  warn(obj: object, msg: string): void;
+}
+
+/** Approvals and sessions wired from the config, with their sweeper and a clean close. */
+export interface AccessControl {
+  readonly approvals: ApprovalGate;
+  readonly sessions: SessionService;
+  /** Routes webhook failures to `log` (set once the Fastify app exists). */
+  useLogger(log: WarnLogger): void;
+  /** Answers every held call now (before the server closes, so close does not wait for them). */
+  releaseHolds(): void;
+  close(): Promise<void>;
+}
+
+function webhookTarget(config: SluiceConfig, env: NodeJS.ProcessEnv): WebhookTarget | undefined {
+  const hook = config.approvals.webhook;
+  if (!hook) return undefined;
+  const url = hook.url ?? (hook.urlEnv ? env[hook.urlEnv] : undefined);
+  if (!url) throw new ConfigError([`approvals.webhook: set url, or urlEnv naming a set environment variable`]);
+  return { url, format: hook.format, timeoutMs: hook.timeoutMs, publicUrl: config.approvals.publicUrl };
+}
+
+/**
+ * Opens the durable stores under stateDir (so pending approvals survive a restart), builds the
+ * services and starts one unref'd sweeper that expires approvals and revokes idle sessions, so
+ * audit events and listings do not wait for the next request to notice.
+ */
+export function createAccessControl(config: SluiceConfig, audit: AuditLog, env: NodeJS.ProcessEnv): AccessControl {
+  const target = webhookTarget(config, env);
+  let log: WarnLogger = { warn: (obj, msg) => console.warn(msg, obj) };
+  const notify = target ? webhookNotifier(target, { warn: (obj, msg) => log.warn(obj, msg) }) : undefined;
+  const approvalStore = FileApprovalStore.open(config.stateDir);
+  const sessionStore = FileSessionStore.open(config.stateDir);
+  const service = new ApprovalService(approvalStore, audit, (a: Approval) => notify?.(a));
+  const sessions = new SessionService(sessionStore, audit, config.sessions.idleTimeoutSeconds);
+  const sweep = setInterval(() => {
+    Promise.all([service.expireDue(), sessions.sweep()]).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'approval/session sweep failed'));
+  }, config.sessions.sweepIntervalSeconds * 1000);
+  sweep.unref();
+  return {
+    approvals: { service, hold: { holdMs: config.approvals.holdSeconds * 1000, keepAliveMs: config.approvals.keepAliveSeconds * 1000 } },
+    sessions,
+    useLogger(next) {
+      log = next;
+    },
+    releaseHolds() {
+      service.releaseHolds();
+    },
+    async close() {
+      clearInterval(sweep);
+      await Promise.all([approvalStore.close(), sessionStore.close()]);
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import { join } from 'node:path';
+import { AuditLog } from './audit-log.ts';
+import { FileAuditSink } from './file-sink.ts';
+import { KafkaAuditSink, type SinkLogger } from './kafka-sink.ts';
+import type { AuditSink } from './sink.ts';
+import { Spool } from './spool.ts';
+
+/** The slice of the validated config the audit stage reads. */
+export interface AuditConfig {
+  readonly stateDir: string;
+  readonly audit: {
+    readonly file: { readonly path: string };
+    readonly kafka?: {
+      readonly brokers: readonly string[];
+      readonly clientId: string;
+      readonly topics: { readonly decisions: string; readonly sessions: string };
+      readonly createTopics: boolean;
+      readonly partitions: number;
+      readonly replicationFactor: number;
+      readonly spool: { readonly dir?: string; readonly maxBytes: number; readonly fsync: boolean };
+      readonly onSpoolFull: 'fail-closed' | 'fail-open';
+      readonly maxBatchRecords: number;
+      readonly closeTimeoutMs: number;
+    };
+  };
+}
+
+/** Where the Kafka spool lives when `audit.kafka.spool.dir` is not set. */
+export function defaultSpoolDir(stateDir: string): string {
+  return join(stateDir, 'audit', 'kafka-spool');
+}
+
+/**
+ * The audit log with its sinks: always the JSONL file; with `audit.kafka` also the Kafka sink,
+ * whose spool is opened (and any events a previous run left in it queued for delivery) here.
+ */
+export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Promise<AuditLog> {
+  const sinks: AuditSink[] = [new FileAuditSink(config.audit.file.path)];
+  const k = config.audit.kafka;
+  if (k) {
+    const spool = await Spool.open({ dir: k.spool.dir ?? defaultSpoolDir(config.stateDir), maxBytes: k.spool.maxBytes, fsync: k.spool.fsync });
+    sinks.push(
+      new KafkaAuditSink({
+        brokers: k.brokers,
+        clientId: k.clientId,
+        topics: k.topics,
+        spool,
+        maxSpoolBytes: k.spool.maxBytes,
+        onSpoolFull: k.onSpoolFull,
+        ...(k.createTopics ? { createTopics: { partitions: k.partitions, replicationFactor: k.replicationFactor } } : {}),
+        maxBatchRecords: k.maxBatchRecords,
+        closeTimeoutMs: k.closeTimeoutMs,
+        ...(logger ? { logger } : {}),
+      }),
+    );
+  }
+  return new AuditLog(sinks);
+}

@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import { CHAIN_GENESIS } from './audit-log.ts';
+
+/** One audit line as read, with the ordered stream it came from (the file, or a topic partition). */
+export interface ReadLine {
+  readonly line: string;
+  /** Ordered source: "audit.jsonl", "sluice.audit.decisions/2"; order is only checked within one. */
+  readonly stream: string;
+  /** Position for messages: "line 12", "offset 40". */
+  readonly at: string;
+}
+
+/** A problem `sluice audit verify` reports. */
+export interface ChainProblem {
+  readonly kind: 'unparseable' | 'edit' | 'gap' | 'reorder' | 'duplicate-seq';
+  readonly message: string;
+}
+
+/** What a verification found: `problems` empty means every chain is intact. */
+export interface VerifyReport {
+  readonly events: number;
+  /** Exact re-deliveries of an event (same event_id, same bytes): normal after a Kafka retry. */
+  readonly duplicates: number;
+  readonly instances: ReadonlyArray<{ instance_id: string; first_seq: number; last_seq: number; events: number }>;
+  readonly problems: readonly ChainProblem[];
+}
+
+interface Parsed { readonly line: string; readonly hash: string; readonly seq: number; readonly prev: string; readonly instance: string; readonly where: string }
+
+const sha256 = (line: string) => createHash('sha256').update(line).digest('hex');
+
+/**
+ * Checks AuditLog's tamper evidence: each instance's events carry seq 1, 2, 3… and the sha256 of
+ * the previous event's exact line (the first one CHAIN_GENESIS). Reports gaps (missing seq),
+ * reordering (seq going back within one ordered stream), edits (a line whose hash no longer
+ * matches its successor's prev_hash, or an event_id seen with two contents) and lines that do
+ * not parse. Exact duplicates are counted, not reported: Kafka delivery is at-least-once.
+ * An edit of the very last event of a chain has no successor to reveal it.
+ */
+export function verifyChain(lines: Iterable<ReadLine>): VerifyReport {
+  const problems: ChainProblem[] = [];
+  const byId = new Map<string, string>();
+  const lastInStream = new Map<string, number>();
+  const perInstance = new Map<string, Parsed[]>();
+  let duplicates = 0;
+  let events = 0;
+  for (const { line, stream, at } of lines) {
+    const where = `${stream} ${at}`;
+    let e: { event_id?: unknown; seq?: unknown; prev_hash?: unknown; instance_id?: unknown };
+    try {
+      e = JSON.parse(line) as typeof e;
+    } catch {
+      problems.push({ kind: 'unparseable', message: `${where}: not JSON` });
+      continue;
+    }
+    if (typeof e.event_id !== 'string' || typeof e.seq !== 'number' || typeof e.prev_hash !== 'string' || typeof e.instance_id !== 'string') {
+      problems.push({ kind: 'unparseable', message: `${where}: missing event_id, seq, prev_hash or instance_id` });
+      continue;
+    }
+    const hash = sha256(line);
+    const seen = byId.get(e.event_id);
+    if (seen !== undefined) {
+      if (seen === hash) duplicates++;
+      else problems.push({ kind: 'edit', message: `${where}: event ${e.event_id} (seq ${e.seq}) appears with different content` });
+      continue;
+    }
+    byId.set(e.event_id, hash);
+    events++;
+    const streamKey = `${stream}\u0000${e.instance_id}`;
+    const last = lastInStream.get(streamKey);
+    if (last !== undefined && e.seq < last) problems.push({ kind: 'reorder', message: `${where}: seq ${e.seq} of instance ${e.instance_id} comes after seq ${last}` });
+    lastInStream.set(streamKey, Math.max(last ?? 0, e.seq));
+    const list = perInstance.get(e.instance_id) ?? perInstance.set(e.instance_id, []).get(e.instance_id)!;
+    list.push({ line, hash, seq: e.seq, prev: e.prev_hash, instance: e.instance_id, where });
+  }
+  const instances = [...perInstance].map(([instance_id, list]) => {
+    list.sort((a, b) => a.seq - b.seq);
+    checkInstance(list, problems);
+    return { instance_id, first_seq: list[0]!.seq, last_seq: list.at(-1)!.seq, events: list.length };
+  });
+  return { events, duplicates, instances, problems };
+}
+
+function checkInstance(list: readonly Parsed[], problems: ChainProblem[]): void {
+  let prev: Parsed | undefined;
+  for (const cur of list) {
+    const id = `instance ${cur.instance}`;
+    if (!prev) {
+      if (cur.seq !== 1) problems.push({ kind: 'gap', message: `${id}: events 1..${cur.seq - 1} missing (chain starts at seq ${cur.seq}, ${cur.where})` });
+      else if (cur.prev !== CHAIN_GENESIS) problems.push({ kind: 'edit', message: `${cur.where}: seq 1 of ${id} does not start from the genesis hash` });
+    } else if (cur.seq === prev.seq) {
+      problems.push({ kind: 'duplicate-seq', message: `${cur.where}: two different events with seq ${cur.seq} in ${id}` });
+      continue;
+    } else if (cur.seq > prev.seq + 1) {
+      const missing = cur.seq - prev.seq === 2 ? `${prev.seq + 1}` : `${prev.seq + 1}..${cur.seq - 1}`;
+      problems.push({ kind: 'gap', message: `${id}: seq ${missing} missing (between ${prev.where} and ${cur.where})` });
+    } else if (cur.prev !== prev.hash) {
+      problems.push({ kind: 'edit', message: `${cur.where}: prev_hash does not match seq ${prev.seq} (${prev.where}): that event was altered` });
+    }
+    prev = cur;
+  }
+}
+
+/** Human-readable summary, one problem a line (at most `limit`). */
+export function formatReport(report: VerifyReport, limit = 50): string {
+  const head = `${report.events} events from ${report.instances.length} instance(s)` + (report.duplicates ? `, ${report.duplicates} exact duplicate(s) ignored` : '');
+  const chains = report.instances.map((i) => `  instance ${i.instance_id}: seq ${i.first_seq}..${i.last_seq} (${i.events} events)`);
+  if (report.problems.length === 0) return [`OK: ${head}; every chain intact`, ...chains].join('\n') + '\n';
+  const shown = report.problems.slice(0, limit).map((p) => `  ${p.kind}: ${p.message}`);
+  const more = report.problems.length > limit ? [`  … and ${report.problems.length - limit} more`] : [];
+  return [`FAILED: ${report.problems.length} problem(s) in ${head}`, ...shown, ...more, ...chains].join('\n') + '\n';
+}

@@ -1,0 +1,131 @@
+/**
+ * The built-in entity types. Every pattern is written for linear-time matching in V8's
+ * backtracking engine: each starts at a cheap anchor (a literal prefix or a one-character
+ * look-behind boundary), every quantifier is bounded, and no quantified group can match the
+ * same text in two ways, so a failed attempt costs at most a small constant per position.
+ * Credential patterns have no trailing boundary on purpose: a key longer than the bound is
+ * still masked up to the bound instead of slipping through whole.
+ */
+import {
+  creditCardValid, ibanValid, ipValid, jwtValid, keyBodyValid, phoneValid, secretValueValid, ssnValid,
+} from './entity-validators.ts';
+
+/** How the stream masker decides how much of a text's end to hold back for this type. */
+export type TailRule =
+  | { readonly kind: 'charset'; readonly chars: string; readonly max: number }
+  | { readonly kind: 'pem' }
+  | { readonly kind: 'assignment' };
+
+/** One entity type the detector knows. */
+export interface EntityPattern {
+  readonly type: string;
+  /** Regex source, no flags; a named group `v` marks the masked part when it is not the whole match. */
+  readonly source: string;
+  readonly validate?: (value: string) => boolean;
+  /** PII and credential formats with a checkable structure (the 0.98 / 0.99 corpus bar applies). */
+  readonly structured: boolean;
+  readonly tail: TailRule;
+}
+
+/** `[Pp][Aa]…`: case-insensitive text without the `i` flag, which would apply to every type. */
+function ci(word: string): string {
+  return word.replace(/[a-z]/g, (c) => `[${c.toUpperCase()}${c}]`);
+}
+
+const ALNUM = 'A-Za-z0-9';
+const KEY = `${ALNUM}_\\-`;
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const LABEL = `[${ALNUM}](?:[${ALNUM}-]{0,61}[${ALNUM}])?`;
+const SECRET_WORDS = ['password', 'passwd', 'pwd', 'secret', 'token', 'api_key', 'apikey', 'api-key', 'access_key', 'private_key', 'client_secret', 'auth'];
+
+const KEY_TAIL: TailRule = { kind: 'charset', chars: `${ALNUM}_-./+=`, max: 8192 };
+
+/** Credential types: what a response mask of "credentials" covers. */
+export const CREDENTIAL_TYPES = [
+  'ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'AWS_ACCESS_KEY', 'GITHUB_TOKEN', 'SLACK_TOKEN',
+  'STRIPE_KEY', 'GOOGLE_API_KEY', 'JWT', 'PRIVATE_KEY', 'SECRET_ASSIGNMENT',
+] as const;
+
+/** The built-in types in match priority order (earlier alternatives win at the same position). */
+export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
+  {
+    type: 'PRIVATE_KEY',
+    // Up to its END line; a block cut short (no END) is masked over its base64 body instead.
+    source: `-----BEGIN[A-Z ]{0,24} PRIVATE KEY(?: BLOCK)?-----(?:[^-]{0,16384}?-----END[A-Z ]{0,24} PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=:,\\s]{0,16384})`,
+    structured: true,
+    tail: { kind: 'pem' },
+  },
+  { type: 'ANTHROPIC_API_KEY', source: `(?<![${KEY}])sk-ant-[a-z]{3,6}\\d{2}-[${KEY}]{32,200}`, structured: true, tail: KEY_TAIL },
+  {
+    type: 'OPENAI_API_KEY',
+    source: `(?<![${KEY}])sk-(?!ant-)(?:proj-|svcacct-|admin-)?[${KEY}]{32,200}`,
+    validate: keyBodyValid,
+    structured: true,
+    tail: KEY_TAIL,
+  },
+  { type: 'AWS_ACCESS_KEY', source: `(?<![${ALNUM}])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![${ALNUM}])`, structured: true, tail: KEY_TAIL },
+  { type: 'GITHUB_TOKEN', source: `(?<![${KEY}])(?:gh[pousr]_[${ALNUM}]{36,255}|github_pat_[${ALNUM}_]{22,255})`, structured: true, tail: KEY_TAIL },
+  {
+    type: 'SLACK_TOKEN',
+    source: `(?<![${KEY}])(?:xox[baprse]-[${ALNUM}-]{10,250}|hooks\\.slack\\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[${ALNUM}]{20,32})`,
+    structured: true,
+    tail: KEY_TAIL,
+  },
+  { type: 'STRIPE_KEY', source: `(?<![${KEY}])(?:sk|rk)_(?:live|test)_[${ALNUM}]{16,247}|whsec_[${ALNUM}]{24,64}`, structured: true, tail: KEY_TAIL },
+  { type: 'GOOGLE_API_KEY', source: `(?<![${KEY}])AIza[${KEY}]{35}`, structured: true, tail: KEY_TAIL },
+  {
+    type: 'JWT',
+    source: `(?<![${KEY}])eyJ[${KEY}]{8,4096}\\.eyJ[${KEY}]{4,16384}\\.[${KEY}]{0,2048}`,
+    validate: jwtValid,
+    structured: true,
+    tail: KEY_TAIL,
+  },
+  {
+    type: 'SECRET_ASSIGNMENT',
+    source: `(?<![${ALNUM}])(?:[${ALNUM}]{1,16}[_.-]){0,3}(?:${SECRET_WORDS.map(ci).join('|')})(?:[_.-][${ALNUM}]{1,16}){0,2}["']?[ \\t]{0,3}[:=][ \\t]{0,3}["']?(?<v>[^\\s"'\\\\,;]{6,200})`,
+    validate: secretValueValid,
+    structured: false,
+    tail: { kind: 'assignment' },
+  },
+  {
+    type: 'EMAIL',
+    source: `(?<![${ALNUM}._%+-])[${ALNUM}][${ALNUM}._%+-]{0,63}@${LABEL}(?:\\.${LABEL}){0,8}\\.[A-Za-z]{2,24}(?![${ALNUM}-]|\\.[${ALNUM}])`,
+    structured: true,
+    tail: { kind: 'charset', chars: `${ALNUM}._%+-@`, max: 254 },
+  },
+  {
+    type: 'CREDIT_CARD',
+    source: `(?<![\\d-])(?:\\d{4}(?: \\d{4}){2} \\d{1,7}|\\d{4}(?:-\\d{4}){2}-\\d{1,7}|\\d{4}[ -]\\d{6}[ -]\\d{5}|\\d{13,19})(?![\\d-]|\\.\\d)`,
+    validate: creditCardValid,
+    structured: true,
+    tail: { kind: 'charset', chars: '0123456789 -', max: 23 },
+  },
+  {
+    type: 'IBAN',
+    source: `(?<![${ALNUM}])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![${ALNUM}])`,
+    validate: ibanValid,
+    structured: true,
+    tail: { kind: 'charset', chars: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ', max: 42 },
+  },
+  {
+    type: 'US_SSN',
+    source: `(?<![\\d-])(?:\\d{3}-\\d{2}-\\d{4}|\\d{3} \\d{2} \\d{4})(?![\\d-]|\\.\\d)`,
+    validate: ssnValid,
+    structured: true,
+    tail: { kind: 'charset', chars: '0123456789 -', max: 11 },
+  },
+  {
+    type: 'PHONE',
+    source: `(?<![\\w+.-])(?:\\+[1-9]\\d{0,3}(?:[ .-]?\\(\\d{1,4}\\))?(?:[ .-]\\d{1,5}){1,5}|\\+[1-9]\\d{7,14}|\\(\\d{3}\\) ?\\d{3}[ .-]\\d{4}|\\d{3}\\.\\d{3}\\.\\d{4}|\\d{3}-\\d{3}-\\d{4}|0\\d{1,4}[ -]\\d{3,4}[ -]?\\d{3,4})(?![\\w-]|\\.\\d)`,
+    validate: phoneValid,
+    structured: true,
+    tail: { kind: 'charset', chars: '0123456789 ()+.-', max: 24 },
+  },
+  {
+    type: 'IP_ADDRESS',
+    source: `(?<![\\w.:])(?:${OCTET}(?:\\.${OCTET}){3}(?!\\.?\\d)|(?:[0-9A-Fa-f]{0,4}:){2,7}(?:${OCTET}(?:\\.${OCTET}){3}|[0-9A-Fa-f]{1,4})?(?![\\w:.]))`,
+    validate: ipValid,
+    structured: true,
+    tail: { kind: 'charset', chars: '0123456789abcdefABCDEF:.', max: 45 },
+  },
+];

@@ -1,0 +1,65 @@
+/**
+ * How much of a growing text's end could still be the beginning of an entity. The stream masker
+ * holds back exactly that much and releases the rest at once, so a chunk that ends on a space or
+ * punctuation costs no delay at all, and a chunk ending inside a word costs only that word.
+ */
+import type { EntityPattern, TailRule } from './entity-patterns.ts';
+
+const PEM_BEGIN = '-----BEGIN';
+const PEM_MAX = 16_384 + 64;
+/** A secret keyword, its separator and a value that may still be growing, at the very end. */
+const ASSIGNMENT_TAIL = /(?:password|passwd|pwd|secret|token|api[_-]?key|access_key|private_key|auth)[A-Za-z0-9_.-]{0,34}["']?[ \t]{0,3}[:=]?[ \t]{0,3}["']?[^\s"'\\,;]{0,200}$/i;
+const ASSIGNMENT_WINDOW = 300;
+
+interface CharsetTail {
+  readonly table: Uint8Array;
+  readonly max: number;
+}
+
+/** A hold-back calculator for a set of entity patterns; build once per detector. */
+export class StreamTail {
+  private readonly charsets: CharsetTail[] = [];
+  private readonly pem: boolean;
+  private readonly assignment: boolean;
+  /** The most characters any rule may hold (bounds the stream masker's buffer). */
+  readonly maxHold: number;
+
+  constructor(patterns: readonly EntityPattern[], extra: readonly TailRule[] = []) {
+    const rules = [...patterns.map((p) => p.tail), ...extra];
+    let max = 0;
+    for (const rule of rules) {
+      if (rule.kind !== 'charset') continue;
+      const table = new Uint8Array(65536);
+      for (const ch of rule.chars) table[ch.charCodeAt(0)] = 1;
+      this.charsets.push({ table, max: rule.max });
+      max = Math.max(max, rule.max);
+    }
+    this.pem = rules.some((r) => r.kind === 'pem');
+    this.assignment = rules.some((r) => r.kind === 'assignment');
+    if (this.pem) max = Math.max(max, PEM_MAX);
+    if (this.assignment) max = Math.max(max, ASSIGNMENT_WINDOW);
+    this.maxHold = max;
+  }
+
+  /** Number of characters at the end of `text` that must wait for more text before they can be judged. */
+  holdLength(text: string): number {
+    const n = text.length;
+    let hold = 0;
+    for (const { table, max } of this.charsets) {
+      let i = n;
+      const stop = Math.max(0, n - max);
+      while (i > stop && table[text.charCodeAt(i - 1)] === 1) i--;
+      hold = Math.max(hold, n - i);
+    }
+    if (this.pem) {
+      const begin = text.lastIndexOf(PEM_BEGIN, n);
+      if (begin >= 0 && n - begin <= PEM_MAX && text.indexOf('-----END', begin + PEM_BEGIN.length) < 0) hold = Math.max(hold, n - begin);
+    }
+    if (this.assignment) {
+      const window = text.slice(Math.max(0, n - ASSIGNMENT_WINDOW));
+      const m = ASSIGNMENT_TAIL.exec(window);
+      if (m) hold = Math.max(hold, m[0].length);
+    }
+    return Math.min(hold, n);
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Response masking for non-streaming bodies: text blocks and tool inputs of a Message are
+ * masked for the policy's response types (this is what the audit record keeps), then, when the
+ * policy asks, placeholders from the prompt are restored in the copy the caller receives.
+ */
+import type { MaskPlan } from './mask-plan.ts';
+import { maskText } from './mask-text.ts';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Applies `edit` to every string of a Message's text blocks and tool inputs, returning a new body. */
+function mapStrings(body: unknown, edit: (text: string, path: string) => string): unknown {
+  if (!isObj(body) || !Array.isArray(body.content)) return body;
+  const walk = (v: unknown, path: string, depth: number): unknown => {
+    if (typeof v === 'string') return edit(v, path);
+    if (depth > 64) return v;
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`, depth + 1));
+    if (isObj(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, `${path}.${k}`, depth + 1)]));
+    return v;
+  };
+  const content = body.content.map((block: unknown, i) => {
+    if (!isObj(block)) return block;
+    if (block.type === 'text' && typeof block.text === 'string') return { ...block, text: edit(block.text, `content[${i}].text`) };
+    if (block.input !== undefined && typeof block.type === 'string' && block.type.endsWith('tool_use')) return { ...block, input: walk(block.input, `content[${i}].input`, 0) };
+    return block;
+  });
+  return { ...body, content };
+}
+
+/** The masked body (for the audit record) and the body the caller receives (restored when asked). */
+export function maskResponseBody(body: unknown, plan: MaskPlan): { masked: unknown; client: unknown } {
+  const masked = plan.responseTypes.size === 0 ? body : mapStrings(body, (text, path) => {
+    const result = maskText(text, plan.kit.detector.scan(text), plan.responseTypes, plan.replacer);
+    plan.ledger.add(`response.${path}`, result.counts);
+    return result.text;
+  });
+  const client = plan.restore ? mapStrings(masked, (text) => plan.replacer.restore(text)) : masked;
+  return { masked, client };
+}

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { SluiceError } from '../errors.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { SessionFacts } from '../policy/input.ts';
+import type { JitSession, RevokeCause, SessionStore } from './session-store.ts';
+
+/** A session as the proxy sees it on entry: the record and the facts the policy gets. */
+export interface SessionEntry {
+  readonly session: JitSession;
+  readonly facts: SessionFacts;
+}
+
+/**
+ * Just-in-time sessions: opened on first use per (subject, connection), revoked after an idle
+ * period or by an administrator. After a revocation, only tokens issued later open a new
+ * session: a stolen or cached token cannot outlive the session it belonged to.
+ */
+export class SessionService {
+  constructor(
+    readonly store: SessionStore,
+    private readonly audit: AuditLog,
+    private readonly defaultIdleSeconds: number,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /**
+   * The session stage: finds or opens the caller's session, refuses a token issued before its
+   * revocation (401), and counts the request.
+   */
+  async enter(identity: Identity, connection: string): Promise<SessionEntry> {
+    const now = this.now();
+    let session = await this.store.latest(identity.sub, connection);
+    if (session?.state === 'active') session = await this.#revokeIfIdle(session, now);
+    if (session?.state === 'revoked') {
+      // iat has second precision: a token from the same second as the revocation is refused too.
+      if (identity.issuedAt * 1000 <= Date.parse(session.revokedAt!)) {
+        const why = session.revokedCause === 'idle' ? `after ${session.idleTimeoutSeconds}s idle` : `by ${session.revokedBy ?? 'an administrator'}`;
+        throw new SluiceError('SLUICE_ERR_SESSION_REVOKED', `your session ${session.id} on "${connection}" was revoked ${why} at ${session.revokedAt}: sign in again to get a new token, then retry`);
+      }
+      session = undefined;
+    }
+    session ??= await this.#open(identity.sub, connection, now);
+    const before = session;
+    const touched = (await this.store.update(session.id, (s) => ({ ...s, lastSeenAt: now.toISOString(), requests: s.requests + 1 }))) ?? session;
+    return {
+      session: touched,
+      facts: {
+        id: touched.id,
+        age_seconds: Math.floor((now.getTime() - Date.parse(touched.openedAt)) / 1000),
+        idle_seconds: Math.floor((now.getTime() - Date.parse(before.lastSeenAt)) / 1000),
+        requests: touched.requests,
+        grants: [],
+      },
+    };
+  }
+
+  /** Applies the policy's idle timeout for the caller's groups (when it sets one). */
+  async setIdleTimeout(id: string, seconds: number | undefined): Promise<void> {
+    if (seconds === undefined) return;
+    await this.store.update(id, (s) => (s.idleTimeoutSeconds === seconds ? undefined : { ...s, idleTimeoutSeconds: seconds }));
+  }
+
+  /** Revokes a session now, on behalf of `actor`. */
+  async revoke(id: string, actor: string): Promise<JitSession> {
+    const current = await this.store.get(id);
+    if (!current) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no session ${id}`);
+    const next = await this.#revoke(current, 'admin', this.now(), actor);
+    if (!next) throw new SluiceError('SLUICE_ERR_CONFLICT', `session ${id} is already revoked`);
+    return next;
+  }
+
+  /** Every session, idle ones revoked first so the list is current. */
+  async list(): Promise<JitSession[]> {
+    await this.sweep();
+    return this.store.list();
+  }
+
+  /** Revokes every active session that has been idle past its timeout; returns how many. */
+  async sweep(): Promise<number> {
+    const now = this.now();
+    let revoked = 0;
+    for (const s of await this.store.list()) {
+      if (s.state === 'active' && (await this.#revokeIfIdle(s, now)).state === 'revoked') revoked += 1;
+    }
+    return revoked;
+  }
+
+  async #open(subject: string, connection: string, now: Date): Promise<JitSession> {
+    const session = await this.store.create({
+      id: `ses_${randomBytes(12).toString('base64url')}`,
+      subject,
+      connection,
+      state: 'active',
+      openedAt: now.toISOString(),
+      lastSeenAt: now.toISOString(),
+      requests: 0,
+      idleTimeoutSeconds: this.defaultIdleSeconds,
+      revokedAt: null,
+      revokedCause: null,
+      revokedBy: null,
+    });
+    this.#record(session, 'opened', null, null, now);
+    return session;
+  }
+
+  async #revokeIfIdle(s: JitSession, now: Date): Promise<JitSession> {
+    const idleEnds = Date.parse(s.lastSeenAt) + s.idleTimeoutSeconds * 1000;
+    if (idleEnds > now.getTime()) return s;
+    // Revoked as of the moment it became idle: a token issued after that opens a new session.
+    return (await this.#revoke(s, 'idle', new Date(idleEnds), null)) ?? ((await this.store.get(s.id)) as JitSession);
+  }
+
+  async #revoke(s: JitSession, cause: RevokeCause, at: Date, actor: string | null): Promise<JitSession | undefined> {
+    const next = await this.store.update(s.id, (cur) => (cur.state === 'revoked' ? undefined : { ...cur, state: 'revoked', revokedAt: at.toISOString(), revokedCause: cause, revokedBy: actor }));
+    if (next) this.#record(next, 'revoked', cause, actor, at);
+    return next;
+  }
+
+  #record(s: JitSession, state: 'opened' | 'revoked', cause: RevokeCause | null, actor: string | null, at: Date): void {
+    this.audit.record({ kind: 'access', session_id: s.id, state, timestamp: at.toISOString(), subject: s.subject, connection: s.connection, cause, actor });
+  }
+}
