@@ -3,7 +3,9 @@
  * returns an exit code; nothing runs on import.
  */
 import { parseArgs } from 'node:util';
+import { auditCommand } from './cli-audit.ts';
 import { bundleCommand } from './cli-bundle.ts';
+import { policyCommand } from './cli-policy.ts';
 import { serveCommand } from './cli-serve.ts';
 import { tokenCommand } from './cli-token.ts';
 
@@ -13,8 +15,16 @@ commands:
   serve [--config FILE]                      start the gateway (embedded defaults without --config)
   token [--sub S] [--groups a,b] [--scopes s1,s2] [--ttl SECONDS] [--config FILE]
                                              mint a token from the embedded dev issuer
-  bundle build [--policies DIR] [--out FILE] [--revision REV]
-                                             build the policy bundle with the pinned OPA CLI
+  bundle build [--policies DIR] [--out FILE] [--revision REV] [--sign KEY.pem [--signing-alg ALG]]
+                                             build (and sign) the policy bundle with the pinned OPA CLI
+  bundle verify BUNDLE --key PUBLIC.pem      check a bundle's signature, file by file
+  bundle serve DIR [--port N] [--host H]     host bundles over HTTP (ETag, 304, long polling)
+  policy impact --bundle NEW --audit FILE [--since 24h] [--fail-on KINDS] [--json]
+                                             replay recorded decisions through a candidate bundle
+  audit verify FILE... | --kafka [--brokers B] [--config FILE]
+                                             check the audit hash chain for gaps, reordering, edits
+  audit tail [--file F | --kafka] [--subject S] [--outcome O] [--session ID] [--follow] [--json]
+                                             print audit events readably, filtered
 `;
 
 /** Runs one CLI invocation and returns its exit code. */
@@ -37,8 +47,12 @@ export async function main(argv: readonly string[]): Promise<number> {
             },
           }).values,
         );
+      case 'audit':
+        return await auditCommand(rest);
       case 'bundle':
         return await bundleCommand(rest);
+      case 'policy':
+        return await policyCommand(rest);
       case undefined:
       case 'help':
       case '--help':

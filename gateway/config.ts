@@ -132,6 +132,21 @@ const configSchema = z.object({
       publicUrl: z.url().optional(),
     })
     .prefault({}),
+  /** The approver console at /sluice/console (gateway/console): OIDC code flow with PKCE. */
+  console: z
+    .object({
+      enabled: z.boolean().default(false),
+      /** Public OIDC client registered for the console (no secret: PKCE protects the code). */
+      clientId: z.string().default('sluice-console'),
+      /** Authorization server; defaults to identity.issuer (the embedded dev issuer cannot sign people in). */
+      issuer: z.url().optional(),
+      /** Registered redirect URI; defaults to {approvals.publicUrl or the request's origin}/sluice/console/callback. */
+      redirectUrl: z.url().optional(),
+      scope: z.string().default('openid'),
+      /** Console sign-ins end after this, or when the access token expires, whichever is first. */
+      sessionTtlSeconds: z.number().int().positive().default(3600),
+    })
+    .prefault({}),
   /** Just-in-time sessions (gateway/sessions); state in {stateDir}/sessions.jsonl. */
   sessions: z
     .object({
@@ -140,6 +155,16 @@ const configSchema = z.object({
       /** Groups that may list and revoke every session. */
       adminGroups: z.array(z.string()).default(['admins']),
       sweepIntervalSeconds: z.number().int().positive().default(30),
+      /** Time-bounded access grants: who approves them and their longest duration. */
+      grants: z
+        .object({ approverGroups: z.array(z.string()).min(1).default(['admins']), maxMinutes: z.number().int().positive().default(480) })
+        .prefault({}),
+    })
+    .prefault({}),
+  masking: z
+    .object({
+      /** Env var holding the keyed-hash mask style's key; unset → a random key per process start. */
+      hashKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').default('SLUICE_MASK_HASH_KEY'),
     })
     .prefault({}),
   log: z
@@ -211,6 +236,9 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   const hmac = config.identity.algorithms.filter((a) => a.startsWith('HS'));
   if (hmac.length > 0 && !config.identity.hmacSecretEnv) {
     problems.push(`identity.algorithms: ${hmac.join(', ')} need identity.hmacSecretEnv (HMAC is off unless a secret is configured)`);
+  }
+  if (config.console.enabled && !config.console.issuer && !config.identity.issuer) {
+    problems.push('console.enabled: the console signs in through an OIDC provider; set console.issuer or identity.issuer');
   }
   const { polling, bundle } = config.policy;
   if (polling.maxDelaySeconds < polling.minDelaySeconds) problems.push(`policy.polling.maxDelaySeconds: ${polling.maxDelaySeconds} is below policy.polling.minDelaySeconds (${polling.minDelaySeconds})`);

@@ -5,12 +5,15 @@ import { apiPlugin } from './approvals/api-plugin.ts';
 import type { ApprovalGate } from './approvals/approval-stage.ts';
 import type { AuditLog } from './audit/audit-log.ts';
 import type { SluiceConfig } from './config.ts';
+import { consolePlugin } from './console/console-plugin.ts';
+import { OidcLogin } from './console/oidc-login.ts';
 import { SluiceError, errorBody, toErrorBody } from './errors.ts';
 import type { DevIssuer } from './identity/dev-issuer.ts';
 import { devIssuerRoutes } from './identity/dev-issuer-routes.ts';
 import type { TokenVerifier } from './identity/identity.ts';
 import { opsPlugin } from './ops/ops-plugin.ts';
 import type { PolicyStore } from './policy/policy-store.ts';
+import { loadHashKey } from './mask/hash-key.ts';
 import { methodsFor, proxyPlugin } from './proxy/proxy-plugin.ts';
 import type { SessionService } from './sessions/session-service.ts';
 import type { ConnectionRegistry } from './upstream/connections.ts';
@@ -82,8 +85,17 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
 
   app.register(opsPlugin, { policies: deps.policies, connections: deps.connections, audit: deps.audit });
   if (deps.devIssuer) app.register(devIssuerRoutes, { prefix: '/dev-issuer', issuer: deps.devIssuer });
+  if (config.console.enabled) {
+    const login = new OidcLogin({ issuer: config.console.issuer ?? config.identity.issuer!, clientId: config.console.clientId, scope: config.console.scope }, deps.verifier);
+    app.register(consolePlugin, {
+      prefix: '/sluice/console', login, approvals: deps.approvals.service, sessions: deps.sessions, adminGroups: config.sessions.adminGroups,
+      auditFile: config.audit.file.path, sessionTtlSeconds: config.console.sessionTtlSeconds, redirectUrl: config.console.redirectUrl,
+    });
+  }
   app.register(apiPlugin, { prefix: '/sluice/api', verifier: deps.verifier, approvals: deps.approvals.service, sessions: deps.sessions, adminGroups: config.sessions.adminGroups });
-  const proxyDeps = { verifier: deps.verifier, policies: deps.policies, connections: deps.connections, audit: deps.audit, bodyLimit: config.limits.bodyBytes, approvals: deps.approvals, sessions: deps.sessions };
+  const hashKey = loadHashKey(config.masking.hashKeyEnv, process.env);
+  if (hashKey.generated) app.log.warn(`masking: ${config.masking.hashKeyEnv} is not set; hash-style masks use a random key until restart`);
+  const proxyDeps = { verifier: deps.verifier, policies: deps.policies, connections: deps.connections, audit: deps.audit, bodyLimit: config.limits.bodyBytes, approvals: deps.approvals, sessions: deps.sessions, maskHashKey: hashKey.key };
   app.register(proxyPlugin, proxyDeps);
   app.register(proxyPlugin, { ...proxyDeps, prefix: '/c/:connection' });
   return app;

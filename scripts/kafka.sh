@@ -5,6 +5,7 @@
 #   scripts/kafka.sh start    resolve jars (first run only), format storage (first run only), start, wait
 #   scripts/kafka.sh stop     stop the broker (SIGTERM, then SIGKILL after SLUICE_KAFKA_STOP_TIMEOUT s)
 #   scripts/kafka.sh status   print the bootstrap address; exit 0 when running, 3 when not
+#   scripts/kafka.sh prepare  only resolve the jars (CI does this before the tests start brokers)
 #
 # Environment (all optional):
 #   SLUICE_KAFKA_PORT             broker listener port             (default 19092)
@@ -110,6 +111,7 @@ start() {
     if [ "$SECONDS" -ge "$deadline" ]; then say "broker did not start in time"; tail -n 30 "$LOG" >&2; stop; exit 1; fi
     sleep 0.3
   done
+  echo "127.0.0.1:$PORT" >"$DIR/bootstrap"
   say "Apache Kafka $VERSION running (pid $pid) on 127.0.0.1:$PORT"
 }
 
@@ -127,7 +129,7 @@ stop() {
 }
 
 status() {
-  if pid="$(running_pid)"; then echo "running pid=$pid bootstrap=127.0.0.1:$PORT dir=$DIR"; return 0; fi
+  if pid="$(running_pid)"; then echo "running pid=$pid bootstrap=$(cat "$DIR/bootstrap" 2>/dev/null) dir=$DIR"; return 0; fi
   echo "stopped"; return 3
 }
 
@@ -135,5 +137,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  prepare) resolve_jars ;;
+  *) echo "usage: $0 start|stop|status|prepare" >&2; exit 2 ;;
 esac

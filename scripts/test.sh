@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 bash scripts/install-python-sdk.sh   # the Python SDK end-to-end test needs it
+# Kafka jars from Maven Central (first run only). The Kafka tests start and stop their own broker
+# with scripts/kafka.sh; its watchdog stops it even if a test process dies before its teardown.
+bash scripts/kafka.sh prepare
 echo "== type check"
 npx tsc --noEmit -p tsconfig.json
 echo "== policy tests (opa fmt, check, test with coverage)"

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SluiceError, errorBody } from '../errors.ts';
 import type { Identity, TokenVerifier } from '../identity/identity.ts';
 import { extractBearerToken } from '../identity/token-verifier.ts';
+import { grantRoutes } from '../sessions/grant-routes.ts';
 import type { SessionService } from '../sessions/session-service.ts';
 import { sessionRoutes } from '../sessions/session-routes.ts';
 import type { ApprovalService } from './approval-service.ts';
@@ -50,4 +51,5 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
   });
   await app.register(approvalRoutes, { approvals: deps.approvals, prefix: '/approvals' });
   await app.register(sessionRoutes, { sessions: deps.sessions, adminGroups: deps.adminGroups, prefix: '/sessions' });
+  await app.register(grantRoutes, { grants: deps.sessions.grants, prefix: '/grants' });
 }

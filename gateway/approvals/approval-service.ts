@@ -19,6 +19,8 @@ export interface ApprovalRequest {
   readonly approverGroups: readonly string[];
   readonly ttlSeconds: number;
   readonly decisionId: string;
+  /** The prompt as the approver may see it (redacted by the gate); kept in memory only. */
+  readonly preview?: string;
 }
 
 /** The request a presented approval id must match exactly. */
@@ -39,6 +41,9 @@ export type PendingListener = (approval: Approval) => void;
 export class ApprovalService {
   // Aborted on shutdown: held callers are answered at once instead of blocking the close.
   readonly #closing = new AbortController();
+  // Prompt previews for the console, never persisted: raw content is written nowhere, and
+  // after a restart an approver sees the findings and rule but no longer the text.
+  readonly #previews = new Map<string, string>();
 
   constructor(
     readonly store: ApprovalStore,
@@ -71,6 +76,7 @@ export class ApprovalService {
       usedByDecisionId: null,
     };
     await this.store.create(approval);
+    if (req.preview !== undefined) this.#previews.set(approval.id, req.preview);
     this.#record(approval, 'requested', null, null, req.decisionId);
     this.onPending(approval);
     return approval;
@@ -80,6 +86,11 @@ export class ApprovalService {
   async get(id: string): Promise<Approval | undefined> {
     const approval = await this.store.get(id);
     return approval && (await this.#expireIfDue(approval));
+  }
+
+  /** The in-memory prompt preview of a still-pending approval, if this instance holds one. */
+  previewOf(id: string): string | undefined {
+    return this.#previews.get(id);
   }
 
   /** True when `who` may decide `approval`: in one of its approver groups and not the requester. */
@@ -107,6 +118,7 @@ export class ApprovalService {
       verdict: { approver: approver.sub, approverGroups: approver.groups, at: this.now().toISOString(), comment },
     });
     if (!next) throw new SluiceError('SLUICE_ERR_CONFLICT', `approval ${id} is ${approval.state}, not pending`);
+    this.#previews.delete(id);
     this.#record(next, state, approver.sub, comment, null);
     return next;
   }
@@ -192,6 +204,7 @@ export class ApprovalService {
     if ((approval.state !== 'pending' && approval.state !== 'approved') || Date.parse(approval.expiresAt) > this.now().getTime()) return approval;
     const next = await this.store.transition(approval.id, approval.state, { state: 'expired' });
     if (!next) return (await this.store.get(approval.id)) ?? approval;
+    this.#previews.delete(approval.id);
     this.#record(next, 'expired', null, null, null);
     return next;
   }

@@ -17,6 +17,9 @@ export interface ApprovalGate {
   readonly hold: HoldOptions;
 }
 
+/** Approvers see the prompt as the policy saw it: detected entities already replaced by [TYPE]. */
+const PREVIEW_CHARS = 4000;
+
 /** sha256 (hex) of the exact body bytes: what an approval is bound to. */
 export function bodySha256(raw: Buffer | undefined): string {
   return createHash('sha256').update(raw ?? Buffer.alloc(0)).digest('hex');
@@ -72,6 +75,7 @@ export async function awaitApproval(
         approverGroups: req.approverGroups,
         ttlSeconds: req.ttlSeconds,
         decisionId: ex.decisionId,
+        preview: (ex.facts?.text ?? '').slice(0, PREVIEW_CHARS),
       });
   ex.approval = approvalInput(approval);
   const approved = await holdForDecision(gate.service, res, approval, gate.hold);

@@ -1,6 +1,8 @@
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SluiceConfig } from '../config.ts';
 import { ConfigError } from '../config.ts';
+import { GrantService } from '../sessions/grant-service.ts';
+import { FileGrantStore } from '../sessions/grant-store.ts';
 import { SessionService } from '../sessions/session-service.ts';
 import { FileSessionStore } from '../sessions/session-store.ts';
 import type { Approval } from './approval-store.ts';
@@ -45,7 +47,9 @@ export function createAccessControl(config: SluiceConfig, audit: AuditLog, env: 
   const approvalStore = FileApprovalStore.open(config.stateDir);
   const sessionStore = FileSessionStore.open(config.stateDir);
   const service = new ApprovalService(approvalStore, audit, (a: Approval) => notify?.(a));
-  const sessions = new SessionService(sessionStore, audit, config.sessions.idleTimeoutSeconds);
+  const grantStore = FileGrantStore.open(config.stateDir);
+  const grants = new GrantService(grantStore, audit, config.sessions.grants);
+  const sessions = new SessionService(sessionStore, audit, config.sessions.idleTimeoutSeconds, undefined, grants);
   const sweep = setInterval(() => {
     Promise.all([service.expireDue(), sessions.sweep()]).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'approval/session sweep failed'));
   }, config.sessions.sweepIntervalSeconds * 1000);
@@ -61,7 +65,7 @@ export function createAccessControl(config: SluiceConfig, audit: AuditLog, env: 
     },
     async close() {
       clearInterval(sweep);
-      await Promise.all([approvalStore.close(), sessionStore.close()]);
+      await Promise.all([approvalStore.close(), sessionStore.close(), grantStore.close()]);
     },
   };
 }

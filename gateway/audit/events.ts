@@ -34,6 +34,8 @@ export interface DecisionEventBody {
   session_id: string | null;
   approval: unknown;
   masks_applied: readonly { type: string; count: number; path: string }[];
+  /** JSON pointers of `input` whose entity values were replaced before evaluation (as OPA's decision log `masked`). */
+  masked?: readonly string[];
   error?: { code: string; message: string };
 }
 
@@ -94,5 +96,19 @@ export interface AccessEventBody {
   actor: string | null;
 }
 
-export type AuditEventBody = DecisionEventBody | SessionRecordBody | ApprovalEventBody | AccessEventBody;
+/** A time-bounded access grant requested, decided, revoked or expired (gateway/sessions). */
+export interface GrantEventBody {
+  kind: 'grant';
+  grant_id: string;
+  state: 'requested' | 'approved' | 'denied' | 'revoked' | 'expired';
+  timestamp: string;
+  subject: string;
+  connection: string;
+  actor: string | null;
+  reason: string;
+  comment: string | null;
+  expires_at: string | null;
+}
+
+export type AuditEventBody = DecisionEventBody | SessionRecordBody | ApprovalEventBody | AccessEventBody | GrantEventBody;
 export type AuditEvent = AuditEventBody & ChainFields;

@@ -6,6 +6,7 @@ export interface TopicLine {
   readonly topic: string;
   readonly partition: number;
   readonly offset: string;
+  readonly key: string | null;
   readonly line: string;
 }
 
@@ -46,7 +47,7 @@ export async function readTopics(opts: ReadTopicsOptions): Promise<void> {
         .run({
           autoCommit: false,
           eachMessage: async ({ topic, partition, message }) => {
-            opts.onLine({ topic, partition, offset: message.offset, line: message.value?.toString('utf8') ?? '' });
+            opts.onLine({ topic, partition, offset: message.offset, key: message.key?.toString('utf8') ?? null, line: message.value?.toString('utf8') ?? '' });
             const key = `${topic}/${partition}`;
             const end = remaining.get(key);
             if (end !== undefined && BigInt(message.offset) + 1n >= end) remaining.delete(key);

@@ -1,6 +1,7 @@
 import { CompressionTypes, Kafka, Partitioners, logLevel, type Producer } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AUDIT_SCHEMA_VERSION, type AuditEvent } from './events.ts';
+import type { AuditEvent } from './events.ts';
+import { ensureTopics, toTopicMessages } from './kafka-topics.ts';
 import type { AuditSink, SinkHealth } from './sink.ts';
 import { spoolRecordOf } from './spool-segments.ts';
 import type { Spool, SpoolRecord } from './spool.ts';
@@ -31,6 +32,11 @@ export interface SinkLogger {
 
 const SILENT: SinkLogger = { info() {}, warn() {}, error() {} };
 
+/** Under Kafka's default 1 MiB message.max.bytes, so a batch fits even topics Sluice did not create. */
+const MAX_BATCH_BYTES = 900 * 1024;
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+const isTooLarge = (err: unknown) => TOO_LARGE.has(String((err as { type?: unknown }).type));
+
 /**
  * Streams audit events to Kafka through the write-ahead spool: `write` only enqueues in memory,
  * a background loop delivers batches in spool order with an idempotent producer (acks=all, one
@@ -45,17 +51,29 @@ export class KafkaAuditSink implements AuditSink {
   private topicsReady = false;
   private failing = false;
   private dropped = 0;
+  private rejected = 0;
   private stopping = false;
   private readonly loop: Promise<void>;
 
   constructor(private readonly opts: KafkaSinkOptions) {
     this.log = opts.logger ?? SILENT;
     // kafkajs logs every retry at ERROR; the sink reports state changes itself instead.
-    this.kafka = new Kafka({ clientId: opts.clientId, brokers: [...opts.brokers], logLevel: logLevel.NOTHING, connectionTimeout: 3000 });
+    this.kafka = new Kafka({
+      clientId: opts.clientId,
+      brokers: [...opts.brokers],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 3000,
+      // Short retries inside kafkajs: the delivery loop retries forever with its own backoff.
+      retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
+    });
     this.loop = this.deliverLoop();
   }
 
   write(event: AuditEvent, line: string): void {
+    if (this.stopping) {
+      this.log.error({ event_id: event.event_id }, 'kafka audit: event after close is not spooled (it is in the file sink)');
+      return;
+    }
     if (this.opts.onSpoolFull === 'fail-open' && this.opts.spool.stats().full) {
       // Documented fail-open: the event still reaches the file sink, but not Kafka.
       if (this.dropped++ % 1000 === 0) this.log.error({ dropped: this.dropped }, 'audit spool full: events are NOT delivered to Kafka (audit.kafka.onSpoolFull=fail-open)');
@@ -86,7 +104,8 @@ export class KafkaAuditSink implements AuditSink {
     if (!drained) this.log.warn({ spooled: this.opts.spool.stats().depthRecords }, 'kafka audit: closing with undelivered events; they stay in the spool for the next start');
     await this.producer?.disconnect().catch(() => undefined);
     await this.opts.spool.close();
-    await this.loop;
+    // A send still retrying against a dead broker must not hold up shutdown: its records stay spooled.
+    await Promise.race([this.loop, sleep(2000)]);
   }
 
   health(): SinkHealth {
@@ -105,6 +124,7 @@ export class KafkaAuditSink implements AuditSink {
         appended_total: s.appended,
         delivered_total: s.delivered,
         dropped_total: this.dropped,
+        rejected_total: this.rejected,
         delivery_failing: this.failing ? 1 : 0,
       },
     };
@@ -112,9 +132,10 @@ export class KafkaAuditSink implements AuditSink {
 
   private async deliverLoop(): Promise<void> {
     let backoffMs = 250;
+    let singles = 0; // after a too-large batch, its records go one by one to find the culprit
     while (!this.stopping) {
       await this.opts.spool.ready();
-      const batch = this.opts.spool.peek(this.opts.maxBatchRecords ?? 500);
+      const batch = this.opts.spool.peek(singles > 0 ? 1 : (this.opts.maxBatchRecords ?? 500), MAX_BATCH_BYTES);
       if (this.stopping || batch.length === 0) continue;
       try {
         await this.send(batch);
@@ -122,8 +143,14 @@ export class KafkaAuditSink implements AuditSink {
         if (this.failing) this.log.info({ backlog: this.opts.spool.stats().depthRecords }, 'kafka audit delivery resumed');
         this.failing = false;
         backoffMs = 250;
+        singles = Math.max(0, singles - 1);
       } catch (err) {
         if (this.stopping) return;
+        if (isTooLarge(err)) {
+          if (batch.length > 1) singles = batch.length;
+          else await this.reject(batch[0]!, err);
+          continue;
+        }
         if (!this.failing) this.log.warn({ err: (err as Error).message, spooled: this.opts.spool.stats().depthRecords }, 'kafka audit delivery failing; events stay in the spool');
         this.failing = true;
         // A fresh producer after a failure: kafkajs does not always recover a broken one.
@@ -136,23 +163,27 @@ export class KafkaAuditSink implements AuditSink {
     }
   }
 
+  /** Kafka will never take this record: keep it beside the spool and move on rather than wedge delivery. */
+  private async reject(rec: SpoolRecord, err: unknown): Promise<void> {
+    await this.opts.spool.deadLetter(rec);
+    await this.opts.spool.commit(1);
+    this.rejected++;
+    const eventId = (JSON.parse(rec.line) as { event_id?: string }).event_id;
+    this.log.error({ event_id: eventId, bytes: rec.line.length, err: (err as Error).message }, 'kafka audit: event refused as too large; kept in the spool dir (rejected.jsonl) and the audit file');
+  }
+
   private async send(batch: readonly SpoolRecord[]): Promise<void> {
     const producer = await this.connected();
-    const byTopic = new Map<string, { key: string; value: string; headers: Record<string, string> }[]>();
-    for (const rec of batch) {
-      // Session records (prompts and answers) go to their own topic; decisions and the approval
-      // and access events that belong with them go to the decisions topic.
-      const topic = rec.kind === 'session' ? this.opts.topics.sessions : this.opts.topics.decisions;
-      const messages = byTopic.get(topic) ?? byTopic.set(topic, []).get(topic)!;
-      // The value is the exact audit line: the hash chain (prev_hash) is computed over these bytes.
-      messages.push({ key: rec.key, value: rec.line, headers: { 'content-type': 'application/json', 'sluice-schema-version': String(AUDIT_SCHEMA_VERSION), 'sluice-kind': rec.kind } });
-    }
-    await producer.sendBatch({ acks: -1, timeout: 30_000, compression: CompressionTypes.GZIP, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    // Uncompressed: gzip cost the gateway CPU per event for bytes that only the broker's disk saves.
+    await producer.sendBatch({ acks: -1, timeout: 30_000, compression: CompressionTypes.None, topicMessages: toTopicMessages(batch, this.opts.topics) });
   }
 
   private async connected(): Promise<Producer> {
     if (this.producer) return this.producer;
-    if (!this.topicsReady && this.opts.createTopics) await this.ensureTopics(this.opts.createTopics);
+    if (!this.topicsReady && this.opts.createTopics) {
+      await ensureTopics(this.kafka, [this.opts.topics.decisions, this.opts.topics.sessions], this.opts.createTopics);
+      this.topicsReady = true;
+    }
     const producer = this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -164,15 +195,4 @@ export class KafkaAuditSink implements AuditSink {
     return producer;
   }
 
-  private async ensureTopics(spec: { partitions: number; replicationFactor: number }): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const topics = [this.opts.topics.decisions, this.opts.topics.sessions];
-      await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: spec.partitions, replicationFactor: spec.replicationFactor })) });
-      this.topicsReady = true;
-    } finally {
-      await admin.disconnect();
-    }
-  }
 }

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { appendFile, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditEvent } from './events.ts';
 import { readSegments, segmentName } from './spool-segments.ts';
@@ -92,9 +92,21 @@ export class Spool {
     await this.writing;
   }
 
-  /** Up to `max` records on disk and not yet committed, oldest first; does not remove them. */
-  peek(max: number): SpoolRecord[] {
-    return this.entries.slice(0, Math.min(max, this.persistedCount)).map((e) => e.rec);
+  /** Up to `max` records (and `maxBytes`, but at least one) on disk and not yet committed, oldest first; does not remove them. */
+  peek(max: number, maxBytes = Infinity): SpoolRecord[] {
+    const out: SpoolRecord[] = [];
+    let bytes = 0;
+    for (const e of this.entries.slice(0, Math.min(max, this.persistedCount))) {
+      if (out.length > 0 && bytes + e.bytes > maxBytes) break;
+      out.push(e.rec);
+      bytes += e.bytes;
+    }
+    return out;
+  }
+
+  /** Keeps a record Kafka refuses for good (too large) beside the spool, in rejected.jsonl. */
+  async deadLetter(rec: SpoolRecord): Promise<void> {
+    await appendFile(join(this.opts.dir, 'rejected.jsonl'), rec.line + '\n', { mode: 0o600 });
   }
 
   /** Resolves when records are ready to deliver (or the spool closes). */

@@ -83,25 +83,32 @@ export class EntityDetector {
     let k = 0;
     while (m[this.compiled[k]!.group] === undefined) k++;
     const first = this.compiled[k]!;
-    const found = this.validated(first, m, m.index);
+    const found = this.validated(first, m, m.index, first.group, text);
     if (found) return found;
     for (let j = k + 1; j < this.compiled.length; j++) {
       const c = this.compiled[j]!;
       c.sticky.lastIndex = m.index;
       const again = c.sticky.exec(text);
-      const hit = again ? this.validated(c, again, m.index, 0) : undefined;
+      const hit = again ? this.validated(c, again, m.index, 0, text) : undefined;
       if (hit) return hit;
     }
     return undefined;
   }
 
-  private validated(c: Compiled, m: RegExpExecArray, index: number, base = c.group): EntityMatch | undefined {
+  private validated(c: Compiled, m: RegExpExecArray, index: number, base: number, text: string): EntityMatch | undefined {
     const whole = m[base]!;
     const value = c.valueGroup === undefined ? undefined : m[base === 0 ? c.valueGroup - c.group : c.valueGroup];
-    const masked = value ?? whole;
-    if (c.pattern.validate && !c.pattern.validate(masked)) return undefined;
     const end = index + whole.length;
     // The value group is the tail of its pattern by construction, so its span ends where the match does.
-    return { type: c.pattern.type, start: end - masked.length, end };
+    let start = end - (value ?? whole).length;
+    const back = c.pattern.extendBack;
+    if (back) {
+      const floor = Math.max(0, start - back.max);
+      while (start > floor && back.chars.test(text[start - 1]!)) start--;
+      while (start < index && !back.first.test(text[start]!)) start++;
+      if (start === index) return undefined;
+    }
+    if (c.pattern.validate && !c.pattern.validate(text.slice(start, end))) return undefined;
+    return { type: c.pattern.type, start, end };
   }
 }

@@ -25,6 +25,12 @@ export interface EntityPattern {
   /** PII and credential formats with a checkable structure (the 0.98 / 0.99 corpus bar applies). */
   readonly structured: boolean;
   readonly tail: TailRule;
+  /**
+   * The match begins before what the pattern matched: walk back over these characters (at most
+   * `max`) and start at the first one in `first`. Lets a pattern anchor on a rare character
+   * (an email's `@`) instead of trying every word start.
+   */
+  readonly extendBack?: { readonly chars: RegExp; readonly first: RegExp; readonly max: number };
 }
 
 /** `[Pp][Aa]…`: case-insensitive text without the `i` flag, which would apply to every type. */
@@ -82,15 +88,19 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   },
   {
     type: 'SECRET_ASSIGNMENT',
-    source: `(?<![${ALNUM}])(?:[${ALNUM}]{1,16}[_.-]){0,3}(?:${SECRET_WORDS.map(ci).join('|')})(?:[_.-][${ALNUM}]{1,16}){0,2}["']?[ \\t]{0,3}[:=][ \\t]{0,3}["']?(?<v>[^\\s"'\\\\,;]{6,200})`,
+    // No left boundary or prefix group: only the value is masked, and scanning prefixes at every
+    // word start was most of this pattern's cost; `DB_PASSWORD=` still matches at its keyword.
+    source: `(?:${SECRET_WORDS.map(ci).join('|')})(?:[_.-][${ALNUM}]{1,16}){0,2}["']?[ \\t]{0,3}[:=][ \\t]{0,3}["']?(?<v>[^\\s"'\\\\,;]{6,200})`,
     validate: secretValueValid,
     structured: false,
     tail: { kind: 'assignment' },
   },
   {
     type: 'EMAIL',
-    source: `(?<![${ALNUM}._%+-])[${ALNUM}][${ALNUM}._%+-]{0,63}@${LABEL}(?:\\.${LABEL}){0,8}\\.[A-Za-z]{2,24}(?![${ALNUM}-]|\\.[${ALNUM}])`,
+    // '@' first and the look-behind after it: a leading look-behind would run at every position.
+    source: `@(?<=[${ALNUM}._%+-]@)${LABEL}(?:\\.${LABEL}){0,8}\\.[A-Za-z]{2,24}(?![${ALNUM}-]|\\.[${ALNUM}])`,
     structured: true,
+    extendBack: { chars: /[A-Za-z0-9._%+-]/, first: /[A-Za-z0-9]/, max: 64 },
     tail: { kind: 'charset', chars: `${ALNUM}._%+-@`, max: 254 },
   },
   {
@@ -116,7 +126,7 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   },
   {
     type: 'PHONE',
-    source: `(?<![\\w+.-])(?:\\+[1-9]\\d{0,3}(?:[ .-]?\\(\\d{1,4}\\))?(?:[ .-]\\d{1,5}){1,5}|\\+[1-9]\\d{7,14}|\\(\\d{3}\\) ?\\d{3}[ .-]\\d{4}|\\d{3}\\.\\d{3}\\.\\d{4}|\\d{3}-\\d{3}-\\d{4}|0\\d{1,4}[ -]\\d{3,4}[ -]?\\d{3,4})(?![\\w-]|\\.\\d)`,
+    source: `(?<![\\w+.-])(?:\\+[1-9]\\d{0,3}(?:[ .-]?\\(\\d{1,4}\\))?(?:[ .-]\\d{1,5}){1,5}|\\+[1-9]\\d{7,14}|\\(\\d{3}\\) ?\\d{3}[ .-]\\d{4}|\\d{3}\\.\\d{3}\\.\\d{4}|\\d{3}-\\d{3}-\\d{4}|0\\d{1,4}[ -]\\d{3,4}[ -]?\\d{3,4}(?![ -]\\d))(?![\\w-]|\\.\\d)`,
     validate: phoneValid,
     structured: true,
     tail: { kind: 'charset', chars: '0123456789 ()+.-', max: 24 },

@@ -53,7 +53,8 @@ export function ssnValid(value: string): boolean {
 
 /** IPv4 or IPv6 as Node's own parser reads it (no regex can validate IPv6 compression well). */
 export function ipValid(value: string): boolean {
-  return value.includes(':') ? isIPv6(value) : isIPv4(value);
+  // `::` alone is valid IPv6 but in text it is C++ scope or YAML, not an address.
+  return value.includes(':') ? /[0-9A-Fa-f]/.test(value) && isIPv6(value) : isIPv4(value);
 }
 
 /** A phone number: 8–15 digits (E.164) for international form; NANP rules for the national one. */
@@ -82,8 +83,8 @@ const NOT_SECRETS = new Set(['string', 'number', 'boolean', 'null', 'none', 'und
 export function secretValueValid(value: string): boolean {
   const v = value.replace(/[.)\]}>]+$/, '');
   if (v.length < 6 || NOT_SECRETS.has(v.toLowerCase())) return false;
-  if (/^[[<{$%*x]/i.test(v) && /^(?:\[|<|\{|\$|%|\*+$|x+$)/i.test(v)) return false;
-  return !/^(?:\*+|x+|\.+|-+|_+)$/i.test(v);
+  // Templates and masks: [EMAIL_1], <your-password>, {{secret}}, ${VAR}, %VAR%, ****, xxxx.
+  return !/^(?:\[.*|<.*|\{.*|\$\{?\w+\}?|%\w+%|%s|\*+|x+|\.+|-+|_+)$/i.test(v);
 }
 
 /** A random-looking key body: letters of both cases and a digit, which prose and slugs rarely have. */

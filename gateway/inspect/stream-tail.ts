@@ -11,6 +11,12 @@ const PEM_MAX = 16_384 + 64;
 const ASSIGNMENT_TAIL = /(?:password|passwd|pwd|secret|token|api[_-]?key|access_key|private_key|auth)[A-Za-z0-9_.-]{0,34}["']?[ \t]{0,3}[:=]?[ \t]{0,3}["']?[^\s"'\\,;]{0,200}$/i;
 const ASSIGNMENT_WINDOW = 300;
 
+/** `A-Z`, `a-z` and `0-9` in a charset string stand for their ranges; every other character is literal. */
+function expandRanges(chars: string): string {
+  const span = (from: string, to: string): string => Array.from({ length: to.charCodeAt(0) - from.charCodeAt(0) + 1 }, (_, i) => String.fromCharCode(from.charCodeAt(0) + i)).join('');
+  return chars.replace('A-Z', span('A', 'Z')).replace('a-z', span('a', 'z')).replace('0-9', span('0', '9'));
+}
+
 interface CharsetTail {
   readonly table: Uint8Array;
   readonly max: number;
@@ -30,7 +36,7 @@ export class StreamTail {
     for (const rule of rules) {
       if (rule.kind !== 'charset') continue;
       const table = new Uint8Array(65536);
-      for (const ch of rule.chars) table[ch.charCodeAt(0)] = 1;
+      for (const ch of expandRanges(rule.chars)) table[ch.charCodeAt(0)] = 1;
       this.charsets.push({ table, max: rule.max });
       max = Math.max(max, rule.max);
     }
@@ -49,6 +55,7 @@ export class StreamTail {
       let i = n;
       const stop = Math.max(0, n - max);
       while (i > stop && table[text.charCodeAt(i - 1)] === 1) i--;
+      while (i < n && text.charCodeAt(i) === 32) i++; // no entity starts with a space: never hold one back
       hold = Math.max(hold, n - i);
     }
     if (this.pem) {

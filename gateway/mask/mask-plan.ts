@@ -3,17 +3,10 @@
  * type sets, the bundle's detector, one replacer (so a value masked in the prompt gets the same
  * placeholder in the answer) and the ledger of masks applied.
  */
-import type { EntityDetector } from '../inspect/entity-detector.ts';
-import type { StreamTail } from '../inspect/stream-tail.ts';
+import type { DetectorKit } from '../inspect/detector-kit.ts';
 import type { MaskDirective } from '../policy/decision.ts';
 import { MaskLedger } from './mask-ledger.ts';
 import { MaskReplacer } from './mask-replacer.ts';
-
-/** A detector with its stream hold-back rules, built once per policy bundle. */
-export interface DetectorKit {
-  readonly detector: EntityDetector;
-  readonly tail: StreamTail;
-}
 
 /** The masking state of one exchange. */
 export class MaskPlan {

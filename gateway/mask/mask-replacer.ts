@@ -20,6 +20,8 @@ const lastDigits = (value: string, n: number): string => value.replace(/[^0-9A-Z
 export class MaskReplacer {
   private readonly byValue = new Map<string, string>();
   private readonly byPlaceholder = new Map<string, string>();
+  /** Placeholders put into the prompt: the only ones restore may turn back (never one minted for the answer). */
+  private readonly restorable = new Map<string, string>();
   private readonly perType = new Map<string, number>();
 
   constructor(readonly style: MaskStyle, private readonly hashKey: Buffer) {}
@@ -41,12 +43,17 @@ export class MaskReplacer {
 
   /** Replaces placeholders this replacer issued with the caller's own values; others stay as they are. */
   restore(text: string, jsonText = false): string {
-    if (this.byPlaceholder.size === 0 || !text.includes('[')) return text;
+    if (this.restorable.size === 0 || !text.includes('[')) return text;
     return text.replace(PLACEHOLDER, (ph: string) => {
-      const value = this.byPlaceholder.get(ph);
+      const value = this.restorable.get(ph);
       if (value === undefined) return ph;
       return jsonText ? JSON.stringify(value).slice(1, -1) : value;
     });
+  }
+
+  /** Marks every placeholder issued so far (the request's) as restorable. */
+  sealRequest(): void {
+    for (const [ph, value] of this.byPlaceholder) this.restorable.set(ph, value);
   }
 
   /** Characters at the end of `text` that could be the start of a placeholder (held back on streams when restoring). */

@@ -21,6 +21,7 @@ export function maskRequest(scan: RequestScan, plan: MaskPlan): boolean {
     plan.ledger.add(`request.${place.path}`, masked.counts);
     changed = true;
   }
+  plan.replacer.sealRequest();
   return changed;
 }
 

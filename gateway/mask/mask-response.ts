@@ -10,7 +10,7 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Applies `edit` to every string of a Message's text blocks and tool inputs, returning a new body. */
-function mapStrings(body: unknown, edit: (text: string, path: string) => string): unknown {
+export function mapStrings(body: unknown, edit: (text: string, path: string) => string): unknown {
   if (!isObj(body) || !Array.isArray(body.content)) return body;
   const walk = (v: unknown, path: string, depth: number): unknown => {
     if (typeof v === 'string') return edit(v, path);

@@ -59,9 +59,13 @@ export class FileBundleSource {
     await this.checking;
   }
 
+  /** Throttled, not debounced: a stream of change events (frequent deploys) must not starve the reload. */
   private schedule(): void {
-    clearTimeout(this.settle);
-    this.settle = setTimeout(() => void this.check(false), this.options.settleMs ?? 150);
+    if (this.settle) return;
+    this.settle = setTimeout(() => {
+      this.settle = undefined;
+      void this.check(false);
+    }, this.options.settleMs ?? 150);
     this.settle.unref();
   }
 

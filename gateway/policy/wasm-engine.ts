@@ -5,6 +5,7 @@
  */
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { SluiceError } from '../errors.ts';
+import { buildDetectorKit, type DetectorKit } from '../inspect/detector-kit.ts';
 import { readBundle, type PolicyBundle } from './bundle-reader.ts';
 import { parseDecision, type Decision } from './decision.ts';
 import type { PolicyInput } from './input.ts';
@@ -54,6 +55,8 @@ export class PolicyEngine {
     private readonly entrypointId: number,
     /** The bundle's manifest revision (git sha or dev-<timestamp>), copied to decision events. */
     readonly revision: string,
+    /** The entity detector for this bundle (built-ins plus its custom entities), built at load. */
+    readonly entities: DetectorKit,
   ) {}
 
   /**
@@ -73,7 +76,7 @@ export class PolicyEngine {
       policy.setData(bundle.data);
       const id: unknown = (policy.entrypoints as Record<string, unknown>)[ENTRYPOINT];
       if (typeof id !== 'number') throw new Error(`the WASM module has no entrypoint ${ENTRYPOINT}`);
-      const engine = new PolicyEngine(policy, id, bundle.manifest.revision);
+      const engine = new PolicyEngine(policy, id, bundle.manifest.revision, buildDetectorKit(bundle.data));
       engine.evaluateWithResult(SMOKE_INPUT);
       return engine;
     } catch (err) {

@@ -1,5 +1,6 @@
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Outcome } from '../audit/events.ts';
+import { redactRequestForAudit, redactResponseForAudit } from '../mask/audit-redaction.ts';
 import type { Exchange } from './exchange.ts';
 
 const DECISION_PATH = 'sluice/decision';
@@ -7,8 +8,7 @@ const DECISION_PATH = 'sluice/decision';
 function outcomeOf(ex: Exchange): Outcome {
   const d = ex.decision;
   if (!d) return ex.error?.status === 403 ? 'deny' : 'error';
-  // 'mask' is reported once the masking stage applies masks; nothing is masked yet.
-  if (d.kind === 'allow') return 'allow';
+  if (d.kind === 'allow') return ex.maskPlan?.ledger.applied ? 'mask' : 'allow';
   return d.kind;
 }
 
@@ -41,7 +41,8 @@ export function recordExchange(audit: AuditLog, ex: Exchange): Outcome | undefin
     reasons: ex.decision?.reasons ?? (ex.error ? [ex.error.message] : []),
     session_id: ex.session?.id ?? null,
     approval: ex.approval,
-    masks_applied: [],
+    masks_applied: ex.maskPlan?.ledger.entries() ?? [],
+    ...(ex.maskedInputPaths.length > 0 ? { masked: ex.maskedInputPaths } : {}),
     ...(ex.error ? { error: { code: ex.error.code, message: ex.error.message } } : {}),
   });
   audit.record({
@@ -52,8 +53,9 @@ export function recordExchange(audit: AuditLog, ex: Exchange): Outcome | undefin
     session_id: ex.session?.id ?? null,
     connection: ex.connection?.name ?? null,
     operation: ex.operation,
-    request: ex.forwardedBody ?? null,
-    response: ex.response,
+    // Never a raw entity value in the audit, even one the policy let through (DESIGN.md: raw content is never written).
+    request: ex.detectorKit ? redactRequestForAudit(ex.forwardedBody ?? null, ex.detectorKit) : (ex.forwardedBody ?? null),
+    response: ex.detectorKit ? redactResponseForAudit(ex.response, ex.detectorKit) : ex.response,
     timings_ms: ex.timingsMs,
   });
   return outcome;

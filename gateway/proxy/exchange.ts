@@ -4,6 +4,8 @@ import type { SessionRecordBody } from '../audit/events.ts';
 import type { SluiceError } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Operation, RequestFacts } from '../inspect/facts.ts';
+import type { DetectorKit } from '../inspect/detector-kit.ts';
+import type { MaskPlan } from '../mask/mask-plan.ts';
 import type { Decision } from '../policy/decision.ts';
 import type { PolicyInput, SessionFacts } from '../policy/input.ts';
 import type { Connection } from '../upstream/connections.ts';
@@ -26,6 +28,14 @@ export class Exchange {
   bundleRevision: string | undefined;
   /** The body as sent upstream (parsed), for the session record. */
   forwardedBody: unknown;
+  /** Masking state once the policy allowed the call (types, placeholders, masks applied). */
+  maskPlan: MaskPlan | undefined;
+  /** Policy-input paths whose entity values were replaced before evaluation (decision event `masked`). */
+  maskedInputPaths: readonly string[] = [];
+  /** The bundle's entity detector, kept so the audit record can be cleared of entity values. */
+  detectorKit: DetectorKit | undefined;
+  /** The request bytes to forward when masking rewrote the body (else the caller's own bytes go). */
+  forwardedRaw: Buffer | undefined;
   response: SessionRecordBody['response'] = null;
   error: SluiceError | undefined;
   /** The caller's JIT session (gateway/sessions) as the policy sees it, once the session stage has run. */

@@ -21,6 +21,8 @@ export interface ProxyDeps {
   readonly connections: ConnectionRegistry;
   readonly audit: AuditLog;
   readonly bodyLimit: number;
+  /** Key of the keyed-hash mask style (config `masking.hashKeyEnv`). */
+  readonly maskHashKey: Buffer;
   readonly approvals: ApprovalGate;
   readonly sessions: SessionService;
 }

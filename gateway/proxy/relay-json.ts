@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { Dispatcher } from 'undici';
 import { SluiceError, errorBody } from '../errors.ts';
+import { maskResponseBody } from '../mask/mask-response.ts';
 import { callerResponseHeaders } from '../upstream/headers.ts';
 import { upstreamError } from '../upstream/forward.ts';
 import type { Exchange } from './exchange.ts';
@@ -36,14 +37,16 @@ export async function relayJson(upstream: Dispatcher.ResponseData, reply: Fastif
   if (body === undefined || (status >= 400 && !isAnthropicError(body))) {
     throw new SluiceError('SLUICE_ERR_UPSTREAM_BAD_RESPONSE', `upstream "${ex.connection?.name}" answered ${status} with a body that is not a Claude API response`);
   }
+  // The audit keeps the masked body; the caller gets it too, with the prompt's placeholders restored if the policy asks.
+  const masking = ex.maskPlan?.touchesResponse && !isAnthropicError(body) ? maskResponseBody(body, ex.maskPlan) : undefined;
   ex.response = {
     status,
     stream: false,
-    body,
+    body: masking ? masking.masked : body,
     usage: (body as { usage?: unknown }).usage ?? null,
     ...(isAnthropicError(body) ? { error: body.error } : {}),
   };
-  reply.code(status).headers(callerResponseHeaders(upstream.headers)).header('content-type', 'application/json').send(buffer);
+  reply.code(status).headers(callerResponseHeaders(upstream.headers)).header('content-type', 'application/json').send(masking ? JSON.stringify(masking.client) : buffer);
 }
 
 /** The error reply for a refused call (used by the route's error handler). */

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { SseStreamMasker, type MaskedOutput } from '../mask/sse-stream-masker.ts';
 import { callerResponseHeaders } from '../upstream/headers.ts';
 import { SseRecorder } from '../upstream/sse-recorder.ts';
 import { sseErrorEvent } from '../upstream/sse-writer.ts';
@@ -15,6 +16,12 @@ import type { Exchange } from './exchange.ts';
  */
 export async function relayStream(upstream: Dispatcher.ResponseData, res: ServerResponse, ex: Exchange): Promise<void> {
   const recorder = new SseRecorder();
+  // With masking the caller gets the masker's output and the recorder its masked copy; raw bytes reach neither.
+  const masker = ex.maskPlan?.touchesResponse ? new SseStreamMasker(ex.maskPlan) : undefined;
+  const drainMasker = (out: MaskedOutput): void => {
+    recorder.push(Buffer.from(out.record));
+    if (out.client !== '' && !res.destroyed) res.write(out.client);
+  };
   res.writeHead(upstream.statusCode, {
     ...callerResponseHeaders(upstream.headers),
     'content-type': 'text/event-stream; charset=utf-8',
@@ -26,17 +33,21 @@ export async function relayStream(upstream: Dispatcher.ResponseData, res: Server
   try {
     for await (const chunk of upstream.body) {
       if (ex.timingsMs.first_byte === undefined) ex.mark('first_byte');
-      recorder.push(chunk as Buffer);
-      if (!res.write(chunk) && !res.destroyed) await once(res, 'drain');
+      const out = masker?.push(chunk as Buffer);
+      recorder.push(out ? Buffer.from(out.record) : (chunk as Buffer));
+      const toClient = out ? out.client : (chunk as Buffer);
+      if (toClient.length > 0 && !res.write(toClient) && !res.destroyed) await once(res, 'drain');
       if (res.destroyed) break;
     }
   } catch (err) {
     if (!res.destroyed) {
       const mapped = upstreamError(err, ex.connection?.name ?? 'unknown');
       failure = { type: mapped.type, message: `${mapped.message} (stream interrupted)` };
+      if (masker) drainMasker(masker.end());
       res.write(sseErrorEvent(failure.type, failure.message));
     }
   }
+  if (masker) drainMasker(masker.end());
   recorder.end();
   if (res.destroyed && !failure) failure = { type: 'client_closed', message: 'caller disconnected before the stream ended' };
   if (!res.destroyed) res.end();

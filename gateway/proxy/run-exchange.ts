@@ -3,7 +3,7 @@ import { approvalInput, awaitApproval, bodySha256, presentedApproval, useApprova
 import { SluiceError } from '../errors.ts';
 import type { Operation, RequestFacts } from '../inspect/facts.ts';
 import { inspectMessagesRequest, inspectModelsRequest, parseBetas } from '../inspect/messages-request.ts';
-import type { MaskDirective } from '../policy/decision.ts';
+import { detectEntities, maskStage } from '../mask/masking-stage.ts';
 import { buildPolicyInput } from '../policy/input.ts';
 import { forward } from '../upstream/forward.ts';
 import type { Exchange } from './exchange.ts';
@@ -52,16 +52,6 @@ function isEventStream(headers: Record<string, string | string[] | undefined>): 
 }
 
 /**
- * Masking arrives with its own stage; until then a policy that asks for it must not be answered
- * by forwarding clear text, so the call is refused (fail closed) with the reason.
- */
-function refuseUnavailableMasking(mask: MaskDirective): void {
-  const types = [...new Set([...mask.request, ...mask.response])];
-  if (types.length === 0) return;
-  throw new SluiceError('SLUICE_ERR_POLICY_ERROR', `the policy asks to mask ${types.join(', ')}, which this gateway cannot do yet; request refused (fail closed)`);
-}
-
-/**
  * The stages of one authenticated call, in DESIGN.md's order: inspect → decide → forward →
  * relay. A refusal at any stage throws a SluiceError; the route's error handler answers and audits.
  */
@@ -75,9 +65,13 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
   const engine = deps.policies.current();
   if (!engine) throw new SluiceError('SLUICE_ERR_POLICY_NOT_READY');
   ex.bundleRevision = engine.revision;
+  const detection = await ex.timed('detect', () => detectEntities(engine.entities, facts, body?.value));
+  ex.facts = detection.facts;
+  ex.maskedInputPaths = detection.maskedInputPaths;
+  ex.detectorKit = engine.entities;
   const bodyHash = bodySha256(body?.raw);
   let approval = await presentedApproval(deps.approvals, req.headers, ex, bodyHash);
-  ex.policyInput = buildPolicyInput({ identity, connection: connection.name, facts, session: ex.session, approval: approvalInput(approval), now: new Date() });
+  ex.policyInput = buildPolicyInput({ identity, connection: connection.name, facts: detection.facts, session: ex.session, approval: approvalInput(approval), now: new Date() });
   let { decision, result } = await ex.timed('policy', () => engine.evaluateWithResult(ex.policyInput!));
   ex.decision = decision;
   ex.policyResult = result;
@@ -99,7 +93,11 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
       // Only reachable when the policy ignores an approved approval: refuse rather than loop.
       throw new SluiceError('SLUICE_ERR_APPROVAL_REQUIRED', `approval ${approval?.id} was given, yet the policy still requires one: ${decision.approval.reason}`);
     case 'allow':
-      refuseUnavailableMasking(decision.mask);
+      ex.maskPlan = await ex.timed('mask', () => {
+        const masked = maskStage(engine.entities, decision.mask, deps.maskHashKey, detection.scan, body?.value);
+        if (masked.raw) ex.forwardedRaw = masked.raw;
+        return masked.plan;
+      });
       if (ex.session) await deps.sessions.setIdleTimeout(ex.session.id, decision.session.idleTimeoutSeconds);
       await useApproval(deps.approvals, approval, ex);
       break;
@@ -110,7 +108,7 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
     if (!reply.raw.writableFinished) controller.abort(new Error('caller disconnected'));
   });
   const upstream = await ex.timed('upstream_headers', () =>
-    forward({ connection, method: req.method as 'GET' | 'POST', path: upstreamPath(ex.operation, req), callerHeaders: req.headers, body: body?.raw, signal: controller.signal }),
+    forward({ connection, method: req.method as 'GET' | 'POST', path: upstreamPath(ex.operation, req), callerHeaders: req.headers, body: ex.forwardedRaw ?? body?.raw, signal: controller.signal }),
   );
   if (facts.stream && upstream.statusCode < 400 && isEventStream(upstream.headers)) {
     reply.hijack();

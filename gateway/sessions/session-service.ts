@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { SluiceError } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { SessionFacts } from '../policy/input.ts';
+import type { GrantService } from './grant-service.ts';
 import type { JitSession, RevokeCause, SessionStore } from './session-store.ts';
 
 /** A session as the proxy sees it on entry: the record and the facts the policy gets. */
@@ -22,6 +23,8 @@ export class SessionService {
     private readonly audit: AuditLog,
     private readonly defaultIdleSeconds: number,
     private readonly now: () => Date = () => new Date(),
+    /** Time-bounded access grants, whose active connections the policy sees in `session.grants`. */
+    readonly grants?: GrantService,
   ) {}
 
   /**
@@ -50,7 +53,7 @@ export class SessionService {
         age_seconds: Math.floor((now.getTime() - Date.parse(touched.openedAt)) / 1000),
         idle_seconds: Math.floor((now.getTime() - Date.parse(before.lastSeenAt)) / 1000),
         requests: touched.requests,
-        grants: [],
+        grants: this.grants ? await this.grants.activeFor(identity.sub) : [],
       },
     };
   }

@@ -10,8 +10,9 @@ test_keyword_requires_an_approval if {
 }
 
 test_every_trigger_is_named if {
-	d := sluice.decision with input as request_by(["engineering"], {"text": "wire transfer", "findings": {"PRIVATE_KEY": 1}})
-	d.approval.reason == "the prompt contains PRIVATE_KEY; the prompt mentions wire transfer"
+	i := request_by(["engineering"], {"text": "wire transfer", "findings": {"US_SSN": 1}})
+	d := sluice.decision with input as i with data.sluice.approval.on_findings as ["US_SSN"]
+	d.approval.reason == "the prompt contains US_SSN; the prompt mentions wire transfer"
 	d.labels.approval_rules == ["findings", "keyword"]
 }
 

@@ -20,7 +20,7 @@ decision := object.union(allow_result, approval_result) if count(violations) == 
 allow_result := {
 	"allow": true,
 	"reasons": [],
-	"mask": data.sluice.mask,
+	"mask": mask,
 	"limits": limits,
 	"session": session_settings,
 	"labels": {"rule": "grant", "groups": sort(caller_groups)},

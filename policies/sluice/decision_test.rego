@@ -28,7 +28,7 @@ test_allow_carries_limits_mask_and_session if {
 	d.allow == true
 	d.reasons == []
 	d.limits == {"max_tokens": 8192}
-	d.mask == data.sluice.mask
+	d.mask.request == ["CREDIT_CARD", "EMAIL", "EMPLOYEE_ID", "IBAN", "PHONE", "US_SSN"]
 	d.session.idle_timeout_seconds == 900
 	d.labels == {"rule": "grant", "groups": ["engineering"]}
 	not d.approval
@@ -54,20 +54,20 @@ test_default_deny_when_the_allow_cannot_be_built if {
 }
 
 test_findings_require_an_approval if {
-	d := sluice.decision with input as request_by(["engineering"], {"findings": {"PRIVATE_KEY": 1, "EMAIL": 2}})
+	d := sluice.decision with input as request_by(["engineering"], {"findings": {"US_SSN": 1, "EMAIL": 2}}) with data.sluice.approval.on_findings as ["US_SSN"]
 	d.allow == true
-	d.approval == {"required": true, "reason": "the prompt contains PRIVATE_KEY", "approver_groups": ["admins"], "ttl_seconds": 3600}
+	d.approval == {"required": true, "reason": "the prompt contains US_SSN", "approver_groups": ["admins"], "ttl_seconds": 3600}
 }
 
 test_an_approved_call_needs_no_new_approval if {
-	i := object.union(request_by(["engineering"], {"findings": {"PRIVATE_KEY": 1}}), {"approval": {"id": "apr_1", "state": "approved", "approver": "bob"}})
-	d := sluice.decision with input as i
+	i := object.union(request_by(["engineering"], {"findings": {"US_SSN": 1}}), {"approval": {"id": "apr_1", "state": "approved", "approver": "bob"}})
+	d := sluice.decision with input as i with data.sluice.approval.on_findings as ["US_SSN"]
 	d.allow == true
 	not d.approval
 }
 
 test_deny_wins_over_approval if {
-	d := sluice.decision with input as request_by(["ci"], {"model": "claude-opus-4-1", "findings": {"PRIVATE_KEY": 1}})
+	d := sluice.decision with input as request_by(["ci"], {"model": "claude-opus-4-1", "findings": {"US_SSN": 1}}) with data.sluice.approval.on_findings as ["US_SSN"]
 	d.allow == false
 	not d.approval
 }

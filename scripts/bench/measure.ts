@@ -30,30 +30,44 @@ export interface Target {
   readonly headers: Record<string, string>;
 }
 
-/** Sequential requests on one keep-alive connection; returns total and time-to-first-delta percentiles (ms). */
-export async function closedLoop(target: Target, body: string, count: number, warmup: number): Promise<{ total: Percentiles; firstDelta: Percentiles; failures: number }> {
-  const client = new Client(target.url, { pipelining: 1 });
+/**
+ * Closed loop: `concurrency` clients, each on its own keep-alive connection, sending requests
+ * back to back until `count` are measured (after `warmup`). Total and time-to-first-delta (ms).
+ */
+export async function closedLoop(
+  target: Target,
+  body: string,
+  count: number,
+  warmup: number,
+  concurrency = 1,
+): Promise<{ total: Percentiles; firstDelta: Percentiles; failures: number }> {
   const total = histogram();
   const firstDelta = histogram();
   let failures = 0;
+  let issued = 0;
   const headers = { ...target.headers, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
-  try {
-    for (let i = 0; i < warmup + count; i++) {
-      const start = performance.now();
-      const res = await client.request({ method: 'POST', path: '/v1/messages', headers, body });
-      let deltaAt: number | undefined;
-      for await (const chunk of res.body) {
-        if (deltaAt === undefined && (chunk as Buffer).includes('content_block_delta')) deltaAt = performance.now();
+  const worker = async (): Promise<void> => {
+    const client = new Client(target.url, { pipelining: 1 });
+    try {
+      while (issued < warmup + count) {
+        const measured = issued++ >= warmup;
+        const start = performance.now();
+        const res = await client.request({ method: 'POST', path: '/v1/messages', headers, body });
+        let deltaAt: number | undefined;
+        for await (const chunk of res.body) {
+          if (deltaAt === undefined && (chunk as Buffer).includes('content_block_delta')) deltaAt = performance.now();
+        }
+        const end = performance.now();
+        if (res.statusCode !== 200) failures++;
+        if (!measured) continue;
+        total.recordValue(Math.max(1, (end - start) * 1000));
+        if (deltaAt !== undefined) firstDelta.recordValue(Math.max(1, (deltaAt - start) * 1000));
       }
-      const end = performance.now();
-      if (res.statusCode !== 200) failures++;
-      if (i < warmup) continue;
-      total.recordValue(Math.max(1, (end - start) * 1000));
-      if (deltaAt !== undefined) firstDelta.recordValue(Math.max(1, (deltaAt - start) * 1000));
+    } finally {
+      await client.close();
     }
-  } finally {
-    await client.close();
-  }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
   return { total: percentilesMs(total), firstDelta: percentilesMs(firstDelta), failures };
 }
 

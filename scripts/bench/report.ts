@@ -15,7 +15,9 @@ export interface BenchResult {
   readonly machine: { cpu: string; cores: number; memoryGb: number; node: string };
   readonly settings: Record<string, number | boolean>;
   readonly systems: readonly SystemResult[];
+  readonly concurrency: readonly { concurrency: number; baseline: Percentiles; sluice: Percentiles }[];
   readonly scale: readonly { promptBytes: number; baseline: Percentiles; sluice: Percentiles }[];
+  readonly sluiceStagesUs: Record<string, { p50: number; p99: number }>;
 }
 
 const f = (ms: number): string => ms.toFixed(3);
@@ -37,9 +39,15 @@ export function renderMarkdown(r: BenchResult): string {
       `| ${s.name} | ${f(s.json.p50)} | ${f(s.json.p99)} | ${f(s.json.p999)} | ${f(addedP50)} / ${f(addedP99)} | ${f(s.streamFirstDelta.p99)} (${f(ttft)}) | ${s.throughput.requestsPerSecond} | ${(ratio * 100).toFixed(0)}% | ${s.peakRssMb} | ${s.failures + s.throughput.non2xx + s.throughput.errors} |`,
     );
   }
+  lines.push('', '| concurrency | baseline p50 / p99 ms | sluice p50 / p99 ms | added p50 / p99 ms |', '|---|---|---|---|');
+  for (const c of r.concurrency) {
+    lines.push(`| ${c.concurrency} | ${f(c.baseline.p50)} / ${f(c.baseline.p99)} | ${f(c.sluice.p50)} / ${f(c.sluice.p99)} | ${f(c.sluice.p50 - c.baseline.p50)} / ${f(c.sluice.p99 - c.baseline.p99)} |`);
+  }
   lines.push('', '| prompt | baseline p50 / p99 ms | sluice p50 / p99 ms | added p50 / p99 ms |', '|---|---|---|---|');
   for (const s of r.scale) {
     lines.push(`| ${s.promptBytes / 1024} KB | ${f(s.baseline.p50)} / ${f(s.baseline.p99)} | ${f(s.sluice.p50)} / ${f(s.sluice.p99)} | ${f(s.sluice.p50 - s.baseline.p50)} / ${f(s.sluice.p99 - s.baseline.p99)} |`);
   }
+  lines.push('', 'Sluice cost per request by stage (its own timers, µs; upstream_* and total include the upstream):', '', '| stage | p50 µs | p99 µs |', '|---|---|---|');
+  for (const [stage, v] of Object.entries(r.sluiceStagesUs)) lines.push(`| ${stage} | ${v.p50} | ${v.p99} |`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --quick]`: one run, one machine, three systems under identical load —
- * the client straight to mock Claude (baseline), a bare undici proxy (the floor) and Sluice with
- * every control it has on. Writes bench-results/latest.{json,md}.
+ * `npm run bench [-- --quick]`: one run, one machine, every system under identical load — the
+ * client straight to mock Claude (baseline), a bare undici proxy (the floor), Sluice with every
+ * control it has on, Portkey's gateway with a regex guardrail and LiteLLM's proxy. Each system
+ * runs in its own process. Writes bench-results/latest.{json,md,svg}.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,8 +11,11 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buildBundle } from '../../gateway/policy/bundle-build.ts';
+import { latencyChartSvg } from './chart.ts';
 import { closedLoop, rssMb, saturate, type Target } from './measure.ts';
+import { startLiteLlm, startPortkey } from './peers.ts';
 import { renderMarkdown, type BenchResult, type SystemResult } from './report.ts';
+import { stageCosts } from './stages.ts';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 300 : 2000;
@@ -22,14 +26,14 @@ const SERVICE_MS = 0;
 const key = `sk-bench-${randomBytes(12).toString('hex')}`;
 const children: ChildProcess[] = [];
 
-async function startTarget(...args: string[]): Promise<{ pid: number; info: { url: string; token?: string } }> {
+async function startTarget(...args: string[]): Promise<{ pid: number; info: { url: string; token?: string; audit?: string } }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/target.ts', ...args], {
     env: { ...process.env, BENCH_UPSTREAM_KEY: key },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
+    createInterface({ input: child.stdout! }).on('line', (l) => l.startsWith('BENCH-READY ') && resolve(l.slice('BENCH-READY '.length)));
     child.once('exit', (code) => reject(new Error(`target ${args[0]} exited with ${code}`)));
   });
   return { pid: child.pid!, info: JSON.parse(line) };
@@ -43,7 +47,7 @@ function prompt(bytes: number, stream: boolean): string {
 async function measureSystem(name: string, target: Target, pid: number): Promise<SystemResult> {
   process.stderr.write(`bench: ${name}: concurrency 1 …\n`);
   const json = await closedLoop(target, prompt(4096, false), N, WARMUP);
-  const sse = await closedLoop(target, prompt(4096, true), Math.round(N / 4), Math.round(WARMUP / 4));
+  const sse = await closedLoop(target, prompt(4096, true), Math.round(N / 2), Math.round(WARMUP / 2));
   process.stderr.write(`bench: ${name}: saturation at ${CONNECTIONS} connections for ${SECONDS}s …\n`);
   let peakRss = await rssMb(pid);
   const sampler = setInterval(() => void rssMb(pid).then((mb) => (peakRss = Math.max(peakRss, mb))), 200);
@@ -59,22 +63,32 @@ async function main(): Promise<void> {
   const mock = await startTarget('mock', String(SERVICE_MS));
   const bare = await startTarget('bare', mock.info.url);
   const sluice = await startTarget('sluice', mock.info.url, bundle);
-  const targets = {
-    baseline: { url: mock.info.url, headers: { 'x-api-key': key } },
-    bare: { url: bare.info.url, headers: {} },
-    sluice: { url: sluice.info.url, headers: { authorization: `Bearer ${sluice.info.token}` } },
-  };
+  const portkey = await startPortkey(mock.info.url, key, 18787);
+  children.push(portkey.process);
+  const litellm = await startLiteLlm(mock.info.url, key, 18790, dir);
+  children.push(litellm.process);
+  const baseline = { url: mock.info.url, headers: { 'x-api-key': key } };
+  const gateway = { url: sluice.info.url, headers: { authorization: `Bearer ${sluice.info.token}` } };
   const systems = [
-    await measureSystem('baseline (direct to mock)', targets.baseline, mock.pid),
-    await measureSystem('bare undici proxy (floor)', targets.bare, bare.pid),
-    await measureSystem('sluice (auth + policy + audit)', targets.sluice, sluice.pid),
+    await measureSystem('baseline (direct to mock)', baseline, mock.pid),
+    await measureSystem('bare undici proxy (floor)', { url: bare.info.url, headers: {} }, bare.pid),
+    await measureSystem('sluice (auth + policy + audit)', gateway, sluice.pid),
+    await measureSystem('portkey 1.15.2 (regex guardrail)', portkey.target, portkey.process.pid!),
+    await measureSystem('litellm 1.108.7 proxy', litellm.target, litellm.process.pid!),
   ];
-  process.stderr.write('bench: prompt-size scale …\n');
+  process.stderr.write('bench: concurrency and prompt-size curves …\n');
+  const concurrency = [];
+  for (const c of [1, 4, 16, 64]) {
+    const n = quick ? 200 : 2000;
+    const base = await closedLoop(baseline, prompt(4096, false), n, 50, c);
+    const gw = await closedLoop(gateway, prompt(4096, false), n, 50, c);
+    concurrency.push({ concurrency: c, baseline: base.total, sluice: gw.total });
+  }
   const scale = [];
   for (const bytes of [1024, 16 * 1024, 256 * 1024, 1024 * 1024]) {
     const n = quick ? 30 : 200;
-    const base = await closedLoop(targets.baseline, prompt(bytes, false), n, 10);
-    const gw = await closedLoop(targets.sluice, prompt(bytes, false), n, 10);
+    const base = await closedLoop(baseline, prompt(bytes, false), n, 10);
+    const gw = await closedLoop(gateway, prompt(bytes, false), n, 10);
     scale.push({ promptBytes: bytes, baseline: base.total, sluice: gw.total });
   }
   const result: BenchResult = {
@@ -82,12 +96,15 @@ async function main(): Promise<void> {
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
     settings: { requests: N, warmup: WARMUP, saturationSeconds: SECONDS, connections: CONNECTIONS, promptBytes: 4096, upstreamServiceMs: SERVICE_MS, quick },
     systems,
+    concurrency,
     scale,
+    sluiceStagesUs: await stageCosts(sluice.info.audit!),
   };
   await mkdir('bench-results', { recursive: true });
   await writeFile('bench-results/latest.json', `${JSON.stringify(result, null, 2)}\n`);
   const md = renderMarkdown(result);
   await writeFile('bench-results/latest.md', md);
+  await writeFile('bench-results/latency.svg', latencyChartSvg(systems, `Latency per system, ${result.machine.cores} cores, ${result.date.slice(0, 10)}`));
   process.stdout.write(md);
 }
 

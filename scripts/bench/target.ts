@@ -1,7 +1,7 @@
 /**
  * One system under test, in its own process so its CPU and memory are its own:
  *   target.ts mock SERVICE_MS  |  target.ts bare UPSTREAM_URL  |  target.ts sluice UPSTREAM_URL BUNDLE
- * Prints one JSON line ({url, token?}) when ready; the upstream key comes in BENCH_UPSTREAM_KEY.
+ * Prints `BENCH-READY {url, token?}` when ready (other lines on stdout are the system's logs); the upstream key comes in BENCH_UPSTREAM_KEY.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,11 +11,12 @@ import { MockClaude } from '../../gateway/dev/mock-claude.ts';
 import { startGateway } from '../../gateway/start.ts';
 import { startBareProxy } from './bare-proxy.ts';
 
+export const READY = 'BENCH-READY';
 const [kind, arg, bundle] = process.argv.slice(2);
 const key = process.env.BENCH_UPSTREAM_KEY ?? '';
 
 function ready(info: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(info)}\n`);
+  process.stdout.write(`${READY} ${JSON.stringify(info)}\n`);
 }
 
 if (kind === 'mock') {

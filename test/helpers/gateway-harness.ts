@@ -27,6 +27,15 @@ export interface HarnessOptions {
   readonly mock?: Omit<MockClaudeOptions, 'apiKey'>;
   /** A policy bundle other than the one built from policies/. */
   readonly policyBundle?: string;
+  /** Config sections `approvals` and `sessions` (gateway/approvals, gateway/sessions). */
+  readonly approvals?: Record<string, unknown>;
+  readonly sessions?: Record<string, unknown>;
+  /** Config section `console`, `identity` overrides (another issuer), a fixed listen port. */
+  readonly console?: Record<string, unknown>;
+  readonly identity?: Record<string, unknown>;
+  readonly port?: number;
+  /** Config section `audit.kafka` (gateway/audit/kafka-sink.ts): the Kafka sink beside the file. */
+  readonly auditKafka?: Record<string, unknown>;
 }
 
 export interface Harness {
@@ -44,6 +53,8 @@ export interface Harness {
   client(groups: readonly string[], sub?: string): Promise<Anthropic>;
   /** Every audit event written so far, flushed first. */
   auditEvents(): Promise<AuditEvent[]>;
+  /** Stops the gateway and starts a new one on the same config and state dir (new port: read url again). */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -58,14 +69,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const auditFile = join(dir, 'audit.jsonl');
   const config = resolveConfig(
     {
-      listen: { host: '127.0.0.1', port: 0 },
+      listen: { host: '127.0.0.1', port: options.port ?? 0 },
       stateDir: dir,
       limits: {
         bodyBytes: options.bodyBytes ?? 1024 * 1024,
         ...(options.clientRequestTimeoutMs ? { requestTimeoutMs: options.clientRequestTimeoutMs } : {}),
         ...(options.clientHeadersTimeoutMs ? { headersTimeoutMs: options.clientHeadersTimeoutMs } : {}),
       },
-      identity: { issuer: idp.issuer, audience: idp.audience, algorithms: ['RS256', 'ES256'], jwksCooldownSeconds: 0 },
+      identity: { issuer: idp.issuer, audience: idp.audience, algorithms: ['RS256', 'ES256'], jwksCooldownSeconds: 0, ...options.identity },
       connections: [
         {
           name: 'anthropic',
@@ -77,12 +88,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         { name: 'secondary', baseUrl: upstream.url, apiKeyEnv: UPSTREAM_KEY_ENV },
       ],
       policy: { bundle: options.policyBundle ?? inject('policyBundle'), buildIfMissing: false },
-      audit: { file: { path: auditFile } },
-      log: { level: 'silent' },
+      audit: { file: { path: auditFile }, ...(options.auditKafka ? { kafka: options.auditKafka } : {}) },
+      log: { level: (process.env.SLUICE_TEST_LOG as 'silent') ?? 'silent' },
+      ...(options.approvals ? { approvals: options.approvals } : {}),
+      ...(options.sessions ? { sessions: options.sessions } : {}),
+      ...(options.console ? { console: options.console } : {}),
     },
     env,
   );
-  const gateway = await startGateway(config, env).catch(async (err: unknown) => {
+  let gateway = await startGateway(config, env).catch(async (err: unknown) => {
     await Promise.all([upstream.close(), idp.close(), rm(dir, { recursive: true, force: true })]);
     throw err;
   });
@@ -90,8 +104,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   return {
     idp,
     upstream,
-    gateway,
-    url: gateway.url,
+    get gateway() {
+      return gateway;
+    },
+    get url() {
+      return gateway.url;
+    },
     upstreamKey,
     auditFile,
     token,
@@ -102,6 +120,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await gateway.audit.flush();
       const text = await readFile(auditFile, 'utf8').catch(() => '');
       return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as AuditEvent);
+    },
+    async restart() {
+      await gateway.close();
+      gateway = await startGateway(config, env);
     },
     async close() {
       await gateway.close();

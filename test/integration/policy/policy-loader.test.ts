@@ -3,7 +3,7 @@
  * signature, unsigned with a key configured, a missing file, a trapping policy. Loads are
  * serialized, and a request that took an engine keeps it across a swap.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle } from '../../../gateway/policy/bundle-build.ts';
@@ -24,7 +24,6 @@ async function build(name: string, rego: string | undefined, sign: string | unde
 }
 
 async function fileOf(bytes: Buffer): Promise<string> {
-  const { writeFile } = await import('node:fs/promises');
   const f = join(await tempDir(), 'b.tar.gz');
   await writeFile(f, bytes);
   return f;

@@ -28,7 +28,8 @@ describe('the shipped policy', () => {
   it('allows engineering on sonnet with its skills and tools, with its limits, mask and session', () => {
     const d = decide(['engineering'], { request: { skills: [skill('xlsx'), skill('pdf')], tools: [tool('web_search', 'web_search_20250305'), tool('get_weather')] } });
     expect(d).toMatchObject({ kind: 'allow', reasons: [], limits: { maxTokens: 8192 }, session: { idleTimeoutSeconds: 900 }, labels: { rule: 'grant', groups: ['engineering'] } });
-    expect(d.kind === 'allow' && d.mask).toEqual({ request: [], response: [], style: 'placeholder', restore: false });
+    expect(d.kind === 'allow' && d.mask).toMatchObject({ request: ['CREDIT_CARD', 'EMAIL', 'EMPLOYEE_ID', 'IBAN', 'PHONE', 'US_SSN'], style: 'placeholder', restore: true });
+    expect(d.kind === 'allow' && d.mask.response).toContain('ANTHROPIC_API_KEY');
     expect(engine.revision).toBe('test');
   });
 
@@ -71,11 +72,16 @@ describe('the shipped policy', () => {
     expect(decide(['engineering'], { connection: 'bedrock' }).kind).toBe('allow');
   });
 
-  it('asks for an approval when the prompt carries a private key, unless already approved', () => {
-    const held = decide(['engineering'], { request: { findings: { PRIVATE_KEY: 1 } } });
-    expect(held).toMatchObject({ kind: 'approval_required', approval: { reason: 'the prompt contains PRIVATE_KEY', approverGroups: ['admins'], ttlSeconds: 3600 } });
+  it('denies a prompt that carries a private key outright, approved or not', () => {
+    const denied = decide(['engineering'], { request: { findings: { PRIVATE_KEY: 1 } } });
+    expect(denied).toMatchObject({ kind: 'deny', reasons: ['the prompt contains PRIVATE_KEY, which may not be sent to Claude'] });
     const approved = decide(['engineering'], { request: { findings: { PRIVATE_KEY: 1 } }, approval: { id: 'apr_1', state: 'approved', approver: 'bob' } });
-    expect(approved.kind).toBe('allow');
+    expect(approved.kind).toBe('deny');
+  });
+
+  it('builds the entity detector from the bundle data, custom entities included', () => {
+    const found = engine.entities.detector.scan('badge EMP-123456 and bob@example.com');
+    expect(found.map((m) => m.type)).toEqual(['EMPLOYEE_ID', 'EMAIL']);
   });
 
   it('evaluates a typical request in well under a millisecond (median over 2000)', () => {

@@ -1,0 +1,40 @@
+import type { Kafka, TopicMessages } from 'kafkajs';
+import { AUDIT_SCHEMA_VERSION } from './events.ts';
+import type { SpoolRecord } from './spool.ts';
+
+/** Topics Sluice creates take records up to this size (a session record holds a whole prompt). */
+const TOPIC_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * One produce request's messages. Session records (prompts and answers) go to their own topic;
+ * decisions and the approval and access events that belong with them go to the decisions topic.
+ * The value is the exact audit line: the hash chain (prev_hash) is computed over these bytes.
+ */
+export function toTopicMessages(batch: readonly SpoolRecord[], topics: { decisions: string; sessions: string }): TopicMessages[] {
+  const byTopic = new Map<string, TopicMessages['messages']>();
+  for (const rec of batch) {
+    const topic = rec.kind === 'session' ? topics.sessions : topics.decisions;
+    const messages = byTopic.get(topic) ?? byTopic.set(topic, []).get(topic)!;
+    messages.push({ key: rec.key, value: rec.line, headers: { 'content-type': 'application/json', 'sluice-schema-version': String(AUDIT_SCHEMA_VERSION), 'sluice-kind': rec.kind } });
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/** Creates the audit topics if they do not exist (an existing topic is left as it is). */
+export async function ensureTopics(kafka: Kafka, topics: readonly string[], spec: { partitions: number; replicationFactor: number }): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: topics.map((topic) => ({
+        topic,
+        numPartitions: spec.partitions,
+        replicationFactor: spec.replicationFactor,
+        configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }],
+      })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}

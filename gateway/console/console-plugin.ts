@@ -1,0 +1,161 @@
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ApprovalService } from '../approvals/approval-service.ts';
+import { SluiceError } from '../errors.ts';
+import type { SessionService } from '../sessions/session-service.ts';
+import { approvalsPage } from './approval-pages.ts';
+import { readExchanges } from './audit-reader.ts';
+import { ConsoleSessions, type ConsoleSession } from './console-sessions.ts';
+import { esc, layout, PAGE_HEADERS } from './html.ts';
+import type { OidcLogin } from './oidc-login.ts';
+import { replayPage, sessionExchangesPage, sessionsPage } from './session-pages.ts';
+
+/** What the console needs; the same services the REST API uses. */
+export interface ConsoleDeps {
+  readonly login: OidcLogin;
+  readonly approvals: ApprovalService;
+  readonly sessions: SessionService;
+  readonly adminGroups: readonly string[];
+  readonly auditFile: string;
+  readonly sessionTtlSeconds: number;
+  /** Fixed redirect URI; otherwise derived from the request's origin. */
+  readonly redirectUrl: string | undefined;
+}
+
+const SESSION_COOKIE = 'sluice_console';
+const LOGIN_COOKIE = 'sluice_login';
+const BASE = '/sluice/console';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    consoleSession?: ConsoleSession;
+  }
+}
+
+function originOf(req: FastifyRequest): string {
+  return `${req.protocol}://${req.host}`;
+}
+
+/**
+ * CSRF defence for every state-changing form: the session's synchronizer token (constant-time
+ * compare), and the browser's Origin / Sec-Fetch-Site when sent. Cookies are SameSite=Lax (Strict
+ * would drop the session on the redirect back from the provider) and HttpOnly.
+ */
+function checkCsrf(req: FastifyRequest, session: ConsoleSession): void {
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== originOf(req)) throw new SluiceError('SLUICE_ERR_CSRF', `form posted from another origin (${origin})`);
+  if (req.headers['sec-fetch-site'] === 'cross-site') throw new SluiceError('SLUICE_ERR_CSRF', 'cross-site form post refused');
+  if (!ConsoleSessions.csrfMatches(session, (req.body as Record<string, unknown> | undefined)?._csrf)) throw new SluiceError('SLUICE_ERR_CSRF');
+}
+
+/**
+ * The approver console, one encapsulated plugin at /sluice/console: OIDC sign-in (code + PKCE),
+ * pending approvals with approve/deny and comment, sessions with revoke, session replay from the
+ * audit file. Server-rendered, no scripts.
+ */
+export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Promise<void> {
+  await app.register(cookie);
+  await app.register(formbody, { bodyLimit: 16 * 1024 });
+  const sessions = new ConsoleSessions(deps.sessionTtlSeconds * 1000);
+  const isAdmin = (s: ConsoleSession): boolean => s.identity.groups.some((g) => deps.adminGroups.includes(g));
+  const secure = (req: FastifyRequest): boolean => req.protocol === 'https';
+  const page = (reply: FastifyReply, title: string, body: string, s: ConsoleSession, status = 200) =>
+    reply.code(status).headers(PAGE_HEADERS).send(layout(title, body, { sub: s.identity.sub, csrf: s.csrfToken }));
+
+  app.addHook('preHandler', async (req, reply) => {
+    const open = ['/login', '/callback'].some((p) => req.routeOptions.url === `${BASE}${p}`);
+    if (open) return;
+    req.consoleSession = sessions.get(req.cookies[SESSION_COOKIE]);
+    if (!req.consoleSession) {
+      if (req.method === 'GET') return reply.redirect(`${BASE}/login`);
+      throw new SluiceError('SLUICE_ERR_AUTH_MISSING', 'sign in to the console first');
+    }
+    if (req.method === 'POST') checkCsrf(req, req.consoleSession);
+  });
+
+  app.setErrorHandler(async (err: unknown, req, reply) => {
+    const e = err instanceof SluiceError ? err : undefined;
+    if (!e) req.log.error({ err }, 'console request failed');
+    const status = e?.status ?? 500;
+    const message = e?.message ?? 'internal error';
+    return reply.code(status).headers(PAGE_HEADERS).send(layout('Refused', `<p class="error" data-code="${esc(e?.code ?? 'SLUICE_ERR_INTERNAL')}">${esc(message)}</p><p><a href="${BASE}/approvals">Back</a></p>`));
+  });
+
+  app.get('/login', async (req, reply) => {
+    const redirectUri = deps.redirectUrl ?? `${originOf(req)}${BASE}/callback`;
+    const { url, pending } = await deps.login.start(redirectUri);
+    sessions.addLogin(pending);
+    // Binds the login to this browser: a callback carrying someone else's state is refused.
+    reply.setCookie(LOGIN_COOKIE, pending.state, { path: `${BASE}/callback`, httpOnly: true, sameSite: 'lax', secure: secure(req), maxAge: 600 });
+    return reply.redirect(url.href);
+  });
+
+  app.get('/callback', async (req, reply) => {
+    const state = (req.query as { state?: string }).state;
+    const pending = state && req.cookies[LOGIN_COOKIE] === state ? sessions.takeLogin(state) : undefined;
+    if (!pending) throw new SluiceError('SLUICE_ERR_CSRF', 'sign-in state missing, expired or not started in this browser; start again');
+    const callbackUrl = new URL(req.url, pending.redirectUri);
+    const { identity, expiresAt } = await deps.login.finish(callbackUrl, pending);
+    const session = sessions.open(identity, expiresAt);
+    reply.clearCookie(LOGIN_COOKIE, { path: `${BASE}/callback` });
+    reply.setCookie(SESSION_COOKIE, session.id, { path: BASE, httpOnly: true, sameSite: 'lax', secure: secure(req), maxAge: Math.floor((session.expiresAt - Date.now()) / 1000) });
+    return reply.redirect(`${BASE}/approvals`);
+  });
+
+  app.post('/logout', async (req, reply) => {
+    sessions.close(req.consoleSession!.id);
+    reply.clearCookie(SESSION_COOKIE, { path: BASE });
+    return reply.redirect(`${BASE}/login`, 303);
+  });
+
+  app.get('/', async (_req, reply) => reply.redirect(`${BASE}/approvals`));
+
+  app.get('/approvals', async (req, reply) => {
+    const s = req.consoleSession!;
+    const list = await deps.approvals.visibleTo(s.identity);
+    const notice = (req.query as { done?: string }).done;
+    return page(reply, 'Approvals', approvalsPage(list, (id) => deps.approvals.previewOf(id), (a) => deps.approvals.mayDecide(a, s.identity), s.csrfToken, notice), s);
+  });
+
+  app.post('/approvals/:id/decide', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const { verdict, comment } = req.body as { verdict?: string; comment?: string };
+    if (verdict !== 'approve' && verdict !== 'deny') throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'verdict must be approve or deny');
+    if (!comment?.trim() || comment.length > 2000) throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'a comment (up to 2000 characters) is required');
+    const decided = await deps.approvals.decide(id, req.consoleSession!.identity, verdict, comment.trim());
+    return reply.redirect(`${BASE}/approvals?done=${encodeURIComponent(`${decided.id} ${decided.state}`)}`, 303);
+  });
+
+  app.get('/sessions', async (req, reply) => {
+    const s = req.consoleSession!;
+    const all = (await deps.sessions.list()).filter((x) => isAdmin(s) || x.subject === s.identity.sub);
+    return page(reply, 'Sessions', sessionsPage(all, s.csrfToken), s);
+  });
+
+  app.post('/sessions/:id/revoke', async (req, reply) => {
+    const s = req.consoleSession!;
+    const { id } = req.params as { id: string };
+    const target = await deps.sessions.store.get(id);
+    if (!target || (!isAdmin(s) && target.subject !== s.identity.sub)) throw new SluiceError('SLUICE_ERR_FORBIDDEN', `you may not revoke session ${id}`);
+    await deps.sessions.revoke(id, s.identity.sub);
+    return reply.redirect(`${BASE}/sessions`, 303);
+  });
+
+  app.get('/sessions/:id', async (req, reply) => {
+    const s = req.consoleSession!;
+    const { id } = req.params as { id: string };
+    const target = await deps.sessions.store.get(id);
+    if (!target || (!isAdmin(s) && target.subject !== s.identity.sub)) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no session ${id}`);
+    return page(reply, `Session ${id}`, sessionExchangesPage(await readExchanges(deps.auditFile, { sessionId: id })), s);
+  });
+
+  app.get('/replay/:decisionId', async (req, reply) => {
+    const s = req.consoleSession!;
+    const { decisionId } = req.params as { decisionId: string };
+    const exchange = (await readExchanges(deps.auditFile, { decisionId })).get(decisionId);
+    const subject = exchange?.decision?.subject ?? exchange?.record?.subject;
+    if (!exchange || (!isAdmin(s) && subject !== s.identity.sub)) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no recorded exchange ${decisionId}`);
+    return page(reply, `Replay ${decisionId}`, replayPage(exchange), s);
+  });
+}

@@ -1,0 +1,154 @@
+/**
+ * Masks a Messages API SSE stream as it flows. text_delta and input_json_delta text is buffered
+ * per content block, and only the end that could still be the start of an entity is held back
+ * (StreamTail): everything before it is masked and sent at once. A block's held text is flushed
+ * at its content_block_stop (and at message_delta / message_stop / error), so event order, event
+ * types and `usage` stay exactly as upstream sent them; `ping` and every other event pass at once.
+ * Two outputs: `record` (masked, for the audit) and `client` (masked, then restored if asked).
+ */
+import { createParser, type EventSourceParser } from 'eventsource-parser';
+import { formatSseEvent } from '../upstream/sse-writer.ts';
+import { MaskReplacer } from './mask-replacer.ts';
+import type { MaskPlan } from './mask-plan.ts';
+import { maskText } from './mask-text.ts';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Bytes for the caller and for the audit recorder, produced by one push. */
+export interface MaskedOutput {
+  readonly client: string;
+  readonly record: string;
+}
+
+interface Held {
+  readonly kind: 'text_delta' | 'input_json_delta';
+  text: string;
+  /** The last characters already sent: left context for the patterns' one-character look-behinds. */
+  context: string;
+}
+
+const CONTEXT = 2;
+
+/**
+ * JSON text with every escape sequence blanked to spaces of the same length, so offsets still
+ * line up with the original and `\nsk-ant-…` is seen as a key after a line break, as it is.
+ */
+function blankEscapes(json: string): string {
+  return json.includes('\\') ? json.replace(/\\(?:u[0-9A-Fa-f]{4}|[^u])/g, (e) => ' '.repeat(e.length)) : json;
+}
+
+/** Stateful per stream; feed upstream chunks in order, then call end(). */
+export class SseStreamMasker {
+  private readonly decoder = new TextDecoder('utf-8', { fatal: false });
+  private readonly parser: EventSourceParser;
+  private readonly held = new Map<number, Held>();
+  private client = '';
+  private record = '';
+  private ended = false;
+
+  constructor(private readonly plan: MaskPlan) {
+    this.parser = createParser({ onEvent: (msg) => this.onEvent(msg.event ?? 'message', msg.data) });
+  }
+
+  /** Feeds one upstream chunk; returns what may be sent now. */
+  push(chunk: Uint8Array): MaskedOutput {
+    this.parser.feed(this.decoder.decode(chunk, { stream: true }));
+    return this.take();
+  }
+
+  /** The stream ended (or failed): flush every held text, masked as final. */
+  end(): MaskedOutput {
+    if (this.ended) return this.take();
+    this.ended = true;
+    this.parser.feed(this.decoder.decode());
+    this.flushAll();
+    return this.take();
+  }
+
+  private take(): MaskedOutput {
+    const out = { client: this.client, record: this.record };
+    this.client = '';
+    this.record = '';
+    return out;
+  }
+
+  private onEvent(event: string, raw: string): void {
+    let data: unknown;
+    try {
+      data = JSON.parse(raw);
+    } catch {
+      return this.passRaw(event, raw);
+    }
+    const type = isObj(data) ? data.type : undefined;
+    if (type === 'content_block_delta' && isObj(data) && typeof data.index === 'number' && isObj(data.delta)) {
+      const d = data.delta;
+      if (d.type === 'text_delta' && typeof d.text === 'string') return this.hold(data.index, 'text_delta', d.text);
+      if (d.type === 'input_json_delta' && typeof d.partial_json === 'string') return this.hold(data.index, 'input_json_delta', d.partial_json);
+    }
+    if (type === 'content_block_stop' && isObj(data) && typeof data.index === 'number') this.flush(data.index, true);
+    else if (type === 'message_delta' || type === 'message_stop' || event === 'error') this.flushAll();
+    this.emit(event, data, data);
+  }
+
+  private hold(index: number, kind: Held['kind'], piece: string): void {
+    let held = this.held.get(index);
+    if (held && held.kind !== kind) {
+      this.flush(index, true);
+      held = undefined;
+    }
+    if (!held) {
+      held = { kind, text: '', context: '' };
+      this.held.set(index, held);
+    }
+    held.text += piece;
+    this.flush(index, false);
+  }
+
+  /** Sends the part of a block's held text that can be judged now (all of it when `final`). */
+  private flush(index: number, final: boolean): void {
+    const held = this.held.get(index);
+    if (!held || held.text === '') return;
+    const text = held.text;
+    const json = held.kind === 'input_json_delta';
+    const pad = held.context.length;
+    const scanned = held.context + text;
+    const matches = this.plan.kit.detector
+      .scan(json ? blankEscapes(scanned) : scanned)
+      .filter((m) => m.start >= pad)
+      .map((m) => ({ type: m.type, start: m.start - pad, end: m.end - pad }));
+    let cut = text.length;
+    if (!final) {
+      cut -= Math.max(this.plan.kit.tail.holdLength(text), this.plan.restore ? MaskReplacer.restoreHold(text) : 0);
+      // A match that crosses the cut waits whole: it is masked once, never in two halves.
+      for (const m of matches) if (m.start < cut && m.end > cut) cut = m.start;
+    }
+    if (cut <= 0) return;
+    const kept = final ? matches : matches.filter((m) => m.end <= cut);
+    const masked = maskText(cut === text.length ? text : text.slice(0, cut), kept, this.plan.responseTypes, this.plan.replacer, json);
+    this.plan.ledger.add(`response.content[${index}].${json ? 'input' : 'text'}`, masked.counts);
+    held.text = text.slice(cut);
+    held.context = scanned.slice(Math.max(0, pad + cut - CONTEXT), pad + cut);
+    const field = json ? 'partial_json' : 'text';
+    const delta = (t: string): Obj => ({ type: 'content_block_delta', index, delta: { type: held.kind, [field]: t } });
+    const client = this.plan.restore ? this.plan.replacer.restore(masked.text, json) : masked.text;
+    this.emit('content_block_delta', delta(client), delta(masked.text));
+  }
+
+  private flushAll(): void {
+    for (const index of this.held.keys()) this.flush(index, true);
+  }
+
+  private emit(event: string, client: unknown, record: unknown): void {
+    const recordFrame = formatSseEvent(event, record);
+    this.record += recordFrame;
+    this.client += client === record ? recordFrame : formatSseEvent(event, client);
+  }
+
+  /** Data that is not JSON is relayed as it came, one `data:` line per line. */
+  private passRaw(event: string, raw: string): void {
+    const frame = `event: ${event.replace(/[\r\n]/g, '')}\n${raw.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`;
+    this.record += frame;
+    this.client += frame;
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Impact before rollout: replays the decision inputs recorded in a JSONL audit file through a
+ * candidate engine and classifies every decision that would change. The recorded `now` is part
+ * of each input, so time-based rules replay as they were decided.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseDecision, type Decision } from './decision.ts';
+import type { PolicyInput } from './input.ts';
+import type { PolicyEngine } from './wasm-engine.ts';
+
+/** The kinds of change a replay reports; a decision may show several (deny → approval is two). */
+export const CHANGE_KINDS = ['allow_to_deny', 'deny_to_allow', 'new_approval', 'approval_removed', 'new_mask', 'mask_removed', 'new_error', 'other'] as const;
+
+/** One of CHANGE_KINDS. */
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
+
+/** A decision reduced to what a reviewer compares. */
+export interface DecisionSummary {
+  readonly kind: Decision['kind'] | 'error';
+  readonly reasons: readonly string[];
+  readonly rule: string | null;
+  /** "request:EMAIL", "response:SECRET"… for allowed calls. */
+  readonly masks: readonly string[];
+  readonly maxTokens: number | null;
+}
+
+/** One recorded decision that the candidate decides differently. */
+export interface ImpactChange {
+  readonly decisionId: string;
+  readonly timestamp: string;
+  readonly subject: string | null;
+  readonly changes: readonly ChangeKind[];
+  readonly before: DecisionSummary;
+  readonly after: DecisionSummary;
+}
+
+/** The whole replay. */
+export interface ImpactReport {
+  readonly candidateRevision: string;
+  readonly recordedRevisions: Record<string, number>;
+  readonly replayed: number;
+  readonly unchanged: number;
+  readonly skipped: { noInput: number; beforeSince: number; unreadable: number };
+  readonly counts: Record<ChangeKind, number>;
+  /** Per rule (the candidate's labels.rule, else the recorded one): change kind → count. */
+  readonly byRule: Record<string, Partial<Record<ChangeKind, number>>>;
+  readonly examples: Partial<Record<ChangeKind, ImpactChange[]>>;
+}
+
+function summarize(d: Decision): DecisionSummary {
+  const rule = typeof d.labels.rule === 'string' ? d.labels.rule : null;
+  const masks = d.kind === 'allow' ? [...d.mask.request.map((t) => `request:${t}`), ...d.mask.response.map((t) => `response:${t}`)].sort() : [];
+  return { kind: d.kind, reasons: [...d.reasons].sort(), rule, masks, maxTokens: d.kind === 'allow' ? (d.limits.maxTokens ?? null) : null };
+}
+
+const ERROR_SUMMARY = (message: string): DecisionSummary => ({ kind: 'error', reasons: [message], rule: null, masks: [], maxTokens: null });
+
+/** The change kinds between a recorded and a replayed decision (empty when equivalent). */
+export function classify(before: DecisionSummary, after: DecisionSummary): ChangeKind[] {
+  if (after.kind === 'error') return ['new_error'];
+  const passes = (k: DecisionSummary['kind']): boolean => k === 'allow' || k === 'approval_required';
+  const out: ChangeKind[] = [];
+  if (passes(before.kind) && after.kind === 'deny') out.push('allow_to_deny');
+  if (before.kind === 'deny' && passes(after.kind)) out.push('deny_to_allow');
+  if (after.kind === 'approval_required' && before.kind !== 'approval_required') out.push('new_approval');
+  if (before.kind === 'approval_required' && after.kind === 'allow') out.push('approval_removed');
+  if (after.masks.some((m) => !before.masks.includes(m))) out.push('new_mask');
+  if (before.kind === 'allow' && after.kind === 'allow' && before.masks.some((m) => !after.masks.includes(m))) out.push('mask_removed');
+  if (out.length === 0 && JSON.stringify({ ...before, rule: null }) !== JSON.stringify({ ...after, rule: null })) out.push('other');
+  return out;
+}
+
+interface RecordedDecision {
+  kind?: unknown;
+  decision_id?: unknown;
+  timestamp?: unknown;
+  subject?: unknown;
+  input?: unknown;
+  result?: unknown;
+  bundles?: { sluice?: { revision?: unknown } };
+}
+
+/** Options of replayAudit. */
+export interface ReplayOptions {
+  readonly engine: PolicyEngine;
+  readonly auditFile: string;
+  /** Only decisions recorded at or after this time. */
+  readonly since?: Date;
+  readonly maxExamples?: number;
+}
+
+/** Streams `auditFile` and replays every decision event through `engine`. */
+export async function replayAudit({ engine, auditFile, since, maxExamples = 5 }: ReplayOptions): Promise<ImpactReport> {
+  const counts = Object.fromEntries(CHANGE_KINDS.map((k) => [k, 0])) as Record<ChangeKind, number>;
+  const report = { candidateRevision: engine.revision, recordedRevisions: {} as Record<string, number>, replayed: 0, unchanged: 0, skipped: { noInput: 0, beforeSince: 0, unreadable: 0 }, counts, byRule: {} as ImpactReport['byRule'], examples: {} as ImpactReport['examples'] };
+  const lines = createInterface({ input: createReadStream(auditFile, 'utf8'), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let event: RecordedDecision;
+    try {
+      event = JSON.parse(line) as RecordedDecision;
+    } catch {
+      report.skipped.unreadable++;
+      continue;
+    }
+    if (event.kind !== 'decision') continue;
+    const at = new Date(String(event.timestamp));
+    if (since && !(at >= since)) {
+      report.skipped.beforeSince++;
+      continue;
+    }
+    // Refusals before a decision (bad token, bad JSON) have no input or result to replay.
+    if (!event.input || typeof event.input !== 'object' || event.result == null) {
+      report.skipped.noInput++;
+      continue;
+    }
+    let before: DecisionSummary;
+    try {
+      before = summarize(parseDecision(event.result));
+    } catch {
+      report.skipped.unreadable++;
+      continue;
+    }
+    const revision = String(event.bundles?.sluice?.revision ?? '(unknown)');
+    report.recordedRevisions[revision] = (report.recordedRevisions[revision] ?? 0) + 1;
+    let after: DecisionSummary;
+    try {
+      after = summarize(engine.evaluateWithResult(event.input as PolicyInput).decision);
+    } catch (err) {
+      after = ERROR_SUMMARY((err as Error).message);
+    }
+    report.replayed++;
+    const changes = classify(before, after);
+    if (changes.length === 0) {
+      report.unchanged++;
+      continue;
+    }
+    const rule = after.rule ?? before.rule ?? '(none)';
+    const change: ImpactChange = { decisionId: String(event.decision_id ?? ''), timestamp: at.toISOString(), subject: typeof event.subject === 'string' ? event.subject : null, changes, before, after };
+    for (const kind of changes) {
+      counts[kind]++;
+      const perRule = (report.byRule[rule] ??= {});
+      perRule[kind] = (perRule[kind] ?? 0) + 1;
+      const examples = (report.examples[kind] ??= []);
+      if (examples.length < maxExamples) examples.push(change);
+    }
+  }
+  return report;
+}

@@ -1,0 +1,67 @@
+import { join } from 'node:path';
+import { DurableRecords } from '../approvals/durable-records.ts';
+
+/** requested → approved | denied; approved → revoked | expired (at expiresAt). */
+export type GrantState = 'requested' | 'approved' | 'denied' | 'revoked' | 'expired';
+
+/**
+ * A time-bounded access grant: `subject` may use `connection` for `durationMinutes` after an
+ * approver approved it. The policy sees active grants in `input.session.grants` and may require
+ * one before any call on a connection is allowed.
+ */
+export interface AccessGrant {
+  readonly id: string;
+  readonly state: GrantState;
+  readonly subject: string;
+  readonly connection: string;
+  readonly durationMinutes: number;
+  /** The requester's justification, shown to approvers. */
+  readonly reason: string;
+  readonly approverGroups: readonly string[];
+  readonly requestedAt: string;
+  readonly decidedAt: string | null;
+  readonly decidedBy: string | null;
+  readonly comment: string | null;
+  /** Set on approval: decidedAt + durationMinutes. */
+  readonly expiresAt: string | null;
+}
+
+/** Where grants live; async and compare-and-set like the approval store, for a later shared store. */
+export interface GrantStore {
+  create(grant: AccessGrant): Promise<AccessGrant>;
+  get(id: string): Promise<AccessGrant | undefined>;
+  list(): Promise<AccessGrant[]>;
+  transition(id: string, from: GrantState, change: Partial<AccessGrant> & { readonly state: GrantState }): Promise<AccessGrant | undefined>;
+  close(): Promise<void>;
+}
+
+/** The embedded default: in memory, durable in `{stateDir}/grants.jsonl`. */
+export class FileGrantStore implements GrantStore {
+  private constructor(private readonly records: DurableRecords<AccessGrant>) {}
+
+  static open(stateDir: string): FileGrantStore {
+    return new FileGrantStore(DurableRecords.open<AccessGrant>(join(stateDir, 'grants.jsonl')));
+  }
+
+  async create(grant: AccessGrant): Promise<AccessGrant> {
+    return this.records.put(grant);
+  }
+
+  async get(id: string): Promise<AccessGrant | undefined> {
+    return this.records.get(id);
+  }
+
+  async list(): Promise<AccessGrant[]> {
+    return this.records.values().sort((a, b) => b.requestedAt.localeCompare(a.requestedAt));
+  }
+
+  async transition(id: string, from: GrantState, change: Partial<AccessGrant> & { readonly state: GrantState }): Promise<AccessGrant | undefined> {
+    const current = this.records.get(id);
+    if (!current || current.state !== from) return undefined;
+    return this.records.put({ ...current, ...change });
+  }
+
+  async close(): Promise<void> {
+    this.records.close();
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Cost per request split by stage, from Sluice's own timers (timings_ms in its session records)
+ * plus the audit stage itself, which cannot time its own record: it is measured by re-recording
+ * the run's events through an AuditLog with a sink that discards them.
+ */
+import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { AuditLog } from '../../gateway/audit/audit-log.ts';
+import type { AuditEventBody } from '../../gateway/audit/events.ts';
+
+export type StageCosts = Record<string, { p50: number; p99: number }>;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export async function stageCosts(auditFile: string): Promise<StageCosts> {
+  const events = (await readFile(auditFile, 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  const samples: Record<string, number[]> = {};
+  for (const event of events) {
+    if (event.kind !== 'session') continue;
+    for (const [stage, ms] of Object.entries(event.timings_ms as Record<string, number>)) (samples[stage] ??= []).push(ms * 1000);
+  }
+  const auditUs: number[] = [];
+  const log = new AuditLog([{ name: 'discard', write: () => undefined, flush: async () => undefined, close: async () => undefined }]);
+  for (const event of events.slice(0, 4000)) {
+    const { schema_version: _v, event_id: _id, seq: _s, prev_hash: _h, instance_id: _i, ...body } = event;
+    const start = performance.now();
+    log.record(body as unknown as AuditEventBody);
+    auditUs.push((performance.now() - start) * 1000);
+  }
+  // Two events (decision + session) per request.
+  const perRequest: number[] = [];
+  for (let i = 0; i + 1 < auditUs.length; i += 2) perRequest.push(auditUs[i]! + auditUs[i + 1]!);
+  samples['audit (serialize + hash chain)'] = perRequest;
+  const out: StageCosts = {};
+  for (const [stage, values] of Object.entries(samples)) {
+    values.sort((a, b) => a - b);
+    out[stage] = { p50: Math.round(percentile(values, 50)), p99: Math.round(percentile(values, 99)) };
+  }
+  return out;
+}

@@ -1,0 +1,124 @@
+/**
+ * The approver console in a real browser (Debian chromium via playwright-core) against a real
+ * OpenID provider (oidc-provider): an SDK call with a service-account token (client_credentials)
+ * is held; bob signs in with the authorization code flow + PKCE, approves it with a comment while
+ * the SDK call waits, and the call completes. Also: CSRF refusals, sessions page, replay.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../../helpers/gateway-harness.ts';
+import { startOidcProvider, type RunningOidcProvider } from '../../helpers/oidc-provider-idp.ts';
+
+const AUDIENCE = 'https://sluice.test/api'; // oidc-provider wants resource indicators as absolute URIs
+const RISKY = 'Prepare the wire transfer file for the Q3 vendor run. Questions to dana.fox@example.com.';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+let op: RunningOidcProvider;
+let h: Harness;
+let browser: Browser;
+beforeAll(async () => {
+  const port = await freePort();
+  op = await startOidcProvider({
+    audience: AUDIENCE,
+    consoleRedirectUris: [`http://127.0.0.1:${port}/sluice/console/callback`],
+    people: { bob: ['admins'] },
+    services: { 'svc-reporting': { secret: 'test-only-secret-not-real', groups: ['engineering'] } },
+  });
+  h = await startHarness({ port, identity: { issuer: op.issuer, audience: AUDIENCE }, console: { enabled: true }, approvals: { holdSeconds: 60, keepAliveSeconds: 1 } });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await h?.close();
+  await op?.close();
+});
+
+describe('approver console', () => {
+  it('signs in with code + PKCE and approves a held SDK call while it waits', async () => {
+    const sdk = new Anthropic({ baseURL: h.url, authToken: await op.serviceToken('svc-reporting'), apiKey: null, maxRetries: 0 });
+    const held = sdk.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content: RISKY }] });
+    let settled = false;
+    void held.finally(() => (settled = true)).catch(() => {});
+
+    const page = await browser.newPage();
+    await page.goto(`${h.url}/sluice/console/approvals`);
+    // Redirected to the provider's login form (no pasted secrets: the provider signs bob in).
+    expect(page.url()).toContain(op.issuer);
+    await page.fill('input[name=login]', 'bob');
+    await page.fill('input[name=password]', 'any');
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${h.url}/sluice/console/approvals`);
+    expect(await page.locator('.who').textContent()).toBe('bob');
+
+    const card = page.locator('.approval[data-state=pending]').first();
+    await card.waitFor({ timeout: 10_000 });
+    expect(await card.textContent()).toContain('svc-reporting');
+    // The approver sees the masked prompt: the e-mail address was detected and replaced.
+    const preview = await card.locator('pre.prompt').textContent();
+    expect(preview).toContain('wire transfer file');
+    expect(preview).toContain('[EMAIL]');
+    expect(preview).not.toContain('dana.fox@example.com');
+    expect(await card.textContent()).toContain('keyword');
+    expect(settled).toBe(false); // the SDK call is still waiting
+
+    await card.locator('textarea[name=comment]').fill('Q3 run approved, ticket FIN-7');
+    await card.locator('button[value=approve]').click();
+    await page.waitForURL(/done=/);
+    const msg = await held;
+    expect(msg.type).toBe('message');
+    expect(await page.locator('.notice').textContent()).toMatch(/approved/);
+    await mkdir('test-output', { recursive: true });
+    await page.screenshot({ path: 'test-output/console-approved.png', fullPage: true });
+
+    // Sessions page, then the replay of the approved exchange from the audit log.
+    await h.auditEvents();
+    await page.goto(`${h.url}/sluice/console/sessions`);
+    await page.locator('tr', { hasText: 'svc-reporting' }).locator('a').first().click();
+    await page.locator('a[href^="/sluice/console/replay/"]').last().click();
+    const replay = await page.locator('main').textContent();
+    expect(replay).toContain('Prepare the wire transfer file');
+    expect(replay).not.toContain('dana.fox@example.com'); // engineering's request masks e-mail
+    expect(await page.locator('.answer').textContent()).toContain('mock-claude');
+    await page.screenshot({ path: 'test-output/console-replay.png', fullPage: true });
+    await page.close();
+  });
+
+  it('refuses console form posts without the CSRF token or from another origin', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${h.url}/sluice/console/approvals`);
+    if (page.url().includes(op.issuer)) {
+      await page.fill('input[name=login]', 'bob');
+      await page.fill('input[name=password]', 'any');
+      await page.click('button[type=submit]');
+      await page.waitForURL(`${h.url}/sluice/console/approvals`);
+    }
+    const csrf = await page.locator('input[name=_csrf]').first().getAttribute('value');
+    expect(csrf).toBeTruthy();
+    const target = `${h.url}/sluice/console/approvals/apr_doesnotexist/decide`;
+    const noToken = await page.request.post(target, { form: { verdict: 'approve', comment: 'x' } });
+    expect(noToken.status()).toBe(403);
+    expect(await noToken.text()).toContain('SLUICE_ERR_CSRF');
+    const wrongToken = await page.request.post(target, { form: { verdict: 'approve', comment: 'x', _csrf: `${csrf}x` } });
+    expect(wrongToken.status()).toBe(403);
+    const foreign = await page.request.post(target, { form: { verdict: 'approve', comment: 'x', _csrf: csrf! }, headers: { origin: 'https://evil.example' } });
+    expect(foreign.status()).toBe(403);
+    // With the token from its own origin the post passes the CSRF check (and finds no such approval).
+    const ok = await page.request.post(target, { form: { verdict: 'approve', comment: 'x', _csrf: csrf! }, headers: { origin: h.url } });
+    expect(ok.status()).toBe(404);
+    // Without a console session there is nothing to forge at all.
+    const anonymous = await fetch(target, { method: 'POST', body: new URLSearchParams({ verdict: 'approve', comment: 'x' }) });
+    expect(anonymous.status).toBe(401);
+    await context.close();
+  });
+});

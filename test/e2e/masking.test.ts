@@ -1,0 +1,113 @@
+/**
+ * Masking end to end through the official SDK. The mock upstream echoes the last user text, so
+ * what the prompt carried comes back in the answer: request masking shows in what the upstream
+ * received, response masking and restore in what the SDK returns, on JSON and on streams.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DecisionEventBody, SessionRecordBody } from '../../gateway/audit/events.ts';
+import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
+
+const EMAIL = 'jane.roe@example.org';
+const CARD = '4111 1111 1111 1111';
+// A look-alike test key (right shape, not a real key).
+const ANT_KEY = `sk-ant-api03-${'Zx9'.repeat(30)}Q7`;
+const PEM = '-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEAq7BFUpkGp3+\n-----END PRIVATE KEY-----';
+const MODEL = 'claude-sonnet-4-5';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ mock: { chunkChars: 3 } });
+});
+afterAll(async () => {
+  await h.close();
+});
+
+const upstreamText = (): string => JSON.stringify(h.upstream.requests.at(-1)?.body);
+async function lastEvents(): Promise<{ decision: DecisionEventBody; session: SessionRecordBody }> {
+  const events = await h.auditEvents();
+  return {
+    decision: events.filter((e) => e.kind === 'decision').at(-1) as DecisionEventBody,
+    session: events.filter((e) => e.kind === 'session').at(-1) as SessionRecordBody,
+  };
+}
+const textOf = (msg: { content: Array<{ type: string; text?: string }> }): string => msg.content.map((b) => b.text ?? '').join('');
+
+describe('masking through the SDK', () => {
+  it('masks the prompt before it leaves, restores the caller\'s own values in the answer, and audits only masked content', async () => {
+    const client = await h.client(['engineering']);
+    const msg = await client.messages.create({ model: MODEL, max_tokens: 256, messages: [{ role: 'user', content: `Email ${EMAIL}, card ${CARD}, same ${EMAIL}.` }] });
+    expect(upstreamText()).not.toContain(EMAIL);
+    expect(upstreamText()).not.toContain('4111');
+    expect(upstreamText()).toContain('Email [EMAIL_1], card [CREDIT_CARD_1], same [EMAIL_1].');
+    expect(textOf(msg)).toContain(`Email ${EMAIL}, card ${CARD}, same ${EMAIL}.`);
+
+    const { decision, session } = await lastEvents();
+    expect(decision.outcome).toBe('mask');
+    expect(decision.masks_applied).toEqual([
+      { type: 'EMAIL', count: 2, path: 'request.messages[0].content' },
+      { type: 'CREDIT_CARD', count: 1, path: 'request.messages[0].content' },
+    ]);
+    expect(decision.masked).toEqual(['/input/request/text']);
+    const logged = JSON.stringify([decision, session]);
+    expect(logged).not.toContain(EMAIL);
+    expect(logged).not.toContain(CARD);
+    expect((decision.input as { request: { findings: unknown } }).request.findings).toEqual({ EMAIL: 2, CREDIT_CARD: 1 });
+  });
+
+  it('masks credentials in a JSON answer', async () => {
+    const client = await h.client(['engineering']);
+    const msg = await client.messages.create({ model: MODEL, max_tokens: 256, messages: [{ role: 'user', content: `my key is ${ANT_KEY} ok` }] });
+    expect(textOf(msg)).toContain('my key is [ANTHROPIC_API_KEY_1] ok');
+    expect(textOf(msg)).not.toContain('Zx9Zx9');
+    const { decision, session } = await lastEvents();
+    expect(decision.masks_applied).toEqual([{ type: 'ANTHROPIC_API_KEY', count: 1, path: 'response.content[0].text' }]);
+    expect(JSON.stringify(session)).not.toContain('Zx9Zx9');
+  });
+
+  it('masks credentials split across many small text deltas of a stream, keeping the SDK happy', async () => {
+    const client = await h.client(['engineering']);
+    const stream = client.messages.stream({ model: MODEL, max_tokens: 256, messages: [{ role: 'user', content: `key ${ANT_KEY} and mail ${EMAIL}!` }] });
+    let streamed = '';
+    stream.on('text', (t) => (streamed += t));
+    const final = await stream.finalMessage();
+    expect(streamed).toBe(`[echo from mock-claude] key [ANTHROPIC_API_KEY_1] and mail ${EMAIL}!`);
+    expect(textOf(final)).toBe(streamed);
+    expect(final.usage.output_tokens).toBeGreaterThan(0);
+    expect(final.stop_reason).toBe('end_turn');
+    const { decision, session } = await lastEvents();
+    expect(decision.outcome).toBe('mask');
+    const recorded = JSON.stringify(session.response);
+    expect(recorded).not.toContain('Zx9Zx9');
+    expect(recorded).not.toContain(EMAIL); // the record keeps the masked stream, before restore
+    expect(recorded).toContain('[EMAIL_1]');
+    expect(session.response?.events?.map((e) => e.event)).toContain('ping');
+  });
+
+  it('masks everything for ci without restoring, on streams', async () => {
+    const client = await h.client(['ci']);
+    const stream = client.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 256, messages: [{ role: 'user', content: `reach ${EMAIL} from 10.1.2.3` }] });
+    const final = await stream.finalMessage();
+    expect(textOf(final)).toBe('[echo from mock-claude] reach [EMAIL_1] from [IP_ADDRESS_1]');
+    expect(upstreamText()).not.toContain(EMAIL);
+  });
+
+  it('denies a prompt carrying a private key outright; nothing is forwarded', async () => {
+    const client = await h.client(['engineering']);
+    const before = h.upstream.requests.length;
+    await expect(client.messages.create({ model: MODEL, max_tokens: 64, messages: [{ role: 'user', content: `here:\n${PEM}` }] })).rejects.toMatchObject({ status: 403 });
+    expect(h.upstream.requests.length).toBe(before);
+    const { decision, session } = await lastEvents();
+    expect(decision.outcome).toBe('deny');
+    expect(JSON.stringify([decision, session])).not.toContain('MIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8');
+    expect(JSON.stringify(session.request)).toContain('[PRIVATE_KEY]');
+  });
+
+  it('leaves a prompt without entities byte for byte', async () => {
+    const client = await h.client(['engineering']);
+    await client.messages.create({ model: MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'version 1.2.3 shipped at 10:15:30, order 1234-5678' }] });
+    const { decision } = await lastEvents();
+    expect(decision.outcome).toBe('allow');
+    expect(decision.masks_applied).toEqual([]);
+    expect(upstreamText()).toContain('version 1.2.3 shipped at 10:15:30, order 1234-5678');
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * Time-bounded access grants through the gateway: with a policy that requires a grant for the
+ * "secondary" connection, calls there are denied until another approver approves a requested
+ * grant; the grant then admits calls until it is revoked (or expires).
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../../helpers/gateway-harness.ts';
+import { bundleWithData } from '../../helpers/policy-variant.ts';
+import { api } from '../../helpers/sluice-api.ts';
+
+interface ApiGrant { id: string; state: string; subject: string; connection: string; expiresAt: string | null; decidedBy: string | null }
+
+const GINA = { sub: 'gina', groups: ['engineering'] };
+const BOB = { sub: 'bob', groups: ['admins'] };
+const hello = { model: 'claude-haiku-4-5', max_tokens: 32, messages: [{ role: 'user' as const, content: 'hi' }] };
+
+let h: Harness;
+beforeAll(async () => {
+  const policyBundle = await bundleWithData((data) => {
+    data.access_grants = { required_connections: ['secondary'] };
+  });
+  h = await startHarness({ policyBundle });
+});
+afterAll(async () => h?.close());
+
+async function secondary(): Promise<Anthropic> {
+  return new Anthropic({ baseURL: `${h.url}/c/secondary`, authToken: await h.token(GINA.groups, GINA.sub), apiKey: null, maxRetries: 0 });
+}
+
+describe('access grants', () => {
+  it('denies until a grant is approved, admits while it is active, denies again once revoked', async () => {
+    const denied = await (await secondary()).messages.create(hello).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    expect((denied as Error).message).toMatch(/needs an approved access grant/);
+    // The default connection needs none.
+    expect((await (await h.client(GINA.groups, GINA.sub)).messages.create(hello)).type).toBe('message');
+
+    const requested = await api<ApiGrant>(h, GINA, 'POST', '/grants', { connection: 'secondary', duration_minutes: 30, reason: 'incident INC-9 on the secondary tenant' });
+    expect(requested.status).toBe(201);
+    expect(requested.body.state).toBe('requested');
+    expect((await api(h, GINA, 'POST', `/grants/${requested.body.id}/approve`, { comment: 'self' })).status).toBe(403);
+    expect((await api(h, GINA, 'POST', '/grants', { connection: 'secondary', duration_minutes: 100000, reason: 'x' })).status).toBe(400);
+    const stillDenied = await (await secondary()).messages.create(hello).catch((e: unknown) => e);
+    expect(stillDenied).toBeInstanceOf(Anthropic.PermissionDeniedError);
+
+    const approved = await api<ApiGrant>(h, BOB, 'POST', `/grants/${requested.body.id}/approve`, { comment: 'for INC-9' });
+    expect(approved.body).toMatchObject({ state: 'approved', decidedBy: 'bob' });
+    expect(Date.parse(approved.body.expiresAt!) - Date.now()).toBeGreaterThan(29 * 60_000);
+    expect((await (await secondary()).messages.create(hello)).type).toBe('message');
+
+    expect((await api<ApiGrant>(h, GINA, 'POST', `/grants/${requested.body.id}/revoke`)).body.state).toBe('revoked');
+    const afterRevoke = await (await secondary()).messages.create(hello).catch((e: unknown) => e);
+    expect(afterRevoke).toBeInstanceOf(Anthropic.PermissionDeniedError);
+
+    const events = (await h.auditEvents()).filter((e) => e.kind === 'grant' && e.grant_id === requested.body.id);
+    expect(events.map((e) => (e as { state: string }).state)).toEqual(['requested', 'approved', 'revoked']);
+    const input = (await h.auditEvents()).filter((e) => e.kind === 'decision').map((e) => e.input as { session?: { grants: string[] } } | null);
+    expect(input.some((i) => i?.session?.grants.includes('secondary'))).toBe(true);
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * `sluice policy impact`: recorded decisions replayed through a candidate bundle built from a
+ * changed copy of policies/; every kind of change is counted per rule, with examples, and the
+ * exit code gates on the chosen kinds.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseDuration, policyCommand } from '../../../gateway/cli-policy.ts';
+import { classify, replayAudit, type ImpactReport } from '../../../gateway/policy/impact.ts';
+import { PolicyEngine } from '../../../gateway/policy/wasm-engine.ts';
+import { bundleOf, policyInput, tempDir, tool, type PolicyInputOverrides } from '../../helpers/policy-fixtures.ts';
+
+let audit: string;
+let candidate: string;
+let same: string;
+
+/** A decision event as the gateway records it, decided by the shipped bundle. */
+function recorded(engine: PolicyEngine, n: number, overrides: PolicyInputOverrides, timestamp = new Date().toISOString()): string {
+  const input = policyInput(overrides);
+  let result: unknown = null;
+  try {
+    result = engine.evaluateWithResult(input).result;
+  } catch {
+    // recorded as a refusal without a result
+  }
+  return JSON.stringify({ kind: 'decision', decision_id: `dec_${n}`, timestamp, subject: input.identity.sub, input, result, bundles: { sluice: { revision: engine.revision } }, outcome: 'allow' });
+}
+
+// Own small policies, so the test does not move when policies/ does.
+const CURRENT = `decision := {"allow": false, "reasons": ["no group"], "labels": {"rule": "deny"}} if {
+	input.identity.groups[0] == "marketing"
+} else := {"allow": true, "reasons": [], "labels": {"rule": "grant"}}`;
+
+const CANDIDATE = `decision := {"allow": false, "reasons": ["no group"], "labels": {"rule": "deny"}} if {
+	input.identity.groups[0] == "marketing"
+} else := {"allow": false, "reasons": ["ci is frozen"], "labels": {"rule": "freeze"}} if {
+	"ci" in input.identity.groups
+} else := {"allow": false, "reasons": ["bash is gone"], "labels": {"rule": "tools"}} if {
+	some t in input.request.tools
+	t.name == "bash"
+} else := {"allow": true, "reasons": [], "labels": {"rule": "grant"}, "mask": {"request": ["EMAIL"]}, "approval": {"required": true, "reason": "email"}} if {
+	input.request.findings.EMAIL > 0
+} else := {"allow": true, "reasons": [], "labels": {"rule": "grant"}, "mask": {"request": ["EMAIL"]}}`;
+
+beforeAll(async () => {
+  const current = await PolicyEngine.fromBundle(await bundleOf(CURRENT, 'current'));
+  const lines = [
+    recorded(current, 1, { identity: { groups: ['engineering'] } }), // → new mask (EMAIL)
+    recorded(current, 2, { identity: { groups: ['ci'] } }), // → deny (freeze)
+    recorded(current, 3, { identity: { groups: ['engineering'] }, request: { tools: [tool('bash')] } }), // → deny (tools)
+    recorded(current, 4, { identity: { groups: ['engineering'] }, request: { findings: { EMAIL: 1 } } }), // → approval (its masks apply once approved)
+    recorded(current, 5, { identity: { groups: ['marketing'] } }), // deny before and after: unchanged
+    recorded(current, 6, { identity: { groups: ['engineering'] } }, '2020-01-01T00:00:00.000Z'), // before --since
+    JSON.stringify({ kind: 'decision', decision_id: 'dec_7', timestamp: new Date().toISOString(), input: null, result: null, outcome: 'error' }),
+    JSON.stringify({ kind: 'session', decision_id: 'dec_1', timestamp: new Date().toISOString() }),
+    '{ not json',
+  ];
+  audit = join(await tempDir(), 'audit.jsonl');
+  await writeFile(audit, `${lines.join('\n')}\n`);
+  candidate = await bundleOf(CANDIDATE, 'candidate');
+  same = await bundleOf(CURRENT, 'current-again');
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('replayAudit', () => {
+  it('reports each change by kind and rule, with examples, and skips what cannot be replayed', async () => {
+    const r: ImpactReport = await replayAudit({ engine: await PolicyEngine.fromBundle(candidate), auditFile: audit, since: new Date(Date.now() - 3_600_000) });
+    expect(r).toMatchObject({ candidateRevision: 'candidate', recordedRevisions: { current: 5 }, replayed: 5, unchanged: 1, skipped: { noInput: 1, beforeSince: 1, unreadable: 1 } });
+    expect(r.counts).toEqual({ allow_to_deny: 2, deny_to_allow: 0, new_approval: 1, approval_removed: 0, new_mask: 1, mask_removed: 0, new_error: 0, other: 0 });
+    expect(r.byRule).toEqual({ freeze: { allow_to_deny: 1 }, tools: { allow_to_deny: 1 }, grant: { new_mask: 1, new_approval: 1 } });
+    expect(r.examples.allow_to_deny!.map((e) => [e.decisionId, e.after.reasons])).toEqual([
+      ['dec_2', ['ci is frozen']],
+      ['dec_3', ['bash is gone']],
+    ]);
+    expect(r.examples.new_approval![0]).toMatchObject({ decisionId: 'dec_4', before: { kind: 'allow' }, after: { kind: 'approval_required', reasons: [] } });
+  });
+
+  it('finds nothing to report when the candidate is the recorded bundle', async () => {
+    const r = await replayAudit({ engine: await PolicyEngine.fromBundle(same), auditFile: audit });
+    expect(r.replayed).toBe(6);
+    expect(r.unchanged).toBe(6);
+  });
+
+  it('classifies reversals, removals, errors and other changes', () => {
+    const s = (kind: 'allow' | 'deny' | 'approval_required' | 'error', extra: object = {}) => ({ kind, reasons: [], rule: null, masks: [], maxTokens: null, ...extra });
+    expect(classify(s('deny'), s('approval_required'))).toEqual(['deny_to_allow', 'new_approval']);
+    expect(classify(s('approval_required'), s('allow'))).toEqual(['approval_removed']);
+    expect(classify(s('allow', { masks: ['request:EMAIL'] }), s('allow'))).toEqual(['mask_removed']);
+    expect(classify(s('allow'), s('error'))).toEqual(['new_error']);
+    expect(classify(s('allow', { maxTokens: 10 }), s('allow', { maxTokens: 20 }))).toEqual(['other']);
+    expect(classify(s('deny', { rule: 'a' }), s('deny', { rule: 'b' }))).toEqual([]);
+  });
+});
+
+describe('sluice policy impact', () => {
+  function capture(): string[] {
+    const out: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((c) => (out.push(String(c)), true));
+    vi.spyOn(process.stderr, 'write').mockImplementation((c) => (out.push(String(c)), true));
+    return out;
+  }
+
+  it('exits 1 on gating changes and prints counts, rules and examples', async () => {
+    const out = capture();
+    expect(await policyCommand(['impact', '--bundle', candidate, '--audit', audit, '--since', '24h'])).toBe(1);
+    const text = out.join('');
+    expect(text).toMatch(/allow_to_deny +2 {3}<- fails the gate/);
+    expect(text).toMatch(/by rule \(labels\.rule\):\n {2}grant: new_mask 1, new_approval 1\n {2}freeze: allow_to_deny 1\n {2}tools: allow_to_deny 1\n/);
+    expect(text).toMatch(/dec_2: allow \(rule grant\) -> deny \(rule freeze, "ci is frozen"\)/);
+    expect(text).toMatch(/result: FAIL \(allow_to_deny 2, new_approval 1, new_mask 1\)/);
+  });
+
+  it('passes when only kinds outside --fail-on change; --json is machine-readable', async () => {
+    const out = capture();
+    expect(await policyCommand(['impact', '--bundle', candidate, '--audit', audit, '--fail-on', 'deny_to_allow', '--json'])).toBe(0);
+    expect(JSON.parse(out.join(''))).toMatchObject({ pass: true, failOn: ['deny_to_allow'], counts: { allow_to_deny: 2 } });
+  });
+
+  it('answers usage errors with exit code 2', async () => {
+    capture();
+    expect(await policyCommand(['impact', '--bundle', candidate])).toBe(2);
+    expect(await policyCommand(['impact', '--bundle', candidate, '--audit', audit, '--fail-on', 'everything'])).toBe(2);
+    expect(await policyCommand(['impact', '--bundle', candidate, '--audit', audit, '--since', 'yesterday'])).toBe(2);
+    expect(await policyCommand(['rollout'])).toBe(2);
+    expect(parseDuration('7d')).toBe(604_800_000);
+    expect(parseDuration('1.5h')).toBeUndefined();
+  });
+});

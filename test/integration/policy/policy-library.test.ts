@@ -1,0 +1,52 @@
+/**
+ * The policy library through the real WASM bundle: keyword and regex blocks (403 with the
+ * block's reason), token-size approvals, business hours with break-glass. Proves the builtins
+ * these rules use (regex.match, floor, to_number, substring) run under opa-wasm.
+ */
+import { cp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { buildBundle } from '../../../gateway/policy/bundle-build.ts';
+import { PolicyEngine } from '../../../gateway/policy/wasm-engine.ts';
+import { policyInput, tempDir } from '../../helpers/policy-fixtures.ts';
+
+let shipped: PolicyEngine;
+let withHours: PolicyEngine;
+
+beforeAll(async () => {
+  shipped = await PolicyEngine.fromBundle(inject('policyBundle'));
+  // The same policies with business hours switched on for ci.
+  const dir = join(await tempDir(), 'policies');
+  await cp('policies', dir, { recursive: true });
+  const file = join(dir, 'sluice/library/data.json');
+  const library = JSON.parse(await readFile(file, 'utf8')) as { hours: { groups: string[] } };
+  library.hours.groups = ['ci'];
+  await writeFile(file, JSON.stringify(library));
+  withHours = await PolicyEngine.fromBundle((await buildBundle({ policiesDir: dir, outFile: join(dir, '..', 'h.tar.gz'), revision: 'hours' })).file);
+});
+
+describe('policy library', () => {
+  it('blocks keywords and regex patterns with the rule’s reason', () => {
+    const keyword = shipped.evaluateWithResult(policyInput({ request: { text: 'Plan for Project NIGHTINGALE' } })).decision;
+    expect(keyword).toMatchObject({ kind: 'deny', reasons: ['the prompt names Project Nightingale, an embargoed codename'] });
+    const pattern = shipped.evaluateWithResult(policyInput({ request: { text: 'curl https://build-7.corp.example.com/x' } })).decision;
+    expect(pattern).toMatchObject({ kind: 'deny', reasons: ['the prompt contains an internal hostname (*.corp.example.com)'] });
+    expect((pattern.labels.checks as string[])).toContain('block');
+  });
+
+  it('asks for an approval above the group’s input-token threshold', () => {
+    const big = shipped.evaluateWithResult(policyInput({ request: { estimated_input_tokens: 150_000 } })).decision;
+    expect(big.kind).toBe('approval_required');
+    expect(big.kind === 'approval_required' && big.approval.reason).toMatch(/about 150000 tokens, above the 100000/);
+    expect(shipped.evaluateWithResult(policyInput({ request: { estimated_input_tokens: 90_000 } })).decision.kind).toBe('allow');
+  });
+
+  it('refuses a restricted group outside business hours unless it breaks glass', () => {
+    const ci = (now: string, scopes: string[] = []) => withHours.evaluateWithResult(policyInput({ identity: { groups: ['ci'], scopes }, request: { model: 'claude-haiku-4-5' }, now })).decision;
+    expect(ci('2025-06-02T10:00:00.000Z').kind).toBe('allow'); // Monday 10:00 UTC
+    expect(ci('2025-06-02T22:00:00.000Z')).toMatchObject({ kind: 'deny', reasons: ['outside business hours for your groups; use the break-glass scope in an emergency'] });
+    expect(ci('2025-06-01T10:00:00.000Z').kind).toBe('deny'); // Sunday
+    expect(ci('2025-06-01T10:00:00.000Z', ['sluice:break-glass']).kind).toBe('allow');
+    expect(shipped.evaluateWithResult(policyInput({ identity: { groups: ['ci'] }, request: { model: 'claude-haiku-4-5' }, now: '2025-06-01T03:00:00.000Z' })).decision.kind).toBe('allow');
+  });
+});

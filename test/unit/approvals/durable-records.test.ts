@@ -1,0 +1,51 @@
+import { appendFileSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DurableRecords } from '../../../gateway/approvals/durable-records.ts';
+
+interface Rec { id: string; n: number }
+
+async function file(): Promise<string> {
+  return join(await mkdtemp(join(tmpdir(), 'sluice-durable-')), 'state', 'r.jsonl');
+}
+
+describe('DurableRecords', () => {
+  it('keeps the last version of each record across reopen, compacted, mode 0600', async () => {
+    const path = await file();
+    const a = DurableRecords.open<Rec>(path);
+    a.put({ id: 'x', n: 1 });
+    a.put({ id: 'x', n: 2 });
+    a.put({ id: 'y', n: 1 });
+    a.close();
+    expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(3);
+    const b = DurableRecords.open<Rec>(path);
+    expect(b.get('x')).toEqual({ id: 'x', n: 2 });
+    expect(b.values()).toHaveLength(2);
+    expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    b.close();
+  });
+
+  it('skips a torn last line instead of refusing to start', async () => {
+    const path = await file();
+    const a = DurableRecords.open<Rec>(path, { sync: false });
+    a.put({ id: 'x', n: 1 });
+    a.close();
+    appendFileSync(path, '{"id":"y","n":');
+    const b = DurableRecords.open<Rec>(path);
+    expect(b.skippedLines).toBe(1);
+    expect(b.values()).toEqual([{ id: 'x', n: 1 }]);
+    b.close();
+  });
+
+  it('prunes records and rewrites the file without them', async () => {
+    const path = await file();
+    const a = DurableRecords.open<Rec>(path);
+    for (let i = 0; i < 5; i++) a.put({ id: `r${i}`, n: i });
+    expect(a.prune((r) => r.n >= 3)).toBe(3);
+    a.close();
+    expect(DurableRecords.open<Rec>(path).values().map((r) => r.id).sort()).toEqual(['r3', 'r4']);
+  });
+});

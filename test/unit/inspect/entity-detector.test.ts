@@ -1,0 +1,103 @@
+/**
+ * The detector on hostile input: adversarial strings built to make backtracking patterns blow up
+ * must scan in time proportional to their length; invalid UTF-8 and multi-megabyte texts work;
+ * custom patterns from policy data are checked for unsafe shapes when the bundle loads.
+ */
+import { describe, expect, it } from 'vitest';
+import { patternsFromPolicyData, unsafePatternReason } from '../../../gateway/inspect/custom-entities.ts';
+import { buildDetectorKit } from '../../../gateway/inspect/detector-kit.ts';
+import { EntityDetector } from '../../../gateway/inspect/entity-detector.ts';
+import { scanRequest } from '../../../gateway/inspect/request-entities.ts';
+
+const detector = new EntityDetector();
+const ADVERSARIAL: Record<string, string> = {
+  digits: '1'.repeat(200_000),
+  plusDigits: '+1234567890123456a'.repeat(12_000),
+  ats: 'a@'.repeat(100_000),
+  emailish: `${'a'.repeat(60)}@${'b.'.repeat(30)}`.repeat(2_000),
+  colons: '1:'.repeat(100_000),
+  hexColons: 'abcd:'.repeat(40_000),
+  pemHeaders: `-----BEGIN RSA PRIVATE KEY-----${'a'.repeat(100)}`.repeat(1_500),
+  assignments: `password: ${'x'.repeat(300)} `.repeat(600),
+  ibanish: 'DE89'.repeat(50_000),
+  cardGroups: '1234 '.repeat(40_000),
+  dashes: '123-'.repeat(50_000),
+  jwtish: 'eyJhbGciOi.'.repeat(18_000),
+};
+
+/** Milliseconds per MB of scanning `text` (best of three, so a busy CPU does not fail the test). */
+function msPerMb(text: string): number {
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    detector.scan(text);
+    best = Math.min(best, performance.now() - t);
+  }
+  return best / (text.length / 1e6);
+}
+
+describe('EntityDetector on hostile input', () => {
+  it.each(Object.keys(ADVERSARIAL))('scans %s in linear time (doubling the input at most ~doubles the time)', (name) => {
+    const text = ADVERSARIAL[name]!;
+    const small = msPerMb(text.slice(0, text.length / 4));
+    const large = msPerMb(text);
+    // Catastrophic backtracking grows per-MB cost with length; linear scanning keeps it flat.
+    expect(large).toBeLessThan(Math.max(small * 3, 5) + 50);
+    expect(large).toBeLessThan(2_000);
+  });
+
+  it('reads text decoded from invalid UTF-8 and finds what is around the damage', () => {
+    const bytes = Buffer.concat([Buffer.from('mail '), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from(' bob@example.com \ud800 ok')]);
+    const found = detector.scan(bytes.toString('utf8') + '\ud800 jane@example.org');
+    expect(found.map((m) => m.type)).toEqual(['EMAIL', 'EMAIL']);
+  });
+
+  it('scans a 4 MB prompt and finds every entity in it', () => {
+    const block = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(100);
+    const text = Array.from({ length: 700 }, (_, i) => `${block} user${i}@example.com`).join('\n');
+    expect(text.length).toBeGreaterThan(4_000_000);
+    expect(detector.scan(text).filter((m) => m.type === 'EMAIL')).toHaveLength(700);
+  });
+
+  it('falls back to another type when the first candidate fails validation', () => {
+    // 16 digits that are not a card (Luhn fails) but whose 3-3-4 shape is a phone.
+    expect(detector.scan('call 415-555-0100 now').map((m) => m.type)).toEqual(['PHONE']);
+    expect(detector.scan('4111 1111 1111 1112')).toEqual([]);
+  });
+
+  it('reports findings by type and JSON path across every text-bearing place of a request', () => {
+    const body = {
+      system: [{ type: 'text', text: 'ops@example.com' }],
+      messages: [
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [{ type: 'text', text: 'card 4111111111111111' }] }] },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'x', input: { 'to addr': 'a@example.com', list: ['b@example.com'] } }] },
+        { role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'ssn 123-45-6789' } }] },
+      ],
+    };
+    expect(scanRequest(body, detector).details).toEqual([
+      { type: 'EMAIL', count: 1, path: 'system[0].text' },
+      { type: 'CREDIT_CARD', count: 1, path: 'messages[0].content[0].content[0].text' },
+      { type: 'EMAIL', count: 1, path: 'messages[1].content[0].input["to addr"]' },
+      { type: 'EMAIL', count: 1, path: 'messages[1].content[0].input.list[0]' },
+      { type: 'US_SSN', count: 1, path: 'messages[2].content[0].source.data' },
+    ]);
+  });
+});
+
+describe('custom entities from policy data', () => {
+  it('adds them to the detector', () => {
+    const kit = buildDetectorKit({ sluice: { masking: { custom_entities: [{ type: 'TICKET', pattern: 'TCK-[0-9]{5}', max_length: 9 }] } } });
+    expect(kit.detector.scan('see TCK-12345 and TCK-1').map((m) => m.type)).toEqual(['TICKET']);
+  });
+
+  it.each([
+    ['(?:a+)+$', /unbounded/],
+    ['(?:a{1,9}){1,9}', /quantified group/],
+    ['(a)\\1', /backreferences/],
+    ['(?=x)y', /lookaround/],
+    ['(ab)', /non-capturing/],
+  ])('refuses the unsafe pattern %s when the bundle loads', (pattern, reason) => {
+    expect(unsafePatternReason(pattern)).toMatch(reason);
+    expect(() => patternsFromPolicyData({ sluice: { masking: { custom_entities: [{ type: 'BAD', pattern, max_length: 10 }] } } })).toThrow(/custom_entities/);
+  });
+});

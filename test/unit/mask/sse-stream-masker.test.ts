@@ -1,0 +1,135 @@
+/**
+ * The stream masker against split secrets: whatever the delta sizes and wherever the byte stream
+ * is cut, the caller receives exactly the text the whole-message masker would produce, so no
+ * secret byte sequence, not even a prefix, reaches the client; events, usage and pings survive.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { buildDetectorKit } from '../../../gateway/inspect/detector-kit.ts';
+import { MaskPlan } from '../../../gateway/mask/mask-plan.ts';
+import { maskText } from '../../../gateway/mask/mask-text.ts';
+import { SseStreamMasker } from '../../../gateway/mask/sse-stream-masker.ts';
+import type { MaskDirective } from '../../../gateway/policy/decision.ts';
+import { SseRecorder } from '../../../gateway/upstream/sse-recorder.ts';
+import { formatSseEvent } from '../../../gateway/upstream/sse-writer.ts';
+
+const kit = buildDetectorKit({});
+const SECRETS = [
+  `sk-ant-api03-${'Qw3'.repeat(31)}AA`,
+  'jane.roe@example.org',
+  '4111 1111 1111 1111',
+  'AKIAQWERTYUI2345ABCD',
+  'DE89 3704 0044 0532 0130 00',
+  '+1 (415) 555-0100',
+  '2001:db8::8a2e:370:7334',
+];
+const ALL: MaskDirective = { request: [], response: kit.detector.types, style: 'placeholder', restore: false };
+
+function streamOf(text: string, cuts: number[]): string {
+  const points = [...new Set(cuts.map((c) => Math.min(text.length, c)))].sort((a, b) => a - b);
+  const pieces: string[] = [];
+  let at = 0;
+  for (const p of [...points, text.length]) {
+    if (p > at) pieces.push(text.slice(at, p));
+    at = Math.max(at, p);
+  }
+  const ev = (event: string, data: unknown): string => formatSseEvent(event, data);
+  return [
+    ev('message_start', { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [], stop_reason: null, usage: { input_tokens: 5, output_tokens: 1 } } }),
+    ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+    ev('ping', { type: 'ping' }),
+    ...pieces.map((t) => ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t } })),
+    ev('content_block_stop', { type: 'content_block_stop', index: 0 }),
+    ev('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 42 } }),
+    ev('message_stop', { type: 'message_stop' }),
+  ].join('');
+}
+
+/** Runs the masker over `sse` cut into byte chunks at `cuts`; returns what the client got, parsed. */
+function run(sse: string, byteCuts: number[], directive = ALL): { text: string; message: { usage: { output_tokens: number }; content: Array<{ text: string }> }; events: string[]; raw: string } {
+  const bytes = Buffer.from(sse);
+  const masker = new SseStreamMasker(new MaskPlan(kit, directive, Buffer.alloc(32)));
+  const recorder = new SseRecorder();
+  let raw = '';
+  let at = 0;
+  for (const cut of [...byteCuts.filter((c) => c > 0 && c < bytes.length).sort((a, b) => a - b), bytes.length]) {
+    if (cut <= at) continue;
+    const out = masker.push(bytes.subarray(at, cut));
+    raw += out.client;
+    at = cut;
+  }
+  raw += masker.end().client;
+  recorder.push(Buffer.from(raw));
+  recorder.end();
+  const message = recorder.reconstruct() as { usage: { output_tokens: number }; content: Array<{ text: string }> };
+  return { text: message.content[0]!.text, message, events: recorder.events.map((e) => e.event), raw };
+}
+
+function expected(text: string): string {
+  const plan = new MaskPlan(kit, ALL, Buffer.alloc(32));
+  return maskText(text, kit.detector.scan(text), plan.responseTypes, plan.replacer).text;
+}
+
+const prose = fc.string({ unit: fc.constantFrom(...'ab xyz.,:;-@(\n1290'.split('')), maxLength: 24 });
+
+describe('SseStreamMasker', () => {
+  it('never lets a secret through, whatever the delta sizes and byte chunking (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(prose, fc.constantFrom(...SECRETS)), { minLength: 1, maxLength: 4 }),
+        prose,
+        fc.array(fc.nat({ max: 400 }), { maxLength: 40 }),
+        fc.array(fc.nat({ max: 3000 }), { maxLength: 30 }),
+        (parts, tail, deltaCuts, byteCuts) => {
+          const text = parts.map(([p, s]) => `${p} ${s} `).join('') + tail;
+          const { text: got, raw } = run(streamOf(text, deltaCuts), byteCuts);
+          expect(got).toBe(expected(text));
+          for (const s of SECRETS) expect(raw).not.toContain(s.slice(-10));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('holds at every single chunk boundary of one stream (exhaustive)', () => {
+    const text = `Mail ${SECRETS[1]} and key ${SECRETS[0]} now.`;
+    const sse = streamOf(text, [3, 9, 14, 20, 27, 40, 60, 90, 120]);
+    const want = expected(text);
+    for (let cut = 1; cut < Buffer.byteLength(sse); cut++) {
+      const { text: got, raw } = run(sse, [cut]);
+      expect(got).toBe(want);
+      expect(raw).not.toContain('Qw3Qw3');
+    }
+  });
+
+  it('keeps event order, usage and pings, and adds no delay when a chunk ends on a break', () => {
+    const { message, events } = run(streamOf('Hello there! How are you? ', [7, 13]), []);
+    expect(events.filter((e, i) => e !== 'content_block_delta' || events[i - 1] !== 'content_block_delta')).toEqual(['message_start', 'content_block_start', 'ping', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+    expect(message.content[0]!.text).toBe('Hello there! How are you? ');
+    expect(message.usage.output_tokens).toBe(42);
+    const masker = new SseStreamMasker(new MaskPlan(kit, ALL, Buffer.alloc(32)));
+    masker.push(Buffer.from(streamOf('', []).split('event: content_block_stop')[0]!));
+    const first = masker.push(Buffer.from(formatSseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hello! ' } })));
+    expect(first.client).toContain('"text":"Hello! "');
+  });
+
+  it('lets pings through while text is held', () => {
+    const masker = new SseStreamMasker(new MaskPlan(kit, ALL, Buffer.alloc(32)));
+    masker.push(Buffer.from(formatSseEvent('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })));
+    const held = masker.push(Buffer.from(formatSseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'key sk-ant-api03-Qw3' } })));
+    expect(held.client).not.toContain('Qw3');
+    const ping = masker.push(Buffer.from(formatSseEvent('ping', { type: 'ping' })));
+    expect(ping.client).toBe('event: ping\ndata: {"type":"ping"}\n\n');
+  });
+
+  it('masks tool input split across input_json_delta fragments and keeps it valid JSON', () => {
+    const input = JSON.stringify({ to: SECRETS[1], note: 'line\nsk-ant-api03-' + 'Qw3'.repeat(31) });
+    const ev = (t: string): string => formatSseEvent('content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: t } });
+    const sse = formatSseEvent('content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 't', name: 'send', input: {} } })
+      + [...input.matchAll(/.{1,5}/gs)].map((m) => ev(m[0])).join('') + formatSseEvent('content_block_stop', { type: 'content_block_stop', index: 1 });
+    const masker = new SseStreamMasker(new MaskPlan(kit, ALL, Buffer.alloc(32)));
+    const out = masker.push(Buffer.from(sse)).client + masker.end().client;
+    const json = [...out.matchAll(/"partial_json":"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string).join('');
+    expect(JSON.parse(json)).toEqual({ to: '[EMAIL_1]', note: 'line\n[ANTHROPIC_API_KEY_1]' });
+  });
+});

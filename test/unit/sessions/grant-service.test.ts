@@ -1,0 +1,30 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AuditLog } from '../../../gateway/audit/audit-log.ts';
+import type { Identity } from '../../../gateway/identity/identity.ts';
+import { GrantService } from '../../../gateway/sessions/grant-service.ts';
+import { FileGrantStore } from '../../../gateway/sessions/grant-store.ts';
+
+const who = (sub: string, groups: string[]): Identity => ({ sub, iss: 'i', clientId: undefined, groups, scopes: [], tokenId: undefined, issuedAt: 0, expiresAt: 0 });
+const audit = new AuditLog([{ name: 'null', write: () => {}, flush: async () => {}, close: async () => {} }]);
+
+describe('GrantService', () => {
+  it('activates on approval for N minutes, then expires; survives a store reopen', async () => {
+    let clock = Date.parse('2025-06-01T12:00:00Z');
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-grt-'));
+    const grants = new GrantService(FileGrantStore.open(dir), audit, { approverGroups: ['admins'], maxMinutes: 60 }, () => new Date(clock));
+    const g = await grants.request(who('gina', ['engineering']), 'secondary', 10, 'incident');
+    expect(await grants.activeFor('gina')).toEqual([]);
+    await expect(grants.decide(g.id, who('carol', ['engineering']), 'approve', 'x')).rejects.toMatchObject({ code: 'SLUICE_ERR_FORBIDDEN' });
+    await grants.decide(g.id, who('bob', ['admins']), 'approve', 'ok');
+    expect(await grants.activeFor('gina')).toEqual(['secondary']);
+    const reopened = new GrantService(FileGrantStore.open(dir), audit, { approverGroups: ['admins'], maxMinutes: 60 }, () => new Date(clock));
+    expect(await reopened.activeFor('gina')).toEqual(['secondary']);
+    clock += 10 * 60_000;
+    expect(await reopened.activeFor('gina')).toEqual([]);
+    expect((await reopened.get(g.id))!.state).toBe('expired');
+    await expect(reopened.request(who('gina', []), 'secondary', 61, 'too long')).rejects.toMatchObject({ code: 'SLUICE_ERR_BAD_REQUEST' });
+  });
+});

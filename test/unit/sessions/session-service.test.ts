@@ -1,0 +1,59 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../../gateway/audit/audit-log.ts';
+import type { Identity } from '../../../gateway/identity/identity.ts';
+import { SessionService } from '../../../gateway/sessions/session-service.ts';
+import { FileSessionStore } from '../../../gateway/sessions/session-store.ts';
+
+const T0 = Date.parse('2025-06-01T12:00:00Z');
+const token = (issuedAtMs: number): Identity => ({ sub: 'alice', iss: 'i', clientId: undefined, groups: [], scopes: [], tokenId: undefined, issuedAt: Math.floor(issuedAtMs / 1000), expiresAt: 0 });
+
+let clock: number;
+let dir: string;
+let sessions: SessionService;
+const audit = new AuditLog([{ name: 'null', write: () => {}, flush: async () => {}, close: async () => {} }]);
+beforeEach(async () => {
+  clock = T0;
+  dir = await mkdtemp(join(tmpdir(), 'sluice-ses-'));
+  sessions = new SessionService(FileSessionStore.open(dir), audit, 60, () => new Date(clock));
+});
+
+describe('SessionService', () => {
+  it('opens one session per subject and connection and reports its facts', async () => {
+    const a = await sessions.enter(token(T0), 'anthropic');
+    clock += 5000;
+    const b = await sessions.enter(token(T0), 'anthropic');
+    const other = await sessions.enter(token(T0), 'secondary');
+    expect(b.session.id).toBe(a.session.id);
+    expect(other.session.id).not.toBe(a.session.id);
+    expect(b.facts).toEqual({ id: a.session.id, age_seconds: 5, idle_seconds: 5, requests: 2, grants: [] });
+  });
+
+  it('revokes at lastSeen + idle timeout; older tokens get 401, later ones a new session', async () => {
+    const first = await sessions.enter(token(T0), 'anthropic');
+    await sessions.setIdleTimeout(first.session.id, 10);
+    clock += 30_000;
+    await expect(sessions.enter(token(T0), 'anthropic')).rejects.toMatchObject({ code: 'SLUICE_ERR_SESSION_REVOKED', status: 401 });
+    // A token issued at T0+9s predates the revocation (T0+10s); one issued at T0+11s does not.
+    await expect(sessions.enter(token(T0 + 9000), 'anthropic')).rejects.toMatchObject({ code: 'SLUICE_ERR_SESSION_REVOKED' });
+    const next = await sessions.enter(token(T0 + 11_000), 'anthropic');
+    expect(next.session.id).not.toBe(first.session.id);
+    expect((await sessions.store.get(first.session.id))!.revokedAt).toBe('2025-06-01T12:00:10.000Z');
+  });
+
+  it('keeps revocations across a restart of the store', async () => {
+    const s = await sessions.enter(token(T0), 'anthropic');
+    await sessions.revoke(s.session.id, 'bob');
+    const reopened = new SessionService(FileSessionStore.open(dir), audit, 60, () => new Date(clock));
+    await expect(reopened.enter(token(T0), 'anthropic')).rejects.toThrow(/revoked by bob/);
+  });
+
+  it('sweeps idle sessions without waiting for a request', async () => {
+    await sessions.enter(token(T0), 'anthropic');
+    clock += 61_000;
+    expect(await sessions.sweep()).toBe(1);
+    expect((await sessions.list())[0]).toMatchObject({ state: 'revoked', revokedCause: 'idle' });
+  });
+});
