@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 bash scripts/install-python-sdk.sh   # the Python SDK end-to-end test needs it
+bash scripts/install-chromium.sh     # the console browser test (playwright-core + Debian chromium)
 # Kafka jars from Maven Central (first run only). The Kafka tests start and stop their own broker
 # with scripts/kafka.sh; its watchdog stops it even if a test process dies before its teardown.
 bash scripts/kafka.sh prepare

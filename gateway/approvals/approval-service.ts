@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { ApprovalEventBody } from '../audit/events.ts';
 import { SluiceError } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
+import { approvalEvent, deniedError } from './approval-events.ts';
 import type { Approval, ApprovalState, ApprovalStore } from './approval-store.ts';
 
 /** What the gateway knows of a request that needs an approval. */
@@ -210,26 +211,6 @@ export class ApprovalService {
   }
 
   #record(a: Approval, state: ApprovalEventBody['state'], actor: string | null, comment: string | null, decisionId: string | null): void {
-    this.audit.record({
-      kind: 'approval',
-      approval_id: a.id,
-      state,
-      timestamp: this.now().toISOString(),
-      subject: a.subject,
-      actor,
-      comment,
-      decision_id: decisionId,
-      connection: a.connection,
-      reason: a.reason,
-      approver_groups: a.approverGroups,
-      body_sha256: a.bodySha256,
-      expires_at: a.expiresAt,
-    });
+    this.audit.record(approvalEvent(a, state, { actor, comment, decisionId, at: this.now() }));
   }
-}
-
-/** The 403 a denied approval answers with: id, policy reason, approver and comment. */
-export function deniedError(a: Approval): SluiceError {
-  const by = a.verdict ? ` by ${a.verdict.approver}${a.verdict.comment ? `: "${a.verdict.comment}"` : ''}` : '';
-  return new SluiceError('SLUICE_ERR_APPROVAL_DENIED', `approval ${a.id} denied${by} (required because ${a.reason})`);
 }

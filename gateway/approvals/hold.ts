@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { SluiceError } from '../errors.ts';
-import { deniedError, type ApprovalService } from './approval-service.ts';
+import { deniedError } from './approval-events.ts';
+import type { ApprovalService } from './approval-service.ts';
 import type { Approval } from './approval-store.ts';
 
 /** How long to hold and how often to show the caller that the gateway is still there. */

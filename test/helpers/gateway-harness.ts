@@ -89,6 +89,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ],
       policy: { bundle: options.policyBundle ?? inject('policyBundle'), buildIfMissing: false },
       audit: { file: { path: auditFile }, ...(options.auditKafka ? { kafka: options.auditKafka } : {}) },
+      // SLUICE_TEST_LOG=warn (or error, debug) shows the gateway's log while debugging a test.
       log: { level: (process.env.SLUICE_TEST_LOG as 'silent') ?? 'silent' },
       ...(options.approvals ? { approvals: options.approvals } : {}),
       ...(options.sessions ? { sessions: options.sessions } : {}),

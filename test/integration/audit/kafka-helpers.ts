@@ -31,6 +31,11 @@ export function kafkaMetrics(h: Harness): Record<string, number> {
   return h.gateway.audit.status().sinks.find((s) => s.name === 'kafka')!.metrics;
 }
 
+/** Waits until `calls` exchanges are audited: a session record is written just after its response ends. */
+export async function waitRecorded(h: Harness, calls: number): Promise<void> {
+  await expect.poll(async () => (await fileLines(h)).filter((l) => l.includes('"kind":"session"')).length, { timeout: 10_000 }).toBe(calls);
+}
+
 /** Waits until the Kafka sink has delivered everything it spooled. */
 export async function waitDelivered(h: Harness, timeoutMs = 60_000): Promise<void> {
   await expect.poll(() => kafkaMetrics(h).spool_depth_records, { timeout: timeoutMs, interval: 100 }).toBe(0);
