@@ -31,6 +31,11 @@ export interface EntityPattern {
    * (an email's `@`) instead of trying every word start.
    */
   readonly extendBack?: { readonly chars: RegExp; readonly first: RegExp; readonly max: number };
+  /**
+   * Regex source that every match of `source` contains (a literal prefix, '@', a digit). A text
+   * without it is not scanned for this type. Omit it when no such part exists (custom types).
+   */
+  readonly trigger?: string;
 }
 
 /** `[Pp][Aa]…`: case-insensitive text without the `i` flag, which would apply to every type. */
@@ -56,31 +61,35 @@ export const CREDENTIAL_TYPES = [
 export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   {
     type: 'PRIVATE_KEY',
+    trigger: '-----BEGIN',
     // Up to its END line; a block cut short (no END) is masked over its base64 body instead.
     source: `-----BEGIN[A-Z ]{0,24} PRIVATE KEY(?: BLOCK)?-----(?:[^-]{0,16384}?-----END[A-Z ]{0,24} PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=:,\\s]{0,16384})`,
     structured: true,
     tail: { kind: 'pem' },
   },
-  { type: 'ANTHROPIC_API_KEY', source: `(?<![${KEY}])sk-ant-[a-z]{3,6}\\d{2}-[${KEY}]{32,200}`, structured: true, tail: KEY_TAIL },
+  { type: 'ANTHROPIC_API_KEY', trigger: 'sk-ant-', source: `(?<![${KEY}])sk-ant-[a-z]{3,6}\\d{2}-[${KEY}]{32,200}`, structured: true, tail: KEY_TAIL },
   {
     type: 'OPENAI_API_KEY',
+    trigger: 'sk-',
     source: `(?<![${KEY}])sk-(?!ant-)(?:proj-|svcacct-|admin-)?[${KEY}]{32,200}`,
     validate: keyBodyValid,
     structured: true,
     tail: KEY_TAIL,
   },
-  { type: 'AWS_ACCESS_KEY', source: `(?<![${ALNUM}])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![${ALNUM}])`, structured: true, tail: KEY_TAIL },
-  { type: 'GITHUB_TOKEN', source: `(?<![${KEY}])(?:gh[pousr]_[${ALNUM}]{36,255}|github_pat_[${ALNUM}_]{22,255})`, structured: true, tail: KEY_TAIL },
+  { type: 'AWS_ACCESS_KEY', trigger: 'A(?:KIA|SIA|BIA|CCA)', source: `(?<![${ALNUM}])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![${ALNUM}])`, structured: true, tail: KEY_TAIL },
+  { type: 'GITHUB_TOKEN', trigger: 'gh[pousr]_|github_pat_', source: `(?<![${KEY}])(?:gh[pousr]_[${ALNUM}]{36,255}|github_pat_[${ALNUM}_]{22,255})`, structured: true, tail: KEY_TAIL },
   {
     type: 'SLACK_TOKEN',
+    trigger: 'xox[baprse]-|hooks\\.slack\\.com',
     source: `(?<![${KEY}])(?:xox[baprse]-[${ALNUM}-]{10,250}|hooks\\.slack\\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[${ALNUM}]{20,32})`,
     structured: true,
     tail: KEY_TAIL,
   },
-  { type: 'STRIPE_KEY', source: `(?<![${KEY}])(?:sk|rk)_(?:live|test)_[${ALNUM}]{16,247}|whsec_[${ALNUM}]{24,64}`, structured: true, tail: KEY_TAIL },
-  { type: 'GOOGLE_API_KEY', source: `(?<![${KEY}])AIza[${KEY}]{35}`, structured: true, tail: KEY_TAIL },
+  { type: 'STRIPE_KEY', trigger: '[sr]k_(?:live|test)_|whsec_', source: `(?<![${KEY}])(?:sk|rk)_(?:live|test)_[${ALNUM}]{16,247}|whsec_[${ALNUM}]{24,64}`, structured: true, tail: KEY_TAIL },
+  { type: 'GOOGLE_API_KEY', trigger: 'AIza', source: `(?<![${KEY}])AIza[${KEY}]{35}`, structured: true, tail: KEY_TAIL },
   {
     type: 'JWT',
+    trigger: 'eyJ',
     source: `(?<![${KEY}])eyJ[${KEY}]{8,4096}\\.eyJ[${KEY}]{4,16384}\\.[${KEY}]{0,2048}`,
     validate: jwtValid,
     structured: true,
@@ -88,6 +97,7 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   },
   {
     type: 'SECRET_ASSIGNMENT',
+    trigger: '[:=]',
     // No left boundary or prefix group: only the value is masked, and scanning prefixes at every
     // word start was most of this pattern's cost; `DB_PASSWORD=` still matches at its keyword.
     source: `(?:${SECRET_WORDS.map(ci).join('|')})(?:[_.-][${ALNUM}]{1,16}){0,2}["']?[ \\t]{0,3}[:=][ \\t]{0,3}["']?(?<v>[^\\s"'\\\\,;]{6,200})`,
@@ -97,6 +107,7 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   },
   {
     type: 'EMAIL',
+    trigger: '@',
     // '@' first and the look-behind after it: a leading look-behind would run at every position.
     source: `@(?<=[${ALNUM}._%+-]@)${LABEL}(?:\\.${LABEL}){0,8}\\.[A-Za-z]{2,24}(?![${ALNUM}-]|\\.[${ALNUM}])`,
     structured: true,
@@ -105,6 +116,7 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   },
   {
     type: 'CREDIT_CARD',
+    trigger: '\\d',
     source: `(?<![\\d-])(?:\\d{4}(?: \\d{4}){2} \\d{1,7}|\\d{4}(?:-\\d{4}){2}-\\d{1,7}|\\d{4}[ -]\\d{6}[ -]\\d{5}|\\d{13,19})(?![\\d-]|\\.\\d)`,
     validate: creditCardValid,
     structured: true,
@@ -112,6 +124,7 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   },
   {
     type: 'IBAN',
+    trigger: '\\d',
     source: `(?<![${ALNUM}])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![${ALNUM}])`,
     validate: ibanValid,
     structured: true,
@@ -119,6 +132,7 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   },
   {
     type: 'US_SSN',
+    trigger: '\\d',
     source: `(?<![\\d-])(?:\\d{3}-\\d{2}-\\d{4}|\\d{3} \\d{2} \\d{4})(?![\\d-]|\\.\\d)`,
     validate: ssnValid,
     structured: true,
@@ -126,6 +140,7 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   },
   {
     type: 'PHONE',
+    trigger: '\\d',
     source: `(?<![\\w+.-])(?:\\+[1-9]\\d{0,3}(?:[ .-]?\\(\\d{1,4}\\))?(?:[ .-]\\d{1,5}){1,5}|\\+[1-9]\\d{7,14}|\\(\\d{3}\\) ?\\d{3}[ .-]\\d{4}|\\d{3}\\.\\d{3}\\.\\d{4}|\\d{3}-\\d{3}-\\d{4}|0\\d{1,4}[ -]\\d{3,4}[ -]?\\d{3,4}(?![ -]\\d))(?![\\w-]|\\.\\d)`,
     validate: phoneValid,
     structured: true,
@@ -133,6 +148,7 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   },
   {
     type: 'IP_ADDRESS',
+    trigger: '[\\d:]',
     source: `(?<![\\w.:])(?:${OCTET}(?:\\.${OCTET}){3}(?!\\.?\\d)|(?:[0-9A-Fa-f]{0,4}:){2,7}(?:${OCTET}(?:\\.${OCTET}){3}|[0-9A-Fa-f]{1,4})?(?![\\w:.]))`,
     validate: ipValid,
     structured: true,

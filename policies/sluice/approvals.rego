@@ -16,7 +16,7 @@ approval_triggers contains {"rule": "findings", "reason": $"the prompt contains 
 # High-risk keywords from data.sluice.approval.on_keywords, matched case-insensitively.
 approval_keywords contains keyword if {
 	some keyword in data.sluice.approval.on_keywords
-	contains(lower(object.get(input, ["request", "text"], "")), lower(keyword))
+	contains(prompt_text, lower(keyword))
 }
 
 approval_triggers contains {"rule": "keyword", "reason": $"the prompt mentions {concat(", ", sort(approval_keywords))}"} if {

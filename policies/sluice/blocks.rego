@@ -11,8 +11,6 @@ block_exempt if {
 	group in block_config.exempt_groups
 }
 
-prompt_text := lower(object.get(input, ["request", "text"], ""))
-
 violations contains {"check": "block", "reason": entry.reason} if {
 	not block_exempt
 	some entry in block_config.keywords

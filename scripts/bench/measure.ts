@@ -47,7 +47,8 @@ export async function closedLoop(
   let issued = 0;
   const headers = { ...target.headers, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
   const worker = async (): Promise<void> => {
-    const client = new Client(target.url, { pipelining: 1 });
+    // A request that never completes (e.g. held for approval) fails the run instead of hanging it.
+    const client = new Client(target.url, { pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
     try {
       while (issued < warmup + count) {
         const measured = issued++ >= warmup;

@@ -26,7 +26,7 @@ const SERVICE_MS = 0;
 const key = `sk-bench-${randomBytes(12).toString('hex')}`;
 const children: ChildProcess[] = [];
 
-async function startTarget(...args: string[]): Promise<{ pid: number; info: { url: string; token?: string; audit?: string } }> {
+async function startTarget(...args: string[]): Promise<{ pid: number; info: { url: string; token?: string; largePromptToken?: string; audit?: string } }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/target.ts', ...args], {
     env: { ...process.env, BENCH_UPSTREAM_KEY: key },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -84,11 +84,12 @@ async function main(): Promise<void> {
     const gw = await closedLoop(gateway, prompt(4096, false), n, 50, c);
     concurrency.push({ concurrency: c, baseline: base.total, sluice: gw.total });
   }
+  const largePrompts = { url: sluice.info.url, headers: { authorization: `Bearer ${sluice.info.largePromptToken}` } };
   const scale = [];
   for (const bytes of [1024, 16 * 1024, 256 * 1024, 1024 * 1024]) {
     const n = quick ? 30 : 200;
     const base = await closedLoop(baseline, prompt(bytes, false), n, 10);
-    const gw = await closedLoop(gateway, prompt(bytes, false), n, 10);
+    const gw = await closedLoop(largePrompts, prompt(bytes, false), n, 10);
     scale.push({ promptBytes: bytes, baseline: base.total, sluice: gw.total });
   }
   const result: BenchResult = {

@@ -38,9 +38,13 @@ if (kind === 'mock') {
     process.env,
   );
   const gateway = await startGateway(config, process.env);
-  // A 15-minute token: the bench run is shorter, so verification cost is the steady-state one.
-  const token = await gateway.devIssuer!.mintToken({ sub: 'bench', groups: ['engineering'], audience: config.identity.audience, ttlSeconds: 900 });
-  ready({ url: gateway.url, token, audit: join(dir, 'audit.jsonl') });
+  // 15-minute tokens: the run is shorter, so verification cost is the steady-state one.
+  // engineering is the realistic caller (masking on); admins may send prompts past the
+  // engineering group's token threshold without a human approval, for the prompt-size curve.
+  const mint = (groups: string[]): Promise<string> => gateway.devIssuer!.mintToken({ sub: 'bench', groups, audience: config.identity.audience, ttlSeconds: 900 });
+  const token = await mint(['engineering']);
+  const largePromptToken = await mint(['admins']);
+  ready({ url: gateway.url, token, largePromptToken, audit: join(dir, 'audit.jsonl') });
 } else {
   process.stderr.write(`unknown target kind ${kind}\n`);
   process.exit(2);

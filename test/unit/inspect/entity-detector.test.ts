@@ -3,10 +3,12 @@
  * must scan in time proportional to their length; invalid UTF-8 and multi-megabyte texts work;
  * custom patterns from policy data are checked for unsafe shapes when the bundle loads.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { patternsFromPolicyData, unsafePatternReason } from '../../../gateway/inspect/custom-entities.ts';
 import { buildDetectorKit } from '../../../gateway/inspect/detector-kit.ts';
 import { EntityDetector } from '../../../gateway/inspect/entity-detector.ts';
+import { BUILTIN_PATTERNS } from '../../../gateway/inspect/entity-patterns.ts';
 import { scanRequest } from '../../../gateway/inspect/request-entities.ts';
 
 const detector = new EntityDetector();
@@ -99,5 +101,22 @@ describe('custom entities from policy data', () => {
   ])('refuses the unsafe pattern %s when the bundle loads', (pattern, reason) => {
     expect(unsafePatternReason(pattern)).toMatch(reason);
     expect(() => patternsFromPolicyData({ sluice: { masking: { custom_entities: [{ type: 'BAD', pattern, max_length: 10 }] } } })).toThrow(/custom_entities/);
+  });
+});
+
+describe('trigger prefilter', () => {
+  const reference = new EntityDetector(undefined, { prefilter: false });
+  const corpusTexts = readFileSync(new URL('../../fixtures/entities/corpus.jsonl', import.meta.url), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { text: string }).text);
+
+  it('finds exactly what a scan with every pattern finds, on every corpus text and all of them joined', () => {
+    for (const text of [...corpusTexts, corpusTexts.join('\n')]) expect(detector.scan(text)).toEqual(reference.scan(text));
+  });
+
+  it('every built-in pattern names a trigger, and prose without any trigger yields nothing', () => {
+    for (const pattern of BUILTIN_PATTERNS) expect(pattern.trigger, pattern.type).toBeDefined();
+    expect(detector.scan('The quarterly report shows steady growth across all regions. '.repeat(100))).toEqual([]);
   });
 });
