@@ -33,10 +33,10 @@ export function renderMarkdown(r: BenchResult): string {
   for (const s of r.systems) {
     const addedP50 = s.json.p50 - baseline!.json.p50;
     const addedP99 = s.json.p99 - baseline!.json.p99;
-    const ttft = s.streamFirstDelta.p99 - baseline!.streamFirstDelta.p99;
+    const ttft = s.streamFirstDelta.count === 0 ? 'n/a (streams failed)' : `${f(s.streamFirstDelta.p99)} (${f(s.streamFirstDelta.p99 - baseline!.streamFirstDelta.p99)})`;
     const ratio = s.throughput.requestsPerSecond / floor!.throughput.requestsPerSecond;
     lines.push(
-      `| ${s.name} | ${f(s.json.p50)} | ${f(s.json.p99)} | ${f(s.json.p999)} | ${f(addedP50)} / ${f(addedP99)} | ${f(s.streamFirstDelta.p99)} (${f(ttft)}) | ${s.throughput.requestsPerSecond} | ${(ratio * 100).toFixed(0)}% | ${s.peakRssMb} | ${s.failures + s.throughput.non2xx + s.throughput.errors} |`,
+      `| ${s.name} | ${f(s.json.p50)} | ${f(s.json.p99)} | ${f(s.json.p999)} | ${f(addedP50)} / ${f(addedP99)} | ${ttft} | ${s.throughput.requestsPerSecond} | ${(ratio * 100).toFixed(0)}% | ${s.peakRssMb} | ${s.failures + s.throughput.non2xx + s.throughput.errors} |`,
     );
   }
   lines.push('', '| concurrency | baseline p50 / p99 ms | sluice p50 / p99 ms | added p50 / p99 ms |', '|---|---|---|---|');
