@@ -48,6 +48,25 @@ const kafkaAuditSchema = z.object({
   closeTimeoutMs: z.number().int().min(0).default(5000),
 });
 
+/** `state.kafka`: approvals, sessions and grants shared by several instances (gateway/state). */
+const kafkaStateSchema = z.object({
+  brokers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port')).min(1),
+  clientId: z.string().min(1).default('sluice-state'),
+  topics: z
+    .object({
+      approvals: z.string().min(1).default('sluice.state.approvals'),
+      sessions: z.string().min(1).default('sluice.state.sessions'),
+      grants: z.string().min(1).default('sluice.state.grants'),
+    })
+    .prefault({}),
+  /** Create missing topics with cleanup.policy=compact; set false where topics are managed elsewhere. */
+  createTopics: z.boolean().default(true),
+  partitions: z.number().int().positive().default(3),
+  replicationFactor: z.number().int().positive().default(1),
+  /** Time allowed at start to read the topics to their end; Sluice refuses to start otherwise. */
+  startTimeoutMs: z.number().int().positive().default(30_000),
+});
+
 const configSchema = z.object({
   listen: z
     .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
@@ -112,6 +131,8 @@ const configSchema = z.object({
       kafka: kafkaAuditSchema.optional(),
     })
     .prefault({}),
+  /** Where approvals, sessions and grants live: always {stateDir}; with `kafka` also shared by every instance. */
+  state: z.object({ kafka: kafkaStateSchema.optional() }).prefault({}),
   /** Human approval holds (gateway/approvals); state in {stateDir}/approvals.jsonl. */
   approvals: z
     .object({
@@ -195,6 +216,7 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string[], (v: string) => unknown]> =
   ['SLUICE_POLICY_PUBLIC_KEY', ['policy', 'publicKey'], String],
   ['SLUICE_AUDIT_FILE', ['audit', 'file', 'path'], String],
   ['SLUICE_KAFKA_BROKERS', ['audit', 'kafka', 'brokers'], (v) => v.split(',').map((b) => b.trim()).filter(Boolean)],
+  ['SLUICE_STATE_KAFKA_BROKERS', ['state', 'kafka', 'brokers'], (v) => v.split(',').map((b) => b.trim()).filter(Boolean)],
 ];
 
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {

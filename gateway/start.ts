@@ -8,6 +8,7 @@ import type { SluiceConfig } from './config.ts';
 import { createVerifier, devIssuerUrl } from './identity/create-verifier.ts';
 import { DevIssuer } from './identity/dev-issuer.ts';
 import { openPolicy } from './policy/load-policy.ts';
+import { openSharedState } from './state/open-shared-state.ts';
 import { buildApp } from './server.ts';
 import { ConnectionRegistry } from './upstream/connections.ts';
 
@@ -34,7 +35,14 @@ export async function startGateway(config: SluiceConfig, env: NodeJS.ProcessEnv 
   const verifier = createVerifier(config, config.identity.issuer ?? devIssuer!.issuer, env);
   // File sink always; with audit.kafka also the Kafka sink (its spool's leftovers are delivered first).
   const audit = await openAuditLog(config, pino({ level: config.log.level, name: 'sluice-audit' }));
-  const access = createAccessControl(config, audit, env);
+  const shared = openSharedState(config, pino({ level: config.log.level, name: 'sluice-state' }));
+  const access = createAccessControl(config, audit, env, shared);
+  // Listen only once the shared state is read to its end: a revocation made elsewhere holds from the first call.
+  await shared?.start().catch(async (err: unknown) => {
+    await shared.close(0);
+    await Promise.all([access.close(), audit.close(), connections.close(), policy.close()]);
+    throw err;
+  });
   const app = buildApp(config, { verifier, policies, connections, audit, devIssuer, approvals: access.approvals, sessions: access.sessions });
   access.useLogger(app.log);
   app.addHook('onRequest', auditGate(audit)); // root hook: fail closed when the audit spool is full
@@ -52,6 +60,7 @@ export async function startGateway(config: SluiceConfig, env: NodeJS.ProcessEnv 
       await policy.close();
       access.releaseHolds();
       await app.close();
+      await shared?.close(); // after the app: the last writes of held calls are still published
       await access.close();
       await Promise.all([audit.close(), connections.close()]);
     },

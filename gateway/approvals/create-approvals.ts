@@ -5,6 +5,7 @@ import { GrantService } from '../sessions/grant-service.ts';
 import { FileGrantStore } from '../sessions/grant-store.ts';
 import { SessionService } from '../sessions/session-service.ts';
 import { FileSessionStore } from '../sessions/session-store.ts';
+import { replicateStores, type StateRegistry } from '../state/replicated-stores.ts';
 import type { Approval } from './approval-store.ts';
 import { FileApprovalStore } from './approval-store.ts';
 import { ApprovalService } from './approval-service.ts';
@@ -40,14 +41,14 @@ function webhookTarget(config: SluiceConfig, env: NodeJS.ProcessEnv): WebhookTar
  * services and starts one unref'd sweeper that expires approvals and revokes idle sessions, so
  * audit events and listings do not wait for the next request to notice.
  */
-export function createAccessControl(config: SluiceConfig, audit: AuditLog, env: NodeJS.ProcessEnv): AccessControl {
+export function createAccessControl(config: SluiceConfig, audit: AuditLog, env: NodeJS.ProcessEnv, shared?: StateRegistry): AccessControl {
   const target = webhookTarget(config, env);
   let log: WarnLogger = { warn: (obj, msg) => console.warn(msg, obj) };
   const notify = target ? webhookNotifier(target, { warn: (obj, msg) => log.warn(obj, msg) }) : undefined;
-  const approvalStore = FileApprovalStore.open(config.stateDir);
-  const sessionStore = FileSessionStore.open(config.stateDir);
+  const local = { approvals: FileApprovalStore.open(config.stateDir), sessions: FileSessionStore.open(config.stateDir), grants: FileGrantStore.open(config.stateDir) };
+  // With state.kafka every write is also published and other instances' writes merged in (gateway/state).
+  const { approvals: approvalStore, sessions: sessionStore, grants: grantStore } = shared ? replicateStores(local, shared) : local;
   const service = new ApprovalService(approvalStore, audit, (a: Approval) => notify?.(a));
-  const grantStore = FileGrantStore.open(config.stateDir);
   const grants = new GrantService(grantStore, audit, config.sessions.grants);
   const sessions = new SessionService(sessionStore, audit, config.sessions.idleTimeoutSeconds, undefined, grants);
   const sweep = setInterval(() => {

@@ -23,12 +23,15 @@ export class AuditLog {
     const event = {
       schema_version: AUDIT_SCHEMA_VERSION,
       event_id: randomUUID(),
-      seq: ++this.seq,
+      seq: this.seq + 1,
       prev_hash: this.prevHash,
       instance_id: this.instanceId,
       ...body,
     } as AuditEvent;
+    // Serialize before taking the number: an event that cannot be serialized must not leave a
+    // gap in the chain that `audit verify` would report as tampering.
     const line = JSON.stringify(event);
+    this.seq = event.seq;
     this.prevHash = createHash('sha256').update(line).digest('hex');
     for (const sink of this.sinks) sink.write(event, line);
     return event;

@@ -56,6 +56,8 @@ export interface SessionRecordBody {
     /** For streams: one entry per SSE event with its offset from the first byte. */
     events?: readonly { event: string; at_ms: number }[];
     events_dropped?: number;
+    /** Upstream SSE events whose data was not JSON (relayed as they came, masked as plain text). */
+    events_malformed?: number;
     usage: unknown;
     error?: { type: string; message: string };
   } | null;

@@ -145,10 +145,15 @@ export class SseStreamMasker {
     this.client += client === record ? recordFrame : formatSseEvent(event, client);
   }
 
-  /** Data that is not JSON is relayed as it came, one `data:` line per line. */
+  /**
+   * Data that is not JSON is relayed one `data:` line per line, masked as plain text first: a
+   * broken frame from upstream must not become a way around response masking.
+   */
   private passRaw(event: string, raw: string): void {
-    const frame = `event: ${event.replace(/[\r\n]/g, '')}\n${raw.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`;
-    this.record += frame;
-    this.client += frame;
+    const masked = maskText(raw, this.plan.kit.detector.scan(raw), this.plan.responseTypes, this.plan.replacer);
+    this.plan.ledger.add('response.malformed_event', masked.counts);
+    const frame = (data: string) => `event: ${event.replace(/[\r\n]/g, '')}\n${data.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`;
+    this.record += frame(masked.text);
+    this.client += frame(this.plan.restore ? this.plan.replacer.restore(masked.text, false) : masked.text);
   }
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { renderAuditMetrics } from '../audit/audit-ops.ts';
-import { policyReadiness } from '../policy/policy-metrics.ts';
+import { policyMetricsText, policyReadiness } from '../policy/policy-metrics.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
 import type { ConnectionRegistry } from '../upstream/connections.ts';
 
@@ -17,6 +17,8 @@ export async function opsPlugin(app: FastifyInstance, deps: { policies: PolicySt
     if (!engine) return reply.code(503).send({ status: 'not_ready', reason: 'no policy bundle loaded', bundle: policyReadiness(deps.policies), connections });
     return { status: 'ready', bundle: { ...policyReadiness(deps.policies), revision: engine.revision }, connections, ...(audit ? { audit } : {}) };
   });
-  // Prometheus text format; audit sink gauges and counters (spool depth, delivery lag, drops).
-  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(deps.audit ? renderAuditMetrics(deps.audit) : ''));
+  // Prometheus text format: the active bundle revision and reloads, audit sink gauges and counters.
+  app.get('/metrics', async (_req, reply) =>
+    reply.type('text/plain; version=0.0.4').send(`${policyMetricsText(deps.policies)}${deps.audit ? renderAuditMetrics(deps.audit) : ''}`),
+  );
 }

@@ -59,6 +59,7 @@ export async function relayStream(upstream: Dispatcher.ResponseData, res: Server
     body: message,
     events: recorder.events.map((e) => ({ event: e.event, at_ms: e.at_ms })),
     events_dropped: recorder.dropped,
+    ...(recorder.malformed > 0 ? { events_malformed: recorder.malformed } : {}),
     usage: (message as { usage?: unknown } | undefined)?.usage ?? null,
     ...(failure ? { error: failure } : streamError?.error ? { error: streamError.error } : {}),
   };

@@ -73,7 +73,10 @@ export class FileSessionStore implements SessionStore {
 
   async create(session: JitSession): Promise<JitSession> {
     this.#records.put(session);
-    this.#latest.set(key(session.subject, session.connection), session.id);
+    // A session opened elsewhere (shared state) may arrive after a newer local one: keep the newest.
+    const k = key(session.subject, session.connection);
+    const newest = this.#records.get(this.#latest.get(k) ?? '');
+    if (!newest || newest.openedAt <= session.openedAt) this.#latest.set(k, session.id);
     return session;
   }
 

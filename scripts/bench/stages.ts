@@ -3,7 +3,8 @@
  * plus the audit stage itself, which cannot time its own record: it is measured by re-recording
  * the run's events through an AuditLog with a sink that discards them.
  */
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { AuditLog } from '../../gateway/audit/audit-log.ts';
 import type { AuditEventBody } from '../../gateway/audit/events.ts';
@@ -14,16 +15,22 @@ function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** Events kept for the audit-stage replay (the file itself can exceed the longest JS string). */
+const REPLAY_EVENTS = 4000;
+
 export async function stageCosts(auditFile: string): Promise<StageCosts> {
-  const events = (await readFile(auditFile, 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
   const samples: Record<string, number[]> = {};
-  for (const event of events) {
+  const events: Record<string, unknown>[] = [];
+  for await (const line of createInterface({ input: createReadStream(auditFile), crlfDelay: Infinity })) {
+    if (!line) continue;
+    const event = JSON.parse(line) as Record<string, unknown>;
+    if (events.length < REPLAY_EVENTS) events.push(event);
     if (event.kind !== 'session') continue;
     for (const [stage, ms] of Object.entries(event.timings_ms as Record<string, number>)) (samples[stage] ??= []).push(ms * 1000);
   }
   const auditUs: number[] = [];
   const log = new AuditLog([{ name: 'discard', write: () => undefined, flush: async () => undefined, close: async () => undefined }]);
-  for (const event of events.slice(0, 4000)) {
+  for (const event of events) {
     const { schema_version: _v, event_id: _id, seq: _s, prev_hash: _h, instance_id: _i, ...body } = event;
     const start = performance.now();
     log.record(body as unknown as AuditEventBody);

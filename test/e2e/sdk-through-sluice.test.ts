@@ -117,3 +117,12 @@ describe('the SDK through Sluice', () => {
     expect(await res.json()).toMatchObject({ status: 'ready', bundle: { revision: 'test' } });
   });
 });
+
+describe('operations', () => {
+  it('/metrics names the active bundle revision in Prometheus text', async () => {
+    const res = await fetch(`${h.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await res.text()).toMatch(/^sluice_policy_bundle_info\{revision="test"\} 1$/m);
+  });
+});

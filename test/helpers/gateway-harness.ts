@@ -36,6 +36,8 @@ export interface HarnessOptions {
   readonly port?: number;
   /** Config section `audit.kafka` (gateway/audit/kafka-sink.ts): the Kafka sink beside the file. */
   readonly auditKafka?: Record<string, unknown>;
+  /** Config section `state.kafka` (gateway/state): approvals, sessions and grants shared through Kafka. */
+  readonly stateKafka?: Record<string, unknown>;
 }
 
 export interface Harness {
@@ -94,6 +96,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.approvals ? { approvals: options.approvals } : {}),
       ...(options.sessions ? { sessions: options.sessions } : {}),
       ...(options.console ? { console: options.console } : {}),
+      ...(options.stateKafka ? { state: { kafka: options.stateKafka } } : {}),
     },
     env,
   );
