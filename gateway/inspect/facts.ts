@@ -29,6 +29,6 @@ export interface RequestFacts {
   readonly estimatedInputTokens: number;
   /** The prompt text (system + messages) the policy may pattern-match. */
   readonly text: string;
-  /** Entity findings by type, filled by the masking stage when it lands; empty until then. */
+  /** Entity findings by type (count only, never values), filled by the detect stage. */
   readonly findings: Readonly<Record<string, number>>;
 }

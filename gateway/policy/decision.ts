@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
 
-/** Which entity types to mask, in which direction, and how (filled in by the masking issue). */
+/** Which entity types to mask, in which direction, and how (from the policy result; applied by gateway/mask/). */
 export interface MaskDirective {
   readonly request: readonly string[];
   readonly response: readonly string[];
