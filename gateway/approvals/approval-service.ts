@@ -6,23 +6,15 @@ import type { Identity } from '../identity/identity.ts';
 import { approvalEvent, deniedError } from './approval-events.ts';
 import type { Approval, ApprovalState, ApprovalStore } from './approval-store.ts';
 
-/** What the gateway knows of a request that needs an approval. */
-export interface ApprovalRequest {
-  readonly subject: string;
-  readonly requesterGroups: readonly string[];
-  readonly connection: string;
-  readonly operation: string;
-  readonly model: string | null;
-  readonly bodySha256: string;
-  readonly reason: string;
-  readonly labels: Readonly<Record<string, unknown>>;
-  readonly findings: Readonly<Record<string, number>>;
-  readonly approverGroups: readonly string[];
+/** What the gateway knows of a request that needs an approval: the approval's own facts plus its lifetime. */
+export type ApprovalRequest = Pick<
+  Approval,
+  'subject' | 'requesterGroups' | 'connection' | 'operation' | 'model' | 'bodySha256' | 'reason' | 'labels' | 'findings' | 'approverGroups' | 'decisionId'
+> & {
   readonly ttlSeconds: number;
-  readonly decisionId: string;
   /** The prompt as the approver may see it (redacted by the gate); kept in memory only. */
   readonly preview?: string;
-}
+};
 
 /** The request a presented approval id must match exactly. */
 export interface PresentedRequest {

@@ -1,4 +1,4 @@
-import type { Kafka, TopicMessages } from 'kafkajs';
+import type { Admin, Kafka, TopicMessages } from 'kafkajs';
 import { AUDIT_SCHEMA_VERSION } from './events.ts';
 import type { SpoolRecord } from './spool.ts';
 
@@ -20,20 +20,26 @@ export function toTopicMessages(batch: readonly SpoolRecord[], topics: { decisio
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
 
-/** Creates the audit topics if they do not exist (an existing topic is left as it is). */
-export async function ensureTopics(kafka: Kafka, topics: readonly string[], spec: { partitions: number; replicationFactor: number }): Promise<void> {
+/** Topic settings Sluice creates its topics with. */
+export interface TopicSpec {
+  readonly partitions: number;
+  readonly replicationFactor: number;
+}
+
+/** Creates `topics` with `configEntries` where they do not exist (an existing topic is left as it is: an operator may manage it). */
+export async function createMissingTopics(admin: Admin, topics: readonly string[], spec: TopicSpec, configEntries: { name: string; value: string }[]): Promise<void> {
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: topics.map((topic) => ({ topic, numPartitions: spec.partitions, replicationFactor: spec.replicationFactor, configEntries })),
+  });
+}
+
+/** Creates the audit topics if they do not exist, accepting records up to TOPIC_MAX_MESSAGE_BYTES. */
+export async function ensureTopics(kafka: Kafka, topics: readonly string[], spec: TopicSpec): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: topics.map((topic) => ({
-        topic,
-        numPartitions: spec.partitions,
-        replicationFactor: spec.replicationFactor,
-        configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }],
-      })),
-    });
+    await createMissingTopics(admin, topics, spec, [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }]);
   } finally {
     await admin.disconnect();
   }

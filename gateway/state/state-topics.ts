@@ -1,4 +1,5 @@
 import type { Admin } from 'kafkajs';
+import { createMissingTopics, type TopicSpec } from '../audit/kafka-topics.ts';
 import type { StateKind } from './state-merge.ts';
 
 /** Topic name per kind of shared state (config `state.kafka.topics`). */
@@ -12,16 +13,8 @@ export type EndOffsets = Map<string, bigint>;
  * its id) has to stay, so the topics stay as small as the state itself and replay from the
  * beginning stays cheap. An existing topic is left as it is (an operator may manage it).
  */
-export async function ensureStateTopics(admin: Admin, topics: readonly string[], spec: { partitions: number; replicationFactor: number }): Promise<void> {
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: topics.map((topic) => ({
-      topic,
-      numPartitions: spec.partitions,
-      replicationFactor: spec.replicationFactor,
-      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-    })),
-  });
+export async function ensureStateTopics(admin: Admin, topics: readonly string[], spec: TopicSpec): Promise<void> {
+  await createMissingTopics(admin, topics, spec, [{ name: 'cleanup.policy', value: 'compact' }]);
 }
 
 /** The partitions that hold records, with the offset a consumer must reach to have seen them all. */
