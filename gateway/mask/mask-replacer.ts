@@ -2,10 +2,12 @@
  * What a masked value becomes, per the policy's style: a typed placeholder (`[EMAIL_1]`, the
  * same number for the same value, so the model can still reason about "the same email"), a
  * partial form (`[CREDIT_CARD ****1111]`), or a keyed hash (`[EMAIL #3f9a2c1d0e4b]`, the same
- * value gives the same hash while the key lasts). Placeholders are numbered per exchange until
- * JIT sessions exist; a session-scoped replacer then only needs to live longer.
+ * value gives the same hash while the key lasts). Placeholder numbers come from the JIT
+ * session's numbering, so they hold across the session's calls; the clear values a replacer
+ * keeps for restoring live only as long as its exchange.
  */
 import { createHmac } from 'node:crypto';
+import { PlaceholderNumbering } from './placeholder-numbering.ts';
 
 /** The masking styles of the policy contract. */
 export type MaskStyle = 'placeholder' | 'partial' | 'hash';
@@ -22,9 +24,12 @@ export class MaskReplacer {
   private readonly byPlaceholder = new Map<string, string>();
   /** Placeholders put into the prompt: the only ones restore may turn back (never one minted for the answer). */
   private readonly restorable = new Map<string, string>();
-  private readonly perType = new Map<string, number>();
 
-  constructor(readonly style: MaskStyle, private readonly hashKey: Buffer) {}
+  constructor(
+    readonly style: MaskStyle,
+    private readonly hashKey: Buffer,
+    private readonly numbering: PlaceholderNumbering = new PlaceholderNumbering(hashKey),
+  ) {}
 
   /** The masked form of `value`, an entity of `type`. Never contains quotes or backslashes (JSON-safe). */
   replace(type: string, value: string): string {
@@ -66,9 +71,7 @@ export class MaskReplacer {
     const key = `${type}\0${value}`;
     const known = this.byValue.get(key);
     if (known) return known;
-    const n = (this.perType.get(type) ?? 0) + 1;
-    this.perType.set(type, n);
-    const ph = `[${type}_${n}]`;
+    const ph = `[${type}_${this.numbering.numberFor(type, value)}]`;
     this.byValue.set(key, ph);
     this.byPlaceholder.set(ph, value);
     return ph;

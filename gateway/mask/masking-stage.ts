@@ -8,6 +8,7 @@ import type { RequestFacts } from '../inspect/facts.ts';
 import { scanRequest, type RequestScan } from '../inspect/request-entities.ts';
 import type { MaskDirective } from '../policy/decision.ts';
 import { maskRequest, redactFindings } from './mask-request.ts';
+import type { PlaceholderNumbering } from './placeholder-numbering.ts';
 import { MaskPlan } from './mask-plan.ts';
 
 /** Facts with findings, the scan for the mask step, and which policy-input paths were masked. */
@@ -33,8 +34,15 @@ export function detectEntities(kit: DetectorKit, facts: RequestFacts, body: unkn
 }
 
 /** The masking plan for an allowed call, and the request bytes to forward (undefined: send the original bytes). */
-export function maskStage(kit: DetectorKit, directive: MaskDirective, hashKey: Buffer, scan: RequestScan, body: unknown): { plan: MaskPlan; raw: Buffer | undefined } {
-  const plan = new MaskPlan(kit, directive, hashKey);
+export function maskStage(
+  kit: DetectorKit,
+  directive: MaskDirective,
+  hashKey: Buffer,
+  numbering: PlaceholderNumbering,
+  scan: RequestScan,
+  body: unknown,
+): { plan: MaskPlan; raw: Buffer | undefined } {
+  const plan = new MaskPlan(kit, directive, hashKey, numbering);
   const changed = maskRequest(scan, plan);
   return { plan, raw: changed ? Buffer.from(JSON.stringify(body), 'utf8') : undefined };
 }

@@ -5,6 +5,7 @@ import { SluiceError } from '../errors.ts';
 import type { TokenVerifier } from '../identity/identity.ts';
 import { extractBearerToken } from '../identity/token-verifier.ts';
 import type { Operation } from '../inspect/facts.ts';
+import type { SessionNumberings } from '../mask/placeholder-numbering.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
 import type { SessionService } from '../sessions/session-service.ts';
 import type { ConnectionRegistry } from '../upstream/connections.ts';
@@ -23,6 +24,8 @@ export interface ProxyDeps {
   readonly bodyLimit: number;
   /** Key of the keyed-hash mask style (config `masking.hashKeyEnv`). */
   readonly maskHashKey: Buffer;
+  /** Placeholder numbers per JIT session, so `[EMAIL_1]` means the same value across the session's calls. */
+  readonly placeholderNumbering: SessionNumberings;
   readonly approvals: ApprovalGate;
   readonly sessions: SessionService;
 }

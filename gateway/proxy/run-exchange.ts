@@ -94,7 +94,8 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
       throw new SluiceError('SLUICE_ERR_APPROVAL_REQUIRED', `approval ${approval?.id} was given, yet the policy still requires one: ${decision.approval.reason}`);
     case 'allow':
       ex.maskPlan = await ex.timed('mask', () => {
-        const masked = maskStage(engine.entities, decision.mask, deps.maskHashKey, detection.scan, body?.value);
+        const numbering = deps.placeholderNumbering.for(ex.session?.id);
+        const masked = maskStage(engine.entities, decision.mask, deps.maskHashKey, numbering, detection.scan, body?.value);
         if (masked.raw) ex.forwardedRaw = masked.raw;
         return masked.plan;
       });

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { buildDetectorKit } from '../../gateway/inspect/detector-kit.ts';
 import { scanRequest } from '../../gateway/inspect/request-entities.ts';
 import { maskStage } from '../../gateway/mask/masking-stage.ts';
+import { PlaceholderNumbering } from '../../gateway/mask/placeholder-numbering.ts';
 import { MaskPlan } from '../../gateway/mask/mask-plan.ts';
 import { SseStreamMasker } from '../../gateway/mask/sse-stream-masker.ts';
 import { formatSseEvent } from '../../gateway/upstream/sse-writer.ts';
@@ -42,7 +43,7 @@ const body1mb = (): unknown => ({ model: 'claude-sonnet-4-5', max_tokens: 1024, 
 const inspectMask = time(() => {
   const body = body1mb();
   const s = scanRequest(body, kit.detector);
-  maskStage(kit, ALL, Buffer.alloc(32), s, body);
+  maskStage(kit, ALL, Buffer.alloc(32), new PlaceholderNumbering(Buffer.alloc(32)), s, body);
 }, 30);
 
 // Added time to first token: the first text_delta chunk through the masker vs. a plain copy.

@@ -110,4 +110,15 @@ describe('masking through the SDK', () => {
     expect(decision.masks_applied).toEqual([]);
     expect(upstreamText()).toContain('version 1.2.3 shipped at 10:15:30, order 1234-5678');
   });
+
+  it('numbers placeholders per JIT session: the same value keeps its number on later calls, another caller starts afresh', async () => {
+    const carol = await h.client(['engineering'], 'carol');
+    await carol.messages.create({ model: MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'write to first.person@example.net' }] });
+    expect(upstreamText()).toContain('[EMAIL_1]');
+    await carol.messages.create({ model: MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'cc second.person@example.net and first.person@example.net' }] });
+    expect(upstreamText()).toContain('cc [EMAIL_2] and [EMAIL_1]');
+    const dave = await h.client(['engineering'], 'dave');
+    await dave.messages.create({ model: MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'cc second.person@example.net' }] });
+    expect(upstreamText()).toContain('cc [EMAIL_1]');
+  });
 });
