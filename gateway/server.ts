@@ -90,7 +90,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     const login = new OidcLogin({ issuer: config.console.issuer ?? config.identity.issuer!, clientId: config.console.clientId, scope: config.console.scope }, deps.verifier);
     app.register(consolePlugin, {
       prefix: '/sluice/console', login, approvals: deps.approvals.service, sessions: deps.sessions, adminGroups: config.sessions.adminGroups,
-      auditFile: config.audit.file.path, sessionTtlSeconds: config.console.sessionTtlSeconds, redirectUrl: config.console.redirectUrl,
+      connections: config.connections.map((c) => c.name), auditFile: config.audit.file.path, sessionTtlSeconds: config.console.sessionTtlSeconds, redirectUrl: config.console.redirectUrl,
     });
   }
   app.register(apiPlugin, { prefix: '/sluice/api', verifier: deps.verifier, approvals: deps.approvals.service, sessions: deps.sessions, adminGroups: config.sessions.adminGroups });

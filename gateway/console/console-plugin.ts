@@ -7,6 +7,7 @@ import type { SessionService } from '../sessions/session-service.ts';
 import { approvalsPage } from './approval-pages.ts';
 import { readExchanges } from './audit-reader.ts';
 import { ConsoleSessions, type ConsoleSession } from './console-sessions.ts';
+import { grantPages } from './grant-console-routes.ts';
 import { esc, layout, PAGE_HEADERS } from './html.ts';
 import type { OidcLogin } from './oidc-login.ts';
 import { replayPage, sessionExchangesPage, sessionsPage } from './session-pages.ts';
@@ -17,6 +18,8 @@ export interface ConsoleDeps {
   readonly approvals: ApprovalService;
   readonly sessions: SessionService;
   readonly adminGroups: readonly string[];
+  /** Configured connection names, offered when requesting an access grant. */
+  readonly connections: readonly string[];
   readonly auditFile: string;
   readonly sessionTtlSeconds: number;
   /** Fixed redirect URI; otherwise derived from the request's origin. */
@@ -51,8 +54,8 @@ function checkCsrf(req: FastifyRequest, session: ConsoleSession): void {
 
 /**
  * The approver console, one encapsulated plugin at /sluice/console: OIDC sign-in (code + PKCE),
- * pending approvals with approve/deny and comment, sessions with revoke, session replay from the
- * audit file. Server-rendered, no scripts.
+ * pending approvals with approve/deny and comment, access grants (request, decide, revoke),
+ * sessions with revoke, session replay from the audit file. Server-rendered, no scripts.
  */
 export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Promise<void> {
   await app.register(cookie);
@@ -126,6 +129,8 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
     const decided = await deps.approvals.decide(id, req.consoleSession!.identity, verdict, comment.trim());
     return reply.redirect(`${BASE}/approvals?done=${encodeURIComponent(`${decided.id} ${decided.state}`)}`, 303);
   });
+
+  grantPages(app, { grants: deps.sessions.grants, connections: deps.connections, isAdmin, page });
 
   app.get('/sessions', async (req, reply) => {
     const s = req.consoleSession!;

@@ -26,7 +26,7 @@ pre{white-space:pre-wrap;background:#f4f4f4;padding:8px;max-height:240px;overflo
 /** The page frame: navigation, who is signed in, a sign-out form. */
 export function layout(title: string, body: string, who?: { sub: string; csrf: string }): string {
   const nav = who
-    ? `<a href="/sluice/console/approvals">Approvals</a><a href="/sluice/console/sessions">Sessions</a>
+    ? `<a href="/sluice/console/approvals">Approvals</a><a href="/sluice/console/grants">Grants</a><a href="/sluice/console/sessions">Sessions</a>
 <span class="who">${esc(who.sub)}</span><form method="post" action="/sluice/console/logout">${csrfField(who.csrf)}<button>Sign out</button></form>`
     : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)} · Sluice</title><style>${STYLE}</style></head>

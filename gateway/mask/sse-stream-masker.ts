@@ -46,6 +46,8 @@ export class SseStreamMasker {
   private client = '';
   private record = '';
   private ended = false;
+  /** Set by the first event whose data is not JSON: the stream is broken, nothing after it is relayed. */
+  private brokenAt: string | undefined;
 
   constructor(private readonly plan: MaskPlan) {
     this.parser = createParser({ onEvent: (msg) => this.onEvent(msg.event ?? 'message', msg.data) });
@@ -73,12 +75,20 @@ export class SseStreamMasker {
     return out;
   }
 
+  /** The event type of the first malformed event, once the upstream stream broke; the relay then ends it. */
+  get broken(): string | undefined {
+    return this.brokenAt;
+  }
+
   private onEvent(event: string, raw: string): void {
+    if (this.brokenAt !== undefined) return;
     let data: unknown;
     try {
       data = JSON.parse(raw);
     } catch {
-      return this.passRaw(event, raw);
+      this.brokenAt = event;
+      this.flushAll();
+      return this.recordRaw(event, raw);
     }
     const type = isObj(data) ? data.type : undefined;
     if (type === 'content_block_delta' && isObj(data) && typeof data.index === 'number' && isObj(data.delta)) {
@@ -146,14 +156,13 @@ export class SseStreamMasker {
   }
 
   /**
-   * Data that is not JSON is relayed one `data:` line per line, masked as plain text first: a
-   * broken frame from upstream must not become a way around response masking.
+   * Data that is not JSON goes to the record only, one `data:` line per line, masked as plain
+   * text first: a broken frame must not become a way around masking, even in the audit. The
+   * caller gets an error event from the relay instead of a frame its SDK cannot parse.
    */
-  private passRaw(event: string, raw: string): void {
+  private recordRaw(event: string, raw: string): void {
     const masked = maskText(raw, this.plan.kit.detector.scan(raw), this.plan.responseTypes, this.plan.replacer);
     this.plan.ledger.add('response.malformed_event', masked.counts);
-    const frame = (data: string) => `event: ${event.replace(/[\r\n]/g, '')}\n${data.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`;
-    this.record += frame(masked.text);
-    this.client += frame(this.plan.restore ? this.plan.replacer.restore(masked.text, false) : masked.text);
+    this.record += `event: ${event.replace(/[\r\n]/g, '')}\n${masked.text.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`;
   }
 }

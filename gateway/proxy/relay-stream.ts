@@ -3,16 +3,23 @@ import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { SseStreamMasker, type MaskedOutput } from '../mask/sse-stream-masker.ts';
 import { callerResponseHeaders } from '../upstream/headers.ts';
+import { SseFrameSplitter } from '../upstream/sse-frame-splitter.ts';
 import { SseRecorder } from '../upstream/sse-recorder.ts';
 import { sseErrorEvent } from '../upstream/sse-writer.ts';
 import { upstreamError } from '../upstream/forward.ts';
 import type { Exchange } from './exchange.ts';
 
+/** The caller-facing failure for an upstream event whose data is not JSON. */
+function malformedEvent(event: string): { type: string; message: string } {
+  return { type: 'api_error', message: `upstream sent a malformed "${event}" stream event (data is not JSON); stream ended` };
+}
+
 /**
- * Relays an SSE response chunk by chunk, never buffering the stream: each upstream chunk is
- * written as soon as it arrives (respecting the caller's backpressure) and also fed to a
- * recorder that rebuilds the message and event timing for the session record. If the upstream
- * fails mid-stream the caller gets Anthropic's `event: error` frame and a clean end, not a hang.
+ * Relays an SSE response frame by frame, never buffering the stream: each complete upstream
+ * frame is written as soon as it arrives (respecting the caller's backpressure) and also fed to
+ * a recorder that rebuilds the message and event timing for the session record. If the upstream
+ * fails mid-stream, or sends an event that is not JSON, the caller gets Anthropic's
+ * `event: error` frame and a clean end, not a hang or a frame its SDK cannot parse.
  */
 export async function relayStream(upstream: Dispatcher.ResponseData, res: ServerResponse, ex: Exchange): Promise<void> {
   const recorder = new SseRecorder();
@@ -30,15 +37,38 @@ export async function relayStream(upstream: Dispatcher.ResponseData, res: Server
   });
   res.flushHeaders();
   let failure: { type: string; message: string } | undefined;
+  const frames = masker ? undefined : new SseFrameSplitter();
+  const write = async (text: string | Buffer): Promise<void> => {
+    if (text.length > 0 && !res.write(text) && !res.destroyed) await once(res, 'drain');
+  };
   try {
     for await (const chunk of upstream.body) {
       if (ex.timingsMs.first_byte === undefined) ex.mark('first_byte');
-      const out = masker?.push(chunk as Buffer);
-      recorder.push(out ? Buffer.from(out.record) : (chunk as Buffer));
-      const toClient = out ? out.client : (chunk as Buffer);
-      if (toClient.length > 0 && !res.write(toClient) && !res.destroyed) await once(res, 'drain');
+      if (masker) {
+        const out = masker.push(chunk as Buffer);
+        recorder.push(Buffer.from(out.record));
+        await write(out.client);
+        if (masker.broken !== undefined) failure = malformedEvent(masker.broken);
+      } else {
+        // Whole frames only, each checked as the recorder parses it: a broken one is never relayed.
+        for (const frame of frames!.push(chunk as Buffer)) {
+          const malformedBefore = recorder.malformed;
+          recorder.push(Buffer.from(frame));
+          if (recorder.malformed > malformedBefore) {
+            failure = malformedEvent(recorder.events.at(-1)?.event ?? 'message');
+            break;
+          }
+          await write(frame);
+        }
+      }
+      if (failure) {
+        // Leaving the loop destroys the upstream body: nothing more is read from a broken stream.
+        if (!res.destroyed) res.write(sseErrorEvent(failure.type, failure.message));
+        break;
+      }
       if (res.destroyed) break;
     }
+    if (!failure && frames) await write(frames.end());
   } catch (err) {
     if (!res.destroyed) {
       const mapped = upstreamError(err, ex.connection?.name ?? 'unknown');

@@ -2,9 +2,9 @@
  * Hostile bodies and upstream faults the other e2e files do not cover: JSON nested deep enough to
  * break any recursive walk (in every place of the body) is a 400 that costs the gateway nothing,
  * leaves a clean audit chain and does not stop it serving; a flat body near the limit is served;
- * an upstream that refuses connections is a 502; an upstream that sends a malformed SSE event is
- * relayed as the real API would send it, its broken frame masked like any text, and the session
- * record counts it.
+ * an upstream that refuses connections is a 502; an upstream that sends a malformed SSE event
+ * ends the caller's stream with Anthropic's error event (never a frame the SDK cannot parse), and
+ * the session record counts it and says why the stream ended.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,18 +101,21 @@ describe('upstream faults', () => {
     }
   });
 
-  it('a malformed SSE event is relayed as upstream sent it, the stream still ends, and the session record counts it', async () => {
+  it('a malformed SSE event ends the stream with an error event, never relays the broken frame, and the record says so', async () => {
     h.upstream.setFault({ kind: 'malformed-sse' });
     try {
       const res = await fetch(`${h.url}/v1/messages`, { method: 'POST', headers: await headers(), body: `{${head},"stream":true,${hi}}` });
       expect(res.status).toBe(200);
       const text = await res.text();
       expect(text).toMatch(/^event: message_start/);
-      expect(text).toContain('data: {"type": "content_block_delta", "index": 0, "delta": {not json\n\n');
-      expect(text.trimEnd()).toMatch(/event: message_stop\ndata: \{"type":"message_stop"\}$/);
+      expect(text).not.toContain('{not json');
+      expect(text.trimEnd()).toMatch(/event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"upstream sent a malformed[^\n]*\}\}$/);
       const { session } = await lastExchange(h);
-      expect(session.response).toMatchObject({ status: 200, stream: true, events_malformed: 1 });
-      expect((session.response!.body as { content: Array<{ text: string }> }).content[0]!.text).toContain('hi');
+      expect(session.response).toMatchObject({ status: 200, stream: true, events_malformed: 1, error: { type: 'api_error', message: expect.stringMatching(/malformed/) } });
+
+      const client = new Anthropic({ baseURL: h.url, authToken: await h.token(['engineering']), apiKey: null, maxRetries: 0 });
+      const stream = client.messages.stream(JSON.parse(`{${head},${hi}}`));
+      await expect(stream.finalMessage()).rejects.toBeInstanceOf(Anthropic.APIError);
     } finally {
       h.upstream.setFault(undefined);
     }

@@ -133,7 +133,7 @@ describe('SseStreamMasker', () => {
     expect(JSON.parse(json)).toEqual({ to: '[EMAIL_1]', note: 'line\n[ANTHROPIC_API_KEY_1]' });
   });
 
-  it('masks a malformed (not JSON) event before relaying it: a broken frame is no way around masking', () => {
+  it('never relays a malformed (not JSON) event and records it masked: a broken frame is no way around masking', () => {
     const broken = `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"text":"${SECRETS[0]} ${SECRETS[1]}\n\n`;
     for (let cut = 1; cut < broken.length; cut += 7) {
       const plan = new MaskPlan(kit, ALL, Buffer.alloc(32));
@@ -143,9 +143,12 @@ describe('SseStreamMasker', () => {
       const c = masker.end();
       const client = a.client + b.client + c.client;
       const record = a.record + b.record + c.record;
-      expect(client).toContain('[ANTHROPIC_API_KEY_1] [EMAIL_1]');
+      expect(client).toBe('');
+      expect(masker.broken).toBe('content_block_delta');
+      expect(record).toContain('[ANTHROPIC_API_KEY_1] [EMAIL_1]');
       for (const out of [client, record]) for (const secret of [SECRETS[0]!, SECRETS[1]!]) expect(out).not.toContain(secret.slice(-10));
       expect(plan.ledger.entries()).toContainEqual({ type: 'EMAIL', count: 1, path: 'response.malformed_event' });
     }
   });
+
 });
