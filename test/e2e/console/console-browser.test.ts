@@ -2,7 +2,8 @@
  * The approver console in a real browser (Debian chromium via playwright-core) against a real
  * OpenID provider (oidc-provider): an SDK call with a service-account token (client_credentials)
  * is held; bob signs in with the authorization code flow + PKCE, approves it with a comment while
- * the SDK call waits, and the call completes. Also: CSRF refusals, sessions page, replay.
+ * the SDK call waits, and the call completes. Also: CSRF refusals, sessions page, replay, and an
+ * access grant requested through the API, approved in the console, then admitting calls.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { mkdir } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../../helpers/gateway-harness.ts';
 import { startOidcProvider, type RunningOidcProvider } from '../../helpers/oidc-provider-idp.ts';
+import { bundleWithData } from '../../helpers/policy-variant.ts';
 
 const AUDIENCE = 'https://sluice.test/api'; // oidc-provider wants resource indicators as absolute URIs
 const RISKY = 'Prepare the wire transfer file for the Q3 vendor run. Questions to dana.fox@example.com.';
@@ -34,7 +36,11 @@ beforeAll(async () => {
     people: { bob: ['admins'] },
     services: { 'svc-reporting': { secret: 'test-only-secret-not-real', groups: ['engineering'] } },
   });
-  h = await startHarness({ port, identity: { issuer: op.issuer, audience: AUDIENCE }, console: { enabled: true }, approvals: { holdSeconds: 60, keepAliveSeconds: 1 } });
+  // The shipped policy, except that the "secondary" connection needs an access grant.
+  const policyBundle = await bundleWithData((data) => {
+    data.access_grants = { required_connections: ['secondary'] };
+  });
+  h = await startHarness({ port, policyBundle, identity: { issuer: op.issuer, audience: AUDIENCE }, console: { enabled: true }, approvals: { holdSeconds: 60, keepAliveSeconds: 1 } });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
 }, 60_000);
 afterAll(async () => {
@@ -120,5 +126,46 @@ describe('approver console', () => {
     const anonymous = await fetch(target, { method: 'POST', body: new URLSearchParams({ verdict: 'approve', comment: 'x' }) });
     expect(anonymous.status).toBe(401);
     await context.close();
+  });
+
+  it('approves in the console a grant requested through the API; the call it gates then succeeds', async () => {
+    const token = await op.serviceToken('svc-reporting');
+    const secondary = new Anthropic({ baseURL: `${h.url}/c/secondary`, authToken: token, apiKey: null, maxRetries: 0 });
+    const hello = { model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user' as const, content: 'hi' }] };
+    const denied = await secondary.messages.create(hello).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    const res = await fetch(`${h.url}/sluice/api/grants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ connection: 'secondary', duration_minutes: 15, reason: 'nightly <report> backfill' }),
+    });
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as { id: string };
+
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${h.url}/sluice/console/approvals`);
+    if (page.url().includes(op.issuer)) {
+      await page.fill('input[name=login]', 'bob');
+      await page.fill('input[name=password]', 'any');
+      await page.click('button[type=submit]');
+      await page.waitForURL(`${h.url}/sluice/console/approvals`);
+    }
+    await page.click('header a[href="/sluice/console/grants"]');
+    const card = page.locator(`.grant[id="${id}"][data-state=requested]`);
+    expect(await card.textContent()).toContain('nightly <report> backfill'); // shown as text, escaped
+    expect(await card.textContent()).toContain('svc-reporting');
+    await card.locator('textarea[name=comment]').fill('backfill ok, ticket OPS-12');
+    await card.locator('button[value=approve]').click();
+    await page.waitForURL(/done=/);
+    expect(await page.locator('.notice').textContent()).toBe(`${id} approved`);
+    expect(await page.locator(`tr.grant[id="${id}"]`).getAttribute('data-state')).toBe('approved');
+    await mkdir('test-output', { recursive: true });
+    await page.screenshot({ path: 'test-output/console-grant-approved.png', fullPage: true });
+    await context.close();
+
+    expect((await secondary.messages.create(hello)).type).toBe('message');
+    const events = (await h.auditEvents()).filter((e) => e.kind === 'grant' && e.grant_id === id);
+    expect(events.map((e) => [(e as { state: string }).state, (e as { actor: string | null }).actor])).toEqual([['requested', 'svc-reporting'], ['approved', 'bob']]);
   });
 });
