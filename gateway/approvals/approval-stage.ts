@@ -34,12 +34,12 @@ export function approvalInput(a: Approval | null): PolicyInput['approval'] {
  * Before the policy: the approval this call presents in `x-sluice-approval-id`, checked against
  * this exact request (403 when it does not fit); null when the header is absent.
  */
-export async function presentedApproval(gate: ApprovalGate, headers: IncomingHttpHeaders, ex: Exchange, bodyHash: string): Promise<Approval | null> {
+export async function presentedApproval(gate: ApprovalGate, headers: IncomingHttpHeaders, ex: Exchange, bodyHash: () => string): Promise<Approval | null> {
   const raw = headers[APPROVAL_HEADER];
   if (raw === undefined) return null;
   const id = Array.isArray(raw) ? undefined : raw.trim();
   if (!id || !/^apr_[A-Za-z0-9_-]{1,64}$/.test(id)) throw new SluiceError('SLUICE_ERR_APPROVAL_INVALID', `${APPROVAL_HEADER} must be one approval id (apr_…)`);
-  const approval = await gate.service.matchPresented(id, { subject: ex.identity!.sub, connection: ex.connection!.name, operation: ex.operation, bodySha256: bodyHash });
+  const approval = await gate.service.matchPresented(id, { subject: ex.identity!.sub, connection: ex.connection!.name, operation: ex.operation, bodySha256: bodyHash() });
   ex.approval = approvalInput(approval);
   return approval;
 }
@@ -54,7 +54,7 @@ export async function awaitApproval(
   ex: Exchange,
   decision: Extract<Decision, { kind: 'approval_required' }>,
   presented: Approval | null,
-  bodyHash: string,
+  bodyHash: () => string,
 ): Promise<Approval> {
   const req = decision.approval;
   if (req.approverGroups.length === 0) {
@@ -68,7 +68,7 @@ export async function awaitApproval(
         connection: ex.connection!.name,
         operation: ex.operation,
         model: ex.facts?.model ?? null,
-        bodySha256: bodyHash,
+        bodySha256: bodyHash(),
         reason: req.reason,
         labels: decision.labels,
         findings: ex.facts?.findings ?? {},

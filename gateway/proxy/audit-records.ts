@@ -12,6 +12,11 @@ function outcomeOf(ex: Exchange): Outcome {
   return d.kind;
 }
 
+function requestHasFindings(ex: Exchange): boolean {
+  const findings = ex.facts?.findings;
+  return findings === undefined || Object.keys(findings).length > 0;
+}
+
 /**
  * Writes the exchange's decision event and session record, once. Called on every path out of
  * the proxy route (success, refusal, upstream failure, caller gone), so each request leaves
@@ -54,7 +59,8 @@ export function recordExchange(audit: AuditLog, ex: Exchange): Outcome | undefin
     connection: ex.connection?.name ?? null,
     operation: ex.operation,
     // Never a raw entity value in the audit, even one the policy let through (DESIGN.md: raw content is never written).
-    request: ex.detectorKit ? redactRequestForAudit(ex.forwardedBody ?? null, ex.detectorKit) : (ex.forwardedBody ?? null),
+    // The detect stage scanned these same places: a request it found nothing in needs no second scan.
+    request: ex.detectorKit && requestHasFindings(ex) ? redactRequestForAudit(ex.forwardedBody ?? null, ex.detectorKit) : (ex.forwardedBody ?? null),
     response: ex.detectorKit ? redactResponseForAudit(ex.response, ex.detectorKit) : ex.response,
     timings_ms: ex.timingsMs,
   });

@@ -69,7 +69,8 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
   ex.facts = detection.facts;
   ex.maskedInputPaths = detection.maskedInputPaths;
   ex.detectorKit = engine.entities;
-  const bodyHash = bodySha256(body?.raw);
+  // Hashed only when an approval is presented or required: most calls never need it.
+  const bodyHash = (): string => bodySha256(body?.raw);
   let approval = await presentedApproval(deps.approvals, req.headers, ex, bodyHash);
   ex.policyInput = buildPolicyInput({ identity, connection: connection.name, facts: detection.facts, session: ex.session, approval: approvalInput(approval), now: new Date() });
   let { decision, result } = await ex.timed('policy', () => engine.evaluateWithResult(ex.policyInput!));
