@@ -5,6 +5,18 @@ import { policyMetricsText, policyReadiness } from '../policy/policy-metrics.ts'
 import type { PolicyStore } from '../policy/policy-store.ts';
 import type { ConnectionRegistry } from '../upstream/connections.ts';
 
+/** The standard Prometheus process gauges plus V8 heap and external memory (where a gateway's memory goes). */
+function processMetricsText(): string {
+  const m = process.memoryUsage();
+  const gauge = (name: string, help: string, value: number): string => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${value}\n`;
+  return (
+    gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', m.rss) +
+    gauge('nodejs_heap_used_bytes', 'V8 heap in use, in bytes.', m.heapUsed) +
+    gauge('nodejs_heap_total_bytes', 'V8 heap reserved, in bytes.', m.heapTotal) +
+    gauge('nodejs_external_memory_bytes', 'Memory outside the V8 heap held by JS objects (buffers, WASM), in bytes.', m.external + m.arrayBuffers)
+  );
+}
+
 /** Liveness and readiness. Ready means a policy bundle is loaded: without one every call would be refused. */
 export async function opsPlugin(app: FastifyInstance, deps: { policies: PolicyStore; connections: ConnectionRegistry; audit?: AuditLog }): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -19,6 +31,6 @@ export async function opsPlugin(app: FastifyInstance, deps: { policies: PolicySt
   });
   // Prometheus text format: the active bundle revision and reloads, audit sink gauges and counters.
   app.get('/metrics', async (_req, reply) =>
-    reply.type('text/plain; version=0.0.4').send(`${policyMetricsText(deps.policies)}${deps.audit ? renderAuditMetrics(deps.audit) : ''}`),
+    reply.type('text/plain; version=0.0.4').send(`${processMetricsText()}${policyMetricsText(deps.policies)}${deps.audit ? renderAuditMetrics(deps.audit) : ''}`),
   );
 }

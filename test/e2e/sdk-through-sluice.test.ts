@@ -123,6 +123,8 @@ describe('operations', () => {
     const res = await fetch(`${h.url}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-    expect(await res.text()).toMatch(/^sluice_policy_bundle_info\{revision="test"\} 1$/m);
+    const text = await res.text();
+    expect(text).toMatch(/^sluice_policy_bundle_info\{revision="test"\} 1$/m);
+    expect(Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(10 * 1024 * 1024);
   });
 });
