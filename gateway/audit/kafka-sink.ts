@@ -166,8 +166,9 @@ export class KafkaAuditSink implements AuditSink {
   /** Kafka will never take this record: keep it beside the spool and move on rather than wedge delivery. */
   private async reject(rec: SpoolRecord, err: unknown): Promise<void> {
     await this.opts.spool.deadLetter(rec);
-    await this.opts.spool.commit(1);
+    // Counted before the spool lets go of it: a reader never sees the depth drop without the rejection.
     this.rejected++;
+    await this.opts.spool.commit(1);
     const eventId = (JSON.parse(rec.line) as { event_id?: string }).event_id;
     this.log.error({ event_id: eventId, bytes: rec.line.length, err: (err as Error).message }, 'kafka audit: event refused as too large; kept in the spool dir (rejected.jsonl) and the audit file');
   }

@@ -83,19 +83,6 @@ describe('the shipped policy', () => {
     const found = engine.entities.detector.scan('badge EMP-123456 and bob@example.com');
     expect(found.map((m) => m.type)).toEqual(['EMPLOYEE_ID', 'EMAIL']);
   });
-
-  it('evaluates a typical request in well under a millisecond (median over 2000)', () => {
-    const input = policyInput({ request: { skills: [skill('pdf')], tools: [tool('web_search')] } });
-    for (let i = 0; i < 500; i++) engine.evaluateWithResult(input);
-    const samples: number[] = [];
-    for (let i = 0; i < 2000; i++) {
-      const start = performance.now();
-      engine.evaluateWithResult(input);
-      samples.push(performance.now() - start);
-    }
-    samples.sort((a, b) => a - b);
-    expect(samples[1000]!).toBeLessThan(1);
-  });
 });
 
 describe('fail closed', () => {

@@ -163,13 +163,12 @@ describe('duplicate members (refused: parsers disagree on which one wins)', () =
 });
 
 describe('malformed and oversized tokens', () => {
-  it('refuses a 1 MB token quickly, before any parsing, key fetch or crypto', async () => {
+  it('refuses a 1 MB token by its size, before any parsing, key fetch or crypto', async () => {
     const [header] = (await idp.mint()).split('.');
     const huge = `${header}.${'A'.repeat(1024 * 1024)}.c2ln`;
     const before = { ...idp.requests };
-    const started = performance.now();
+    // The size message proves the length gate answered, ahead of decoding; no IdP request proves no key fetch.
     await expectSluiceError(verifier.verify(huge), 'SLUICE_ERR_AUTH_INVALID', /^invalid token: token exceeds 16384 bytes$/);
-    expect(performance.now() - started).toBeLessThan(50);
     expect(idp.requests).toEqual(before);
   });
 
