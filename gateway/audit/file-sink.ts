@@ -16,7 +16,10 @@ export class FileAuditSink implements AuditSink {
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.stream = new SonicBoom({ dest: path, append: true, mkdir: true, sync: false, mode: 0o600 });
+    // minLength 1, not the default 0: with 0, sonic-boom's flush() calls back at once without
+    // waiting for writes in flight, so "flushed" would not mean "in the file". With 1 every write
+    // still goes out immediately, and flush() waits for the drain.
+    this.stream = new SonicBoom({ dest: path, append: true, mkdir: true, sync: false, mode: 0o600, minLength: 1 });
   }
 
   write(_event: unknown, line: string): void {

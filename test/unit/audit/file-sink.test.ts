@@ -1,0 +1,25 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FileAuditSink } from '../../../gateway/audit/file-sink.ts';
+
+let dir: string | undefined;
+afterEach(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('FileAuditSink', () => {
+  it('flush() resolves only once every line written so far is in the file', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-file-sink-'));
+    const sink = new FileAuditSink(join(dir, 'audit.jsonl'));
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 50; i++) sink.write(undefined, JSON.stringify({ round, i, pad: 'x'.repeat(2000) }));
+      await sink.flush();
+      const lines = (await readFile(sink.path, 'utf8')).split('\n').filter(Boolean);
+      expect(lines).toHaveLength((round + 1) * 50);
+    }
+    await sink.close();
+    expect((await stat(sink.path)).mode & 0o777).toBe(0o600);
+  });
+});
