@@ -8,7 +8,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../../helpers/gateway-harness.ts';
 import { startOidcProvider, type RunningOidcProvider } from '../../helpers/oidc-provider-idp.ts';
@@ -99,7 +99,8 @@ describe('approver console', () => {
     await page.close();
   });
 
-  it('refuses console form posts without the CSRF token or from another origin', async () => {
+  /** A fresh browser context signed in to the console as bob (code + PKCE at the provider when it asks). */
+  async function signedInAsBob(): Promise<{ context: BrowserContext; page: Page }> {
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(`${h.url}/sluice/console/approvals`);
@@ -109,6 +110,11 @@ describe('approver console', () => {
       await page.click('button[type=submit]');
       await page.waitForURL(`${h.url}/sluice/console/approvals`);
     }
+    return { context, page };
+  }
+
+  it('refuses console form posts without the CSRF token or from another origin', async () => {
+    const { context, page } = await signedInAsBob();
     const csrf = await page.locator('input[name=_csrf]').first().getAttribute('value');
     expect(csrf).toBeTruthy();
     const target = `${h.url}/sluice/console/approvals/apr_doesnotexist/decide`;
@@ -142,15 +148,7 @@ describe('approver console', () => {
     expect(res.status).toBe(201);
     const { id } = (await res.json()) as { id: string };
 
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${h.url}/sluice/console/approvals`);
-    if (page.url().includes(op.issuer)) {
-      await page.fill('input[name=login]', 'bob');
-      await page.fill('input[name=password]', 'any');
-      await page.click('button[type=submit]');
-      await page.waitForURL(`${h.url}/sluice/console/approvals`);
-    }
+    const { context, page } = await signedInAsBob();
     await page.click('header a[href="/sluice/console/grants"]');
     const card = page.locator(`.grant[id="${id}"][data-state=requested]`);
     expect(await card.textContent()).toContain('nightly <report> backfill'); // shown as text, escaped
