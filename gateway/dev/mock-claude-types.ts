@@ -32,6 +32,12 @@ export interface MockClaudeOptions {
   readonly chunkChars?: number;
   /** Pause between SSE events. Default 0. */
   readonly interEventDelayMs?: number;
+  /**
+   * Pause between one content_block_delta and the next, like a model's token rate: the events
+   * around the deltas (message_start … ping, content_block_stop … message_stop) are not delayed,
+   * as the API sends them. Default 0.
+   */
+  readonly deltaIntervalMs?: number;
   /** Pause before the response headers, like model latency. Default 0. */
   readonly serviceTimeMs?: number;
   /** Requests kept in `requests` (oldest dropped first) so a long-running echo upstream stays bounded. Default 10 000. */

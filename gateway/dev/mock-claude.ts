@@ -134,11 +134,13 @@ export class MockClaude {
     // fault must not destroy the socket while earlier events still sit in its buffer.
     const write = (text: string) => new Promise<void>((resolve) => res.write(text, () => resolve()));
     await new Promise<void>((resolve) => setImmediate(resolve)); // the headers reach the socket first
+    let deltasSent = 0;
     for (const [i, e] of events.entries()) {
       if (res.destroyed) return;
       if (fault?.kind === 'reset-after-events' && i >= fault.events) return void res.destroy();
       if (fault?.kind === 'stall-after-events' && i >= fault.events) return; // silent but open until the client or close() ends it
       if (i > 0 && this.opts.interEventDelayMs) await sleep(this.opts.interEventDelayMs);
+      if (e.event === 'content_block_delta' && deltasSent++ > 0 && this.opts.deltaIntervalMs) await sleep(this.opts.deltaIntervalMs);
       await write(formatSseEvent(e.event, e.data));
       if (fault?.kind === 'malformed-sse' && e.event === 'content_block_start') await write('event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {not json\n\n');
       if (fault?.kind === 'error-event' && e.event === 'content_block_delta') return void res.end(sseErrorEvent('overloaded_error', 'Overloaded'));

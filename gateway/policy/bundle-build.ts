@@ -1,9 +1,10 @@
 /**
  * Builds the policy bundle with the pinned OPA CLI: Rego → one WASM module for the entrypoint
- * sluice/decision, plus the data.json files, restricted to builtins opa-wasm can run.
+ * sluice/decision (and sluice/text_rules when the policies declare it), plus the data.json
+ * files, restricted to builtins opa-wasm can run.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -16,6 +17,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The one entrypoint of every Sluice bundle (DESIGN.md, "The policy contract"). */
 export const ENTRYPOINT = 'sluice/decision';
+/** Optional entrypoint: the prompt terms the gateway matches for the policy (text_rules.rego). */
+export const TEXT_RULES_ENTRYPOINT = 'sluice/text_rules';
 
 /** The OPA CLI to use: SLUICE_OPA_BIN, else the pinned one scripts/install-opa.sh installs. */
 export function defaultOpaBin(env: NodeJS.ProcessEnv = process.env): string {
@@ -67,6 +70,20 @@ export async function defaultRevision(dir: string, now: Date = new Date()): Prom
 }
 
 /**
+ * Whether a policy file (tests aside) in package sluice defines `text_rules`. OPA refuses an
+ * entrypoint that names no rule, and bundles without text rules are valid: the policy then
+ * matches its own text in Rego.
+ */
+async function declaresTextRules(policiesDir: string): Promise<boolean> {
+  const files = (await readdir(policiesDir, { recursive: true })).filter((f) => f.endsWith('.rego') && !f.endsWith('_test.rego'));
+  for (const file of files) {
+    const source = await readFile(join(policiesDir, file), 'utf8');
+    if (/^package sluice\s*$/m.test(source) && /^text_rules\s*(?::=|=|if\b|\{)/m.test(source)) return true;
+  }
+  return false;
+}
+
+/**
  * Runs `opa build -t wasm -e sluice/decision` on `policiesDir` into `outFile` (written
  * atomically: a gateway reading the old bundle never sees half a file). The capabilities file
  * goes beside the bundle. A failure carries OPA's own message.
@@ -88,7 +105,8 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuiltBun
   const tmpFile = `${outFile}.${process.pid}.tmp`;
   await mkdir(dirname(outFile), { recursive: true });
   // Bundle mode (-b): OPA signs only bundles; for policies/ it yields the same files as without.
-  const args = ['build', '-b', '-t', 'wasm', '-e', ENTRYPOINT, '--capabilities', capabilitiesFile, '--revision', revision, '--ignore', '*_test.rego', '-o', tmpFile];
+  const entrypoints = (await declaresTextRules(policiesDir)) ? ['-e', ENTRYPOINT, '-e', TEXT_RULES_ENTRYPOINT] : ['-e', ENTRYPOINT];
+  const args = ['build', '-b', '-t', 'wasm', ...entrypoints, '--capabilities', capabilitiesFile, '--revision', revision, '--ignore', '*_test.rego', '-o', tmpFile];
   if (options.signingKey) {
     await stat(options.signingKey).catch(() => {
       throw new Error(`signing key ${options.signingKey} does not exist`);

@@ -1,5 +1,6 @@
 import type { Identity } from '../identity/identity.ts';
 import type { RequestFacts } from '../inspect/facts.ts';
+import type { TextMatches } from './text-matcher.ts';
 
 /** The session facts the policy sees (gateway/sessions). */
 export interface SessionFacts {
@@ -34,6 +35,8 @@ export interface PolicyInput {
     estimated_input_tokens: number;
     text: string;
     findings: Readonly<Record<string, number>>;
+    /** The bundle's text rules found in `text`: set by the engine (PolicyEngine.evaluateWithResult). */
+    text_matches?: TextMatches;
   };
   readonly session: SessionFacts | null;
   readonly approval: { id: string; state: string; approver: string | null } | null;

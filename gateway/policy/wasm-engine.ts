@@ -6,9 +6,11 @@
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { SluiceError } from '../errors.ts';
 import { buildDetectorKit, type DetectorKit } from '../inspect/detector-kit.ts';
+import { TEXT_RULES_ENTRYPOINT } from './bundle-build.ts';
 import { readBundle, type PolicyBundle } from './bundle-reader.ts';
 import { parseDecision, type Decision } from './decision.ts';
 import type { PolicyInput } from './input.ts';
+import { TextMatcher } from './text-matcher.ts';
 
 const ENTRYPOINT = 'sluice/decision';
 
@@ -57,6 +59,8 @@ export class PolicyEngine {
     readonly revision: string,
     /** The entity detector for this bundle (built-ins plus its custom entities), built at load. */
     readonly entities: DetectorKit,
+    /** The bundle's text rules, matched in TypeScript; undefined when it declares none. */
+    private readonly textMatcher: TextMatcher | undefined,
   ) {}
 
   /**
@@ -74,9 +78,13 @@ export class PolicyEngine {
     try {
       const policy = await loadPolicy(bundle.wasm, { ...MEMORY });
       policy.setData(bundle.data);
-      const id: unknown = (policy.entrypoints as Record<string, unknown>)[ENTRYPOINT];
+      const entrypoints = policy.entrypoints as Record<string, unknown>;
+      const id = entrypoints[ENTRYPOINT];
       if (typeof id !== 'number') throw new Error(`the WASM module has no entrypoint ${ENTRYPOINT}`);
-      const engine = new PolicyEngine(policy, id, bundle.manifest.revision, buildDetectorKit(bundle.data));
+      const textRulesId = entrypoints[TEXT_RULES_ENTRYPOINT];
+      // The terms depend on data only, so one evaluation at load serves every request.
+      const textMatcher = typeof textRulesId === 'number' ? TextMatcher.fromRules(firstResult(policy.evaluate({}, textRulesId))) : undefined;
+      const engine = new PolicyEngine(policy, id, bundle.manifest.revision, buildDetectorKit(bundle.data), textMatcher);
       engine.evaluateWithResult(SMOKE_INPUT);
       return engine;
     } catch (err) {
@@ -85,21 +93,29 @@ export class PolicyEngine {
   }
 
   /**
-   * Evaluates sluice/decision for one request; returns the parsed decision and the raw result.
+   * Evaluates sluice/decision for one request; returns the parsed decision, the raw result and
+   * the input as evaluated: with `request.text_matches` from this bundle's own text rules
+   * (replacing any in `input`, so a replayed input is matched against the bundle replaying it).
    * Synchronous: opa-wasm evaluates in the calling thread, and one evaluation takes microseconds.
    * After a trap the instance stays usable: ABI 1.2 resets the heap on every evaluation.
    */
-  evaluateWithResult(input: PolicyInput): { decision: Decision; result: unknown } {
+  evaluateWithResult(input: PolicyInput): { decision: Decision; result: unknown; input: PolicyInput } {
+    const evaluated = this.textMatcher ? { ...input, request: { ...input.request, text_matches: this.textMatcher.match(input.request.text) } } : input;
     let resultSet: unknown;
     try {
-      resultSet = this.policy.evaluate(input, this.entrypointId);
+      resultSet = this.policy.evaluate(evaluated, this.entrypointId);
     } catch (err) {
       throw new SluiceError('SLUICE_ERR_POLICY_ERROR', `policy evaluation failed (${describe(err)}); request refused`, { cause: err });
     }
-    const result = Array.isArray(resultSet) ? (resultSet[0] as { result?: unknown } | undefined)?.result : undefined;
+    const result = firstResult(resultSet);
     if (result === undefined) {
       throw new SluiceError('SLUICE_ERR_POLICY_ERROR', `policy ${ENTRYPOINT} is undefined for this request; request refused`);
     }
-    return { decision: parseDecision(result), result };
+    return { decision: parseDecision(result), result, input: evaluated };
   }
+}
+
+/** The value of an opa-wasm result set (`[{result}]`), undefined when the rule is undefined. */
+function firstResult(resultSet: unknown): unknown {
+  return Array.isArray(resultSet) ? (resultSet[0] as { result?: unknown } | undefined)?.result : undefined;
 }

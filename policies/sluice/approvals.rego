@@ -14,9 +14,11 @@ approval_triggers contains {"rule": "findings", "reason": $"the prompt contains 
 }
 
 # High-risk keywords from data.sluice.approval.on_keywords, matched case-insensitively.
+text_keywords contains lower(keyword) if some keyword in data.sluice.approval.on_keywords
+
 approval_keywords contains keyword if {
 	some keyword in data.sluice.approval.on_keywords
-	contains(prompt_text, lower(keyword))
+	keyword_in_prompt(keyword)
 }
 
 approval_triggers contains {"rule": "keyword", "reason": $"the prompt mentions {concat(", ", sort(approval_keywords))}"} if {

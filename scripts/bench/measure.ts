@@ -30,19 +30,50 @@ export interface Target {
   readonly headers: Record<string, string>;
 }
 
+const DELTA_EVENT = 'event: content_block_delta';
+
+/**
+ * Counts the `event: content_block_delta` lines in each read of an SSE body. The last bytes of
+ * the previous read are searched again with the next one, so a line split across two reads is
+ * counted once, in the read that completes it (the line has no prefix that is also its suffix,
+ * so no line is counted twice).
+ */
+function deltaEventCounter(): (chunk: Buffer) => number {
+  let carried = Buffer.alloc(0);
+  return (chunk) => {
+    const text = Buffer.concat([carried, chunk]);
+    let deltas = 0;
+    for (let at = text.indexOf(DELTA_EVENT); at !== -1; at = text.indexOf(DELTA_EVENT, at + DELTA_EVENT.length)) deltas++;
+    carried = text.subarray(Math.max(0, text.length - (DELTA_EVENT.length - 1)));
+    return deltas;
+  };
+}
+
+export interface ClosedLoopResult {
+  readonly total: Percentiles;
+  /** Streams: request sent to the first read carrying a content_block_delta. */
+  readonly firstDelta: Percentiles;
+  /**
+   * Streams: the gap between consecutive reads that each carry at least one content_block_delta.
+   * A read can carry several deltas (the sender or a proxy batched them); the deltas after the
+   * first in a read have no gap of their own and are counted in `batchedDeltas` instead, so a
+   * system that buffers shows up there rather than as impossibly small gaps.
+   */
+  readonly interChunk: Percentiles;
+  readonly batchedDeltas: number;
+  readonly failures: number;
+}
+
 /**
  * Closed loop: `concurrency` clients, each on its own keep-alive connection, sending requests
- * back to back until `count` are measured (after `warmup`). Total and time-to-first-delta (ms).
+ * back to back until `count` are measured (after `warmup`). Times in ms, taken when a read of
+ * the response body reaches the client.
  */
-export async function closedLoop(
-  target: Target,
-  body: string,
-  count: number,
-  warmup: number,
-  concurrency = 1,
-): Promise<{ total: Percentiles; firstDelta: Percentiles; failures: number }> {
+export async function closedLoop(target: Target, body: string, count: number, warmup: number, concurrency = 1): Promise<ClosedLoopResult> {
   const total = histogram();
   const firstDelta = histogram();
+  const interChunk = histogram();
+  let batchedDeltas = 0;
   let failures = 0;
   let issued = 0;
   const headers = { ...target.headers, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
@@ -54,22 +85,32 @@ export async function closedLoop(
         const measured = issued++ >= warmup;
         const start = performance.now();
         const res = await client.request({ method: 'POST', path: '/v1/messages', headers, body });
-        let deltaAt: number | undefined;
+        const countDeltas = deltaEventCounter();
+        let firstDeltaAt: number | undefined;
+        let lastDeltaAt: number | undefined;
         for await (const chunk of res.body) {
-          if (deltaAt === undefined && (chunk as Buffer).includes('content_block_delta')) deltaAt = performance.now();
+          const now = performance.now();
+          const deltas = countDeltas(chunk as Buffer);
+          if (deltas === 0) continue;
+          firstDeltaAt ??= now;
+          if (measured) {
+            if (lastDeltaAt !== undefined) interChunk.recordValue(Math.max(1, (now - lastDeltaAt) * 1000));
+            batchedDeltas += deltas - 1;
+          }
+          lastDeltaAt = now;
         }
         const end = performance.now();
         if (res.statusCode !== 200) failures++;
         if (!measured) continue;
         total.recordValue(Math.max(1, (end - start) * 1000));
-        if (deltaAt !== undefined) firstDelta.recordValue(Math.max(1, (deltaAt - start) * 1000));
+        if (firstDeltaAt !== undefined) firstDelta.recordValue(Math.max(1, (firstDeltaAt - start) * 1000));
       }
     } finally {
       await client.close();
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { total: percentilesMs(total), firstDelta: percentilesMs(firstDelta), failures };
+  return { total: percentilesMs(total), firstDelta: percentilesMs(firstDelta), interChunk: percentilesMs(interChunk), batchedDeltas, failures };
 }
 
 export interface Throughput {

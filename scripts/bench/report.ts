@@ -5,6 +5,10 @@ export interface SystemResult {
   readonly name: string;
   readonly json: Percentiles;
   readonly streamFirstDelta: Percentiles;
+  /** Gaps between reads carrying content_block_delta events, from the paced mock (measure.ts closedLoop). */
+  readonly streamInterChunk: Percentiles;
+  /** Deltas that reached the client in the same read as an earlier one, so without a gap of their own. */
+  readonly streamBatchedDeltas: number;
   readonly failures: number;
   readonly throughput: Throughput;
   readonly peakRssMb: number;
@@ -22,13 +26,20 @@ export interface BenchResult {
 
 const f = (ms: number): string => ms.toFixed(3);
 
+function interChunk(s: SystemResult, baseline: SystemResult): string {
+  const gaps = s.streamInterChunk;
+  if (gaps.count === 0) return s.streamBatchedDeltas === 0 ? 'n/a (streams failed)' : `n/a (every stream in one read, ${s.streamBatchedDeltas} deltas batched)`;
+  const batched = s.streamBatchedDeltas === 0 ? '' : `, ${s.streamBatchedDeltas} deltas batched`;
+  return `${f(gaps.p50)} / ${f(gaps.p99)} (${f(gaps.p50 - baseline.streamInterChunk.p50)} / ${f(gaps.p99 - baseline.streamInterChunk.p99)})${batched}`;
+}
+
 export function renderMarkdown(r: BenchResult): string {
   const [baseline, floor] = r.systems;
   const lines = [
     `Bench ${r.date} on ${r.machine.cores}× ${r.machine.cpu}, ${r.machine.memoryGb} GB, Node ${r.machine.node}; 4 KB prompt, mock service time ${r.settings.upstreamServiceMs} ms.`,
     '',
-    '| system | c=1 p50 ms | c=1 p99 ms | c=1 p99.9 ms | added p50 / p99 ms | stream first delta p99 ms (added) | req/s @' + r.settings.connections + ' | vs floor | peak RSS MB | failures |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| system | c=1 p50 ms | c=1 p99 ms | c=1 p99.9 ms | added p50 / p99 ms | stream first delta p99 ms (added) | inter-chunk p50/p99 ms (added) | req/s @' + r.settings.connections + ' | vs floor | peak RSS MB | failures |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const s of r.systems) {
     const addedP50 = s.json.p50 - baseline!.json.p50;
@@ -36,9 +47,13 @@ export function renderMarkdown(r: BenchResult): string {
     const ttft = s.streamFirstDelta.count === 0 ? 'n/a (streams failed)' : `${f(s.streamFirstDelta.p99)} (${f(s.streamFirstDelta.p99 - baseline!.streamFirstDelta.p99)})`;
     const ratio = s.throughput.requestsPerSecond / floor!.throughput.requestsPerSecond;
     lines.push(
-      `| ${s.name} | ${f(s.json.p50)} | ${f(s.json.p99)} | ${f(s.json.p999)} | ${f(addedP50)} / ${f(addedP99)} | ${ttft} | ${s.throughput.requestsPerSecond} | ${(ratio * 100).toFixed(0)}% | ${s.peakRssMb} | ${s.failures + s.throughput.non2xx + s.throughput.errors} |`,
+      `| ${s.name} | ${f(s.json.p50)} | ${f(s.json.p99)} | ${f(s.json.p999)} | ${f(addedP50)} / ${f(addedP99)} | ${ttft} | ${interChunk(s, baseline!)} | ${s.throughput.requestsPerSecond} | ${(ratio * 100).toFixed(0)}% | ${s.peakRssMb} | ${s.failures + s.throughput.non2xx + s.throughput.errors} |`,
     );
   }
+  lines.push(
+    '',
+    `Inter-chunk: ${r.settings.pacedStreams} streams of ${r.settings.pacedMaxTokens} tokens from a mock that sends a content_block_delta every ${r.settings.deltaIntervalMs} ms; the gap between consecutive reads at the client that carry a delta (deltas batched into one read have no gap of their own and are counted instead).`,
+  );
   lines.push('', '| concurrency | baseline p50 / p99 ms | sluice p50 / p99 ms | added p50 / p99 ms |', '|---|---|---|---|');
   for (const c of r.concurrency) {
     lines.push(`| ${c.concurrency} | ${f(c.baseline.p50)} / ${f(c.baseline.p99)} | ${f(c.sluice.p50)} / ${f(c.sluice.p99)} | ${f(c.sluice.p50 - c.baseline.p50)} / ${f(c.sluice.p99 - c.baseline.p99)} |`);

@@ -23,6 +23,12 @@ const WARMUP = quick ? 50 : 300;
 const SECONDS = quick ? 3 : 10;
 const CONNECTIONS = 32;
 const SERVICE_MS = 0;
+/** Pacing of the streams that measure inter-chunk delay: a content_block_delta every 20 ms, a real model's order of magnitude. */
+const DELTA_INTERVAL_MS = 20;
+/** Output cap of those streams: 80 tokens is 320 characters, 20 deltas of 16, so each stream takes ~0.4 s. */
+const PACED_MAX_TOKENS = 80;
+const PACED_STREAMS = quick ? 20 : 50;
+const PACED_WARMUP = quick ? 3 : 5;
 const key = `sk-bench-${randomBytes(12).toString('hex')}`;
 const children: ChildProcess[] = [];
 
@@ -39,21 +45,36 @@ async function startTarget(...args: string[]): Promise<{ pid: number; info: { ur
   return { pid: child.pid!, info: JSON.parse(line) };
 }
 
-function prompt(bytes: number, stream: boolean): string {
+function prompt(bytes: number, stream: boolean, maxTokens = 1024): string {
   const text = 'The quarterly report shows steady growth across all regions. '.repeat(Math.ceil(bytes / 62)).slice(0, bytes);
-  return JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 1024, stream, messages: [{ role: 'user', content: text }] });
+  return JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: maxTokens, stream, messages: [{ role: 'user', content: text }] });
 }
 
-async function measureSystem(name: string, target: Target, pid: number): Promise<SystemResult> {
+/** `target` is the system in front of the unpaced mock, `paced` the same system in front of the paced one. */
+async function measureSystem(name: string, target: Target, paced: Target, pid: number): Promise<SystemResult> {
   process.stderr.write(`bench: ${name}: concurrency 1 …\n`);
   const json = await closedLoop(target, prompt(4096, false), N, WARMUP);
   const sse = await closedLoop(target, prompt(4096, true), Math.round(N / 2), Math.round(WARMUP / 2));
+  const pacedSse = await closedLoop(paced, prompt(4096, true, PACED_MAX_TOKENS), PACED_STREAMS, PACED_WARMUP);
   process.stderr.write(`bench: ${name}: saturation at ${CONNECTIONS} connections for ${SECONDS}s …\n`);
   let peakRss = await rssMb(pid);
   const sampler = setInterval(() => void rssMb(pid).then((mb) => (peakRss = Math.max(peakRss, mb))), 200);
   const throughput = await saturate(target, prompt(4096, false), CONNECTIONS, SECONDS);
   clearInterval(sampler);
-  return { name, json: json.total, streamFirstDelta: sse.firstDelta, failures: json.failures + sse.failures, throughput, peakRssMb: peakRss };
+  return {
+    name,
+    json: json.total,
+    streamFirstDelta: sse.firstDelta,
+    streamInterChunk: pacedSse.interChunk,
+    streamBatchedDeltas: pacedSse.batchedDeltas,
+    failures: json.failures + sse.failures + pacedSse.failures,
+    throughput,
+    peakRssMb: peakRss,
+  };
+}
+
+function sluiceTarget(sluice: { info: { url: string; token?: string } }): Target {
+  return { url: sluice.info.url, headers: { authorization: `Bearer ${sluice.info.token}` } };
 }
 
 async function main(): Promise<void> {
@@ -67,14 +88,28 @@ async function main(): Promise<void> {
   children.push(portkey.process);
   const litellm = await startLiteLlm(mock.info.url, key, 18790, dir);
   children.push(litellm.process);
+  // Inter-chunk delay needs an upstream that paces its deltas, which would distort every other
+  // measurement, so each system has a twin (same code and settings) in front of a paced mock.
+  // Choosing the pacing per request with a header would keep one set of processes, but Sluice
+  // forwards only an allowlist of headers upstream and the peers their own, so it would not
+  // reach the mock through every system.
+  const pacedMock = await startTarget('mock', String(SERVICE_MS), String(DELTA_INTERVAL_MS));
+  const pacedBare = await startTarget('bare', pacedMock.info.url);
+  const pacedSluice = await startTarget('sluice', pacedMock.info.url, bundle);
+  const pacedPortkey = await startPortkey(pacedMock.info.url, key, 18788);
+  children.push(pacedPortkey.process);
+  const pacedDir = join(dir, 'paced');
+  await mkdir(pacedDir);
+  const pacedLitellm = await startLiteLlm(pacedMock.info.url, key, 18791, pacedDir);
+  children.push(pacedLitellm.process);
   const baseline = { url: mock.info.url, headers: { 'x-api-key': key } };
-  const gateway = { url: sluice.info.url, headers: { authorization: `Bearer ${sluice.info.token}` } };
+  const gateway = sluiceTarget(sluice);
   const systems = [
-    await measureSystem('baseline (direct to mock)', baseline, mock.pid),
-    await measureSystem('bare undici proxy (floor)', { url: bare.info.url, headers: {} }, bare.pid),
-    await measureSystem('sluice (auth + policy + audit)', gateway, sluice.pid),
-    await measureSystem('portkey 1.15.2 (regex guardrail)', portkey.target, portkey.process.pid!),
-    await measureSystem('litellm 1.108.7 proxy', litellm.target, litellm.process.pid!),
+    await measureSystem('baseline (direct to mock)', baseline, { url: pacedMock.info.url, headers: baseline.headers }, mock.pid),
+    await measureSystem('bare undici proxy (floor)', { url: bare.info.url, headers: {} }, { url: pacedBare.info.url, headers: {} }, bare.pid),
+    await measureSystem('sluice (auth + policy + audit)', gateway, sluiceTarget(pacedSluice), sluice.pid),
+    await measureSystem('portkey 1.15.2 (regex guardrail)', portkey.target, pacedPortkey.target, portkey.process.pid!),
+    await measureSystem('litellm 1.108.7 proxy', litellm.target, pacedLitellm.target, litellm.process.pid!),
   ];
   process.stderr.write('bench: concurrency and prompt-size curves …\n');
   const concurrency = [];
@@ -95,7 +130,18 @@ async function main(): Promise<void> {
   const result: BenchResult = {
     date: new Date().toISOString(),
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
-    settings: { requests: N, warmup: WARMUP, saturationSeconds: SECONDS, connections: CONNECTIONS, promptBytes: 4096, upstreamServiceMs: SERVICE_MS, quick },
+    settings: {
+      requests: N,
+      warmup: WARMUP,
+      saturationSeconds: SECONDS,
+      connections: CONNECTIONS,
+      promptBytes: 4096,
+      upstreamServiceMs: SERVICE_MS,
+      pacedStreams: PACED_STREAMS,
+      pacedMaxTokens: PACED_MAX_TOKENS,
+      deltaIntervalMs: DELTA_INTERVAL_MS,
+      quick,
+    },
     systems,
     concurrency,
     scale,

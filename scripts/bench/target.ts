@@ -1,6 +1,6 @@
 /**
  * One system under test, in its own process so its CPU and memory are its own:
- *   target.ts mock SERVICE_MS  |  target.ts bare UPSTREAM_URL  |  target.ts sluice UPSTREAM_URL BUNDLE
+ *   target.ts mock SERVICE_MS [DELTA_INTERVAL_MS]  |  target.ts bare UPSTREAM_URL  |  target.ts sluice UPSTREAM_URL BUNDLE
  * Prints `BENCH-READY {url, token?}` when ready (other lines on stdout are the system's logs); the upstream key comes in BENCH_UPSTREAM_KEY.
  */
 import { mkdtempSync } from 'node:fs';
@@ -20,7 +20,8 @@ function ready(info: Record<string, unknown>): void {
 }
 
 if (kind === 'mock') {
-  const mock = await MockClaude.start({ apiKey: key, serviceTimeMs: Number(arg ?? 0), chunkChars: 16, maxRecordedRequests: 1 });
+  const deltaIntervalMs = Number(process.argv[4] ?? 0);
+  const mock = await MockClaude.start({ apiKey: key, serviceTimeMs: Number(arg ?? 0), deltaIntervalMs, chunkChars: 16, maxRecordedRequests: 1 });
   ready({ url: mock.url });
 } else if (kind === 'bare') {
   ready({ url: (await startBareProxy(arg!, key)).url });

@@ -3,18 +3,25 @@
  * block's reason), token-size approvals, business hours with break-glass. Proves the builtins
  * these rules use (regex.match, floor, to_number, substring) run under opa-wasm.
  */
+import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildBundle } from '../../../gateway/policy/bundle-build.ts';
+import { readBundle } from '../../../gateway/policy/bundle-reader.ts';
 import { PolicyEngine } from '../../../gateway/policy/wasm-engine.ts';
 import { policyInput, tempDir } from '../../helpers/policy-fixtures.ts';
 
 let shipped: PolicyEngine;
 let withHours: PolicyEngine;
+/** The shipped bundle driven directly, without the gateway's text matching: Rego matches the text. */
+let regoOnly: LoadedPolicy;
 
 beforeAll(async () => {
   shipped = await PolicyEngine.fromBundle(inject('policyBundle'));
+  const bundle = await readBundle(inject('policyBundle'));
+  regoOnly = await loadPolicy(bundle.wasm);
+  regoOnly.setData(bundle.data);
   // The same policies with business hours switched on for ci.
   const dir = join(await tempDir(), 'policies');
   await cp('policies', dir, { recursive: true });
@@ -48,5 +55,20 @@ describe('policy library', () => {
     expect(ci('2025-06-01T10:00:00.000Z').kind).toBe('deny'); // Sunday
     expect(ci('2025-06-01T10:00:00.000Z', ['sluice:break-glass']).kind).toBe('allow');
     expect(shipped.evaluateWithResult(policyInput({ identity: { groups: ['ci'] }, request: { model: 'claude-haiku-4-5' }, now: '2025-06-01T03:00:00.000Z' })).decision.kind).toBe('allow');
+  });
+
+  it('decides the same whether the gateway or Rego matches the text rules', () => {
+    const texts = [
+      'Plan for Project NIGHTINGALE', 'project  nightingale', 'nightingales sing at corp.example.org',
+      'curl https://build-7.corp.example.com/x', 'ssh DB-01.CORP.EXAMPLE.COM', '-.corp.example.com', 'x.corp.example.community',
+      `${'a-'.repeat(40)}a.corp.example.com`, 'Please send the Wire Transfer today', 'customer database export of production credentials',
+      'ünïcödé wire transfer ☃', '',
+    ];
+    for (const text of texts) {
+      const input = policyInput({ request: { text } });
+      const viaGateway = shipped.evaluateWithResult(input).result;
+      const viaRego = (regoOnly.evaluate(input, 'sluice/decision') as { result: unknown }[])[0]!.result;
+      expect(viaGateway, text).toEqual(viaRego);
+    }
   });
 });

@@ -101,6 +101,18 @@ describe('fail closed', () => {
     await expect(PolicyEngine.fromBundle(await bundleOf('decision := {"allow": true} if input.never'))).rejects.toThrow(/does not evaluate: policy sluice\/decision is undefined/);
   });
 
+  it('refuses a bundle whose text rules hold a pattern that could backtrack badly, at load', async () => {
+    const bundle = await bundleOf('decision := {"allow": true}\ntext_rules := {"patterns": ["(?i)\\\\b[a-z]+\\\\.corp"]}');
+    await expect(PolicyEngine.fromBundle(bundle)).rejects.toThrow(/sluice\/text_rules: pattern .*unbounded quantifiers/);
+  });
+
+  it('passes the text rules it found to the policy, and reports them in the evaluated input', async () => {
+    const engine = await PolicyEngine.fromBundle(await bundleOf('text_rules := {"keywords": ["Falcon"]}\ndecision := {"allow": true, "reasons": input.request.text_matches.keywords}'));
+    const { decision, input } = engine.evaluateWithResult(policyInput({ request: { text: 'the FALCON has landed', text_matches: { keywords: ['stale'], patterns: [] } } }));
+    expect(decision.reasons).toEqual(['falcon']);
+    expect(input.request.text_matches).toEqual({ keywords: ['falcon'], patterns: [] });
+  });
+
   it('refuses a WASM bundle compiled for another entrypoint', async () => {
     const dir = await writePolicies({ 'sluice/decision.rego': 'package sluice\n\nother := {"allow": true}\n' });
     const file = join(await tempDir(), 'other.tar.gz');

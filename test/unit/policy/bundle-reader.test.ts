@@ -29,7 +29,10 @@ describe('readBundle', () => {
     const bundle = await readBundle(inject('policyBundle'));
     expect(bundle.wasm.subarray(0, 4)).toEqual(WASM.subarray(0, 4));
     expect(bundle.manifest.revision).toBe('test');
-    expect(bundle.manifest.wasm).toEqual([{ entrypoint: 'sluice/decision', module: '/policy.wasm' }]);
+    expect(bundle.manifest.wasm).toEqual([
+      { entrypoint: 'sluice/decision', module: '/policy.wasm' },
+      { entrypoint: 'sluice/text_rules', module: '/policy.wasm' },
+    ]);
     expect(Object.keys((bundle.data.sluice as { groups: object }).groups).sort()).toEqual(['admins', 'ci', 'engineering']);
   });
 
