@@ -55,9 +55,9 @@ export interface ClosedLoopResult {
   readonly firstDelta: Percentiles;
   /**
    * Streams: the gap between consecutive reads that each carry at least one content_block_delta.
-   * A read can carry several deltas (the sender or a proxy batched them); the deltas after the
-   * first in a read have no gap of their own and are counted in `batchedDeltas` instead, so a
-   * system that buffers shows up there rather than as impossibly small gaps.
+   * A read can carry several deltas (a proxy buffered them, or the client read late and got what
+   * had piled up); the deltas after the first in a read have no gap of their own and are counted
+   * in `batchedDeltas` instead, so a system that buffers shows up there rather than as gaps of 0.
    */
   readonly interChunk: Percentiles;
   readonly batchedDeltas: number;

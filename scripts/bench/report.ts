@@ -28,8 +28,8 @@ const f = (ms: number): string => ms.toFixed(3);
 
 function interChunk(s: SystemResult, baseline: SystemResult): string {
   const gaps = s.streamInterChunk;
-  if (gaps.count === 0) return s.streamBatchedDeltas === 0 ? 'n/a (streams failed)' : `n/a (every stream in one read, ${s.streamBatchedDeltas} deltas batched)`;
-  const batched = s.streamBatchedDeltas === 0 ? '' : `, ${s.streamBatchedDeltas} deltas batched`;
+  if (gaps.count === 0) return s.streamBatchedDeltas === 0 ? 'n/a (streams failed)' : "n/a (each stream's deltas in one read)";
+  const batched = s.streamBatchedDeltas === 0 ? '' : `, batched: ${s.streamBatchedDeltas}`;
   return `${f(gaps.p50)} / ${f(gaps.p99)} (${f(gaps.p50 - baseline.streamInterChunk.p50)} / ${f(gaps.p99 - baseline.streamInterChunk.p99)})${batched}`;
 }
 
@@ -52,7 +52,7 @@ export function renderMarkdown(r: BenchResult): string {
   }
   lines.push(
     '',
-    `Inter-chunk: ${r.settings.pacedStreams} streams of ${r.settings.pacedMaxTokens} tokens from a mock that sends a content_block_delta every ${r.settings.deltaIntervalMs} ms; the gap between consecutive reads at the client that carry a delta (deltas batched into one read have no gap of their own and are counted instead).`,
+    `Inter-chunk: ${r.settings.pacedStreams} streams of ${r.settings.pacedMaxTokens} tokens from a mock that sends a content_block_delta every ${r.settings.deltaIntervalMs} ms; the gap between consecutive reads at the client that carry a delta. Deltas that arrive in one read have no gap of their own and are counted as batched instead.`,
   );
   lines.push('', '| concurrency | baseline p50 / p99 ms | sluice p50 / p99 ms | added p50 / p99 ms |', '|---|---|---|---|');
   for (const c of r.concurrency) {
