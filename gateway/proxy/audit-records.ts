@@ -61,7 +61,7 @@ export function recordExchange(audit: AuditLog, ex: Exchange): Outcome | undefin
     // Never a raw entity value in the audit, even one the policy let through (DESIGN.md: raw content is never written).
     // The detect stage scanned these same places: a request it found nothing in needs no second scan.
     request: ex.detectorKit && requestHasFindings(ex) ? redactRequestForAudit(ex.forwardedBody ?? null, ex.detectorKit) : (ex.forwardedBody ?? null),
-    response: ex.detectorKit ? redactResponseForAudit(ex.response, ex.detectorKit) : ex.response,
+    response: ex.detectorKit && ex.responseMayHoldEntities ? redactResponseForAudit(ex.response, ex.detectorKit) : ex.response,
     timings_ms: ex.timingsMs,
   });
   return outcome;

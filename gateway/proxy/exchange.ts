@@ -37,6 +37,8 @@ export class Exchange {
   /** The request bytes to forward when masking rewrote the body (else the caller's own bytes go). */
   forwardedRaw: Buffer | undefined;
   response: SessionRecordBody['response'] = null;
+  /** False once response masking scanned the whole response and masked every entity it found: the audit needs no second scan. */
+  responseMayHoldEntities = true;
   error: SluiceError | undefined;
   /** The caller's JIT session (gateway/sessions) as the policy sees it, once the session stage has run. */
   session: SessionFacts | null = null;

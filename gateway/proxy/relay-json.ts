@@ -39,6 +39,7 @@ export async function relayJson(upstream: Dispatcher.ResponseData, reply: Fastif
   }
   // The audit keeps the masked body; the caller gets it too, with the prompt's placeholders restored if the policy asks.
   const masking = ex.maskPlan?.touchesResponse && !isAnthropicError(body) ? maskResponseBody(body, ex.maskPlan) : undefined;
+  if (masking) ex.responseMayHoldEntities = masking.entitiesLeft;
   ex.response = {
     status,
     stream: false,
@@ -46,7 +47,9 @@ export async function relayJson(upstream: Dispatcher.ResponseData, reply: Fastif
     usage: (body as { usage?: unknown }).usage ?? null,
     ...(isAnthropicError(body) ? { error: body.error } : {}),
   };
-  reply.code(status).headers(callerResponseHeaders(upstream.headers)).header('content-type', 'application/json').send(masking ? JSON.stringify(masking.client) : buffer);
+  // Unchanged by masking (the usual case): the upstream's own bytes go out, no re-serialisation.
+  const changed = masking !== undefined && masking.client !== body;
+  reply.code(status).headers(callerResponseHeaders(upstream.headers)).header('content-type', 'application/json').send(changed ? JSON.stringify(masking.client) : buffer);
 }
 
 /** The error reply for a refused call (used by the route's error handler). */

@@ -64,6 +64,16 @@ describe('masking through the SDK', () => {
     expect(JSON.stringify(session)).not.toContain('Zx9Zx9');
   });
 
+  it('lets an unmasked entity through to the caller yet audits only its type, beside a masked one, in a JSON answer', async () => {
+    const client = await h.client(['engineering']);
+    const msg = await client.messages.create({ model: MODEL, max_tokens: 256, messages: [{ role: 'user', content: `host 10.20.30.40 key ${ANT_KEY}` }] });
+    expect(textOf(msg)).toContain('host 10.20.30.40 key [ANTHROPIC_API_KEY_1]');
+    const { session } = await lastEvents();
+    const recorded = JSON.stringify(session.response);
+    expect(recorded).toContain('host [IP_ADDRESS] key [ANTHROPIC_API_KEY_1]');
+    expect(recorded).not.toContain('10.20.30.40');
+  });
+
   it('masks credentials split across many small text deltas of a stream, keeping the SDK happy', async () => {
     const client = await h.client(['engineering']);
     const stream = client.messages.stream({ model: MODEL, max_tokens: 256, messages: [{ role: 'user', content: `key ${ANT_KEY} and mail ${EMAIL}!` }] });
