@@ -1,6 +1,9 @@
 import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
+/** How long a lazy put may wait before it is appended to the file. */
+const LAZY_WRITE_MS = 250;
+
 /** Options for DurableRecords.open. */
 export interface DurableRecordsOptions {
   /** fdatasync after every write: an acknowledged change survives power loss, not only a crash. */
@@ -21,6 +24,9 @@ export class DurableRecords<T extends { readonly id: string }> {
   readonly #sync: boolean;
   #fd: number;
   #lines = 0;
+  /** Lazy puts not yet in the file, newest copy per id. */
+  readonly #lazy = new Map<string, T>();
+  #lazyTimer: NodeJS.Timeout | undefined;
   /** Lines that could not be parsed on open (torn writes), for diagnostics. */
   readonly skippedLines: number;
 
@@ -62,14 +68,22 @@ export class DurableRecords<T extends { readonly id: string }> {
     return [...this.#records.values()];
   }
 
-  /** Stores `record` (new or replacing the one with its id) and appends it to the file. */
-  put(record: T): T {
+  /**
+   * Stores `record` (new or replacing the one with its id) and appends it to the file. A `lazy`
+   * put is appended within LAZY_WRITE_MS, or with the next plain put or close, and only its
+   * newest copy: for frequent changes whose loss is harmless (a session's last use), so they
+   * cost no write per change.
+   */
+  put(record: T, options: { readonly lazy?: boolean } = {}): T {
     this.#records.set(record.id, record);
-    this.#append(record);
-    if (this.#lines > 2 * this.#records.size + 1000) {
-      closeSync(this.#fd);
-      this.#fd = this.#rewrite();
+    if (options.lazy) {
+      this.#lazy.set(record.id, record);
+      this.#lazyTimer ??= setTimeout(() => this.#writeLazy(), LAZY_WRITE_MS).unref();
+      return record;
     }
+    this.#lazy.delete(record.id);
+    this.#writeLazy();
+    this.#append(`${JSON.stringify(record)}\n`, 1);
     return record;
   }
 
@@ -90,17 +104,36 @@ export class DurableRecords<T extends { readonly id: string }> {
   }
 
   close(): void {
+    this.#writeLazy();
     closeSync(this.#fd);
   }
 
-  #append(record: T): void {
-    writeSync(this.#fd, `${JSON.stringify(record)}\n`);
+  #writeLazy(): void {
+    clearTimeout(this.#lazyTimer);
+    this.#lazyTimer = undefined;
+    if (this.#lazy.size === 0) return;
+    const lines = [...this.#lazy.values()].map((r) => `${JSON.stringify(r)}\n`).join('');
+    const count = this.#lazy.size;
+    this.#lazy.clear();
+    this.#append(lines, count);
+  }
+
+  #append(lines: string, count: number): void {
+    writeSync(this.#fd, lines);
     if (this.#sync) fdatasyncSync(this.#fd);
-    this.#lines += 1;
+    this.#lines += count;
+    if (this.#lines > 2 * this.#records.size + 1000) {
+      closeSync(this.#fd);
+      this.#fd = this.#rewrite();
+    }
   }
 
   /** Writes the live records to a temp file, renames it over the file and reopens it for appends. */
   #rewrite(): number {
+    // Every live record is written below, lazy ones included.
+    clearTimeout(this.#lazyTimer);
+    this.#lazyTimer = undefined;
+    this.#lazy.clear();
     const tmp = `${this.#file}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
     const body = this.values().map((r) => `${JSON.stringify(r)}\n`).join('');

@@ -45,7 +45,7 @@ export class SessionService {
     }
     session ??= await this.#open(identity.sub, connection, now);
     const before = session;
-    const touched = (await this.store.update(session.id, (s) => ({ ...s, lastSeenAt: now.toISOString(), requests: s.requests + 1 }))) ?? session;
+    const touched = (await this.store.touch(session.id, now.toISOString())) ?? session;
     return {
       session: touched,
       facts: {

@@ -35,6 +35,11 @@ export interface SessionStore {
   list(): Promise<JitSession[]>;
   create(session: JitSession): Promise<JitSession>;
   update(id: string, change: (current: JitSession) => JitSession | undefined): Promise<JitSession | undefined>;
+  /**
+   * Counts one request at `at` (ISO time). May reach the disk up to a fraction of a second late:
+   * a lost touch only makes the session look idle sooner, the safe direction.
+   */
+  touch(id: string, at: string): Promise<JitSession | undefined>;
   close(): Promise<void>;
 }
 
@@ -84,6 +89,12 @@ export class FileSessionStore implements SessionStore {
     const current = this.#records.get(id);
     const next = current && change(current);
     return next && this.#records.put(next);
+  }
+
+  async touch(id: string, at: string): Promise<JitSession | undefined> {
+    const current = this.#records.get(id);
+    // Every request touches its session: written lazily, so the hot path does no file write.
+    return current && this.#records.put({ ...current, lastSeenAt: at, requests: current.requests + 1 }, { lazy: true });
   }
 
   async close(): Promise<void> {

@@ -139,9 +139,12 @@ class ReplicatedSessionStore implements SessionStore {
   async create(session: JitSession): Promise<JitSession> {
     return this.#sent(await this.local.create(session))!;
   }
-  // Touches are published too: other instances judge idleness from the newest use anywhere.
   async update(id: string, change: (current: JitSession) => JitSession | undefined): Promise<JitSession | undefined> {
     return this.#sent(await this.local.update(id, change));
+  }
+  // Touches are published too: other instances judge idleness from the newest use anywhere.
+  async touch(id: string, at: string): Promise<JitSession | undefined> {
+    return this.#sent(await this.local.touch(id, at));
   }
   close(): Promise<void> {
     return this.local.close();

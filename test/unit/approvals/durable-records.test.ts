@@ -48,4 +48,21 @@ describe('DurableRecords', () => {
     a.close();
     expect(DurableRecords.open<Rec>(path).values().map((r) => r.id).sort()).toEqual(['r3', 'r4']);
   });
+
+  it('writes lazy puts later, once per record, and before the next plain put or close', async () => {
+    const path = await file();
+    const a = DurableRecords.open<Rec>(path, { sync: false });
+    const lines = (): string[] => readFileSync(path, 'utf8').trim().split('\n').filter(Boolean);
+    for (let n = 1; n <= 100; n++) a.put({ id: 'touched', n }, { lazy: true });
+    expect(a.get('touched')).toEqual({ id: 'touched', n: 100 });
+    expect(lines()).toEqual([]);
+    a.put({ id: 'revoked', n: 1 });
+    expect(lines().map((l) => JSON.parse(l))).toEqual([{ id: 'touched', n: 100 }, { id: 'revoked', n: 1 }]);
+    a.put({ id: 'touched', n: 101 }, { lazy: true });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(lines()).toHaveLength(3);
+    a.put({ id: 'touched', n: 102 }, { lazy: true });
+    a.close();
+    expect(DurableRecords.open<Rec>(path).get('touched')).toEqual({ id: 'touched', n: 102 });
+  });
 });
