@@ -72,8 +72,9 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
   // Hashed only when an approval is presented or required: most calls never need it.
   const bodyHash = (): string => bodySha256(body?.raw);
   let approval = await presentedApproval(deps.approvals, req.headers, ex, bodyHash);
-  const input = buildPolicyInput({ identity, connection: connection.name, facts: detection.facts, session: ex.session, approval: approvalInput(approval), now: new Date() });
-  let { decision, result, input: evaluated } = await ex.timed('policy', () => engine.evaluateWithResult(input));
+  // Set before evaluating so a policy error's decision event still carries the input.
+  ex.policyInput = buildPolicyInput({ identity, connection: connection.name, facts: detection.facts, session: ex.session, approval: approvalInput(approval), now: new Date() });
+  let { decision, result, input: evaluated } = await ex.timed('policy', () => engine.evaluateWithResult(ex.policyInput!));
   ex.policyInput = evaluated;
   ex.decision = decision;
   ex.policyResult = result;
@@ -83,8 +84,8 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
     const required = decision;
     const presented = approval;
     approval = await ex.timed('approval_hold', () => awaitApproval(deps.approvals, reply.raw, ex, required, presented, bodyHash));
-    const withApproval = { ...evaluated, approval: approvalInput(approval), now: new Date().toISOString() };
-    ({ decision, result, input: evaluated } = await ex.timed('policy_after_approval', () => engine.evaluateWithResult(withApproval)));
+    ex.policyInput = { ...evaluated, approval: approvalInput(approval), now: new Date().toISOString() };
+    ({ decision, result, input: evaluated } = await ex.timed('policy_after_approval', () => engine.evaluateWithResult(ex.policyInput!)));
     ex.policyInput = evaluated;
     ex.decision = decision;
     ex.policyResult = result;
