@@ -22,4 +22,23 @@ describe('FileAuditSink', () => {
     await sink.close();
     expect((await stat(sink.path)).mode & 0o777).toBe(0o600);
   });
+
+  it('stops accepting while more than its limit waits in memory, and accepts again once written', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-file-sink-'));
+    const sink = new FileAuditSink(join(dir, 'audit.jsonl'), 64 * 1024);
+    expect(sink.health()).toMatchObject({ accepting: true, metrics: { pending_bytes: 0 } });
+    // Written in one turn: nothing reaches the file before the loop ends, so all of it is pending.
+    const line = JSON.stringify({ text: 'é'.repeat(1000) });
+    for (let i = 0; i < 100; i++) sink.write(undefined, line);
+    const behind = sink.health();
+    expect(behind.accepting).toBe(false);
+    expect(behind.reason).toMatch(/audit file .*audit\.jsonl is \d+ MiB behind/);
+    expect(behind.metrics.pending_bytes).toBeGreaterThan(64 * 1024);
+    await sink.flush();
+    expect(sink.health()).toMatchObject({ accepting: true, metrics: { pending_bytes: 0 } });
+    const lines = (await readFile(sink.path, 'utf8')).split('\n').filter(Boolean);
+    expect(lines).toHaveLength(100);
+    expect(JSON.parse(lines[99]!)).toEqual({ text: 'é'.repeat(1000) });
+    await sink.close();
+  });
 });
