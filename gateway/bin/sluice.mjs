@@ -1,7 +1,13 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx so that the repo needs no separate build step.
-import { register } from 'tsx/esm/api';
+// Runs the CLI from dist/ when it was compiled from the current sources (gateway/bin/dist.mjs),
+// otherwise the TypeScript through tsx, so that the repo needs no separate build step.
+import { compiledCli } from './dist.mjs';
 
-register();
-const { main } = await import('../cli.ts');
+let cli = compiledCli();
+if (!cli) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  cli = '../cli.ts';
+}
+const { main } = await import(cli);
 process.exitCode = await main(process.argv.slice(2));
