@@ -41,6 +41,9 @@ export function policyMetricsText(store: PolicyStore): string {
     '# HELP sluice_policy_bundle_failures_total Bundles refused or downloads failed (the previous bundle kept serving).',
     '# TYPE sluice_policy_bundle_failures_total counter',
     `sluice_policy_bundle_failures_total ${s.failures}`,
+    '# HELP sluice_policy_wasm_memory_bytes WASM memory of the active policy instance.',
+    '# TYPE sluice_policy_wasm_memory_bytes gauge',
+    `sluice_policy_wasm_memory_bytes ${store.current()?.memoryBytes ?? 0}`,
   ];
   return `${lines.join('\n')}\n`;
 }

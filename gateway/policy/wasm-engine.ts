@@ -21,6 +21,13 @@ const ENTRYPOINT = 'sluice/decision';
  */
 const MEMORY: WebAssembly.MemoryDescriptor = { initial: 32, maximum: 4096 };
 
+/**
+ * WASM memory never shrinks: one multi-MiB prompt would keep its pages for the bundle's life
+ * (a 9 MB prompt held ~90 MB of RSS). Past this size after an evaluation, a fresh instance of the
+ * same module replaces the grown one.
+ */
+const RELEASE_MEMORY_ABOVE_BYTES = 16 * 2 ** 20;
+
 /** The request used to prove a freshly loaded bundle evaluates at all: no groups, no grants. */
 const SMOKE_INPUT: PolicyInput = {
   identity: { sub: 'sluice-smoke-test', iss: 'sluice', client_id: null, groups: [], scopes: [], token_id: null, issued_at: 0, expires_at: 0 },
@@ -52,8 +59,14 @@ function describe(thrown: unknown): string {
  * through the PolicyStore, so an in-flight request keeps the engine it started with.
  */
 export class PolicyEngine {
+  private policy: LoadedPolicy;
+  private replacingInstance = false;
+
   private constructor(
-    private readonly policy: LoadedPolicy,
+    policy: LoadedPolicy,
+    /** The compiled module and data, to instantiate afresh when memory grew (releaseGrownMemory). */
+    private readonly module: WebAssembly.Module,
+    private readonly data: Record<string, unknown>,
     private readonly entrypointId: number,
     /** The bundle's manifest revision (git sha or dev-<timestamp>), copied to decision events. */
     readonly revision: string,
@@ -61,7 +74,9 @@ export class PolicyEngine {
     readonly entities: DetectorKit,
     /** The bundle's text rules, matched in TypeScript; undefined when it declares none. */
     private readonly textMatcher: TextMatcher | undefined,
-  ) {}
+  ) {
+    this.policy = policy;
+  }
 
   /**
    * Loads a bundle file and proves it works with a smoke evaluation. Throws (with the file
@@ -76,7 +91,8 @@ export class PolicyEngine {
   static async fromParsed(bundle: PolicyBundle, label: string): Promise<PolicyEngine> {
     const file = label;
     try {
-      const policy = await loadPolicy(bundle.wasm, { ...MEMORY });
+      const module = await WebAssembly.compile(new Uint8Array(bundle.wasm));
+      const policy = await loadPolicy(module, { ...MEMORY });
       policy.setData(bundle.data);
       const entrypoints = policy.entrypoints as Record<string, unknown>;
       const id = entrypoints[ENTRYPOINT];
@@ -84,7 +100,7 @@ export class PolicyEngine {
       const textRulesId = entrypoints[TEXT_RULES_ENTRYPOINT];
       // The terms depend on data only, so one evaluation at load serves every request.
       const textMatcher = typeof textRulesId === 'number' ? TextMatcher.fromRules(firstResult(policy.evaluate({}, textRulesId))) : undefined;
-      const engine = new PolicyEngine(policy, id, bundle.manifest.revision, buildDetectorKit(bundle.data), textMatcher);
+      const engine = new PolicyEngine(policy, module, bundle.data, id, bundle.manifest.revision, buildDetectorKit(bundle.data), textMatcher);
       engine.evaluateWithResult(SMOKE_INPUT);
       return engine;
     } catch (err) {
@@ -106,12 +122,36 @@ export class PolicyEngine {
       resultSet = this.policy.evaluate(evaluated, this.entrypointId);
     } catch (err) {
       throw new SluiceError('SLUICE_ERR_POLICY_ERROR', `policy evaluation failed (${describe(err)}); request refused`, { cause: err });
+    } finally {
+      this.releaseGrownMemory();
     }
     const result = firstResult(resultSet);
     if (result === undefined) {
       throw new SluiceError('SLUICE_ERR_POLICY_ERROR', `policy ${ENTRYPOINT} is undefined for this request; request refused`);
     }
     return { decision: parseDecision(result), result, input: evaluated };
+  }
+
+  /** Bytes of WASM memory the current instance holds (for /metrics). */
+  get memoryBytes(): number {
+    return this.policy.mem.buffer.byteLength;
+  }
+
+  /**
+   * Swaps in a fresh instance when an evaluation grew the memory past RELEASE_MEMORY_ABOVE_BYTES.
+   * Asynchronous and rare (after multi-MiB prompts): evaluations keep the grown instance until
+   * the fresh one is ready, and a failed instantiation leaves it in place.
+   */
+  private releaseGrownMemory(): void {
+    if (this.replacingInstance || this.memoryBytes <= RELEASE_MEMORY_ABOVE_BYTES) return;
+    this.replacingInstance = true;
+    loadPolicy(this.module, { ...MEMORY })
+      .then((fresh) => {
+        fresh.setData(this.data);
+        this.policy = fresh;
+      })
+      .catch(() => undefined)
+      .finally(() => (this.replacingInstance = false));
   }
 }
 

@@ -113,6 +113,17 @@ describe('fail closed', () => {
     expect(input.request.text_matches).toEqual({ keywords: ['falcon'], patterns: [] });
   });
 
+  it('gives back the memory a multi-MiB prompt grew, with a fresh instance that decides the same', async () => {
+    const fresh = await PolicyEngine.fromBundle(inject('policyBundle'));
+    const initial = fresh.memoryBytes;
+    const big = fresh.evaluateWithResult(policyInput({ identity: { groups: ['admins'] }, request: { text: 'project nightingale '.repeat(400_000) } }));
+    expect(big.decision.kind).toBe('deny');
+    expect(fresh.memoryBytes).toBeGreaterThan(16 * 2 ** 20);
+    await expect.poll(() => fresh.memoryBytes, { timeout: 5000 }).toBe(initial);
+    expect(fresh.evaluateWithResult(policyInput({ request: { text: 'Plan for Project NIGHTINGALE' } })).decision).toMatchObject({ kind: 'deny', reasons: ['the prompt names Project Nightingale, an embargoed codename'] });
+    expect(fresh.evaluateWithResult(policyInput()).decision.kind).toBe('allow');
+  });
+
   it('refuses a WASM bundle compiled for another entrypoint', async () => {
     const dir = await writePolicies({ 'sluice/decision.rego': 'package sluice\n\nother := {"allow": true}\n' });
     const file = join(await tempDir(), 'other.tar.gz');
