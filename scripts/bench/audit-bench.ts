@@ -3,7 +3,8 @@
  * The same Sluice (each in its own process) with the file sink only, with file + Kafka (a real
  * broker from scripts/kafka.sh), and with file + Kafka while the broker is down (every event
  * stays in the spool). Added latency at concurrency 1 and saturation req/s at 32 connections.
- * Writes bench-results/audit-kafka.{json,md}.
+ * Writes bench-results/audit-kafka.{json,md}. Sluice runs compiled from dist/ without tsx, as shipped
+ * (sluice-target.mjs; dist/ is built first).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,8 +23,17 @@ const key = `sk-bench-${randomBytes(12).toString('hex')}`;
 const children: ChildProcess[] = [];
 const run = promisify(execFile);
 
+/** SIGTERM; resolves once the process has exited (the Sluice target then has removed its temp dir). */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** `script` runs under plain node when it is JavaScript (sluice-target.mjs), through tsx when TypeScript. */
 async function start(script: string, ...args: string[]): Promise<{ url: string; token?: string; pid: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, BENCH_UPSTREAM_KEY: key }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), script, ...args], { env: { ...process.env, BENCH_UPSTREAM_KEY: key }, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (l) => l.startsWith('BENCH-READY ') && resolve(l.slice('BENCH-READY '.length)));
@@ -56,13 +66,14 @@ const kafkaEnv = { ...process.env, SLUICE_KAFKA_DIR: join(dir, 'kafka'), SLUICE_
 try {
   const bundle = join(dir, 'sluice.tar.gz');
   await buildBundle({ policiesDir: 'policies', outFile: bundle, revision: 'bench' });
+  await run(process.execPath, ['gateway/bin/dist.mjs']);
   await run('bash', ['scripts/kafka.sh', 'start'], { env: kafkaEnv });
   const mock = await start('scripts/bench/target.ts', 'mock', '0');
   const results = [];
   for (const [name, mode, brokers] of [['file sink only', 'file', ''], ['file + Kafka sink', 'kafka', '127.0.0.1:29392'], ['file + Kafka, broker down (spool only)', 'kafka', '127.0.0.1:29394']] as const) {
-    const s = await start('scripts/bench/audit-target.ts', mock.url, bundle, mode, brokers);
+    const s = await start('scripts/bench/sluice-target.mjs', mock.url, bundle, mode, brokers);
     results.push(await measure(name, { url: s.url, headers: { authorization: `Bearer ${s.token}` } }, s.pid));
-    children.pop()!.kill('SIGTERM');
+    await stop(children.pop()!);
   }
   const rows = results.map((r) => `| ${r.name} | ${r.rps} | ${r.cpuUsPerRequest} | ${r.p50} | ${r.p99} | ${r.spoolDepthAfter} | ${r.failures} |`);
   const md = [`Audit sinks, ${N} sequential calls then ${SECONDS}s at 32 connections (mock upstream, 4 KB prompt)`, '', '| audit | req/s | Sluice CPU µs/req | p50 ms (c=1) | p99 ms (c=1) | spool depth after | failures |', '|---|---|---|---|---|---|---|', ...rows, ''].join('\n');
@@ -71,7 +82,7 @@ try {
   await writeFile('bench-results/audit-kafka.md', md);
   process.stdout.write(md);
 } finally {
-  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(children.map(stop));
   await run('bash', ['scripts/kafka.sh', 'stop'], { env: kafkaEnv }).catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
 }

@@ -5,7 +5,10 @@
  */
 import autocannon from 'autocannon';
 import * as hdr from 'hdr-histogram-js';
+import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 
 export interface Percentiles {
@@ -138,10 +141,24 @@ export async function saturate(target: Target, body: string, connections: number
   };
 }
 
-/** Resident set size of a process in MB, from /proc (Linux). */
-export async function rssMb(pid: number): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 1024);
+/**
+ * Peak resident set size of a process in MB (Linux) from this call until `stop()`, sampled by
+ * rss-sampler.mjs in a process of its own: the driver's event loop is busy with the load and
+ * would miss short peaks.
+ */
+export async function peakRss(pid: number): Promise<{ stop(): Promise<number> }> {
+  const sampler = spawn(process.execPath, [fileURLToPath(new URL('./rss-sampler.mjs', import.meta.url)), String(pid)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: sampler.stdout! })[Symbol.asyncIterator]();
+  const next = async (): Promise<string> => {
+    const line = await lines.next();
+    if (line.done) throw new Error(`rss-sampler for ${pid} exited early`);
+    return line.value;
+  };
+  await next(); // ready
+  return {
+    async stop() {
+      sampler.stdin!.end();
+      return Number(await next());
+    },
+  };
 }

@@ -4,15 +4,15 @@
  * control it has on, Portkey's gateway with a regex guardrail and LiteLLM's proxy. Each system
  * runs in its own process. Writes bench-results/latest.{json,md,svg}.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buildBundle } from '../../gateway/policy/bundle-build.ts';
 import { latencyChartSvg } from './chart.ts';
-import { closedLoop, rssMb, saturate, type Target } from './measure.ts';
+import { closedLoop, peakRss, saturate, type Target } from './measure.ts';
 import { startLiteLlm, startPortkey } from './peers.ts';
 import { renderMarkdown, type BenchResult, type SystemResult } from './report.ts';
 import { stageCosts } from './stages.ts';
@@ -32,15 +32,17 @@ const PACED_WARMUP = quick ? 3 : 5;
 const key = `sk-bench-${randomBytes(12).toString('hex')}`;
 const children: ChildProcess[] = [];
 
-async function startTarget(...args: string[]): Promise<{ pid: number; info: { url: string; token?: string; largePromptToken?: string; audit?: string } }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/target.ts', ...args], {
+/** A system under test in a process of its own: `mock`/`bare` from target.ts, `sluice` compiled from dist/ (sluice-target.mjs), as shipped. */
+async function startTarget(kind: 'mock' | 'bare' | 'sluice', ...args: string[]): Promise<{ pid: number; info: { url: string; token?: string; largePromptToken?: string; audit?: string } }> {
+  const argv = kind === 'sluice' ? ['scripts/bench/sluice-target.mjs', ...args] : ['--import', 'tsx', 'scripts/bench/target.ts', kind, ...args];
+  const child = spawn(process.execPath, argv, {
     env: { ...process.env, BENCH_UPSTREAM_KEY: key },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (l) => l.startsWith('BENCH-READY ') && resolve(l.slice('BENCH-READY '.length)));
-    child.once('exit', (code) => reject(new Error(`target ${args[0]} exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`target ${kind} exited with ${code}`)));
   });
   return { pid: child.pid!, info: JSON.parse(line) };
 }
@@ -57,10 +59,9 @@ async function measureSystem(name: string, target: Target, paced: Target, pid: n
   const sse = await closedLoop(target, prompt(4096, true), Math.round(N / 2), Math.round(WARMUP / 2));
   const pacedSse = await closedLoop(paced, prompt(4096, true, PACED_MAX_TOKENS), PACED_STREAMS, PACED_WARMUP);
   process.stderr.write(`bench: ${name}: saturation at ${CONNECTIONS} connections for ${SECONDS}s …\n`);
-  let peakRss = await rssMb(pid);
-  const sampler = setInterval(() => void rssMb(pid).then((mb) => (peakRss = Math.max(peakRss, mb))), 200);
+  const rss = await peakRss(pid);
   const throughput = await saturate(target, prompt(4096, false), CONNECTIONS, SECONDS);
-  clearInterval(sampler);
+  const peakRssMb = await rss.stop();
   return {
     name,
     json: json.total,
@@ -69,7 +70,7 @@ async function measureSystem(name: string, target: Target, paced: Target, pid: n
     streamBatchedDeltas: pacedSse.batchedDeltas,
     failures: json.failures + sse.failures + pacedSse.failures,
     throughput,
-    peakRssMb: peakRss,
+    peakRssMb,
   };
 }
 
@@ -77,8 +78,13 @@ function sluiceTarget(sluice: { info: { url: string; token?: string } }): Target
   return { url: sluice.info.url, headers: { authorization: `Bearer ${sluice.info.token}` } };
 }
 
-async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
+/** Compiles the gateway into dist/ (a no-op when dist/ is current): Sluice is measured as shipped. */
+function buildDist(): void {
+  const { status } = spawnSync(process.execPath, ['gateway/bin/dist.mjs'], { stdio: 'inherit' });
+  if (status !== 0) throw new Error(`gateway/bin/dist.mjs exited with ${status}`);
+}
+
+async function main(dir: string): Promise<void> {
   const bundle = join(dir, 'sluice.tar.gz');
   await buildBundle({ policiesDir: 'policies', outFile: bundle, revision: 'bench' });
   const mock = await startTarget('mock', String(SERVICE_MS));
@@ -155,8 +161,22 @@ async function main(): Promise<void> {
   process.stdout.write(md);
 }
 
+/** SIGTERM, then SIGKILL if the process is still there after 10 s; resolves once it has exited. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+buildDist();
+const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
 try {
-  await main();
+  await main(dir);
 } finally {
-  for (const child of children) child.kill('SIGTERM');
+  // Each Sluice target removes its own temp dir (its audit file) when stopped; this run's goes once they have exited.
+  await Promise.all(children.map(stop));
+  await rm(dir, { recursive: true, force: true });
 }

@@ -1,0 +1,45 @@
+/**
+ * Sluice under test, in its own process and as shipped: the compiled gateway in dist/ (build it
+ * first with `node gateway/bin/dist.mjs`) under plain node, without tsx's loader.
+ *   node scripts/bench/sluice-target.mjs UPSTREAM_URL BUNDLE [file|kafka] [BROKERS]
+ * `file` (the default): the JSONL audit sink only; `kafka`: file + Kafka sink. BROKERS may name an
+ * address nothing listens on, to measure Sluice while the broker is down (spool only).
+ * Prints `BENCH-READY {url, token, largePromptToken, audit}`; the upstream key comes in
+ * BENCH_UPSTREAM_KEY. Its temp dir (the audit file grows to ~100 MB) goes when it is stopped.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveConfig } from '../../dist/config.js';
+import { startGateway } from '../../dist/start.js';
+
+const [upstream, bundle, mode = 'file', brokers = ''] = process.argv.slice(2);
+const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+// Exit normally on SIGTERM so `node --cpu-prof` can write its profile.
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.once(signal, () => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  });
+}
+
+const kafka = { brokers: brokers.split(','), topics: { decisions: `bench-${process.pid}.decisions`, sessions: `bench-${process.pid}.sessions` }, closeTimeoutMs: 0 };
+const config = resolveConfig(
+  {
+    listen: { port: 0 },
+    stateDir: dir,
+    connections: [{ name: 'anthropic', baseUrl: upstream, apiKeyEnv: 'BENCH_UPSTREAM_KEY' }],
+    policy: { bundle, buildIfMissing: false },
+    audit: { file: { path: join(dir, 'audit.jsonl') }, ...(mode === 'kafka' ? { kafka } : {}) },
+    log: { level: 'warn' },
+  },
+  process.env,
+);
+const gateway = await startGateway(config, process.env);
+// 15-minute tokens: the run is shorter, so verification cost is the steady-state one.
+// engineering is the realistic caller (masking on); admins may send prompts past the
+// engineering group's token threshold without a human approval, for the prompt-size curve.
+const mint = (groups) => gateway.devIssuer.mintToken({ sub: 'bench', groups, audience: config.identity.audience, ttlSeconds: 900 });
+const token = await mint(['engineering']);
+const largePromptToken = await mint(['admins']);
+process.stdout.write(`BENCH-READY ${JSON.stringify({ url: gateway.url, token, largePromptToken, audit: join(dir, 'audit.jsonl') })}\n`);
