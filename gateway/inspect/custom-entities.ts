@@ -32,7 +32,10 @@ export function unsafePatternReason(source: string): string | undefined {
     const c = source[i];
     if (c === '\\') i++;
     else if (c === '[') while (i < source.length && source[i] !== ']') i += source[i] === '\\' ? 2 : 1;
-    else if (c === '(') stack.push(false);
+    else if (c === '(') {
+      stack.push(false);
+      if (source.startsWith('?:', i + 1)) i += 2; // the ? of (?: is not a quantifier
+    }
     else if (c === ')') {
       const inner = stack.pop() ?? false;
       const next = source[i + 1];

@@ -48,11 +48,78 @@ export function regExpFromRe2(pattern: string): RegExp {
   return NEEDS_UNICODE_MODE.test(body) ? unicode : new RegExp(body, jsFlags);
 }
 
+/**
+ * The longest ASCII literal (3+ characters) that every match of a checked pattern body contains,
+ * or undefined (a top-level `|`, or no such run). Conservative: literals inside groups, and a
+ * character a quantifier makes optional, are not counted. V8 does not look for such a literal
+ * first: it tries `\b[a-z0-9-]{1,63}\.corp…` at every word boundary of the prompt.
+ */
+export function requiredLiteral(body: string): string | undefined {
+  let best = '';
+  let run = '';
+  const endRun = (): void => {
+    if (run.length > best.length) best = run;
+    run = '';
+  };
+  let depth = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c === '\\') {
+      const escaped = body[++i] ?? '';
+      // \b \d \w \x41 \n …: classes, anchors and code escapes end a run; \. \- \/ are themselves.
+      if (/[A-Za-z0-9]/.test(escaped) || depth > 0) endRun();
+      else run += escaped;
+    } else if (c === '[') {
+      endRun();
+      if (body[i + 1] === '^') i++;
+      if (body[i + 1] === ']') i++;
+      while (i + 1 < body.length && body[++i] !== ']') if (body[i] === '\\') i++;
+    } else if (c === '(' || c === ')') {
+      depth += c === '(' ? 1 : -1;
+      endRun();
+    } else if (c === '|') {
+      if (depth === 0) return undefined;
+      endRun();
+    } else if (c === '?' || c === '*' || c === '+' || c === '{') {
+      run = run.slice(0, -1);
+      endRun();
+      if (c === '{') while (i + 1 < body.length && body[++i] !== '}');
+    } else if (depth === 0 && c !== '.' && c !== '^' && c !== '$' && c.charCodeAt(0) < 128) {
+      run += c;
+    } else {
+      endRun();
+    }
+  }
+  endRun();
+  return best.length >= 3 ? best : undefined;
+}
+
+/** A compiled pattern, with the literal a text must contain before the regex is worth running. */
+interface CompiledPattern {
+  readonly source: string;
+  readonly regexp: RegExp;
+  /** Lower-cased when `inLowered`: then it is looked for in the lower-cased text. */
+  readonly literal: string | undefined;
+  readonly inLowered: boolean;
+}
+
+function compilePattern(source: string): CompiledPattern {
+  const regexp = regExpFromRe2(source);
+  const body = source.replace(RE2_FLAG_GROUP, '');
+  // Unicode case folding (e.g. ſ matches s) is not what toLowerCase gives: no literal then.
+  const literal = regexp.ignoreCase && regexp.unicode ? undefined : requiredLiteral(body);
+  return { source, regexp, literal: regexp.ignoreCase ? literal?.toLowerCase() : literal, inLowered: regexp.ignoreCase };
+}
+
 export class TextMatcher {
+  private readonly needsLowered: boolean;
+
   private constructor(
     private readonly keywords: readonly string[],
-    private readonly patterns: readonly { readonly source: string; readonly regexp: RegExp }[],
-  ) {}
+    private readonly patterns: readonly CompiledPattern[],
+  ) {
+    this.needsLowered = keywords.length > 0 || patterns.some((p) => p.literal !== undefined && p.inLowered);
+  }
 
   /** Builds the matcher from the `sluice/text_rules` result; throws listing every bad term. */
   static fromRules(rules: unknown): TextMatcher {
@@ -63,7 +130,7 @@ export class TextMatcher {
     const problems: string[] = [];
     const patterns = parsed.data.patterns.flatMap((source) => {
       try {
-        return [{ source, regexp: regExpFromRe2(source) }];
+        return [compilePattern(source)];
       } catch (err) {
         problems.push(`pattern ${JSON.stringify(source)}: ${(err as Error).message}`);
         return [];
@@ -78,10 +145,11 @@ export class TextMatcher {
 
   /** The keywords (case-insensitive substrings) and patterns found in `text`. */
   match(text: string): TextMatches {
-    const lowered = this.keywords.length > 0 ? text.toLowerCase() : '';
+    const lowered = this.needsLowered ? text.toLowerCase() : '';
+    const mayMatch = (p: CompiledPattern): boolean => p.literal === undefined || (p.inLowered ? lowered : text).includes(p.literal);
     return {
       keywords: this.keywords.filter((keyword) => lowered.includes(keyword)),
-      patterns: this.patterns.filter((p) => p.regexp.test(text)).map((p) => p.source),
+      patterns: this.patterns.filter((p) => mayMatch(p) && p.regexp.test(text)).map((p) => p.source),
     };
   }
 }

@@ -102,6 +102,10 @@ describe('custom entities from policy data', () => {
     expect(unsafePatternReason(pattern)).toMatch(reason);
     expect(() => patternsFromPolicyData({ sluice: { masking: { custom_entities: [{ type: 'BAD', pattern, max_length: 10 }] } } })).toThrow(/custom_entities/);
   });
+
+  it.each(['(?:ab){1,3}', 'x(?:-[0-9])?', '(?:ab|cd)?e'])('accepts the bounded group %s (the ? of (?: is no quantifier)', (pattern) => {
+    expect(unsafePatternReason(pattern)).toBeUndefined();
+  });
 });
 
 describe('trigger prefilter', () => {

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { regExpFromRe2, TextMatcher } from '../../../gateway/policy/text-matcher.ts';
+import { regExpFromRe2, requiredLiteral, TextMatcher } from '../../../gateway/policy/text-matcher.ts';
 
 describe('TextMatcher', () => {
   const matcher = TextMatcher.fromRules({
@@ -43,5 +44,29 @@ describe('TextMatcher', () => {
 
   it('refuses malformed rules', () => {
     expect(() => TextMatcher.fromRules({ keywords: [''] })).toThrow(/sluice\/text_rules: keywords.0/);
+  });
+
+  it('finds the literal every match must contain, counting nothing optional or alternative', () => {
+    expect(requiredLiteral('\\b[a-z0-9-]{1,63}\\.corp\\.example\\.com\\b')).toBe('.corp.example.com');
+    expect(requiredLiteral('colou?r')).toBe('colo');
+    expect(requiredLiteral('(?:abc|def)ghij')).toBe('ghij');
+    expect(requiredLiteral('[x|y]{1,2}abc')).toBe('abc');
+    expect(requiredLiteral('abc|defgh')).toBeUndefined();
+    expect(requiredLiteral('\\d{3}-\\d{4}')).toBeUndefined();
+    expect(requiredLiteral('ab\\ncd')).toBeUndefined();
+  });
+
+  it('answers exactly as the regex alone on any text (the literal only skips hopeless texts)', () => {
+    const patterns = ['(?i)\\b[a-z0-9-]{1,63}\\.corp\\.example\\.com\\b', 'EMP-[0-9]{6}', '(?i)colou?r(?:ed|s)?', '(?i)\\p{Lu}{1,3}kelvin', 'ab\\.c{0,2}d'];
+    const matcher = TextMatcher.fromRules({ patterns });
+    const pieces = ['.corp', '.CORP', '.example', '.Example', '.com', 'db-1', 'ſ', '\u212A', 'EMP-', 'emp-', '123456', 'colo', 'COLOU', 'r', 'ed', 'ab.', 'AB.', 'cc', 'd', ' ', '-', 'Kelvin', 'İ', 'σ', 'ς'];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 14 }), (parts) => {
+        const text = parts.join('');
+        const expected = patterns.filter((p) => regExpFromRe2(p).test(text));
+        expect(matcher.match(text).patterns).toEqual(expected);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
