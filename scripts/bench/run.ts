@@ -1,15 +1,17 @@
 /**
  * `npm run bench [-- --quick]`: one run, one machine, every system under identical load — the
  * client straight to mock Claude (baseline), a bare undici proxy (the floor), Sluice with every
- * control it has on, Portkey's gateway with a regex guardrail and LiteLLM's proxy. Each system
- * runs in its own process. Writes bench-results/latest.{json,md,svg}.
+ * control it has on (file audit; again with the Kafka sink when scripts/kafka.sh can start a
+ * broker), Portkey's gateway with a regex guardrail and LiteLLM's proxy. Each system runs in its
+ * own process. Writes bench-results/latest.{json,md,svg}.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
 import { buildBundle } from '../../gateway/policy/bundle-build.ts';
 import { latencyChartSvg } from './chart.ts';
 import { closedLoop, peakRss, saturate, type Target } from './measure.ts';
@@ -78,6 +80,18 @@ function sluiceTarget(sluice: { info: { url: string; token?: string } }): Target
   return { url: sluice.info.url, headers: { authorization: `Bearer ${sluice.info.token}` } };
 }
 
+/** A broker from scripts/kafka.sh (Maven Central jars) for the Kafka-sink run; undefined when it cannot start (no Java). */
+async function startKafka(dir: string): Promise<string | undefined> {
+  const env = { ...process.env, SLUICE_KAFKA_DIR: join(dir, 'kafka'), SLUICE_KAFKA_PORT: '29492', SLUICE_KAFKA_CONTROLLER_PORT: '29493', SLUICE_KAFKA_WATCH_PID: String(process.pid) };
+  try {
+    await promisify(execFile)('bash', ['scripts/kafka.sh', 'start'], { env });
+    return '127.0.0.1:29492';
+  } catch (err) {
+    process.stderr.write(`bench: no Kafka broker (${(err as Error).message.split('\n')[0]}): the Kafka-sink run is skipped\n`);
+    return undefined;
+  }
+}
+
 /** Compiles the gateway into dist/ (a no-op when dist/ is current): Sluice is measured as shipped. */
 function buildDist(): void {
   const { status } = spawnSync(process.execPath, ['gateway/bin/dist.mjs'], { stdio: 'inherit' });
@@ -108,12 +122,15 @@ async function main(dir: string): Promise<void> {
   await mkdir(pacedDir);
   const pacedLitellm = await startLiteLlm(pacedMock.info.url, key, 18791, pacedDir);
   children.push(pacedLitellm.process);
+  const brokers = await startKafka(dir);
+  const withKafka = brokers ? [await startTarget('sluice', mock.info.url, bundle, 'kafka', brokers), await startTarget('sluice', pacedMock.info.url, bundle, 'kafka', brokers)] : [];
   const baseline = { url: mock.info.url, headers: { 'x-api-key': key } };
   const gateway = sluiceTarget(sluice);
   const systems = [
     await measureSystem('baseline (direct to mock)', baseline, { url: pacedMock.info.url, headers: baseline.headers }, mock.pid),
     await measureSystem('bare undici proxy (floor)', { url: bare.info.url, headers: {} }, { url: pacedBare.info.url, headers: {} }, bare.pid),
     await measureSystem('sluice (auth + policy + audit)', gateway, sluiceTarget(pacedSluice), sluice.pid),
+    ...(withKafka.length === 2 ? [await measureSystem('sluice + Kafka audit sink', sluiceTarget(withKafka[0]!), sluiceTarget(withKafka[1]!), withKafka[0]!.pid)] : []),
     await measureSystem('portkey 1.15.2 (regex guardrail)', portkey.target, pacedPortkey.target, portkey.process.pid!),
     await measureSystem('litellm 1.108.7 proxy', litellm.target, pacedLitellm.target, litellm.process.pid!),
   ];
