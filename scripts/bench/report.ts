@@ -4,7 +4,10 @@ import type { Percentiles, Throughput } from './measure.ts';
 export interface SystemResult {
   readonly name: string;
   readonly json: Percentiles;
+  /** Time to the first delta when the upstream sends its whole answer at once (the unpaced mock): a worst case, see firstDeltaPaced. */
   readonly streamFirstDelta: Percentiles;
+  /** Time to the first delta from the paced mock, whose first read carries the opening events and one delta, as a real model's does. */
+  readonly streamFirstDeltaPaced: Percentiles;
   /** Gaps between reads carrying content_block_delta events, from the paced mock (measure.ts closedLoop). */
   readonly streamInterChunk: Percentiles;
   /** Deltas that reached the client in the same read as an earlier one, so without a gap of their own. */
@@ -38,21 +41,23 @@ export function renderMarkdown(r: BenchResult): string {
   const lines = [
     `Bench ${r.date} on ${r.machine.cores}× ${r.machine.cpu}, ${r.machine.memoryGb} GB, Node ${r.machine.node}; 4 KB prompt, mock service time ${r.settings.upstreamServiceMs} ms.`,
     '',
-    '| system | c=1 p50 ms | c=1 p99 ms | c=1 p99.9 ms | added p50 / p99 ms | stream first delta p99 ms (added) | inter-chunk p50/p99 ms (added) | req/s @' + r.settings.connections + ' | vs floor | peak RSS MB | failures |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| system | c=1 p50 ms | c=1 p99 ms | c=1 p99.9 ms | added p50 / p99 ms | first delta p50/p99 ms, paced stream (added) | first delta p99 ms, burst (added) | inter-chunk p50/p99 ms (added) | req/s @' + r.settings.connections + ' | vs floor | peak RSS MB | failures |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const s of r.systems) {
     const addedP50 = s.json.p50 - baseline!.json.p50;
     const addedP99 = s.json.p99 - baseline!.json.p99;
     const ttft = s.streamFirstDelta.count === 0 ? 'n/a (streams failed)' : `${f(s.streamFirstDelta.p99)} (${f(s.streamFirstDelta.p99 - baseline!.streamFirstDelta.p99)})`;
+    const paced = s.streamFirstDeltaPaced;
+    const pacedTtft = paced.count === 0 ? 'n/a (streams failed)' : `${f(paced.p50)} / ${f(paced.p99)} (${f(paced.p50 - baseline!.streamFirstDeltaPaced.p50)} / ${f(paced.p99 - baseline!.streamFirstDeltaPaced.p99)})`;
     const ratio = s.throughput.requestsPerSecond / floor!.throughput.requestsPerSecond;
     lines.push(
-      `| ${s.name} | ${f(s.json.p50)} | ${f(s.json.p99)} | ${f(s.json.p999)} | ${f(addedP50)} / ${f(addedP99)} | ${ttft} | ${interChunk(s, baseline!)} | ${s.throughput.requestsPerSecond} | ${(ratio * 100).toFixed(0)}% | ${s.peakRssMb} | ${s.failures + s.throughput.non2xx + s.throughput.errors} |`,
+      `| ${s.name} | ${f(s.json.p50)} | ${f(s.json.p99)} | ${f(s.json.p999)} | ${f(addedP50)} / ${f(addedP99)} | ${pacedTtft} | ${ttft} | ${interChunk(s, baseline!)} | ${s.throughput.requestsPerSecond} | ${(ratio * 100).toFixed(0)}% | ${s.peakRssMb} | ${s.failures + s.throughput.non2xx + s.throughput.errors} |`,
     );
   }
   lines.push(
     '',
-    `Inter-chunk: ${r.settings.pacedStreams} streams of ${r.settings.pacedMaxTokens} tokens from a mock that sends a content_block_delta every ${r.settings.deltaIntervalMs} ms; the gap between consecutive reads at the client that carry a delta. Deltas that arrive in one read have no gap of their own and are counted as batched instead.`,
+    `Paced stream: ${r.settings.pacedStreams} streams of ${r.settings.pacedMaxTokens} tokens from a mock that sends the opening events with the first content_block_delta, then a delta every ${r.settings.deltaIntervalMs} ms. Inter-chunk: the gap between consecutive reads at the client that carry a delta; deltas that arrive in one read have no gap of their own and are counted as batched instead. Burst: the unpaced mock sends the whole answer (a 4 KB echo in 16-character deltas) at once, so the first delta leaves a gateway only after it has processed the whole read it came in.`,
   );
   lines.push('', '| concurrency | baseline p50 / p99 ms | sluice p50 / p99 ms | added p50 / p99 ms |', '|---|---|---|---|');
   for (const c of r.concurrency) {

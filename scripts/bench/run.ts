@@ -27,9 +27,9 @@ const CONNECTIONS = 32;
 const SERVICE_MS = 0;
 /** Pacing of the streams that measure inter-chunk delay: a content_block_delta every 20 ms, a real model's order of magnitude. */
 const DELTA_INTERVAL_MS = 20;
-/** Output cap of those streams: 80 tokens is 320 characters, 20 deltas of 16, so each stream takes ~0.4 s. */
-const PACED_MAX_TOKENS = 80;
-const PACED_STREAMS = quick ? 20 : 50;
+/** Output cap of those streams: 40 tokens is 160 characters, 10 deltas of 16, so each stream takes ~0.2 s. */
+const PACED_MAX_TOKENS = 40;
+const PACED_STREAMS = quick ? 20 : 100;
 const PACED_WARMUP = quick ? 3 : 5;
 const key = `sk-bench-${randomBytes(12).toString('hex')}`;
 const children: ChildProcess[] = [];
@@ -68,6 +68,7 @@ async function measureSystem(name: string, target: Target, paced: Target, pid: n
     name,
     json: json.total,
     streamFirstDelta: sse.firstDelta,
+    streamFirstDeltaPaced: pacedSse.firstDelta,
     streamInterChunk: pacedSse.interChunk,
     streamBatchedDeltas: pacedSse.batchedDeltas,
     failures: json.failures + sse.failures + pacedSse.failures,

@@ -32,7 +32,7 @@ async function measure(name: string, target: Target): Promise<SystemResult> {
   const sse = await closedLoop(target, body(true, 40), 4, 1);
   const rss = await peakRss(process.pid);
   const throughput = await saturate(target, body(false), 4, 1);
-  return { name, json: json.total, streamFirstDelta: sse.firstDelta, streamInterChunk: sse.interChunk, streamBatchedDeltas: sse.batchedDeltas, failures: json.failures + sse.failures, throughput, peakRssMb: await rss.stop() };
+  return { name, json: json.total, streamFirstDelta: sse.firstDelta, streamFirstDeltaPaced: sse.firstDelta, streamInterChunk: sse.interChunk, streamBatchedDeltas: sse.batchedDeltas, failures: json.failures + sse.failures, throughput, peakRssMb: await rss.stop() };
 }
 
 describe('benchmark smoke run', () => {
