@@ -38,8 +38,9 @@ function webhookTarget(config: SluiceConfig, env: NodeJS.ProcessEnv): WebhookTar
 
 /**
  * Opens the durable stores under stateDir (so pending approvals survive a restart), builds the
- * services and starts one unref'd sweeper that expires approvals and revokes idle sessions, so
- * audit events and listings do not wait for the next request to notice.
+ * services and starts one unref'd sweeper that expires approvals, revokes idle sessions and
+ * forgets long-revoked ones, so audit events and listings do not wait for the next request to
+ * notice and the session state does not grow for ever.
  */
 export function createAccessControl(config: SluiceConfig, audit: AuditLog, env: NodeJS.ProcessEnv, shared?: StateRegistry): AccessControl {
   const target = webhookTarget(config, env);
@@ -51,8 +52,11 @@ export function createAccessControl(config: SluiceConfig, audit: AuditLog, env: 
   const service = new ApprovalService(approvalStore, audit, (a: Approval) => notify?.(a));
   const grants = new GrantService(grantStore, audit, config.sessions.grants);
   const sessions = new SessionService(sessionStore, audit, config.sessions.idleTimeoutSeconds, undefined, grants);
+  // A revoked session refuses tokens issued before its revocation: keep it until all of those have expired.
+  const retainRevokedMs = Math.max(config.sessions.retainRevokedSeconds, config.identity.maxTokenLifetimeSeconds + config.identity.clockToleranceSeconds) * 1000;
   const sweep = setInterval(() => {
-    Promise.all([service.expireDue(), sessions.sweep()]).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'approval/session sweep failed'));
+    const pruneBefore = new Date(Date.now() - retainRevokedMs);
+    Promise.all([service.expireDue(), sessions.sweep().then(() => sessions.pruneRevoked(pruneBefore))]).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'approval/session sweep failed'));
   }, config.sessions.sweepIntervalSeconds * 1000);
   sweep.unref();
   return {

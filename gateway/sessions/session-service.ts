@@ -89,6 +89,15 @@ export class SessionService {
     return revoked;
   }
 
+  /**
+   * Forgets sessions revoked before `before` (their access events stay in the audit). The
+   * caller keeps `before` past the longest token lifetime: a pruned revocation no longer refuses
+   * older tokens, so none may still be valid.
+   */
+  pruneRevoked(before: Date): Promise<number> {
+    return this.store.prune((s) => !(s.state === 'revoked' && s.revokedAt !== null && Date.parse(s.revokedAt) < before.getTime()));
+  }
+
   async #open(subject: string, connection: string, now: Date): Promise<JitSession> {
     const session = await this.store.create({
       id: `ses_${randomBytes(12).toString('base64url')}`,

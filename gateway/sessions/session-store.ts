@@ -40,6 +40,8 @@ export interface SessionStore {
    * a lost touch only makes the session look idle sooner, the safe direction.
    */
   touch(id: string, at: string): Promise<JitSession | undefined>;
+  /** Drops the sessions `keep` declines, from memory and the state file; returns how many. */
+  prune(keep: (session: JitSession) => boolean): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -95,6 +97,12 @@ export class FileSessionStore implements SessionStore {
     const current = this.#records.get(id);
     // Every request touches its session: written lazily, so the hot path does no file write.
     return current && this.#records.put({ ...current, lastSeenAt: at, requests: current.requests + 1 }, { lazy: true });
+  }
+
+  async prune(keep: (session: JitSession) => boolean): Promise<number> {
+    const removed = this.#records.prune(keep);
+    if (removed > 0) for (const [k, id] of this.#latest) if (!this.#records.get(id)) this.#latest.delete(k);
+    return removed;
   }
 
   async close(): Promise<void> {

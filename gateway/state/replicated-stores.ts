@@ -146,6 +146,11 @@ class ReplicatedSessionStore implements SessionStore {
   async touch(id: string, at: string): Promise<JitSession | undefined> {
     return this.#sent(await this.local.touch(id, at));
   }
+  // Local only: each instance prunes its own copy on its own sweep (the compacted topic keeps the
+  // record; one merged back at a restart is pruned again at the next sweep).
+  prune(keep: (session: JitSession) => boolean): Promise<number> {
+    return this.local.prune(keep);
+  }
   close(): Promise<void> {
     return this.local.close();
   }

@@ -56,4 +56,20 @@ describe('SessionService', () => {
     expect(await sessions.sweep()).toBe(1);
     expect((await sessions.list())[0]).toMatchObject({ state: 'revoked', revokedCause: 'idle' });
   });
+
+  it('forgets sessions revoked before the cut-off, in memory and in the state file; later ones stay', async () => {
+    const old = await sessions.enter(token(T0), 'anthropic');
+    await sessions.revoke(old.session.id, 'bob');
+    clock += 3_600_000;
+    const recent = await sessions.enter(token(clock), 'secondary');
+    await sessions.revoke(recent.session.id, 'bob');
+    const active = await sessions.enter(token(clock), 'anthropic');
+    expect(await sessions.pruneRevoked(new Date(clock - 60_000))).toBe(1);
+    const ids = (await sessions.store.list()).map((s) => s.id).sort();
+    expect(ids).toEqual([recent.session.id, active.session.id].sort());
+    await sessions.store.close();
+    const reopened = FileSessionStore.open(dir);
+    expect((await reopened.list()).map((s) => s.id).sort()).toEqual(ids);
+    expect((await reopened.latest('alice', 'anthropic'))?.id).toBe(active.session.id);
+  });
 });
