@@ -176,8 +176,11 @@ const configSchema = z.object({
       /** Groups that may list and revoke every session. */
       adminGroups: z.array(z.string()).default(['admins']),
       sweepIntervalSeconds: z.number().int().positive().default(30),
-      /** How long a revoked session is kept (listed, refusing older tokens); never less than the longest token lifetime. */
-      retainRevokedSeconds: z.number().int().positive().default(86_400),
+      /**
+       * How long the sweeper keeps ended records: revoked sessions (listed, refusing older tokens;
+       * never less than the longest token lifetime), finished approvals and access grants.
+       */
+      retainEndedSeconds: z.number().int().positive().default(86_400),
       /** Time-bounded access grants: who approves them and their longest duration. */
       grants: z
         .object({ approverGroups: z.array(z.string()).min(1).default(['admins']), maxMinutes: z.number().int().positive().default(480) })

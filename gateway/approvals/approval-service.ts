@@ -193,6 +193,13 @@ export class ApprovalService {
     return after.filter((a, i) => a.state !== before[i]!.state).length;
   }
 
+  /** Forgets denied, expired and used approvals last touched before `before` (their events stay in the audit). */
+  pruneFinished(before: Date): Promise<number> {
+    const ended = new Set<ApprovalState>(['denied', 'expired', 'used']);
+    const lastTouched = (a: Approval): number => Math.max(...[a.createdAt, a.expiresAt, a.usedAt].filter((t) => t !== null).map((t) => Date.parse(t)));
+    return this.store.prune((a) => !(ended.has(a.state) && lastTouched(a) < before.getTime()));
+  }
+
   async #expireIfDue(approval: Approval): Promise<Approval> {
     if ((approval.state !== 'pending' && approval.state !== 'approved') || Date.parse(approval.expiresAt) > this.now().getTime()) return approval;
     const next = await this.store.transition(approval.id, approval.state, { state: 'expired' });

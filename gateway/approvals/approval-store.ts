@@ -58,6 +58,8 @@ export interface ApprovalStore {
   transition(id: string, from: ApprovalState, change: ApprovalChange): Promise<Approval | undefined>;
   /** Calls `listener` after every create or transition; returns the unsubscribe function. */
   watch(listener: (approval: Approval) => void): () => void;
+  /** Drops the approvals `keep` declines, from memory and the state file; returns how many. */
+  prune(keep: (approval: Approval) => boolean): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -105,6 +107,10 @@ export class FileApprovalStore implements ApprovalStore {
   watch(listener: (approval: Approval) => void): () => void {
     this.#events.on('change', listener);
     return () => this.#events.off('change', listener);
+  }
+
+  async prune(keep: (approval: Approval) => boolean): Promise<number> {
+    return this.#records.prune(keep);
   }
 
   async close(): Promise<void> {

@@ -39,8 +39,8 @@ function webhookTarget(config: SluiceConfig, env: NodeJS.ProcessEnv): WebhookTar
 /**
  * Opens the durable stores under stateDir (so pending approvals survive a restart), builds the
  * services and starts one unref'd sweeper that expires approvals, revokes idle sessions and
- * forgets long-revoked ones, so audit events and listings do not wait for the next request to
- * notice and the session state does not grow for ever.
+ * forgets long-ended sessions, approvals and grants, so audit events and listings do not wait
+ * for the next request to notice and the state does not grow for ever.
  */
 export function createAccessControl(config: SluiceConfig, audit: AuditLog, env: NodeJS.ProcessEnv, shared?: StateRegistry): AccessControl {
   const target = webhookTarget(config, env);
@@ -53,10 +53,14 @@ export function createAccessControl(config: SluiceConfig, audit: AuditLog, env: 
   const grants = new GrantService(grantStore, audit, config.sessions.grants);
   const sessions = new SessionService(sessionStore, audit, config.sessions.idleTimeoutSeconds, undefined, grants);
   // A revoked session refuses tokens issued before its revocation: keep it until all of those have expired.
-  const retainRevokedMs = Math.max(config.sessions.retainRevokedSeconds, config.identity.maxTokenLifetimeSeconds + config.identity.clockToleranceSeconds) * 1000;
+  const retainEndedMs = Math.max(config.sessions.retainEndedSeconds, config.identity.maxTokenLifetimeSeconds + config.identity.clockToleranceSeconds) * 1000;
   const sweep = setInterval(() => {
-    const pruneBefore = new Date(Date.now() - retainRevokedMs);
-    Promise.all([service.expireDue(), sessions.sweep().then(() => sessions.pruneRevoked(pruneBefore))]).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'approval/session sweep failed'));
+    const pruneBefore = new Date(Date.now() - retainEndedMs);
+    Promise.all([
+      service.expireDue().then(() => service.pruneFinished(pruneBefore)),
+      sessions.sweep().then(() => sessions.pruneRevoked(pruneBefore)),
+      grants.pruneFinished(pruneBefore),
+    ]).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'approval/session sweep failed'));
   }, config.sessions.sweepIntervalSeconds * 1000);
   sweep.unref();
   return {

@@ -3,7 +3,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { GrantEventBody } from '../audit/events.ts';
 import { SluiceError } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
-import type { AccessGrant, GrantStore } from './grant-store.ts';
+import type { AccessGrant, GrantState, GrantStore } from './grant-store.ts';
 
 /** Settings for grants (config `sessions.grants`). */
 export interface GrantOptions {
@@ -88,6 +88,13 @@ export class GrantService {
     const mine = (await this.store.list()).filter((g) => g.subject === subject && g.state === 'approved');
     const active = await Promise.all(mine.map((g) => this.#expireIfDue(g)));
     return [...new Set(active.filter((g) => g.state === 'approved').map((g) => g.connection))].sort();
+  }
+
+  /** Forgets denied, revoked and expired grants last touched before `before` (their events stay in the audit). */
+  pruneFinished(before: Date): Promise<number> {
+    const ended = new Set<GrantState>(['denied', 'revoked', 'expired']);
+    const lastTouched = (g: AccessGrant): number => Math.max(...[g.requestedAt, g.decidedAt, g.expiresAt].filter((t) => t !== null).map((t) => Date.parse(t)));
+    return this.store.prune((g) => !(ended.has(g.state) && lastTouched(g) < before.getTime()));
   }
 
   async #expireIfDue(grant: AccessGrant): Promise<AccessGrant> {

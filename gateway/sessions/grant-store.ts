@@ -32,6 +32,8 @@ export interface GrantStore {
   get(id: string): Promise<AccessGrant | undefined>;
   list(): Promise<AccessGrant[]>;
   transition(id: string, from: GrantState, change: Partial<AccessGrant> & { readonly state: GrantState }): Promise<AccessGrant | undefined>;
+  /** Drops the grants `keep` declines, from memory and the state file; returns how many. */
+  prune(keep: (grant: AccessGrant) => boolean): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -59,6 +61,10 @@ export class FileGrantStore implements GrantStore {
     const current = this.records.get(id);
     if (!current || current.state !== from) return undefined;
     return this.records.put({ ...current, ...change });
+  }
+
+  async prune(keep: (grant: AccessGrant) => boolean): Promise<number> {
+    return this.records.prune(keep);
   }
 
   async close(): Promise<void> {

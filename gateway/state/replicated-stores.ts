@@ -85,6 +85,10 @@ class ReplicatedApprovalStore implements ApprovalStore {
   watch(listener: (approval: Approval) => void): () => void {
     return this.local.watch(listener);
   }
+  // Local only, like sessions' prune below.
+  prune(keep: (approval: Approval) => boolean): Promise<number> {
+    return this.local.prune(keep);
+  }
   close(): Promise<void> {
     return this.local.close();
   }
@@ -111,6 +115,10 @@ class ReplicatedGrantStore implements GrantStore {
   }
   async transition(id: string, from: GrantState, change: Partial<AccessGrant> & { readonly state: GrantState }): Promise<AccessGrant | undefined> {
     return this.#sent(await this.local.transition(id, from, change));
+  }
+  // Local only, like sessions' prune below.
+  prune(keep: (grant: AccessGrant) => boolean): Promise<number> {
+    return this.local.prune(keep);
   }
   close(): Promise<void> {
     return this.local.close();

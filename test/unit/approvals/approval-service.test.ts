@@ -85,4 +85,19 @@ describe('ApprovalService', () => {
     service.releaseHolds();
     expect((await held).state).toBe('pending');
   });
+
+  it('forgets finished approvals last touched before the cut-off; pending ones stay', async () => {
+    const denied = await service.request(request);
+    await service.decide(denied.id, who('bob', ['admins']), 'deny', 'no');
+    clock += 3_600_000;
+    const waiting = await service.request({ ...request, decisionId: 'd2' });
+    expect(await service.pruneFinished(new Date(clock - 60_000))).toBe(1);
+    expect(await service.get(denied.id)).toBeUndefined();
+    expect((await service.get(waiting.id))?.state).toBe('pending');
+    // Expired after its TTL (a minute): gone once the cut-off passes its expiry, not before.
+    clock += 61_000;
+    await service.expireDue();
+    expect(await service.pruneFinished(new Date(clock - 60_000))).toBe(0);
+    expect(await service.pruneFinished(new Date(clock + 1))).toBe(1);
+  });
 });

@@ -27,4 +27,21 @@ describe('GrantService', () => {
     expect((await reopened.get(g.id))!.state).toBe('expired');
     await expect(reopened.request(who('gina', []), 'secondary', 61, 'too long')).rejects.toMatchObject({ code: 'SLUICE_ERR_BAD_REQUEST' });
   });
+
+  it('forgets ended grants last touched before the cut-off; active ones stay, in memory and on disk', async () => {
+    let clock = Date.parse('2025-06-01T12:00:00Z');
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-grt-'));
+    const grants = new GrantService(FileGrantStore.open(dir), audit, { approverGroups: ['admins'], maxMinutes: 60 }, () => new Date(clock));
+    const denied = await grants.request(who('gina', []), 'secondary', 10, 'x');
+    await grants.decide(denied.id, who('bob', ['admins']), 'deny', 'no');
+    const active = await grants.request(who('gina', []), 'anthropic', 60, 'y');
+    await grants.decide(active.id, who('bob', ['admins']), 'approve', 'ok');
+    clock += 30 * 60_000;
+    expect(await grants.pruneFinished(new Date(clock))).toBe(1);
+    expect(await grants.get(denied.id)).toBeUndefined();
+    expect(await grants.activeFor('gina')).toEqual(['anthropic']);
+    const reopened = new GrantService(FileGrantStore.open(dir), audit, { approverGroups: ['admins'], maxMinutes: 60 }, () => new Date(clock));
+    expect(await reopened.get(denied.id)).toBeUndefined();
+    expect((await reopened.get(active.id))?.state).toBe('approved');
+  });
 });
