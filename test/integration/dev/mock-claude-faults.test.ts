@@ -1,18 +1,12 @@
 /** mock-claude's refusals and injected faults, as the official SDK sees them. */
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MockClaude } from '../../../gateway/dev/mock-claude.ts';
 import { SseRecorder } from '../../../gateway/upstream/sse-recorder.ts';
-import { API_KEY, ask, recorded, sdkClient, tappedClient } from './sdk-tap.ts';
+import { API_KEY, ask, recorded, tappedClient, useMockClaude } from './sdk-tap.ts';
 
-let mock: MockClaude;
-beforeAll(async () => {
-  mock = await MockClaude.start({ apiKey: API_KEY });
-});
-afterEach(() => mock.setFault(undefined));
-afterAll(async () => mock?.close());
-
-const client = (opts: { apiKey?: string; timeout?: number } = {}) => sdkClient(mock.url, opts);
+const mockClaude = useMockClaude();
+const client = mockClaude.client;
 
 describe('mock-claude: refusals like the API', () => {
   it('a wrong API key is a 401 authentication_error', async () => {
@@ -23,7 +17,7 @@ describe('mock-claude: refusals like the API', () => {
 
   it('checks the x-api-key header the gateway sends: right key 200, wrong 401, none 401', async () => {
     const post = (headers: Record<string, string>) =>
-      fetch(`${mock.url}/v1/messages`, { method: 'POST', headers: { 'anthropic-version': '2023-06-01', ...headers }, body: JSON.stringify(ask('hi')) });
+      fetch(`${mockClaude.mock.url}/v1/messages`, { method: 'POST', headers: { 'anthropic-version': '2023-06-01', ...headers }, body: JSON.stringify(ask('hi')) });
     expect((await post({ 'x-api-key': API_KEY })).status).toBe(200);
     const wrong = await post({ 'x-api-key': 'sk-other' });
     expect([wrong.status, ((await wrong.json()) as { error: { type: string } }).error.type]).toEqual([401, 'authentication_error']);
@@ -33,10 +27,10 @@ describe('mock-claude: refusals like the API', () => {
 
   it('a missing anthropic-version, or a body that is not JSON, is a 400 invalid_request_error', async () => {
     const headers = { 'x-api-key': API_KEY, 'content-type': 'application/json' };
-    const noVersion = await fetch(`${mock.url}/v1/messages`, { method: 'POST', headers, body: JSON.stringify(ask('hi')) });
+    const noVersion = await fetch(`${mockClaude.mock.url}/v1/messages`, { method: 'POST', headers, body: JSON.stringify(ask('hi')) });
     expect(noVersion.status).toBe(400);
     expect(await noVersion.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' }, request_id: expect.stringMatching(/^req_/) });
-    const notJson = await fetch(`${mock.url}/v1/messages`, { method: 'POST', headers: { ...headers, 'anthropic-version': '2023-06-01' }, body: '{nope' });
+    const notJson = await fetch(`${mockClaude.mock.url}/v1/messages`, { method: 'POST', headers: { ...headers, 'anthropic-version': '2023-06-01' }, body: '{nope' });
     expect(notJson.status).toBe(400);
   });
 
@@ -60,7 +54,7 @@ describe('mock-claude: faults surface as the SDK error they would be', () => {
     [500, Anthropic.InternalServerError],
     [503, Anthropic.ServiceUnavailableError],
   ] as const)('status %i', async (status, ErrorClass) => {
-    mock.setFault({ kind: 'status', status, retryAfter: 3 });
+    mockClaude.mock.setFault({ kind: 'status', status, retryAfter: 3 });
     const err = await client().messages.create(ask('hi')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ErrorClass);
     expect((err as InstanceType<typeof Anthropic.APIError>).status).toBe(status);
@@ -68,13 +62,13 @@ describe('mock-claude: faults surface as the SDK error they would be', () => {
   });
 
   it('hang: no headers ever, so the SDK times out', async () => {
-    mock.setFault({ kind: 'hang' });
+    mockClaude.mock.setFault({ kind: 'hang' });
     await expect(client({ timeout: 300 }).messages.create(ask('hi'))).rejects.toBeInstanceOf(Anthropic.APIConnectionTimeoutError);
   });
 
   it('reset-after-events: the connection drops after n events (stream), or mid-body (non-stream)', async () => {
-    mock.setFault({ kind: 'reset-after-events', events: 3 });
-    const { client: c, raw } = tappedClient(mock.url);
+    mockClaude.mock.setFault({ kind: 'reset-after-events', events: 3 });
+    const { client: c, raw } = tappedClient(mockClaude.mock.url);
     const err = await c.messages.stream(ask('a long enough prompt to stream several deltas')).finalMessage().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.AnthropicError);
     expect((err as Error).message).toBe('terminated');
@@ -83,8 +77,8 @@ describe('mock-claude: faults surface as the SDK error they would be', () => {
   });
 
   it('stall-after-events: n events, then silence on an open connection', async () => {
-    mock.setFault({ kind: 'stall-after-events', events: 2 });
-    const res = await fetch(`${mock.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'anthropic-version': '2023-06-01' }, body: JSON.stringify(ask('hi', { stream: true })), signal: AbortSignal.timeout(1000) });
+    mockClaude.mock.setFault({ kind: 'stall-after-events', events: 2 });
+    const res = await fetch(`${mockClaude.mock.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'anthropic-version': '2023-06-01' }, body: JSON.stringify(ask('hi', { stream: true })), signal: AbortSignal.timeout(1000) });
     const reader = res.body!.getReader();
     let text = '';
     const deadline = Date.now() + 300;
@@ -98,15 +92,15 @@ describe('mock-claude: faults surface as the SDK error they would be', () => {
   });
 
   it('malformed-sse: a data line that is not JSON makes the SDK fail the stream', async () => {
-    mock.setFault({ kind: 'malformed-sse' });
-    const { client: c, raw } = tappedClient(mock.url, { logLevel: 'off' });
+    mockClaude.mock.setFault({ kind: 'malformed-sse' });
+    const { client: c, raw } = tappedClient(mockClaude.mock.url, { logLevel: 'off' });
     await expect(c.messages.stream(ask('hi')).finalMessage()).rejects.toThrow(/JSON/);
     expect(recorded(await raw()).malformed).toBe(1);
   });
 
   it('error-event: an overloaded_error event mid-stream is an APIError carrying that type', async () => {
-    mock.setFault({ kind: 'error-event' });
-    const { client: c, raw } = tappedClient(mock.url);
+    mockClaude.mock.setFault({ kind: 'error-event' });
+    const { client: c, raw } = tappedClient(mockClaude.mock.url);
     const err = await c.messages.stream(ask('hi')).finalMessage().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.APIError);
     expect((err as InstanceType<typeof Anthropic.APIError>).error).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
@@ -116,7 +110,7 @@ describe('mock-claude: faults surface as the SDK error they would be', () => {
   });
 
   it('garbage: a 200 whose body is not JSON fails the SDK call', async () => {
-    mock.setFault({ kind: 'garbage' });
+    mockClaude.mock.setFault({ kind: 'garbage' });
     await expect(client().messages.create(ask('hi'))).rejects.toBeInstanceOf(SyntaxError);
     await expect(client().messages.stream(ask('hi')).finalMessage()).rejects.toThrow('request ended without sending any chunks');
   });

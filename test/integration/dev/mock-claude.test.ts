@@ -1,8 +1,8 @@
 /** mock-claude driven by the official SDK: for what Sluice relies on it must be indistinguishable from the API. */
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ECHO_PREFIX, MockClaude, MOCK_MODELS } from '../../../gateway/dev/mock-claude.ts';
-import { API_KEY, ask, MODEL, recorded, sdkClient, tappedClient, wire } from './sdk-tap.ts';
+import { describe, expect, it } from 'vitest';
+import { ECHO_PREFIX, MOCK_MODELS } from '../../../gateway/dev/mock-claude.ts';
+import { API_KEY, ask, MODEL, recorded, tappedClient, useMockClaude, wire } from './sdk-tap.ts';
 
 const WEATHER_TOOL = {
   name: 'get_weather',
@@ -10,14 +10,8 @@ const WEATHER_TOOL = {
   input_schema: { type: 'object' as const, properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } }, required: ['city', 'unit'] },
 };
 
-let mock: MockClaude;
-beforeAll(async () => {
-  mock = await MockClaude.start({ apiKey: API_KEY });
-});
-afterEach(() => mock.setFault(undefined));
-afterAll(async () => mock?.close());
-
-const client = (opts: { apiKey?: string; timeout?: number } = {}) => sdkClient(mock.url, opts);
+const mockClaude = useMockClaude();
+const client = mockClaude.client;
 
 describe('mock-claude: Messages API', () => {
   it('messages.create returns a real Message echoing the last user text, with a request-id', async () => {
@@ -33,14 +27,14 @@ describe('mock-claude: Messages API', () => {
       usage: { input_tokens: expect.any(Number), output_tokens: expect.any(Number), cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
     });
     expect(response.headers.get('request-id')).toMatch(/^req_01/);
-    const seen = mock.requests.at(-1)!;
+    const seen = mockClaude.mock.requests.at(-1)!;
     expect(seen).toMatchObject({ method: 'POST', path: '/v1/messages', body: ask('Hello there') });
     // This SDK version sends the API key as a bearer token; the API (and the mock) accept either header.
     expect(seen.headers['x-api-key'] ?? seen.headers.authorization).toMatch(new RegExp(`^(Bearer )?${API_KEY}$`));
   });
 
   it('messages.stream() emits the real event sequence, and finalMessage() equals the recorder reconstruction of the raw stream', async () => {
-    const { client: c, raw } = tappedClient(mock.url);
+    const { client: c, raw } = tappedClient(mockClaude.mock.url);
     const stream = c.messages.stream(ask('stream me a reply, please — ünïcødé 🌍'));
     const final = await stream.finalMessage();
     const recorder = recorded(await raw());
@@ -61,7 +55,7 @@ describe('mock-claude: Messages API', () => {
   });
 
   it('tool use streams the input as input_json_delta and ends with stop_reason tool_use', async () => {
-    const { client: c, raw } = tappedClient(mock.url);
+    const { client: c, raw } = tappedClient(mockClaude.mock.url);
     const final = await c.messages.stream(ask('please use tool get_weather for Paris', { tools: [WEATHER_TOOL] })).finalMessage();
     expect(final.stop_reason).toBe('tool_use');
     const tool = final.content.find((b) => b.type === 'tool_use');

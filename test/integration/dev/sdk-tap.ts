@@ -1,5 +1,7 @@
 /** Helpers for driving mock-claude with the official SDK while seeing the raw bytes it received. */
 import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { MockClaude } from '../../../gateway/dev/mock-claude.ts';
 import { SseRecorder } from '../../../gateway/upstream/sse-recorder.ts';
 
 export const API_KEY = 'sk-ant-mock-test';
@@ -9,6 +11,26 @@ export const MODEL = 'claude-haiku-4-5';
 /** A plain SDK client for `baseURL` with retries off, so each fault surfaces once. */
 export function sdkClient(baseURL: string, opts: { apiKey?: string; timeout?: number } = {}): Anthropic {
   return new Anthropic({ baseURL, apiKey: API_KEY, maxRetries: 0, ...opts });
+}
+
+/**
+ * One mock Claude for a test file: started before its tests, its fault cleared after each, closed
+ * at the end. `client` is an SDK client for it (see sdkClient).
+ */
+export function useMockClaude(): { readonly mock: MockClaude; client(opts?: { apiKey?: string; timeout?: number }): Anthropic } {
+  let mock: MockClaude | undefined;
+  beforeAll(async () => {
+    mock = await MockClaude.start({ apiKey: API_KEY });
+  });
+  afterEach(() => mock?.setFault(undefined));
+  afterAll(async () => mock?.close());
+  return {
+    get mock() {
+      if (!mock) throw new Error('mock Claude is not started yet (use it inside a test)');
+      return mock;
+    },
+    client: (opts = {}) => sdkClient(mock!.url, opts),
+  };
 }
 
 /** An SDK client whose fetch keeps a copy of every response body, so tests can see the raw SSE bytes. */
