@@ -85,7 +85,7 @@ export class GrantService {
 
   /** Connections `subject` holds an active grant for: `input.session.grants`. */
   async activeFor(subject: string): Promise<string[]> {
-    const mine = (await this.store.list()).filter((g) => g.subject === subject && g.state === 'approved');
+    const mine = (await this.store.listFor(subject)).filter((g) => g.state === 'approved');
     const active = await Promise.all(mine.map((g) => this.#expireIfDue(g)));
     return [...new Set(active.filter((g) => g.state === 'approved').map((g) => g.connection))].sort();
   }

@@ -113,6 +113,9 @@ class ReplicatedGrantStore implements GrantStore {
   list(): Promise<AccessGrant[]> {
     return this.local.list();
   }
+  listFor(subject: string): Promise<AccessGrant[]> {
+    return this.local.listFor(subject);
+  }
   async transition(id: string, from: GrantState, change: Partial<AccessGrant> & { readonly state: GrantState }): Promise<AccessGrant | undefined> {
     return this.#sent(await this.local.transition(id, from, change));
   }

@@ -44,4 +44,22 @@ describe('GrantService', () => {
     expect(await reopened.get(denied.id)).toBeUndefined();
     expect((await reopened.get(active.id))?.state).toBe('approved');
   });
+
+  it("answers activeFor from the subject's own grants only, through grants, reopen and prune", async () => {
+    const clock = Date.parse('2025-06-01T12:00:00Z');
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-grt-'));
+    const store = FileGrantStore.open(dir);
+    const grants = new GrantService(store, audit, { approverGroups: ['admins'], maxMinutes: 60 }, () => new Date(clock));
+    const approve = async (sub: string, connection: string) => grants.decide((await grants.request(who(sub, []), connection, 10, 'x')).id, who('bob', ['admins']), 'approve', 'ok');
+    await approve('gina', 'anthropic');
+    await approve('hank', 'secondary');
+    const denied = await grants.request(who('gina', []), 'tertiary', 10, 'x');
+    await grants.decide(denied.id, who('bob', ['admins']), 'deny', 'no');
+    expect((await store.listFor('gina')).map((g) => g.connection).sort()).toEqual(['anthropic', 'tertiary']);
+    expect(await grants.activeFor('hank')).toEqual(['secondary']);
+    expect(await store.listFor('nobody')).toEqual([]);
+    expect((await FileGrantStore.open(dir).listFor('gina')).map((g) => g.connection).sort()).toEqual(['anthropic', 'tertiary']);
+    await grants.pruneFinished(new Date(clock + 60_000));
+    expect((await store.listFor('gina')).map((g) => g.connection)).toEqual(['anthropic']);
+  });
 });
