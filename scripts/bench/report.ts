@@ -39,7 +39,7 @@ function interChunk(s: SystemResult, baseline: SystemResult): string {
 export function renderMarkdown(r: BenchResult): string {
   const [baseline, floor] = r.systems;
   const lines = [
-    `Bench ${r.date} on ${r.machine.cores}× ${r.machine.cpu}, ${r.machine.memoryGb} GB, Node ${r.machine.node}; 4 KB prompt, mock service time ${r.settings.upstreamServiceMs} ms.`,
+    `Bench ${r.date} on ${r.machine.cores}× ${r.machine.cpu}, ${r.machine.memoryGb} GB, Node ${r.machine.node}; 4 KB prompt, mock service time ${r.settings.upstreamServiceMs} ms; each system warmed up with ${r.settings.warmSeconds ?? 0} s of load (and its paced twin with short streams) before it is measured.`,
     '',
     '| system | c=1 p50 ms | c=1 p99 ms | c=1 p99.9 ms | added p50 / p99 ms | first delta p50/p99 ms, paced stream (added) | first delta p99 ms, burst (added) | inter-chunk p50/p99 ms (added) | req/s @' + r.settings.connections + ' | vs floor | peak RSS MB | failures |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
