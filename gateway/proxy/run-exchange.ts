@@ -5,7 +5,7 @@ import type { Operation, RequestFacts } from '../inspect/facts.ts';
 import { inspectMessagesRequest, inspectModelsRequest, parseBetas } from '../inspect/messages-request.ts';
 import { detectEntities, maskStage } from '../mask/masking-stage.ts';
 import { buildPolicyInput } from '../policy/input.ts';
-import { forward } from '../upstream/forward.ts';
+import { CallerGone, forward } from '../upstream/forward.ts';
 import type { Exchange } from './exchange.ts';
 import type { JsonBody } from './json-body.ts';
 import type { ProxyDeps } from './proxy-plugin.ts';
@@ -108,12 +108,12 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
       break;
   }
 
-  const controller = new AbortController();
+  const callerGone = new CallerGone();
   reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('caller disconnected'));
+    if (!reply.raw.writableFinished) callerGone.abort(new Error('caller disconnected'));
   });
   const upstream = await ex.timed('upstream_headers', () =>
-    forward({ connection, method: req.method as 'GET' | 'POST', path: upstreamPath(ex.operation, req), callerHeaders: req.headers, body: ex.forwardedRaw ?? body?.raw, signal: controller.signal }),
+    forward({ connection, method: req.method as 'GET' | 'POST', path: upstreamPath(ex.operation, req), callerHeaders: req.headers, body: ex.forwardedRaw ?? body?.raw, signal: callerGone }),
   );
   if (facts.stream && upstream.statusCode < 400 && isEventStream(upstream.headers)) {
     reply.hijack();

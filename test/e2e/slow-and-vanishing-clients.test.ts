@@ -82,3 +82,30 @@ describe('a caller that leaves mid-stream', () => {
     await servedNormally();
   });
 });
+
+describe('a caller that leaves before the upstream answers', () => {
+  it('has its upstream call cancelled at once, recorded as the caller disconnecting', async () => {
+    h.upstream.setFault({ kind: 'hang' });
+    try {
+      const controller = new AbortController();
+      const before = h.upstream.requests.length;
+      const call = fetch(`${h.url}/v1/messages`, {
+        method: 'POST',
+        signal: controller.signal,
+        headers: { authorization: `Bearer ${await h.token(['engineering'], 'ghost')}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+        body,
+      }).catch(() => undefined);
+      // The upstream has the call (and will never answer it) before the caller leaves.
+      await expect.poll(() => h.upstream.requests.length, { timeout: 5000 }).toBeGreaterThan(before);
+      controller.abort();
+      await call;
+      // Without the cancellation the call would wait for the upstream headers timeout and record a timeout instead.
+      await expect.poll(async () => (await h.auditEvents()).some((e) => e.kind === 'decision' && e.subject === 'ghost'), { timeout: 3000 }).toBe(true);
+      const decision = (await h.auditEvents()).find((e) => e.kind === 'decision' && e.subject === 'ghost');
+      expect(decision?.kind === 'decision' && decision.error?.message).toMatch(/caller disconnected/);
+    } finally {
+      h.upstream.setFault(undefined);
+    }
+    await servedNormally();
+  });
+});
