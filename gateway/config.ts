@@ -39,6 +39,8 @@ const kafkaAuditSchema = z.object({
       /** Default: <stateDir>/audit/kafka-spool. */
       dir: z.string().optional(),
       maxBytes: z.number().int().positive().default(256 * 1024 * 1024),
+      /** Undelivered lines kept in memory; the rest wait on disk only (a long outage must not grow the heap). */
+      memoryBytes: z.number().int().positive().default(16 * 1024 * 1024),
       fsync: z.boolean().default(true),
     })
     .prefault({}),

@@ -118,6 +118,7 @@ export class KafkaAuditSink implements AuditSink {
       metrics: {
         spool_depth_records: s.depthRecords,
         spool_depth_bytes: s.depthBytes,
+        spool_resident_bytes: s.residentBytes,
         spool_max_bytes: this.opts.maxSpoolBytes,
         spool_full: s.full ? 1 : 0,
         delivery_lag_seconds: s.lagMs / 1000,
@@ -134,10 +135,13 @@ export class KafkaAuditSink implements AuditSink {
     let backoffMs = 250;
     let singles = 0; // after a too-large batch, its records go one by one to find the culprit
     while (!this.stopping) {
-      await this.opts.spool.ready();
-      const batch = this.opts.spool.peek(singles > 0 ? 1 : (this.opts.maxBatchRecords ?? 500), MAX_BATCH_BYTES);
-      if (this.stopping || batch.length === 0) continue;
+      let batch: SpoolRecord[] = [];
       try {
+        // Inside the try: reading evicted lines back from the spool's segments can fail (I/O), and
+        // that is a delivery failure to retry with backoff, not a crash of the gateway.
+        await this.opts.spool.ready();
+        batch = this.opts.spool.peek(singles > 0 ? 1 : (this.opts.maxBatchRecords ?? 500), MAX_BATCH_BYTES);
+        if (this.stopping || batch.length === 0) continue;
         await this.send(batch);
         await this.opts.spool.commit(batch.length);
         if (this.failing) this.log.info({ backlog: this.opts.spool.stats().depthRecords }, 'kafka audit delivery resumed');

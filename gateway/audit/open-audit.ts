@@ -17,7 +17,7 @@ export interface AuditConfig {
       readonly createTopics: boolean;
       readonly partitions: number;
       readonly replicationFactor: number;
-      readonly spool: { readonly dir?: string; readonly maxBytes: number; readonly fsync: boolean };
+      readonly spool: { readonly dir?: string; readonly maxBytes: number; readonly memoryBytes: number; readonly fsync: boolean };
       readonly onSpoolFull: 'fail-closed' | 'fail-open';
       readonly maxBatchRecords: number;
       readonly closeTimeoutMs: number;
@@ -38,7 +38,7 @@ export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Pr
   const sinks: AuditSink[] = [new FileAuditSink(config.audit.file.path)];
   const k = config.audit.kafka;
   if (k) {
-    const spool = await Spool.open({ dir: k.spool.dir ?? defaultSpoolDir(config.stateDir), maxBytes: k.spool.maxBytes, fsync: k.spool.fsync });
+    const spool = await Spool.open({ dir: k.spool.dir ?? defaultSpoolDir(config.stateDir), maxBytes: k.spool.maxBytes, memoryBytes: k.spool.memoryBytes, fsync: k.spool.fsync });
     sinks.push(
       new KafkaAuditSink({
         brokers: k.brokers,

@@ -15,11 +15,29 @@ export function spoolRecordOf(event: Pick<AuditEvent, 'kind' | 'subject' | 'time
   return { line, key: event.subject ?? 'anonymous', kind: event.kind, at };
 }
 
+/**
+ * What the spool keeps in memory per undelivered record. The line itself is kept only while
+ * resident: an evicted line is read back from `pos` in segment `segment`, exactly `bytes` long.
+ */
+export interface SpoolEntry {
+  readonly key: string;
+  readonly kind: AuditEvent['kind'];
+  readonly at: number;
+  /** The line's UTF-8 size plus its newline: what it takes on disk. */
+  readonly bytes: number;
+  /** Start offset of the segment holding the record, and its byte position in it (-1 until written). */
+  segment: number;
+  pos: number;
+  /** The exact serialized line; undefined while only on disk. */
+  line: string | undefined;
+}
+
 /** What a spool directory holds past the committed offset. */
 export interface RecoveredSpool {
-  /** Offset of records[0]. */
+  /** Offset of entries[0]. */
   readonly base: number;
-  readonly records: SpoolRecord[];
+  /** Every undelivered record; only the oldest, up to `memoryBytes` of lines, keep their line. */
+  readonly entries: SpoolEntry[];
   /** Start offsets of the segment files on disk, ascending. */
   readonly segments: number[];
 }
@@ -28,35 +46,47 @@ export interface RecoveredSpool {
  * Reads every segment and returns the records at or past `committed`. A torn last line (a crash
  * mid-append) is cut off the file: it was never handed to delivery, so nothing is lost that was
  * acknowledged. Events keep their own timestamp as their spool time, so lag counts the outage.
+ * Each line is parsed for its metadata, but only the first `memoryBytes` of lines (at least one
+ * line) stay in memory: a long outage can leave far more on disk than the gateway should hold.
  */
-export async function readSegments(dir: string, committed: number): Promise<RecoveredSpool> {
+export async function readSegments(dir: string, committed: number, memoryBytes: number): Promise<RecoveredSpool> {
   const segments = (await readdir(dir))
     .map((f) => SEGMENT.exec(f)?.[1])
     .filter((m): m is string => m !== undefined)
     .map(Number)
     .sort((a, b) => a - b);
-  const records: SpoolRecord[] = [];
+  const entries: SpoolEntry[] = [];
+  let residentBytes = 0;
   let base: number | undefined;
   let next = committed;
   for (const start of segments) {
     const path = join(dir, segmentName(start));
-    let text = await readFile(path, 'utf8');
-    const end = text.lastIndexOf('\n') + 1;
-    if (end < text.length) {
+    // Bytes, not text: record positions are byte offsets, for reading evicted lines back.
+    const data = await readFile(path);
+    const end = data.lastIndexOf(0x0a) + 1;
+    if (end < data.length) {
       const fh = await open(path, 'r+');
-      await fh.truncate(Buffer.byteLength(text.slice(0, end)));
+      await fh.truncate(end);
       await fh.close();
-      text = text.slice(0, end);
     }
-    const lines = text.split('\n').slice(0, -1);
-    next = Math.max(next, start + lines.length);
-    lines.forEach((line, i) => {
-      if (start + i < committed) return;
-      base ??= start + i;
-      const event = JSON.parse(line) as AuditEvent;
-      records.push(spoolRecordOf(event, line, Date.parse(event.timestamp) || Date.now()));
-    });
+    let offset = start;
+    for (let pos = 0; pos < end; offset++) {
+      const nl = data.indexOf(0x0a, pos);
+      if (offset >= committed) {
+        base ??= offset;
+        const line = data.toString('utf8', pos, nl);
+        const bytes = nl - pos + 1;
+        // Resident lines stay a prefix: once one line is left on disk, all later ones are too.
+        const resident = entries.length === 0 || (entries.at(-1)!.line !== undefined && residentBytes + bytes <= memoryBytes);
+        if (resident) residentBytes += bytes;
+        const event = JSON.parse(line) as AuditEvent;
+        const rec = spoolRecordOf(event, line, Date.parse(event.timestamp) || Date.now());
+        entries.push({ key: rec.key, kind: rec.kind, at: rec.at, bytes, segment: start, pos, line: resident ? line : undefined });
+      }
+      pos = nl + 1;
+    }
+    next = Math.max(next, offset);
   }
   // With nothing left to deliver, new records continue after the last one ever written.
-  return { base: base ?? next, records, segments };
+  return { base: base ?? next, entries, segments };
 }

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { appendFile, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditEvent } from './events.ts';
-import { readSegments, segmentName } from './spool-segments.ts';
+import { readSegments, segmentName, type SpoolEntry } from './spool-segments.ts';
 
 /** One spooled audit event: the exact serialized line (the hash chain covers these bytes). */
 export interface SpoolRecord {
@@ -22,6 +22,12 @@ export interface SpoolOptions {
   readonly segmentBytes?: number;
   /** fsync each appended batch, so an event survives a power loss, not only a process crash. */
   readonly fsync?: boolean;
+  /**
+   * The most line bytes kept in memory for records already on disk (default 16 MiB); the rest are
+   * read back from their segment when delivery reaches them. Keeps the gateway's memory flat during
+   * a long broker outage, however large `maxBytes` is. Records not yet written always stay in memory.
+   */
+  readonly memoryBytes?: number;
 }
 
 /** Spool metrics, shown on /readyz and /metrics. */
@@ -32,11 +38,11 @@ export interface SpoolStats {
   /** Age in ms of the oldest undelivered record (0 when empty): the delivery lag. */
   readonly lagMs: number;
   readonly full: boolean;
+  /** Line bytes held in memory: resident records on disk plus those not yet written. */
+  readonly residentBytes: number;
   readonly appended: number;
   readonly delivered: number;
 }
-
-interface Entry { readonly rec: SpoolRecord; readonly bytes: number }
 
 const COMMIT_FILE = 'committed.json';
 
@@ -47,41 +53,59 @@ const COMMIT_FILE = 'committed.json';
  * (offset in committed.json) and deletes fully delivered segments. A crash between delivery and
  * commit re-delivers: consumers dedupe by event_id, which is stable. Written by hand: no npm
  * package offers a small durable queue with this append → deliver → commit contract.
+ *
+ * Memory: every undelivered record keeps its small metadata in memory, but only the oldest records
+ * on disk, up to `memoryBytes` of lines, keep their line ("resident"); they are delivered next.
+ * Newer lines are dropped once written and read back by `ready()` as delivery frees the budget.
+ * Resident records are always a prefix of the records on disk, so `peek` hands out a prefix too.
  */
 export class Spool {
-  private readonly entries: Entry[] = [];
+  private readonly entries: SpoolEntry[];
   /** Spool offset of entries[0]; entries[i] has offset base + i. */
   private base: number;
   /** How many entries (from the front) are on disk. */
   private persistedCount: number;
-  private unwritten: Entry[] = [];
-  private depthBytes = 0;
+  /** How many entries (from the front) are on disk and hold their line, and those lines' bytes. */
+  private resident: number;
+  private residentBytes: number;
+  private unwritten: SpoolEntry[] = [];
+  /** Bytes of the lines appended but not yet written: in memory whatever the budget. */
+  private unwrittenBytes = 0;
+  private depthBytes: number;
   private appended = 0;
   private delivered = 0;
   private writing: Promise<void> = Promise.resolve();
-  private segment: { fh: FileHandle; bytes: number } | undefined;
+  private segment: { fh: FileHandle; start: number; bytes: number } | undefined;
   private waiters: Array<() => void> = [];
   private closed = false;
 
-  private constructor(private readonly opts: Required<SpoolOptions>, base: number, recovered: SpoolRecord[], private segments: number[]) {
+  private constructor(private readonly opts: Required<SpoolOptions>, base: number, recovered: SpoolEntry[], private segments: number[]) {
     this.base = base;
-    for (const rec of recovered) this.push(rec);
+    this.entries = recovered;
     this.persistedCount = recovered.length;
+    this.depthBytes = recovered.reduce((sum, e) => sum + e.bytes, 0);
+    const resident = recovered.filter((e) => e.line !== undefined);
+    this.resident = resident.length;
+    this.residentBytes = resident.reduce((sum, e) => sum + e.bytes, 0);
   }
 
-  /** Opens (or creates) the spool in `dir`, loading every record not yet delivered. */
+  /** Opens (or creates) the spool in `dir`, with every record not yet delivered (the oldest lines in memory). */
   static async open(options: SpoolOptions): Promise<Spool> {
-    const opts = { segmentBytes: 16 * 1024 * 1024, fsync: true, ...options };
+    const opts = { segmentBytes: 16 * 1024 * 1024, fsync: true, memoryBytes: 16 * 1024 * 1024, ...options };
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
     const committed = await readCommitted(opts.dir);
-    const { base, records, segments } = await readSegments(opts.dir, committed);
-    return new Spool(opts, base, records, segments);
+    const { base, entries, segments } = await readSegments(opts.dir, committed, opts.memoryBytes);
+    return new Spool(opts, base, entries, segments);
   }
 
   /** In-memory enqueue; the disk write happens off the caller's path. */
   append(rec: SpoolRecord): void {
     if (this.closed) throw new Error('audit spool is closed');
-    this.unwritten.push(this.push(rec));
+    const entry: SpoolEntry = { key: rec.key, kind: rec.kind, at: rec.at, bytes: Buffer.byteLength(rec.line) + 1, segment: -1, pos: -1, line: rec.line };
+    this.entries.push(entry);
+    this.unwritten.push(entry);
+    this.depthBytes += entry.bytes;
+    this.unwrittenBytes += entry.bytes;
     this.appended++;
     if (this.unwritten.length === 1) this.writing = this.writing.then(() => this.writeBatch());
   }
@@ -92,13 +116,16 @@ export class Spool {
     await this.writing;
   }
 
-  /** Up to `max` records (and `maxBytes`, but at least one) on disk and not yet committed, oldest first; does not remove them. */
+  /**
+   * Up to `max` records (and `maxBytes`, but at least one) on disk and not yet committed, oldest
+   * first; does not remove them. Only resident records: call after `ready()`, which loads at least one.
+   */
   peek(max: number, maxBytes = Infinity): SpoolRecord[] {
     const out: SpoolRecord[] = [];
     let bytes = 0;
-    for (const e of this.entries.slice(0, Math.min(max, this.persistedCount))) {
+    for (const e of this.entries.slice(0, Math.min(max, this.resident))) {
       if (out.length > 0 && bytes + e.bytes > maxBytes) break;
-      out.push(e.rec);
+      out.push({ line: e.line!, key: e.key, kind: e.kind, at: e.at });
       bytes += e.bytes;
     }
     return out;
@@ -109,19 +136,23 @@ export class Spool {
     await appendFile(join(this.opts.dir, 'rejected.jsonl'), rec.line + '\n', { mode: 0o600 });
   }
 
-  /** Resolves when records are ready to deliver (or the spool closes). */
+  /** Resolves when records are ready to deliver, their lines loaded for `peek` (or the spool closes). */
   async ready(): Promise<void> {
-    if (this.persistedCount > 0 || this.closed) return;
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.persistedCount === 0 && !this.closed) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    await this.reload();
   }
 
   /** Marks the first `count` peeked records delivered and persists the new offset. */
   async commit(count: number): Promise<void> {
     const done = this.entries.splice(0, count);
     this.persistedCount -= done.length;
+    this.resident = Math.max(0, this.resident - done.length);
     this.base += done.length;
     this.delivered += done.length;
-    for (const e of done) this.depthBytes -= e.bytes;
+    for (const e of done) {
+      this.depthBytes -= e.bytes;
+      if (e.line !== undefined) this.residentBytes -= e.bytes;
+    }
     const tmp = join(this.opts.dir, `${COMMIT_FILE}.tmp`);
     await writeFile(tmp, JSON.stringify({ offset: this.base }), { mode: 0o600 });
     await rename(tmp, join(this.opts.dir, COMMIT_FILE));
@@ -129,12 +160,13 @@ export class Spool {
   }
 
   stats(now = Date.now()): SpoolStats {
-    const oldest = this.entries[0]?.rec.at;
+    const oldest = this.entries[0]?.at;
     return {
       depthRecords: this.entries.length,
       depthBytes: this.depthBytes,
       lagMs: oldest === undefined ? 0 : Math.max(0, now - oldest),
       full: this.depthBytes >= this.opts.maxBytes,
+      residentBytes: this.residentBytes + this.unwrittenBytes,
       appended: this.appended,
       delivered: this.delivered,
     };
@@ -149,13 +181,6 @@ export class Spool {
     this.wake();
   }
 
-  private push(rec: SpoolRecord): Entry {
-    const entry = { rec, bytes: Buffer.byteLength(rec.line) + 1 };
-    this.entries.push(entry);
-    this.depthBytes += entry.bytes;
-    return entry;
-  }
-
   private async writeBatch(): Promise<void> {
     const batch = this.unwritten;
     if (batch.length === 0) return;
@@ -164,15 +189,67 @@ export class Spool {
     if (!this.segment || this.segment.bytes >= this.opts.segmentBytes) {
       await this.segment?.fh.close();
       if (this.segments.at(-1) !== offset) this.segments.push(offset);
-      this.segment = { fh: await open(join(this.opts.dir, segmentName(offset)), 'a', 0o600), bytes: 0 };
+      const fh = await open(join(this.opts.dir, segmentName(offset)), 'a', 0o600);
+      // Its size, not 0: record positions must be right even if the file is not new.
+      this.segment = { fh, start: offset, bytes: (await fh.stat()).size };
     }
-    const data = batch.map((e) => e.rec.line + '\n').join('');
-    await this.segment.fh.appendFile(data);
-    if (this.opts.fsync) await this.segment.fh.datasync();
-    this.segment.bytes += Buffer.byteLength(data);
+    const segment = this.segment;
+    let pos = segment.bytes;
+    for (const e of batch) {
+      e.segment = segment.start;
+      e.pos = pos;
+      pos += e.bytes;
+    }
+    await segment.fh.appendFile(batch.map((e) => e.line! + '\n').join(''));
+    if (this.opts.fsync) await segment.fh.datasync();
+    segment.bytes = pos;
     // Entries may have been committed meanwhile only if they were persisted, so the batch is still in place.
-    this.persistedCount += batch.length;
+    for (const e of batch) {
+      this.unwrittenBytes -= e.bytes;
+      // Keep the line only while every older record on disk is resident too (the prefix) and it fits.
+      if (this.resident === this.persistedCount && this.fits(e.bytes)) {
+        this.resident++;
+        this.residentBytes += e.bytes;
+      } else {
+        e.line = undefined;
+      }
+      this.persistedCount++;
+    }
     this.wake();
+  }
+
+  /** One record is always allowed, even past the budget: delivery must progress whatever a line's size. */
+  private fits(bytes: number): boolean {
+    return this.resident === 0 || this.residentBytes + bytes <= this.opts.memoryBytes;
+  }
+
+  /**
+   * Reads evicted lines back for the records next in line, as far as the budget allows, one read
+   * per segment: the exact bytes written, so the hash chain still verifies what Kafka receives.
+   */
+  private async reload(): Promise<void> {
+    while (this.resident < this.persistedCount && this.fits(this.entries[this.resident]!.bytes)) {
+      const first = this.entries[this.resident]!;
+      const run = [first];
+      let bytes = first.bytes;
+      for (let i = this.resident + 1; i < this.persistedCount; i++) {
+        const e = this.entries[i]!;
+        if (e.segment !== first.segment || this.residentBytes + bytes + e.bytes > this.opts.memoryBytes) break;
+        run.push(e);
+        bytes += e.bytes;
+      }
+      const data = await readAt(join(this.opts.dir, segmentName(first.segment)), first.pos, bytes);
+      // A commit (or another ready()) meanwhile moved the front: this read may be stale, so start over.
+      if (this.entries[this.resident] !== first) continue;
+      let at = 0;
+      for (const e of run) {
+        if (data[at + e.bytes - 1] !== 0x0a) throw new Error(`audit spool: ${segmentName(first.segment)} in ${this.opts.dir} changed on disk`);
+        e.line = data.toString('utf8', at, at + e.bytes - 1);
+        at += e.bytes;
+      }
+      this.resident += run.length;
+      this.residentBytes += bytes;
+    }
   }
 
   private wake(): void {
@@ -187,6 +264,22 @@ export class Spool {
       const start = this.segments.shift()!;
       await rm(join(this.opts.dir, segmentName(start)), { force: true });
     }
+  }
+}
+
+/** Exactly `length` bytes at `position` of a file; hitting its end means it is not what was written. */
+async function readAt(path: string, position: number, length: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    for (let got = 0; got < length; ) {
+      const { bytesRead } = await fh.read(buffer, got, length - got, position + got);
+      if (bytesRead === 0) throw new Error(`audit spool: ${path} is shorter than what was written`);
+      got += bytesRead;
+    }
+    return buffer;
+  } finally {
+    await fh.close();
   }
 }
 

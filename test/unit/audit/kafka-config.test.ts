@@ -11,7 +11,7 @@ describe('audit.kafka config', () => {
       createTopics: true,
       partitions: 3,
       replicationFactor: 1,
-      spool: { maxBytes: 256 * 1024 * 1024, fsync: true },
+      spool: { maxBytes: 256 * 1024 * 1024, memoryBytes: 16 * 1024 * 1024, fsync: true },
       onSpoolFull: 'fail-closed',
       maxBatchRecords: 500,
       closeTimeoutMs: 5000,

@@ -19,6 +19,32 @@ function record(n: number, subject: string | null = 'alice', at = Date.now()) {
 }
 const ns = (recs: { line: string }[]) => recs.map((r) => (JSON.parse(r.line) as { n: number }).n);
 
+/** A record of a few hundred bytes, its size varying, with multi-byte characters: byte positions differ from string indexes. */
+function bigRecord(n: number) {
+  const event = { kind: n % 2 === 0 ? 'decision' : 'session', subject: `user-${n % 5}`, timestamp: new Date().toISOString() } as const;
+  return spoolRecordOf(event, JSON.stringify({ ...event, n, pad: 'é€😀x'.repeat(20 + (n % 30)) }), Date.now());
+}
+const diskBytes = (lines: string[]) => lines.reduce((sum, l) => sum + Buffer.byteLength(l) + 1, 0);
+const segmentFiles = async () => (await readdir(dir)).filter((f) => f.startsWith('segment-'));
+
+/**
+ * Delivers like the Kafka sink (ready, peek, commit), committing part of some batches, until the
+ * spool is empty or `limit` records are delivered; checks the memory bound each round. Returns the lines in order.
+ */
+async function drain(spool: Spool, max: number, budget: number, limit = Infinity): Promise<string[]> {
+  const lines: string[] = [];
+  for (let round = 0; spool.stats().depthRecords > 0 && lines.length < limit; round++) {
+    await spool.ready();
+    const batch = spool.peek(max);
+    expect(batch.length).toBeGreaterThan(0);
+    expect(spool.stats().residentBytes).toBeLessThanOrEqual(budget);
+    const count = round % 3 === 0 ? Math.ceil(batch.length / 2) : batch.length;
+    lines.push(...batch.slice(0, count).map((r) => r.line));
+    await spool.commit(count);
+  }
+  return lines;
+}
+
 describe('audit spool', () => {
   it('hands out only what is on disk, in append order, and forgets what is committed', async () => {
     const spool = await Spool.open({ dir, maxBytes: 1 << 20 });
@@ -91,6 +117,79 @@ describe('audit spool', () => {
     await spool.persisted();
     await spool.commit(5);
     expect(spool.stats()).toMatchObject({ full: false, lagMs: 0, depthBytes: 0 });
+    await spool.close();
+  });
+
+  it('keeps only memoryBytes of written lines in memory and reads the rest back byte for byte, in order', async () => {
+    const memoryBytes = 4096;
+    const spool = await Spool.open({ dir, maxBytes: 1 << 24, segmentBytes: 16 * 1024, memoryBytes, fsync: false });
+    const appended: string[] = [];
+    const append = (n: number) => {
+      const rec = bigRecord(n);
+      appended.push(rec.line);
+      spool.append(rec);
+    };
+    for (let i = 0; i < 400; i++) {
+      append(i);
+      if (i % 7 === 0) await spool.persisted(); // many batches, so segments roll
+    }
+    await spool.persisted();
+    expect((await segmentFiles()).length).toBeGreaterThan(3);
+    const maxLine = Math.max(...appended.map((l) => Buffer.byteLength(l) + 1));
+    const budget = memoryBytes + maxLine;
+    expect(diskBytes(appended)).toBeGreaterThan(20 * budget); // without eviction the bound below could not hold
+    expect(spool.stats()).toMatchObject({ depthRecords: 400, depthBytes: diskBytes(appended), full: false });
+    expect(spool.stats().residentBytes).toBeGreaterThan(0);
+    expect(spool.stats().residentBytes).toBeLessThanOrEqual(budget);
+
+    const delivered = await drain(spool, 9, budget, 200);
+    // Appends while evicted records wait: written after them, they must not jump the queue.
+    for (let i = 400; i < 450; i++) append(i);
+    await spool.persisted();
+    expect(spool.stats().residentBytes).toBeLessThanOrEqual(budget);
+    delivered.push(...(await drain(spool, 50, budget)));
+    expect(delivered).toEqual(appended);
+    expect(spool.stats()).toMatchObject({ depthRecords: 0, depthBytes: 0, residentBytes: 0, delivered: 450 });
+    await spool.close();
+  });
+
+  it('opens a large backlog with only memoryBytes of lines in memory and delivers all of it, in order', async () => {
+    const first = await Spool.open({ dir, maxBytes: 1 << 24, segmentBytes: 16 * 1024, fsync: false });
+    const appended: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const rec = bigRecord(i);
+      appended.push(rec.line);
+      first.append(rec);
+      if (i % 10 === 0) await first.persisted();
+    }
+    await first.persisted();
+    expect(first.stats().residentBytes).toBe(diskBytes(appended)); // the default budget holds them all
+    await first.commit(25);
+    await first.close();
+
+    const memoryBytes = 3000;
+    const second = await Spool.open({ dir, maxBytes: 1 << 24, segmentBytes: 16 * 1024, memoryBytes, fsync: false });
+    const undelivered = appended.slice(25);
+    const budget = memoryBytes + Math.max(...undelivered.map((l) => Buffer.byteLength(l) + 1));
+    expect((await segmentFiles()).length).toBeGreaterThan(3);
+    expect(second.stats()).toMatchObject({ depthRecords: 275, depthBytes: diskBytes(undelivered) });
+    expect(second.stats().residentBytes).toBeGreaterThan(0);
+    expect(second.stats().residentBytes).toBeLessThanOrEqual(budget);
+    const extra = bigRecord(300);
+    second.append(extra);
+    await second.persisted();
+    expect(await drain(second, 20, budget)).toEqual([...undelivered, extra.line]);
+    await second.close();
+  });
+
+  it('still delivers, one at a time, records larger than the whole memory budget', async () => {
+    const spool = await Spool.open({ dir, maxBytes: 1 << 20, memoryBytes: 10, fsync: false });
+    const lines = [0, 1, 2].map((n) => bigRecord(n));
+    for (const rec of lines) spool.append(rec);
+    await spool.persisted();
+    expect(spool.stats().residentBytes).toBe(Buffer.byteLength(lines[0]!.line) + 1); // one, not none
+    const budget = Math.max(...lines.map((r) => Buffer.byteLength(r.line) + 1));
+    expect(await drain(spool, 10, budget)).toEqual(lines.map((r) => r.line));
     await spool.close();
   });
 });
