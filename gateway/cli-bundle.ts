@@ -46,7 +46,9 @@ async function build(args: string[]): Promise<number> {
     ...(values.sign ? { signingKey: values.sign, signingAlg: (alg ?? 'RS256') as SigningAlgorithm } : {}),
   });
   const signed = built.signedWith ? `, signed ${built.signedWith}` : '';
-  process.stdout.write(`bundle built: ${shown(built.file)} (revision ${built.revision}${signed}, ${Math.round(built.durationMs)} ms)\n`);
+  // Whether the gateway must copy each prompt into WASM: a rule reading input.request.text (or the input whole) makes it.
+  const text = built.policyReadsText ? ', policy reads the prompt text' : '';
+  process.stdout.write(`bundle built: ${shown(built.file)} (revision ${built.revision}${signed}${text}, ${Math.round(built.durationMs)} ms)\n`);
   return 0;
 }
 

@@ -16,6 +16,7 @@ const manifestSchema = z.looseObject({
   roots: z.array(z.string()).optional(),
   wasm: z.array(z.object({ entrypoint: z.string(), module: z.string() })).default([]),
   rego_version: z.number().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** The bundle's .manifest (OPA bundle format). */

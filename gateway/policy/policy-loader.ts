@@ -104,7 +104,7 @@ export class PolicyLoader {
       this.lastDigest = digest;
       this.lastRefusedDigest = undefined;
       const durationMs = performance.now() - started;
-      this.log.info({ source, revision: prepared.engine.revision, previous, signed: prepared.signature !== undefined, durationMs: Math.round(durationMs * 10) / 10 }, 'policy bundle loaded');
+      this.log.info({ source, revision: prepared.engine.revision, previous, signed: prepared.signature !== undefined, policyReadsText: prepared.engine.readsText, durationMs: Math.round(durationMs * 10) / 10 }, 'policy bundle loaded');
       return { kind: 'loaded', revision: prepared.engine.revision, durationMs };
     } catch (err) {
       const error = err as Error;

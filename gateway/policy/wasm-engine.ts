@@ -10,6 +10,7 @@ import { TEXT_RULES_ENTRYPOINT } from './bundle-build.ts';
 import { readBundle, type PolicyBundle } from './bundle-reader.ts';
 import { parseDecision, type Decision } from './decision.ts';
 import type { PolicyInput } from './input.ts';
+import { manifestSaysReadsText } from './input-reads.ts';
 import { TextMatcher } from './text-matcher.ts';
 
 const ENTRYPOINT = 'sluice/decision';
@@ -74,6 +75,8 @@ export class PolicyEngine {
     readonly entities: DetectorKit,
     /** The bundle's text rules, matched in TypeScript; undefined when it declares none. */
     private readonly textMatcher: TextMatcher | undefined,
+    /** Whether the policy reads input.request.text; when not (per the manifest), the WASM input leaves the prompt out. */
+    readonly readsText: boolean,
   ) {
     this.policy = policy;
   }
@@ -100,7 +103,7 @@ export class PolicyEngine {
       const textRulesId = entrypoints[TEXT_RULES_ENTRYPOINT];
       // The terms depend on data only, so one evaluation at load serves every request.
       const textMatcher = typeof textRulesId === 'number' ? TextMatcher.fromRules(firstResult(policy.evaluate({}, textRulesId))) : undefined;
-      const engine = new PolicyEngine(policy, module, bundle.data, id, bundle.manifest.revision, buildDetectorKit(bundle.data), textMatcher);
+      const engine = new PolicyEngine(policy, module, bundle.data, id, bundle.manifest.revision, buildDetectorKit(bundle.data), textMatcher, manifestSaysReadsText(bundle.manifest));
       engine.evaluateWithResult(SMOKE_INPUT);
       return engine;
     } catch (err) {
@@ -112,6 +115,8 @@ export class PolicyEngine {
    * Evaluates sluice/decision for one request; returns the parsed decision, the raw result and
    * the input as evaluated: with `request.text_matches` from this bundle's own text rules
    * (replacing any in `input`, so a replayed input is matched against the bundle replaying it).
+   * The WASM gets the prompt text only if the policy reads it (readsText); the returned input,
+   * which the decision event records, always has it.
    * Synchronous: opa-wasm evaluates in the calling thread, and one evaluation takes microseconds.
    * After a trap the instance stays usable: ABI 1.2 resets the heap on every evaluation.
    */
@@ -119,7 +124,7 @@ export class PolicyEngine {
     const evaluated = this.textMatcher ? { ...input, request: { ...input.request, text_matches: this.textMatcher.match(input.request.text) } } : input;
     let resultSet: unknown;
     try {
-      resultSet = this.policy.evaluate(evaluated, this.entrypointId);
+      resultSet = this.policy.evaluate(this.readsText ? evaluated : withoutText(evaluated), this.entrypointId);
     } catch (err) {
       throw new SluiceError('SLUICE_ERR_POLICY_ERROR', `policy evaluation failed (${describe(err)}); request refused`, { cause: err });
     } finally {
@@ -153,6 +158,12 @@ export class PolicyEngine {
       .catch(() => undefined)
       .finally(() => (this.replacingInstance = false));
   }
+}
+
+/** The input without request.text, for a policy that never reads it: a prompt's copy and parse in WASM saved. */
+function withoutText(input: PolicyInput): unknown {
+  const { text: _unread, ...request } = input.request;
+  return { ...input, request };
 }
 
 /** The value of an opa-wasm result set (`[{result}]`), undefined when the rule is undefined. */

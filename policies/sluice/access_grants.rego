@@ -4,7 +4,7 @@
 package sluice
 
 violations contains {"check": "access_grant", "reason": $"connection \"{conn}\" needs an approved access grant: request one with POST /sluice/api/grants"} if {
-	conn := object.get(input, "connection", "")
+	conn := input_connection
 	conn in data.sluice.access_grants.required_connections
-	not conn in object.get(input, ["session", "grants"], [])
+	not conn in session_grants
 }

@@ -13,13 +13,13 @@ violations contains {"check": "groups", "reason": "no group of yours grants acce
 }
 
 violations contains {"check": "operation", "reason": $"operation \"{op}\" is not handled by this policy"} if {
-	op := object.get(input, ["request", "operation"], "(none)")
+	op := request_operation
 	not op in known_operations
 }
 
 violations contains {"check": "connection", "reason": $"connection \"{conn}\" is not allowed for your groups ({caller_groups_text})"} if {
 	count(caller_groups) > 0
-	conn := object.get(input, "connection", "")
+	conn := input_connection
 	not granted("connections", conn)
 }
 

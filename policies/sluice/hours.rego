@@ -13,7 +13,7 @@ hours_restricted if {
 	every group in caller_groups {
 		group in hours_config.groups
 	}
-	not hours_config.break_glass_scope in object.get(input, ["identity", "scopes"], [])
+	not hours_config.break_glass_scope in caller_scopes
 }
 
 # Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).

@@ -9,9 +9,9 @@ masking_rule_applies(rule) if {
 	some group in caller_groups
 	pattern_matches(pattern, group)
 	some conn in object.get(rule, "connections", ["*"])
-	pattern_matches(conn, object.get(input, "connection", ""))
+	pattern_matches(conn, input_connection)
 	some model in object.get(rule, "models", ["*"])
-	pattern_matches(model, object.get(input, ["request", "model"], ""))
+	pattern_matches(model, request_model)
 }
 
 masking_rules contains rule if {
@@ -52,5 +52,5 @@ mask := {
 # Some findings are never forwarded, masked or not (a private key in a prompt): the call is denied.
 violations contains {"check": "findings", "reason": $"the prompt contains {finding}, which may not be sent to Claude"} if {
 	some finding in data.sluice.masking.deny_on_findings
-	object.get(input, ["request", "findings", finding], 0) > 0
+	object.get(request_findings, finding, 0) > 0
 }

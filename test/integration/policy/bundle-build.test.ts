@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { list } from 'tar';
 import { describe, expect, it } from 'vitest';
 import { buildBundle, defaultOpaBin, defaultRevision } from '../../../gateway/policy/bundle-build.ts';
+import { readBundle } from '../../../gateway/policy/bundle-reader.ts';
 import { PolicyEngine } from '../../../gateway/policy/wasm-engine.ts';
 import { bundleOf, policyInput, tempDir, writePolicies } from '../../helpers/policy-fixtures.ts';
 
@@ -23,9 +24,13 @@ describe('buildBundle', () => {
     const out = join(await tempDir(), 'nested', 'sluice.tar.gz');
     const built = await buildBundle({ policiesDir: 'policies', outFile: out, revision: 'r-123' });
     expect(built).toMatchObject({ file: out, revision: 'r-123' });
-    // Test files are left out, and paths are relative (no build machine paths in the bundle).
-    const rego = (await readdir('policies', { recursive: true })).filter((f) => f.endsWith('.rego') && !f.endsWith('_test.rego')).map((f) => `/${f}`);
+    // Test files and the Rego-only text-rule fallback are left out, and paths are relative (no build machine paths in the bundle).
+    const rego = (await readdir('policies', { recursive: true })).filter((f) => f.endsWith('.rego') && !f.endsWith('_test.rego') && !f.endsWith('text_rules_fallback.rego')).map((f) => `/${f}`);
+    expect(rego).toContain('/sluice/text_rules.rego');
     expect(await entriesOf(out)).toEqual(['/.manifest', '/data.json', '/policy.wasm', ...rego].sort());
+    // The shipped policies never read the prompt text itself: the gateway need not copy it into WASM.
+    expect(built.policyReadsText).toBe(false);
+    expect((await readBundle(out)).manifest.metadata).toEqual({ sluice: { policy_reads_text: false } });
     const capabilities = JSON.parse(await readFile(built.capabilitiesFile, 'utf8')) as { builtins: { name: string }[] };
     const names = capabilities.builtins.map((b) => b.name);
     expect(names).toEqual(expect.arrayContaining(['glob.match', 'sprintf', 'regex.split']));
@@ -66,5 +71,26 @@ describe('buildBundle', () => {
   it('names the missing directory or OPA binary', async () => {
     await expect(buildBundle({ policiesDir: '/nonexistent/policies', outFile: '/tmp/x.tar.gz' })).rejects.toThrow(/policy directory \/nonexistent\/policies does not exist/);
     await expect(buildBundle({ policiesDir: 'policies', outFile: '/tmp/x.tar.gz', opaBin: '/nonexistent/opa' })).rejects.toThrow(/OPA CLI not found at \/nonexistent\/opa/);
+  });
+
+  it.each([
+    ['the text itself', 'decision := {"allow": contains(input.request.text, "ok")}', true],
+    ['the request by a computed key', 'decision := {"allow": count([k | input.request[k]]) > 0}', true],
+    ['the input handed whole to a builtin', 'decision := {"allow": object.get(input, ["request", "model"], "") != ""}', true],
+    ['an alias of the request', 'decision := {"allow": r.text == ""} if r := input.request', true],
+    ['only other fields and the gateway\'s text matches', 'default decision := {"allow": false}\ndecision := {"allow": true} if { input.request.model != ""; not input.request.text_matches.keywords[0] }', false],
+  ])('records in the manifest whether the policy reads the prompt text: %s', async (_, rego, reads) => {
+    const dir = await writePolicies({ 'sluice/decision.rego': `package sluice\n\n${rego}\n` });
+    const built = await buildBundle({ policiesDir: dir, outFile: join(await tempDir(), 'b.tar.gz'), revision: 'x' });
+    expect(built.policyReadsText).toBe(reads);
+    expect((await PolicyEngine.fromBundle(built.file)).readsText).toBe(reads);
+  });
+
+  it("overrides a hand-written claim in the policies' .manifest, keeps its other fields, and leaves the directory untouched", async () => {
+    const manifest = JSON.stringify({ metadata: { owner: 'security', sluice: { policy_reads_text: false } } });
+    const dir = await writePolicies({ 'sluice/decision.rego': 'package sluice\n\ndecision := {"allow": startswith(input.request.text, "hi")}\n', '.manifest': manifest });
+    const built = await buildBundle({ policiesDir: dir, outFile: join(await tempDir(), 'b.tar.gz'), revision: 'x' });
+    expect((await readBundle(built.file)).manifest.metadata).toEqual({ owner: 'security', sluice: { policy_reads_text: true } });
+    expect(await readFile(join(dir, '.manifest'), 'utf8')).toBe(manifest);
   });
 });

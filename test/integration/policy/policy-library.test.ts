@@ -4,22 +4,29 @@
  * these rules use (regex.match, floor, to_number, substring) run under opa-wasm.
  */
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { execFile } from 'node:child_process';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { buildBundle } from '../../../gateway/policy/bundle-build.ts';
+import { buildBundle, defaultOpaBin } from '../../../gateway/policy/bundle-build.ts';
 import { readBundle } from '../../../gateway/policy/bundle-reader.ts';
 import { PolicyEngine } from '../../../gateway/policy/wasm-engine.ts';
 import { policyInput, tempDir } from '../../helpers/policy-fixtures.ts';
 
+const run = promisify(execFile);
+
 let shipped: PolicyEngine;
 let withHours: PolicyEngine;
-/** The shipped bundle driven directly, without the gateway's text matching: Rego matches the text. */
+/** The policies with their Rego fallback, driven directly without the gateway's text matching: Rego matches the text. */
 let regoOnly: LoadedPolicy;
 
 beforeAll(async () => {
   shipped = await PolicyEngine.fromBundle(inject('policyBundle'));
-  const bundle = await readBundle(inject('policyBundle'));
+  // What `opa test` evaluates: policies/ with text_rules_fallback.rego, which bundles leave out.
+  const regoBundle = join(await tempDir(), 'rego.tar.gz');
+  await run(defaultOpaBin(), ['build', '-b', '-t', 'wasm', '-e', 'sluice/decision', '--ignore', '*_test.rego', '-o', regoBundle, '.'], { cwd: 'policies' });
+  const bundle = await readBundle(regoBundle);
   regoOnly = await loadPolicy(bundle.wasm);
   regoOnly.setData(bundle.data);
   // The same policies with business hours switched on for ci.
@@ -57,7 +64,8 @@ describe('policy library', () => {
     expect(shipped.evaluateWithResult(policyInput({ identity: { groups: ['ci'] }, request: { model: 'claude-haiku-4-5' }, now: '2025-06-01T03:00:00.000Z' })).decision.kind).toBe('allow');
   });
 
-  it('decides the same whether the gateway or Rego matches the text rules', () => {
+  it('decides the same whether the gateway matches the text rules (the prompt never in WASM) or Rego does', () => {
+    expect(shipped.readsText).toBe(false);
     const texts = [
       'Plan for Project NIGHTINGALE', 'project  nightingale', 'nightingales sing at corp.example.org',
       'curl https://build-7.corp.example.com/x', 'ssh DB-01.CORP.EXAMPLE.COM', '-.corp.example.com', 'x.corp.example.community',

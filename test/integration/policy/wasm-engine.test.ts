@@ -114,14 +114,29 @@ describe('fail closed', () => {
   });
 
   it('gives back the memory a multi-MiB prompt grew, with a fresh instance that decides the same', async () => {
+    // A policy that reads the prompt text itself, so the whole prompt is copied into WASM.
+    const readsText = await PolicyEngine.fromBundle(
+      await bundleOf('default decision := {"allow": true}\ndecision := {"allow": false, "reasons": ["nightingale"]} if contains(lower(input.request.text), "nightingale")'),
+    );
+    expect(readsText.readsText).toBe(true);
+    const initial = readsText.memoryBytes;
+    expect(readsText.evaluateWithResult(policyInput({ request: { text: 'project nightingale '.repeat(400_000) } })).decision.kind).toBe('deny');
+    expect(readsText.memoryBytes).toBeGreaterThan(16 * 2 ** 20);
+    await expect.poll(() => readsText.memoryBytes, { timeout: 5000 }).toBe(initial);
+    expect(readsText.evaluateWithResult(policyInput({ request: { text: 'Plan for Project NIGHTINGALE' } })).decision).toMatchObject({ kind: 'deny', reasons: ['nightingale'] });
+    expect(readsText.evaluateWithResult(policyInput()).decision.kind).toBe('allow');
+  });
+
+  it('leaves the prompt out of the WASM input when the policy never reads it, and still decides on its text rules', async () => {
     const fresh = await PolicyEngine.fromBundle(inject('policyBundle'));
+    expect(fresh.readsText).toBe(false);
     const initial = fresh.memoryBytes;
-    const big = fresh.evaluateWithResult(policyInput({ identity: { groups: ['admins'] }, request: { text: 'project nightingale '.repeat(400_000) } }));
-    expect(big.decision.kind).toBe('deny');
-    expect(fresh.memoryBytes).toBeGreaterThan(16 * 2 ** 20);
-    await expect.poll(() => fresh.memoryBytes, { timeout: 5000 }).toBe(initial);
-    expect(fresh.evaluateWithResult(policyInput({ request: { text: 'Plan for Project NIGHTINGALE' } })).decision).toMatchObject({ kind: 'deny', reasons: ['the prompt names Project Nightingale, an embargoed codename'] });
-    expect(fresh.evaluateWithResult(policyInput()).decision.kind).toBe('allow');
+    const text = 'project nightingale '.repeat(400_000);
+    const { decision, input } = fresh.evaluateWithResult(policyInput({ identity: { groups: ['admins'] }, request: { text } }));
+    expect(decision).toMatchObject({ kind: 'deny', reasons: ['the prompt names Project Nightingale, an embargoed codename'] });
+    // 8 MB of prompt never reached WASM memory, yet the decision event's input still records it.
+    expect(fresh.memoryBytes).toBe(initial);
+    expect(input.request.text).toBe(text);
   });
 
   it('refuses a WASM bundle compiled for another entrypoint', async () => {
