@@ -31,9 +31,11 @@ export class AuditLog {
     // Serialize before taking the number: an event that cannot be serialized must not leave a
     // gap in the chain that `audit verify` would report as tampering.
     const line = JSON.stringify(event);
+    // Encoded once: the chain hashes these bytes (the line without its newline) and the file sink writes them.
+    const bytes = Buffer.from(`${line}\n`);
     this.seq = event.seq;
-    this.prevHash = createHash('sha256').update(line).digest('hex');
-    for (const sink of this.sinks) sink.write(event, line);
+    this.prevHash = createHash('sha256').update(bytes.subarray(0, bytes.length - 1)).digest('hex');
+    for (const sink of this.sinks) sink.write(event, line, bytes);
     return event;
   }
 

@@ -37,8 +37,7 @@ export class FileAuditSink implements AuditSink {
     this.stream.on('write', (written: number) => (this.pendingBytes -= written));
   }
 
-  write(_event: unknown, line: string): void {
-    const bytes = Buffer.from(`${line}\n`);
+  write(_event: unknown, _line: string, bytes: Buffer): void {
     this.pendingBytes += bytes.length;
     // The typings know only string content; buffer mode takes Buffers.
     this.stream.write(bytes as unknown as string);

@@ -6,7 +6,8 @@ import type { AuditEvent } from './events.ts';
  */
 export interface AuditSink {
   readonly name: string;
-  write(event: AuditEvent, line: string): void;
+  /** `line` is the serialized event; `bytes` the same line in UTF-8 with its newline, encoded once for the hash chain and every sink. */
+  write(event: AuditEvent, line: string, bytes: Buffer): void;
   flush(): Promise<void>;
   close(): Promise<void>;
   /** Optional state for /readyz and /metrics; a sink that cannot take more work says so here. */

@@ -9,12 +9,17 @@ afterEach(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/** As AuditLog hands a line over: the text and its UTF-8 bytes with the newline. */
+function write(sink: FileAuditSink, line: string): void {
+  sink.write(undefined, line, Buffer.from(`${line}\n`));
+}
+
 describe('FileAuditSink', () => {
   it('flush() resolves only once every line written so far is in the file', async () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-file-sink-'));
     const sink = new FileAuditSink(join(dir, 'audit.jsonl'));
     for (let round = 0; round < 20; round++) {
-      for (let i = 0; i < 50; i++) sink.write(undefined, JSON.stringify({ round, i, pad: 'x'.repeat(2000) }));
+      for (let i = 0; i < 50; i++) write(sink, JSON.stringify({ round, i, pad: 'x'.repeat(2000) }));
       await sink.flush();
       const lines = (await readFile(sink.path, 'utf8')).split('\n').filter(Boolean);
       expect(lines).toHaveLength((round + 1) * 50);
@@ -29,7 +34,7 @@ describe('FileAuditSink', () => {
     expect(sink.health()).toMatchObject({ accepting: true, metrics: { pending_bytes: 0 } });
     // Written in one turn: nothing reaches the file before the loop ends, so all of it is pending.
     const line = JSON.stringify({ text: 'é'.repeat(1000) });
-    for (let i = 0; i < 100; i++) sink.write(undefined, line);
+    for (let i = 0; i < 100; i++) write(sink, line);
     const behind = sink.health();
     expect(behind.accepting).toBe(false);
     expect(behind.reason).toMatch(/audit file .*audit\.jsonl is \d+ MiB behind/);
