@@ -13,7 +13,10 @@ export interface SystemResult {
   /** Deltas that reached the client in the same read as an earlier one, so without a gap of their own. */
   readonly streamBatchedDeltas: number;
   readonly failures: number;
+  /** The median of the saturation rounds (failures summed over all of them). */
   readonly throughput: Throughput;
+  /** req/s of each saturation round, in order. */
+  readonly throughputRounds?: readonly number[];
   readonly peakRssMb: number;
 }
 
@@ -41,7 +44,7 @@ export function renderMarkdown(r: BenchResult): string {
   const lines = [
     `Bench ${r.date} on ${r.machine.cores}× ${r.machine.cpu}, ${r.machine.memoryGb} GB, Node ${r.machine.node}; 4 KB prompt, mock service time ${r.settings.upstreamServiceMs} ms; each system warmed up with ${r.settings.warmSeconds ?? 0} s of load (and its paced twin with short streams) before it is measured.`,
     '',
-    '| system | c=1 p50 ms | c=1 p99 ms | c=1 p99.9 ms | added p50 / p99 ms | first delta p50/p99 ms, paced stream (added) | first delta p99 ms, burst (added) | inter-chunk p50/p99 ms (added) | req/s @' + r.settings.connections + ' | vs floor | peak RSS MB | failures |',
+    '| system | c=1 p50 ms | c=1 p99 ms | c=1 p99.9 ms | added p50 / p99 ms | first delta p50/p99 ms, paced stream (added) | first delta p99 ms, burst (added) | inter-chunk p50/p99 ms (added) | req/s @' + r.settings.connections + (Number(r.settings.saturationRounds ?? 1) > 1 ? ` (median of ${r.settings.saturationRounds})` : '') + ' | vs floor | peak RSS MB | failures |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const s of r.systems) {
@@ -54,6 +57,10 @@ export function renderMarkdown(r: BenchResult): string {
     lines.push(
       `| ${s.name} | ${f(s.json.p50)} | ${f(s.json.p99)} | ${f(s.json.p999)} | ${f(addedP50)} / ${f(addedP99)} | ${pacedTtft} | ${ttft} | ${interChunk(s, baseline!)} | ${s.throughput.requestsPerSecond} | ${(ratio * 100).toFixed(0)}% | ${s.peakRssMb} | ${s.failures + s.throughput.non2xx + s.throughput.errors} |`,
     );
+  }
+  if (r.systems.some((s) => (s.throughputRounds?.length ?? 0) > 1)) {
+    const rounds = r.systems.map((s) => `${s.name} ${s.throughputRounds?.join(' / ')}`).join('; ');
+    lines.push('', `Saturation rounds (req/s; every system in turn, ${r.settings.saturationSeconds} s each): ${rounds}.`);
   }
   lines.push(
     '',

@@ -32,7 +32,7 @@ async function measure(name: string, target: Target): Promise<SystemResult> {
   const sse = await closedLoop(target, body(true, 40), 4, 1);
   const rss = await peakRss(process.pid);
   const throughput = await saturate(target, body(false), 4, 1);
-  return { name, json: json.total, streamFirstDelta: sse.firstDelta, streamFirstDeltaPaced: sse.firstDelta, streamInterChunk: sse.interChunk, streamBatchedDeltas: sse.batchedDeltas, failures: json.failures + sse.failures, throughput, peakRssMb: await rss.stop() };
+  return { name, json: json.total, streamFirstDelta: sse.firstDelta, streamFirstDeltaPaced: sse.firstDelta, streamInterChunk: sse.interChunk, streamBatchedDeltas: sse.batchedDeltas, failures: json.failures + sse.failures, throughput, throughputRounds: [throughput.requestsPerSecond, throughput.requestsPerSecond], peakRssMb: await rss.stop() };
 }
 
 describe('benchmark smoke run', () => {
@@ -58,7 +58,7 @@ describe('benchmark smoke run', () => {
     const md = renderMarkdown({
       date: new Date().toISOString(),
       machine: { cpu: 'test', cores: 1, memoryGb: 1, node: process.version },
-      settings: { connections: 4, upstreamServiceMs: 0, pacedStreams: 4, pacedMaxTokens: 40, deltaIntervalMs: 5 },
+      settings: { connections: 4, upstreamServiceMs: 0, pacedStreams: 4, pacedMaxTokens: 40, deltaIntervalMs: 5, saturationRounds: 2, saturationSeconds: 1 },
       systems,
       concurrency: [{ concurrency: 1, baseline: point, sluice: systems[2]!.json }],
       scale: [{ promptBytes: 1024, baseline: point, sluice: systems[2]!.json }],
@@ -66,6 +66,8 @@ describe('benchmark smoke run', () => {
     });
     expect(md).toMatch(/\| floor \|.*\| 100% \|/);
     expect(md).toMatch(/\| sluice \|/);
+    expect(md).toMatch(/req\/s @4 \(median of 2\)/);
+    expect(md).toMatch(/Saturation rounds \(req\/s; every system in turn, 1 s each\): baseline \d+ \/ \d+; floor/);
     expect(latencyChartSvg(systems, 'smoke')).toMatch(/^<svg[\s\S]*sluice[\s\S]*<\/svg>\s*$/);
   });
 });
