@@ -70,7 +70,7 @@ export function validateMessagesBody(body: unknown, opts: { countTokens: boolean
   }
   if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system)) return 'system: Input should be a valid list';
   if (body.tools !== undefined && !Array.isArray(body.tools)) return 'tools: Input should be a valid list';
-  return undefined;
+  return thinkingProblem(body);
 }
 
 /** A page of GET /v1/models honouring `limit` (1–1000, default 20), `after_id` and `before_id`; a string is a 400 message. */
@@ -87,4 +87,17 @@ export function modelsPage(models: readonly MockModel[], query: URLSearchParams)
   const data = before !== null && after === null ? list.slice(-limit) : list.slice(0, limit);
   const hasMore = before !== null && after === null ? list.length > data.length : list.length > limit;
   return { data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+}
+
+/** The API's checks of extended thinking: `{type: "enabled", budget_tokens}`, at least 1024 and below max_tokens. */
+function thinkingProblem(body: Record<string, unknown>): string | undefined {
+  const thinking = body.thinking;
+  if (thinking === undefined) return undefined;
+  if (!isObj(thinking) || (thinking.type !== 'enabled' && thinking.type !== 'disabled')) return "thinking: Input tag should be 'enabled' or 'disabled'";
+  if (thinking.type === 'disabled') return undefined;
+  const budget = thinking.budget_tokens;
+  if (typeof budget !== 'number' || !Number.isInteger(budget)) return 'thinking.enabled.budget_tokens: Field required';
+  if (budget < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+  if (typeof body.max_tokens === 'number' && budget >= body.max_tokens) return '`max_tokens` must be greater than `thinking.budget_tokens`';
+  return undefined;
 }

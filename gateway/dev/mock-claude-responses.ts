@@ -18,7 +18,7 @@ export interface MockMessage {
   type: 'message';
   role: 'assistant';
   model: string;
-  content: Array<{ type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Obj }>;
+  content: Array<{ type: 'thinking'; thinking: string; signature: string } | { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Obj }>;
   stop_reason: 'end_turn' | 'max_tokens' | 'tool_use';
   stop_sequence: null;
   usage: { input_tokens: number; output_tokens: number; cache_creation_input_tokens: number; cache_read_input_tokens: number };
@@ -28,6 +28,14 @@ export interface MockMessage {
 export interface MockSseEvent {
   readonly event: string;
   readonly data: unknown;
+}
+
+/** The mock's thinking starts with this label and restates the last user message. */
+export const THINKING_PREFIX = '[mock-claude thinking] The user wrote: ';
+
+/** An opaque signature like the API's (base64); the mock never verifies one sent back. */
+function mockSignature(): string {
+  return randomBytes(48).toString('base64');
 }
 
 /** An id in Anthropic's style (`msg_01…`, `toolu_01…`, `req_01…`): prefix, "01", 22 base62-ish characters. */
@@ -51,7 +59,9 @@ export function buildReply(body: Obj): MockMessage {
   const tool = truncated || !/use tool/i.test(userText) ? undefined : pickTool(body);
   const content: MockMessage['content'] = [{ type: 'text', text }];
   if (tool) content.push({ type: 'tool_use', id: mockId('toolu'), name: tool.name, input: sampleInput(tool.input_schema) });
-  const outputChars = content.reduce((n, b) => n + (b.type === 'text' ? b.text.length : JSON.stringify(b.input).length + b.name.length), 0);
+  // Extended thinking: a signed thinking block first, as the API returns it (the mock's thinking restates the prompt).
+  if (isObj(body.thinking) && body.thinking.type === 'enabled') content.unshift({ type: 'thinking', thinking: `${THINKING_PREFIX}${userText}`, signature: mockSignature() });
+  const outputChars = content.reduce((n, b) => n + (b.type === 'text' ? b.text.length : b.type === 'thinking' ? b.thinking.length : JSON.stringify(b.input).length + b.name.length), 0);
   return {
     id: mockId('msg'),
     type: 'message',
@@ -75,10 +85,13 @@ export function messageEvents(message: MockMessage, chunkChars: number): MockSse
   ];
   const delta = (index: number, d: Obj): MockSseEvent => ({ event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: d } });
   message.content.forEach((block, index) => {
-    const start = block.type === 'text' ? { type: 'text', text: '' } : { type: 'tool_use', id: block.id, name: block.name, input: {} };
+    const start = block.type === 'text' ? { type: 'text', text: '' } : block.type === 'thinking' ? { type: 'thinking', thinking: '', signature: '' } : { type: 'tool_use', id: block.id, name: block.name, input: {} };
     events.push({ event: 'content_block_start', data: { type: 'content_block_start', index, content_block: start } });
     if (index === 0) events.push({ event: 'ping', data: { type: 'ping' } });
-    if (block.type === 'text') {
+    if (block.type === 'thinking') {
+      for (const piece of chunks(block.thinking, chunkChars)) events.push(delta(index, { type: 'thinking_delta', thinking: piece }));
+      events.push(delta(index, { type: 'signature_delta', signature: block.signature }));
+    } else if (block.type === 'text') {
       for (const piece of chunks(block.text, chunkChars)) events.push(delta(index, { type: 'text_delta', text: piece }));
     } else {
       // The API opens every tool input with an empty fragment before the JSON text.

@@ -20,8 +20,12 @@ export function redactRequestForAudit(body: unknown, kit: DetectorKit): unknown 
   return body;
 }
 
-/** The response for the session record with every entity still present replaced by its type. */
+/**
+ * The response for the session record with every entity still present replaced by its type, in
+ * every string of the body: thinking, citations and tool results included, which the caller's
+ * masking leaves alone.
+ */
 export function redactResponseForAudit(response: SessionRecordBody['response'], kit: DetectorKit): SessionRecordBody['response'] {
   if (!response || response.body === null || response.body === undefined) return response;
-  return { ...response, body: mapStrings(response.body, (text) => redactFindings(text, { kit })) };
+  return { ...response, body: mapStrings(response.body, (text) => redactFindings(text, { kit }), 'all') };
 }

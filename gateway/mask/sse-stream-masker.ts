@@ -1,10 +1,12 @@
 /**
- * Masks a Messages API SSE stream as it flows. text_delta and input_json_delta text is buffered
- * per content block, and only the end that could still be the start of an entity is held back
- * (StreamTail): everything before it is masked and sent at once. A block's held text is flushed
- * at its content_block_stop (and at message_delta / message_stop / error), so event order, event
- * types and `usage` stay exactly as upstream sent them; `ping` and every other event pass at once.
- * Two outputs: `record` (masked, for the audit) and `client` (masked, then restored if asked).
+ * Masks a Messages API SSE stream as it flows. text_delta, input_json_delta and thinking_delta
+ * text is buffered per content block, and only the end that could still be the start of an
+ * entity is held back (StreamTail): everything before it is masked and sent at once. A block's
+ * held text is flushed at its content_block_stop (and at message_delta / message_stop / error),
+ * so event order, event types and `usage` stay exactly as upstream sent them; `ping`,
+ * `signature_delta` and every other event pass at once. Two outputs: `record` (masked, for the
+ * audit) and `client` (masked, then restored if asked, except thinking: it is signed, so it is
+ * changed only where it holds an entity the policy masks).
  */
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { formatSseEvent } from '../upstream/sse-writer.ts';
@@ -22,13 +24,16 @@ export interface MaskedOutput {
 }
 
 interface Held {
-  readonly kind: 'text_delta' | 'input_json_delta';
+  readonly kind: 'text_delta' | 'input_json_delta' | 'thinking_delta';
   text: string;
   /** The last characters already sent: left context for the patterns' one-character look-behinds. */
   context: string;
 }
 
 const CONTEXT = 2;
+
+/** The field each held delta kind carries its text in. */
+const DELTA_FIELD: Record<Held['kind'], string> = { text_delta: 'text', input_json_delta: 'partial_json', thinking_delta: 'thinking' };
 
 /**
  * JSON text with every escape sequence blanked to spaces of the same length, so offsets still
@@ -95,6 +100,7 @@ export class SseStreamMasker {
       const d = data.delta;
       if (d.type === 'text_delta' && typeof d.text === 'string') return this.hold(data.index, 'text_delta', d.text);
       if (d.type === 'input_json_delta' && typeof d.partial_json === 'string') return this.hold(data.index, 'input_json_delta', d.partial_json);
+      if (d.type === 'thinking_delta' && typeof d.thinking === 'string') return this.hold(data.index, 'thinking_delta', d.thinking);
     }
     if (type === 'content_block_stop' && isObj(data) && typeof data.index === 'number') this.flush(data.index, true);
     else if (type === 'message_delta' || type === 'message_stop' || event === 'error') this.flushAll();
@@ -127,21 +133,23 @@ export class SseStreamMasker {
       .scan(json ? blankEscapes(scanned) : scanned)
       .filter((m) => m.start >= pad)
       .map((m) => ({ type: m.type, start: m.start - pad, end: m.end - pad }));
+    // Thinking is signed: placeholders in it stay as the model wrote them.
+    const restore = this.plan.restore && held.kind !== 'thinking_delta';
     let cut = text.length;
     if (!final) {
-      cut -= Math.max(this.plan.kit.tail.holdLength(text), this.plan.restore ? MaskReplacer.restoreHold(text) : 0);
+      cut -= Math.max(this.plan.kit.tail.holdLength(text), restore ? MaskReplacer.restoreHold(text) : 0);
       // A match that crosses the cut waits whole: it is masked once, never in two halves.
       for (const m of matches) if (m.start < cut && m.end > cut) cut = m.start;
     }
     if (cut <= 0) return;
     const kept = final ? matches : matches.filter((m) => m.end <= cut);
     const masked = maskText(cut === text.length ? text : text.slice(0, cut), kept, this.plan.responseTypes, this.plan.replacer, json);
-    this.plan.ledger.add(`response.content[${index}].${json ? 'input' : 'text'}`, masked.counts);
+    const field = DELTA_FIELD[held.kind];
+    this.plan.ledger.add(`response.content[${index}].${json ? 'input' : field}`, masked.counts);
     held.text = text.slice(cut);
     held.context = scanned.slice(Math.max(0, pad + cut - CONTEXT), pad + cut);
-    const field = json ? 'partial_json' : 'text';
     const delta = (t: string): Obj => ({ type: 'content_block_delta', index, delta: { type: held.kind, [field]: t } });
-    const client = this.plan.restore ? this.plan.replacer.restore(masked.text, json) : masked.text;
+    const client = restore ? this.plan.replacer.restore(masked.text, json) : masked.text;
     this.emit('content_block_delta', delta(client), delta(masked.text));
   }
 

@@ -74,6 +74,27 @@ describe('masking through the SDK', () => {
     expect(recorded).not.toContain('10.20.30.40');
   });
 
+  it('masks thinking like text but never restores into it (it is signed), and audits it redacted, on JSON and on streams', async () => {
+    const client = await h.client(['engineering']);
+    const request = { model: MODEL, max_tokens: 2048, thinking: { type: 'enabled' as const, budget_tokens: 1024 }, messages: [{ role: 'user' as const, content: `host 10.20.30.40 key ${ANT_KEY} mail ${EMAIL}` }] };
+    const answers = [await client.messages.create(request), await client.messages.stream(request).finalMessage()];
+    for (const msg of answers) {
+      const thinking = msg.content[0];
+      expect(thinking?.type).toBe('thinking');
+      // The key the model echoed is masked (a response type for engineering); the IP, let through, stays.
+      // The e-mail placeholder is restored in the text but not in the thinking: restoring would break its signature.
+      expect(thinking?.type === 'thinking' && thinking.thinking).toBe('[mock-claude thinking] The user wrote: host 10.20.30.40 key [ANTHROPIC_API_KEY_1] mail [EMAIL_1]');
+      expect(thinking?.type === 'thinking' && thinking.signature).toMatch(/^[A-Za-z0-9+/]{40,}={0,2}$/);
+      expect(textOf(msg)).toBe(`[echo from mock-claude] host 10.20.30.40 key [ANTHROPIC_API_KEY_1] mail ${EMAIL}`);
+      const { decision, session } = await lastEvents();
+      expect(decision.masks_applied).toContainEqual({ type: 'ANTHROPIC_API_KEY', count: 1, path: 'response.content[0].thinking' });
+      // The audit keeps only the type of what the caller may see, in the thinking as in the text.
+      const recorded = JSON.stringify(session.response);
+      expect(recorded).not.toContain('10.20.30.40');
+      expect(recorded).toContain('The user wrote: host [IP_ADDRESS] key [ANTHROPIC_API_KEY_1] mail [EMAIL_1]');
+    }
+  });
+
   it('masks credentials split across many small text deltas of a stream, keeping the SDK happy', async () => {
     const client = await h.client(['engineering']);
     const stream = client.messages.stream({ model: MODEL, max_tokens: 256, messages: [{ role: 'user', content: `key ${ANT_KEY} and mail ${EMAIL}!` }] });

@@ -69,6 +69,28 @@ describe('mock-claude: Messages API', () => {
     expect(nonStream.content[1]).toMatchObject({ type: 'tool_use', input: { city: 'mock', unit: 'celsius' } });
   });
 
+  it('extended thinking: a signed thinking block first, streamed as thinking_delta then signature_delta, and the API\'s budget checks', async () => {
+    const thinking = { type: 'enabled' as const, budget_tokens: 1024 };
+    const { client: c, raw } = tappedClient(mockClaude.mock.url);
+    const final = await c.messages.stream(ask('think about this', { max_tokens: 2048, thinking })).finalMessage();
+    expect(final.content[0]).toMatchObject({ type: 'thinking', thinking: '[mock-claude thinking] The user wrote: think about this', signature: expect.stringMatching(/^[A-Za-z0-9+/]{40,}={0,2}$/) });
+    expect(final.content[1]).toMatchObject({ type: 'text', text: `${ECHO_PREFIX}think about this` });
+    const recorder = recorded(await raw());
+    expect(recorder.reconstruct()).toEqual(wire(final));
+    const deltaTypes = recorder.events.flatMap((e) => ((e.data as { index?: number; delta?: { type?: string } }).index === 0 ? [(e.data as { delta?: { type?: string } }).delta?.type] : []));
+    expect(deltaTypes.filter((t) => t !== undefined)).toEqual([...Array<string>(deltaTypes.filter((t) => t === 'thinking_delta').length).fill('thinking_delta'), 'signature_delta']);
+    const once = await client().messages.create(ask('think about this', { max_tokens: 2048, thinking }));
+    expect(once.content.map((b) => b.type)).toEqual(['thinking', 'text']);
+    for (const [override, message] of [
+      [{ max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 512 } }, 'greater than or equal to 1024'],
+      [{ max_tokens: 1024, thinking }, 'must be greater than `thinking.budget_tokens`'],
+    ] as const) {
+      const err = await client().messages.create(ask('x', override as never)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((err as Error).message).toContain(message);
+    }
+  });
+
   it('without tools "use tool" is just echoed; a small max_tokens truncates with stop_reason max_tokens', async () => {
     expect((await client().messages.create(ask('use tool please'))).stop_reason).toBe('end_turn');
     const short = await client().messages.create(ask('a fairly long question that will not fit', { max_tokens: 5 }));
