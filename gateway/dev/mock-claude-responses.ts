@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 /**
  * What mock-claude answers: a deterministic echo of the last user message as a real Messages
  * API `Message`, and the exact SSE event sequence the API streams for that same message, so
- * stream and non-stream replies always agree.
+ * stream and non-stream replies always agree. With the web search server tool offered, the mock
+ * searches first: its one result restates the query, and the echo cites it.
  */
 
 type Obj = Record<string, unknown>;
@@ -18,11 +19,26 @@ export interface MockMessage {
   type: 'message';
   role: 'assistant';
   model: string;
-  content: Array<{ type: 'thinking'; thinking: string; signature: string } | { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Obj }>;
+  content: MockBlock[];
   stop_reason: 'end_turn' | 'max_tokens' | 'tool_use';
   stop_sequence: null;
-  usage: { input_tokens: number; output_tokens: number; cache_creation_input_tokens: number; cache_read_input_tokens: number };
+  usage: { input_tokens: number; output_tokens: number; cache_creation_input_tokens: number; cache_read_input_tokens: number; server_tool_use?: { web_search_requests: number } };
 }
+
+/** A search result location, as the API cites one in a text block. */
+interface WebSearchCitation {
+  type: 'web_search_result_location';
+  url: string;
+  title: string;
+  encrypted_index: string;
+  cited_text: string;
+}
+
+type MockBlock =
+  | { type: 'thinking'; thinking: string; signature: string }
+  | { type: 'text'; text: string; citations?: WebSearchCitation[] }
+  | { type: 'tool_use' | 'server_tool_use'; id: string; name: string; input: Obj }
+  | { type: 'web_search_tool_result'; tool_use_id: string; content: Array<{ type: 'web_search_result'; url: string; title: string; encrypted_content: string; page_age: string }> };
 
 /** One SSE event before framing. */
 export interface MockSseEvent {
@@ -33,9 +49,34 @@ export interface MockSseEvent {
 /** The mock's thinking starts with this label and restates the last user message. */
 export const THINKING_PREFIX = '[mock-claude thinking] The user wrote: ';
 
-/** An opaque signature like the API's (base64); the mock never verifies one sent back. */
-function mockSignature(): string {
-  return randomBytes(48).toString('base64');
+/** An opaque signature or encrypted blob like the API's (base64); the mock never verifies one sent back. */
+function mockSignature(bytes = 48): string {
+  return randomBytes(bytes).toString('base64');
+}
+
+/** Where the mock's search result lives: a reserved name, nothing to fetch. */
+export const MOCK_SEARCH_URL = 'https://search.mock-claude.invalid/result/1';
+
+/** Whether the request offers the web search server tool (`web_search_YYYYMMDD`), and tool_choice allows tools. */
+function offersWebSearch(body: Obj): boolean {
+  if (isObj(body.tool_choice) && body.tool_choice.type === 'none') return false;
+  return Array.isArray(body.tools) && body.tools.some((t) => isObj(t) && typeof t.type === 'string' && t.type.startsWith('web_search_'));
+}
+
+/**
+ * A search for `query`, as the API returns one: the server tool call, its result (one page whose
+ * title restates the query, its content encrypted), and the citation the answer carries.
+ */
+function webSearch(query: string): { blocks: MockBlock[]; citation: WebSearchCitation } {
+  const id = mockId('srvtoolu');
+  const title = `Search result: ${query}`;
+  return {
+    blocks: [
+      { type: 'server_tool_use', id, name: 'web_search', input: { query } },
+      { type: 'web_search_tool_result', tool_use_id: id, content: [{ type: 'web_search_result', url: MOCK_SEARCH_URL, title, encrypted_content: mockSignature(96), page_age: 'November 1, 2026' }] },
+    ],
+    citation: { type: 'web_search_result_location', url: MOCK_SEARCH_URL, title, encrypted_index: mockSignature(24), cited_text: query },
+  };
 }
 
 /** An id in Anthropic's style (`msg_01…`, `toolu_01…`, `req_01…`): prefix, "01", 22 base62-ish characters. */
@@ -57,11 +98,13 @@ export function buildReply(body: Obj): MockMessage {
   const text = full.length > maxChars ? Array.from(full).slice(0, maxChars).join('') : full;
   const truncated = text !== full;
   const tool = truncated || !/use tool/i.test(userText) ? undefined : pickTool(body);
-  const content: MockMessage['content'] = [{ type: 'text', text }];
+  const content: MockBlock[] = [{ type: 'text', text }];
+  const search = offersWebSearch(body) ? webSearch(Array.from(userText).slice(0, 200).join('')) : undefined;
+  if (search) content.splice(0, 1, ...search.blocks, { type: 'text', text, citations: [search.citation] });
   if (tool) content.push({ type: 'tool_use', id: mockId('toolu'), name: tool.name, input: sampleInput(tool.input_schema) });
   // Extended thinking: a signed thinking block first, as the API returns it (the mock's thinking restates the prompt).
   if (isObj(body.thinking) && body.thinking.type === 'enabled') content.unshift({ type: 'thinking', thinking: `${THINKING_PREFIX}${userText}`, signature: mockSignature() });
-  const outputChars = content.reduce((n, b) => n + (b.type === 'text' ? b.text.length : b.type === 'thinking' ? b.thinking.length : JSON.stringify(b.input).length + b.name.length), 0);
+  const outputChars = content.reduce((n, b) => n + (b.type === 'text' ? b.text.length : b.type === 'thinking' ? b.thinking.length : b.type === 'web_search_tool_result' ? 0 : JSON.stringify(b.input).length + b.name.length), 0);
   return {
     id: mockId('msg'),
     type: 'message',
@@ -70,14 +113,21 @@ export function buildReply(body: Obj): MockMessage {
     content,
     stop_reason: truncated ? 'max_tokens' : tool ? 'tool_use' : 'end_turn',
     stop_sequence: null,
-    usage: { input_tokens: estimateInputTokens(body), output_tokens: Math.max(1, Math.ceil(outputChars / 4)), cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    usage: {
+      input_tokens: estimateInputTokens(body),
+      output_tokens: Math.max(1, Math.ceil(outputChars / 4)),
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+      ...(search ? { server_tool_use: { web_search_requests: 1 } } : {}),
+    },
   };
 }
 
 /**
  * The event sequence the API streams for `message`: message_start (empty content, output_tokens 1),
- * per block content_block_start / deltas / content_block_stop (a ping after the first start),
- * message_delta with the stop reason and final output_tokens, message_stop.
+ * per block content_block_start / deltas / content_block_stop (a ping after the first start; a
+ * server tool's result comes whole in its start; a citation as a citations_delta before the
+ * text), message_delta with the stop reason and final output_tokens, message_stop.
  */
 export function messageEvents(message: MockMessage, chunkChars: number): MockSseEvent[] {
   const events: MockSseEvent[] = [
@@ -85,13 +135,20 @@ export function messageEvents(message: MockMessage, chunkChars: number): MockSse
   ];
   const delta = (index: number, d: Obj): MockSseEvent => ({ event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: d } });
   message.content.forEach((block, index) => {
-    const start = block.type === 'text' ? { type: 'text', text: '' } : block.type === 'thinking' ? { type: 'thinking', thinking: '', signature: '' } : { type: 'tool_use', id: block.id, name: block.name, input: {} };
+    const start =
+      block.type === 'text' ? { type: 'text', text: '' }
+      : block.type === 'thinking' ? { type: 'thinking', thinking: '', signature: '' }
+      : block.type === 'web_search_tool_result' ? block
+      : { type: block.type, id: block.id, name: block.name, input: {} };
     events.push({ event: 'content_block_start', data: { type: 'content_block_start', index, content_block: start } });
     if (index === 0) events.push({ event: 'ping', data: { type: 'ping' } });
     if (block.type === 'thinking') {
       for (const piece of chunks(block.thinking, chunkChars)) events.push(delta(index, { type: 'thinking_delta', thinking: piece }));
       events.push(delta(index, { type: 'signature_delta', signature: block.signature }));
+    } else if (block.type === 'web_search_tool_result') {
+      // Complete in its content_block_start: no deltas.
     } else if (block.type === 'text') {
+      for (const citation of block.citations ?? []) events.push(delta(index, { type: 'citations_delta', citation }));
       for (const piece of chunks(block.text, chunkChars)) events.push(delta(index, { type: 'text_delta', text: piece }));
     } else {
       // The API opens every tool input with an empty fragment before the JSON text.

@@ -3,15 +3,19 @@
  * text is buffered per content block, and only the end that could still be the start of an
  * entity is held back (StreamTail): everything before it is masked and sent at once. A block's
  * held text is flushed at its content_block_stop (and at message_delta / message_stop / error),
- * so event order, event types and `usage` stay exactly as upstream sent them; `ping`,
- * `signature_delta` and every other event pass at once. Two outputs: `record` (masked, for the
- * audit) and `client` (masked, then restored if asked, except thinking: it is signed, so it is
- * changed only where it holds an entity the policy masks).
+ * so event order, event types and `usage` stay exactly as upstream sent them. Strings that
+ * arrive whole are masked at once, as the JSON masker masks them (mapBlockStrings): a block in
+ * content_block_start (a server tool's result comes complete in it: a fetched page, search
+ * results, code output) and the citation of a citations_delta. `ping`, `signature_delta` and
+ * every other event pass at once. Two outputs: `record` (masked, for the audit) and `client`
+ * (masked, then restored if asked, except thinking: it is signed, so it is changed only where it
+ * holds an entity the policy masks).
  */
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { formatSseEvent } from '../upstream/sse-writer.ts';
 import { MaskReplacer } from './mask-replacer.ts';
 import type { MaskPlan } from './mask-plan.ts';
+import { mapBlockStrings, mapCitationStrings, responseStringMasker } from './mask-response.ts';
 import { maskText } from './mask-text.ts';
 
 type Obj = Record<string, unknown>;
@@ -53,8 +57,14 @@ export class SseStreamMasker {
   private ended = false;
   /** Set by the first event whose data is not JSON: the stream is broken, nothing after it is relayed. */
   private brokenAt: string | undefined;
+  /** Citations seen per content block, so each is named by its place in the block's citations (as the JSON masker names it). */
+  private readonly citations = new Map<number, number>();
+  /** Masks a whole string for the policy's response types (blocks and citations that arrive whole). */
+  private readonly maskWhole: (text: string, path: string) => string;
+  private readonly restoreWhole = (text: string): string => this.plan.replacer.restore(text);
 
   constructor(private readonly plan: MaskPlan) {
+    this.maskWhole = responseStringMasker(plan);
     this.parser = createParser({ onEvent: (msg) => this.onEvent(msg.event ?? 'message', msg.data) });
   }
 
@@ -101,10 +111,31 @@ export class SseStreamMasker {
       if (d.type === 'text_delta' && typeof d.text === 'string') return this.hold(data.index, 'text_delta', d.text);
       if (d.type === 'input_json_delta' && typeof d.partial_json === 'string') return this.hold(data.index, 'input_json_delta', d.partial_json);
       if (d.type === 'thinking_delta' && typeof d.thinking === 'string') return this.hold(data.index, 'thinking_delta', d.thinking);
+      if (d.type === 'citations_delta' && isObj(d.citation)) {
+        const nth = this.citations.get(data.index) ?? 0;
+        this.citations.set(data.index, nth + 1);
+        const path = `content[${data.index}].citations[${nth}]`;
+        return this.emitWhole(event, data, (src, edit) => ({ ...src, delta: { ...(src.delta as Obj), citation: mapCitationStrings((src.delta as Obj).citation, edit, path) } }));
+      }
+    }
+    if (type === 'content_block_start' && isObj(data) && typeof data.index === 'number' && isObj(data.content_block)) {
+      const path = `content[${data.index}]`;
+      return this.emitWhole(event, data, (src, edit, scope) => ({ ...src, content_block: mapBlockStrings(src.content_block, edit, scope, path) }));
     }
     if (type === 'content_block_stop' && isObj(data) && typeof data.index === 'number') this.flush(data.index, true);
     else if (type === 'message_delta' || type === 'message_stop' || event === 'error') this.flushAll();
     this.emit(event, data, data);
+  }
+
+  /**
+   * An event whose strings are complete: `map` rebuilds it with an edit applied, masking the
+   * upstream's event for the record, then, when the policy restores, restoring placeholders in
+   * that copy for the caller.
+   */
+  private emitWhole(event: string, data: Obj, map: (src: Obj, edit: (text: string, path: string) => string, scope: 'masked' | 'restored') => Obj): void {
+    const record = map(data, this.maskWhole, 'masked');
+    const client = this.plan.restore ? map(record, this.restoreWhole, 'restored') : record;
+    this.emit(event, client, record);
   }
 
   private hold(index: number, kind: Held['kind'], piece: string): void {

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionEventBody, SessionRecordBody } from '../../gateway/audit/events.ts';
+import { MOCK_SEARCH_URL } from '../../gateway/dev/mock-claude-responses.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 
 const EMAIL = 'jane.roe@example.org';
@@ -77,8 +78,9 @@ describe('masking through the SDK', () => {
   it('masks thinking like text but never restores into it (it is signed), and audits it redacted, on JSON and on streams', async () => {
     const client = await h.client(['engineering']);
     const request = { model: MODEL, max_tokens: 2048, thinking: { type: 'enabled' as const, budget_tokens: 1024 }, messages: [{ role: 'user' as const, content: `host 10.20.30.40 key ${ANT_KEY} mail ${EMAIL}` }] };
-    const answers = [await client.messages.create(request), await client.messages.stream(request).finalMessage()];
-    for (const msg of answers) {
+    // Each answer checked before the next call, so its own audit events are the last ones.
+    for (const call of [() => client.messages.create(request), () => client.messages.stream(request).finalMessage()]) {
+      const msg = await call();
       const thinking = msg.content[0];
       expect(thinking?.type).toBe('thinking');
       // The key the model echoed is masked (a response type for engineering); the IP, let through, stays.
@@ -92,6 +94,42 @@ describe('masking through the SDK', () => {
       const recorded = JSON.stringify(session.response);
       expect(recorded).not.toContain('10.20.30.40');
       expect(recorded).toContain('The user wrote: host [IP_ADDRESS] key [ANTHROPIC_API_KEY_1] mail [EMAIL_1]');
+    }
+  });
+
+  it('masks what a server tool brought back and what the answer cites (web search), on JSON and on streams, leaving the encrypted parts intact', async () => {
+    const client = await h.client(['engineering']);
+    const request = { model: MODEL, max_tokens: 1024, tools: [{ type: 'web_search_20250305' as const, name: 'web_search' as const, max_uses: 1 }], messages: [{ role: 'user' as const, content: `find ${ANT_KEY} docs` }] };
+    const calls = [() => client.messages.create(request), () => client.messages.stream(request).finalMessage()];
+    // A streamed tool input is masked as its JSON text arrives, so its ledger entry names the whole input.
+    const queryPaths = ['response.content[0].input.query', 'response.content[0].input'];
+    for (const [i, call] of calls.entries()) {
+      const msg = await call();
+      // Engineering masks credentials in answers only: the key went upstream and came back in the search, its citation and the echo.
+      expect(upstreamText()).toContain(ANT_KEY);
+      expect(JSON.stringify(msg)).not.toContain('Zx9Zx9');
+      const [search, result, answer] = msg.content;
+      expect(search?.type === 'server_tool_use' && search.input).toEqual({ query: 'find [ANTHROPIC_API_KEY_1] docs' });
+      const page = result?.type === 'web_search_tool_result' && Array.isArray(result.content) ? result.content[0] : undefined;
+      expect(page?.title).toBe('Search result: find [ANTHROPIC_API_KEY_1] docs');
+      expect(page?.url).toBe(MOCK_SEARCH_URL);
+      // Opaque: the API wants these back byte for byte in the next turn.
+      expect(page?.encrypted_content).toMatch(/^[A-Za-z0-9+/]{128}$/);
+      expect(result?.type === 'web_search_tool_result' && result.tool_use_id).toBe(search?.type === 'server_tool_use' && search.id);
+      const citation = answer?.type === 'text' ? answer.citations?.[0] : undefined;
+      expect(citation?.type === 'web_search_result_location' && citation.cited_text).toBe('find [ANTHROPIC_API_KEY_1] docs');
+      expect(citation?.type === 'web_search_result_location' && citation.encrypted_index).toMatch(/^[A-Za-z0-9+/]{32}$/);
+      expect(textOf(msg)).toBe('[echo from mock-claude] find [ANTHROPIC_API_KEY_1] docs');
+      expect(msg.usage.server_tool_use?.web_search_requests).toBe(1);
+      const { decision, session } = await lastEvents();
+      expect(decision.masks_applied).toEqual(
+        expect.arrayContaining([
+          { type: 'ANTHROPIC_API_KEY', count: 1, path: queryPaths[i] },
+          { type: 'ANTHROPIC_API_KEY', count: 1, path: 'response.content[1].content[0].title' },
+          { type: 'ANTHROPIC_API_KEY', count: 1, path: 'response.content[2].citations[0].cited_text' },
+        ]),
+      );
+      expect(JSON.stringify(session)).not.toContain('Zx9Zx9');
     }
   });
 

@@ -2,6 +2,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { ECHO_PREFIX, MOCK_MODELS } from '../../../gateway/dev/mock-claude.ts';
+import { MOCK_SEARCH_URL } from '../../../gateway/dev/mock-claude-responses.ts';
 import { API_KEY, ask, MODEL, recorded, tappedClient, useMockClaude, wire } from './sdk-tap.ts';
 
 const WEATHER_TOOL = {
@@ -67,6 +68,32 @@ describe('mock-claude: Messages API', () => {
     expect(jsonDeltas[0]?.data).toMatchObject({ index: 1, delta: { partial_json: '' } });
     const nonStream = await client().messages.create(ask('please use tool get_weather for Paris', { tools: [WEATHER_TOOL] }));
     expect(nonStream.content[1]).toMatchObject({ type: 'tool_use', input: { city: 'mock', unit: 'celsius' } });
+  });
+
+  it('web search: the server tool call, its result whole in content_block_start, and the echo citing it through a citations_delta', async () => {
+    const tools = [{ type: 'web_search_20250305' as const, name: 'web_search' as const, max_uses: 1 }];
+    const { client: c, raw } = tappedClient(mockClaude.mock.url);
+    const final = await c.messages.stream(ask('latest Node release', { tools })).finalMessage();
+    const recorder = recorded(await raw());
+    expect(recorder.reconstruct()).toEqual(wire(final));
+    const [call, result, text] = final.content;
+    expect(call).toEqual({ type: 'server_tool_use', id: expect.stringMatching(/^srvtoolu_01/), name: 'web_search', input: { query: 'latest Node release' } });
+    expect(result).toEqual({
+      type: 'web_search_tool_result',
+      tool_use_id: call?.type === 'server_tool_use' ? call.id : '',
+      content: [{ type: 'web_search_result', url: MOCK_SEARCH_URL, title: 'Search result: latest Node release', encrypted_content: expect.stringMatching(/^[A-Za-z0-9+/]{128}$/), page_age: 'November 1, 2026' }],
+    });
+    expect(text).toEqual({
+      type: 'text',
+      text: `${ECHO_PREFIX}latest Node release`,
+      citations: [{ type: 'web_search_result_location', url: MOCK_SEARCH_URL, title: 'Search result: latest Node release', encrypted_index: expect.any(String), cited_text: 'latest Node release' }],
+    });
+    expect(final.usage.server_tool_use).toEqual({ web_search_requests: 1 });
+    const resultStart = recorder.events.find((e) => (e.data as { content_block?: { type?: string } }).content_block?.type === 'web_search_tool_result');
+    expect(resultStart?.event).toBe('content_block_start');
+    expect(recorder.events.some((e) => (e.data as { delta?: { type?: string } }).delta?.type === 'citations_delta')).toBe(true);
+    const once = await client().messages.create(ask('latest Node release', { tools }));
+    expect(once.content.map((b) => b.type)).toEqual(['server_tool_use', 'web_search_tool_result', 'text']);
   });
 
   it('extended thinking: a signed thinking block first, streamed as thinking_delta then signature_delta, and the API\'s budget checks', async () => {
