@@ -12,8 +12,15 @@ export interface MaskedText {
   readonly counts: ReadonlyMap<string, number>;
 }
 
-/** Masks the `matches` (ordered, non-overlapping) of `text` whose type is in `types`. */
-export function maskText(text: string, matches: readonly EntityMatch[], types: ReadonlySet<string>, replacer: MaskReplacer, jsonText = false): MaskedText {
+/** A match, with the value it spells when that differs from its raw span (JSON text with escapes). */
+export type ValuedMatch = EntityMatch & { readonly value?: string };
+
+/**
+ * Masks the `matches` (ordered, non-overlapping) of `text` whose type is in `types`. A match's
+ * `value`, when given, is what the replacer numbers (or hashes), so `a\u0040b.org` in JSON text
+ * gets the same placeholder as `a@b.org` in plain text.
+ */
+export function maskText(text: string, matches: readonly ValuedMatch[], types: ReadonlySet<string>, replacer: MaskReplacer, jsonText = false): MaskedText {
   const counts = new Map<string, number>();
   let out = '';
   let at = 0;
@@ -27,7 +34,8 @@ export function maskText(text: string, matches: readonly EntityMatch[], types: R
       if (slashes % 2 === 1) start++;
       if (start >= m.end) continue;
     }
-    out += text.slice(at, start) + replacer.replace(m.type, text.slice(start, m.end));
+    const value = start === m.start && m.value !== undefined ? m.value : text.slice(start, m.end);
+    out += text.slice(at, start) + replacer.replace(m.type, value);
     at = m.end;
     counts.set(m.type, (counts.get(m.type) ?? 0) + 1);
   }

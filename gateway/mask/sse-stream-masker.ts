@@ -13,6 +13,7 @@
  */
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { formatSseEvent } from '../upstream/sse-writer.ts';
+import { jsonTextView, rawOffset } from './json-text-view.ts';
 import { MaskReplacer } from './mask-replacer.ts';
 import type { MaskPlan } from './mask-plan.ts';
 import { mapBlockStrings, mapCitationStrings, responseStringMasker } from './mask-response.ts';
@@ -38,14 +39,6 @@ const CONTEXT = 2;
 
 /** The field each held delta kind carries its text in. */
 const DELTA_FIELD: Record<Held['kind'], string> = { text_delta: 'text', input_json_delta: 'partial_json', thinking_delta: 'thinking' };
-
-/**
- * JSON text with every escape sequence blanked to spaces of the same length, so offsets still
- * line up with the original and `\nsk-ant-…` is seen as a key after a line break, as it is.
- */
-function blankEscapes(json: string): string {
-  return json.includes('\\') ? json.replace(/\\(?:u[0-9A-Fa-f]{4}|[^u])/g, (e) => ' '.repeat(e.length)) : json;
-}
 
 /** Stateful per stream; feed upstream chunks in order, then call end(). */
 export class SseStreamMasker {
@@ -160,15 +153,20 @@ export class SseStreamMasker {
     const json = held.kind === 'input_json_delta';
     const pad = held.context.length;
     const scanned = held.context + text;
+    // Tool input is JSON text: scanned with its escapes decoded, each match mapped back to its raw span.
+    const view = json ? jsonTextView(scanned) : undefined;
+    const raw = (at: number): number => (view ? rawOffset(view, at) : at) - pad;
     const matches = this.plan.kit.detector
-      .scan(json ? blankEscapes(scanned) : scanned)
-      .filter((m) => m.start >= pad)
-      .map((m) => ({ type: m.type, start: m.start - pad, end: m.end - pad }));
+      .scan(view ? view.text : scanned)
+      .map((m) => ({ type: m.type, start: raw(m.start), end: raw(m.end), value: view?.rawAt ? view.text.slice(m.start, m.end) : undefined }))
+      .filter((m) => m.start >= 0);
     // Thinking is signed: placeholders in it stay as the model wrote them.
     const restore = this.plan.restore && held.kind !== 'thinking_delta';
     let cut = text.length;
     if (!final) {
-      cut -= Math.max(this.plan.kit.tail.holdLength(text), restore ? MaskReplacer.restoreHold(text) : 0);
+      // An escape cut off mid-way waits for its end, with the run before it: its character may continue an entity.
+      const decoded = view && view.pendingEscape >= 0 ? view.text.slice(0, view.pendingEscape) : (view?.text ?? scanned);
+      cut = Math.min(raw(decoded.length - this.plan.kit.tail.holdLength(decoded)), text.length - (restore ? MaskReplacer.restoreHold(text) : 0));
       // A match that crosses the cut waits whole: it is masked once, never in two halves.
       for (const m of matches) if (m.start < cut && m.end > cut) cut = m.start;
     }

@@ -133,6 +133,26 @@ describe('SseStreamMasker', () => {
     expect(JSON.parse(json)).toEqual({ to: '[EMAIL_1]', note: 'line\n[ANTHROPIC_API_KEY_1]' });
   });
 
+  it('masks tool input whose entities are spelled with JSON escapes (\\u0040, \\u0041…), wherever the fragments and bytes are cut', () => {
+    // What a model could write to slip an address or key past a scanner that reads the raw JSON text.
+    const partialJson = '{"to":"jane.roe\\u0040example.org","key":"\\u0041KIAQWERTYUI2345ABCD","note":"caf\\u00e9 \\ud83c\\udf0d ok"}';
+    expect(JSON.parse(partialJson)).toEqual({ to: SECRETS[1], key: SECRETS[3], note: 'café 🌍 ok' });
+    const ev = (t: string): string => formatSseEvent('content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: t } });
+    for (let fragment = 1; fragment <= 9; fragment += 4) {
+      const sse = formatSseEvent('content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 't', name: 'send', input: {} } })
+        + [...partialJson.matchAll(new RegExp(`.{1,${fragment}}`, 'gs'))].map((m) => ev(m[0])).join('') + formatSseEvent('content_block_stop', { type: 'content_block_stop', index: 1 });
+      for (let cut = 1; cut < sse.length; cut += 11) {
+        const plan = new MaskPlan(kit, ALL, Buffer.alloc(32));
+        const masker = new SseStreamMasker(plan);
+        const out = masker.push(Buffer.from(sse.slice(0, cut))).client + masker.push(Buffer.from(sse.slice(cut))).client + masker.end().client;
+        const json = [...out.matchAll(/"partial_json":"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string).join('');
+        // Numbered like the plain values: the placeholders name what the escapes spelled.
+        expect(JSON.parse(json)).toEqual({ to: '[EMAIL_1]', key: '[AWS_ACCESS_KEY_1]', note: 'caf\u00e9 \ud83c\udf0d ok' });
+        expect(plan.replacer.replace('EMAIL', SECRETS[1]!)).toBe('[EMAIL_1]');
+      }
+    }
+  });
+
   it('never relays a malformed (not JSON) event and records it masked: a broken frame is no way around masking', () => {
     const broken = `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"text":"${SECRETS[0]} ${SECRETS[1]}\n\n`;
     for (let cut = 1; cut < broken.length; cut += 7) {
