@@ -56,7 +56,15 @@ export class SseStreamMasker {
   private readonly maskWhole: (text: string, path: string) => string;
   private readonly restoreWhole = (text: string): string => this.plan.replacer.restore(text);
 
-  constructor(private readonly plan: MaskPlan) {
+  /**
+   * `firstDelta`, when given, receives the output so far as soon as the first content_block_delta
+   * is emitted, in the middle of a push: the first token then leaves without waiting for the rest
+   * of a burst to be masked (one upstream read can carry a whole answer, ~1 ms of masking).
+   */
+  constructor(
+    private readonly plan: MaskPlan,
+    private firstDelta?: (out: MaskedOutput) => void,
+  ) {
     this.maskWhole = responseStringMasker(plan);
     this.parser = createParser({ onEvent: (msg) => this.onEvent(msg.event ?? 'message', msg.data) });
   }
@@ -178,8 +186,10 @@ export class SseStreamMasker {
     held.text = text.slice(cut);
     held.context = scanned.slice(Math.max(0, pad + cut - CONTEXT), pad + cut);
     const delta = (t: string): Obj => ({ type: 'content_block_delta', index, delta: { type: held.kind, [field]: t } });
+    const record = delta(masked.text);
     const client = restore ? this.plan.replacer.restore(masked.text, json) : masked.text;
-    this.emit('content_block_delta', delta(client), delta(masked.text));
+    // The same object when nothing was restored: the frame is then serialized once for both outputs.
+    this.emit('content_block_delta', client === masked.text ? record : delta(client), record);
   }
 
   private flushAll(): void {
@@ -190,6 +200,11 @@ export class SseStreamMasker {
     const recordFrame = formatSseEvent(event, record);
     this.record += recordFrame;
     this.client += client === record ? recordFrame : formatSseEvent(event, client);
+    if (this.firstDelta && event === 'content_block_delta') {
+      const handOff = this.firstDelta;
+      this.firstDelta = undefined;
+      handOff(this.take());
+    }
   }
 
   /**

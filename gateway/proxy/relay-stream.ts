@@ -24,11 +24,12 @@ function malformedEvent(event: string): { type: string; message: string } {
 export async function relayStream(upstream: Dispatcher.ResponseData, res: ServerResponse, ex: Exchange): Promise<void> {
   const recorder = new SseRecorder();
   // With masking the caller gets the masker's output and the recorder its masked copy; raw bytes reach neither.
-  const masker = ex.maskPlan?.touchesResponse ? new SseStreamMasker(ex.maskPlan) : undefined;
   const drainMasker = (out: MaskedOutput): void => {
     recorder.push(Buffer.from(out.record));
     if (out.client !== '' && !res.destroyed) res.write(out.client);
   };
+  // The first delta is written as soon as it is masked, before the rest of its read (backpressure is awaited after the read).
+  const masker = ex.maskPlan?.touchesResponse ? new SseStreamMasker(ex.maskPlan, drainMasker) : undefined;
   res.writeHead(upstream.statusCode, {
     ...callerResponseHeaders(upstream.headers),
     'content-type': 'text/event-stream; charset=utf-8',

@@ -113,6 +113,20 @@ describe('SseStreamMasker', () => {
     expect(first.client).toContain('"text":"Hello! "');
   });
 
+  it('hands the output over as soon as the first delta is masked, before the rest of a burst', () => {
+    const sse = streamOf('Hello there! How are you? Fine, thanks. ', [7, 13, 20, 30]);
+    const early: string[] = [];
+    const masker = new SseStreamMasker(new MaskPlan(kit, ALL, Buffer.alloc(32)), (out) => early.push(out.client));
+    const rest = masker.push(Buffer.from(sse)).client + masker.end().client;
+    expect(early).toHaveLength(1);
+    expect(early[0]!.match(/event: content_block_delta/g)).toHaveLength(1);
+    expect(early[0]).toMatch(/^event: message_start\n[\s\S]*"text":"Hello "[\s\S]*\n\n$/);
+    expect(rest.startsWith('event: content_block_delta')).toBe(true);
+    // Together, exactly what a masker without the hand-over produces.
+    const plain = new SseStreamMasker(new MaskPlan(kit, ALL, Buffer.alloc(32)));
+    expect(early[0]! + rest).toBe(plain.push(Buffer.from(sse)).client + plain.end().client);
+  });
+
   it('lets pings through while text is held', () => {
     const masker = new SseStreamMasker(new MaskPlan(kit, ALL, Buffer.alloc(32)));
     masker.push(Buffer.from(formatSseEvent('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })));
