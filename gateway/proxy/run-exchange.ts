@@ -112,6 +112,8 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) callerGone.abort(new Error('caller disconnected'));
   });
+  // Sluice's own latency before the upstream: everything from the request's arrival to here.
+  ex.mark('forwarded');
   const upstream = await ex.timed('upstream_headers', () =>
     forward({ connection, method: req.method as 'GET' | 'POST', path: upstreamPath(ex.operation, req), callerHeaders: req.headers, body: ex.forwardedRaw ?? body?.raw, signal: callerGone }),
   );

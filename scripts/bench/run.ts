@@ -213,6 +213,7 @@ async function main(dir: string): Promise<void> {
     concurrency,
     scale,
     sluiceStagesUs: await stageCosts(sluice.info.audit!),
+    sluiceStagesPacedUs: await stageCosts(pacedSluice.info.audit!, (session) => (session.request as { max_tokens?: number } | null)?.max_tokens === PACED_MAX_TOKENS),
   };
   await mkdir('bench-results', { recursive: true });
   await writeFile('bench-results/latest.json', `${JSON.stringify(result, null, 2)}\n`);

@@ -18,14 +18,15 @@ function percentile(sorted: number[], p: number): number {
 /** Events kept for the audit-stage replay (the file itself can exceed the longest JS string). */
 const REPLAY_EVENTS = 4000;
 
-export async function stageCosts(auditFile: string): Promise<StageCosts> {
+/** Stage costs over the session records `select` keeps (default: all), and the audit stage over the run's first events. */
+export async function stageCosts(auditFile: string, select: (session: Record<string, unknown>) => boolean = () => true): Promise<StageCosts> {
   const samples: Record<string, number[]> = {};
   const events: Record<string, unknown>[] = [];
   for await (const line of createInterface({ input: createReadStream(auditFile), crlfDelay: Infinity })) {
     if (!line) continue;
     const event = JSON.parse(line) as Record<string, unknown>;
     if (events.length < REPLAY_EVENTS) events.push(event);
-    if (event.kind !== 'session') continue;
+    if (event.kind !== 'session' || !select(event)) continue;
     for (const [stage, ms] of Object.entries(event.timings_ms as Record<string, number>)) (samples[stage] ??= []).push(ms * 1000);
   }
   const auditUs: number[] = [];

@@ -53,7 +53,12 @@ describe('benchmark smoke run', () => {
     }
     await h.auditEvents(); // flushes the audit file
     const stages = await stageCosts(h.auditFile);
-    expect(Object.keys(stages)).toEqual(expect.arrayContaining(['auth', 'policy', 'audit (serialize + hash chain)']));
+    expect(Object.keys(stages)).toEqual(expect.arrayContaining(['auth', 'policy', 'forwarded', 'audit (serialize + hash chain)']));
+    // Sluice's latency before the upstream includes its stages before the upstream.
+    expect(stages.forwarded!.p50).toBeGreaterThanOrEqual(stages.policy!.p50);
+    const streamsOnly = await stageCosts(h.auditFile, (session) => (session.response as { stream?: boolean } | null)?.stream === true);
+    expect(streamsOnly.first_byte).toBeDefined();
+    expect(streamsOnly.upstream_body).toBeUndefined(); // JSON calls only
     const point = systems[0]!.json;
     const md = renderMarkdown({
       date: new Date().toISOString(),
@@ -63,9 +68,12 @@ describe('benchmark smoke run', () => {
       concurrency: [{ concurrency: 1, baseline: point, sluice: systems[2]!.json }],
       scale: [{ promptBytes: 1024, baseline: point, sluice: systems[2]!.json }],
       sluiceStagesUs: stages,
+      sluiceStagesPacedUs: streamsOnly,
     });
     expect(md).toMatch(/\| floor \|.*\| 100% \|/);
     expect(md).toMatch(/\| sluice \|/);
+    expect(md).toMatch(/\| forwarded \| \d+ \| \d+ \| \d+ \| \d+ \|/);
+    expect(md).toMatch(/\| upstream_body \| \d+ \| \d+ \| n\/a \| n\/a \|/);
     expect(md).toMatch(/req\/s @4 \(median of 2\)/);
     expect(md).toMatch(/Saturation rounds \(req\/s; every system in turn, 1 s each\): baseline \d+ \/ \d+; floor/);
     expect(latencyChartSvg(systems, 'smoke')).toMatch(/^<svg[\s\S]*sluice[\s\S]*<\/svg>\s*$/);
