@@ -14,10 +14,14 @@ masking_rule_applies(rule) if {
 	pattern_matches(model, request_model)
 }
 
-masking_rules contains rule if {
-	some rule in data.sluice.masking.rules
+# The matching rules, found by index: a set of numbers, not of rule objects, because the WASM
+# evaluator hashes a set's whole element on every insert and lookup (13% of an evaluation).
+matching_rule_indexes contains i if {
+	some i, rule in data.sluice.masking.rules
 	masking_rule_applies(rule)
 }
+
+masking_rules := [data.sluice.masking.rules[i] | some i in matching_rule_indexes]
 
 # Entity type names with set names (data.sluice.masking.entity_sets, e.g. "CREDENTIALS") expanded.
 mask_types(direction) := {t |
