@@ -3,13 +3,15 @@
  * HTTP. (1) Bundle swap: the whole hot-reload path (unpack, signature check, WASM instantiate,
  * smoke evaluation, swap) for a signed bundle built from policies/, and for an unsigned one.
  * (2) Evaluation per request (PolicyEngine.evaluateWithResult: input → WASM → parsed decision)
- * in microseconds, for a typical request and for one with a 64 KiB prompt.
+ * in microseconds, for a typical request and for one with a 64 KiB prompt, back to back and
+ * after the process sat idle for 1, 5 and 20 ms (cold caches, as between a quiet gateway's calls).
  * Writes bench-results/policy.json. Keys are generated for the run and deleted after.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildBundle } from '../../gateway/policy/bundle-build.ts';
 import { loadVerificationKey } from '../../gateway/policy/bundle-verify.ts';
 import type { PolicyInput } from '../../gateway/policy/input.ts';
@@ -19,6 +21,8 @@ import { PolicyStore } from '../../gateway/policy/policy-store.ts';
 const quick = process.argv.includes('--quick');
 const SWAPS = quick ? 10 : 40;
 const EVALS = quick ? 5_000 : 50_000;
+/** Evaluations measured after each idle pause (20 ms × 300 = 6 s). */
+const IDLE_EVALS = quick ? 30 : 300;
 
 function stats(samples: number[], scale: number): { p50: number; p99: number; p999: number; mean: number; count: number } {
   const s = [...samples].sort((a, b) => a - b);
@@ -81,21 +85,37 @@ async function main(): Promise<void> {
       }
       return stats(samples, 1 / 1000);
     };
-    const typical = evalOf('Summarise the attached quarterly report in three bullet points for the leadership team. '.repeat(45));
+    const typicalText = 'Summarise the attached quarterly report in three bullet points for the leadership team. '.repeat(45);
+    const typical = evalOf(typicalText);
     const large = evalOf('x'.repeat(64 * 1024));
+    // The same evaluation after the process sat idle, as between the calls of a quiet gateway:
+    // whatever the caches and branch predictors lost while idle, the next call pays for.
+    const afterIdle = async (idleMs: number): Promise<ReturnType<typeof stats>> => {
+      const i = input(typicalText);
+      const samples: number[] = [];
+      for (let n = 0; n < IDLE_EVALS; n++) {
+        await sleep(idleMs);
+        const t = process.hrtime.bigint();
+        engine.evaluateWithResult(i);
+        samples.push(Number(process.hrtime.bigint() - t));
+      }
+      return stats(samples, 1 / 1000);
+    };
+    const idle = { '1ms': await afterIdle(1), '5ms': await afterIdle(5), '20ms': await afterIdle(20) };
 
     const result = {
       date: new Date().toISOString(),
       machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version },
       settings: { swaps: SWAPS, evaluations: EVALS, quick, bundleBytes: signed[0]!.length },
       swapMs: { signedES256: swapSigned, unsigned: swapUnsigned },
-      evaluationMicros: { typical4KiBPrompt: typical, prompt64KiB: large },
+      evaluationMicros: { typical4KiBPrompt: typical, prompt64KiB: large, typicalAfterIdle: idle },
     };
     await mkdir('bench-results', { recursive: true });
     await writeFile('bench-results/policy.json', `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(
       `bundle swap (unpack+verify+instantiate+smoke+swap): signed p50 ${swapSigned.p50} ms, p99 ${swapSigned.p99} ms; unsigned p50 ${swapUnsigned.p50} ms\n` +
         `evaluation per request: typical p50 ${typical.p50} µs, p99 ${typical.p99} µs; 64 KiB prompt p50 ${large.p50} µs, p99 ${large.p99} µs\n` +
+        `typical after the process sat idle: 1 ms p50 ${idle['1ms'].p50} µs, 5 ms p50 ${idle['5ms'].p50} µs, 20 ms p50 ${idle['20ms'].p50} µs (back to back: ${typical.p50} µs)\n` +
         'written to bench-results/policy.json\n',
     );
   } finally {
