@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import type { AuditEvent } from './audit/events.ts';
 import { readTopics } from './audit/kafka-reader.ts';
 import { createTailFilter, formatEvent } from './audit/tail-format.ts';
-import { formatReport, verifyChain, type ReadLine } from './audit/verify.ts';
+import { formatReport, parseChainHead, verifyChain, type ReadLine } from './audit/verify.ts';
 import { loadConfig } from './config.ts';
 
 const OPTIONS = {
@@ -24,6 +24,7 @@ const OPTIONS = {
   session: { type: 'string' },
   follow: { type: 'boolean', short: 'f', default: false },
   json: { type: 'boolean', default: false },
+  head: { type: 'string', multiple: true },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -59,7 +60,7 @@ async function verify(values: Values, files: string[], env: NodeJS.ProcessEnv): 
       text.split('\n').forEach((line, i) => line !== '' && lines.push({ line, stream: file, at: `line ${i + 1}` }));
     }
   }
-  const report = verifyChain(lines);
+  const report = verifyChain(lines, (values.head ?? []).map(parseChainHead));
   process.stdout.write(values.json ? JSON.stringify(report) + '\n' : formatReport(report));
   return report.problems.length === 0 ? 0 : 1;
 }

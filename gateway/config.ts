@@ -131,6 +131,8 @@ const configSchema = z.object({
       file: z.object({ path: z.string().default('.sluice/audit/audit.jsonl') }).prefault({}),
       /** Stream audit events to Kafka as well (through a local write-ahead spool); off when absent. */
       kafka: kafkaAuditSchema.optional(),
+      /** Log the chain head (`INSTANCE:SEQ:HASH`) this often when it moved, and at shutdown (gateway/audit/chain-anchor.ts); 0: never. */
+      anchorIntervalSeconds: z.number().int().nonnegative().default(60),
     })
     .prefault({}),
   /** Where approvals, sessions and grants live: always {stateDir}; with `kafka` also shared by every instance. */

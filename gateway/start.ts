@@ -3,6 +3,7 @@ import { createAccessControl } from './approvals/create-approvals.ts';
 import { pino } from 'pino';
 import type { AuditLog } from './audit/audit-log.ts';
 import { auditGate } from './audit/audit-ops.ts';
+import { anchorChainHead } from './audit/chain-anchor.ts';
 import { openAuditLog } from './audit/open-audit.ts';
 import type { SluiceConfig } from './config.ts';
 import { createVerifier, devIssuerUrl } from './identity/create-verifier.ts';
@@ -46,6 +47,8 @@ export async function startGateway(config: SluiceConfig, env: NodeJS.ProcessEnv 
   const app = buildApp(config, { verifier, policies, connections, audit, devIssuer, approvals: access.approvals, sessions: access.sessions });
   access.useLogger(app.log);
   app.addHook('onRequest', auditGate(audit)); // root hook: fail closed when the audit spool is full
+  // The chain head logged outside the audit log, so an edit or removal of the last events shows (sluice audit verify --head).
+  const anchors = config.audit.anchorIntervalSeconds > 0 ? anchorChainHead(audit, app.log, config.audit.anchorIntervalSeconds * 1000) : undefined;
   await app.listen({ host: config.listen.host, port });
   policy.watch(app.log); // hot reload / bundle polling, only once the gateway runs
   const address = app.server.address();
@@ -62,6 +65,7 @@ export async function startGateway(config: SluiceConfig, env: NodeJS.ProcessEnv 
       await app.close();
       await shared?.close(); // after the app: the last writes of held calls are still published
       await access.close();
+      anchors?.close(); // every event is recorded by now: this is the final head
       await Promise.all([audit.close(), connections.close()]);
     },
   };

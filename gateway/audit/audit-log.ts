@@ -2,6 +2,18 @@ import { createHash, randomUUID } from 'node:crypto';
 import { AUDIT_SCHEMA_VERSION, type AuditEvent, type AuditEventBody } from './events.ts';
 import type { AuditSink, SinkHealth } from './sink.ts';
 
+/** Where one instance's chain has got to: its last seq, and the sha256 of that event's line. */
+export interface ChainHead {
+  readonly instanceId: string;
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** A head as one token, `INSTANCE:SEQ:HASH`: what the gateway logs and `sluice audit verify --head` takes. */
+export function formatChainHead(head: ChainHead): string {
+  return `${head.instanceId}:${head.seq}:${head.hash}`;
+}
+
 /** The hash that starts every chain: sha256 of the empty string. */
 export const CHAIN_GENESIS = createHash('sha256').update('').digest('hex');
 
@@ -37,6 +49,11 @@ export class AuditLog {
     this.prevHash = createHash('sha256').update(bytes.subarray(0, bytes.length - 1)).digest('hex');
     for (const sink of this.sinks) sink.write(event, line, bytes);
     return event;
+  }
+
+  /** The chain so far: its last seq and the sha256 of its last line (the genesis hash before any event). */
+  head(): ChainHead {
+    return { instanceId: this.instanceId, seq: this.seq, hash: this.prevHash };
   }
 
   /** Whether every sink can take more events, and each sink's metrics (for /readyz, /metrics). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CHAIN_GENESIS } from './audit-log.ts';
+import { CHAIN_GENESIS, formatChainHead, type ChainHead } from './audit-log.ts';
 
 /** One audit line as read, with the ordered stream it came from (the file, or a topic partition). */
 export interface ReadLine {
@@ -12,7 +12,7 @@ export interface ReadLine {
 
 /** A problem `sluice audit verify` reports. */
 export interface ChainProblem {
-  readonly kind: 'unparseable' | 'edit' | 'gap' | 'reorder' | 'duplicate-seq';
+  readonly kind: 'unparseable' | 'edit' | 'gap' | 'reorder' | 'duplicate-seq' | 'truncated';
   readonly message: string;
 }
 
@@ -21,7 +21,8 @@ export interface VerifyReport {
   readonly events: number;
   /** Exact re-deliveries of an event (same event_id, same bytes): normal after a Kafka retry. */
   readonly duplicates: number;
-  readonly instances: ReadonlyArray<{ instance_id: string; first_seq: number; last_seq: number; events: number }>;
+  /** Per instance; `head` (`INSTANCE:SEQ:HASH` of its last event) is what `--head` takes on a later run. */
+  readonly instances: ReadonlyArray<{ instance_id: string; first_seq: number; last_seq: number; events: number; head: string }>;
   readonly problems: readonly ChainProblem[];
 }
 
@@ -35,9 +36,11 @@ const sha256 = (line: string) => createHash('sha256').update(line).digest('hex')
  * reordering (seq going back within one ordered stream), edits (a line whose hash no longer
  * matches its successor's prev_hash, or an event_id seen with two contents) and lines that do
  * not parse. Exact duplicates are counted, not reported: Kafka delivery is at-least-once.
- * An edit of the very last event of a chain has no successor to reveal it.
+ * An edit of the very last event of a chain has no successor to reveal it, nor does the removal of
+ * the last events: `anchors`, chain heads recorded elsewhere (the gateway logs them, see
+ * chain-anchor.ts), each require their event to be present with exactly that hash.
  */
-export function verifyChain(lines: Iterable<ReadLine>): VerifyReport {
+export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHead[] = []): VerifyReport {
   const problems: ChainProblem[] = [];
   const byId = new Map<string, string>();
   const lastInStream = new Map<string, number>();
@@ -76,8 +79,10 @@ export function verifyChain(lines: Iterable<ReadLine>): VerifyReport {
   const instances = [...perInstance].map(([instance_id, list]) => {
     list.sort((a, b) => a.seq - b.seq);
     checkInstance(list, problems);
-    return { instance_id, first_seq: list[0]!.seq, last_seq: list.at(-1)!.seq, events: list.length };
+    const last = list.at(-1)!;
+    return { instance_id, first_seq: list[0]!.seq, last_seq: last.seq, events: list.length, head: formatChainHead({ instanceId: instance_id, seq: last.seq, hash: last.hash }) };
   });
+  for (const anchor of anchors) checkAnchor(anchor, perInstance.get(anchor.instanceId) ?? [], problems);
   return { events, duplicates, instances, problems };
 }
 
@@ -101,10 +106,29 @@ function checkInstance(list: readonly Parsed[], problems: ChainProblem[]): void 
   }
 }
 
+/** A recorded head: its event must still be there, with the same hash (its predecessors are then covered by the chain). */
+function checkAnchor(anchor: ChainHead, list: readonly Parsed[], problems: ChainProblem[]): void {
+  const id = `instance ${anchor.instanceId}`;
+  const event = list.find((e) => e.seq === anchor.seq);
+  if (!event) {
+    const end = list.length === 0 ? 'has no events here' : `ends at seq ${list.at(-1)!.seq}`;
+    problems.push({ kind: 'truncated', message: `${id}: the recorded head is seq ${anchor.seq}, but the chain ${end}: events were removed` });
+  } else if (event.hash !== anchor.hash) {
+    problems.push({ kind: 'edit', message: `${event.where}: seq ${anchor.seq} of ${id} differs from its recorded head: that event was altered` });
+  }
+}
+
+/** Parses `INSTANCE:SEQ:HASH` (as logged by the gateway and printed by verify); throws on anything else. */
+export function parseChainHead(text: string): ChainHead {
+  const m = /^([^:\s]+):(\d+):([0-9a-f]{64})$/.exec(text.trim());
+  if (!m) throw new Error(`--head "${text}" is not INSTANCE:SEQ:SHA256 (as in the gateway's "audit chain head" log lines)`);
+  return { instanceId: m[1]!, seq: Number(m[2]), hash: m[3]! };
+}
+
 /** Human-readable summary, one problem a line (at most `limit`). */
 export function formatReport(report: VerifyReport, limit = 50): string {
   const head = `${report.events} events from ${report.instances.length} instance(s)` + (report.duplicates ? `, ${report.duplicates} exact duplicate(s) ignored` : '');
-  const chains = report.instances.map((i) => `  instance ${i.instance_id}: seq ${i.first_seq}..${i.last_seq} (${i.events} events)`);
+  const chains = report.instances.map((i) => `  instance ${i.instance_id}: seq ${i.first_seq}..${i.last_seq} (${i.events} events), head ${i.head}`);
   if (report.problems.length === 0) return [`OK: ${head}; every chain intact`, ...chains].join('\n') + '\n';
   const shown = report.problems.slice(0, limit).map((p) => `  ${p.kind}: ${p.message}`);
   const more = report.problems.length > limit ? [`  … and ${report.problems.length - limit} more`] : [];

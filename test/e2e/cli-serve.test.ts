@@ -6,7 +6,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +62,18 @@ describe('sluice serve on embedded defaults', () => {
     expect(stdout).not.toContain(prompt);
     const audit = await readFile(join(dir, 'audit.jsonl'), 'utf8');
     expect(audit).toContain(decisionLog!.decision_id!);
+
+    // The final chain head is logged at shutdown; with it, verify catches the removal of the last event.
+    const heads = (recorded as Array<{ msg: string; audit_chain_head?: string }>).filter((l) => l.msg === 'audit chain head');
+    expect(heads).toHaveLength(1);
+    const head = heads[0]!.audit_chain_head!;
+    const lines = audit.trim().split('\n');
+    expect(head).toMatch(new RegExp(`^[0-9a-f-]{36}:${lines.length}:[0-9a-f]{64}$`));
+    const verify = (file: string): Promise<number> =>
+      promisify(execFile)(process.execPath, [SLUICE, 'audit', 'verify', file, '--head', head], { env }).then(() => 0, (err: { code?: number }) => err.code ?? -1);
+    expect(await verify(join(dir, 'audit.jsonl'))).toBe(0);
+    await writeFile(join(dir, 'cut.jsonl'), `${lines.slice(0, -1).join('\n')}\n`);
+    expect(await verify(join(dir, 'cut.jsonl'))).toBe(1);
   });
 
   it('sluice token refuses a lifetime above the dev issuer maximum', async () => {

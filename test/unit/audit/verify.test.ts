@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import type { AuditEvent } from '../../../gateway/audit/events.ts';
 import type { AuditSink } from '../../../gateway/audit/sink.ts';
-import { formatReport, verifyChain, type ReadLine } from '../../../gateway/audit/verify.ts';
+import { formatReport, parseChainHead, verifyChain, type ReadLine } from '../../../gateway/audit/verify.ts';
 
 /** A real chain from AuditLog, captured line by line. */
 function chain(n: number, instance = 'inst-a'): string[] {
@@ -15,6 +16,7 @@ function chain(n: number, instance = 'inst-a'): string[] {
   return lines;
 }
 const asFile = (lines: string[]): ReadLine[] => lines.map((line, i) => ({ line, stream: 'audit.jsonl', at: `line ${i + 1}` }));
+const sha256 = (line: string): string => createHash('sha256').update(line).digest('hex');
 const kinds = (lines: string[]) => verifyChain(asFile(lines)).problems.map((p) => p.kind);
 
 describe('sluice audit verify', () => {
@@ -25,8 +27,8 @@ describe('sluice audit verify', () => {
     expect(report.problems).toEqual([]);
     expect(report).toMatchObject({ events: 8, duplicates: 1 });
     expect(report.instances).toEqual([
-      { instance_id: 'inst-a', first_seq: 1, last_seq: 5, events: 5 },
-      { instance_id: 'inst-b', first_seq: 1, last_seq: 3, events: 3 },
+      { instance_id: 'inst-a', first_seq: 1, last_seq: 5, events: 5, head: `inst-a:5:${sha256(a[4]!)}` },
+      { instance_id: 'inst-b', first_seq: 1, last_seq: 3, events: 3, head: `inst-b:3:${sha256(b[2]!)}` },
     ]);
     expect(formatReport(report)).toMatch(/^OK: 8 events from 2 instance\(s\), 1 exact duplicate/);
   });
@@ -37,6 +39,29 @@ describe('sluice audit verify', () => {
     const report = verifyChain(asFile(lines));
     expect(report.problems).toEqual([{ kind: 'gap', message: expect.stringContaining('seq 3..4 missing') }]);
     expect(kinds(chain(4).slice(1))).toEqual(['gap']); // the start of the chain is gone
+  });
+
+  it('with a recorded head, finds what the chain alone cannot: an edit of the last event, and removed last events', () => {
+    const lines = chain(5);
+    const head = parseChainHead(verifyChain(asFile(lines)).instances[0]!.head);
+    expect(head).toEqual({ instanceId: 'inst-a', seq: 5, hash: sha256(lines[4]!) });
+    expect(verifyChain(asFile(lines), [head]).problems).toEqual([]);
+
+    const lastEdited = [...lines.slice(0, 4), lines[4]!.replace('"alice"', '"mallory"')];
+    expect(kinds(lastEdited)).toEqual([]); // invisible without the head
+    expect(verifyChain(asFile(lastEdited), [head]).problems).toEqual([{ kind: 'edit', message: expect.stringContaining('seq 5 of instance inst-a differs from its recorded head') }]);
+
+    const cut = lines.slice(0, 3);
+    expect(kinds(cut)).toEqual([]); // invisible without the head
+    expect(verifyChain(asFile(cut), [head]).problems).toEqual([{ kind: 'truncated', message: expect.stringContaining('the recorded head is seq 5, but the chain ends at seq 3') }]);
+    expect(verifyChain(asFile(chain(2, 'inst-b')), [head]).problems.map((p) => p.kind)).toEqual(['truncated']);
+    // An older head still holds once the chain has grown past it.
+    expect(verifyChain(asFile(lines), [{ instanceId: 'inst-a', seq: 2, hash: sha256(lines[1]!) }]).problems).toEqual([]);
+  });
+
+  it('refuses a head that is not INSTANCE:SEQ:SHA256', () => {
+    expect(() => parseChainHead('inst-a:5')).toThrow(/INSTANCE:SEQ:SHA256/);
+    expect(() => parseChainHead(`inst-a:x:${'a'.repeat(64)}`)).toThrow();
   });
 
   it('finds swapped lines as reordering', () => {
