@@ -47,8 +47,10 @@ export async function startGateway(config: SluiceConfig, env: NodeJS.ProcessEnv 
   const app = buildApp(config, { verifier, policies, connections, audit, devIssuer, approvals: access.approvals, sessions: access.sessions });
   access.useLogger(app.log);
   app.addHook('onRequest', auditGate(audit)); // root hook: fail closed when the audit spool is full
-  // The chain head logged outside the audit log, so an edit or removal of the last events shows (sluice audit verify --head).
-  const anchors = config.audit.anchorIntervalSeconds > 0 ? anchorChainHead(audit, app.log, config.audit.anchorIntervalSeconds * 1000) : undefined;
+  // The chain head logged outside the audit log, so an edit or removal of the last events shows
+  // (sluice audit verify --head). Its own logger at info: an audit artifact, kept whatever log.level says.
+  const anchorLog = pino({ level: 'info', name: 'sluice-audit' });
+  const anchors = config.audit.anchorIntervalSeconds > 0 ? anchorChainHead(audit, anchorLog, config.audit.anchorIntervalSeconds * 1000) : undefined;
   await app.listen({ host: config.listen.host, port });
   policy.watch(app.log); // hot reload / bundle polling, only once the gateway runs
   const address = app.server.address();

@@ -90,7 +90,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         { name: 'secondary', baseUrl: upstream.url, apiKeyEnv: UPSTREAM_KEY_ENV },
       ],
       policy: { bundle: options.policyBundle ?? inject('policyBundle'), buildIfMissing: false },
-      audit: { file: { path: auditFile }, ...(options.auditKafka ? { kafka: options.auditKafka } : {}) },
+      // No chain-head lines on the test run's stdout (they ignore log.level); cli-serve.test.ts covers them.
+      audit: { file: { path: auditFile }, anchorIntervalSeconds: 0, ...(options.auditKafka ? { kafka: options.auditKafka } : {}) },
       // SLUICE_TEST_LOG=warn (or error, debug) shows the gateway's log while debugging a test.
       log: { level: (process.env.SLUICE_TEST_LOG as 'silent') ?? 'silent' },
       ...(options.approvals ? { approvals: options.approvals } : {}),
