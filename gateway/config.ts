@@ -191,6 +191,12 @@ const configSchema = z.object({
         .prefault({}),
     })
     .prefault({}),
+  inspect: z
+    .object({
+      /** A content block type Sluice does not know: refuse it (400), or scan every string in it (gateway/inspect/request-schema.ts). */
+      unknownBlocks: z.enum(['refuse', 'scan']).default('refuse'),
+    })
+    .prefault({}),
   masking: z
     .object({
       /** Env var holding the keyed-hash mask style's key; unset → a random key per process start. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
-import type { Operation, RequestFacts, SkillFact, ToolFact } from './facts.ts';
+import type { McpServerFact, Operation, RequestFacts, SkillFact, ToolFact } from './facts.ts';
+import { walkRequest, type UnknownBlocks } from './request-schema.ts';
 import { estimateTokens } from './token-estimate.ts';
 
 /**
@@ -17,11 +18,32 @@ const messagesBody = z.looseObject({
   messages: z.array(z.looseObject({ role: z.enum(['user', 'assistant']), content })),
   system: content.optional(),
   stream: z.boolean().optional(),
-  tools: z.array(z.looseObject({ name: z.string().min(1), type: z.string().optional() })).optional(),
+  // An mcp_toolset entry has no name: it names its MCP server instead.
+  tools: z
+    .array(
+      z.union([
+        z.looseObject({ type: z.literal('mcp_toolset'), mcp_server_name: z.string().min(1) }),
+        z.looseObject({ name: z.string().min(1), type: z.string().optional() }),
+      ]),
+    )
+    .optional(),
+  mcp_servers: z
+    .array(
+      z.looseObject({
+        name: z.string().min(1),
+        url: z.string().min(1),
+        tool_configuration: z
+          .looseObject({ allowed_tools: z.array(z.string()).nullish(), enabled: z.boolean().nullish() })
+          .nullish(),
+      }),
+    )
+    .optional(),
+  tool_choice: z.looseObject({ type: z.string(), name: z.string().optional() }).optional(),
   container: z
     .union([
       z.string(),
       z.looseObject({
+        id: z.string().nullish(),
         skills: z
           .array(z.looseObject({ type: z.string(), skill_id: z.string().min(1), version: z.union([z.string(), z.number()]).optional() }))
           .optional(),
@@ -41,58 +63,39 @@ function invalid(error: z.ZodError): SluiceError {
   return new SluiceError('SLUICE_ERR_BAD_REQUEST', `${where}: ${issue.message}`);
 }
 
-/** Content nests a few levels at most (tool_result → blocks → text); deeper is hostile input. */
-const MAX_CONTENT_DEPTH = 32;
-
-/** Collects the prompt text of a content value: strings, text blocks, tool results, documents. */
-function collectText(value: unknown, out: string[], depth = 0): void {
-  if (depth > MAX_CONTENT_DEPTH) throw new SluiceError('SLUICE_ERR_BAD_REQUEST', `content is nested deeper than ${MAX_CONTENT_DEPTH} levels`);
-  if (typeof value === 'string') {
-    out.push(value);
-    return;
-  }
-  if (Array.isArray(value)) {
-    for (const item of value) collectText(item, out, depth + 1);
-    return;
-  }
-  if (!value || typeof value !== 'object') return;
-  const block = value as Record<string, unknown>;
-  switch (block.type) {
-    case 'text':
-      collectText(block.text, out, depth + 1);
-      break;
-    case 'tool_result':
-      collectText(block.content, out, depth + 1);
-      break;
-    case 'tool_use':
-      if (block.input !== undefined) out.push(JSON.stringify(block.input));
-      break;
-    case 'document': {
-      const source = block.source as Record<string, unknown> | undefined;
-      if (source?.type === 'text') collectText(source.data, out, depth + 1);
-      else if (source?.type === 'content') collectText(source.content, out, depth + 1);
-      break;
-    }
-    default:
-      break; // images and files carry no text the gateway can read
-  }
-}
-
-function promptText(body: Pick<MessagesBody, 'system' | 'messages'>): string {
-  const parts: string[] = [];
-  collectText(body.system, parts);
-  for (const message of body.messages) collectText(message.content, parts);
-  return parts.join('\n');
-}
-
 function skillsOf(container: MessagesBody['container']): SkillFact[] {
   if (!container || typeof container === 'string' || !container.skills) return [];
   return container.skills.map((s) => ({ type: s.type, skill_id: s.skill_id, version: s.version === undefined ? undefined : String(s.version) }));
 }
 
-function toolsOf(tools: MessagesBody['tools']): ToolFact[] {
-  return (tools ?? []).map((t) => ({ name: t.name, type: t.type ?? 'custom' }));
+/** A server tool's type without its version date: `web_search_20250305` → `web_search`. */
+function typeFamily(type: string): string {
+  return type.replace(/_\d{8}$/, '');
 }
+
+function toolsOf(tools: MessagesBody['tools']): ToolFact[] {
+  return (tools ?? []).map((t) => {
+    if (t.type === 'mcp_toolset') return { name: t.mcp_server_name as string, type: 'mcp_toolset', family: 'mcp_toolset' };
+    const type = t.type ?? 'custom';
+    return { name: t.name as string, type, family: type === 'custom' ? (t.name as string) : typeFamily(type) };
+  });
+}
+
+function mcpServersOf(servers: MessagesBody['mcp_servers']): McpServerFact[] {
+  return (servers ?? []).map((s) => ({
+    name: s.name,
+    url: s.url,
+    allowed_tools: s.tool_configuration?.allowed_tools ?? null,
+    enabled: s.tool_configuration?.enabled ?? true,
+  }));
+}
+
+function containerOf(container: MessagesBody['container']): RequestFacts['container'] {
+  if (container === undefined || container === null) return null;
+  return { id: typeof container === 'string' ? container : (container.id ?? null) };
+}
+
+const NO_MEDIA = { images: 0, documents: 0, bytes: 0 } as const;
 
 /** Splits `anthropic-beta: a,b` (or repeated headers) into a clean list. */
 export function parseBetas(header: string | string[] | undefined): string[] {
@@ -102,9 +105,15 @@ export function parseBetas(header: string | string[] | undefined): string[] {
 
 /**
  * Validates a Messages or count_tokens body and derives the facts the policy decides on.
- * Throws SluiceError 400 with the first offending field, as the Claude API does.
+ * Throws SluiceError 400 with the first offending field, as the Claude API does, and for a
+ * content block type Sluice does not know unless `unknownBlocks` is `scan`.
  */
-export function inspectMessagesRequest(operation: 'messages.create' | 'messages.count_tokens', body: unknown, betas: string[]): RequestFacts {
+export function inspectMessagesRequest(
+  operation: 'messages.create' | 'messages.count_tokens',
+  body: unknown,
+  betas: string[],
+  unknownBlocks: UnknownBlocks = 'refuse',
+): RequestFacts {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'body: expected a JSON object');
   }
@@ -112,7 +121,10 @@ export function inspectMessagesRequest(operation: 'messages.create' | 'messages.
   const parsed = schema.safeParse(body);
   if (!parsed.success) throw invalid(parsed.error);
   const request = parsed.data as MessagesBody;
-  const text = promptText(request);
+  // The same walk as the entity scan (request-entities.ts): what the policy reads is what is masked.
+  const walk = walkRequest(request, unknownBlocks);
+  const text = walk.strings.map((s) => s.value).join('\n');
+  const promptText = walk.strings.filter((s) => !s.path.startsWith('tools[')).map((s) => s.value).join('\n');
   const toolText = request.tools ? JSON.stringify(request.tools) : '';
   return {
     operation,
@@ -121,8 +133,12 @@ export function inspectMessagesRequest(operation: 'messages.create' | 'messages.
     maxTokens: request.max_tokens,
     skills: skillsOf(request.container),
     tools: toolsOf(request.tools),
+    mcpServers: mcpServersOf(request.mcp_servers),
+    toolChoice: request.tool_choice ? { type: request.tool_choice.type, name: request.tool_choice.name ?? null } : null,
+    container: containerOf(request.container),
+    media: { ...walk.media },
     betas,
-    estimatedInputTokens: estimateTokens(text) + estimateTokens(toolText),
+    estimatedInputTokens: estimateTokens(promptText) + estimateTokens(toolText),
     text,
     findings: {},
   };
@@ -130,5 +146,20 @@ export function inspectMessagesRequest(operation: 'messages.create' | 'messages.
 
 /** Facts for the body-less model routes. */
 export function inspectModelsRequest(operation: Extract<Operation, 'models.list' | 'models.get'>, model: string | undefined, betas: string[]): RequestFacts {
-  return { operation, model, stream: false, maxTokens: undefined, skills: [], tools: [], betas, estimatedInputTokens: 0, text: '', findings: {} };
+  return {
+    operation,
+    model,
+    stream: false,
+    maxTokens: undefined,
+    skills: [],
+    tools: [],
+    mcpServers: [],
+    toolChoice: null,
+    container: null,
+    media: NO_MEDIA,
+    betas,
+    estimatedInputTokens: 0,
+    text: '',
+    findings: {},
+  };
 }

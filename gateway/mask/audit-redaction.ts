@@ -7,16 +7,12 @@
 import type { SessionRecordBody } from '../audit/events.ts';
 import type { DetectorKit } from '../inspect/detector-kit.ts';
 import { scanRequest } from '../inspect/request-entities.ts';
-import { redactFindings } from './mask-request.ts';
+import { redactFindings, rewritePlaces } from './mask-request.ts';
 import { mapStrings } from './mask-response.ts';
 
 /** Replaces, in place, every entity still present in a request body by its type. */
 export function redactRequestForAudit(body: unknown, kit: DetectorKit): unknown {
-  for (const place of scanRequest(body, kit.detector).places) {
-    const holder = place.holder as Record<string | number, unknown>;
-    const value = holder[place.key];
-    if (typeof value === 'string') holder[place.key] = redactFindings(value, { kit });
-  }
+  rewritePlaces(scanRequest(body, kit.detector).places, (value) => redactFindings(value, { kit }));
   return body;
 }
 

@@ -30,7 +30,13 @@ export interface PolicyInput {
     stream: boolean;
     max_tokens: number | null;
     skills: readonly { type: string; skill_id: string; version: string | null }[];
-    tools: readonly { name: string; type: string }[];
+    /** `family`: the name for a custom tool, the type without its version date for a server tool. */
+    tools: readonly { name: string; type: string; family: string }[];
+    mcp_servers: readonly { name: string; url: string; allowed_tools: readonly string[] | null; enabled: boolean }[];
+    tool_choice: { type: string; name: string | null } | null;
+    container: { id: string | null } | null;
+    /** Images and non-text documents, which no text rule reads: a policy may refuse them. */
+    media: { images: number; documents: number; bytes: number };
     betas: readonly string[];
     estimated_input_tokens: number;
     text: string;
@@ -73,6 +79,10 @@ export function buildPolicyInput(args: {
       max_tokens: facts.maxTokens ?? null,
       skills: facts.skills.map((s) => ({ type: s.type, skill_id: s.skill_id, version: s.version ?? null })),
       tools: facts.tools,
+      mcp_servers: facts.mcpServers,
+      tool_choice: facts.toolChoice,
+      container: facts.container,
+      media: facts.media,
       betas: facts.betas,
       estimated_input_tokens: facts.estimatedInputTokens,
       text: facts.text,

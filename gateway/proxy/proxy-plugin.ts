@@ -5,6 +5,7 @@ import { SluiceError } from '../errors.ts';
 import type { TokenVerifier } from '../identity/identity.ts';
 import { extractBearerToken } from '../identity/token-verifier.ts';
 import type { Operation } from '../inspect/facts.ts';
+import type { UnknownBlocks } from '../inspect/request-schema.ts';
 import type { SessionNumberings } from '../mask/placeholder-numbering.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
 import type { SessionService } from '../sessions/session-service.ts';
@@ -28,6 +29,8 @@ export interface ProxyDeps {
   readonly placeholderNumbering: SessionNumberings;
   readonly approvals: ApprovalGate;
   readonly sessions: SessionService;
+  /** Config `inspect.unknownBlocks`: refuse (default) or scan a content block type Sluice does not know. */
+  readonly unknownBlocks?: UnknownBlocks;
 }
 
 declare module 'fastify' {

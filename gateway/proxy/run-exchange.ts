@@ -20,12 +20,12 @@ interface ExchangeArgs {
   readonly deps: ProxyDeps;
 }
 
-function inspect(operation: Operation, req: FastifyRequest, body: JsonBody | undefined): RequestFacts {
+function inspect(operation: Operation, req: FastifyRequest, body: JsonBody | undefined, deps: ProxyDeps): RequestFacts {
   const betas = parseBetas(req.headers['anthropic-beta']);
   if (operation === 'models.list' || operation === 'models.get') {
     return inspectModelsRequest(operation, (req.params as { model_id?: string }).model_id, betas);
   }
-  return inspectMessagesRequest(operation, body?.value, betas);
+  return inspectMessagesRequest(operation, body?.value, betas, deps.unknownBlocks ?? 'refuse');
 }
 
 /** The upstream path is rebuilt from what the gateway understood, never copied from the caller. */
@@ -58,7 +58,7 @@ function isEventStream(headers: Record<string, string | string[] | undefined>): 
 export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs): Promise<void> {
   const identity = ex.identity!;
   const connection = ex.connection!;
-  const facts = await ex.timed('inspect', () => inspect(ex.operation, req, body));
+  const facts = await ex.timed('inspect', () => inspect(ex.operation, req, body, deps));
   ex.facts = facts;
   ex.forwardedBody = body?.value ?? null;
 

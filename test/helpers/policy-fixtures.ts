@@ -44,6 +44,10 @@ export function policyInput(overrides: PolicyInputOverrides = {}): PolicyInput {
       max_tokens: 1024,
       skills: [],
       tools: [],
+      mcp_servers: [],
+      tool_choice: null,
+      container: null,
+      media: { images: 0, documents: 0, bytes: 0 },
       betas: [],
       estimated_input_tokens: 12,
       text: 'Summarise the quarterly report in three bullet points.',
@@ -63,7 +67,7 @@ export function skill(skill_id: string): PolicyInput['request']['skills'][number
 
 /** A custom tool declaration as the inspect stage reports it. */
 export function tool(name: string, type = 'custom'): PolicyInput['request']['tools'][number] {
-  return { name, type };
+  return { name, type, family: type === 'custom' ? name : type.replace(/_\d{8}$/, '') };
 }
 
 /** A fresh temporary directory. */

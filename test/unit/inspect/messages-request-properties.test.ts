@@ -106,7 +106,8 @@ describe('inspectMessagesRequest (properties)', () => {
         expect(facts.maxTokens).toBe(body.max_tokens);
         expect(facts.stream).toBe(body.stream === true);
         expect(facts.betas).toEqual(['b1']);
-        expect(facts.tools).toEqual((body.tools ?? []).map((t) => ({ name: t.name, type: t.type ?? 'custom' })));
+        const family = (t: { name: string; type?: string }): string => (t.type && t.type !== 'custom' ? t.type.replace(/_\d{8}$/, '') : t.name);
+        expect(facts.tools).toEqual((body.tools ?? []).map((t) => ({ name: t.name, type: t.type ?? 'custom', family: family(t) })));
         const skills = body.container && typeof body.container === 'object' ? body.container.skills : [];
         expect(facts.skills).toEqual(skills.map((s) => ({ type: s.type, skill_id: s.skill_id, version: s.version === undefined ? undefined : String(s.version) })));
         // Every text the prompt carries is in the policy's text.
@@ -125,11 +126,12 @@ describe('inspectMessagesRequest (properties)', () => {
   });
 
   it('content nesting is bounded (MAX_CONTENT_DEPTH 32) whatever blocks lead there', () => {
+    // Each wrap is one block level; a non-block in a block list or a non-string text is a 400 of its own.
     const wrap = fc.constantFrom<(inner: unknown) => unknown>(
-      (c) => [c],
-      (c) => ({ type: 'tool_result', tool_use_id: 't', content: c }),
-      (c) => ({ type: 'text', text: c }),
-      (c) => ({ type: 'document', source: { type: 'content', content: c } }),
+      (c) => [{ type: 'tool_result', tool_use_id: 't', content: c }],
+      (c) => [{ type: 'mcp_tool_result', tool_use_id: 't', content: c }],
+      (c) => [{ type: 'document', source: { type: 'content', content: c } }],
+      (c) => [{ type: 'search_result', source: 's', title: 't', content: typeof c === 'string' ? [{ type: 'text', text: c }] : c }],
     );
     fc.assert(
       fc.property(fc.array(wrap, { minLength: 0, maxLength: 120 }), (wraps) => {

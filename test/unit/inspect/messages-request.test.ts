@@ -33,9 +33,12 @@ describe('inspectMessagesRequest', () => {
     );
     expect(facts).toMatchObject({ operation: 'messages.create', model: 'claude-sonnet-4-5', stream: true, maxTokens: 100 });
     expect(facts.skills).toEqual([{ type: 'anthropic', skill_id: 'xlsx', version: 'latest' }]);
-    expect(facts.tools).toEqual([{ name: 'lookup', type: 'custom' }, { name: 'code_execution', type: 'code_execution_20250825' }]);
+    expect(facts.tools).toEqual([
+      { name: 'lookup', type: 'custom', family: 'lookup' },
+      { name: 'code_execution', type: 'code_execution_20250825', family: 'code_execution' },
+    ]);
     expect(facts.betas).toEqual(['skills-2025-10-02', 'code-execution-2025-08-25']);
-    for (const part of ['be brief', 'first', 'doc body', '{"q":"x"}', 'result text']) expect(facts.text).toContain(part);
+    for (const part of ['be brief', 'first', 'doc body', 'q\nx', 'result text']) expect(facts.text).toContain(part);
     expect(facts.estimatedInputTokens).toBeGreaterThan(0);
   });
 
@@ -50,7 +53,7 @@ describe('inspectMessagesRequest', () => {
 
   it('refuses content nested deeper than any real request', () => {
     let deep: unknown = 'x';
-    for (let i = 0; i < 10_000; i++) deep = [deep];
+    for (let i = 0; i < 10_000; i++) deep = [{ type: 'tool_result', tool_use_id: 't', content: deep }];
     const err = refusal({ ...base, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: deep }] }] });
     expect(err.status).toBe(400);
     expect(err.message).toMatch(/nested deeper/);
