@@ -81,13 +81,30 @@ function toolsOf(tools: MessagesBody['tools']): ToolFact[] {
   });
 }
 
-function mcpServersOf(servers: MessagesBody['mcp_servers']): McpServerFact[] {
-  return (servers ?? []).map((s) => ({
-    name: s.name,
-    url: s.url,
-    allowed_tools: s.tool_configuration?.allowed_tools ?? null,
-    enabled: s.tool_configuration?.enabled ?? true,
-  }));
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The tools an `mcp_toolset` entry enables (the newer MCP connector): with `default_config.enabled`
+ * false only the `configs` entries enabled by name; otherwise every tool (null).
+ */
+function toolsetAllows(toolset: Obj | undefined): string[] | null {
+  if (!toolset) return null;
+  const configs = isObj(toolset.configs) ? toolset.configs : {};
+  const enabledByDefault = !(isObj(toolset.default_config) && toolset.default_config.enabled === false);
+  if (enabledByDefault) return null;
+  return Object.keys(configs).filter((name) => isObj(configs[name]) && configs[name].enabled === true);
+}
+
+function mcpServersOf(servers: MessagesBody['mcp_servers'], tools: MessagesBody['tools']): McpServerFact[] {
+  const toolsets = (tools ?? []).filter((t) => t.type === 'mcp_toolset') as Obj[];
+  return (servers ?? []).map((s) => {
+    const listed = s.tool_configuration?.allowed_tools ?? null;
+    const fromToolset = toolsetAllows(toolsets.find((t) => t.mcp_server_name === s.name));
+    // Both may narrow the tools: the policy sees the narrower list (null only when neither does).
+    const allowed = listed && fromToolset ? listed.filter((n) => fromToolset.includes(n)) : (listed ?? fromToolset);
+    return { name: s.name, url: s.url, allowed_tools: allowed, enabled: s.tool_configuration?.enabled ?? true };
+  });
 }
 
 function containerOf(container: MessagesBody['container']): RequestFacts['container'] {
@@ -133,7 +150,7 @@ export function inspectMessagesRequest(
     maxTokens: request.max_tokens,
     skills: skillsOf(request.container),
     tools: toolsOf(request.tools),
-    mcpServers: mcpServersOf(request.mcp_servers),
+    mcpServers: mcpServersOf(request.mcp_servers, request.tools),
     toolChoice: request.tool_choice ? { type: request.tool_choice.type, name: request.tool_choice.name ?? null } : null,
     container: containerOf(request.container),
     media: { ...walk.media },

@@ -151,7 +151,7 @@ class Walk {
     const fields = Object.hasOwn(BLOCK_FIELDS, type) ? BLOCK_FIELDS[type] : undefined;
     if (!fields) {
       if (this.unknownBlocks === 'refuse') {
-        throw bad(path, `content block type "${type.slice(0, 64)}" is not known to Sluice (config inspect.unknownBlocks: refuse)`);
+        throw bad(path, `content block type ${JSON.stringify(type.slice(0, 64))} is not known to Sluice (config inspect.unknownBlocks: refuse)`);
       }
       for (const k of Object.keys(block)) if (k !== 'type') this.json(block, k, `${path}${seg(k)}`, depth);
       return;

@@ -42,11 +42,46 @@ violations contains {"check": "skill", "reason": $"skill \"{id}\" is not allowed
 	not granted("skills", id)
 }
 
-violations contains {"check": "tool", "reason": $"tool \"{name}\" is not allowed for your groups ({caller_groups_text})"} if {
+# A tool is judged by its family: a custom tool by its name, a server tool by its type without
+# the version date (the gateway sets `family`), so a code_execution tool named "bash" is judged
+# as code_execution. An mcp_toolset entry is judged with its MCP server (mcp.rego).
+violations contains {"check": "tool", "reason": $"tool {tool_label(tool)} is not allowed for your groups ({caller_groups_text})"} if {
 	generates
 	some tool in input.request.tools
-	name := object.get(tool, "name", "")
-	not granted("tools", name)
+	family := tool_family(tool)
+	family != "mcp_toolset"
+	not granted("tools", family)
+}
+
+tool_family(tool) := family if {
+	family := object.get(tool, "family", null)
+	is_string(family)
+}
+
+# Without `family` (an input built elsewhere) the safer reading: a typed tool by its type.
+tool_family(tool) := object.get(tool, "name", "") if {
+	not is_string(object.get(tool, "family", null))
+	object.get(tool, "type", "custom") == "custom"
+}
+
+tool_family(tool) := object.get(tool, "type", "custom") if {
+	not is_string(object.get(tool, "family", null))
+	object.get(tool, "type", "custom") != "custom"
+}
+
+tool_label(tool) := $"\"{object.get(tool, "name", "")}\"" if tool_family(tool) == object.get(tool, "name", "")
+
+else := $"\"{object.get(tool, "name", "")}\" of type \"{tool_family(tool)}\""
+
+# Images and PDFs cannot be inspected: a group sends them only when its `media` list allows the
+# kind ("images", "documents"). A group without the list sends neither.
+violations contains {"check": "media", "reason": $"the request carries {n} {kind}, which your groups ({caller_groups_text}) may not send"} if {
+	input.request.operation in {"messages.create", "messages.count_tokens"}
+	count(caller_groups) > 0
+	some kind in ["images", "documents"]
+	n := object.get(input.request.media, kind, 0)
+	n > 0
+	not granted("media", kind)
 }
 
 violations contains {"check": "max_tokens", "reason": $"max_tokens {requested} exceeds your limit of {max_tokens_ceiling}"} if {

@@ -56,3 +56,29 @@ test_read_only_operations_skip_the_ceilings if {
 test_every_violation_is_reported if {
 	count(reasons(["ci"], {"max_tokens": 100000, "skills": [skill("pdf")], "tools": [tool("bash")]})) == 4
 }
+
+server_tool(name, type, family) := {"name": name, "type": type, "family": family}
+
+test_server_tools_are_judged_by_type_family_not_name if {
+	# A code_execution tool named "bash" is code_execution, which engineering is not granted.
+	reasons(["engineering"], {"tools": [server_tool("bash", "code_execution_20250825", "code_execution")]}) == {`tool "bash" of type "code_execution" is not allowed for your groups (engineering)`}
+	count(reasons(["engineering"], {"tools": [server_tool("web_search", "web_search_20250305", "web_search")]})) == 0
+	count(reasons(["engineering"], {"tools": [server_tool("bash", "bash_20250124", "bash")]})) == 0
+
+	# An input without `family` is judged by its raw type: never granted by a name.
+	reasons(["engineering"], {"tools": [{"name": "bash", "type": "code_execution_20250825"}]}) == {`tool "bash" of type "code_execution_20250825" is not allowed for your groups (engineering)`}
+}
+
+test_media_per_group if {
+	images := {"media": {"images": 2, "documents": 0, "bytes": 100}}
+	pdfs := {"media": {"images": 0, "documents": 1, "bytes": 100}}
+	reasons(["ci"], object.union({"model": "claude-haiku-4-5", "max_tokens": 1024}, images)) == {"the request carries 2 images, which your groups (ci) may not send"}
+	reasons(["ci"], object.union({"model": "claude-haiku-4-5", "max_tokens": 1024, "operation": "messages.count_tokens"}, pdfs)) == {"the request carries 1 documents, which your groups (ci) may not send"}
+	count(reasons(["engineering"], images)) == 0
+	count(reasons(["admins"], pdfs)) == 0
+
+	# A group without a media list sends none.
+	no_media := {"engineering": {"models": ["*"], "connections": ["*"], "max_tokens": 10}}
+	r := {v.reason | some v in sluice.violations} with input as request_by(["engineering"], object.union({"max_tokens": 10}, images)) with data.sluice.groups as no_media
+	r == {"the request carries 2 images, which your groups (engineering) may not send"}
+}

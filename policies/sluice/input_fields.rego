@@ -29,3 +29,7 @@ caller_scopes := input.identity.scopes
 default session_grants := []
 
 session_grants := input.session.grants
+
+default request_mcp_servers := []
+
+request_mcp_servers := input.request.mcp_servers if is_array(input.request.mcp_servers)

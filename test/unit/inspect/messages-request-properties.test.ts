@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../../gateway/errors.ts';
 import type { RequestFacts } from '../../../gateway/inspect/facts.ts';
 import { inspectMessagesRequest } from '../../../gateway/inspect/messages-request.ts';
+import { BLOCK_FIELDS } from '../../../gateway/inspect/request-schema.ts';
 import { parseJsonBody } from '../../../gateway/proxy/json-body.ts';
 
 type Op = 'messages.create' | 'messages.count_tokens';
@@ -120,6 +121,33 @@ describe('inspectMessagesRequest (properties)', () => {
         const counted = inspectMessagesRequest('messages.count_tokens', countBody, []);
         expect(counted.text).toBe(facts.text);
         expect(counted.maxTokens).toBeUndefined();
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  // Any block type the schema does not describe, anywhere a block may be, with any fields.
+  const unknownType = fc.string({ minLength: 1, maxLength: 30 }).filter((t) => !Object.hasOwn(BLOCK_FIELDS, t));
+  const unknownBlock = fc.record({ type: unknownType, payload: fc.jsonValue({ maxDepth: 3 }), note: fc.string({ minLength: 1, maxLength: 20 }) });
+  const placed = fc.constantFrom<(b: unknown) => Record<string, unknown>>(
+    (b) => ({ messages: [{ role: 'user', content: [b] }] }),
+    (b) => ({ messages: [{ role: 'user', content: 'hi' }], system: [{ type: 'text', text: 's' }, b] }),
+    (b) => ({ messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [b] }] }] }),
+    (b) => ({ messages: [{ role: 'user', content: [{ type: 'search_result', source: 's', title: 't', content: [b] }] }] }),
+    (b) => ({ messages: [{ role: 'assistant', content: [{ type: 'text', text: 'a' }, b] }, { role: 'user', content: 'ok' }] }),
+  );
+
+  it('an unknown block type anywhere is refused with its path and type; with scan its strings reach the text', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...OPS), unknownBlock, placed, (op, block, place) => {
+        const body = { model: 'm', max_tokens: 1, ...place(block) };
+        const refused = attempt(op, body);
+        expect(refused.err).toBeInstanceOf(SluiceError);
+        expect((refused.err as SluiceError).status).toBe(400);
+        expect((refused.err as Error).message).toContain(`content block type ${JSON.stringify(block.type)} is not known`);
+        expect((refused.err as Error).message).toMatch(/^(messages|system)\[\d\]/);
+        const scanned = inspectMessagesRequest(op, body, [], 'scan');
+        expect(scanned.text).toContain(block.note);
       }),
       { numRuns: 500 },
     );
