@@ -38,6 +38,8 @@ export interface HarnessOptions {
   readonly auditKafka?: Record<string, unknown>;
   /** Config section `state.kafka` (gateway/state): approvals, sessions and grants shared through Kafka. */
   readonly stateKafka?: Record<string, unknown>;
+  /** Config section `inspect` (gateway/inspect/request-schema.ts), e.g. `{ unknownBlocks: 'scan' }`. */
+  readonly inspect?: Record<string, unknown>;
 }
 
 export interface Harness {
@@ -98,6 +100,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.sessions ? { sessions: options.sessions } : {}),
       ...(options.console ? { console: options.console } : {}),
       ...(options.stateKafka ? { state: { kafka: options.stateKafka } } : {}),
+      ...(options.inspect ? { inspect: options.inspect } : {}),
     },
     env,
   );
