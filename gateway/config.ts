@@ -193,7 +193,7 @@ const configSchema = z.object({
     .prefault({}),
   inspect: z
     .object({
-      /** A content block type Sluice does not know: refuse it (400), or scan every string in it (gateway/inspect/request-schema.ts). */
+      /** A content block type Sluice does not know: refuse it (400), or scan every string in it (request-schema.ts). */
       unknownBlocks: z.enum(['refuse', 'scan']).default('refuse'),
     })
     .prefault({}),

@@ -75,7 +75,9 @@ function typeFamily(type: string): string {
 
 function toolsOf(tools: MessagesBody['tools']): ToolFact[] {
   return (tools ?? []).map((t) => {
-    if (t.type === 'mcp_toolset') return { name: t.mcp_server_name as string, type: 'mcp_toolset', family: 'mcp_toolset' };
+    if (t.type === 'mcp_toolset') {
+      return { name: t.mcp_server_name as string, type: 'mcp_toolset', family: 'mcp_toolset' };
+    }
     const type = t.type ?? 'custom';
     return { name: t.name as string, type, family: type === 'custom' ? (t.name as string) : typeFamily(type) };
   });

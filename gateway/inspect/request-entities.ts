@@ -56,7 +56,8 @@ export function scanRequest(body: unknown, detector: EntityDetector): RequestSca
   const places: TextPlace[] = [];
   for (const s of walkRequest(body, 'scan').strings) {
     const matches = detector.scan(s.value);
-    if (matches.length > 0) places.push({ path: safePath(s.path, detector), holder: s.holder, key: s.key, isKey: s.isKey, matches });
+    if (matches.length === 0) continue;
+    places.push({ path: safePath(s.path, detector), holder: s.holder, key: s.key, isKey: s.isKey, matches });
   }
   const findings: Record<string, number> = {};
   const details: FindingDetail[] = [];

@@ -139,7 +139,9 @@ class Walk {
   blocks(value: unknown, path: string, depth: number): void {
     if (!Array.isArray(value)) throw bad(path, 'expected a string or a list of content blocks');
     value.forEach((block, i) => {
-      if (!isObj(block) || typeof block.type !== 'string') throw bad(`${path}[${i}]`, 'expected a content block with a type');
+      if (!isObj(block) || typeof block.type !== 'string') {
+        throw bad(`${path}[${i}]`, 'expected a content block with a type');
+      }
       this.block(block, `${path}[${i}]`, depth + 1);
     });
   }
@@ -151,7 +153,8 @@ class Walk {
     const fields = Object.hasOwn(BLOCK_FIELDS, type) ? BLOCK_FIELDS[type] : undefined;
     if (!fields) {
       if (this.unknownBlocks === 'refuse') {
-        throw bad(path, `content block type ${JSON.stringify(type.slice(0, 64))} is not known to Sluice (config inspect.unknownBlocks: refuse)`);
+        const shown = JSON.stringify(type.slice(0, 64));
+        throw bad(path, `content block type ${shown} is not known to Sluice (config inspect.unknownBlocks: refuse)`);
       }
       for (const k of Object.keys(block)) if (k !== 'type') this.json(block, k, `${path}${seg(k)}`, depth);
       return;
@@ -169,7 +172,9 @@ class Walk {
     if (source.type === 'text') return this.field(source, 'data', 'text', `${path}.data`, depth);
     if (source.type === 'content') return this.field(source, 'content', 'content', `${path}.content`, depth);
     if (blockType === 'document') this.media.documents++; // images were counted by their block
-    if (source.type === 'base64' && typeof source.data === 'string') this.media.bytes += Buffer.byteLength(source.data, 'base64');
+    if (source.type === 'base64' && typeof source.data === 'string') {
+      this.media.bytes += Buffer.byteLength(source.data, 'base64');
+    }
   }
 
   /** Free JSON: every string value and every key, at any depth. */
@@ -192,8 +197,12 @@ class Walk {
     if (typeof value === 'string') return this.visit(holder, k, value, path);
     if (Array.isArray(value)) return value.forEach((_, i) => this.anyStrings(value, i, `${path}[${i}]`, depth + 1));
     if (!isObj(value)) return;
-    if (typeof value.type === 'string' && Object.hasOwn(BLOCK_FIELDS, value.type)) return this.block(value, path, depth + 1);
-    for (const name of Object.keys(value)) if (!isOpaqueKey(name)) this.anyStrings(value, name, `${path}${seg(name)}`, depth + 1);
+    if (typeof value.type === 'string' && Object.hasOwn(BLOCK_FIELDS, value.type)) {
+      return this.block(value, path, depth + 1);
+    }
+    for (const name of Object.keys(value)) {
+      if (!isOpaqueKey(name)) this.anyStrings(value, name, `${path}${seg(name)}`, depth + 1);
+    }
   }
 }
 

@@ -14,14 +14,20 @@ import { maskText } from './mask-text.ts';
 function renameKey(holder: Record<string, unknown>, from: string, to: string): void {
   const entries = Object.entries(holder);
   for (const [k] of entries) delete holder[k];
-  for (const [k, v] of entries) Object.defineProperty(holder, k === from ? to : k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of entries) {
+    // defineProperty, not assignment: a key named __proto__ stays a plain key.
+    Object.defineProperty(holder, k === from ? to : k, { value: v, enumerable: true, writable: true, configurable: true });
+  }
 }
 
 /**
  * Rewrites each place with `rewrite`: string values first, then object keys (a tool input's
  * property names), so no value place still points at a key already renamed.
  */
-export function rewritePlaces(places: readonly TextPlace[], rewrite: (value: string, place: TextPlace) => string): void {
+export function rewritePlaces(
+  places: readonly TextPlace[],
+  rewrite: (value: string, place: TextPlace) => string,
+): void {
   for (const place of places) {
     if (place.isKey) continue;
     const holder = place.holder as Record<string | number, unknown>;

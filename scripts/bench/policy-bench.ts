@@ -36,8 +36,10 @@ function input(text: string): PolicyInput {
     connection: 'anthropic',
     request: {
       operation: 'messages.create', model: 'claude-sonnet-4-5', stream: false, max_tokens: 1024,
-      skills: [{ type: 'anthropic', skill_id: 'pdf', version: 'latest' }], tools: [{ name: 'web_search', type: 'web_search_20250305', family: 'web_search' }],
-      mcp_servers: [], tool_choice: null, container: null, media: { images: 0, documents: 0, bytes: 0 }, betas: [], estimated_input_tokens: Math.ceil(text.length / 4), text, findings: {},
+      skills: [{ type: 'anthropic', skill_id: 'pdf', version: 'latest' }],
+      tools: [{ name: 'web_search', type: 'web_search_20250305', family: 'web_search' }],
+      mcp_servers: [], tool_choice: null, container: null,
+      media: { images: 0, documents: 0, bytes: 0 }, betas: [], estimated_input_tokens: Math.ceil(text.length / 4), text, findings: {},
     },
     session: null,
     approval: null,
