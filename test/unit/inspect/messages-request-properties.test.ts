@@ -107,8 +107,11 @@ describe('inspectMessagesRequest (properties)', () => {
         expect(facts.maxTokens).toBe(body.max_tokens);
         expect(facts.stream).toBe(body.stream === true);
         expect(facts.betas).toEqual(['b1']);
-        const family = (t: { name: string; type?: string }): string => (t.type && t.type !== 'custom' ? t.type.replace(/_\d{8}$/, '') : t.name);
-        expect(facts.tools).toEqual((body.tools ?? []).map((t) => ({ name: t.name, type: t.type ?? 'custom', family: family(t) })));
+        // A server tool is judged by its type without the date, a custom tool by its name.
+        const family = (t: { name: string; type?: string }): string =>
+          t.type && t.type !== 'custom' ? t.type.replace(/_\d{8}$/, '') : t.name;
+        const tools = (body.tools ?? []).map((t) => ({ name: t.name, type: t.type ?? 'custom', family: family(t) }));
+        expect(facts.tools).toEqual(tools);
         const skills = body.container && typeof body.container === 'object' ? body.container.skills : [];
         expect(facts.skills).toEqual(skills.map((s) => ({ type: s.type, skill_id: s.skill_id, version: s.version === undefined ? undefined : String(s.version) })));
         // Every text the prompt carries is in the policy's text.
@@ -128,13 +131,18 @@ describe('inspectMessagesRequest (properties)', () => {
 
   // Any block type the schema does not describe, anywhere a block may be, with any fields.
   const unknownType = fc.string({ minLength: 1, maxLength: 30 }).filter((t) => !Object.hasOwn(BLOCK_FIELDS, t));
-  const unknownBlock = fc.record({ type: unknownType, payload: fc.jsonValue({ maxDepth: 3 }), note: fc.string({ minLength: 1, maxLength: 20 }) });
+  const unknownBlock = fc.record({
+    type: unknownType,
+    payload: fc.jsonValue({ maxDepth: 3 }),
+    note: fc.string({ minLength: 1, maxLength: 20 }),
+  });
+  const user = (content: unknown) => ({ role: 'user', content });
   const placed = fc.constantFrom<(b: unknown) => Record<string, unknown>>(
     (b) => ({ messages: [{ role: 'user', content: [b] }] }),
     (b) => ({ messages: [{ role: 'user', content: 'hi' }], system: [{ type: 'text', text: 's' }, b] }),
     (b) => ({ messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [b] }] }] }),
-    (b) => ({ messages: [{ role: 'user', content: [{ type: 'search_result', source: 's', title: 't', content: [b] }] }] }),
-    (b) => ({ messages: [{ role: 'assistant', content: [{ type: 'text', text: 'a' }, b] }, { role: 'user', content: 'ok' }] }),
+    (b) => ({ messages: [user([{ type: 'search_result', source: 's', title: 't', content: [b] }])] }),
+    (b) => ({ messages: [{ role: 'assistant', content: [{ type: 'text', text: 'a' }, b] }, user('k')] }),
   );
 
   it('an unknown block type anywhere is refused with its path and type; with scan its strings reach the text', () => {
@@ -144,7 +152,8 @@ describe('inspectMessagesRequest (properties)', () => {
         const refused = attempt(op, body);
         expect(refused.err).toBeInstanceOf(SluiceError);
         expect((refused.err as SluiceError).status).toBe(400);
-        expect((refused.err as Error).message).toContain(`content block type ${JSON.stringify(block.type)} is not known`);
+        const named = `content block type ${JSON.stringify(block.type)} is not known`;
+        expect((refused.err as Error).message).toContain(named);
         expect((refused.err as Error).message).toMatch(/^(messages|system)\[\d\]/);
         const scanned = inspectMessagesRequest(op, body, [], 'scan');
         expect(scanned.text).toContain(block.note);
@@ -154,12 +163,13 @@ describe('inspectMessagesRequest (properties)', () => {
   });
 
   it('content nesting is bounded (MAX_CONTENT_DEPTH 32) whatever blocks lead there', () => {
+    const textBlock = (text: string) => ({ type: 'text', text });
     // Each wrap is one block level; a non-block in a block list or a non-string text is a 400 of its own.
     const wrap = fc.constantFrom<(inner: unknown) => unknown>(
       (c) => [{ type: 'tool_result', tool_use_id: 't', content: c }],
       (c) => [{ type: 'mcp_tool_result', tool_use_id: 't', content: c }],
       (c) => [{ type: 'document', source: { type: 'content', content: c } }],
-      (c) => [{ type: 'search_result', source: 's', title: 't', content: typeof c === 'string' ? [{ type: 'text', text: c }] : c }],
+      (c) => [{ type: 'search_result', source: 's', title: 't', content: typeof c === 'string' ? [textBlock(c)] : c }],
     );
     fc.assert(
       fc.property(fc.array(wrap, { minLength: 0, maxLength: 120 }), (wraps) => {
