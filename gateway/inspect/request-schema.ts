@@ -207,8 +207,8 @@ class Walk {
 }
 
 /**
- * Walks a Messages (or count_tokens) body: system, every message's content, and the tool
- * definitions. Throws SluiceError 400 on a block type it does not know (mode `refuse`), on a
+ * Walks a Messages (or count_tokens) body: system, every message's content, the structured
+ * output schema and the tool definitions. Throws SluiceError 400 on a block type it does not know (mode `refuse`), on a
  * known field of the wrong shape, and on nesting deeper than MAX_CONTENT_DEPTH.
  */
 export function walkRequest(body: unknown, unknownBlocks: UnknownBlocks): RequestWalk {
@@ -220,6 +220,8 @@ export function walkRequest(body: unknown, unknownBlocks: UnknownBlocks): Reques
       if (isObj(m)) walk.field(m, 'content', 'content', `messages[${i}].content`, 0);
     });
   }
+  // Structured outputs: the JSON schema of the answer is shown to the model (descriptions, enums).
+  for (const k of ['output_format', 'output_config']) walk.json(body, k, k, 0);
   if (Array.isArray(body.tools)) {
     body.tools.forEach((tool, i) => {
       if (!isObj(tool)) return;

@@ -26,7 +26,7 @@ const VISIBLE = [
   'system', 'cited', 'citedtitle', 'doctitle', 'doccontext', 'docdata', 'doccontent', 'srsource',
   'srtitle', 'srcontent', 'srcited', 'toolresult', 'mcpresult', 'thinking', 'text', 'tooluse',
   'inputkey', 'srvquery', 'mcpuse', 'mcpserver', 'wstitle', 'fetched', 'fetchtitle', 'stdout',
-  'stderr', 'bashout', 'editorview', 'tooldesc', 'schemadesc', 'city',
+  'stderr', 'bashout', 'editorview', 'tooldesc', 'schemadesc', 'city', 'outputdesc',
 ];
 
 const textSource = (data: string) => ({ type: 'text', media_type: 'text/plain', data });
@@ -155,6 +155,7 @@ function everyBlock(): Record<string, unknown> {
       },
     ],
     messages: [userTurn(), assistantTurn()],
+    output_format: { type: 'json_schema', schema: { type: 'object', description: e('outputdesc') } },
     tools: [
       {
         name: 'lookup',
