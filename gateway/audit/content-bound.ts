@@ -36,10 +36,26 @@ function utf8Head(text: string, bytes: number): string {
   return buf.toString('utf8').replace(/\uFFFD+$/, '');
 }
 
+/** Characters hashed per update: the whole text is never converted to UTF-8 at once. */
+const HASH_SLICE = 1 << 20;
+
+/** sha256 of the UTF-8 of `text`, fed in slices that never split a surrogate pair. */
+function sha256Utf8(text: string): string {
+  const hash = createHash('sha256');
+  for (let i = 0; i < text.length; ) {
+    let end = Math.min(i + HASH_SLICE, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--; // keep the pair together
+    hash.update(text.slice(i, end), 'utf8');
+    i = end;
+  }
+  return hash.digest('hex');
+}
+
 /** A marker for `text` whose head holds at most `share` bytes. */
 export function truncatedContent(text: string, share: number): TruncatedContent {
   const bytes = Buffer.byteLength(text, 'utf8');
-  const sha256 = createHash('sha256').update(text, 'utf8').digest('hex');
+  const sha256 = sha256Utf8(text);
   return { truncated: true, bytes, sha256, head: utf8Head(text, share) };
 }
 

@@ -29,7 +29,7 @@ export async function relayStream(
   ex: Exchange,
   responseBytes: number,
 ): Promise<void> {
-  const recorder = new SseRecorder();
+  const recorder = new SseRecorder({ keepData: false });
   // With masking the caller gets the masker's output and the recorder its masked copy; raw bytes reach neither.
   const drainMasker = (out: MaskedOutput): void => {
     recorder.push(Buffer.from(out.record));

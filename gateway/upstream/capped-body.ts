@@ -25,17 +25,24 @@ export async function readCappedBody(
     body.destroy();
     throw answerTooLarge(connectionName, limit, `of ${declared} bytes (content-length)`);
   }
+  // With a declared length the chunks are copied into one buffer as they come: one copy of the
+  // answer in memory, not the chunks plus their concatenation.
+  const whole = Number.isSafeInteger(declared) && declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
   const parts: Buffer[] = [];
   let size = 0;
+  let copied = 0;
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
-      size += chunk.length;
       // Leaving the loop by throwing destroys the body: nothing past the limit is read or kept.
-      if (size > limit) throw answerTooLarge(connectionName, limit, `of more than ${limit} bytes`);
-      parts.push(chunk);
+      if (size + chunk.length > limit) throw answerTooLarge(connectionName, limit, `of more than ${limit} bytes`);
+      if (whole && parts.length === 0 && size + chunk.length <= whole.length) copied += chunk.copy(whole, size);
+      else parts.push(chunk);
+      size += chunk.length;
     }
   } catch (err) {
     throw upstreamError(err, connectionName);
   }
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+  if (whole && size === whole.length) return whole;
+  // No length declared, or a wrong one (undici checks it too): join what came.
+  return Buffer.concat(whole ? [whole.subarray(0, copied), ...parts] : parts, size);
 }
