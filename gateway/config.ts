@@ -78,6 +78,8 @@ const configSchema = z.object({
   limits: z
     .object({
       bodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+      /** Largest upstream answer relayed (JSON body or SSE stream bytes); larger ends the call (502 / SSE error). */
+      responseBytes: z.number().int().positive().default(32 * 1024 * 1024),
       /** Time allowed to receive a whole request, headers and body (slow-client guard). */
       requestTimeoutMs: z.number().int().positive().default(60_000),
       /** Time allowed to receive the request headers (slowloris guard); capped by requestTimeoutMs. */
@@ -133,6 +135,8 @@ const configSchema = z.object({
       kafka: kafkaAuditSchema.optional(),
       /** Log the chain head (`INSTANCE:SEQ:HASH`) this often when it moved, and at shutdown (gateway/audit/chain-anchor.ts); 0: never. */
       anchorIntervalSeconds: z.number().int().nonnegative().default(60),
+      /** Content bytes one event stores at most; larger content is cut to a head with its size and sha256. */
+      maxContentBytes: z.number().int().positive().default(1024 * 1024),
     })
     .prefault({}),
   /** Where approvals, sessions and grants live: always {stateDir}; with `kafka` also shared by every instance. */

@@ -96,9 +96,21 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
   app.register(apiPlugin, { prefix: '/sluice/api', verifier: deps.verifier, approvals: deps.approvals.service, sessions: deps.sessions, adminGroups: config.sessions.adminGroups });
   const hashKey = loadHashKey(config.masking.hashKeyEnv, process.env);
   if (hashKey.generated) app.log.warn(`masking: ${config.masking.hashKeyEnv} is not set; hash-style masks use a random key until restart`);
-  // Config inspect.unknownBlocks: what the inspect stage does with a block type it does not know.
-  const inspectDeps = { unknownBlocks: config.inspect.unknownBlocks };
-  const proxyDeps = { ...inspectDeps, verifier: deps.verifier, policies: deps.policies, connections: deps.connections, audit: deps.audit, bodyLimit: config.limits.bodyBytes, approvals: deps.approvals, sessions: deps.sessions, maskHashKey: hashKey.key, placeholderNumbering: new SessionNumberings(hashKey.key) };
+  const proxyDeps = {
+    // What the inspect stage does with a block type it does not know (config inspect.unknownBlocks).
+    unknownBlocks: config.inspect.unknownBlocks,
+    verifier: deps.verifier,
+    policies: deps.policies,
+    connections: deps.connections,
+    audit: deps.audit,
+    bodyLimit: config.limits.bodyBytes,
+    responseBytes: config.limits.responseBytes,
+    auditMaxContentBytes: config.audit.maxContentBytes,
+    approvals: deps.approvals,
+    sessions: deps.sessions,
+    maskHashKey: hashKey.key,
+    placeholderNumbering: new SessionNumberings(hashKey.key),
+  };
   app.register(proxyPlugin, proxyDeps);
   app.register(proxyPlugin, { ...proxyDeps, prefix: '/c/:connection' });
   return app;

@@ -59,7 +59,8 @@ export interface SessionRecordBody {
     /** Upstream SSE events whose data was not JSON (relayed as they came, masked as plain text). */
     events_malformed?: number;
     usage: unknown;
-    error?: { type: string; message: string };
+    /** Why the call failed; `code` is Sluice's own (gateway/errors.ts) when Sluice ended it. */
+    error?: { type: string; message: string; code?: string };
   } | null;
   /** Milliseconds per stage: auth, inspect, policy, upstream_headers, upstream_total, total. */
   timings_ms: Record<string, number>;

@@ -18,7 +18,13 @@ export type Fault =
   /** Stream an `overloaded_error` error event after the first text delta, then end. */
   | { kind: 'error-event' }
   /** Answer 200 with a body that is not JSON. */
-  | { kind: 'garbage' };
+  | { kind: 'garbage' }
+  /**
+   * Answer messages.create with about `bytes` bytes of text (JSON or SSE, as asked), generated as
+   * it is sent; a JSON answer declares its content-length unless `contentLength` is false. The
+   * mock emits `large-answer` ({bytesWritten, complete}) when the answer's connection closes.
+   */
+  | { kind: 'large-answer'; bytes: number; contentLength?: boolean };
 
 /** How mock-claude listens and behaves; every field is optional. */
 export interface MockClaudeOptions {

@@ -1,12 +1,15 @@
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatSseEvent, sseErrorEvent } from '../upstream/sse-writer.ts';
 import { apiErrorBody, errorTypeFor, MOCK_MODELS, modelsPage, validateMessagesBody } from './mock-claude-api.ts';
+import { writeLargeAnswer } from './mock-claude-large.ts';
 import { buildReply, estimateInputTokens, messageEvents, mockId, type MockSseEvent } from './mock-claude-responses.ts';
 import type { Fault, MockClaudeOptions, RecordedRequest } from './mock-claude-types.ts';
 
 export type { Fault, MockClaudeOptions, RecordedRequest } from './mock-claude-types.ts';
+export type { LargeAnswerEnd } from './mock-claude-large.ts';
 export { ECHO_PREFIX } from './mock-claude-responses.ts';
 export { MOCK_MODELS, type MockModel } from './mock-claude-api.ts';
 
@@ -22,7 +25,7 @@ export { MOCK_MODELS, type MockModel } from './mock-claude-api.ts';
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 /** A running mock of the Anthropic API on a local port. */
-export class MockClaude {
+export class MockClaude extends EventEmitter {
   /** Base URL to give an SDK as `baseURL` or Sluice as a connection's baseUrl. */
   readonly url: string;
   /** Requests received, oldest first (bounded by `maxRecordedRequests`). */
@@ -33,6 +36,7 @@ export class MockClaude {
     private readonly server: Server,
     private readonly opts: MockClaudeOptions,
   ) {
+    super();
     const { address, port } = server.address() as AddressInfo;
     this.url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
     this.fault = opts.fault;
@@ -103,6 +107,12 @@ export class MockClaude {
       const valid = body as Record<string, unknown>;
       if (countTokens) return send(200, { input_tokens: estimateInputTokens(valid) });
       const message = buildReply(valid);
+      if (fault?.kind === 'large-answer') {
+        const stream = valid.stream === true;
+        const opts = { bytes: fault.bytes, stream, contentLength: fault.contentLength ?? true, requestId };
+        this.emit('large-answer', await writeLargeAnswer(res, message, opts));
+        return;
+      }
       if (valid.stream !== true) {
         if (fault?.kind === 'reset-after-events' || fault?.kind === 'stall-after-events') {
           const reset = fault.kind === 'reset-after-events';

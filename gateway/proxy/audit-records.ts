@@ -1,5 +1,7 @@
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { Outcome } from '../audit/events.ts';
+import { boundContent, fieldSlots, type ContentSlot } from '../audit/content-bound.ts';
+import type { Outcome, SessionRecordBody } from '../audit/events.ts';
+import type { PolicyInput } from '../policy/input.ts';
 import { redactRequestForAudit, redactResponseForAudit } from '../mask/audit-redaction.ts';
 import type { Exchange } from './exchange.ts';
 
@@ -17,12 +19,43 @@ function requestHasFindings(ex: Exchange): boolean {
   return findings === undefined || Object.keys(findings).length > 0;
 }
 
+/** The policy input with its prompt text (`request.text`) within the content budget; the exchange's copy stays. */
+function boundedInput(input: PolicyInput | null, maxContentBytes: number): PolicyInput | null {
+  if (!input || Buffer.byteLength(input.request.text, 'utf8') <= maxContentBytes) return input;
+  const request: Record<string, unknown> = { ...input.request };
+  boundContent([{ holder: request, key: 'text' }], maxContentBytes);
+  return { ...input, request: request as unknown as PolicyInput['request'] };
+}
+
+type ExchangeContent = Pick<SessionRecordBody, 'request' | 'response'>;
+
+/**
+ * The request's and the response body's top-level fields (messages, system, tools; content) within
+ * one content budget for the session record, copied where cut so the exchange's own objects stay whole.
+ */
+function boundedExchange(request: unknown, response: SessionRecordBody['response'], budget: number): ExchangeContent {
+  const record: ExchangeContent = { request, response: response && { ...response } };
+  const slots = [...slotsOf(record, 'request'), ...(record.response ? slotsOf(record.response, 'body') : [])];
+  boundContent(slots, budget);
+  return record;
+}
+
+/** An object's top-level fields (the object copied, as the bound replaces fields), or the value itself as one slot. */
+function slotsOf(holder: object, key: string): ContentSlot[] {
+  const h = holder as Record<string, unknown>;
+  const value = h[key];
+  if (value === null) return [];
+  if (typeof value !== 'object' || Array.isArray(value)) return [{ holder: h, key }];
+  h[key] = { ...value };
+  return fieldSlots(h[key]);
+}
+
 /**
  * Writes the exchange's decision event and session record, once. Called on every path out of
  * the proxy route (success, refusal, upstream failure, caller gone), so each request leaves
  * exactly one of each in the audit log.
  */
-export function recordExchange(audit: AuditLog, ex: Exchange): Outcome | undefined {
+export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: number): Outcome | undefined {
   if (ex.audited) return undefined;
   ex.audited = true;
   ex.mark('total');
@@ -34,7 +67,7 @@ export function recordExchange(audit: AuditLog, ex: Exchange): Outcome | undefin
     kind: 'decision',
     decision_id: ex.decisionId,
     path: DECISION_PATH,
-    input: ex.policyInput ?? null,
+    input: boundedInput(ex.policyInput ?? null, maxContentBytes),
     result: ex.policyResult ?? null,
     bundles: ex.bundleRevision === undefined ? {} : { sluice: { revision: ex.bundleRevision } },
     timestamp,
@@ -60,8 +93,14 @@ export function recordExchange(audit: AuditLog, ex: Exchange): Outcome | undefin
     operation: ex.operation,
     // Never a raw entity value in the audit, even one the policy let through (DESIGN.md: raw content is never written).
     // The detect stage scanned these same places: a request it found nothing in needs no second scan.
-    request: ex.detectorKit && requestHasFindings(ex) ? redactRequestForAudit(ex.forwardedBody ?? null, ex.detectorKit) : (ex.forwardedBody ?? null),
-    response: ex.detectorKit && ex.responseMayHoldEntities ? redactResponseForAudit(ex.response, ex.detectorKit) : ex.response,
+    // Bounded after redaction: a truncation marker's sha256 is of the masked content.
+    ...boundedExchange(
+      ex.detectorKit && requestHasFindings(ex)
+        ? redactRequestForAudit(ex.forwardedBody ?? null, ex.detectorKit)
+        : (ex.forwardedBody ?? null),
+      ex.detectorKit && ex.responseMayHoldEntities ? redactResponseForAudit(ex.response, ex.detectorKit) : ex.response,
+      maxContentBytes,
+    ),
     timings_ms: ex.timingsMs,
   });
   return outcome;

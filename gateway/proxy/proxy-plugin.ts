@@ -23,6 +23,10 @@ export interface ProxyDeps {
   readonly connections: ConnectionRegistry;
   readonly audit: AuditLog;
   readonly bodyLimit: number;
+  /** Largest upstream answer relayed (config `limits.responseBytes`). */
+  readonly responseBytes: number;
+  /** Content bytes one audit event stores at most (config `audit.maxContentBytes`). */
+  readonly auditMaxContentBytes: number;
   /** Key of the keyed-hash mask style (config `masking.hashKeyEnv`). */
   readonly maskHashKey: Buffer;
   /** Placeholder numbers per JIT session, so `[EMAIL_1]` means the same value across the session's calls. */
@@ -65,8 +69,8 @@ function asSluiceError(err: unknown): SluiceError {
 }
 
 /** Audits the exchange once and logs its outcome with the decision id (never prompt text or tokens). */
-function settle(req: FastifyRequest, audit: AuditLog, ex: Exchange): void {
-  const outcome = recordExchange(audit, ex);
+function settle(req: FastifyRequest, audit: AuditLog, ex: Exchange, maxContentBytes: number): void {
+  const outcome = recordExchange(audit, ex, maxContentBytes);
   if (outcome === undefined) return;
   req.log.info(
     { decision_id: ex.decisionId, outcome, status: ex.response?.status, code: ex.error?.code, subject: ex.identity?.sub, connection: ex.connection?.name, timings_ms: ex.timingsMs },
@@ -104,8 +108,9 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
     if (sluiceErr.code === 'SLUICE_ERR_INTERNAL') req.log.error({ err }, 'unexpected error in proxy route');
     if (req.exchange) {
       req.exchange.error ??= sluiceErr;
-      req.exchange.response ??= { status: sluiceErr.status, stream: false, body: null, usage: null, error: { type: sluiceErr.type, message: sluiceErr.message } };
-      settle(req, deps.audit, req.exchange);
+      const error = { type: sluiceErr.type, message: sluiceErr.message, code: sluiceErr.code };
+      req.exchange.response ??= { status: sluiceErr.status, stream: false, body: null, usage: null, error };
+      settle(req, deps.audit, req.exchange, deps.auditMaxContentBytes);
     }
     if (reply.sent || reply.raw.headersSent) return;
     sendError(reply, sluiceErr);
@@ -120,7 +125,7 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
         const ex = req.exchange!;
         const body = route.method === 'POST' ? parseJsonBody(req.body as Buffer | undefined) : undefined;
         await runExchange({ req, reply, ex, body, deps });
-        settle(req, deps.audit, ex);
+        settle(req, deps.audit, ex, deps.auditMaxContentBytes);
       },
     });
   }

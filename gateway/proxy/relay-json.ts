@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import { SluiceError, errorBody } from '../errors.ts';
 import { maskResponseBody } from '../mask/mask-response.ts';
 import { callerResponseHeaders } from '../upstream/headers.ts';
-import { upstreamError } from '../upstream/forward.ts';
+import { readCappedBody } from '../upstream/capped-body.ts';
 import type { Exchange } from './exchange.ts';
 
 function parseJson(buffer: Buffer): unknown {
@@ -22,15 +22,16 @@ function isAnthropicError(body: unknown): body is { type: 'error'; error: { type
 /**
  * Relays a non-streaming upstream response. Upstream errors in Anthropic's shape (429, 529, 5xx)
  * pass through with their status and retry headers so SDK retries behave as with the real API;
- * anything else the caller could not parse becomes a 502 in Anthropic's shape.
+ * anything else the caller could not parse becomes a 502 in Anthropic's shape, and so does an
+ * answer over `responseBytes` (read no further than that).
  */
-export async function relayJson(upstream: Dispatcher.ResponseData, reply: FastifyReply, ex: Exchange): Promise<void> {
-  let buffer: Buffer;
-  try {
-    buffer = Buffer.from(await upstream.body.arrayBuffer());
-  } catch (err) {
-    throw upstreamError(err, ex.connection?.name ?? 'unknown');
-  }
+export async function relayJson(
+  upstream: Dispatcher.ResponseData,
+  reply: FastifyReply,
+  ex: Exchange,
+  responseBytes: number,
+): Promise<void> {
+  const buffer = await readCappedBody(upstream, responseBytes, ex.connection?.name ?? 'unknown');
   ex.mark('upstream_body');
   const body = parseJson(buffer);
   const status = upstream.statusCode;

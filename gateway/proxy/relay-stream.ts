@@ -6,6 +6,7 @@ import { callerResponseHeaders } from '../upstream/headers.ts';
 import { SseFrameSplitter } from '../upstream/sse-frame-splitter.ts';
 import { SseRecorder } from '../upstream/sse-recorder.ts';
 import { sseErrorEvent } from '../upstream/sse-writer.ts';
+import { answerTooLarge } from '../upstream/capped-body.ts';
 import { upstreamError } from '../upstream/forward.ts';
 import type { Exchange } from './exchange.ts';
 
@@ -19,10 +20,16 @@ function malformedEvent(event: string): { type: string; message: string } {
  * frame is written as soon as it arrives (respecting the caller's backpressure) and also fed to
  * a recorder that rebuilds the message and event timing for the session record. If the upstream
  * fails mid-stream, or sends an event that is not JSON, the caller gets Anthropic's
- * `event: error` frame and a clean end, not a hang or a frame its SDK cannot parse.
+ * `event: error` frame and a clean end, not a hang or a frame its SDK cannot parse; so does a
+ * stream longer than `responseBytes` (counted in upstream bytes), whose upstream call is cancelled.
  */
-export async function relayStream(upstream: Dispatcher.ResponseData, res: ServerResponse, ex: Exchange): Promise<void> {
-  const recorder = new SseRecorder();
+export async function relayStream(
+  upstream: Dispatcher.ResponseData,
+  res: ServerResponse,
+  ex: Exchange,
+  responseBytes: number,
+): Promise<void> {
+  const recorder = new SseRecorder({ keepData: false });
   // With masking the caller gets the masker's output and the recorder its masked copy; raw bytes reach neither.
   const drainMasker = (out: MaskedOutput): void => {
     recorder.push(Buffer.from(out.record));
@@ -37,14 +44,25 @@ export async function relayStream(upstream: Dispatcher.ResponseData, res: Server
     'x-accel-buffering': 'no',
   });
   res.flushHeaders();
-  let failure: { type: string; message: string } | undefined;
+  let failure: { type: string; message: string; code?: string } | undefined;
   const frames = masker ? undefined : new SseFrameSplitter();
   const write = async (text: string | Buffer): Promise<void> => {
     if (text.length > 0 && !res.write(text) && !res.destroyed) await once(res, 'drain');
   };
+  let received = 0;
   try {
     for await (const chunk of upstream.body) {
       if (ex.timingsMs.first_byte === undefined) ex.mark('first_byte');
+      received += (chunk as Buffer).length;
+      if (received > responseBytes) {
+        // Nothing of the chunk that crosses the limit is relayed or recorded; leaving the loop cancels the upstream.
+        const connection = ex.connection?.name ?? 'unknown';
+        ex.error = answerTooLarge(connection, responseBytes, `stream of more than ${responseBytes} bytes`);
+        failure = { type: ex.error.type, message: `${ex.error.message}; stream ended`, code: ex.error.code };
+        if (masker) drainMasker(masker.end());
+        if (!res.destroyed) res.write(sseErrorEvent(failure.type, failure.message));
+        break;
+      }
       if (masker) {
         const out = masker.push(chunk as Buffer);
         recorder.push(Buffer.from(out.record));

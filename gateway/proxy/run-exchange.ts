@@ -119,8 +119,8 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
   );
   if (facts.stream && upstream.statusCode < 400 && isEventStream(upstream.headers)) {
     reply.hijack();
-    await relayStream(upstream, reply.raw, ex);
+    await relayStream(upstream, reply.raw, ex, deps.responseBytes);
   } else {
-    await relayJson(upstream, reply, ex);
+    await relayJson(upstream, reply, ex, deps.responseBytes);
   }
 }

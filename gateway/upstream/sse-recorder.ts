@@ -4,6 +4,7 @@ import { MessageAccumulator } from './message-accumulator.ts';
 /** One parsed SSE event as recorded: its name, its JSON data (or the raw text if not JSON) and when it arrived. */
 export interface RecordedSseEvent {
   readonly event: string;
+  /** Undefined when the recorder was made with `keepData: false`. */
   readonly data: unknown;
   /** Milliseconds since the recorder was created. */
   readonly at_ms: number;
@@ -15,6 +16,11 @@ export interface SseRecorderOptions {
   readonly maxEvents?: number;
   /** Characters one unterminated event may buffer before it is discarded. Default 16 MiB. */
   readonly maxEventChars?: number;
+  /**
+   * Keep each event's parsed `data` in `events` (default true). The relay turns it off: it needs
+   * only names and timing, and keeping every delta's data held a second copy of the whole stream.
+   */
+  readonly keepData?: boolean;
   /** Clock, injectable for tests. */
   readonly now?: () => number;
 }
@@ -39,6 +45,7 @@ export class SseRecorder {
   private readonly started: number;
   private readonly now: () => number;
   private readonly maxEvents: number;
+  private readonly keepData: boolean;
   // fatal: false replaces invalid UTF-8 with U+FFFD instead of throwing; stream: true joins code points split across chunks.
   private readonly decoder = new TextDecoder('utf-8', { fatal: false });
   private readonly parser: EventSourceParser;
@@ -50,6 +57,7 @@ export class SseRecorder {
     this.now = options.now ?? (() => performance.now());
     this.started = this.now();
     this.maxEvents = options.maxEvents ?? 10_000;
+    this.keepData = options.keepData ?? true;
     this.parser = createParser({
       maxBufferSize: options.maxEventChars ?? 16 * 1024 * 1024,
       onEvent: (msg) => this.onEvent(msg),
@@ -103,7 +111,8 @@ export class SseRecorder {
       this.malformed++;
       data = msg.data;
     }
-    if (this.events.length < this.maxEvents) this.events.push({ event, data, at_ms: Math.round((this.now() - this.started) * 1000) / 1000 });
+    const at_ms = Math.round((this.now() - this.started) * 1000) / 1000;
+    if (this.events.length < this.maxEvents) this.events.push({ event, data: this.keepData ? data : undefined, at_ms });
     else this.dropped++;
     if (event === 'error') {
       if (this.errors.length < this.maxEvents) this.errors.push(data);

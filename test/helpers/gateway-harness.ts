@@ -18,6 +18,9 @@ import { TestIdp } from './test-idp.ts';
 /** Config overrides a test may need (merged over the harness's own). */
 export interface HarnessOptions {
   readonly bodyBytes?: number;
+  /** limits.responseBytes and audit.maxContentBytes: the answer and audit content size bounds. */
+  readonly responseBytes?: number;
+  readonly auditMaxContentBytes?: number;
   readonly headersTimeoutMs?: number;
   readonly bodyTimeoutMs?: number;
   /** limits.requestTimeoutMs / limits.headersTimeoutMs: how long a caller may take to send. */
@@ -77,6 +80,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       stateDir: dir,
       limits: {
         bodyBytes: options.bodyBytes ?? 1024 * 1024,
+        ...(options.responseBytes ? { responseBytes: options.responseBytes } : {}),
         ...(options.clientRequestTimeoutMs ? { requestTimeoutMs: options.clientRequestTimeoutMs } : {}),
         ...(options.clientHeadersTimeoutMs ? { headersTimeoutMs: options.clientHeadersTimeoutMs } : {}),
       },
@@ -93,7 +97,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ],
       policy: { bundle: options.policyBundle ?? inject('policyBundle'), buildIfMissing: false },
       // No chain-head lines on the test run's stdout (they ignore log.level); cli-serve.test.ts covers them.
-      audit: { file: { path: auditFile }, anchorIntervalSeconds: 0, ...(options.auditKafka ? { kafka: options.auditKafka } : {}) },
+      audit: {
+        file: { path: auditFile },
+        anchorIntervalSeconds: 0,
+        ...(options.auditMaxContentBytes ? { maxContentBytes: options.auditMaxContentBytes } : {}),
+        ...(options.auditKafka ? { kafka: options.auditKafka } : {}),
+      },
       // SLUICE_TEST_LOG=warn (or error, debug) shows the gateway's log while debugging a test.
       log: { level: (process.env.SLUICE_TEST_LOG as 'silent') ?? 'silent' },
       ...(options.approvals ? { approvals: options.approvals } : {}),

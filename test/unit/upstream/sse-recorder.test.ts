@@ -190,3 +190,13 @@ describe('SseRecorder properties', () => {
     );
   });
 });
+
+describe('SseRecorder with keepData: false (the relay)', () => {
+  it('keeps event names and timing but not their data, and still rebuilds the message', () => {
+    const r = record([FIXTURE], { keepData: false });
+    expect(r.events.length).toBeGreaterThan(5);
+    expect(r.events.every((e) => e.data === undefined && typeof e.at_ms === 'number')).toBe(true);
+    expect(r.events[0]!.event).toBe('message_start');
+    expect(r.reconstruct()).toEqual(EXPECTED_MESSAGE);
+  });
+});
