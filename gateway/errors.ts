@@ -30,6 +30,7 @@ export const ERRORS = {
   SLUICE_ERR_IDP_UNAVAILABLE: { status: 503, type: 'api_error', message: 'identity provider unavailable: token cannot be verified right now' },
   SLUICE_ERR_BAD_REQUEST: { status: 400, type: 'invalid_request_error', message: 'invalid request' },
   SLUICE_ERR_BAD_JSON: { status: 400, type: 'invalid_request_error', message: 'request body is not valid JSON' },
+  SLUICE_ERR_DUPLICATE_KEY: { status: 400, type: 'invalid_request_error', message: 'request body has a key twice in one object' },
   SLUICE_ERR_UNSUPPORTED_MEDIA: { status: 400, type: 'invalid_request_error', message: 'request body must be application/json' },
   SLUICE_ERR_BODY_TOO_LARGE: { status: 413, type: 'request_too_large', message: 'request body exceeds the configured limit' },
   SLUICE_ERR_NOT_FOUND: { status: 404, type: 'not_found_error', message: 'no such route on this gateway' },

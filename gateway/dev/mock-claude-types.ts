@@ -64,4 +64,6 @@ export interface RecordedRequest {
   readonly headers: IncomingHttpHeaders;
   /** Parsed JSON body; the raw text if it was not JSON; undefined if empty. */
   readonly body: unknown;
+  /** The body's text exactly as received (tests check what the gateway forwarded byte for byte). */
+  readonly text: string;
 }

@@ -80,7 +80,7 @@ export class MockClaude extends EventEmitter {
     const raw = await readBody(req);
     if (raw === undefined) return fail(413, `Request exceeds the maximum allowed number of bytes (${MAX_BODY_BYTES})`);
     const { json, body } = parseJson(raw);
-    this.record({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body });
+    this.record({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body, text: raw });
 
     const credential = req.headers['x-api-key'] ?? /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (typeof credential !== 'string' || credential === '') return fail(401, 'x-api-key header is required');

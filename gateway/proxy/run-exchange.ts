@@ -115,7 +115,7 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
   // Sluice's own latency before the upstream: everything from the request's arrival to here.
   ex.mark('forwarded');
   const upstream = await ex.timed('upstream_headers', () =>
-    forward({ connection, method: req.method as 'GET' | 'POST', path: upstreamPath(ex.operation, req), callerHeaders: req.headers, body: ex.forwardedRaw ?? body?.raw, signal: callerGone }),
+    forward({ connection, method: req.method as 'GET' | 'POST', path: upstreamPath(ex.operation, req), callerHeaders: req.headers, body: ex.forwardedRaw ?? body?.forward, signal: callerGone }),
   );
   if (facts.stream && upstream.statusCode < 400 && isEventStream(upstream.headers)) {
     reply.hijack();

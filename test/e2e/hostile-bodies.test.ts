@@ -121,3 +121,40 @@ describe('upstream faults', () => {
     }
   });
 });
+
+describe('duplicate keys and ambiguous spellings: the upstream gets the document the policy decided on', () => {
+  const hidden = '"messages":[{"role":"user","content":"card 4111 1111 1111 1111, mail jane.roe@example.org"}]';
+  const payloads: Array<[string, string]> = [
+    ['messages', `{${head},${hidden},${hi}}`],
+    ['model', `{"model":"claude-opus-4-1","max_tokens":16,${hi},"model":"claude-haiku-4-5"}`],
+    ['model spelled with an escape', `{"\\u006dodel":"claude-opus-4-1",${head},${hi}}`],
+    ['content inside a message', `{${head},"messages":[{"role":"user","content":"hi","content":"secret"}]}`],
+  ];
+  for (const [what, payload] of payloads) {
+    it(`a second ${what}: 400 naming the key, nothing forwarded, audited`, async () => {
+      const before = h.upstream.requests.length;
+      const { status, json } = await post(h, payload);
+      expect(status).toBe(400);
+      expect(json).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+      expect(json.error.message).toMatch(/key "(messages|model|content)" appears more than once/);
+      expect(h.upstream.requests.length).toBe(before);
+      const { decision } = await lastExchange(h);
+      expect(decision).toMatchObject({ outcome: 'error', error: { code: 'SLUICE_ERR_DUPLICATE_KEY' } });
+    });
+  }
+
+  it('escaped keys and numbers another parser could read differently go upstream as canonical JSON', async () => {
+    const payload = '{"\\u006dodel":"claude-haiku-4-5","max_tokens":1.6e1,"temperature":0.50,"messages":[{"role":"user","content":"hi"}]}';
+    const { status } = await post(h, payload);
+    expect(status).toBe(200);
+    const sent = h.upstream.requests.at(-1)!;
+    expect(sent.text).toBe(JSON.stringify(JSON.parse(payload)));
+    expect(sent.text).toContain('"model":"claude-haiku-4-5","max_tokens":16,"temperature":0.5');
+  });
+
+  it('a body written as JSON.stringify writes it goes upstream byte for byte', async () => {
+    const payload = `{${head},${hi},"metadata":{"user_id":"u-1"}}`;
+    expect((await post(h, payload)).status).toBe(200);
+    expect(h.upstream.requests.at(-1)!.text).toBe(payload);
+  });
+});

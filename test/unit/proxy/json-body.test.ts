@@ -78,3 +78,90 @@ describe('parseJsonBody (properties)', () => {
     if (!got.ok) expectBadRequest(got.err);
   });
 });
+
+/** The refusal a body gets, or undefined when it parses. */
+function refusal(raw: string): SluiceError | undefined {
+  try {
+    parseJsonBody(Buffer.from(raw));
+    return undefined;
+  } catch (err) {
+    return err as SluiceError;
+  }
+}
+
+describe('duplicate keys (JSON.parse keeps the last, an upstream may read the first)', () => {
+  const cases: Array<[string, string, string]> = [
+    ['top level', '{"messages":[{"role":"user","content":"4111 1111 1111 1111"}],"messages":[]}', 'body: key "messages"'],
+    ['spelled with an escape', '{"model":"a","\\u006dodel":"b"}', 'body: key "model"'],
+    ['escaped both times, differently', '{"\\u006dodel":"a","m\\u006fdel":"b"}', 'body: key "model"'],
+    ['in an object inside an array', '{"messages":[{"role":"user"},{"role":"user","content":"x","content":"y"}]}', 'messages[1]: key "content"'],
+    ['deep in a tool input', '{"a":{"b":[0,{"c":{"d":1,"d":2}}]}}', 'a.b[1].c: key "d"'],
+    ['with a key that needs quoting in the path', '{"x y":{"k":1,"k":1}}', '["x y"]: key "k"'],
+  ];
+  for (const [where, raw, message] of cases) {
+    it(`${where}: 400 invalid_request_error naming the path and the key`, () => {
+      const err = refusal(raw);
+      expectBadRequest(err);
+      expect((err as SluiceError).code).toBe('SLUICE_ERR_DUPLICATE_KEY');
+      expect((err as SluiceError).message).toContain(message);
+    });
+  }
+
+  it('the same key in sibling objects, key-shaped strings in values and escaped quotes are not duplicates', () => {
+    for (const raw of [
+      '{"a":{"k":1},"b":{"k":1},"c":[{"k":1},{"k":2}]}',
+      '{"text":"\\"text\\": 1, \\"text\\": 2","t":"{\\"a\\":1,\\"a\\":2}"}',
+      '{"a":"x","b":["a","a"],"c":{"a":"a"}}',
+    ]) {
+      expect(refusal(raw), raw).toBeUndefined();
+    }
+  });
+
+  it('any object with one key repeated anywhere inside it is refused (fast-check)', () => {
+    const key = fc.constantFrom('model', 'messages', 'max_tokens', 'content', 'k');
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), key, fc.jsonValue({ maxDepth: 2 }), fc.nat(), fc.boolean(), (value, k, dup, at, escape) => {
+        // Wrap the value, put a duplicate of `k` into the innermost object on one path, spelled plain or escaped.
+        const spelled = escape ? `"\\u${k.charCodeAt(0).toString(16).padStart(4, '0')}${k.slice(1)}"` : JSON.stringify(k);
+        const doc = `{"outer":[${JSON.stringify(value)},{${JSON.stringify(k)}:${JSON.stringify(dup)},"x":${at},${spelled}:0}]}`;
+        const err = refusal(doc);
+        expect((err as SluiceError | undefined)?.code).toBe('SLUICE_ERR_DUPLICATE_KEY');
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('the bytes that go upstream are the document the policy saw', () => {
+  it('a body as JSON.stringify writes it is forwarded byte for byte (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), (value) => {
+        const raw = Buffer.from(JSON.stringify({ v: value }));
+        expect(parseJsonBody(raw).forward.equals(raw)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  const rewritten: Array<[string, string]> = [
+    ['an escaped key', '{"\\u006dodel":"claude"}'],
+    ['an exponent', '{"max_tokens":1.6e1}'],
+    ['a trailing zero', '{"temperature":0.50}'],
+    ['negative zero', '{"x":-0}'],
+    ['an integer JavaScript rounds', '{"x":9007199254740993}'],
+    ['a lone surrogate escape', '{"x":"\\uD800"}'],
+    ['a byte-order mark', '\ufeff{"x":1}'],
+  ];
+  for (const [what, raw] of rewritten) {
+    it(`${what}: forwarded as JSON.stringify of the parsed value`, () => {
+      const body = parseJsonBody(Buffer.from(raw));
+      expect(body.forward.toString()).toBe(JSON.stringify(body.value));
+      expect(body.forward.equals(body.raw)).toBe(false);
+    });
+  }
+
+  it('numbers that print as written and escapes in values keep the caller bytes', () => {
+    const raw = Buffer.from('{"a":1.5,"b":-2,"c":123456789012345,"d":1e+21,"e":"\\u00e9\\n\\"q\\""}');
+    expect(parseJsonBody(raw).forward).toBe(raw);
+  });
+});
