@@ -16,6 +16,24 @@ export function redactRequestForAudit(body: unknown, kit: DetectorKit): unknown 
   return body;
 }
 
+/** What an MCP server's `authorization_token` becomes in the audit record. */
+export const REDACTED_CREDENTIAL = '[REDACTED]';
+
+/**
+ * The request body for the audit with every MCP server credential replaced by REDACTED_CREDENTIAL
+ * (copied where changed, so the body that goes upstream keeps it): the upstream needs that token,
+ * the audit never does, and a bearer token of arbitrary shape is nothing the detector can be
+ * relied on to find.
+ */
+export function withoutCredentials(body: unknown): unknown {
+  const servers = (body as { mcp_servers?: unknown } | null)?.mcp_servers;
+  if (!Array.isArray(servers) || !servers.some((s) => s && typeof s === 'object' && 'authorization_token' in s)) return body;
+  const redacted = servers.map((s) =>
+    s && typeof s === 'object' && 'authorization_token' in s ? { ...s, authorization_token: REDACTED_CREDENTIAL } : s,
+  );
+  return { ...(body as object), mcp_servers: redacted };
+}
+
 /**
  * The response for the session record with every entity still present replaced by its type, in
  * every string of the body: thinking, citations and tool results included, which the caller's

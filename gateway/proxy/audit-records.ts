@@ -2,7 +2,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { boundContent, fieldSlots, type ContentSlot } from '../audit/content-bound.ts';
 import type { Outcome, SessionRecordBody } from '../audit/events.ts';
 import type { PolicyInput } from '../policy/input.ts';
-import { redactRequestForAudit, redactResponseForAudit } from '../mask/audit-redaction.ts';
+import { redactRequestForAudit, redactResponseForAudit, withoutCredentials } from '../mask/audit-redaction.ts';
 import type { Exchange } from './exchange.ts';
 
 const DECISION_PATH = 'sluice/decision';
@@ -95,9 +95,11 @@ export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: n
     // The detect stage scanned these same places: a request it found nothing in needs no second scan.
     // Bounded after redaction: a truncation marker's sha256 is of the masked content.
     ...boundedExchange(
-      ex.detectorKit && requestHasFindings(ex)
-        ? redactRequestForAudit(ex.forwardedBody ?? null, ex.detectorKit)
-        : (ex.forwardedBody ?? null),
+      withoutCredentials(
+        ex.detectorKit && requestHasFindings(ex)
+          ? redactRequestForAudit(ex.forwardedBody ?? null, ex.detectorKit)
+          : (ex.forwardedBody ?? null),
+      ),
       ex.detectorKit && ex.responseMayHoldEntities ? redactResponseForAudit(ex.response, ex.detectorKit) : ex.response,
       maxContentBytes,
     ),

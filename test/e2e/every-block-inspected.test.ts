@@ -5,6 +5,7 @@
  * know is refused (or, with inspect.unknownBlocks scan, scanned); MCP servers, server tools and
  * images are judged by the policy like the rest of the request.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 
@@ -169,8 +170,14 @@ describe('MCP servers, server tools and media reach the policy', () => {
     expect(allTools.status).toBe(403);
     expect(allTools.body.error?.message).toMatch(/all its tools are enabled/);
     expect(h.upstream.requests.length).toBe(before);
-    const granted = await send(h, ['engineering'], params([wiki(['search'])]));
+    const token = `mcp-${randomUUID()}`;
+    const granted = await send(h, ['engineering'], params([{ ...wiki(['search']), authorization_token: token }]));
     expect(granted.status).toBe(200);
+    // The upstream needs the MCP server's credential; the audit record never holds it.
+    expect(JSON.stringify(h.upstream.requests.at(-1)?.body)).toContain(token);
+    const audit = JSON.stringify(await h.auditEvents());
+    expect(audit).not.toContain(token);
+    expect(audit).toContain('"authorization_token":"[REDACTED]"');
   });
 
   it('judges a server tool by its type: a code_execution tool named bash is not the bash tool', async () => {
