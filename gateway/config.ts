@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { unknownKeys } from './config-keys.ts';
 
 /**
  * One schema for the config file (YAML or JSON) plus env overrides. Validated once at start:
- * every problem is reported together with its dotted key, and the result is frozen.
+ * every problem is reported together with its dotted key, a key the schema does not declare is
+ * one (config-keys.ts), and the result is frozen.
  * README.md ("Configuration") documents every key; keep the two in step.
  */
 const connectionSchema = z.object({
@@ -88,8 +90,14 @@ const configSchema = z.object({
     .prefault({}),
   identity: z
     .object({
-      /** OIDC issuer URL; omit to use the embedded dev issuer served at /dev-issuer. */
+      /** OIDC issuer URL; omit to use the embedded dev issuer served at /dev-issuer (loopback only). */
       issuer: z.url().optional(),
+      /**
+       * Serve the embedded dev issuer on a non-loopback listen address (a container whose port is
+       * published on the host's loopback only). Without it Sluice refuses to start there with no
+       * identity.issuer, so a missing or misspelt issuer never silently trusts dev tokens.
+       */
+      devIssuer: z.boolean().default(false),
       audience: z.union([z.string(), z.array(z.string()).min(1)]).default('sluice'),
       algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'])).min(1).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
       clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
@@ -231,6 +239,7 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string[], (v: string) => unknown]> =
   ['SLUICE_STATE_DIR', ['stateDir'], String],
   ['SLUICE_OIDC_ISSUER', ['identity', 'issuer'], String],
   ['SLUICE_OIDC_AUDIENCE', ['identity', 'audience'], String],
+  ['SLUICE_DEV_ISSUER', ['identity', 'devIssuer'], (v) => v === 'true' || v === '1'],
   ['SLUICE_POLICY_BUNDLE', ['policy', 'bundle'], String],
   ['SLUICE_POLICY_PUBLIC_KEY', ['policy', 'publicKey'], String],
   ['SLUICE_AUDIT_FILE', ['audit', 'file', 'path'], String],
@@ -250,6 +259,11 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<
   return out;
 }
 
+/** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
     for (const child of Object.values(value)) deepFreeze(child);
@@ -263,9 +277,12 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   if (raw !== undefined && (raw === null || typeof raw !== 'object' || Array.isArray(raw))) {
     throw new ConfigError(['(root): must be a mapping of keys']);
   }
-  const parsed = configSchema.safeParse(applyEnv((raw ?? {}) as Record<string, unknown>, env));
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  const withEnv = applyEnv((raw ?? {}) as Record<string, unknown>, env);
+  const unknown = unknownKeys(configSchema, withEnv);
+  const parsed = configSchema.safeParse(withEnv);
+  if (!parsed.success || unknown.length > 0) {
+    const invalid = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError([...unknown, ...invalid]);
   }
   const config = parsed.data;
   const problems: string[] = [];
@@ -277,6 +294,13 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   const hmac = config.identity.algorithms.filter((a) => a.startsWith('HS'));
   if (hmac.length > 0 && !config.identity.hmacSecretEnv) {
     problems.push(`identity.algorithms: ${hmac.join(', ')} need identity.hmacSecretEnv (HMAC is off unless a secret is configured)`);
+  }
+  if (!config.identity.issuer && !config.identity.devIssuer && !isLoopback(config.listen.host)) {
+    problems.push(
+      `identity.issuer: not set, and listen.host ${config.listen.host} is not a loopback address: the embedded dev issuer ` +
+        'mints tokens for anyone who can reach it, so it starts only on loopback. Set identity.issuer to your OIDC provider ' +
+        '(or identity.devIssuer: true for a container published on the host loopback only)',
+    );
   }
   if (config.console.enabled && !config.console.issuer && !config.identity.issuer) {
     problems.push('console.enabled: the console signs in through an OIDC provider; set console.issuer or identity.issuer');

@@ -50,3 +50,51 @@ describe('config', () => {
     expect(() => loadConfig(file, {})).toThrow(/not valid YAML/);
   });
 });
+
+describe('config: unknown keys and the dev issuer', () => {
+  const problemsOf = (raw: unknown): string[] => {
+    try {
+      resolveConfig(raw, {});
+      return [];
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as ConfigError).problems;
+    }
+  };
+
+  it('a key the schema does not declare is refused with its dotted path and the nearest known key', () => {
+    expect(problemsOf({ identity: { isuer: 'https://idp.example.com' } })).toEqual([
+      'identity.isuer: unknown key (did you mean identity.issuer?)',
+    ]);
+    expect(problemsOf({ identity: { issuers: [{ issuer: 'https://idp.example.com' }] } })).toEqual([
+      'identity.issuers: unknown key (did you mean identity.issuer?)',
+    ]);
+    expect(problemsOf({ connections: [{ name: 'a', baseUrl: 'http://127.0.0.1:1', apikeyEnv: 'K' }] })).toEqual([
+      'connections.0.apikeyEnv: unknown key (did you mean connections.0.apiKeyEnv?)',
+    ]);
+    expect(problemsOf({ audit: { kafka: { brokers: ['k:9092'], spool: { fsynk: true } } } })).toEqual([
+      'audit.kafka.spool.fsynk: unknown key (did you mean audit.kafka.spool.fsync?)',
+    ]);
+  });
+
+  it('a key far from every known one lists the keys known at that place', () => {
+    const [problem] = problemsOf({ listen: { zzzzzzzz: 1 } });
+    expect(problem).toBe('listen.zzzzzzzz: unknown key (known keys here: host, port)');
+  });
+
+  it('unknown keys are reported together with invalid values', () => {
+    const problems = problemsOf({ lsten: {}, listen: { port: 'x' } });
+    expect(problems).toContain('lsten: unknown key (did you mean listen?)');
+    expect(problems.some((p) => p.startsWith('listen.port'))).toBe(true);
+  });
+
+  it('the embedded dev issuer starts on loopback only, unless asked for explicitly', () => {
+    expect(problemsOf({ listen: { host: '127.0.0.1' } })).toEqual([]);
+    expect(problemsOf({ listen: { host: '::1' } })).toEqual([]);
+    const [problem] = problemsOf({ listen: { host: '0.0.0.0' } });
+    expect(problem).toMatch(/^identity\.issuer: not set, and listen\.host 0\.0\.0\.0 is not a loopback address/);
+    expect(problemsOf({ listen: { host: '0.0.0.0' }, identity: { issuer: 'https://idp.example.com' } })).toEqual([]);
+    expect(problemsOf({ listen: { host: '0.0.0.0' }, identity: { devIssuer: true } })).toEqual([]);
+    expect(resolveConfig({ listen: { host: '0.0.0.0' } }, { SLUICE_DEV_ISSUER: 'true' }).identity.devIssuer).toBe(true);
+  });
+});
