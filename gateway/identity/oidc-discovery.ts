@@ -131,6 +131,22 @@ export class OidcKeySource {
     }
   };
 
+  /**
+   * Refetches the JWKS after a signature failed with a key from the cache: an IdP that rotated its
+   * key under the same `kid` would otherwise lock callers out until the cache expires. Returns
+   * false (nothing refetched) while the cooldown runs, so forged tokens cannot hammer the IdP.
+   */
+  async refreshAfterSignatureFailure(): Promise<boolean> {
+    const { jwks } = await this.#resolve();
+    if (jwks.coolingDown) return false;
+    try {
+      await jwks.reload();
+    } catch (err) {
+      throw unavailable('JWKS could not be fetched', err);
+    }
+    return true;
+  }
+
   /** The JWKS URL in use, discovering it first if needed. */
   async jwksUri(): Promise<string> {
     return (await this.#resolve()).jwksUri;

@@ -5,7 +5,7 @@
  * maps every failure to a SluiceError without ever echoing the token.
  */
 import { LRUCache } from 'lru-cache';
-import { errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
+import { decodeProtectedHeader, errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { SluiceError } from '../errors.ts';
 import type { Identity, TokenVerifier } from './identity.ts';
 import type { IdentityConfig } from './identity-config.ts';
@@ -123,23 +123,38 @@ export class OidcTokenVerifier implements TokenVerifier {
     }
     checkTokenShape(token);
     const config = this.#config;
+    const options = {
+      issuer: config.issuer,
+      audience: this.#audience,
+      algorithms: this.#algorithms,
+      clockTolerance: config.clockToleranceSeconds,
+      requiredClaims: ['exp', 'iat', 'sub'],
+    };
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.#getKey, {
-        issuer: config.issuer,
-        audience: this.#audience,
-        algorithms: this.#algorithms,
-        clockTolerance: config.clockToleranceSeconds,
-        requiredClaims: ['exp', 'iat', 'sub'],
-      }));
+      ({ payload } = await jwtVerify(token, this.#getKey, options));
     } catch (err) {
-      throw mapVerifyError(err, this.#algorithms);
+      if (!(err instanceof errors.JWSSignatureVerificationFailed) || !(await this.#mayRetryWithFreshKeys(token))) {
+        throw mapVerifyError(err, this.#algorithms);
+      }
+      try {
+        ({ payload } = await jwtVerify(token, this.#getKey, options));
+      } catch (again) {
+        throw mapVerifyError(again, this.#algorithms);
+      }
     }
     const identity = this.#toIdentity(payload);
     // Signature checks dominate the cost of a request; callers reuse a token for many calls.
     const ttlMs = Math.min(this.#config.verifiedTokenCacheSeconds, identity.expiresAt - Date.now() / 1000) * 1000;
     if (ttlMs > 0) this.#verified?.set(token, identity, { ttl: ttlMs });
     return identity;
+  }
+
+  /** After a failed signature with a JWKS key: refetch the keys once (cooldown permitting) and say whether to retry. */
+  async #mayRetryWithFreshKeys(token: string): Promise<boolean> {
+    const alg = decodeProtectedHeader(token).alg;
+    if (this.#config.hmacSecret !== undefined && typeof alg === 'string' && HMAC_ALGORITHMS.has(alg)) return false;
+    return this.#keys.refreshAfterSignatureFailure();
   }
 
   // HMAC tokens get the shared secret (only reachable when HS* is allowed); the rest the JWKS.

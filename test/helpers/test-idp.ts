@@ -153,6 +153,15 @@ export class TestIdp {
     return key;
   }
 
+  /** An IdP restarted with a new key under the same kid (the old key leaves the JWKS). */
+  async replaceKeyKeepingKid(alg: 'RS256' | 'ES256'): Promise<IdpKey> {
+    const fresh = await generateIdpKey(alg);
+    const kid = this.keys[alg].kid;
+    const key = { ...fresh, kid, publicJwk: { ...fresh.publicJwk, kid } };
+    this.keys = { ...this.keys, [alg]: key };
+    return key;
+  }
+
   /** Replaces both keys with new ones (new kids); the old keys leave the JWKS. */
   async rotateKeys(): Promise<void> {
     this.keys = { RS256: await generateIdpKey('RS256'), ES256: await generateIdpKey('ES256') };

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OidcKeySource, validateDiscoveryDocument } from '../../../gateway/identity/oidc-discovery.ts';
 import { OidcTokenVerifier } from '../../../gateway/identity/token-verifier.ts';
 import type { IdentityConfig } from '../../../gateway/identity/identity-config.ts';
-import { identityConfigFor, TestIdp, type IdpMode } from '../../helpers/test-idp.ts';
+import { generateIdpKey, identityConfigFor, TestIdp, type IdpMode } from '../../helpers/test-idp.ts';
 import { expectSluiceError } from './expect-sluice-error.ts';
 
 const SLOW_MS = 1500;
@@ -155,6 +155,30 @@ describe('key rotation', () => {
 
     vi.setSystemTime(Date.now() + 11_000);
     await expect(verifier.verify(await idp.mint({ sub: 'rotated' }, { alg: 'ES256' }))).resolves.toMatchObject({ sub: 'rotated' });
+    expect(idp.requests.jwks).toBe(2);
+  });
+
+  it('a new key under the same kid: a failed signature with a cached key refetches the JWKS once', async () => {
+    const verifier = verifierFor({ jwksCooldownSeconds: 0 });
+    await verifier.verify(await idp.mint({ sub: 'before' }));
+    expect(idp.requests.jwks).toBe(1);
+    await idp.replaceKeyKeepingKid('RS256');
+    await expect(verifier.verify(await idp.mint({ sub: 'after-restart' }))).resolves.toMatchObject({ sub: 'after-restart' });
+    expect(idp.requests.jwks).toBe(2);
+  });
+
+  it('a forged signature under a known kid refetches at most once per cooldown and stays a 401', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const verifier = verifierFor({ jwksCooldownSeconds: 30 });
+    await verifier.verify(await idp.mint());
+    const attacker = await generateIdpKey('RS256');
+    const forged = (sub: string) => idp.mint({ sub }, { kid: idp.keys.RS256.kid, key: attacker.privateKey });
+    vi.setSystemTime(Date.now() + 31_000);
+    await expectSluiceError(verifier.verify(await forged('f1')), 'SLUICE_ERR_AUTH_INVALID', /signature verification failed/);
+    expect(idp.requests.jwks).toBe(2);
+    for (const sub of ['f2', 'f3', 'f4']) {
+      await expectSluiceError(verifier.verify(await forged(sub)), 'SLUICE_ERR_AUTH_INVALID', /signature verification failed/);
+    }
     expect(idp.requests.jwks).toBe(2);
   });
 
