@@ -113,6 +113,10 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
       settle(req, deps.audit, req.exchange, deps.auditMaxContentBytes);
     }
     if (reply.sent || reply.raw.headersSent) return;
+    // Refused before its body arrived (a bad token, an unknown connection, a body over the limit):
+    // close the connection after the answer, or Node would read and discard the rest of the body
+    // to keep the connection alive, and an anonymous caller could make the gateway read 300 MB.
+    if (!req.raw.complete) reply.header('connection', 'close');
     sendError(reply, sluiceErr);
   });
 

@@ -109,3 +109,36 @@ describe('a caller that leaves before the upstream answers', () => {
     await servedNormally();
   });
 });
+
+describe('a refused caller does not get its body read', () => {
+  /**
+   * Sends headers announcing `announced` bytes, then writes 1 MiB chunks (honouring backpressure)
+   * until the server closes the connection or everything is written; returns the bytes written
+   * and what the server answered.
+   */
+  async function push(headers: string, announced: number): Promise<{ written: number; reply: string }> {
+    const socket = await open();
+    const reply = closed(socket);
+    let gone = false;
+    socket.on('close', () => (gone = true));
+    socket.on('error', () => (gone = true));
+    socket.write(`POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${announced}\r\n${headers}\r\n`);
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    let written = 0;
+    while (!gone && written < announced) {
+      written += chunk.length;
+      if (!socket.write(chunk)) await new Promise((resolve) => { socket.once('drain', resolve); socket.once('close', resolve); });
+    }
+    socket.destroy();
+    return { written, reply: await reply };
+  }
+
+  it('a bad token with a 300 MB body: 401 and the connection closed long before the body is read', async () => {
+    const { written, reply } = await push('authorization: Bearer not-a-token\r\n', 300 * 1024 * 1024);
+    expect(reply).toMatch(/^HTTP\/1\.1 401 /);
+    // Socket buffers on both sides hold a few MiB; reading the whole body would take all 300.
+    expect(written).toBeLessThan(64 * 1024 * 1024);
+    expect(reply.toLowerCase()).toContain('connection: close');
+    await servedNormally();
+  });
+});
