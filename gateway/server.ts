@@ -50,6 +50,9 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
       redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'], censor: '[redacted]' },
     },
     genReqId: () => randomUUID(),
+    // Fastify's default removes properties a schema does not allow and carries on; an approver's
+    // misspelt field silently dropped is a decision made on something else: refuse it (400).
+    ajv: { customOptions: { removeAdditional: false } },
     bodyLimit: config.limits.bodyBytes,
     requestTimeout: config.limits.requestTimeoutMs,
     http: {

@@ -50,7 +50,7 @@ export function createAccessControl(config: SluiceConfig, audit: AuditLog, env: 
   // With state.kafka every write is also published and other instances' writes merged in (gateway/state).
   const { approvals: approvalStore, sessions: sessionStore, grants: grantStore } = shared ? replicateStores(local, shared) : local;
   const service = new ApprovalService(approvalStore, audit, (a: Approval) => notify?.(a));
-  const grants = new GrantService(grantStore, audit, config.sessions.grants);
+  const grants = new GrantService(grantStore, audit, { ...config.sessions.grants, connections: config.connections.map((c) => c.name) });
   const sessions = new SessionService(sessionStore, audit, config.sessions.idleTimeoutSeconds, undefined, grants);
   // A revoked session refuses tokens issued before its revocation: keep it until all of those have expired.
   const retainEndedMs = Math.max(config.sessions.retainEndedSeconds, config.identity.maxTokenLifetimeSeconds + config.identity.clockToleranceSeconds) * 1000;

@@ -9,6 +9,8 @@ import type { AccessGrant, GrantState, GrantStore } from './grant-store.ts';
 export interface GrantOptions {
   readonly approverGroups: readonly string[];
   readonly maxMinutes: number;
+  /** The configured connection names: a grant for any other would be approved for nothing. */
+  readonly connections: readonly string[];
 }
 
 /**
@@ -25,6 +27,9 @@ export class GrantService {
   ) {}
 
   async request(who: Identity, connection: string, durationMinutes: number, reason: string): Promise<AccessGrant> {
+    if (!this.options.connections.includes(connection)) {
+      throw new SluiceError('SLUICE_ERR_UNKNOWN_CONNECTION', `unknown connection "${connection}"`);
+    }
     if (durationMinutes > this.options.maxMinutes) throw new SluiceError('SLUICE_ERR_BAD_REQUEST', `duration_minutes may be at most ${this.options.maxMinutes}`);
     const grant = await this.store.create({
       id: `grt_${randomBytes(12).toString('base64url')}`,

@@ -103,6 +103,11 @@ describe('a held request', () => {
     expect(outsider.body.error.message).toMatch(/only members of admins/);
     expect((await api(h, carol, 'GET', `/approvals/${pending.id}`)).status).toBe(404);
     expect((await api(h, BOB, 'POST', `/approvals/${pending.id}/approve`, {})).status).toBe(400);
+    // A field the API does not know is refused, not dropped: the approver meant something by it.
+    for (const verdict of ['approve', 'deny']) {
+      const extra = await api(h, BOB, 'POST', `/approvals/${pending.id}/${verdict}`, { comment: 'ok', ttl_seconds: 999999 });
+      expect(extra.status).toBe(400);
+    }
     expect((await api(h, { sub: 'x', groups: [] }, 'GET', '/approvals')).status).toBe(200);
     expect((await fetch(`${h.url}/sluice/api/approvals`)).status).toBe(401);
 

@@ -32,7 +32,7 @@ let signingIn: Identity;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sluice-console-grants-'));
-  grants = new GrantService(FileGrantStore.open(dir), audit, { approverGroups: ['admins'], maxMinutes: 120 });
+  grants = new GrantService(FileGrantStore.open(dir), audit, { approverGroups: ['admins'], maxMinutes: 120, connections: ['anthropic', 'secondary', 'tertiary'] });
   // Stand-in for the provider round trip: any callback with the started state signs in `signingIn`.
   const login = {
     start: async (redirectUri: string) => ({ url: new URL('https://idp.invalid/authorize'), pending: { state: `st-${Math.random()}`, codeVerifier: 'v', redirectUri } }),

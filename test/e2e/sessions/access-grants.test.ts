@@ -59,3 +59,24 @@ describe('access grants', () => {
     expect(input.some((i) => i?.session?.grants.includes('secondary'))).toBe(true);
   });
 });
+
+describe('access grant requests that could not mean what they say', () => {
+  it('a grant for a connection that does not exist is refused with 404, nothing created', async () => {
+    const before = (await api<{ data: ApiGrant[] }>(h, GINA, 'GET', '/grants')).body.data.length;
+    const refused = await api<{ error: { type: string; message: string } }>(h, GINA, 'POST', '/grants', { connection: 'nope', duration_minutes: 30, reason: 'x' });
+    expect(refused.status).toBe(404);
+    expect(refused.body.error).toMatchObject({ type: 'not_found_error', message: 'unknown connection "nope"' });
+    expect((await api<{ data: ApiGrant[] }>(h, GINA, 'GET', '/grants')).body.data.length).toBe(before);
+  });
+
+  it('an unknown field in a request, approve or deny body is a 400, not silently dropped', async () => {
+    const extra = await api(h, GINA, 'POST', '/grants', { connection: 'secondary', duration_minutes: 30, reason: 'x', scope: 'all' });
+    expect(extra.status).toBe(400);
+    const requested = await api<ApiGrant>(h, GINA, 'POST', '/grants', { connection: 'secondary', duration_minutes: 30, reason: 'y' });
+    for (const verdict of ['approve', 'deny']) {
+      const res = await api(h, BOB, 'POST', `/grants/${requested.body.id}/${verdict}`, { comment: 'ok', duration_minutes: 480 });
+      expect(res.status).toBe(400);
+    }
+    expect((await api<ApiGrant>(h, BOB, 'POST', `/grants/${requested.body.id}/deny`, { comment: 'no' })).body.state).toBe('denied');
+  });
+});
