@@ -73,7 +73,15 @@ const kafkaStateSchema = z.object({
 
 const configSchema = z.object({
   listen: z
-    .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) })
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      /**
+       * Trust X-Forwarded-* from a TLS-terminating proxy (Fastify trustProxy): true, or the proxy's
+       * addresses/CIDRs. Then https seen by the proxy is https to Sluice.
+       */
+      trustProxy: z.union([z.boolean(), z.string().min(1), z.array(z.string().min(1)).min(1)]).default(false),
+    })
     .prefault({}),
   /** Where dev keys and default audit files live. */
   stateDir: z.string().default('.sluice'),
@@ -260,7 +268,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<
 }
 
 /** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 

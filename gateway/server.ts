@@ -4,7 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import { apiPlugin } from './approvals/api-plugin.ts';
 import type { ApprovalGate } from './approvals/approval-stage.ts';
 import type { AuditLog } from './audit/audit-log.ts';
-import type { SluiceConfig } from './config.ts';
+import { isLoopback, type SluiceConfig } from './config.ts';
 import { consolePlugin } from './console/console-plugin.ts';
 import { OidcLogin } from './console/oidc-login.ts';
 import { SluiceError, errorBody, toErrorBody } from './errors.ts';
@@ -50,6 +50,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
       redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'], censor: '[redacted]' },
     },
     genReqId: () => randomUUID(),
+    trustProxy: config.listen.trustProxy,
     // Fastify's default removes properties a schema does not allow and carries on; an approver's
     // misspelt field silently dropped is a decision made on something else: refuse it (400).
     ajv: { customOptions: { removeAdditional: false } },
@@ -94,6 +95,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     app.register(consolePlugin, {
       prefix: '/sluice/console', login, approvals: deps.approvals.service, sessions: deps.sessions, adminGroups: config.sessions.adminGroups,
       connections: config.connections.map((c) => c.name), auditFile: config.audit.file.path, sessionTtlSeconds: config.console.sessionTtlSeconds, redirectUrl: config.console.redirectUrl,
+      plainHttpLoopback: isLoopback(config.listen.host),
     });
   }
   app.register(apiPlugin, { prefix: '/sluice/api', verifier: deps.verifier, approvals: deps.approvals.service, sessions: deps.sessions, adminGroups: config.sessions.adminGroups });

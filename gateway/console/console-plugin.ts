@@ -24,6 +24,12 @@ export interface ConsoleDeps {
   readonly sessionTtlSeconds: number;
   /** Fixed redirect URI; otherwise derived from the request's origin. */
   readonly redirectUrl: string | undefined;
+  /**
+   * Sluice listens on loopback: plain-http requests are a developer's own browser, the one case
+   * where a cookie may go without `Secure`. Anywhere else plain http means a TLS-terminating proxy
+   * in front (the browser speaks https), so cookies are always `Secure`.
+   */
+  readonly plainHttpLoopback: boolean;
 }
 
 const SESSION_COOKIE = 'sluice_console';
@@ -62,7 +68,8 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
   await app.register(formbody, { bodyLimit: 16 * 1024 });
   const sessions = new ConsoleSessions(deps.sessionTtlSeconds * 1000);
   const isAdmin = (s: ConsoleSession): boolean => s.identity.groups.some((g) => deps.adminGroups.includes(g));
-  const secure = (req: FastifyRequest): boolean => req.protocol === 'https';
+  // req.protocol follows X-Forwarded-Proto when listen.trustProxy trusts the proxy.
+  const secure = (req: FastifyRequest): boolean => req.protocol === 'https' || !deps.plainHttpLoopback;
   const page = (reply: FastifyReply, title: string, body: string, s: ConsoleSession, status = 200) =>
     reply.code(status).headers(PAGE_HEADERS).send(layout(title, body, { sub: s.identity.sub, csrf: s.csrfToken }));
 

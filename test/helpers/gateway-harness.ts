@@ -37,6 +37,8 @@ export interface HarnessOptions {
   readonly console?: Record<string, unknown>;
   readonly identity?: Record<string, unknown>;
   readonly port?: number;
+  /** Config section `listen` beyond host and port, e.g. `{ trustProxy: true }`. */
+  readonly listen?: Record<string, unknown>;
   /** Config section `audit.kafka` (gateway/audit/kafka-sink.ts): the Kafka sink beside the file. */
   readonly auditKafka?: Record<string, unknown>;
   /** Config section `state.kafka` (gateway/state): approvals, sessions and grants shared through Kafka. */
@@ -76,7 +78,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const auditFile = join(dir, 'audit.jsonl');
   const config = resolveConfig(
     {
-      listen: { host: '127.0.0.1', port: options.port ?? 0 },
+      listen: { host: '127.0.0.1', port: options.port ?? 0, ...options.listen },
       stateDir: dir,
       limits: {
         bodyBytes: options.bodyBytes ?? 1024 * 1024,

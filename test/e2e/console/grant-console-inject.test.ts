@@ -25,6 +25,8 @@ const audit = new AuditLog([{ name: 'null', write: () => {}, flush: async () => 
 
 let dir: string;
 let app: FastifyInstance;
+/** The same console as served beyond loopback (plain http there means a TLS proxy in front). */
+let beyondLoopback: FastifyInstance;
 let grants: GrantService;
 let closeStores: () => Promise<unknown>;
 /** Who the stubbed provider signs in next. */
@@ -42,14 +44,18 @@ beforeAll(async () => {
   const sessions = FileSessionStore.open(dir);
   closeStores = () => Promise.all([approvals.close(), sessions.close(), grants.store.close()]);
   app = Fastify();
-  await app.register(consolePlugin, {
+  const deps = {
     prefix: BASE, login, approvals: new ApprovalService(approvals, audit),
     sessions: new SessionService(sessions, audit, 900, undefined, grants),
     adminGroups: ['admins'], connections: ['anthropic', 'secondary'], auditFile: join(dir, 'audit.jsonl'), sessionTtlSeconds: 3600, redirectUrl: undefined,
-  });
+  };
+  await app.register(consolePlugin, { ...deps, plainHttpLoopback: true });
+  beyondLoopback = Fastify();
+  await beyondLoopback.register(consolePlugin, { ...deps, plainHttpLoopback: false });
 });
 afterAll(async () => {
   await app?.close();
+  await beyondLoopback?.close();
   await closeStores?.();
   await rm(dir, { recursive: true, force: true });
 });
@@ -71,6 +77,15 @@ async function signIn(sub: string, groups: string[]): Promise<Browserless> {
 function post(as: Browserless, path: string, form: Record<string, string>, headers: Record<string, string> = {}) {
   return app.inject({ method: 'POST', url: `${BASE}${path}`, cookies: { sluice_console: as.cookie }, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, payload: new URLSearchParams(form).toString() });
 }
+
+describe('console cookies beyond loopback', () => {
+  it('are Secure even on a plain-http request: a TLS-terminating proxy speaks https to the browser', async () => {
+    const started = await beyondLoopback.inject({ method: 'GET', url: `${BASE}/login` });
+    expect(started.cookies.find((c) => c.name === 'sluice_login')).toMatchObject({ secure: true, httpOnly: true });
+    const onLoopback = await app.inject({ method: 'GET', url: `${BASE}/login` });
+    expect(onLoopback.cookies.find((c) => c.name === 'sluice_login')?.secure).toBeUndefined();
+  });
+});
 
 describe('console access grants (inject)', () => {
   it('refuses a grant form post without the CSRF token or from another origin', async () => {
