@@ -147,6 +147,12 @@ const configSchema = z.object({
   audit: z
     .object({
       file: z.object({ path: z.string().default('.sluice/audit/audit.jsonl') }).prefault({}),
+      /**
+       * While the audit file cannot be written (a full disk): fail-closed refuses calls with 503 and
+       * turns /readyz 503 until writes succeed again; fail-open keeps serving, queues events in
+       * memory up to 64 MiB and then drops new ones (counted, logged at error).
+       */
+      onWriteFailure: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
       /** Stream audit events to Kafka as well (through a local write-ahead spool); off when absent. */
       kafka: kafkaAuditSchema.optional(),
       /** Log the chain head (`INSTANCE:SEQ:HASH`) this often when it moved, and at shutdown (gateway/audit/chain-anchor.ts); 0: never. */

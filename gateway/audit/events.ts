@@ -113,5 +113,21 @@ export interface GrantEventBody {
   expires_at: string | null;
 }
 
-export type AuditEventBody = DecisionEventBody | SessionRecordBody | ApprovalEventBody | AccessEventBody | GrantEventBody;
+/**
+ * The audit file ended in part of a line at start (a crash or a full disk mid-write): the part
+ * was moved to `moved_to` and the file cut back to its last whole line. Recorded so the cut is
+ * in the chain, not only in a log.
+ */
+export interface AuditRecoveryEventBody {
+  kind: 'audit_recovery';
+  timestamp: string;
+  /** No caller: the gateway itself recovered the file. */
+  subject: null;
+  file: string;
+  torn_bytes: number;
+  torn_sha256: string;
+  moved_to: string;
+}
+
+export type AuditEventBody = DecisionEventBody | SessionRecordBody | ApprovalEventBody | AccessEventBody | GrantEventBody | AuditRecoveryEventBody;
 export type AuditEvent = AuditEventBody & ChainFields;

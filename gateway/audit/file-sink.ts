@@ -1,67 +1,155 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, write as fsWrite } from 'node:fs';
 import { dirname } from 'node:path';
-import sonicBoom, { type SonicBoom as SonicBoomStream } from 'sonic-boom';
 import type { AuditSink, SinkHealth } from './sink.ts';
 
-// sonic-boom is CommonJS: its default export is the class its typings call SonicBoom.
-const SonicBoom = sonicBoom as unknown as typeof SonicBoomStream;
-
-/** Bytes one write(2) may take: sonic-boom's default, 16 KiB, let lines queue faster than they drained at saturation. */
+/** Bytes one write(2) takes at most: lines queued while a write runs go out together (group commit). */
 const MAX_WRITE_BYTES = 1024 * 1024;
 
 /** Audit bytes queued in memory beyond which the sink stops accepting (the gateway answers 503). */
 const MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
+/** Retry delays after a failed write (ENOSPC, EIO, …): from the first to the longest. */
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 2000;
+
+/** How long close() keeps trying to write what is queued while the disk refuses it. */
+const CLOSE_TIMEOUT_MS = 5000;
+
+/** What the gateway does while the file cannot be written (config `audit.onWriteFailure`). */
+export type WriteFailurePolicy = 'fail-closed' | 'fail-open';
+
+/** Where the sink reports a failed write and its recovery (the gateway's logger). */
+export interface FileSinkLogger {
+  error(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+export interface FileSinkOptions {
+  readonly maxPendingBytes?: number;
+  readonly onWriteFailure?: WriteFailurePolicy;
+  readonly logger?: FileSinkLogger;
+}
+
 /**
- * Append-only JSONL file: the embedded default sink. sonic-boom (pino's writer) batches appends
- * off the request path; the file is opened O_APPEND with mode 0600 because it holds prompts.
- * The queue is bounded: past maxPendingBytes not yet written, health() reports the sink as not
- * accepting, so the gateway refuses calls instead of holding an ever-growing backlog in memory.
+ * Append-only JSONL file: the embedded default sink. Lines are queued and written off the request
+ * path, all lines queued while one write runs going out in the next (one write(2) per batch). The
+ * file is opened O_APPEND with mode 0600 because it holds prompts.
+ *
+ * A failed write (a full disk, an I/O error) never throws: the unwritten bytes stay queued, in
+ * order, and are written again with backoff until the disk takes them; a partly written line is
+ * completed, not repeated. While writes fail the sink stops accepting (fail-closed: the gateway
+ * answers 503 and /readyz turns 503) or, with fail-open, keeps accepting until the queue is full
+ * and then drops new events, counted. Hand-written rather than sonic-boom (pino's writer), which
+ * gives up on any error but EAGAIN and leaves the rest to an 'error' event.
  */
 export class FileAuditSink implements AuditSink {
   readonly name = 'file';
-  private readonly stream: SonicBoomStream;
+  private readonly fd: number;
+  private readonly maxPendingBytes: number;
+  private readonly policy: WriteFailurePolicy;
+  private readonly logger: FileSinkLogger | undefined;
+  private queue: Buffer[] = [];
   private pendingBytes = 0;
+  private writing = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryMs = RETRY_FIRST_MS;
+  private failure: NodeJS.ErrnoException | undefined;
+  private failures = 0;
+  private dropped = 0;
+  private idle: Array<() => void> = [];
 
   constructor(
     readonly path: string,
-    private readonly maxPendingBytes = MAX_PENDING_BYTES,
+    options: FileSinkOptions = {},
   ) {
+    this.maxPendingBytes = options.maxPendingBytes ?? MAX_PENDING_BYTES;
+    this.policy = options.onWriteFailure ?? 'fail-closed';
+    this.logger = options.logger;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    // minLength 1, not the default 0: with 0, sonic-boom's flush() calls back at once without
-    // waiting for writes in flight, so "flushed" would not mean "in the file". With 1 every write
-    // still goes out immediately, and flush() waits for the drain.
-    // Buffer mode: lines are encoded once; in string mode sonic-boom re-measures (and copies) its
-    // whole pending string on every write, 16% of all allocation at saturation.
-    this.stream = new SonicBoom({ dest: path, append: true, mkdir: true, sync: false, mode: 0o600, minLength: 1, maxWrite: MAX_WRITE_BYTES, contentMode: 'buffer' });
-    this.stream.on('write', (written: number) => (this.pendingBytes -= written));
+    this.fd = openSync(path, 'a', 0o600);
   }
 
   write(_event: unknown, _line: string, bytes: Buffer): void {
+    if (this.failure && this.pendingBytes + bytes.length > this.maxPendingBytes) {
+      // Only reachable with fail-open (fail-closed stopped accepting calls): said loudly, counted.
+      this.dropped++;
+      this.logger?.error({ dropped_total: this.dropped }, 'audit file: event dropped (fail-open, disk not writable, queue full)');
+      return;
+    }
+    this.queue.push(bytes);
     this.pendingBytes += bytes.length;
-    // The typings know only string content; buffer mode takes Buffers.
-    this.stream.write(bytes as unknown as string);
+    this.pump();
+  }
+
+  /** Starts the next write unless one runs or a retry waits. */
+  private pump(): void {
+    if (this.writing || this.retryTimer || this.queue.length === 0) return;
+    let size = 0;
+    let count = 0;
+    while (count < this.queue.length && (count === 0 || size + this.queue[count]!.length <= MAX_WRITE_BYTES)) size += this.queue[count++]!.length;
+    const chunk = count === 1 ? this.queue[0]! : Buffer.concat(this.queue.slice(0, count), size);
+    this.queue.splice(0, count, chunk);
+    this.writing = true;
+    fsWrite(this.fd, chunk, 0, chunk.length, null, (err, written) => this.written(chunk, err, written));
+  }
+
+  private written(chunk: Buffer, err: NodeJS.ErrnoException | null, written: number): void {
+    this.writing = false;
+    if (written > 0) {
+      this.pendingBytes -= written;
+      if (written < chunk.length) this.queue[0] = chunk.subarray(written);
+      else this.queue.shift();
+    }
+    if (err) {
+      if (!this.failure) this.logger?.error({ err, path: this.path }, 'audit file write failed; retrying until it succeeds');
+      this.failure = err;
+      this.failures++;
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.pump();
+      }, this.retryMs).unref();
+      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      return;
+    }
+    if (this.failure) {
+      this.logger?.info({ path: this.path, failed_writes: this.failures }, 'audit file writable again');
+      this.failure = undefined;
+      this.retryMs = RETRY_FIRST_MS;
+    }
+    if (this.queue.length > 0) return this.pump();
+    const idle = this.idle;
+    this.idle = [];
+    for (const resolve of idle) resolve();
   }
 
   health(): SinkHealth {
+    const metrics = { pending_bytes: this.pendingBytes, write_failures_total: this.failures, dropped_events_total: this.dropped };
+    if (this.failure) {
+      const reason = `audit file ${this.path} cannot be written (${this.failure.code ?? this.failure.message})`;
+      return { name: this.name, accepting: this.policy === 'fail-open', reason, metrics };
+    }
     const accepting = this.pendingBytes <= this.maxPendingBytes;
     return {
       name: this.name,
       accepting,
       ...(accepting ? {} : { reason: `audit file ${this.path} is ${Math.round(this.pendingBytes / 2 ** 20)} MiB behind` }),
-      metrics: { pending_bytes: this.pendingBytes },
+      metrics,
     };
   }
 
+  /** Resolves once every event recorded so far is in the file (waits through a failure until it ends). */
   flush(): Promise<void> {
-    return new Promise((resolve, reject) => this.stream.flush((err?: Error) => (err ? reject(err) : resolve())));
+    if (this.queue.length === 0 && !this.writing) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
   }
 
   async close(): Promise<void> {
-    await this.flush();
-    await new Promise<void>((resolve) => {
-      this.stream.once('close', () => resolve());
-      this.stream.end();
-    });
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), CLOSE_TIMEOUT_MS)));
+    const lost = await Promise.race([this.flush().then(() => false), gaveUp]);
+    clearTimeout(timer);
+    clearTimeout(this.retryTimer);
+    if (lost) this.logger?.error({ path: this.path, pending_bytes: this.pendingBytes }, 'audit file: closing with events not written');
+    closeSync(this.fd);
   }
 }

@@ -1,15 +1,17 @@
 import { join } from 'node:path';
 import { AuditLog } from './audit-log.ts';
-import { FileAuditSink } from './file-sink.ts';
+import { FileAuditSink, type WriteFailurePolicy } from './file-sink.ts';
 import { KafkaAuditSink, type SinkLogger } from './kafka-sink.ts';
 import type { AuditSink } from './sink.ts';
 import { Spool } from './spool.ts';
+import { recoverTornTail } from './torn-tail.ts';
 
 /** The slice of the validated config the audit stage reads. */
 export interface AuditConfig {
   readonly stateDir: string;
   readonly audit: {
     readonly file: { readonly path: string };
+    readonly onWriteFailure: WriteFailurePolicy;
     readonly kafka?: {
       readonly brokers: readonly string[];
       readonly clientId: string;
@@ -31,11 +33,14 @@ export function defaultSpoolDir(stateDir: string): string {
 }
 
 /**
- * The audit log with its sinks: always the JSONL file; with `audit.kafka` also the Kafka sink,
- * whose spool is opened (and any events a previous run left in it queued for delivery) here.
+ * The audit log with its sinks: always the JSONL file (a torn last line left by a crash is moved
+ * aside first and recorded); with `audit.kafka` also the Kafka sink, whose spool is opened (and
+ * any events a previous run left in it queued for delivery) here.
  */
 export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Promise<AuditLog> {
-  const sinks: AuditSink[] = [new FileAuditSink(config.audit.file.path)];
+  const file = config.audit.file.path;
+  const torn = recoverTornTail(file);
+  const sinks: AuditSink[] = [new FileAuditSink(file, { onWriteFailure: config.audit.onWriteFailure, ...(logger ? { logger } : {}) })];
   const k = config.audit.kafka;
   if (k) {
     const spool = await Spool.open({ dir: k.spool.dir ?? defaultSpoolDir(config.stateDir), maxBytes: k.spool.maxBytes, memoryBytes: k.spool.memoryBytes, fsync: k.spool.fsync });
@@ -54,5 +59,12 @@ export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Pr
       }),
     );
   }
-  return new AuditLog(sinks);
+  const audit = new AuditLog(sinks);
+  if (torn) {
+    logger?.warn({ file, torn_bytes: torn.bytes, moved_to: torn.movedTo }, 'audit file ended in a torn line: moved aside');
+    const { bytes, sha256, movedTo } = torn;
+    const at = new Date().toISOString();
+    audit.record({ kind: 'audit_recovery', timestamp: at, subject: null, file, torn_bytes: bytes, torn_sha256: sha256, moved_to: movedTo });
+  }
+  return audit;
 }

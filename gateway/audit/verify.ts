@@ -24,6 +24,13 @@ export interface VerifyReport {
   /** Per instance; `head` (`INSTANCE:SEQ:HASH` of its last event) is what `--head` takes on a later run. */
   readonly instances: ReadonlyArray<{ instance_id: string; first_seq: number; last_seq: number; events: number; head: string }>;
   readonly problems: readonly ChainProblem[];
+  /** Torn last lines the gateway moved aside at start (`audit_recovery` events): not a chain problem, shown. */
+  readonly recoveries: ReadonlyArray<{ readonly where: string; readonly torn_bytes: number; readonly moved_to: string }>;
+  /**
+   * Decisions with no exchange record: calls in flight when an instance stopped (a crash, kill -9).
+   * The decision was written before the call went upstream; the record of how it ended never was.
+   */
+  readonly incomplete: readonly string[];
 }
 
 interface Parsed { readonly line: string; readonly hash: string; readonly seq: number; readonly prev: string; readonly instance: string; readonly where: string }
@@ -47,9 +54,12 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
   const perInstance = new Map<string, Parsed[]>();
   let duplicates = 0;
   let events = 0;
+  const decided = new Set<string>();
+  const ended = new Set<string>();
+  const recoveries: Array<VerifyReport['recoveries'][number]> = [];
   for (const { line, stream, at } of lines) {
     const where = `${stream} ${at}`;
-    let e: { event_id?: unknown; seq?: unknown; prev_hash?: unknown; instance_id?: unknown };
+    let e: { event_id?: unknown; seq?: unknown; prev_hash?: unknown; instance_id?: unknown; kind?: unknown; decision_id?: unknown } & Partial<Recovery>;
     try {
       e = JSON.parse(line) as typeof e;
     } catch {
@@ -69,6 +79,11 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
     }
     byId.set(e.event_id, hash);
     events++;
+    if (typeof e.decision_id === 'string') {
+      if (e.kind === 'decision') decided.add(e.decision_id);
+      else if (e.kind === 'session') ended.add(e.decision_id);
+    }
+    if (e.kind === 'audit_recovery') recoveries.push({ where, torn_bytes: Number(e.torn_bytes), moved_to: String(e.moved_to) });
     const streamKey = `${stream}\u0000${e.instance_id}`;
     const last = lastInStream.get(streamKey);
     if (last !== undefined && e.seq < last) problems.push({ kind: 'reorder', message: `${where}: seq ${e.seq} of instance ${e.instance_id} comes after seq ${last}` });
@@ -83,8 +98,11 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
     return { instance_id, first_seq: list[0]!.seq, last_seq: last.seq, events: list.length, head: formatChainHead({ instanceId: instance_id, seq: last.seq, hash: last.hash }) };
   });
   for (const anchor of anchors) checkAnchor(anchor, perInstance.get(anchor.instanceId) ?? [], problems);
-  return { events, duplicates, instances, problems };
+  const incomplete = [...decided].filter((id) => !ended.has(id));
+  return { events, duplicates, instances, problems, recoveries, incomplete };
 }
+
+interface Recovery { readonly torn_bytes: number; readonly moved_to: string }
 
 function checkInstance(list: readonly Parsed[], problems: ChainProblem[]): void {
   let prev: Parsed | undefined;
@@ -129,8 +147,15 @@ export function parseChainHead(text: string): ChainHead {
 export function formatReport(report: VerifyReport, limit = 50): string {
   const head = `${report.events} events from ${report.instances.length} instance(s)` + (report.duplicates ? `, ${report.duplicates} exact duplicate(s) ignored` : '');
   const chains = report.instances.map((i) => `  instance ${i.instance_id}: seq ${i.first_seq}..${i.last_seq} (${i.events} events), head ${i.head}`);
-  if (report.problems.length === 0) return [`OK: ${head}; every chain intact`, ...chains].join('\n') + '\n';
+  const recovered = report.recoveries.map((r) => `  recovered: ${r.where}: a torn last line of ${r.torn_bytes} bytes was moved to ${r.moved_to}`);
+  const shownIds = report.incomplete.slice(0, limit).join(', ');
+  const incomplete = report.incomplete.length === 0 ? [] : [
+    `  incomplete: ${report.incomplete.length} decision(s) without an exchange record (calls in flight when an instance stopped): ${shownIds}` +
+      (report.incomplete.length > limit ? ', …' : ''),
+  ];
+  const notes = [...recovered, ...incomplete];
+  if (report.problems.length === 0) return [`OK: ${head}; every chain intact`, ...notes, ...chains].join('\n') + '\n';
   const shown = report.problems.slice(0, limit).map((p) => `  ${p.kind}: ${p.message}`);
   const more = report.problems.length > limit ? [`  … and ${report.problems.length - limit} more`] : [];
-  return [`FAILED: ${report.problems.length} problem(s) in ${head}`, ...shown, ...more, ...chains].join('\n') + '\n';
+  return [`FAILED: ${report.problems.length} problem(s) in ${head}`, ...shown, ...more, ...notes, ...chains].join('\n') + '\n';
 }

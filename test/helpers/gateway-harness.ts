@@ -37,6 +37,9 @@ export interface HarnessOptions {
   readonly console?: Record<string, unknown>;
   readonly identity?: Record<string, unknown>;
   readonly port?: number;
+  /** Where the audit file goes (default: the harness's temp dir), and `audit.onWriteFailure`. */
+  readonly auditFile?: string;
+  readonly auditOnWriteFailure?: 'fail-closed' | 'fail-open';
   /** Config section `listen` beyond host and port, e.g. `{ trustProxy: true }`. */
   readonly listen?: Record<string, unknown>;
   /** Config section `audit.kafka` (gateway/audit/kafka-sink.ts): the Kafka sink beside the file. */
@@ -75,7 +78,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const idp = await TestIdp.start();
   const upstream = await MockClaude.start({ ...options.mock, apiKey: upstreamKey });
   const env = { [UPSTREAM_KEY_ENV]: upstreamKey };
-  const auditFile = join(dir, 'audit.jsonl');
+  const auditFile = options.auditFile ?? join(dir, 'audit.jsonl');
   const config = resolveConfig(
     {
       listen: { host: '127.0.0.1', port: options.port ?? 0, ...options.listen },
@@ -102,6 +105,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       audit: {
         file: { path: auditFile },
         anchorIntervalSeconds: 0,
+        ...(options.auditOnWriteFailure ? { onWriteFailure: options.auditOnWriteFailure } : {}),
         ...(options.auditMaxContentBytes ? { maxContentBytes: options.auditMaxContentBytes } : {}),
         ...(options.auditKafka ? { kafka: options.auditKafka } : {}),
       },

@@ -30,7 +30,7 @@ describe('FileAuditSink', () => {
 
   it('stops accepting while more than its limit waits in memory, and accepts again once written', async () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-file-sink-'));
-    const sink = new FileAuditSink(join(dir, 'audit.jsonl'), 64 * 1024);
+    const sink = new FileAuditSink(join(dir, 'audit.jsonl'), { maxPendingBytes: 64 * 1024 });
     expect(sink.health()).toMatchObject({ accepting: true, metrics: { pending_bytes: 0 } });
     // Written in one turn: nothing reaches the file before the loop ends, so all of it is pending.
     const line = JSON.stringify({ text: 'é'.repeat(1000) });
@@ -45,5 +45,28 @@ describe('FileAuditSink', () => {
     expect(lines).toHaveLength(100);
     expect(JSON.parse(lines[99]!)).toEqual({ text: 'é'.repeat(1000) });
     await sink.close();
+  });
+});
+
+describe('FileAuditSink when writes fail', () => {
+  it('a file that refuses every write (/dev/full, ENOSPC): no throw, stops accepting, says why, counts', async () => {
+    const sink = new FileAuditSink('/dev/full');
+    write(sink, JSON.stringify({ n: 1 }));
+    // The first write fails on the next turns of the event loop: wait for the sink to say so.
+    for (let i = 0; i < 100 && sink.health().accepting; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const health = sink.health();
+    expect(health).toMatchObject({ accepting: false, reason: 'audit file /dev/full cannot be written (ENOSPC)' });
+    expect(health.metrics.write_failures_total).toBeGreaterThanOrEqual(1);
+    expect(health.metrics.pending_bytes).toBeGreaterThan(0);
+  });
+
+  it('fail-open keeps accepting while writes fail, and drops (counted) once its queue is full', async () => {
+    const sink = new FileAuditSink('/dev/full', { onWriteFailure: 'fail-open', maxPendingBytes: 1024 });
+    write(sink, 'x'.repeat(100));
+    for (let i = 0; i < 100 && sink.health().metrics.write_failures_total === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(sink.health().accepting).toBe(true);
+    for (let i = 0; i < 20; i++) write(sink, 'y'.repeat(100));
+    expect(sink.health().metrics.dropped_events_total).toBeGreaterThan(0);
+    expect(sink.health().metrics.pending_bytes).toBeLessThanOrEqual(1024);
   });
 });
