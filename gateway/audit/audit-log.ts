@@ -63,6 +63,11 @@ export class AuditLog {
     return { accepting: reasons.length === 0, reasons, sinks };
   }
 
+  /** Resolves once every event recorded so far has left the process in every sink that can say so. */
+  async written(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.written?.()));
+  }
+
   async flush(): Promise<void> {
     await Promise.all(this.sinks.map((s) => s.flush()));
   }

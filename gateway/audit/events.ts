@@ -47,6 +47,12 @@ export interface SessionRecordBody {
   session_id: string | null;
   connection: string | null;
   operation: string;
+  /** How the call ended: the decision's outcome, `mask` also when only the answer was masked. */
+  outcome: Outcome;
+  /** Every mask applied, in the request and in the answer. */
+  masks_applied: readonly { type: string; count: number; path: string }[];
+  /** Why the call failed after its decision (upstream unavailable, answer too large, caller gone). */
+  error?: { code: string; message: string };
   /** The request body as forwarded upstream (after masking, once masking applies). */
   request: unknown;
   response: {

@@ -57,6 +57,10 @@ export class FileAuditSink implements AuditSink {
   private failures = 0;
   private dropped = 0;
   private idle: Array<() => void> = [];
+  /** Bytes handed to write() and bytes the file has taken, since start: written() waits on these. */
+  private enqueuedTotal = 0;
+  private writtenTotal = 0;
+  private waiters: Array<{ readonly upTo: number; readonly resolve: () => void }> = [];
 
   constructor(
     readonly path: string,
@@ -78,6 +82,7 @@ export class FileAuditSink implements AuditSink {
     }
     this.queue.push(bytes);
     this.pendingBytes += bytes.length;
+    this.enqueuedTotal += bytes.length;
     this.pump();
   }
 
@@ -90,13 +95,15 @@ export class FileAuditSink implements AuditSink {
     const chunk = count === 1 ? this.queue[0]! : Buffer.concat(this.queue.slice(0, count), size);
     this.queue.splice(0, count, chunk);
     this.writing = true;
-    fsWrite(this.fd, chunk, 0, chunk.length, null, (err, written) => this.written(chunk, err, written));
+    fsWrite(this.fd, chunk, 0, chunk.length, null, (err, written) => this.onWritten(chunk, err, written));
   }
 
-  private written(chunk: Buffer, err: NodeJS.ErrnoException | null, written: number): void {
+  private onWritten(chunk: Buffer, err: NodeJS.ErrnoException | null, written: number): void {
     this.writing = false;
     if (written > 0) {
       this.pendingBytes -= written;
+      this.writtenTotal += written;
+      if (this.waiters.length > 0) this.wake();
       if (written < chunk.length) this.queue[0] = chunk.subarray(written);
       else this.queue.shift();
     }
@@ -120,6 +127,18 @@ export class FileAuditSink implements AuditSink {
     const idle = this.idle;
     this.idle = [];
     for (const resolve of idle) resolve();
+  }
+
+  private wake(): void {
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) (w.upTo <= this.writtenTotal ? w.resolve() : still.push(w));
+    this.waiters = still;
+  }
+
+  written(): Promise<void> {
+    const upTo = this.enqueuedTotal;
+    if (upTo <= this.writtenTotal) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ upTo, resolve }));
   }
 
   health(): SinkHealth {

@@ -9,6 +9,12 @@ export interface AuditSink {
   /** `line` is the serialized event; `bytes` the same line in UTF-8 with its newline, encoded once for the hash chain and every sink. */
   write(event: AuditEvent, line: string, bytes: Buffer): void;
   flush(): Promise<void>;
+  /**
+   * Resolves once every event handed over so far has left the process (written to the file, the
+   * spool), however many arrive after it: what a write-ahead record waits for. Unlike flush() it
+   * cannot be kept waiting by a steady stream of later events.
+   */
+  written?(): Promise<void>;
   close(): Promise<void>;
   /** Optional state for /readyz and /metrics; a sink that cannot take more work says so here. */
   health?(): SinkHealth;

@@ -51,18 +51,15 @@ function slotsOf(holder: object, key: string): ContentSlot[] {
 }
 
 /**
- * Writes the exchange's decision event and session record, once. Called on every path out of
- * the proxy route (success, refusal, upstream failure, caller gone), so each request leaves
- * exactly one of each in the audit log.
+ * Writes the decision event, once: when the decision is made, before the call goes upstream
+ * (write-ahead, so a crash mid-call still leaves the decision), or with the exchange record for a
+ * call refused before any decision. It says what was decided and what the request carried;
+ * what happened after (the answer, its masks, an upstream failure) is the exchange record's.
  */
-export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: number): Outcome | undefined {
-  if (ex.audited) return undefined;
-  ex.audited = true;
-  ex.mark('total');
-  const subject = ex.identity?.sub ?? null;
-  const timestamp = ex.startedAt.toISOString();
+export function recordDecision(audit: AuditLog, ex: Exchange, maxContentBytes: number): void {
+  if (ex.decisionRecorded) return;
+  ex.decisionRecorded = true;
   const policyNs = ex.timingsMs.policy === undefined ? undefined : Math.round(ex.timingsMs.policy * 1e6);
-  const outcome = outcomeOf(ex);
   audit.record({
     kind: 'decision',
     decision_id: ex.decisionId,
@@ -70,12 +67,12 @@ export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: n
     input: boundedInput(ex.policyInput ?? null, maxContentBytes),
     result: ex.policyResult ?? null,
     bundles: ex.bundleRevision === undefined ? {} : { sluice: { revision: ex.bundleRevision } },
-    timestamp,
+    timestamp: ex.startedAt.toISOString(),
     labels: { id: audit.instanceId, app: 'sluice' },
     requested_by: ex.requestedBy,
     metrics: policyNs === undefined ? {} : { timer_rego_query_eval_ns: policyNs },
-    outcome,
-    subject,
+    outcome: outcomeOf(ex),
+    subject: ex.identity?.sub ?? null,
     reasons: ex.decision?.reasons ?? (ex.error ? [ex.error.message] : []),
     session_id: ex.session?.id ?? null,
     approval: ex.approval,
@@ -83,14 +80,31 @@ export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: n
     ...(ex.maskedInputPaths.length > 0 ? { masked: ex.maskedInputPaths } : {}),
     ...(ex.error ? { error: { code: ex.error.code, message: ex.error.message } } : {}),
   });
+}
+
+/**
+ * Writes the exchange record (kind `session`) when the call ends, however it ends (success,
+ * refusal, upstream failure, caller gone), and the decision event first if the call never got
+ * one, so each request leaves exactly one of each in the audit log. Returns the final outcome.
+ */
+export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: number): Outcome | undefined {
+  if (ex.audited) return undefined;
+  ex.audited = true;
+  ex.mark('total');
+  recordDecision(audit, ex, maxContentBytes);
+  const subject = ex.identity?.sub ?? null;
+  const outcome = outcomeOf(ex);
   audit.record({
     kind: 'session',
     decision_id: ex.decisionId,
-    timestamp,
+    timestamp: ex.startedAt.toISOString(),
     subject,
     session_id: ex.session?.id ?? null,
     connection: ex.connection?.name ?? null,
     operation: ex.operation,
+    outcome,
+    masks_applied: ex.maskPlan?.ledger.entries() ?? [],
+    ...(ex.error ? { error: { code: ex.error.code, message: ex.error.message } } : {}),
     // Never a raw entity value in the audit, even one the policy let through (DESIGN.md: raw content is never written).
     // The detect stage scanned these same places: a request it found nothing in needs no second scan.
     // Bounded after redaction: a truncation marker's sha256 is of the masked content.

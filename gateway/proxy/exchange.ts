@@ -44,6 +44,8 @@ export class Exchange {
   session: SessionFacts | null = null;
   /** The approval this call waited for or presented, as the policy and the audit see it. */
   approval: PolicyInput['approval'] = null;
+  /** The decision event is written (before forwarding, or with the exchange record). */
+  decisionRecorded = false;
   audited = false;
 
   constructor(readonly operation: Operation, readonly requestedBy: string) {}

@@ -9,6 +9,7 @@ import { CallerGone, forward } from '../upstream/forward.ts';
 import type { Exchange } from './exchange.ts';
 import type { JsonBody } from './json-body.ts';
 import type { ProxyDeps } from './proxy-plugin.ts';
+import { recordDecision } from './audit-records.ts';
 import { relayJson } from './relay-json.ts';
 import { relayStream } from './relay-stream.ts';
 
@@ -112,6 +113,10 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) callerGone.abort(new Error('caller disconnected'));
   });
+  // Write-ahead: the decision is in the audit file before anything goes upstream, so a crash
+  // mid-call leaves it (verify reports it without its exchange record, as incomplete).
+  recordDecision(deps.audit, ex, deps.auditMaxContentBytes);
+  await ex.timed('audit_ahead', () => deps.audit.written());
   // Sluice's own latency before the upstream: everything from the request's arrival to here.
   ex.mark('forwarded');
   const upstream = await ex.timed('upstream_headers', () =>

@@ -90,7 +90,7 @@ describe('upstream faults', () => {
       expect(json.error.message).toMatch(/upstream "anthropic" unavailable/);
       const { decision, session } = await lastExchange(dead);
       expect(decision.outcome).toBe('allow'); // the policy allowed it; the upstream failed
-      expect(decision.error?.code).toBe('SLUICE_ERR_UPSTREAM_UNAVAILABLE');
+      expect(session.error?.code).toBe('SLUICE_ERR_UPSTREAM_UNAVAILABLE');
       expect(session.response).toMatchObject({ status: 502, error: { type: 'api_error' } });
       const client = new Anthropic({ baseURL: dead.url, authToken: await dead.token(['engineering']), apiKey: null, maxRetries: 0 });
       const err = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);

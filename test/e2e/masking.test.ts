@@ -61,7 +61,10 @@ describe('masking through the SDK', () => {
     expect(textOf(msg)).toContain('my key is [ANTHROPIC_API_KEY_1] ok');
     expect(textOf(msg)).not.toContain('Zx9Zx9');
     const { decision, session } = await lastEvents();
-    expect(decision.masks_applied).toEqual([{ type: 'ANTHROPIC_API_KEY', count: 1, path: 'response.content[0].text' }]);
+    // Decided (and written) before the answer existed: the answer's masks are in the exchange record.
+    expect(decision.masks_applied).toEqual([]);
+    expect(session.masks_applied).toEqual([{ type: 'ANTHROPIC_API_KEY', count: 1, path: 'response.content[0].text' }]);
+    expect(session.outcome).toBe('mask');
     expect(JSON.stringify(session)).not.toContain('Zx9Zx9');
   });
 
@@ -88,8 +91,8 @@ describe('masking through the SDK', () => {
       expect(thinking?.type === 'thinking' && thinking.thinking).toBe('[mock-claude thinking] The user wrote: host 10.20.30.40 key [ANTHROPIC_API_KEY_1] mail [EMAIL_1]');
       expect(thinking?.type === 'thinking' && thinking.signature).toMatch(/^[A-Za-z0-9+/]{40,}={0,2}$/);
       expect(textOf(msg)).toBe(`[echo from mock-claude] host 10.20.30.40 key [ANTHROPIC_API_KEY_1] mail ${EMAIL}`);
-      const { decision, session } = await lastEvents();
-      expect(decision.masks_applied).toContainEqual({ type: 'ANTHROPIC_API_KEY', count: 1, path: 'response.content[0].thinking' });
+      const { session } = await lastEvents();
+      expect(session.masks_applied).toContainEqual({ type: 'ANTHROPIC_API_KEY', count: 1, path: 'response.content[0].thinking' });
       // The audit keeps only the type of what the caller may see, in the thinking as in the text.
       const recorded = JSON.stringify(session.response);
       expect(recorded).not.toContain('10.20.30.40');
@@ -122,7 +125,7 @@ describe('masking through the SDK', () => {
       expect(textOf(msg)).toBe('[echo from mock-claude] find [ANTHROPIC_API_KEY_1] docs');
       expect(msg.usage.server_tool_use?.web_search_requests).toBe(1);
       const { decision, session } = await lastEvents();
-      expect(decision.masks_applied).toEqual(
+      expect(session.masks_applied).toEqual(
         expect.arrayContaining([
           { type: 'ANTHROPIC_API_KEY', count: 1, path: queryPaths[i] },
           { type: 'ANTHROPIC_API_KEY', count: 1, path: 'response.content[1].content[0].title' },
@@ -177,6 +180,8 @@ describe('masking through the SDK', () => {
     const { decision } = await lastEvents();
     expect(decision.outcome).toBe('allow');
     expect(decision.masks_applied).toEqual([]);
+    const { session } = await lastEvents();
+    expect(session).toMatchObject({ outcome: 'allow', masks_applied: [] });
     expect(upstreamText()).toContain('version 1.2.3 shipped at 10:15:30, order 1234-5678');
   });
 

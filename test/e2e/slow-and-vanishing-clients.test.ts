@@ -100,9 +100,9 @@ describe('a caller that leaves before the upstream answers', () => {
       controller.abort();
       await call;
       // Without the cancellation the call would wait for the upstream headers timeout and record a timeout instead.
-      await expect.poll(async () => (await h.auditEvents()).some((e) => e.kind === 'decision' && e.subject === 'ghost'), { timeout: 3000 }).toBe(true);
-      const decision = (await h.auditEvents()).find((e) => e.kind === 'decision' && e.subject === 'ghost');
-      expect(decision?.kind === 'decision' && decision.error?.message).toMatch(/caller disconnected/);
+      await expect.poll(async () => (await h.auditEvents()).some((e) => e.kind === 'session' && e.subject === 'ghost'), { timeout: 3000 }).toBe(true);
+      const record = (await h.auditEvents()).find((e) => e.kind === 'session' && e.subject === 'ghost');
+      expect(record?.kind === 'session' && record.error?.message).toMatch(/caller disconnected/);
     } finally {
       h.upstream.setFault(undefined);
     }

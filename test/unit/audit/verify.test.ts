@@ -11,7 +11,7 @@ function chain(n: number, instance = 'inst-a'): string[] {
   const sink: AuditSink = { name: 'mem', write: (_e: AuditEvent, line: string) => void lines.push(line), flush: async () => {}, close: async () => {} };
   const log = new AuditLog([sink], instance);
   for (let i = 0; i < n; i++) {
-    log.record({ kind: 'session', decision_id: `d${i}`, timestamp: new Date(0).toISOString(), subject: 'alice', session_id: null, connection: 'c', operation: 'messages.create', request: { i }, response: null, timings_ms: {} });
+    log.record({ kind: 'session', decision_id: `d${i}`, timestamp: new Date(0).toISOString(), subject: 'alice', session_id: null, connection: 'c', operation: 'messages.create', outcome: 'allow' as const, masks_applied: [], request: { i }, response: null, timings_ms: {} });
   }
   return lines;
 }
