@@ -6,6 +6,7 @@
  */
 import { CombinedScan } from './combined-scan.ts';
 import { BUILTIN_PATTERNS, type EntityPattern } from './entity-patterns.ts';
+import { normalizedView } from './normalized-view.ts';
 
 /** One entity found in a text: its type and span (UTF-16 offsets); the value itself is never stored. */
 export interface EntityMatch {
@@ -41,8 +42,18 @@ export class EntityDetector {
     this.triggerOf = patterns.map((p) => (p.trigger === undefined ? -1 : sources.indexOf(p.trigger)));
   }
 
-  /** Every validated entity in `text`, in order, never overlapping. Linear in the text's length. */
+  /**
+   * Every validated entity in `text`, in order, never overlapping. Linear in the text's length.
+   * Found in the normalised view (zero-width characters dropped, full-width forms and odd spaces
+   * folded: normalized-view.ts); spans are the original text's, hidden characters included.
+   */
   scan(text: string): EntityMatch[] {
+    const view = normalizedView(text);
+    if (!view) return this.scanPlain(text);
+    return this.scanPlain(view.text).map((m) => ({ type: m.type, ...view.toOriginal(m.start, m.end) }));
+  }
+
+  private scanPlain(text: string): EntityMatch[] {
     const all = this.options.prefilter === false;
     const found = this.triggers.map((trigger) => all || trigger.test(text));
     const present: number[] = [];

@@ -117,10 +117,11 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   {
     type: 'CREDIT_CARD',
     trigger: '\\d',
-    source: `(?<![\\d-])(?:\\d{4}(?: \\d{4}){2} \\d{1,7}|\\d{4}(?:-\\d{4}){2}-\\d{1,7}|\\d{4}[ -]\\d{6}[ -]\\d{5}|\\d{13,19})(?![\\d-]|\\.\\d)`,
+    // Groups of four separated by spaces, hyphens or dots (4111.1111.1111.1111 is a card to a reader).
+    source: `(?<![\\d-])(?:\\d{4}(?: \\d{4}){2} \\d{1,7}|\\d{4}(?:-\\d{4}){2}-\\d{1,7}|\\d{4}(?:\\.\\d{4}){2}\\.\\d{1,7}|\\d{4}[ -]\\d{6}[ -]\\d{5}|\\d{13,19})(?![\\d-]|\\.\\d)`,
     validate: creditCardValid,
     structured: true,
-    tail: { kind: 'charset', chars: '0123456789 -', max: 23 },
+    tail: { kind: 'charset', chars: '0123456789 -.', max: 23 },
   },
   {
     type: 'IBAN',

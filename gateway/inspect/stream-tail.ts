@@ -17,6 +17,16 @@ function expandRanges(chars: string): string {
   return chars.replace('A-Z', span('A', 'Z')).replace('a-z', span('a', 'z')).replace('0-9', span('0', '9'));
 }
 
+/**
+ * Characters the detection view drops (format characters, non-ASCII spaces): inside an entity they
+ * hide nothing (normalized-view.ts), so they must not end a held run either.
+ */
+const INVISIBLE = '\u00ad\u00a0\u1680\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u202f' +
+  '\u205f\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u3000\ufeff' +
+  Array.from({ length: 11 }, (_, i) => String.fromCharCode(0x2000 + i)).join('');
+/** Full-width forms of ASCII (U+FF01–U+FF5E) are their ASCII character to the detector. */
+const FULL_WIDTH_OFFSET = 0xfee0;
+
 interface CharsetTail {
   readonly table: Uint8Array;
   readonly max: number;
@@ -36,9 +46,15 @@ export class StreamTail {
     for (const rule of rules) {
       if (rule.kind !== 'charset') continue;
       const table = new Uint8Array(65536);
-      for (const ch of expandRanges(rule.chars)) table[ch.charCodeAt(0)] = 1;
-      this.charsets.push({ table, max: rule.max });
-      max = Math.max(max, rule.max);
+      for (const ch of expandRanges(rule.chars)) {
+        table[ch.charCodeAt(0)] = 1;
+        if (ch > ' ' && ch <= '~') table[ch.charCodeAt(0) + FULL_WIDTH_OFFSET] = 1;
+      }
+      for (const ch of INVISIBLE) table[ch.charCodeAt(0)] = 1;
+      // Hidden characters lengthen an entity as written: room for one after every visible one.
+      const ruleMax = rule.max * 2;
+      this.charsets.push({ table, max: ruleMax });
+      max = Math.max(max, ruleMax);
     }
     this.pem = rules.some((r) => r.kind === 'pem');
     this.assignment = rules.some((r) => r.kind === 'assignment');

@@ -5,15 +5,19 @@
 # test in test/integration/policy proves both ways decide the same.
 package sluice
 
+# Keywords are compared with case and all whitespace folded away, as the gateway does (which also
+# folds look-alike letters, full-width forms and zero-width characters: Rego cannot).
 keyword_in_prompt(keyword) if {
 	not input.request.text_matches
-	contains(prompt_text, lower(keyword))
+	contains(prompt_text, folded(keyword))
 }
+
+folded(s) := strings.replace_n({" ": "", "\n": "", "\t": "", "\r": ""}, lower(s))
 
 pattern_in_prompt(pattern) if {
 	not input.request.text_matches
 	regex.match(pattern, object.get(input, ["request", "text"], ""))
 }
 
-# The prompt text lower-cased once per evaluation, for the keyword match.
-prompt_text := lower(object.get(input, ["request", "text"], ""))
+# The prompt text folded once per evaluation, for the keyword match.
+prompt_text := folded(object.get(input, ["request", "text"], ""))

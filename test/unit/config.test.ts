@@ -79,7 +79,7 @@ describe('config: unknown keys and the dev issuer', () => {
 
   it('a key far from every known one lists the keys known at that place', () => {
     const [problem] = problemsOf({ listen: { zzzzzzzz: 1 } });
-    expect(problem).toBe('listen.zzzzzzzz: unknown key (known keys here: host, port)');
+    expect(problem).toBe('listen.zzzzzzzz: unknown key (known keys here: host, port, trustProxy)');
   });
 
   it('unknown keys are reported together with invalid values', () => {

@@ -102,6 +102,20 @@ describe('SseStreamMasker', () => {
     }
   });
 
+  it('masks an entity hidden with zero-width characters and no-break spaces, at every delta and byte cut', () => {
+    const text = 'Mail jane.roe\u200b@\u00a0example.org and card 4111\u200b1111\u00a01111\u20601111 now.';
+    const want = expected(text);
+    expect(want).toBe('Mail [EMAIL_1] and card [CREDIT_CARD_1] now.');
+    for (let cut = 1; cut < text.length; cut++) {
+      const sse = streamOf(text, [cut, cut + 3]);
+      for (const byteCut of [0, Math.floor(Buffer.byteLength(sse) / 2)]) {
+        const { text: got, raw } = run(sse, [byteCut]);
+        expect(got, `delta cut at ${cut}`).toBe(want);
+        expect(raw).not.toContain('example.org');
+      }
+    }
+  });
+
   it('keeps event order, usage and pings, and adds no delay when a chunk ends on a break', () => {
     const { message, events } = run(streamOf('Hello there! How are you? ', [7, 13]), []);
     expect(events.filter((e, i) => e !== 'content_block_delta' || events[i - 1] !== 'content_block_delta')).toEqual(['message_start', 'content_block_start', 'ping', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
