@@ -142,7 +142,9 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   {
     type: 'PHONE',
     trigger: '\\d',
-    source: `(?<![\\w+.-])(?:\\+[1-9]\\d{0,3}(?:[ .-]?\\(\\d{1,4}\\))?(?:[ .-]\\d{1,5}){1,5}|\\+[1-9]\\d{7,14}|\\(\\d{3}\\) ?\\d{3}[ .-]\\d{4}|\\d{3}\\.\\d{3}\\.\\d{4}|\\d{3}-\\d{3}-\\d{4}|0\\d{1,4}[ -]\\d{3,4}[ -]?\\d{3,4}(?![ -]\\d))(?![\\w-]|\\.\\d)`,
+    // International: a country code then up to six groups (E.164's 8–15 digits checked by phoneValid),
+    // e.g. +44 20 79460958, +33 1 23 45 67 89.
+    source: `(?<![\\w+.-])(?:\\+[1-9]\\d{0,3}(?:[ .-]?\\(\\d{1,4}\\))?(?:[ .-]\\d{1,10}){1,6}|\\+[1-9]\\d{7,14}|\\(\\d{3}\\) ?\\d{3}[ .-]\\d{4}|\\d{3}\\.\\d{3}\\.\\d{4}|\\d{3}-\\d{3}-\\d{4}|0\\d{1,4}[ -]\\d{3,4}[ -]?\\d{3,4}(?![ -]\\d))(?![\\w-]|\\.\\d)`,
     validate: phoneValid,
     structured: true,
     tail: { kind: 'charset', chars: '0123456789 ()+.-', max: 24 },

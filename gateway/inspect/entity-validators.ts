@@ -4,7 +4,7 @@
  * only, never on the whole text, so they are off the hot path.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { isValidIBAN } from 'ibantools';
+import { ValidationErrorsIBAN, validateIBAN } from 'ibantools';
 
 /** Luhn checksum; hand-written because it is six lines and runs per candidate (no dependency pays for itself). */
 export function luhnValid(digits: string): boolean {
@@ -41,7 +41,10 @@ export function creditCardValid(value: string): boolean {
 
 /** An IBAN: country-specific length and BBAN format plus the mod-97 check, via ibantools. */
 export function ibanValid(value: string): boolean {
-  return isValidIBAN(value.replace(/ /g, ''));
+  // Country, length, BBAN format and the ISO 13616 mod-97 check digits. A national check digit
+  // that fails is still an IBAN: masking protects privacy, it does not validate bank data.
+  const { errorCodes } = validateIBAN(value.replace(/ /g, ''), { allowQRIBAN: true });
+  return errorCodes.every((code) => code === ValidationErrorsIBAN.WrongAccountBankBranchChecksum);
 }
 
 /** A US SSN in the ranges the SSA issues: area not 000, 666 or 9xx; group not 00; serial not 0000. */

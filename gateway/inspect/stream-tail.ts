@@ -7,6 +7,7 @@ import type { EntityPattern, TailRule } from './entity-patterns.ts';
 
 const PEM_BEGIN = '-----BEGIN';
 const PEM_MAX = 16_384 + 64;
+const PEM_END = /-----END [A-Z0-9 ]{1,40}-----/;
 /** A secret keyword, its separator and a value that may still be growing, at the very end. */
 const ASSIGNMENT_TAIL = /(?:password|passwd|pwd|secret|token|api[_-]?key|access_key|private_key|auth)[A-Za-z0-9_.-]{0,34}["']?[ \t]{0,3}[:=]?[ \t]{0,3}["']?[^\s"'\\,;]{0,200}$/i;
 const ASSIGNMENT_WINDOW = 300;
@@ -76,7 +77,9 @@ export class StreamTail {
     }
     if (this.pem) {
       const begin = text.lastIndexOf(PEM_BEGIN, n);
-      if (begin >= 0 && n - begin <= PEM_MAX && text.indexOf('-----END', begin + PEM_BEGIN.length) < 0) hold = Math.max(hold, n - begin);
+      // Held until the END line is complete: released at a bare `-----END`, the rest of that line
+      // (`… PRIVATE KEY-----`) would follow unmasked, since the block no longer matches.
+      if (begin >= 0 && n - begin <= PEM_MAX && !PEM_END.test(text.slice(begin + PEM_BEGIN.length))) hold = Math.max(hold, n - begin);
     }
     if (this.assignment) {
       const window = text.slice(Math.max(0, n - ASSIGNMENT_WINDOW));

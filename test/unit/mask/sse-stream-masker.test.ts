@@ -3,6 +3,7 @@
  * is cut, the caller receives exactly the text the whole-message masker would produce, so no
  * secret byte sequence, not even a prefix, reaches the client; events, usage and pings survive.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildDetectorKit } from '../../../gateway/inspect/detector-kit.ts';
@@ -113,6 +114,22 @@ describe('SseStreamMasker', () => {
         expect(got, `delta cut at ${cut}`).toBe(want);
         expect(raw).not.toContain('example.org');
       }
+    }
+  });
+
+  it('masks a PEM private key whole in a stream exactly as in a JSON answer, however its deltas are cut', () => {
+    // Generated at test time: no key material in the repository.
+    const pem = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const text = `the key:\n${pem}\nkeep it safe.`;
+    const want = expected(text);
+    expect(want).toBe('the key:\n[PRIVATE_KEY_1]\n\nkeep it safe.');
+    const lines = text.split('\n');
+    const lineStarts = lines.map((_, i) => lines.slice(0, i).join('\n').length + (i > 0 ? 1 : 0));
+    const cutSets = [lineStarts, lineStarts.map((c) => c + 5), [text.indexOf('-----END'), text.indexOf('-----END') + 9], Array.from({ length: 60 }, (_, i) => i * 17)];
+    for (const cuts of cutSets) {
+      const { text: got, raw } = run(streamOf(text, cuts), []);
+      expect(got).toBe(want);
+      expect(raw).not.toContain('PRIVATE KEY-----');
     }
   });
 
