@@ -60,7 +60,7 @@ export class FileAuditSink implements AuditSink {
   /** Bytes handed to write() and bytes the file has taken, since start: written() waits on these. */
   private enqueuedTotal = 0;
   private writtenTotal = 0;
-  private waiters: Array<{ readonly upTo: number; readonly resolve: () => void }> = [];
+  private waiters: Array<{ readonly upTo: number; readonly resolve: () => void; readonly reject: (err: Error) => void }> = [];
 
   constructor(
     readonly path: string,
@@ -109,6 +109,10 @@ export class FileAuditSink implements AuditSink {
     }
     if (err) {
       if (!this.failure) this.logger?.error({ err, path: this.path }, 'audit file write failed; retrying until it succeeds');
+      // A call waiting for its decision to be written must not wait for the disk: it is refused.
+      const waiting = this.waiters;
+      this.waiters = [];
+      for (const w of waiting) w.reject(err);
       this.failure = err;
       this.failures++;
       this.retryTimer = setTimeout(() => {
@@ -135,10 +139,12 @@ export class FileAuditSink implements AuditSink {
     this.waiters = still;
   }
 
+  /** Rejects with the write error when the file cannot be written now (the events stay queued). */
   written(): Promise<void> {
     const upTo = this.enqueuedTotal;
     if (upTo <= this.writtenTotal) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ upTo, resolve }));
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.waiters.push({ upTo, resolve, reject }));
   }
 
   health(): SinkHealth {

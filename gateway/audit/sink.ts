@@ -12,7 +12,8 @@ export interface AuditSink {
   /**
    * Resolves once every event handed over so far has left the process (written to the file, the
    * spool), however many arrive after it: what a write-ahead record waits for. Unlike flush() it
-   * cannot be kept waiting by a steady stream of later events.
+   * cannot be kept waiting by a steady stream of later events. Rejects when the sink cannot take
+   * them now (a full disk): the caller must not proceed as if they were recorded.
    */
   written?(): Promise<void>;
   close(): Promise<void>;

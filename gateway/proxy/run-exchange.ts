@@ -116,7 +116,12 @@ export async function runExchange({ req, reply, ex, body, deps }: ExchangeArgs):
   // Write-ahead: the decision is in the audit file before anything goes upstream, so a crash
   // mid-call leaves it (verify reports it without its exchange record, as incomplete).
   recordDecision(deps.audit, ex, deps.auditMaxContentBytes);
-  await ex.timed('audit_ahead', () => deps.audit.written());
+  await ex.timed('audit_ahead', () =>
+    deps.audit.written().catch((err: unknown) => {
+      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new SluiceError('SLUICE_ERR_AUDIT_UNAVAILABLE', `audit trail unavailable, request refused (fail closed): the decision could not be written (${reason})`);
+    }),
+  );
   // Sluice's own latency before the upstream: everything from the request's arrival to here.
   ex.mark('forwarded');
   const upstream = await ex.timed('upstream_headers', () =>

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DecisionEventBody } from '../../gateway/audit/events.ts';
+import type { DecisionEventBody, SessionRecordBody } from '../../gateway/audit/events.ts';
 import { verifyChain } from '../../gateway/audit/verify.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 
@@ -43,6 +43,7 @@ async function call(): Promise<{ status: number; code?: string }> {
     method: 'POST',
     headers: { authorization: `Bearer ${await h.token(['engineering'])}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
     body: JSON.stringify(hello),
+    signal: AbortSignal.timeout(10_000),
   });
   const body = (await res.json()) as { error?: { message: string } };
   return { status: res.status, code: /SLUICE_ERR_\w+/.exec(body.error?.message ?? '')?.[0] ?? (res.status === 503 ? 'audit' : undefined) };
@@ -69,7 +70,8 @@ describe.skipIf(!mounted)('a full audit disk', () => {
       expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
     }
     const answered: number[] = [];
-    // The call that finds the disk full is answered (its events wait in memory); the next are refused.
+    // A call whose decision cannot be written is refused before it goes upstream (write-ahead), and
+    // once the sink knows the disk is full, every call is refused at the door.
     let refused: { status: number } | undefined;
     for (let i = 0; i < 50 && !refused; i++) {
       const r = await call();
@@ -86,8 +88,12 @@ describe.skipIf(!mounted)('a full audit disk', () => {
     expect((await call()).status).toBe(200);
     const events = await h.auditEvents();
     const decisions = events.filter((e): e is DecisionEventBody & typeof e => e.kind === 'decision');
-    // First call, every answered call while the disk filled, the refused one, the one after recovery.
-    expect(decisions.filter((d) => d.outcome !== 'error').length).toBe(1 + answered.length + 1);
+    const records = events.filter((e): e is SessionRecordBody & typeof e => e.kind === 'session');
+    // The first call, every call answered while the disk filled, and the one after recovery.
+    expect(records.filter((r) => r.response?.status === 200)).toHaveLength(1 + answered.length + 1);
+    // Nothing lost: every decision written has its exchange record, the refused ones included.
+    const recorded = new Set(records.map((r) => r.decision_id));
+    expect(decisions.filter((d) => !recorded.has(d.decision_id))).toEqual([]);
     const lines = events.map((e) => JSON.stringify(e));
     expect(verifyChain(lines.map((line, i) => ({ line, stream: 'audit.jsonl', at: `line ${i + 1}` }))).problems).toEqual([]);
   });
