@@ -6,12 +6,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { MockClaude } from '../../gateway/dev/mock-claude.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const SLUICE = 'gateway/bin/sluice.mjs';
 const CALLS = 12;
@@ -24,13 +24,6 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  return port;
-}
 
 describe('calls in flight when the gateway is killed', () => {
   it('each has its decision in the audit file; verify reports them incomplete and the chain intact', async () => {

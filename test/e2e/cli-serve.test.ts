@@ -7,11 +7,11 @@ import Anthropic from '@anthropic-ai/sdk';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../helpers/free-port.ts';
 
 const SLUICE = 'gateway/bin/sluice.mjs';
 let server: ChildProcess | undefined;
@@ -21,13 +21,6 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  return port;
-}
 
 describe('sluice serve on embedded defaults', () => {
   it('serves the SDK through the echo upstream, logs decision ids without secrets, and stops cleanly', async () => {

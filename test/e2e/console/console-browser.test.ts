@@ -7,23 +7,16 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../../helpers/gateway-harness.ts';
 import { startOidcProvider, type RunningOidcProvider } from '../../helpers/oidc-provider-idp.ts';
 import { bundleWithData } from '../../helpers/policy-variant.ts';
+import { freePort } from '../../helpers/free-port.ts';
 
 const AUDIENCE = 'https://sluice.test/api'; // oidc-provider wants resource indicators as absolute URIs
 const RISKY = 'Prepare the wire transfer file for the Q3 vendor run. Questions to dana.fox@example.com.';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 let op: RunningOidcProvider;
 let h: Harness;
