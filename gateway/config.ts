@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { unknownKeys } from './config-keys.ts';
@@ -146,7 +147,8 @@ const configSchema = z.object({
     .prefault({}),
   audit: z
     .object({
-      file: z.object({ path: z.string().default('.sluice/audit/audit.jsonl') }).prefault({}),
+      /** The JSONL audit file; default {stateDir}/audit/audit.jsonl (filled in by resolveConfig). */
+      file: z.object({ path: z.string().min(1).optional() }).prefault({}),
       /**
        * While the audit file cannot be written (a full disk): fail-closed refuses calls with 503 and
        * turns /readyz 503 until writes succeed again; fail-open keeps serving, queues events in
@@ -234,7 +236,11 @@ const configSchema = z.object({
     .prefault({}),
 });
 
-export type SluiceConfig = Readonly<z.infer<typeof configSchema>>;
+type ParsedConfig = z.infer<typeof configSchema>;
+/** The validated config; the audit file path is always resolved (default under stateDir). */
+export type SluiceConfig = Readonly<
+  Omit<ParsedConfig, 'audit'> & { audit: Omit<ParsedConfig['audit'], 'file'> & { file: { path: string } } }
+>;
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 
 /** Thrown with every validation problem listed, one dotted key per line. */
@@ -323,7 +329,11 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   if (polling.maxDelaySeconds < polling.minDelaySeconds) problems.push(`policy.polling.maxDelaySeconds: ${polling.maxDelaySeconds} is below policy.polling.minDelaySeconds (${polling.minDelaySeconds})`);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(bundle) && !/^https?:\/\/[^/]/i.test(bundle)) problems.push(`policy.bundle: "${bundle}" is neither a file path nor an http(s) URL`);
   if (problems.length > 0) throw new ConfigError(problems);
-  return deepFreeze({ ...config, defaultConnection: config.defaultConnection ?? names[0] });
+  // stateDir holds the audit file unless audit.file.path says otherwise (a stateDir set in the file
+  // used to leave the audit in ./.sluice of the working directory).
+  const auditFile = config.audit.file.path ?? join(config.stateDir, 'audit', 'audit.jsonl');
+  const audit = { ...config.audit, file: { ...config.audit.file, path: auditFile } };
+  return deepFreeze({ ...config, audit, defaultConnection: config.defaultConnection ?? names[0] });
 }
 
 /** Reads a YAML or JSON config file; a missing path means "embedded defaults". */

@@ -98,3 +98,19 @@ describe('config: unknown keys and the dev issuer', () => {
     expect(resolveConfig({ listen: { host: '0.0.0.0' } }, { SLUICE_DEV_ISSUER: 'true' }).identity.devIssuer).toBe(true);
   });
 });
+
+describe('config: where the audit file goes', () => {
+  it('under stateDir by default, also when stateDir comes from the config file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+    const file = join(dir, 'sluice.yaml');
+    writeFileSync(file, `stateDir: ${join(dir, 'state')}\n`);
+    expect(loadConfig(file, {}).audit.file.path).toBe(join(dir, 'state', 'audit', 'audit.jsonl'));
+    expect(resolveConfig({}, {}).audit.file.path).toBe(join('.sluice', 'audit', 'audit.jsonl'));
+    expect(resolveConfig({}, { SLUICE_STATE_DIR: '/var/lib/sluice' }).audit.file.path).toBe('/var/lib/sluice/audit/audit.jsonl');
+  });
+
+  it('audit.file.path (or SLUICE_AUDIT_FILE) wins over stateDir', () => {
+    expect(resolveConfig({ stateDir: '/s', audit: { file: { path: '/a/x.jsonl' } } }, {}).audit.file.path).toBe('/a/x.jsonl');
+    expect(resolveConfig({ stateDir: '/s' }, { SLUICE_AUDIT_FILE: '/b/y.jsonl' }).audit.file.path).toBe('/b/y.jsonl');
+  });
+});
