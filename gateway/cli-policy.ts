@@ -1,7 +1,8 @@
 /**
  * `sluice policy impact --bundle NEW --audit FILE [--since DURATION] [--fail-on KINDS] [--key PUB] [--json]`:
  * replays recorded decisions through a candidate bundle and reports what would change; exits
- * 1 when a change of a --fail-on kind appears, so CI can gate a policy rollout on it. The
+ * 1 when a change of a --fail-on kind appears, or when fewer than --min-decisions (default 1)
+ * decisions were replayed, so CI can gate a policy rollout on it and never pass vacuously. The
  * source is the JSONL file sink (a Kafka topic can be dumped to JSONL first).
  */
 import { readFile } from 'node:fs/promises';
@@ -10,9 +11,10 @@ import { loadVerificationKey } from './policy/bundle-verify.ts';
 import { CHANGE_KINDS, replayAudit, type ChangeKind, type DecisionSummary, type ImpactReport } from './policy/impact.ts';
 import { prepareBundle } from './policy/policy-loader.ts';
 
-const USAGE = `usage: sluice policy impact --bundle NEW.tar.gz --audit AUDIT.jsonl [--since DURATION] [--fail-on KINDS] [--key PUBLIC.pem] [--examples N] [--json]
+const USAGE = `usage: sluice policy impact --bundle NEW.tar.gz --audit AUDIT.jsonl [--since DURATION] [--fail-on KINDS] [--key PUBLIC.pem] [--examples N] [--min-decisions N] [--json]
   DURATION: e.g. 90m, 24h, 7d      KINDS: comma-separated, from ${CHANGE_KINDS.join(', ')}
   default --fail-on: allow_to_deny,deny_to_allow,new_approval,new_mask,new_error
+  --min-decisions N: fail when fewer than N decisions were replayed (default 1)
 `;
 
 const DEFAULT_FAIL_ON: readonly ChangeKind[] = ['allow_to_deny', 'deny_to_allow', 'new_approval', 'new_mask', 'new_error'];
@@ -68,6 +70,7 @@ export async function policyCommand(args: string[]): Promise<number> {
       'fail-on': { type: 'string' },
       key: { type: 'string' },
       examples: { type: 'string', default: '5' },
+      'min-decisions': { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -75,7 +78,9 @@ export async function policyCommand(args: string[]): Promise<number> {
   const unknown = failOn.filter((k) => !(CHANGE_KINDS as readonly string[]).includes(k));
   const sinceMs = values.since === undefined ? undefined : parseDuration(values.since);
   const examples = Number(values.examples);
-  if (!values.bundle || !values.audit || unknown.length > 0 || (values.since !== undefined && sinceMs === undefined) || !Number.isInteger(examples) || examples < 0) {
+  const minDecisions = Number(values['min-decisions']);
+  const badCount = !Number.isInteger(examples) || examples < 0 || !Number.isInteger(minDecisions) || minDecisions < 0;
+  if (!values.bundle || !values.audit || unknown.length > 0 || (values.since !== undefined && sinceMs === undefined) || badCount) {
     const why = unknown.length > 0 ? `unknown --fail-on kind(s): ${unknown.join(', ')}\n` : values.since !== undefined && sinceMs === undefined ? `bad --since "${values.since}"\n` : '';
     process.stderr.write(`sluice policy impact: ${why}${USAGE}`);
     return 2;
@@ -88,8 +93,10 @@ export async function policyCommand(args: string[]): Promise<number> {
     maxExamples: examples,
     ...(sinceMs !== undefined ? { since: new Date(Date.now() - sinceMs) } : {}),
   });
-  const gating = (failOn as ChangeKind[]).filter((k) => report.counts[k] > 0);
-  if (values.json) process.stdout.write(`${JSON.stringify({ ...report, failOn, pass: gating.length === 0 }, null, 2)}\n`);
-  else process.stdout.write(`${formatReport(report, failOn as ChangeKind[], values.audit)}result: ${gating.length === 0 ? 'PASS' : `FAIL (${gating.map((k) => `${k} ${report.counts[k]}`).join(', ')})`}\n`);
+  const gating = (failOn as ChangeKind[]).filter((k) => report.counts[k] > 0).map((k) => `${k} ${report.counts[k]}`);
+  // A gate that checked nothing must not pass: an empty sample, or a --since older than every decision.
+  if (report.replayed < minDecisions) gating.push(`replayed ${report.replayed} decision(s), fewer than --min-decisions ${minDecisions}`);
+  if (values.json) process.stdout.write(`${JSON.stringify({ ...report, failOn, minDecisions, pass: gating.length === 0 }, null, 2)}\n`);
+  else process.stdout.write(`${formatReport(report, failOn as ChangeKind[], values.audit)}result: ${gating.length === 0 ? 'PASS' : `FAIL (${gating.join(', ')})`}\n`);
   return gating.length === 0 ? 0 : 1;
 }

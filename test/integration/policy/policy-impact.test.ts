@@ -3,7 +3,7 @@
  * changed copy of policies/; every kind of change is counted per rule, with examples, and the
  * exit code gates on the chosen kinds.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseDuration, policyCommand } from '../../../gateway/cli-policy.ts';
@@ -116,6 +116,23 @@ describe('sluice policy impact', () => {
     const out = capture();
     expect(await policyCommand(['impact', '--bundle', candidate, '--audit', audit, '--fail-on', 'deny_to_allow', '--json'])).toBe(0);
     expect(JSON.parse(out.join(''))).toMatchObject({ pass: true, failOn: ['deny_to_allow'], counts: { allow_to_deny: 2 } });
+  });
+
+  it('fails a gate that checked nothing: an empty audit, or --since older than every decision', async () => {
+    const out = capture();
+    const empty = join(await tempDir('sluice-impact-empty-'), 'empty.jsonl');
+    await writeFile(empty, '');
+    expect(await policyCommand(['impact', '--bundle', same, '--audit', empty])).toBe(1);
+    expect(out.join('')).toMatch(/result: FAIL \(replayed 0 decision\(s\), fewer than --min-decisions 1\)/);
+    expect(await policyCommand(['impact', '--bundle', same, '--audit', '/dev/null'])).toBe(1);
+    const old = join(await tempDir('sluice-impact-old-'), 'old.jsonl');
+    await writeFile(old, (await readFile(audit, 'utf8')).replace(/"timestamp":"[^"]+"/g, '"timestamp":"2020-01-01T00:00:00.000Z"'));
+    expect(await policyCommand(['impact', '--bundle', same, '--audit', old])).toBe(0);
+    expect(await policyCommand(['impact', '--bundle', same, '--audit', old, '--since', '7d'])).toBe(1);
+    // Enough decisions and no change: the gate passes; asking for more than there are fails it.
+    expect(await policyCommand(['impact', '--bundle', same, '--audit', audit])).toBe(0);
+    expect(await policyCommand(['impact', '--bundle', same, '--audit', audit, '--min-decisions', '1000'])).toBe(1);
+    expect(await policyCommand(['impact', '--bundle', same, '--audit', audit, '--min-decisions', 'x'])).toBe(2);
   });
 
   it('answers usage errors with exit code 2', async () => {
