@@ -23,7 +23,14 @@ echo "-- opa check --strict"
 "$OPA" check --strict "$POLICIES"
 
 echo "-- opa test"
-"$OPA" test "$POLICIES" -v | tail -n 40
+# Failures first, each with its file and line, then the summary; the traces only when something
+# failed (a verbose run cut to its last lines used to hide the failing tests' names).
+if ! "$OPA" test "$POLICIES"; then
+  echo "-- traces of the failing tests"
+  "$OPA" test "$POLICIES" -v 2>&1 | awk '/: FAIL \(/ { show = 1 } /: PASS \(/ { show = 0 } show' || true
+  echo "test-policies: Rego tests failed (listed above with file:line)" >&2
+  exit 1
+fi
 
 echo "-- coverage (minimum ${MIN_COVERAGE}%)"
 "$OPA" test "$POLICIES" --coverage --format json | MIN="$MIN_COVERAGE" node -e '

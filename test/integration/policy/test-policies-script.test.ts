@@ -1,0 +1,29 @@
+/**
+ * The policy test command as an author runs it (`bash scripts/test-policies.sh DIR`, the real OPA
+ * CLI): a failing Rego test is named with its file and line however many tests pass after it,
+ * and the command exits non-zero.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../helpers/policy-fixtures.ts';
+
+describe('scripts/test-policies.sh', () => {
+  it('names a failing test with file and line, even with many passing tests after it', async () => {
+    const dir = join(await tempDir('sluice-test-policies-'), 'policies');
+    await mkdir(dir);
+    await writeFile(join(dir, 'a.rego'), 'package a\n\nx := 1\n');
+    await writeFile(join(dir, 'a_test.rego'), 'package a_test\n\nimport data.a\n\ntest_x_is_two if a.x == 2\n');
+    const passing = Array.from({ length: 80 }, (_, i) => `test_ok_${i} if a.x == 1`).join('\n\n');
+    await writeFile(join(dir, 'z_test.rego'), `package z_test\n\nimport data.a\n\n${passing}\n`);
+    const run = await promisify(execFile)('bash', ['scripts/test-policies.sh', dir]).then(
+      (r) => ({ code: 0, out: r.stdout + r.stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
+    );
+    expect(run.code).not.toBe(0);
+    expect(run.out).toMatch(/a_test\.rego:5:\s*\ndata\.a_test\.test_x_is_two: FAIL/);
+    expect(run.out).toMatch(/FAIL: 1\/81/);
+  });
+});
