@@ -2,12 +2,14 @@
  * `sluice bundle build|verify|serve`: compiles policies/ to the WASM bundle the gateway loads
  * (optionally signed), checks a bundle's signature file by file, and hosts bundles over HTTP.
  */
+import { rm } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildBundle, SIGNING_ALGORITHMS, type SigningAlgorithm } from './policy/bundle-build.ts';
 import { unpackFile } from './policy/bundle-reader.ts';
 import { serveBundles } from './policy/bundle-server.ts';
 import { loadVerificationKey, verifyBundleSignature } from './policy/bundle-verify.ts';
+import { PolicyEngine } from './policy/wasm-engine.ts';
 
 const USAGE = `usage: sluice bundle build [--policies DIR] [--out FILE] [--revision REV] [--sign KEY.pem [--signing-alg ALG]]
        sluice bundle verify BUNDLE --key PUBLIC.pem
@@ -45,6 +47,15 @@ async function build(args: string[]): Promise<number> {
     ...(values.revision ? { revision: values.revision } : {}),
     ...(values.sign ? { signingKey: values.sign, signingAlg: (alg ?? 'RS256') as SigningAlgorithm } : {}),
   });
+  // Loaded once by the engine the gateway runs, so what a gateway would refuse at load (an unsafe
+  // custom-entity or keyword pattern, bad text rules) fails the build, not a deploy.
+  try {
+    await PolicyEngine.fromBundle(built.file);
+  } catch (err) {
+    await rm(built.file, { force: true });
+    process.stderr.write(`sluice bundle build: the gateway would refuse this bundle: ${(err as Error).message}\n`);
+    return 1;
+  }
   const signed = built.signedWith ? `, signed ${built.signedWith}` : '';
   // Whether the gateway must copy each prompt into WASM: a rule reading input.request.text (or the input whole) makes it.
   const text = built.policyReadsText ? ', policy reads the prompt text' : '';

@@ -56,3 +56,10 @@ echo "-- coverage (minimum ${MIN_COVERAGE}%)"
     }
   });
 '
+
+echo "-- bundle build, loaded by the gateway's own engine"
+# What a gateway would refuse at load (an unsafe custom-entity or keyword pattern, text rules it
+# cannot compile) fails here, not at deploy time.
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+node gateway/bin/sluice.mjs bundle build --policies "$POLICIES" --out "$out/sluice.tar.gz" --revision policy-test

@@ -4,7 +4,7 @@
  * and the command exits non-zero.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -25,5 +25,20 @@ describe('scripts/test-policies.sh', () => {
     expect(run.code).not.toBe(0);
     expect(run.out).toMatch(/a_test\.rego:5:\s*\ndata\.a_test\.test_x_is_two: FAIL/);
     expect(run.out).toMatch(/FAIL: 1\/81/);
+  });
+
+  it('fails on a custom-entity pattern the gateway would refuse at load, naming it', async () => {
+    const dir = join(await tempDir('sluice-test-policies-'), 'policies');
+    await cp('policies', dir, { recursive: true });
+    const dataFile = join(dir, 'sluice', 'data.json');
+    const data = JSON.parse(await readFile(dataFile, 'utf8')) as { masking: { custom_entities: unknown[] } };
+    data.masking.custom_entities.push({ type: 'PROJECT_CODE', pattern: 'PRJ-([0-9]+)+', max_length: 20 });
+    await writeFile(dataFile, JSON.stringify(data, null, 2));
+    const run = await promisify(execFile)('bash', ['scripts/test-policies.sh', dir]).then(
+      (r) => ({ code: 0, out: r.stdout + r.stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
+    );
+    expect(run.code).not.toBe(0);
+    expect(run.out).toMatch(/the gateway would refuse this bundle: .*custom_entities: \d+ \(PROJECT_CODE\)/);
   });
 });
