@@ -5,11 +5,12 @@
 import { rm } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildBundle, SIGNING_ALGORITHMS, type SigningAlgorithm } from './policy/bundle-build.ts';
+import { buildBundle, defaultOpaBin, SIGNING_ALGORITHMS, type SigningAlgorithm } from './policy/bundle-build.ts';
 import { unpackFile } from './policy/bundle-reader.ts';
 import { serveBundles } from './policy/bundle-server.ts';
 import { loadVerificationKey, verifyBundleSignature } from './policy/bundle-verify.ts';
 import { PolicyEngine } from './policy/wasm-engine.ts';
+import { runTestsOnWasm } from './policy/wasm-tests.ts';
 
 const USAGE = `usage: sluice bundle build [--policies DIR] [--out FILE] [--revision REV] [--sign KEY.pem [--signing-alg ALG]]
        sluice bundle verify BUNDLE --key PUBLIC.pem
@@ -47,6 +48,14 @@ async function build(args: string[]): Promise<number> {
     ...(values.revision ? { revision: values.revision } : {}),
     ...(values.sign ? { signingKey: values.sign, signingAlg: (alg ?? 'RS256') as SigningAlgorithm } : {}),
   });
+  // The Rego tests once more, on opa-wasm: a rule the interpreter runs and the gateway cannot
+  // (a builtin opa-wasm implements differently) fails the build instead of every matching call.
+  const wasmTests = await runTestsOnWasm({ policiesDir: values.policies, opaBin: defaultOpaBin() });
+  if (wasmTests.problems.length > 0) {
+    await rm(built.file, { force: true });
+    process.stderr.write(`sluice bundle build: the policy tests disagree on the gateway's engine:\n  ${wasmTests.problems.join('\n  ')}\n`);
+    return 1;
+  }
   // Loaded once by the engine the gateway runs, so what a gateway would refuse at load (an unsafe
   // custom-entity or keyword pattern, bad text rules) fails the build, not a deploy.
   try {
@@ -59,7 +68,8 @@ async function build(args: string[]): Promise<number> {
   const signed = built.signedWith ? `, signed ${built.signedWith}` : '';
   // Whether the gateway must copy each prompt into WASM: a rule reading input.request.text (or the input whole) makes it.
   const text = built.policyReadsText ? ', policy reads the prompt text' : '';
-  process.stdout.write(`bundle built: ${shown(built.file)} (revision ${built.revision}${signed}${text}, ${Math.round(built.durationMs)} ms)\n`);
+  const tested = wasmTests.tests > 0 ? `, ${wasmTests.tests} tests pass on WASM too` : '';
+  process.stdout.write(`bundle built: ${shown(built.file)} (revision ${built.revision}${signed}${text}${tested}, ${Math.round(built.durationMs)} ms)\n`);
   return 0;
 }
 

@@ -27,6 +27,21 @@ describe('scripts/test-policies.sh', () => {
     expect(run.out).toMatch(/FAIL: 1\/81/);
   });
 
+  it('fails on a rule that passes opa test but fails on the gateway\'s WASM engine (sprintf %q)', async () => {
+    const dir = join(await tempDir('sluice-test-policies-'), 'policies');
+    await cp('policies', dir, { recursive: true });
+    await writeFile(join(dir, 'sluice', 'quoted.rego'), 'package sluice\n\nquoted_tool_reason(name) := sprintf("tool %q is not allowed", [name])\n');
+    const test = 'package sluice_test\n\nimport data.sluice\n\ntest_quoted_reason if sluice.quoted_tool_reason("bash") == `tool "bash" is not allowed`\n';
+    await writeFile(join(dir, 'sluice', 'quoted_test.rego'), test);
+    const run = await promisify(execFile)('bash', ['scripts/test-policies.sh', dir]).then(
+      (r) => ({ code: 0, out: r.stdout + r.stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
+    );
+    expect(run.code).not.toBe(0);
+    expect(run.out).toMatch(/PASS: \d+\/\d+/); // the interpreter is content
+    expect(run.out).toMatch(/quoted_test\.rego:5 data\.sluice_test\.test_quoted_reason: passes on OPA's interpreter but on the gateway's WASM engine fails: \[sprintf\] unexpected placeholder/);
+  });
+
   it('fails on a custom-entity pattern the gateway would refuse at load, naming it', async () => {
     const dir = join(await tempDir('sluice-test-policies-'), 'policies');
     await cp('policies', dir, { recursive: true });
