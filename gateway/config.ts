@@ -225,6 +225,12 @@ const configSchema = z.object({
       unknownBlocks: z.enum(['refuse', 'scan']).default('refuse'),
     })
     .prefault({}),
+  metrics: z
+    .object({
+      /** Env var holding a token /metrics then requires as `Authorization: Bearer`; unset: /metrics is open. */
+      tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
+    })
+    .prefault({}),
   masking: z
     .object({
       /** Env var holding the keyed-hash mask style's key; unset → a random key per process start. */

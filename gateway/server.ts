@@ -4,7 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import { apiPlugin } from './approvals/api-plugin.ts';
 import type { ApprovalGate } from './approvals/approval-stage.ts';
 import type { AuditLog } from './audit/audit-log.ts';
-import { isLoopback, type SluiceConfig } from './config.ts';
+import { ConfigError, isLoopback, type SluiceConfig } from './config.ts';
 import { consolePlugin } from './console/console-plugin.ts';
 import { OidcLogin } from './console/oidc-login.ts';
 import { SluiceError, errorBody, toErrorBody } from './errors.ts';
@@ -12,6 +12,7 @@ import type { DevIssuer } from './identity/dev-issuer.ts';
 import { devIssuerRoutes } from './identity/dev-issuer-routes.ts';
 import type { TokenVerifier } from './identity/identity.ts';
 import { opsPlugin } from './ops/ops-plugin.ts';
+import { RequestMetrics } from './ops/request-metrics.ts';
 import type { PolicyStore } from './policy/policy-store.ts';
 import { loadHashKey } from './mask/hash-key.ts';
 import { SessionNumberings } from './mask/placeholder-numbering.ts';
@@ -88,7 +89,12 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     reply.code(status).send(errorBody(sluiceErr?.type ?? (status < 500 ? 'invalid_request_error' : 'api_error'), status < 500 ? (err as Error).message : 'internal gateway error'));
   });
 
-  app.register(opsPlugin, { policies: deps.policies, connections: deps.connections, audit: deps.audit });
+  const metrics = new RequestMetrics();
+  const metricsToken = config.metrics.tokenEnv === undefined ? undefined : process.env[config.metrics.tokenEnv];
+  if (config.metrics.tokenEnv !== undefined && !metricsToken) {
+    throw new ConfigError([`metrics.tokenEnv: environment variable ${config.metrics.tokenEnv} is not set`]);
+  }
+  app.register(opsPlugin, { policies: deps.policies, connections: deps.connections, audit: deps.audit, metrics, ...(metricsToken ? { metricsToken } : {}) });
   if (deps.devIssuer) app.register(devIssuerRoutes, { prefix: '/dev-issuer', issuer: deps.devIssuer });
   if (config.console.enabled) {
     const login = new OidcLogin({ issuer: config.console.issuer ?? config.identity.issuer!, clientId: config.console.clientId, scope: config.console.scope }, deps.verifier);
@@ -104,6 +110,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
   const proxyDeps = {
     // What the inspect stage does with a block type it does not know (config inspect.unknownBlocks).
     unknownBlocks: config.inspect.unknownBlocks,
+    metrics,
     verifier: deps.verifier,
     policies: deps.policies,
     connections: deps.connections,

@@ -1,9 +1,12 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { renderAuditMetrics } from '../audit/audit-ops.ts';
 import { policyMetricsText, policyReadiness } from '../policy/policy-metrics.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
 import type { ConnectionRegistry } from '../upstream/connections.ts';
+import { SluiceError, toErrorBody } from '../errors.ts';
+import type { RequestMetrics } from './request-metrics.ts';
 
 /** The standard Prometheus process gauges plus V8 heap and external memory (where a gateway's memory goes). */
 function processMetricsText(): string {
@@ -18,7 +21,23 @@ function processMetricsText(): string {
 }
 
 /** Liveness and readiness. Ready means a policy bundle is loaded: without one every call would be refused. */
-export async function opsPlugin(app: FastifyInstance, deps: { policies: PolicyStore; connections: ConnectionRegistry; audit?: AuditLog }): Promise<void> {
+export interface OpsDeps {
+  readonly policies: PolicyStore;
+  readonly connections: ConnectionRegistry;
+  readonly audit?: AuditLog;
+  readonly metrics?: RequestMetrics;
+  /** When set, /metrics answers only `Authorization: Bearer <this>` (config metrics.tokenEnv). */
+  readonly metricsToken?: string;
+}
+
+/** Constant-time check of a bearer token against the configured one. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(/^Bearer +(.+)$/i.exec(header ?? '')?.[1] ?? '');
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+export async function opsPlugin(app: FastifyInstance, deps: OpsDeps): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const engine = deps.policies.current();
@@ -30,7 +49,12 @@ export async function opsPlugin(app: FastifyInstance, deps: { policies: PolicySt
     return { status: 'ready', bundle: { ...policyReadiness(deps.policies), revision: engine.revision }, connections, ...(audit ? { audit } : {}) };
   });
   // Prometheus text format: the active bundle revision and reloads, audit sink gauges and counters.
-  app.get('/metrics', async (_req, reply) =>
-    reply.type('text/plain; version=0.0.4').send(`${processMetricsText()}${policyMetricsText(deps.policies)}${deps.audit ? renderAuditMetrics(deps.audit) : ''}`),
-  );
+  app.get('/metrics', async (req, reply) => {
+    if (deps.metricsToken !== undefined && !bearerMatches(req.headers.authorization, deps.metricsToken)) {
+      return reply.code(401).header('www-authenticate', 'Bearer').send(toErrorBody(new SluiceError('SLUICE_ERR_AUTH_MISSING', 'metrics need the token configured by metrics.tokenEnv')));
+    }
+    const requests = deps.metrics?.render() ?? '';
+    const audit = deps.audit ? renderAuditMetrics(deps.audit) : '';
+    return reply.type('text/plain; version=0.0.4').send(`${processMetricsText()}${policyMetricsText(deps.policies)}${requests}${audit}`);
+  });
 }

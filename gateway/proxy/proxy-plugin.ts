@@ -7,6 +7,7 @@ import { extractBearerToken } from '../identity/token-verifier.ts';
 import type { Operation } from '../inspect/facts.ts';
 import type { UnknownBlocks } from '../inspect/request-schema.ts';
 import type { SessionNumberings } from '../mask/placeholder-numbering.ts';
+import type { RequestMetrics } from '../ops/request-metrics.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
 import type { SessionService } from '../sessions/session-service.ts';
 import type { ConnectionRegistry } from '../upstream/connections.ts';
@@ -33,6 +34,8 @@ export interface ProxyDeps {
   readonly placeholderNumbering: SessionNumberings;
   readonly approvals: ApprovalGate;
   readonly sessions: SessionService;
+  /** Counts finished calls for /metrics (gateway/ops). */
+  readonly metrics?: RequestMetrics;
   /** Config `inspect.unknownBlocks`: refuse (default) or scan a content block type Sluice does not know. */
   readonly unknownBlocks?: UnknownBlocks;
 }
@@ -69,9 +72,10 @@ function asSluiceError(err: unknown): SluiceError {
 }
 
 /** Audits the exchange once and logs its outcome with the decision id (never prompt text or tokens). */
-function settle(req: FastifyRequest, audit: AuditLog, ex: Exchange, maxContentBytes: number): void {
-  const outcome = recordExchange(audit, ex, maxContentBytes);
+function settle(req: FastifyRequest, deps: ProxyDeps, ex: Exchange): void {
+  const outcome = recordExchange(deps.audit, ex, deps.auditMaxContentBytes);
   if (outcome === undefined) return;
+  deps.metrics?.observe(ex, outcome);
   req.log.info(
     { decision_id: ex.decisionId, outcome, status: ex.response?.status, code: ex.error?.code, subject: ex.identity?.sub, connection: ex.connection?.name, timings_ms: ex.timingsMs },
     'exchange recorded',
@@ -110,7 +114,7 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
       req.exchange.error ??= sluiceErr;
       const error = { type: sluiceErr.type, message: sluiceErr.message, code: sluiceErr.code };
       req.exchange.response ??= { status: sluiceErr.status, stream: false, body: null, usage: null, error };
-      settle(req, deps.audit, req.exchange, deps.auditMaxContentBytes);
+      settle(req, deps, req.exchange);
     }
     if (reply.sent || reply.raw.headersSent) return;
     // Refused before its body arrived (a bad token, an unknown connection, a body over the limit):
@@ -129,7 +133,7 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
         const ex = req.exchange!;
         const body = route.method === 'POST' ? parseJsonBody(req.body as Buffer | undefined) : undefined;
         await runExchange({ req, reply, ex, body, deps });
-        settle(req, deps.audit, ex, deps.auditMaxContentBytes);
+        settle(req, deps, ex);
       },
     });
   }

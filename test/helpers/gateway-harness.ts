@@ -40,6 +40,8 @@ export interface HarnessOptions {
   /** Where the audit file goes (default: the harness's temp dir), and `audit.onWriteFailure`. */
   readonly auditFile?: string;
   readonly auditOnWriteFailure?: 'fail-closed' | 'fail-open';
+  /** Config section `metrics`, e.g. `{ tokenEnv: 'X' }`. */
+  readonly metrics?: Record<string, unknown>;
   /** Config section `listen` beyond host and port, e.g. `{ trustProxy: true }`. */
   readonly listen?: Record<string, unknown>;
   /** Config section `audit.kafka` (gateway/audit/kafka-sink.ts): the Kafka sink beside the file. */
@@ -116,6 +118,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.console ? { console: options.console } : {}),
       ...(options.stateKafka ? { state: { kafka: options.stateKafka } } : {}),
       ...(options.inspect ? { inspect: options.inspect } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
     },
     env,
   );

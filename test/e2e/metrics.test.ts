@@ -1,0 +1,46 @@
+/**
+ * /metrics after real calls: calls by operation, outcome and connection, stage durations as a
+ * histogram, masks by type and direction; and, with metrics.tokenEnv, only for the token.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
+
+const TOKEN_ENV = 'SLUICE_TEST_METRICS_TOKEN';
+let open: Harness;
+let guarded: Harness;
+const token = randomBytes(16).toString('hex');
+beforeAll(async () => {
+  process.env[TOKEN_ENV] = token;
+  [open, guarded] = await Promise.all([startHarness(), startHarness({ metrics: { tokenEnv: TOKEN_ENV } })]);
+});
+afterAll(async () => {
+  await Promise.all([open?.close(), guarded?.close()]);
+  delete process.env[TOKEN_ENV];
+});
+
+describe('/metrics', () => {
+  it('counts calls by operation, outcome and connection, with stage durations and masks', async () => {
+    const client = await open.client(['engineering']);
+    for (let i = 0; i < 3; i++) await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hello' }] });
+    await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'mail jane.roe@example.org' }] });
+    const denied = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'the project nightingale plan' }] }).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(Error);
+    const text = await (await fetch(`${open.url}/metrics`)).text();
+    expect(text).toContain('sluice_requests_total{operation="messages.create",outcome="allow",connection="anthropic"} 3');
+    expect(text).toContain('sluice_requests_total{operation="messages.create",outcome="mask",connection="anthropic"} 1');
+    expect(text).toContain('sluice_requests_total{operation="messages.create",outcome="deny",connection="anthropic"} 1');
+    expect(text).toContain('sluice_masks_total{type="EMAIL",direction="request"} 1');
+    expect(text).toMatch(/sluice_stage_duration_seconds_count\{stage="policy"\} 5\n/);
+    expect(text).toMatch(/sluice_stage_duration_seconds_bucket\{stage="upstream_headers",le="\+Inf"\} 4\n/);
+  });
+
+  it('with metrics.tokenEnv, answers only the bearer of that token', async () => {
+    expect((await fetch(`${guarded.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    const ok = await fetch(`${guarded.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('sluice_requests_total');
+    expect((await fetch(`${guarded.url}/healthz`)).status).toBe(200);
+  });
+});
