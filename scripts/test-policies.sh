@@ -41,17 +41,24 @@ echo "-- coverage (minimum ${MIN_COVERAGE}%)"
     // The floor applies to the policy files; *_test.rego files would inflate the total.
     let covered = 0;
     let total = 0;
+    // Each file on its own as well as the total: a new file at 0 % must not hide behind the rest.
+    const below = [];
     for (const [file, f] of Object.entries(report.files ?? {})) {
       if (file.endsWith("_test.rego")) continue;
       covered += f.covered_lines ?? 0;
       total += (f.covered_lines ?? 0) + (f.not_covered_lines ?? 0);
       const missed = (f.not_covered ?? []).map((r) => `${r.start.row}-${r.end.row}`).join(", ");
       console.log(`  ${file}: ${f.coverage ?? 0}%${missed ? ` (lines not covered: ${missed})` : ""}`);
+      if (!((f.coverage ?? 0) >= min)) below.push(`${file} (${f.coverage ?? 0}%)`);
     }
     const pct = total === 0 ? 0 : Math.floor((covered / total) * 1000) / 10;
     console.log(`  policy files: ${pct}% (${covered}/${total} lines)`);
     if (!(pct >= min)) {
       console.error(`test-policies: coverage ${pct}% is below ${min}%`);
+      process.exit(1);
+    }
+    if (below.length > 0) {
+      console.error(`test-policies: coverage below ${min}% in ${below.join(", ")}`);
       process.exit(1);
     }
   });

@@ -42,6 +42,20 @@ describe('scripts/test-policies.sh', () => {
     expect(run.out).toMatch(/quoted_test\.rego:5 data\.sluice_test\.test_quoted_reason: passes on OPA's interpreter but on the gateway's WASM engine fails: \[sprintf\] unexpected placeholder/);
   });
 
+  it('fails on a new policy file without tests, though the total coverage stays above the floor', async () => {
+    const dir = join(await tempDir('sluice-test-policies-'), 'policies');
+    await cp('policies', dir, { recursive: true });
+    const untested = 'package sluice\n\nuntested_reasons contains "friday" if input.now == "friday"\n\nuntested_reasons contains "late" if input.late\n';
+    await writeFile(join(dir, 'sluice', 'untested.rego'), untested);
+    const run = await promisify(execFile)('bash', ['scripts/test-policies.sh', dir]).then(
+      (r) => ({ code: 0, out: r.stdout + r.stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
+    );
+    expect(run.code).not.toBe(0);
+    expect(run.out).toMatch(/policy files: 9\d\.\d+% /);
+    expect(run.out).toMatch(/coverage below 90% in .*untested\.rego \(0%\)/);
+  });
+
   it('fails on a custom-entity pattern the gateway would refuse at load, naming it', async () => {
     const dir = join(await tempDir('sluice-test-policies-'), 'policies');
     await cp('policies', dir, { recursive: true });
