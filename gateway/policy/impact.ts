@@ -56,8 +56,13 @@ function summarize(d: Decision): DecisionSummary {
 
 const ERROR_SUMMARY = (message: string): DecisionSummary => ({ kind: 'error', reasons: [message], rule: null, masks: [], maxTokens: null });
 
-/** The change kinds between a recorded and a replayed decision (empty when equivalent). */
-export function classify(before: DecisionSummary, after: DecisionSummary): ChangeKind[] {
+/**
+ * The change kinds between a recorded and a replayed decision (empty when equivalent). `findings`
+ * (the recorded input's `request.findings`, types found in the prompt) narrows `new_mask` to what
+ * would change the call: a new request mask counts only for a type the prompt held. Response masks
+ * always count, since the recorded input cannot say what the answer held.
+ */
+export function classify(before: DecisionSummary, after: DecisionSummary, findings?: Readonly<Record<string, number>>): ChangeKind[] {
   if (after.kind === 'error') return ['new_error'];
   const passes = (k: DecisionSummary['kind']): boolean => k === 'allow' || k === 'approval_required';
   const out: ChangeKind[] = [];
@@ -65,9 +70,11 @@ export function classify(before: DecisionSummary, after: DecisionSummary): Chang
   if (before.kind === 'deny' && passes(after.kind)) out.push('deny_to_allow');
   if (after.kind === 'approval_required' && before.kind !== 'approval_required') out.push('new_approval');
   if (before.kind === 'approval_required' && after.kind === 'allow') out.push('approval_removed');
-  if (after.masks.some((m) => !before.masks.includes(m))) out.push('new_mask');
+  const matters = (mask: string): boolean => !mask.startsWith('request:') || findings === undefined || (findings[mask.slice(8)] ?? 0) > 0;
+  if (after.masks.some((m) => !before.masks.includes(m) && matters(m))) out.push('new_mask');
   if (before.kind === 'allow' && after.kind === 'allow' && before.masks.some((m) => !after.masks.includes(m))) out.push('mask_removed');
-  if (out.length === 0 && JSON.stringify({ ...before, rule: null }) !== JSON.stringify({ ...after, rule: null })) out.push('other');
+  const comparable = (d: DecisionSummary) => ({ ...d, rule: null, masks: d.masks.filter(matters) });
+  if (out.length === 0 && JSON.stringify(comparable(before)) !== JSON.stringify(comparable(after))) out.push('other');
   return out;
 }
 
@@ -131,7 +138,8 @@ export async function replayAudit({ engine, auditFile, since, maxExamples = 5 }:
       after = ERROR_SUMMARY((err as Error).message);
     }
     report.replayed++;
-    const changes = classify(before, after);
+    const findings = (event.input as { request?: { findings?: Record<string, number> } }).request?.findings;
+    const changes = classify(before, after, findings);
     if (changes.length === 0) {
       report.unchanged++;
       continue;

@@ -40,16 +40,17 @@ const CANDIDATE = `decision := {"allow": false, "reasons": ["no group"], "labels
 	some t in input.request.tools
 	t.name == "bash"
 } else := {"allow": true, "reasons": [], "labels": {"rule": "grant"}, "mask": {"request": ["EMAIL"]}, "approval": {"required": true, "reason": "email"}} if {
-	input.request.findings.EMAIL > 0
+	input.request.findings.EMAIL > 1
 } else := {"allow": true, "reasons": [], "labels": {"rule": "grant"}, "mask": {"request": ["EMAIL"]}}`;
 
 beforeAll(async () => {
   const current = await PolicyEngine.fromBundle(await bundleOf(CURRENT, 'current'));
   const lines = [
-    recorded(current, 1, { identity: { groups: ['engineering'] } }), // → new mask (EMAIL)
+    recorded(current, 1, { identity: { groups: ['engineering'] } }), // a new EMAIL mask, but no EMAIL in it: unchanged
     recorded(current, 2, { identity: { groups: ['ci'] } }), // → deny (freeze)
     recorded(current, 3, { identity: { groups: ['engineering'] }, request: { tools: [tool('bash')] } }), // → deny (tools)
-    recorded(current, 4, { identity: { groups: ['engineering'] }, request: { findings: { EMAIL: 1 } } }), // → approval (its masks apply once approved)
+    recorded(current, 4, { identity: { groups: ['engineering'] }, request: { findings: { EMAIL: 2 } } }), // → approval
+    recorded(current, 8, { identity: { groups: ['engineering'] }, request: { findings: { EMAIL: 1 } } }), // → new mask (EMAIL)
     recorded(current, 5, { identity: { groups: ['marketing'] } }), // deny before and after: unchanged
     recorded(current, 6, { identity: { groups: ['engineering'] } }, '2020-01-01T00:00:00.000Z'), // before --since
     JSON.stringify({ kind: 'decision', decision_id: 'dec_7', timestamp: new Date().toISOString(), input: null, result: null, outcome: 'error' }),
@@ -67,7 +68,7 @@ afterEach(() => vi.restoreAllMocks());
 describe('replayAudit', () => {
   it('reports each change by kind and rule, with examples, and skips what cannot be replayed', async () => {
     const r: ImpactReport = await replayAudit({ engine: await PolicyEngine.fromBundle(candidate), auditFile: audit, since: new Date(Date.now() - 3_600_000) });
-    expect(r).toMatchObject({ candidateRevision: 'candidate', recordedRevisions: { current: 5 }, replayed: 5, unchanged: 1, skipped: { noInput: 1, beforeSince: 1, unreadable: 1 } });
+    expect(r).toMatchObject({ candidateRevision: 'candidate', recordedRevisions: { current: 6 }, replayed: 6, unchanged: 2, skipped: { noInput: 1, beforeSince: 1, unreadable: 1 } });
     expect(r.counts).toEqual({ allow_to_deny: 2, deny_to_allow: 0, new_approval: 1, approval_removed: 0, new_mask: 1, mask_removed: 0, new_error: 0, other: 0 });
     expect(r.byRule).toEqual({ freeze: { allow_to_deny: 1 }, tools: { allow_to_deny: 1 }, grant: { new_mask: 1, new_approval: 1 } });
     expect(r.examples.allow_to_deny!.map((e) => [e.decisionId, e.after.reasons])).toEqual([
@@ -79,8 +80,8 @@ describe('replayAudit', () => {
 
   it('finds nothing to report when the candidate is the recorded bundle', async () => {
     const r = await replayAudit({ engine: await PolicyEngine.fromBundle(same), auditFile: audit });
-    expect(r.replayed).toBe(6);
-    expect(r.unchanged).toBe(6);
+    expect(r.replayed).toBe(7);
+    expect(r.unchanged).toBe(7);
   });
 
   it('classifies reversals, removals, errors and other changes', () => {
@@ -91,6 +92,15 @@ describe('replayAudit', () => {
     expect(classify(s('allow'), s('error'))).toEqual(['new_error']);
     expect(classify(s('allow', { maxTokens: 10 }), s('allow', { maxTokens: 20 }))).toEqual(['other']);
     expect(classify(s('deny', { rule: 'a' }), s('deny', { rule: 'b' }))).toEqual([]);
+  });
+
+  it('counts a new request mask only when the prompt held that type; a new response mask always', () => {
+    const s = (kind: 'allow', extra: object = {}) => ({ kind, reasons: [], rule: null, masks: [], maxTokens: null, ...extra });
+    const withMask = s('allow', { masks: ['request:EMPLOYEE_ID'] });
+    expect(classify(s('allow'), withMask, {})).toEqual([]);
+    expect(classify(s('allow'), withMask, { EMAIL: 2 })).toEqual([]);
+    expect(classify(s('allow'), withMask, { EMPLOYEE_ID: 1 })).toEqual(['new_mask']);
+    expect(classify(s('allow'), s('allow', { masks: ['response:EMPLOYEE_ID'] }), {})).toEqual(['new_mask']);
   });
 });
 
@@ -107,7 +117,7 @@ describe('sluice policy impact', () => {
     expect(await policyCommand(['impact', '--bundle', candidate, '--audit', audit, '--since', '24h'])).toBe(1);
     const text = out.join('');
     expect(text).toMatch(/allow_to_deny +2 {3}<- fails the gate/);
-    expect(text).toMatch(/by rule \(labels\.rule\):\n {2}grant: new_mask 1, new_approval 1\n {2}freeze: allow_to_deny 1\n {2}tools: allow_to_deny 1\n/);
+    expect(text).toMatch(/by rule \(labels\.rule\):\n {2}freeze: allow_to_deny 1\n {2}tools: allow_to_deny 1\n {2}grant: new_approval 1, new_mask 1\n/);
     expect(text).toMatch(/dec_2: allow \(rule grant\) -> deny \(rule freeze, "ci is frozen"\)/);
     expect(text).toMatch(/result: FAIL \(allow_to_deny 2, new_approval 1, new_mask 1\)/);
   });
