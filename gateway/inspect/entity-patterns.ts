@@ -47,6 +47,8 @@ const ALNUM = 'A-Za-z0-9';
 const KEY = `${ALNUM}_\\-`;
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const LABEL = `[${ALNUM}](?:[${ALNUM}-]{0,61}[${ALNUM}])?`;
+/** IPv6 in any compression; a `.` after it ends a sentence unless a word or number follows. */
+const IPV6 = `(?:[0-9A-Fa-f]{0,4}:){2,7}(?:${OCTET}(?:\\.${OCTET}){3}|[0-9A-Fa-f]{1,4})?(?![\\w:]|\\.\\w)`;
 const SECRET_WORDS = ['password', 'passwd', 'pwd', 'secret', 'token', 'api_key', 'apikey', 'api-key', 'access_key', 'private_key', 'client_secret', 'auth'];
 
 const KEY_TAIL: TailRule = { kind: 'charset', chars: `${ALNUM}_-./+=`, max: 8192 };
@@ -142,17 +144,29 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   {
     type: 'PHONE',
     trigger: '\\d',
-    // International: a country code then up to six groups (E.164's 8–15 digits checked by phoneValid),
-    // e.g. +44 20 79460958, +33 1 23 45 67 89.
-    source: `(?<![\\w+.-])(?:\\+[1-9]\\d{0,3}(?:[ .-]?\\(\\d{1,4}\\))?(?:[ .-]\\d{1,10}){1,6}|\\+[1-9]\\d{7,14}|\\(\\d{3}\\) ?\\d{3}[ .-]\\d{4}|\\d{3}\\.\\d{3}\\.\\d{4}|\\d{3}-\\d{3}-\\d{4}|0\\d{1,4}[ -]\\d{3,4}[ -]?\\d{3,4}(?![ -]\\d))(?![\\w-]|\\.\\d)`,
+    // International: a country code, then groups of up to 8 digits (`+44 20 79460958`), the first
+    // possibly in parentheses after a trunk or area code (`+44 (0)20 …`, `+1 (415) …`); every
+    // group starts with its separator, so a digit run is never split two ways. French national
+    // numbers come in pairs (`01 23 45 67 89`); the validator counts digits and country codes.
+    source: `(?<![\\w+.-])(?:${[
+      '\\+[1-9]\\d{0,3}(?:[ .-]?\\(\\d{1,4}\\)[ .-]?\\d{1,8}|[ .-]\\d{1,8})(?:[ .-]\\d{1,8}){0,6}',
+      '\\+[1-9]\\d{7,14}',
+      '0[1-9](?: \\d\\d){4}',
+      '0[1-9](?:\\.\\d\\d){4}',
+      '\\(\\d{3}\\) ?\\d{3}[ .-]\\d{4}',
+      '\\d{3}\\.\\d{3}\\.\\d{4}',
+      '\\d{3}-\\d{3}-\\d{4}',
+      '0\\d{1,4}[ -]\\d{3,4}[ -]?\\d{3,4}(?![ -]\\d)',
+    ].join('|')})(?![\\w-]|\\.\\d)`,
     validate: phoneValid,
     structured: true,
-    tail: { kind: 'charset', chars: '0123456789 ()+.-', max: 24 },
+    // '+', 15 digits, a separator before each of up to 8 groups and a '(0)' trunk.
+    tail: { kind: 'charset', chars: '0123456789 ()+.-', max: 32 },
   },
   {
     type: 'IP_ADDRESS',
     trigger: '[\\d:]',
-    source: `(?<![\\w.:])(?:${OCTET}(?:\\.${OCTET}){3}(?!\\.?\\d)|(?:[0-9A-Fa-f]{0,4}:){2,7}(?:${OCTET}(?:\\.${OCTET}){3}|[0-9A-Fa-f]{1,4})?(?![\\w:.]))`,
+    source: `(?<![\\w.:])(?:${OCTET}(?:\\.${OCTET}){3}(?!\\.?\\d)|${IPV6})`,
     validate: ipValid,
     structured: true,
     tail: { kind: 'charset', chars: '0123456789abcdefABCDEF:.', max: 45 },

@@ -4,7 +4,7 @@
  * only, never on the whole text, so they are off the hot path.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { ValidationErrorsIBAN, validateIBAN } from 'ibantools';
+import { countrySpecs } from 'ibantools';
 
 /** Luhn checksum; hand-written because it is six lines and runs per candidate (no dependency pays for itself). */
 export function luhnValid(digits: string): boolean {
@@ -39,12 +39,26 @@ export function creditCardValid(value: string): boolean {
   return known && luhnValid(digits);
 }
 
-/** An IBAN: country-specific length and BBAN format plus the mod-97 check, via ibantools. */
+/**
+ * An IBAN: a country ibantools knows, that country's length, check digits 02–98 and the ISO 13616
+ * mod-97 check. Not the national BBAN format or check digits (what ibantools' isValidIBAN adds):
+ * masking protects whoever owns the number, and a mistyped or test account is theirs just as much.
+ */
 export function ibanValid(value: string): boolean {
-  // Country, length, BBAN format and the ISO 13616 mod-97 check digits. A national check digit
-  // that fails is still an IBAN: masking protects privacy, it does not validate bank data.
-  const { errorCodes } = validateIBAN(value.replace(/ /g, ''), { allowQRIBAN: true });
-  return errorCodes.every((code) => code === ValidationErrorsIBAN.WrongAccountBankBranchChecksum);
+  const iban = value.replace(/ /g, '');
+  const length = countrySpecs[iban.slice(0, 2)]?.chars;
+  const check = Number(iban.slice(2, 4));
+  return length === iban.length && check >= 2 && check <= 98 && mod97(iban.slice(4) + iban.slice(0, 4)) === 1;
+}
+
+/** ISO 7064 mod 97-10 of letters-as-numbers (A=10 … Z=35); hand-written: ibantools does not export its own. */
+function mod97(chars: string): number {
+  let rest = 0;
+  for (const c of chars) {
+    const n = parseInt(c, 36);
+    rest = (n < 10 ? rest * 10 + n : rest * 100 + n) % 97;
+  }
+  return rest;
 }
 
 /** A US SSN in the ranges the SSA issues: area not 000, 666 or 9xx; group not 00; serial not 0000. */
@@ -56,14 +70,40 @@ export function ssnValid(value: string): boolean {
 
 /** IPv4 or IPv6 as Node's own parser reads it (no regex can validate IPv6 compression well). */
 export function ipValid(value: string): boolean {
-  // `::` alone is valid IPv6 but in text it is C++ scope or YAML, not an address.
-  return value.includes(':') ? /[0-9A-Fa-f]/.test(value) && isIPv6(value) : isIPv4(value);
+  // IPv6 needs a decimal digit: `::` alone is C++ scope or YAML, and `Add::Face`, `bad::beef` are
+  // code paths made of hex letters; an address written in text (2001:db8::, fe80::1, ::1) has one.
+  return value.includes(':') ? /[0-9]/.test(value) && isIPv6(value) : isIPv4(value);
 }
 
-/** A phone number: 8–15 digits (E.164) for international form; NANP rules for the national one. */
+/**
+ * ITU-T E.164 country codes form a prefix code: these one- and two-digit codes, else three digits
+ * under a two-digit prefix that is neither a code itself nor spare (28, 83, 89).
+ */
+const COUNTRY_CODES = new Set([
+  '1', '7', '20', '27', '30', '31', '32', '33', '34', '36', '39', '40', '41', '43', '44', '45', '46', '47', '48', '49',
+  '51', '52', '53', '54', '55', '56', '57', '58', '60', '61', '62', '63', '64', '65', '66', '81', '82', '84', '86',
+  '90', '91', '92', '93', '94', '95', '98',
+]);
+const SPARE_PREFIXES = new Set(['28', '83', '89']);
+
+/** Whether `cc` is a country calling code (the digits after `+` a writer set apart with a space or dash). */
+export function countryCodeValid(cc: string): boolean {
+  if (cc.length < 3) return COUNTRY_CODES.has(cc);
+  const prefix = cc.slice(0, 2);
+  return cc.length === 3 && !COUNTRY_CODES.has(cc[0]!) && !COUNTRY_CODES.has(prefix) && !SPARE_PREFIXES.has(prefix);
+}
+
+/**
+ * A phone number: 8–15 digits (E.164) for international form, whose country code, when written
+ * apart from the rest (`+44 20 …`), is an assigned one (`+12 345 678 90` is a score, not a phone);
+ * NANP rules for the national one.
+ */
 export function phoneValid(value: string): boolean {
   const digits = onlyDigits(value);
-  if (value.startsWith('+')) return digits.length >= 8 && digits.length <= 15;
+  if (value.startsWith('+')) {
+    const cc = /^\+(\d+)[ .(-]/.exec(value);
+    return digits.length >= 8 && digits.length <= 15 && (cc === null || countryCodeValid(cc[1]!));
+  }
   if (digits.length === 10 && /^[2-9]\d\d[2-9]/.test(digits)) return true;
   return digits.length >= 10 && digits.length <= 11 && digits.startsWith('0') && !digits.startsWith('00');
 }

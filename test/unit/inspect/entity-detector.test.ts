@@ -25,6 +25,10 @@ const ADVERSARIAL: Record<string, string> = {
   cardGroups: '1234 '.repeat(40_000),
   dashes: '123-'.repeat(50_000),
   jwtish: 'eyJhbGciOi.'.repeat(18_000),
+  phoneGroups: '+44 12345678 (0)'.repeat(12_000),
+  phoneParens: '+44 (0)20 (0)'.repeat(15_000),
+  pairs: '01 23 45 67 8'.repeat(15_000),
+  pemDashes: `-----BEGIN PRIVATE KEY-----${'a-'.repeat(50)}----`.repeat(1_500),
 };
 
 /** Milliseconds per MB of scanning `text` (best of three, so a busy CPU does not fail the test). */
