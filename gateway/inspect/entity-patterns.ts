@@ -64,8 +64,13 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   {
     type: 'PRIVATE_KEY',
     trigger: '-----BEGIN',
-    // Up to its END line; a block cut short (no END) is masked over its base64 body instead.
-    source: `-----BEGIN[A-Z ]{0,24} PRIVATE KEY(?: BLOCK)?-----(?:[^-]{0,16384}?-----END[A-Z ]{0,24} PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=:,\\s]{0,16384})`,
+    // Up to its END line; a block cut short (no END) is masked over its base64 body instead. A
+    // dash not followed by four more is body: legacy encrypted keys have `Proc-Type`, `AES-128-CBC`.
+    source: [
+      '-----BEGIN[A-Z ]{0,24} PRIVATE KEY(?: BLOCK)?-----',
+      '(?:(?:[^-]|-(?!----)){0,16384}?-----END[A-Z ]{0,24} PRIVATE KEY(?: BLOCK)?-----',
+      '|(?:[A-Za-z0-9+/=:,\\s]|-(?!----)){0,16384})',
+    ].join(''),
     structured: true,
     tail: { kind: 'pem' },
   },

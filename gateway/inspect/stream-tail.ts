@@ -6,8 +6,13 @@
 import type { EntityPattern, TailRule } from './entity-patterns.ts';
 
 const PEM_BEGIN = '-----BEGIN';
+/**
+ * A whole END line. Until one follows the BEGIN, the block waits: `-----END` alone is not enough,
+ * as the rest of its line may still be coming, and a block whose END line is cut would be masked
+ * up to `-----END` with the line itself sent in clear.
+ */
+const PEM_END_LINE = /-----END[^-\r\n]{0,40}-----/g;
 const PEM_MAX = 16_384 + 64;
-const PEM_END = /-----END [A-Z0-9 ]{1,40}-----/;
 /** A secret keyword, its separator and a value that may still be growing, at the very end. */
 const ASSIGNMENT_TAIL = /(?:password|passwd|pwd|secret|token|api[_-]?key|access_key|private_key|auth)[A-Za-z0-9_.-]{0,34}["']?[ \t]{0,3}[:=]?[ \t]{0,3}["']?[^\s"'\\,;]{0,200}$/i;
 const ASSIGNMENT_WINDOW = 300;
@@ -77,9 +82,8 @@ export class StreamTail {
     }
     if (this.pem) {
       const begin = text.lastIndexOf(PEM_BEGIN, n);
-      // Held until the END line is complete: released at a bare `-----END`, the rest of that line
-      // (`… PRIVATE KEY-----`) would follow unmasked, since the block no longer matches.
-      if (begin >= 0 && n - begin <= PEM_MAX && !PEM_END.test(text.slice(begin + PEM_BEGIN.length))) hold = Math.max(hold, n - begin);
+      PEM_END_LINE.lastIndex = begin + PEM_BEGIN.length;
+      if (begin >= 0 && n - begin <= PEM_MAX && !PEM_END_LINE.test(text)) hold = Math.max(hold, n - begin);
     }
     if (this.assignment) {
       const window = text.slice(Math.max(0, n - ASSIGNMENT_WINDOW));
