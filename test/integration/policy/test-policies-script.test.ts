@@ -10,6 +10,14 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/policy-fixtures.ts';
 
+/** Runs the policy test command on `dir`; its exit code and everything it printed. */
+function testPolicies(dir: string): Promise<{ code: number; out: string }> {
+  return promisify(execFile)('bash', ['scripts/test-policies.sh', dir]).then(
+    (r) => ({ code: 0, out: r.stdout + r.stderr }),
+    (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
+  );
+}
+
 describe('scripts/test-policies.sh', () => {
   it('names a failing test with file and line, even with many passing tests after it', async () => {
     const dir = join(await tempDir('sluice-test-policies-'), 'policies');
@@ -18,10 +26,7 @@ describe('scripts/test-policies.sh', () => {
     await writeFile(join(dir, 'a_test.rego'), 'package a_test\n\nimport data.a\n\ntest_x_is_two if a.x == 2\n');
     const passing = Array.from({ length: 80 }, (_, i) => `test_ok_${i} if a.x == 1`).join('\n\n');
     await writeFile(join(dir, 'z_test.rego'), `package z_test\n\nimport data.a\n\n${passing}\n`);
-    const run = await promisify(execFile)('bash', ['scripts/test-policies.sh', dir]).then(
-      (r) => ({ code: 0, out: r.stdout + r.stderr }),
-      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
-    );
+    const run = await testPolicies(dir);
     expect(run.code).not.toBe(0);
     expect(run.out).toMatch(/a_test\.rego:5:\s*\ndata\.a_test\.test_x_is_two: FAIL/);
     expect(run.out).toMatch(/FAIL: 1\/81/);
@@ -33,10 +38,7 @@ describe('scripts/test-policies.sh', () => {
     await writeFile(join(dir, 'sluice', 'quoted.rego'), 'package sluice\n\nquoted_tool_reason(name) := sprintf("tool %q is not allowed", [name])\n');
     const test = 'package sluice_test\n\nimport data.sluice\n\ntest_quoted_reason if sluice.quoted_tool_reason("bash") == `tool "bash" is not allowed`\n';
     await writeFile(join(dir, 'sluice', 'quoted_test.rego'), test);
-    const run = await promisify(execFile)('bash', ['scripts/test-policies.sh', dir]).then(
-      (r) => ({ code: 0, out: r.stdout + r.stderr }),
-      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
-    );
+    const run = await testPolicies(dir);
     expect(run.code).not.toBe(0);
     expect(run.out).toMatch(/PASS: \d+\/\d+/); // the interpreter is content
     expect(run.out).toMatch(/quoted_test\.rego:5 data\.sluice_test\.test_quoted_reason: passes on OPA's interpreter but on the gateway's WASM engine fails: \[sprintf\] unexpected placeholder/);
@@ -47,10 +49,7 @@ describe('scripts/test-policies.sh', () => {
     await cp('policies', dir, { recursive: true });
     const untested = 'package sluice\n\nuntested_reasons contains "friday" if input.now == "friday"\n\nuntested_reasons contains "late" if input.late\n';
     await writeFile(join(dir, 'sluice', 'untested.rego'), untested);
-    const run = await promisify(execFile)('bash', ['scripts/test-policies.sh', dir]).then(
-      (r) => ({ code: 0, out: r.stdout + r.stderr }),
-      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
-    );
+    const run = await testPolicies(dir);
     expect(run.code).not.toBe(0);
     expect(run.out).toMatch(/policy files: 9\d\.\d+% /);
     expect(run.out).toMatch(/coverage below 90% in .*untested\.rego \(0%\)/);
@@ -63,10 +62,7 @@ describe('scripts/test-policies.sh', () => {
     const data = JSON.parse(await readFile(dataFile, 'utf8')) as { masking: { custom_entities: unknown[] } };
     data.masking.custom_entities.push({ type: 'PROJECT_CODE', pattern: 'PRJ-([0-9]+)+', max_length: 20 });
     await writeFile(dataFile, JSON.stringify(data, null, 2));
-    const run = await promisify(execFile)('bash', ['scripts/test-policies.sh', dir]).then(
-      (r) => ({ code: 0, out: r.stdout + r.stderr }),
-      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
-    );
+    const run = await testPolicies(dir);
     expect(run.code).not.toBe(0);
     expect(run.out).toMatch(/the gateway would refuse this bundle: .*custom_entities: \d+ \(PROJECT_CODE\)/);
   });
