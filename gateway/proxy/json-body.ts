@@ -73,6 +73,8 @@ function numberIsAmbiguous(raw: Buffer, start: number, end: number): boolean {
     if (i === end) return end - start === 2 && raw[start] === 0x2d && raw[start + 1] === 0x30; // -0
   }
   const token = raw.toString('latin1', start, end);
+  // 1e400 parses to Infinity, which JSON cannot carry (it would go upstream as null): refused.
+  if (!Number.isFinite(Number(token))) throw new SluiceError('SLUICE_ERR_BAD_JSON', `number ${token.slice(0, 40)} is out of range`);
   return String(Number(token)) !== token;
 }
 
@@ -131,7 +133,7 @@ function scanShape(raw: Buffer): Shape {
     } else if (b === 0x2d || (b >= 0x30 && b <= 0x39)) {
       const start = i;
       while (i + 1 < raw.length && isNumberByte(raw[i + 1]!)) i++;
-      if (!ambiguous && numberIsAmbiguous(raw, start, i + 1)) ambiguous = true;
+      if (numberIsAmbiguous(raw, start, i + 1)) ambiguous = true;
     }
   }
   return { depth, duplicate: undefined, ambiguous };

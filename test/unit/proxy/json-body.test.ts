@@ -160,6 +160,14 @@ describe('the bytes that go upstream are the document the policy saw', () => {
     });
   }
 
+  it('a number JavaScript cannot hold (1e400) is refused, not sent upstream as null', () => {
+    for (const raw of ['{"x":1e400}', '{"x":[-1e999]}', '{"\\u006d":1,"x":1e400}']) {
+      const err = refusal(raw);
+      expectBadRequest(err);
+      expect((err as SluiceError).message).toMatch(/out of range/);
+    }
+  });
+
   it('numbers that print as written and escapes in values keep the caller bytes', () => {
     const raw = Buffer.from('{"a":1.5,"b":-2,"c":123456789012345,"d":1e+21,"e":"\\u00e9\\n\\"q\\""}');
     expect(parseJsonBody(raw).forward).toBe(raw);
