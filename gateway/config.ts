@@ -148,7 +148,13 @@ const configSchema = z.object({
   audit: z
     .object({
       /** The JSONL audit file; default {stateDir}/audit/audit.jsonl (filled in by resolveConfig). */
-      file: z.object({ path: z.string().min(1).optional() }).prefault({}),
+      file: z
+        .object({
+          path: z.string().min(1).optional(),
+          /** fdatasync each batch before a call goes upstream: its decision survives a power loss, not only a crash. */
+          fsync: z.boolean().default(false),
+        })
+        .prefault({}),
       /**
        * While the audit file cannot be written (a full disk): fail-closed refuses calls with 503 and
        * turns /readyz 503 until writes succeed again; fail-open keeps serving, queues events in
@@ -244,8 +250,9 @@ const configSchema = z.object({
 
 type ParsedConfig = z.infer<typeof configSchema>;
 /** The validated config; the audit file path is always resolved (default under stateDir). */
+type AuditFileConfig = Omit<ParsedConfig['audit']['file'], 'path'> & { path: string };
 export type SluiceConfig = Readonly<
-  Omit<ParsedConfig, 'audit'> & { audit: Omit<ParsedConfig['audit'], 'file'> & { file: { path: string } } }
+  Omit<ParsedConfig, 'audit'> & { audit: Omit<ParsedConfig['audit'], 'file'> & { file: AuditFileConfig } }
 >;
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 

@@ -52,7 +52,13 @@ export const ERRORS = {
   SLUICE_ERR_UPSTREAM_TIMEOUT: { status: 504, type: 'api_error', message: 'upstream timed out' },
   SLUICE_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, type: 'api_error', message: 'upstream sent a malformed response' },
   SLUICE_ERR_UPSTREAM_TOO_LARGE: { status: 502, type: 'api_error', message: 'upstream answer over limits.responseBytes' },
-  SLUICE_ERR_AUDIT_UNAVAILABLE: { status: 503, type: 'api_error', message: 'audit trail unavailable: an audit sink cannot take more events (Kafka spool full, or the audit file far behind), so new requests are refused (fail closed)' },
+  SLUICE_ERR_AUDIT_UNAVAILABLE: {
+    status: 503,
+    type: 'api_error',
+    message:
+      'audit trail unavailable: an audit sink cannot take more events (audit file not writable or far behind, ' +
+      'or Kafka spool full), so new requests are refused (fail closed)',
+  },
   SLUICE_ERR_INTERNAL: { status: 500, type: 'api_error', message: 'internal gateway error' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, write as fsWrite } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync, write as fsWrite } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AuditSink, SinkHealth } from './sink.ts';
 
@@ -15,6 +15,9 @@ const RETRY_MAX_MS = 2000;
 /** How long close() keeps trying to write what is queued while the disk refuses it. */
 const CLOSE_TIMEOUT_MS = 5000;
 
+/** With fail-open, at most one error line this often about calls going upstream unrecorded. */
+const FAIL_OPEN_LOG_MS = 1000;
+
 /** What the gateway does while the file cannot be written (config `audit.onWriteFailure`). */
 export type WriteFailurePolicy = 'fail-closed' | 'fail-open';
 
@@ -27,7 +30,16 @@ export interface FileSinkLogger {
 export interface FileSinkOptions {
   readonly maxPendingBytes?: number;
   readonly onWriteFailure?: WriteFailurePolicy;
+  /** fdatasync after each batch; written() then waits for it (config `audit.file.fsync`). */
+  readonly fsync?: boolean;
   readonly logger?: FileSinkLogger;
+}
+
+/** A write-ahead wait: resolved once the file holds (and, with fsync, has synced) `upTo` bytes. */
+interface Waiter {
+  readonly upTo: number;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
 }
 
 /**
@@ -35,18 +47,23 @@ export interface FileSinkOptions {
  * path, all lines queued while one write runs going out in the next (one write(2) per batch). The
  * file is opened O_APPEND with mode 0600 because it holds prompts.
  *
+ * With `fsync`, each batch is fdatasync'd before written() counts it: one sync serves every line
+ * that queued while the previous write and sync ran (group commit).
+ *
  * A failed write (a full disk, an I/O error) never throws: the unwritten bytes stay queued, in
  * order, and are written again with backoff until the disk takes them; a partly written line is
  * completed, not repeated. While writes fail the sink stops accepting (fail-closed: the gateway
- * answers 503 and /readyz turns 503) or, with fail-open, keeps accepting until the queue is full
- * and then drops new events, counted. Hand-written rather than sonic-boom (pino's writer), which
- * gives up on any error but EAGAIN and leaves the rest to an 'error' event.
+ * answers 503 and /readyz turns 503; nothing is ever dropped) or, with fail-open, keeps accepting
+ * and lets write-ahead waits pass (logged at error) until the queue is full, then drops new events,
+ * counted. Hand-written rather than sonic-boom (pino's writer), which gives up on any error but
+ * EAGAIN and leaves the rest to an 'error' event.
  */
 export class FileAuditSink implements AuditSink {
   readonly name = 'file';
   private readonly fd: number;
   private readonly maxPendingBytes: number;
   private readonly policy: WriteFailurePolicy;
+  private readonly fsync: boolean;
   private readonly logger: FileSinkLogger | undefined;
   private queue: Buffer[] = [];
   private pendingBytes = 0;
@@ -56,11 +73,15 @@ export class FileAuditSink implements AuditSink {
   private failure: NodeJS.ErrnoException | undefined;
   private failures = 0;
   private dropped = 0;
+  /** fail-open: write-ahead waits let through while the file failed, and when that was last logged. */
+  private unrecorded = 0;
+  private unrecordedLoggedAt = 0;
   private idle: Array<() => void> = [];
-  /** Bytes handed to write() and bytes the file has taken, since start: written() waits on these. */
+  /** Bytes handed to write(), bytes the file has taken, and of those the bytes synced (= taken without fsync). */
   private enqueuedTotal = 0;
   private writtenTotal = 0;
-  private waiters: Array<{ readonly upTo: number; readonly resolve: () => void; readonly reject: (err: Error) => void }> = [];
+  private durableTotal = 0;
+  private waiters: Waiter[] = [];
 
   constructor(
     readonly path: string,
@@ -68,14 +89,16 @@ export class FileAuditSink implements AuditSink {
   ) {
     this.maxPendingBytes = options.maxPendingBytes ?? MAX_PENDING_BYTES;
     this.policy = options.onWriteFailure ?? 'fail-closed';
+    this.fsync = options.fsync ?? false;
     this.logger = options.logger;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.fd = openSync(path, 'a', 0o600);
   }
 
   write(_event: unknown, _line: string, bytes: Buffer): void {
-    if (this.failure && this.pendingBytes + bytes.length > this.maxPendingBytes) {
-      // Only reachable with fail-open (fail-closed stopped accepting calls): said loudly, counted.
+    if (this.policy === 'fail-open' && this.failure && this.pendingBytes + bytes.length > this.maxPendingBytes) {
+      // fail-open's documented cost: said loudly, counted. Fail-closed never drops: it stopped
+      // accepting calls, so only the few events of refusals and console actions still queue.
       this.dropped++;
       this.logger?.error({ dropped_total: this.dropped }, 'audit file: event dropped (fail-open, disk not writable, queue full)');
       return;
@@ -99,29 +122,66 @@ export class FileAuditSink implements AuditSink {
   }
 
   private onWritten(chunk: Buffer, err: NodeJS.ErrnoException | null, written: number): void {
+    if (err) return this.failed(err);
+    this.pendingBytes -= written;
+    this.writtenTotal += written;
+    if (written < chunk.length) this.queue[0] = chunk.subarray(written);
+    else this.queue.shift();
+    if (this.fsync) return this.sync();
+    this.durableTotal = this.writtenTotal;
+    this.settled();
+  }
+
+  /** fdatasync: covers every byte written so far; lines queued meanwhile wait for the next batch. */
+  private sync(): void {
+    const upTo = this.writtenTotal;
+    this.writing = true;
+    fdatasync(this.fd, (err) => {
+      if (err) return this.failed(err);
+      this.durableTotal = upTo;
+      this.settled();
+    });
+  }
+
+  /** A write or sync failed: refuse (fail-closed) or let through (fail-open) the waiting calls, retry later. */
+  private failed(err: NodeJS.ErrnoException): void {
     this.writing = false;
-    if (written > 0) {
-      this.pendingBytes -= written;
-      this.writtenTotal += written;
-      if (this.waiters.length > 0) this.wake();
-      if (written < chunk.length) this.queue[0] = chunk.subarray(written);
-      else this.queue.shift();
+    if (!this.failure) {
+      this.logger?.error({ err, path: this.path }, 'audit file write failed; retrying until it succeeds');
     }
-    if (err) {
-      if (!this.failure) this.logger?.error({ err, path: this.path }, 'audit file write failed; retrying until it succeeds');
-      // A call waiting for its decision to be written must not wait for the disk: it is refused.
-      const waiting = this.waiters;
-      this.waiters = [];
-      for (const w of waiting) w.reject(err);
-      this.failure = err;
-      this.failures++;
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        this.pump();
-      }, this.retryMs).unref();
-      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-      return;
+    this.failure = err;
+    this.failures++;
+    // A call waiting for its decision to be written must not wait for the disk.
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const w of waiting) this.releaseUnwritten(w, err);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      // A failed sync with nothing queued since is retried on its own.
+      if (this.queue.length === 0 && this.durableTotal < this.writtenTotal) this.sync();
+      else this.pump();
+    }, this.retryMs).unref();
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+  }
+
+  /** Fail-closed: the call is refused. Fail-open: it goes on, loudly (at most one log line a second). */
+  private releaseUnwritten(w: Pick<Waiter, 'resolve' | 'reject'>, err: Error): void {
+    if (this.policy === 'fail-closed') return w.reject(err);
+    this.unrecorded++;
+    const now = Date.now();
+    if (now - this.unrecordedLoggedAt >= FAIL_OPEN_LOG_MS) {
+      this.unrecordedLoggedAt = now;
+      const fields = { path: this.path, unrecorded_calls_total: this.unrecorded, pending_bytes: this.pendingBytes };
+      const msg = 'audit file not writable (fail-open): calls go upstream before their decision is written';
+      this.logger?.error(fields, msg);
     }
+    w.resolve();
+  }
+
+  /** A write (and its sync) succeeded: wake the calls it covers, end a failure, write what queued meanwhile. */
+  private settled(): void {
+    this.writing = false;
+    if (this.waiters.length > 0) this.wake();
     if (this.failure) {
       this.logger?.info({ path: this.path, failed_writes: this.failures }, 'audit file writable again');
       this.failure = undefined;
@@ -135,20 +195,32 @@ export class FileAuditSink implements AuditSink {
 
   private wake(): void {
     const still: typeof this.waiters = [];
-    for (const w of this.waiters) (w.upTo <= this.writtenTotal ? w.resolve() : still.push(w));
+    for (const w of this.waiters) (w.upTo <= this.durableTotal ? w.resolve() : still.push(w));
     this.waiters = still;
   }
 
-  /** Rejects with the write error when the file cannot be written now (the events stay queued). */
+  /**
+   * Resolves once every line handed over so far is in the file (and synced, with fsync). While the
+   * file cannot be written: rejects with the write error (fail-closed), or resolves at once, logged
+   * (fail-open). The events stay queued either way.
+   */
   written(): Promise<void> {
     const upTo = this.enqueuedTotal;
-    if (upTo <= this.writtenTotal) return Promise.resolve();
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => this.waiters.push({ upTo, resolve, reject }));
+    if (upTo <= this.durableTotal) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = { upTo, resolve, reject };
+      if (this.failure) this.releaseUnwritten(waiter, this.failure);
+      else this.waiters.push(waiter);
+    });
   }
 
   health(): SinkHealth {
-    const metrics = { pending_bytes: this.pendingBytes, write_failures_total: this.failures, dropped_events_total: this.dropped };
+    const metrics = {
+      pending_bytes: this.pendingBytes,
+      write_failures_total: this.failures,
+      dropped_events_total: this.dropped,
+      unrecorded_calls_total: this.unrecorded,
+    };
     if (this.failure) {
       const reason = `audit file ${this.path} cannot be written (${this.failure.code ?? this.failure.message})`;
       return { name: this.name, accepting: this.policy === 'fail-open', reason, metrics };

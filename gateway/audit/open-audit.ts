@@ -10,7 +10,7 @@ import { recoverTornTail } from './torn-tail.ts';
 export interface AuditConfig {
   readonly stateDir: string;
   readonly audit: {
-    readonly file: { readonly path: string };
+    readonly file: { readonly path: string; readonly fsync?: boolean };
     readonly onWriteFailure: WriteFailurePolicy;
     readonly kafka?: {
       readonly brokers: readonly string[];
@@ -40,7 +40,8 @@ export function defaultSpoolDir(stateDir: string): string {
 export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Promise<AuditLog> {
   const file = config.audit.file.path;
   const torn = recoverTornTail(file);
-  const sinks: AuditSink[] = [new FileAuditSink(file, { onWriteFailure: config.audit.onWriteFailure, ...(logger ? { logger } : {}) })];
+  const fileOptions = { onWriteFailure: config.audit.onWriteFailure, fsync: config.audit.file.fsync ?? false };
+  const sinks: AuditSink[] = [new FileAuditSink(file, { ...fileOptions, ...(logger ? { logger } : {}) })];
   const k = config.audit.kafka;
   if (k) {
     const spool = await Spool.open({ dir: k.spool.dir ?? defaultSpoolDir(config.stateDir), maxBytes: k.spool.maxBytes, memoryBytes: k.spool.memoryBytes, fsync: k.spool.fsync });

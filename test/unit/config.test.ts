@@ -113,4 +113,9 @@ describe('config: where the audit file goes', () => {
     expect(resolveConfig({ stateDir: '/s', audit: { file: { path: '/a/x.jsonl' } } }, {}).audit.file.path).toBe('/a/x.jsonl');
     expect(resolveConfig({ stateDir: '/s' }, { SLUICE_AUDIT_FILE: '/b/y.jsonl' }).audit.file.path).toBe('/b/y.jsonl');
   });
+
+  it('audit.file.fsync is off unless set, and survives the path being filled in', () => {
+    expect(resolveConfig({}, {}).audit.file).toEqual({ path: join('.sluice', 'audit', 'audit.jsonl'), fsync: false });
+    expect(resolveConfig({ audit: { file: { fsync: true } } }, {}).audit.file.fsync).toBe(true);
+  });
 });

@@ -60,6 +60,34 @@ describe('FileAuditSink when writes fail', () => {
     expect(health.metrics.pending_bytes).toBeGreaterThan(0);
   });
 
+  it('fail-closed never drops an event, however long the disk refuses, and refuses write-ahead waits', async () => {
+    const sink = new FileAuditSink('/dev/full', { maxPendingBytes: 1024 });
+    write(sink, 'x'.repeat(100));
+    await expect(sink.written()).rejects.toMatchObject({ code: 'ENOSPC' });
+    for (let i = 0; i < 20; i++) write(sink, 'y'.repeat(100));
+    expect(sink.health().metrics.dropped_events_total).toBe(0);
+    expect(sink.health().metrics.pending_bytes).toBe(21 * 101);
+    await expect(sink.written()).rejects.toMatchObject({ code: 'ENOSPC' });
+  });
+
+  it('fail-open lets write-ahead waits through while writes fail, logged at error and counted', async () => {
+    const errors: Array<{ obj: object; msg: string }> = [];
+    const logger = { error: (obj: object, msg: string) => errors.push({ obj, msg }), info: () => undefined };
+    const sink = new FileAuditSink('/dev/full', { onWriteFailure: 'fail-open', logger });
+    write(sink, JSON.stringify({ n: 1 }));
+    // The first wait meets the failing write, the later ones a sink that already knows.
+    await sink.written();
+    write(sink, JSON.stringify({ n: 2 }));
+    await sink.written();
+    const metrics = { unrecorded_calls_total: 2, dropped_events_total: 0 };
+    expect(sink.health()).toMatchObject({ accepting: true, metrics });
+    expect(sink.health().reason).toBe('audit file /dev/full cannot be written (ENOSPC)');
+    expect(errors.map((e) => e.msg)).toEqual([
+      'audit file write failed; retrying until it succeeds',
+      'audit file not writable (fail-open): calls go upstream before their decision is written',
+    ]);
+  });
+
   it('fail-open keeps accepting while writes fail, and drops (counted) once its queue is full', async () => {
     const sink = new FileAuditSink('/dev/full', { onWriteFailure: 'fail-open', maxPendingBytes: 1024 });
     write(sink, 'x'.repeat(100));
