@@ -120,9 +120,9 @@ export interface GrantEventBody {
 }
 
 /**
- * The audit file ended in part of a line at start (a crash or a full disk mid-write): the part
- * was moved to `moved_to` and the file cut back to its last whole line. Recorded so the cut is
- * in the chain, not only in a log.
+ * The audit file ended in part of a line at start (a crash or a full disk mid-write), or in a line
+ * that is not JSON: that part was moved to `moved_to` and the file cut back to its last whole line.
+ * Recorded so the cut is in the chain, not only in a log.
  */
 export interface AuditRecoveryEventBody {
   kind: 'audit_recovery';
@@ -133,6 +133,8 @@ export interface AuditRecoveryEventBody {
   torn_bytes: number;
   torn_sha256: string;
   moved_to: string;
+  /** Why it was cut: the file did not end in a newline, or its last line was not JSON. */
+  reason?: 'no trailing newline' | 'not JSON';
 }
 
 export type AuditEventBody = DecisionEventBody | SessionRecordBody | ApprovalEventBody | AccessEventBody | GrantEventBody | AuditRecoveryEventBody;

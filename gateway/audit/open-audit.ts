@@ -62,10 +62,11 @@ export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Pr
   }
   const audit = new AuditLog(sinks);
   if (torn) {
-    logger?.warn({ file, torn_bytes: torn.bytes, moved_to: torn.movedTo }, 'audit file ended in a torn line: moved aside');
-    const { bytes, sha256, movedTo } = torn;
+    const { bytes, sha256, movedTo, reason } = torn;
+    const fields = { file, torn_bytes: bytes, torn_sha256: sha256, moved_to: movedTo, reason };
+    logger?.warn(fields, 'audit file ended in a torn line: moved aside');
     const at = new Date().toISOString();
-    audit.record({ kind: 'audit_recovery', timestamp: at, subject: null, file, torn_bytes: bytes, torn_sha256: sha256, moved_to: movedTo });
+    audit.record({ kind: 'audit_recovery', timestamp: at, subject: null, ...fields });
   }
   return audit;
 }

@@ -25,7 +25,12 @@ export interface VerifyReport {
   readonly instances: ReadonlyArray<{ instance_id: string; first_seq: number; last_seq: number; events: number; head: string }>;
   readonly problems: readonly ChainProblem[];
   /** Torn last lines the gateway moved aside at start (`audit_recovery` events): not a chain problem, shown. */
-  readonly recoveries: ReadonlyArray<{ readonly where: string; readonly torn_bytes: number; readonly moved_to: string }>;
+  readonly recoveries: ReadonlyArray<{
+    readonly where: string;
+    readonly torn_bytes: number;
+    readonly moved_to: string;
+    readonly reason?: string;
+  }>;
   /**
    * Decisions with no exchange record: calls in flight when an instance stopped (a crash, kill -9).
    * The decision was written before the call went upstream; the record of how it ended never was.
@@ -83,7 +88,10 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
       if (e.kind === 'decision') decided.add(e.decision_id);
       else if (e.kind === 'session') ended.add(e.decision_id);
     }
-    if (e.kind === 'audit_recovery') recoveries.push({ where, torn_bytes: Number(e.torn_bytes), moved_to: String(e.moved_to) });
+    if (e.kind === 'audit_recovery') {
+      const reason = typeof e.reason === 'string' ? { reason: e.reason } : {};
+      recoveries.push({ where, torn_bytes: Number(e.torn_bytes), moved_to: String(e.moved_to), ...reason });
+    }
     const streamKey = `${stream}\u0000${e.instance_id}`;
     const last = lastInStream.get(streamKey);
     if (last !== undefined && e.seq < last) problems.push({ kind: 'reorder', message: `${where}: seq ${e.seq} of instance ${e.instance_id} comes after seq ${last}` });
@@ -102,7 +110,7 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
   return { events, duplicates, instances, problems, recoveries, incomplete };
 }
 
-interface Recovery { readonly torn_bytes: number; readonly moved_to: string }
+interface Recovery { readonly torn_bytes: number; readonly moved_to: string; readonly reason?: unknown }
 
 function checkInstance(list: readonly Parsed[], problems: ChainProblem[]): void {
   let prev: Parsed | undefined;
@@ -147,7 +155,10 @@ export function parseChainHead(text: string): ChainHead {
 export function formatReport(report: VerifyReport, limit = 50): string {
   const head = `${report.events} events from ${report.instances.length} instance(s)` + (report.duplicates ? `, ${report.duplicates} exact duplicate(s) ignored` : '');
   const chains = report.instances.map((i) => `  instance ${i.instance_id}: seq ${i.first_seq}..${i.last_seq} (${i.events} events), head ${i.head}`);
-  const recovered = report.recoveries.map((r) => `  recovered: ${r.where}: a torn last line of ${r.torn_bytes} bytes was moved to ${r.moved_to}`);
+  const recovered = report.recoveries.map((r) => {
+    const why = r.reason ? ` (${r.reason})` : '';
+    return `  recovered: ${r.where}: a torn last line of ${r.torn_bytes} bytes was moved to ${r.moved_to}${why}`;
+  });
   const shownIds = report.incomplete.slice(0, limit).join(', ');
   const incomplete = report.incomplete.length === 0 ? [] : [
     `  incomplete: ${report.incomplete.length} decision(s) without an exchange record (calls in flight when an instance stopped): ${shownIds}` +

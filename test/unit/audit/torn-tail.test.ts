@@ -42,12 +42,38 @@ describe('a torn last line at start', () => {
     expect(formatReport(report)).toMatch(/recovered: audit\.jsonl line 3: a torn last line of 41 bytes was moved to .*audit\.jsonl\.torn/);
   });
 
+  it('a last line that ends in a newline but is not JSON (zeros after a power cut) is moved aside too', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-torn-'));
+    const file = join(dir, 'audit.jsonl');
+    const first = new AuditLog([new FileAuditSink(file)]);
+    first.record({ kind: 'access', timestamp: new Date().toISOString() } as never);
+    await first.close();
+    const garbage = Buffer.concat([Buffer.alloc(300), Buffer.from('\n')]);
+    await writeFile(file, garbage, { flag: 'a' });
+    // A second recovery appends its fragment to the same .torn file.
+    await writeFile(`${file}.torn`, 'earlier fragment');
+
+    const config = { stateDir: dir, audit: { file: { path: file }, onWriteFailure: 'fail-closed' as const } };
+    await (await openAuditLog(config)).close();
+    expect(await readFile(`${file}.torn`)).toEqual(Buffer.concat([Buffer.from('earlier fragment'), garbage]));
+    const lines = await readLines(file);
+    expect(lines.map((l) => JSON.parse(l.line).kind)).toEqual(['access', 'audit_recovery']);
+    const sha256 = createHash('sha256').update(garbage).digest('hex');
+    expect(JSON.parse(lines[1]!.line)).toMatchObject({ torn_bytes: 301, reason: 'not JSON', torn_sha256: sha256 });
+    const report = verifyChain(lines);
+    expect(report.problems).toEqual([]);
+    const shown = /recovered: audit\.jsonl line 2: a torn last line of 301 bytes .*\(not JSON\)/;
+    expect(formatReport(report)).toMatch(shown);
+  });
+
   it('a file ending in a newline is left alone', async () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-torn-'));
     const file = join(dir, 'audit.jsonl');
     const log = await openAuditLog({ stateDir: dir, audit: { file: { path: file }, onWriteFailure: 'fail-closed' } });
     log.record({ kind: 'access', timestamp: new Date().toISOString() } as never);
     await log.close();
+    // A blank last line is no tear: nothing is recorded for it.
+    await writeFile(file, '\n', { flag: 'a' });
     const again = await openAuditLog({ stateDir: dir, audit: { file: { path: file }, onWriteFailure: 'fail-closed' } });
     await again.close();
     expect((await readLines(file)).map((l) => JSON.parse(l.line).kind)).toEqual(['access']);
