@@ -110,17 +110,23 @@ export class KafkaAuditSink implements AuditSink {
 
   health(): SinkHealth {
     const s = this.opts.spool.stats();
-    const refusing = s.full && this.opts.onSpoolFull === 'fail-closed';
+    // A spool that cannot be written is treated as full: the same setting says whether calls go on.
+    const refusing = (s.full || s.writeError !== undefined) && this.opts.onSpoolFull === 'fail-closed';
+    const reason = s.writeError
+      ? `audit spool cannot be written (${s.writeError}); retrying`
+      : `audit spool full: ${s.depthBytes} bytes not yet delivered to Kafka ` +
+        `(audit.kafka.spool.maxBytes=${this.opts.maxSpoolBytes})`;
     return {
       name: this.name,
       accepting: !refusing,
-      ...(refusing ? { reason: `audit spool full: ${s.depthBytes} bytes not yet delivered to Kafka (audit.kafka.spool.maxBytes=${this.opts.maxSpoolBytes})` } : {}),
+      ...(refusing ? { reason } : {}),
       metrics: {
         spool_depth_records: s.depthRecords,
         spool_depth_bytes: s.depthBytes,
         spool_resident_bytes: s.residentBytes,
         spool_max_bytes: this.opts.maxSpoolBytes,
         spool_full: s.full ? 1 : 0,
+        spool_write_failing: s.writeError ? 1 : 0,
         delivery_lag_seconds: s.lagMs / 1000,
         appended_total: s.appended,
         delivered_total: s.delivered,

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { appendFile, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditEvent } from './events.ts';
 import { readSegments, segmentName, type SpoolEntry } from './spool-segments.ts';
 
@@ -38,6 +39,8 @@ export interface SpoolStats {
   /** Age in ms of the oldest undelivered record (0 when empty): the delivery lag. */
   readonly lagMs: number;
   readonly full: boolean;
+  /** Set while writes to disk fail (a full disk, an I/O error): the error's code; they are retried. */
+  readonly writeError: string | undefined;
   /** Line bytes held in memory: resident records on disk plus those not yet written. */
   readonly residentBytes: number;
   readonly appended: number;
@@ -45,6 +48,13 @@ export interface SpoolStats {
 }
 
 const COMMIT_FILE = 'committed.json';
+
+/** Retry delays after a failed segment write: from the first to the longest. */
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 2000;
+
+/** How long close() keeps trying to write what is pending while the disk refuses it. */
+const CLOSE_TIMEOUT_MS = 5000;
 
 /**
  * A local write-ahead spool for audit events bound for Kafka. `append` only enqueues in memory;
@@ -78,6 +88,9 @@ export class Spool {
   private segment: { fh: FileHandle; start: number; bytes: number } | undefined;
   private waiters: Array<() => void> = [];
   private closed = false;
+  /** The last write failed; and whether the segment may end in part of a batch (cut before the next). */
+  private writeError: NodeJS.ErrnoException | undefined;
+  private segmentDirty = false;
 
   private constructor(private readonly opts: Required<SpoolOptions>, base: number, recovered: SpoolEntry[], private segments: number[]) {
     this.base = base;
@@ -107,12 +120,31 @@ export class Spool {
     this.depthBytes += entry.bytes;
     this.unwrittenBytes += entry.bytes;
     this.appended++;
-    if (this.unwritten.length === 1) this.writing = this.writing.then(() => this.writeBatch());
+    if (this.unwritten.length === 1) this.writing = this.writing.then(() => this.writeUntilDone());
+  }
+
+  /**
+   * Writes what is pending, retrying with backoff while the disk refuses (a full disk, an I/O
+   * error): never rejects, so a failed write neither crashes the process as an unhandled rejection
+   * nor wedges the chain of writes behind it.
+   */
+  private async writeUntilDone(): Promise<void> {
+    for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+      try {
+        await this.writeBatch();
+        this.writeError = undefined;
+        return;
+      } catch (err) {
+        this.writeError = err as NodeJS.ErrnoException;
+      }
+      await sleep(delay, undefined, { ref: false });
+      if (this.closed) return; // close() gave up on the disk: what is pending is in the audit file
+    }
   }
 
   /** Resolves once every record appended so far is on disk. */
   async persisted(): Promise<void> {
-    while (this.unwritten.length > 0) await this.writing;
+    while (this.unwritten.length > 0 && !this.closed) await this.writing;
     await this.writing;
   }
 
@@ -166,15 +198,19 @@ export class Spool {
       depthBytes: this.depthBytes,
       lagMs: oldest === undefined ? 0 : Math.max(0, now - oldest),
       full: this.depthBytes >= this.opts.maxBytes,
+      writeError: this.writeError && (this.writeError.code ?? this.writeError.message),
       residentBytes: this.residentBytes + this.unwrittenBytes,
       appended: this.appended,
       delivered: this.delivered,
     };
   }
 
-  /** Writes what is pending and closes the segment; undelivered records stay for the next open. */
+  /**
+   * Writes what is pending and closes the segment; undelivered records stay for the next open.
+   * While the disk refuses, gives up after CLOSE_TIMEOUT_MS: those records are in the audit file.
+   */
   async close(): Promise<void> {
-    await this.persisted();
+    await Promise.race([this.persisted(), sleep(CLOSE_TIMEOUT_MS, undefined, { ref: false })]);
     this.closed = true;
     await this.segment?.fh.close();
     this.segment = undefined;
@@ -185,9 +221,24 @@ export class Spool {
     const batch = this.unwritten;
     if (batch.length === 0) return;
     this.unwritten = [];
+    try {
+      await this.appendBatch(batch);
+    } catch (err) {
+      // Back in front, in order: the next attempt writes them with whatever was appended since.
+      this.unwritten = batch.concat(this.unwritten);
+      throw err;
+    }
+  }
+
+  private async appendBatch(batch: SpoolEntry[]): Promise<void> {
+    // A failed append may have left part of a batch: cut it, or record positions would be wrong.
+    if (this.segment && this.segmentDirty) await this.segment.fh.truncate(this.segment.bytes);
+    this.segmentDirty = false;
     const offset = this.base + this.persistedCount;
     if (!this.segment || this.segment.bytes >= this.opts.segmentBytes) {
-      await this.segment?.fh.close();
+      const full = this.segment;
+      this.segment = undefined; // so a failed open below is retried with a fresh one, not a closed handle
+      await full?.fh.close();
       if (this.segments.at(-1) !== offset) this.segments.push(offset);
       const fh = await open(join(this.opts.dir, segmentName(offset)), 'a', 0o600);
       // Its size, not 0: record positions must be right even if the file is not new.
@@ -200,8 +251,10 @@ export class Spool {
       e.pos = pos;
       pos += e.bytes;
     }
+    this.segmentDirty = true;
     await segment.fh.appendFile(batch.map((e) => e.line! + '\n').join(''));
     if (this.opts.fsync) await segment.fh.datasync();
+    this.segmentDirty = false;
     segment.bytes = pos;
     // Entries may have been committed meanwhile only if they were persisted, so the batch is still in place.
     for (const e of batch) {
