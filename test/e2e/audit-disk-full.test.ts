@@ -49,9 +49,9 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await upstream?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
   if (mounted) execFileSync('umount', [mountPoint]);
   rmSync(mountPoint, { recursive: true, force: true });
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 interface Gateway {
