@@ -53,6 +53,10 @@ export const ERRORS = {
   SLUICE_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, type: 'api_error', message: 'upstream sent a malformed response' },
   SLUICE_ERR_UPSTREAM_TOO_LARGE: { status: 502, type: 'api_error', message: 'upstream answer over limits.responseBytes' },
   SLUICE_ERR_AUDIT_UNAVAILABLE: { status: 503, type: 'api_error', message: 'audit trail unavailable: an audit sink cannot take more events (Kafka spool full, or the audit file far behind), so new requests are refused (fail closed)' },
+  // Startup only: a configuration Sluice refuses to start with (never an HTTP answer; 500 were one raised later).
+  SLUICE_ERR_CONFIG_INVALID: { status: 500, type: 'api_error', message: 'invalid Sluice configuration' },
+  SLUICE_ERR_CONFIG_UNKNOWN_KEY: { status: 500, type: 'api_error', message: 'a config key Sluice does not know' },
+  SLUICE_ERR_CONFIG_NO_ISSUER: { status: 500, type: 'api_error', message: 'identity.issuer unset off loopback' },
   SLUICE_ERR_INTERNAL: { status: 500, type: 'api_error', message: 'internal gateway error' },
 } as const satisfies Record<string, ErrorSpec>;
 
