@@ -8,6 +8,10 @@ import { bundleCommand } from './cli-bundle.ts';
 import { policyCommand } from './cli-policy.ts';
 import { serveCommand } from './cli-serve.ts';
 import { tokenCommand } from './cli-token.ts';
+import { ConfigError } from './config.ts';
+
+/** Exit status for a configuration Sluice refuses (EX_CONFIG). */
+export const EXIT_CONFIG = 78;
 
 const USAGE = `usage: sluice <command> [options]
 
@@ -66,6 +70,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     // Config and argument errors are the user's to fix: print them plainly, no stack.
     process.stderr.write(`sluice ${command}: ${(err as Error).message}\n`);
-    return 1;
+    // EX_CONFIG (sysexits.h): a supervisor can tell "will not start as configured" from a failure.
+    return err instanceof ConfigError ? EXIT_CONFIG : 1;
   }
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { unknownKeys } from './config-keys.ts';
+import type { SluiceErrorCode } from './errors.ts';
 
 /**
  * One schema for the config file (YAML or JSON) plus env overrides. Validated once at start:
@@ -72,7 +73,8 @@ const kafkaStateSchema = z.object({
   startTimeoutMs: z.number().int().positive().default(30_000),
 });
 
-const configSchema = z.object({
+/** The whole config file; exported for the test that keeps every key of it checked (config-keys.ts). */
+export const configSchema = z.object({
   listen: z
     .object({
       host: z.string().default('127.0.0.1'),
@@ -256,12 +258,46 @@ export type SluiceConfig = Readonly<
 >;
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 
-/** Thrown with every validation problem listed, one dotted key per line. */
+/** The codes a configuration problem carries (gateway/errors.ts, README's error table). */
+export type ConfigErrorCode = Extract<SluiceErrorCode, `SLUICE_ERR_CONFIG_${string}`>;
+
+/** One configuration problem: `dotted.key: what is wrong`, and its code. */
+export interface ConfigProblem {
+  readonly code: ConfigErrorCode;
+  readonly text: string;
+}
+
+const INVALID = 'SLUICE_ERR_CONFIG_INVALID';
+const UNKNOWN_KEY = 'SLUICE_ERR_CONFIG_UNKNOWN_KEY';
+
+/**
+ * Thrown with every validation problem listed, one dotted key per line, each with its code
+ * (a plain string is SLUICE_ERR_CONFIG_INVALID). `sluice` prints them and exits 78 (EX_CONFIG).
+ */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid Sluice configuration:\n  ${problems.join('\n  ')}`);
+  readonly code = INVALID;
+  readonly issues: readonly ConfigProblem[];
+  /** The problems' texts, in order. */
+  readonly problems: string[];
+
+  constructor(problems: ReadonlyArray<string | ConfigProblem>) {
+    const issues = problems.map((p): ConfigProblem => (typeof p === 'string' ? { code: INVALID, text: p } : p));
+    super(`invalid Sluice configuration:\n  ${issues.map((i) => `[${i.code}] ${i.text}`).join('\n  ')}`);
     this.name = 'ConfigError';
+    this.issues = issues;
+    this.problems = issues.map((i) => i.text);
   }
+}
+
+/** Refuses the embedded dev issuer beyond loopback: it mints tokens for anyone who can reach it. */
+export function devIssuerProblem(config: Pick<SluiceConfig, 'identity' | 'listen'>): ConfigProblem | undefined {
+  if (config.identity.issuer || config.identity.devIssuer || isLoopback(config.listen.host)) return undefined;
+  const text =
+    `identity.issuer: not set, and listen.host ${config.listen.host} is not a loopback address: ` +
+    'the embedded dev issuer mints tokens for anyone who can reach it, so it starts only on loopback. ' +
+    'Set identity.issuer to your OIDC provider (or identity.devIssuer: true for a container published ' +
+    'on the host loopback only)';
+  return { code: 'SLUICE_ERR_CONFIG_NO_ISSUER', text };
 }
 
 /** Documented env overrides: applied on top of the file so containers need no file edits. */
@@ -311,14 +347,16 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
     throw new ConfigError(['(root): must be a mapping of keys']);
   }
   const withEnv = applyEnv((raw ?? {}) as Record<string, unknown>, env);
-  const unknown = unknownKeys(configSchema, withEnv);
+  const unknown = unknownKeys(configSchema, withEnv).map((text): ConfigProblem => ({ code: UNKNOWN_KEY, text }));
   const parsed = configSchema.safeParse(withEnv);
-  if (!parsed.success || unknown.length > 0) {
-    const invalid = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  if (!parsed.success) {
+    const invalid = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new ConfigError([...unknown, ...invalid]);
   }
   const config = parsed.data;
-  const problems: string[] = [];
+  // Unknown keys and the checks below are reported together: a misspelt identity.issuer on a
+  // public address names both the typo and the refusal to serve the dev issuer there.
+  const problems: Array<string | ConfigProblem> = [...unknown];
   const names = config.connections.map((c) => c.name);
   names.forEach((n, i) => names.indexOf(n) !== i && problems.push(`connections.${i}.name: duplicate connection name "${n}"`));
   if (config.defaultConnection && !names.includes(config.defaultConnection)) {
@@ -328,13 +366,8 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   if (hmac.length > 0 && !config.identity.hmacSecretEnv) {
     problems.push(`identity.algorithms: ${hmac.join(', ')} need identity.hmacSecretEnv (HMAC is off unless a secret is configured)`);
   }
-  if (!config.identity.issuer && !config.identity.devIssuer && !isLoopback(config.listen.host)) {
-    problems.push(
-      `identity.issuer: not set, and listen.host ${config.listen.host} is not a loopback address: the embedded dev issuer ` +
-        'mints tokens for anyone who can reach it, so it starts only on loopback. Set identity.issuer to your OIDC provider ' +
-        '(or identity.devIssuer: true for a container published on the host loopback only)',
-    );
-  }
+  const noIssuer = devIssuerProblem(config);
+  if (noIssuer) problems.push(noIssuer);
   if (config.console.enabled && !config.console.issuer && !config.identity.issuer) {
     problems.push('console.enabled: the console signs in through an OIDC provider; set console.issuer or identity.issuer');
   }

@@ -59,6 +59,10 @@ export const ERRORS = {
       'audit trail unavailable: an audit sink cannot take more events (audit file not writable or far behind, ' +
       'or Kafka spool full), so new requests are refused (fail closed)',
   },
+  // Startup only: a configuration Sluice refuses to start with (never an HTTP answer; 500 were one raised later).
+  SLUICE_ERR_CONFIG_INVALID: { status: 500, type: 'api_error', message: 'invalid Sluice configuration' },
+  SLUICE_ERR_CONFIG_UNKNOWN_KEY: { status: 500, type: 'api_error', message: 'a config key Sluice does not know' },
+  SLUICE_ERR_CONFIG_NO_ISSUER: { status: 500, type: 'api_error', message: 'identity.issuer unset off loopback' },
   SLUICE_ERR_INTERNAL: { status: 500, type: 'api_error', message: 'internal gateway error' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -73,6 +73,14 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     },
   });
 
+  // Any answer sent before its request body arrived (a bad token on the proxy or the approval API,
+  // an unknown connection, the audit gate) closes the connection: otherwise Node reads and discards
+  // the rest of the body to keep the connection alive, and anyone could make Sluice read 300 MB.
+  app.addHook('onSend', (req, reply, payload, done) => {
+    if (!req.raw.complete) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '/';
     const allowed = methodsFor(path);

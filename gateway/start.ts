@@ -5,7 +5,7 @@ import type { AuditLog } from './audit/audit-log.ts';
 import { auditGate } from './audit/audit-ops.ts';
 import { anchorChainHead } from './audit/chain-anchor.ts';
 import { openAuditLog } from './audit/open-audit.ts';
-import type { SluiceConfig } from './config.ts';
+import { ConfigError, devIssuerProblem, type SluiceConfig } from './config.ts';
 import { createVerifier, devIssuerUrl } from './identity/create-verifier.ts';
 import { DevIssuer } from './identity/dev-issuer.ts';
 import { openPolicy } from './policy/load-policy.ts';
@@ -28,6 +28,9 @@ export interface RunningGateway {
  * listening on port 0 is resolved before the issuer is created.
  */
 export async function startGateway(config: SluiceConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
+  // resolveConfig refuses this already; checked again where the dev issuer starts, whatever built the config.
+  const noIssuer = devIssuerProblem(config);
+  if (noIssuer) throw new ConfigError([noIssuer]);
   const connections = new ConnectionRegistry(config.connections, config.defaultConnection!, env);
   const policy = await openPolicy(config.policy);
   const policies = policy.store;

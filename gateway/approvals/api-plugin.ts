@@ -30,6 +30,20 @@ export function caller(req: FastifyRequest): Identity {
 }
 
 /**
+ * preValidation for actions that take no body (revoke): none or `{}`. A field is refused, not
+ * ignored: a caller who sent `{"reason": …}` must not believe it was recorded.
+ */
+export async function refuseBodyFields(req: FastifyRequest): Promise<void> {
+  const body: unknown = req.body;
+  if (body === undefined || body === null) return;
+  const fields = typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : undefined;
+  if (fields === undefined) throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'this action takes no body');
+  if (fields.length > 0) {
+    throw new SluiceError('SLUICE_ERR_BAD_REQUEST', `this action takes no body fields; got ${fields.join(', ')}`);
+  }
+}
+
+/**
  * The approver and admin REST API under /sluice/api, as one encapsulated plugin: its own auth
  * hook and error handler, nothing leaks into the proxy routes. Bearer tokens only, never
  * cookies, so no request can be forged cross-site (the console has its own CSRF-protected forms).

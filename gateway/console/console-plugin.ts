@@ -7,6 +7,7 @@ import type { SessionService } from '../sessions/session-service.ts';
 import { approvalsPage } from './approval-pages.ts';
 import { readExchanges } from './audit-reader.ts';
 import { ConsoleSessions, type ConsoleSession } from './console-sessions.ts';
+import { formFields } from './form-fields.ts';
 import { grantPages } from './grant-console-routes.ts';
 import { esc, layout, PAGE_HEADERS } from './html.ts';
 import type { OidcLogin } from './oidc-login.ts';
@@ -70,6 +71,9 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
   const isAdmin = (s: ConsoleSession): boolean => s.identity.groups.some((g) => deps.adminGroups.includes(g));
   // req.protocol follows X-Forwarded-Proto when listen.trustProxy trusts the proxy.
   const secure = (req: FastifyRequest): boolean => req.protocol === 'https' || !deps.plainHttpLoopback;
+  // Set and cleared with the same attributes: a cleared cookie is as Secure as the one it replaces.
+  const cookieOptions = (req: FastifyRequest, path: string) =>
+    ({ path, httpOnly: true, sameSite: 'lax' as const, secure: secure(req) });
   const page = (reply: FastifyReply, title: string, body: string, s: ConsoleSession, status = 200) =>
     reply.code(status).headers(PAGE_HEADERS).send(layout(title, body, { sub: s.identity.sub, csrf: s.csrfToken }));
 
@@ -97,7 +101,7 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
     const { url, pending } = await deps.login.start(redirectUri);
     sessions.addLogin(pending);
     // Binds the login to this browser: a callback carrying someone else's state is refused.
-    reply.setCookie(LOGIN_COOKIE, pending.state, { path: `${BASE}/callback`, httpOnly: true, sameSite: 'lax', secure: secure(req), maxAge: 600 });
+    reply.setCookie(LOGIN_COOKIE, pending.state, { ...cookieOptions(req, `${BASE}/callback`), maxAge: 600 });
     return reply.redirect(url.href);
   });
 
@@ -108,14 +112,16 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
     const callbackUrl = new URL(req.url, pending.redirectUri);
     const { identity, expiresAt } = await deps.login.finish(callbackUrl, pending);
     const session = sessions.open(identity, expiresAt);
-    reply.clearCookie(LOGIN_COOKIE, { path: `${BASE}/callback` });
-    reply.setCookie(SESSION_COOKIE, session.id, { path: BASE, httpOnly: true, sameSite: 'lax', secure: secure(req), maxAge: Math.floor((session.expiresAt - Date.now()) / 1000) });
+    reply.clearCookie(LOGIN_COOKIE, cookieOptions(req, `${BASE}/callback`));
+    const maxAge = Math.floor((session.expiresAt - Date.now()) / 1000);
+    reply.setCookie(SESSION_COOKIE, session.id, { ...cookieOptions(req, BASE), maxAge });
     return reply.redirect(`${BASE}/approvals`);
   });
 
   app.post('/logout', async (req, reply) => {
+    formFields(req, []);
     sessions.close(req.consoleSession!.id);
-    reply.clearCookie(SESSION_COOKIE, { path: BASE });
+    reply.clearCookie(SESSION_COOKIE, cookieOptions(req, BASE));
     return reply.redirect(`${BASE}/login`, 303);
   });
 
@@ -130,7 +136,7 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
 
   app.post('/approvals/:id/decide', async (req, reply) => {
     const { id } = req.params as { id: string };
-    const { verdict, comment } = req.body as { verdict?: string; comment?: string };
+    const { verdict, comment } = formFields(req, ['verdict', 'comment']);
     if (verdict !== 'approve' && verdict !== 'deny') throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'verdict must be approve or deny');
     if (!comment?.trim() || comment.length > 2000) throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'a comment (up to 2000 characters) is required');
     const decided = await deps.approvals.decide(id, req.consoleSession!.identity, verdict, comment.trim());
@@ -146,6 +152,7 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
   });
 
   app.post('/sessions/:id/revoke', async (req, reply) => {
+    formFields(req, []);
     const s = req.consoleSession!;
     const { id } = req.params as { id: string };
     const target = await deps.sessions.store.get(id);

@@ -3,6 +3,7 @@ import { SluiceError } from '../errors.ts';
 import type { GrantService } from '../sessions/grant-service.ts';
 import type { AccessGrant } from '../sessions/grant-store.ts';
 import type { ConsoleSession } from './console-sessions.ts';
+import { formFields } from './form-fields.ts';
 import { grantsPage } from './grant-pages.ts';
 
 /** What the grant pages need from the console plugin. */
@@ -52,8 +53,8 @@ export function grantPages(app: FastifyInstance, deps: GrantPagesDeps): void {
   });
 
   app.post('/grants', async (req, reply) => {
-    const body = (req.body ?? {}) as { connection?: unknown; duration_minutes?: unknown; reason?: unknown };
-    const connection = typeof body.connection === 'string' ? body.connection : '';
+    const body = formFields(req, ['connection', 'duration_minutes', 'reason']);
+    const connection = body.connection ?? '';
     // Only configured connections: a grant for a name no route serves would never be usable.
     if (!deps.connections.includes(connection)) throw new SluiceError('SLUICE_ERR_BAD_REQUEST', `unknown connection ${connection}`);
     const minutes = typeof body.duration_minutes === 'string' && /^[1-9][0-9]{0,6}$/.test(body.duration_minutes) ? Number(body.duration_minutes) : NaN;
@@ -64,13 +65,14 @@ export function grantPages(app: FastifyInstance, deps: GrantPagesDeps): void {
 
   app.post('/grants/:id/decide', async (req, reply) => {
     const { id } = req.params as { id: string };
-    const { verdict, comment } = (req.body ?? {}) as { verdict?: string; comment?: unknown };
+    const { verdict, comment } = formFields(req, ['verdict', 'comment']);
     if (verdict !== 'approve' && verdict !== 'deny') throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'verdict must be approve or deny');
     const decided = await grants().decide(id, req.consoleSession!.identity, verdict, text(comment, 'comment'));
     return reply.redirect(`${BASE}?done=${encodeURIComponent(`${decided.id} ${decided.state}`)}`, 303);
   });
 
   app.post('/grants/:id/revoke', async (req, reply) => {
+    formFields(req, []);
     const { id } = req.params as { id: string };
     const revoked = await grants().revoke(id, req.consoleSession!.identity);
     return reply.redirect(`${BASE}?done=${encodeURIComponent(`${revoked.id} ${revoked.state}`)}`, 303);

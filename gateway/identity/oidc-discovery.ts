@@ -98,6 +98,13 @@ function isTokenSideKeyError(err: unknown): boolean {
     || err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported;
 }
 
+/** A key `getKey` returned, with the header and token it was asked for. */
+export interface KeyUse {
+  readonly header: JWSHeaderParameters;
+  readonly token: FlattenedJWSInput;
+  readonly key: CryptoKey;
+}
+
 interface Resolved {
   readonly jwksUri: string;
   readonly jwks: RemoteJWKSet;
@@ -134,10 +141,16 @@ export class OidcKeySource {
   /**
    * Refetches the JWKS after a signature failed with a key from the cache: an IdP that rotated its
    * key under the same `kid` would otherwise lock callers out until the cache expires. Returns
-   * false (nothing refetched) while the cooldown runs, so forged tokens cannot hammer the IdP.
+   * true when verifying once more can help: the key for `failed.header` is no longer the one that
+   * failed (another request reloaded the set meanwhile: no fetch), or the set was just refetched.
+   * Returns false (nothing refetched) while the cooldown runs, so forged tokens cannot hammer the IdP.
    */
-  async refreshAfterSignatureFailure(): Promise<boolean> {
+  async refreshAfterSignatureFailure(failed: KeyUse): Promise<boolean> {
     const { jwks } = await this.#resolve();
+    // Concurrent calls with the rotated key all fail on the old one; only the first may refetch,
+    // the others (cooldown running by then) must still see the new key rather than a 401.
+    const current = await jwks(failed.header, failed.token).catch(() => undefined);
+    if (current !== undefined && current !== failed.key) return true;
     if (jwks.coolingDown) return false;
     try {
       await jwks.reload();

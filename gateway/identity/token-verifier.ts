@@ -5,11 +5,11 @@
  * maps every failure to a SluiceError without ever echoing the token.
  */
 import { LRUCache } from 'lru-cache';
-import { decodeProtectedHeader, errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
+import { errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { SluiceError } from '../errors.ts';
 import type { Identity, TokenVerifier } from './identity.ts';
 import type { IdentityConfig } from './identity-config.ts';
-import { OidcKeySource } from './oidc-discovery.ts';
+import { OidcKeySource, type KeyUse } from './oidc-discovery.ts';
 import { checkTokenShape, invalidToken as invalid } from './token-shape.ts';
 
 export { MAX_TOKEN_BYTES } from './token-shape.ts';
@@ -131,10 +131,17 @@ export class OidcTokenVerifier implements TokenVerifier {
       requiredClaims: ['exp', 'iat', 'sub'],
     };
     let payload: JWTPayload;
+    let used: KeyUse | undefined;
+    // Remembers the JWKS key a failed signature was checked with (HMAC secrets are not remembered).
+    const getKey = async (header: JWSHeaderParameters, input: FlattenedJWSInput): Promise<CryptoKey | Uint8Array> => {
+      const key = await this.#getKey(header, input);
+      used = key instanceof Uint8Array ? undefined : { header, token: input, key };
+      return key;
+    };
     try {
-      ({ payload } = await jwtVerify(token, this.#getKey, options));
+      ({ payload } = await jwtVerify(token, getKey, options));
     } catch (err) {
-      if (!(err instanceof errors.JWSSignatureVerificationFailed) || !(await this.#mayRetryWithFreshKeys(token))) {
+      if (!(err instanceof errors.JWSSignatureVerificationFailed) || !used || !(await this.#keys.refreshAfterSignatureFailure(used))) {
         throw mapVerifyError(err, this.#algorithms);
       }
       try {
@@ -148,13 +155,6 @@ export class OidcTokenVerifier implements TokenVerifier {
     const ttlMs = Math.min(this.#config.verifiedTokenCacheSeconds, identity.expiresAt - Date.now() / 1000) * 1000;
     if (ttlMs > 0) this.#verified?.set(token, identity, { ttl: ttlMs });
     return identity;
-  }
-
-  /** After a failed signature with a JWKS key: refetch the keys once (cooldown permitting) and say whether to retry. */
-  async #mayRetryWithFreshKeys(token: string): Promise<boolean> {
-    const alg = decodeProtectedHeader(token).alg;
-    if (this.#config.hmacSecret !== undefined && typeof alg === 'string' && HMAC_ALGORITHMS.has(alg)) return false;
-    return this.#keys.refreshAfterSignatureFailure();
   }
 
   // HMAC tokens get the shared secret (only reachable when HS* is allowed); the rest the JWKS.

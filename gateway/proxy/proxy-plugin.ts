@@ -117,10 +117,7 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
       settle(req, deps, req.exchange);
     }
     if (reply.sent || reply.raw.headersSent) return;
-    // Refused before its body arrived (a bad token, an unknown connection, a body over the limit):
-    // close the connection after the answer, or Node would read and discard the rest of the body
-    // to keep the connection alive, and an anonymous caller could make the gateway read 300 MB.
-    if (!req.raw.complete) reply.header('connection', 'close');
+    // Refused before its body arrived: the app's onSend hook closes the connection (server.ts).
     sendError(reply, sluiceErr);
   });
 

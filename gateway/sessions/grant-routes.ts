@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { caller } from '../approvals/api-plugin.ts';
+import { caller, refuseBodyFields } from '../approvals/api-plugin.ts';
 import { SluiceError } from '../errors.ts';
 import type { GrantService } from './grant-service.ts';
 
@@ -44,5 +44,7 @@ export async function grantRoutes(app: FastifyInstance, deps: { grants: GrantSer
       return grants().decide(id, caller(req), verdict, (req.body as { comment: string }).comment);
     });
   }
-  app.post('/:id/revoke', async (req) => grants().revoke((req.params as { id: string }).id, caller(req)));
+  app.post('/:id/revoke', { preValidation: refuseBodyFields }, async (req) => {
+    return grants().revoke((req.params as { id: string }).id, caller(req));
+  });
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { caller } from '../approvals/api-plugin.ts';
+import { caller, refuseBodyFields } from '../approvals/api-plugin.ts';
 import { SluiceError } from '../errors.ts';
 import type { SessionService } from './session-service.ts';
 
@@ -17,7 +17,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: { sessions: Sess
     return { data: all.filter((s) => (isAdmin(who.groups) || s.subject === who.sub) && (state === undefined || s.state === state)) };
   });
 
-  app.post('/:id/revoke', async (req) => {
+  app.post('/:id/revoke', { preValidation: refuseBodyFields }, async (req) => {
     const { id } = req.params as { id: string };
     const who = caller(req);
     const session = await deps.sessions.store.get(id);

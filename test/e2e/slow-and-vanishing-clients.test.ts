@@ -116,13 +116,13 @@ describe('a refused caller does not get its body read', () => {
    * until the server closes the connection or everything is written; returns the bytes written
    * and what the server answered.
    */
-  async function push(headers: string, announced: number): Promise<{ written: number; reply: string }> {
+  async function push(headers: string, announced: number, path = '/v1/messages'): Promise<{ written: number; reply: string }> {
     const socket = await open();
     const reply = closed(socket);
     let gone = false;
     socket.on('close', () => (gone = true));
     socket.on('error', () => (gone = true));
-    socket.write(`POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${announced}\r\n${headers}\r\n`);
+    socket.write(`POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${announced}\r\n${headers}\r\n`);
     const chunk = Buffer.alloc(1024 * 1024, 0x20);
     let written = 0;
     while (!gone && written < announced) {
@@ -137,6 +137,14 @@ describe('a refused caller does not get its body read', () => {
     const { written, reply } = await push('authorization: Bearer not-a-token\r\n', 300 * 1024 * 1024);
     expect(reply).toMatch(/^HTTP\/1\.1 401 /);
     // Socket buffers on both sides hold a few MiB; reading the whole body would take all 300.
+    expect(written).toBeLessThan(64 * 1024 * 1024);
+    expect(reply.toLowerCase()).toContain('connection: close');
+    await servedNormally();
+  });
+
+  it('the approval API with a bad token and a 300 MB body: 401 and closed, the body not read', async () => {
+    const { written, reply } = await push('authorization: Bearer not-a-token\r\n', 300 * 1024 * 1024, '/sluice/api/grants');
+    expect(reply).toMatch(/^HTTP\/1\.1 401 /);
     expect(written).toBeLessThan(64 * 1024 * 1024);
     expect(reply.toLowerCase()).toContain('connection: close');
     await servedNormally();

@@ -1,8 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, resolveConfig } from '../../gateway/config.ts';
+import { describe, expect, inject, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { keyPaths, uncheckedNodes } from '../../gateway/config-keys.ts';
+import { ConfigError, configSchema, loadConfig, resolveConfig, type SluiceConfig } from '../../gateway/config.ts';
+import { startGateway } from '../../gateway/start.ts';
 
 describe('config', () => {
   it('fills embedded defaults and freezes the result', () => {
@@ -96,6 +99,103 @@ describe('config: unknown keys and the dev issuer', () => {
     expect(problemsOf({ listen: { host: '0.0.0.0' }, identity: { issuer: 'https://idp.example.com' } })).toEqual([]);
     expect(problemsOf({ listen: { host: '0.0.0.0' }, identity: { devIssuer: true } })).toEqual([]);
     expect(resolveConfig({ listen: { host: '0.0.0.0' } }, { SLUICE_DEV_ISSUER: 'true' }).identity.devIssuer).toBe(true);
+  });
+});
+
+describe('config: every problem carries a code', () => {
+  const issuesOf = (raw: unknown): ConfigError['issues'] => {
+    try {
+      resolveConfig(raw, {});
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as ConfigError).issues;
+    }
+    return expect.unreachable();
+  };
+
+  it('a misspelt issuer on a public address: the typo and the dev issuer refusal, together, each with its code', () => {
+    const issues = issuesOf({ listen: { host: '0.0.0.0' }, identity: { isuer: 'https://idp.example.com' } });
+    expect(issues.map((i) => i.code)).toEqual(['SLUICE_ERR_CONFIG_UNKNOWN_KEY', 'SLUICE_ERR_CONFIG_NO_ISSUER']);
+    expect(issues[1]!.text).toMatch(/Set identity\.issuer to your OIDC provider/);
+    try {
+      resolveConfig({ listen: { host: '0.0.0.0' }, identity: { isuer: 'https://idp.example.com' } }, {});
+    } catch (err) {
+      expect((err as ConfigError).code).toBe('SLUICE_ERR_CONFIG_INVALID');
+      const typo = '[SLUICE_ERR_CONFIG_UNKNOWN_KEY] identity.isuer: unknown key (did you mean identity.issuer?)';
+      expect((err as Error).message).toContain(`\n  ${typo}`);
+      expect((err as Error).message).toContain('\n  [SLUICE_ERR_CONFIG_NO_ISSUER] identity.issuer: not set');
+    }
+  });
+
+  it('a wrong value is SLUICE_ERR_CONFIG_INVALID, reported with the unknown keys', () => {
+    const codes = issuesOf({ lsten: {}, listen: { port: 'x' } }).map((i) => i.code);
+    expect(codes).toEqual(['SLUICE_ERR_CONFIG_UNKNOWN_KEY', 'SLUICE_ERR_CONFIG_INVALID']);
+  });
+
+  it('keys every object inherits are not config keys: refused, never looked up on the prototype', () => {
+    const proto = JSON.parse('{"listen":{"__proto__":{"host":"0.0.0.0"}}}') as unknown;
+    for (const raw of [{ identity: { constructor: 'x' } }, { toString: 1 }, proto]) {
+      const unknownKey = { code: 'SLUICE_ERR_CONFIG_UNKNOWN_KEY', text: expect.stringMatching(/: unknown key/) };
+      expect(issuesOf(raw)).toEqual([unknownKey]);
+    }
+  });
+
+  it('every part of the schema is one the unknown-key walk can look into (no z.record, z.lazy, …)', () => {
+    expect(uncheckedNodes(configSchema)).toEqual([]);
+  });
+
+  it('startGateway refuses the dev issuer beyond loopback even for a config not built by resolveConfig', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+    const env = { ANTHROPIC_API_KEY: 'sk-unused' };
+    const raw = {
+      listen: { port: 0 }, stateDir: dir, log: { level: 'silent' }, audit: { anchorIntervalSeconds: 0 },
+      policy: { bundle: inject('policyBundle'), buildIfMissing: false },
+    };
+    const valid = resolveConfig(raw, env);
+    const exposed = { ...valid, listen: { ...valid.listen, host: '0.0.0.0' } } as SluiceConfig;
+    // A gateway that started is the failure: stop it and say so.
+    const started = await startGateway(exposed, env).then(
+      async (gateway) => gateway.close().then(() => 'started'),
+      (err: unknown) => err,
+    );
+    expect(started).toMatchObject({ name: 'ConfigError', issues: [{ code: 'SLUICE_ERR_CONFIG_NO_ISSUER' }] });
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('config: strictness refuses no legitimate key', () => {
+  /** The keys README's configuration table documents; `a.b` / `.c` and `a.b` / `c` name a.b and a.c. */
+  function documentedKeys(): string[] {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const start = readme.indexOf('\n## Configuration');
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    return section.split('\n').filter((line) => line.startsWith('| `')).flatMap((row) => {
+      const names = [...row.split('|')[1]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+      const parent = names[0]!.slice(0, names[0]!.lastIndexOf('.'));
+      const full = (n: string): string =>
+        n.includes('.') && !n.startsWith('.') ? n : `${parent}.${n.replace(/^\./, '')}`;
+      return names.map((n, i) => (i === 0 ? n : full(n)));
+    });
+  }
+
+  it("README's configuration table documents exactly the keys the schema knows", () => {
+    const documented = documentedKeys();
+    expect(documented.length).toBeGreaterThan(50);
+    expect(keyPaths(configSchema).filter((k) => !documented.includes(k))).toEqual([]);
+    expect(documented.filter((k) => !keyPaths(configSchema).includes(k))).toEqual([]);
+  });
+
+  it('the docker-compose service starts from its environment (dev issuer asked for explicitly)', () => {
+    const compose = parseYaml(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8')) as {
+      services: { sluice: { environment: Record<string, string> } };
+    };
+    // `${ANTHROPIC_API_KEY:-}` is empty when the host does not set it.
+    const variables = Object.entries(compose.services.sluice.environment);
+    const env = Object.fromEntries(variables.map(([k, v]) => [k, v.replace(/^\$\{[^}]*\}$/, '')]));
+    const config = resolveConfig({}, env);
+    expect(config.listen.host).toBe('0.0.0.0');
+    expect(config.identity.devIssuer).toBe(true);
+    expect(config.audit.kafka?.brokers).toEqual(['kafka:9092']);
   });
 });
 

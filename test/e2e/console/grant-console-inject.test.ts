@@ -27,6 +27,8 @@ let dir: string;
 let app: FastifyInstance;
 /** The same console as served beyond loopback (plain http there means a TLS proxy in front). */
 let beyondLoopback: FastifyInstance;
+/** The same console on loopback behind a proxy it trusts (Fastify trustProxy, as listen.trustProxy sets it). */
+let proxied: FastifyInstance;
 let grants: GrantService;
 let closeStores: () => Promise<unknown>;
 /** Who the stubbed provider signs in next. */
@@ -52,10 +54,13 @@ beforeAll(async () => {
   await app.register(consolePlugin, { ...deps, plainHttpLoopback: true });
   beyondLoopback = Fastify();
   await beyondLoopback.register(consolePlugin, { ...deps, plainHttpLoopback: false });
+  proxied = Fastify({ trustProxy: true });
+  await proxied.register(consolePlugin, { ...deps, plainHttpLoopback: true });
 });
 afterAll(async () => {
   await app?.close();
   await beyondLoopback?.close();
+  await proxied?.close();
   await closeStores?.();
   await rm(dir, { recursive: true, force: true });
 });
@@ -78,12 +83,85 @@ function post(as: Browserless, path: string, form: Record<string, string>, heade
   return app.inject({ method: 'POST', url: `${BASE}${path}`, cookies: { sluice_console: as.cookie }, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, payload: new URLSearchParams(form).toString() });
 }
 
-describe('console cookies beyond loopback', () => {
-  it('are Secure even on a plain-http request: a TLS-terminating proxy speaks https to the browser', async () => {
-    const started = await beyondLoopback.inject({ method: 'GET', url: `${BASE}/login` });
-    expect(started.cookies.find((c) => c.name === 'sluice_login')).toMatchObject({ secure: true, httpOnly: true });
-    const onLoopback = await app.inject({ method: 'GET', url: `${BASE}/login` });
-    expect(onLoopback.cookies.find((c) => c.name === 'sluice_login')?.secure).toBeUndefined();
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
+/** Every console cookie one sign-in and sign-out set on `target` (`headers` on each request). */
+async function cookiesOfASignIn(target: FastifyInstance, headers: Record<string, string> = {}) {
+  signingIn = {
+    sub: 'dora', iss: 'https://idp.invalid', clientId: 'sluice-console', groups: [], scopes: [],
+    tokenId: undefined, issuedAt: 0, expiresAt: 0,
+  };
+  const started = await target.inject({ method: 'GET', url: `${BASE}/login`, headers });
+  const login = started.cookies.find((c) => c.name === 'sluice_login')!;
+  const callback = `${BASE}/callback?state=${login.value}&code=c`;
+  const back = await target.inject({ method: 'GET', url: callback, cookies: { sluice_login: login.value }, headers });
+  const session = back.cookies.find((c) => c.name === 'sluice_console')!;
+  const loginCleared = back.cookies.find((c) => c.name === 'sluice_login')!;
+  const cookies = { sluice_console: session.value };
+  const page = await target.inject({ method: 'GET', url: `${BASE}/grants`, cookies, headers });
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
+  const out = await target.inject({
+    method: 'POST', url: `${BASE}/logout`, cookies, headers: { ...headers, ...FORM }, payload: `_csrf=${csrf}`,
+  });
+  expect(out.statusCode).toBe(303);
+  const sessionCleared = out.cookies.find((c) => c.name === 'sluice_console')!;
+  return { login, session, loginCleared, sessionCleared };
+}
+
+describe('console cookies: set and cleared with the same attributes', () => {
+  it('plain http on loopback: HttpOnly, SameSite=Lax, not Secure (a browser would drop them)', async () => {
+    for (const cookie of Object.values(await cookiesOfASignIn(app))) {
+      expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
+      expect(cookie.secure).toBeUndefined();
+    }
+  });
+
+  it('behind a trusted proxy saying X-Forwarded-Proto: https, and beyond loopback: every cookie Secure', async () => {
+    const viaProxy = await cookiesOfASignIn(proxied, { 'x-forwarded-proto': 'https' });
+    for (const cookies of [viaProxy, await cookiesOfASignIn(beyondLoopback)]) {
+      for (const cookie of Object.values(cookies)) {
+        expect(cookie).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Lax' });
+      }
+    }
+    // The same proxy without the header: plain http on loopback still.
+    expect((await cookiesOfASignIn(proxied)).session.secure).toBeUndefined();
+  });
+});
+
+describe('console forms take exactly their own fields', () => {
+  it('a field the form does not have is a 400: nothing requested, decided, revoked or signed out', async () => {
+    const gina = await signIn('gina-extra', ['engineering']);
+    const ginaIdentity = signingIn;
+    const form = { connection: 'secondary', duration_minutes: '30', reason: 'INC-7', _csrf: gina.csrf };
+    const extra = await post(gina, '/grants', { ...form, scope: 'all' });
+    expect(extra.statusCode).toBe(400);
+    expect(extra.body).toContain('unknown form field(s): scope');
+    expect(await grants.visibleTo(ginaIdentity)).toEqual([]);
+    const requested = await post(gina, '/grants', form);
+    const id = /grt_[\w-]+/.exec(decodeURIComponent(requested.headers.location as string))![0];
+
+    const bob = await signIn('bob', ['admins']);
+    const verdict = { verdict: 'approve', comment: 'ok', _csrf: bob.csrf };
+    expect((await post(bob, `/grants/${id}/decide`, { ...verdict, duration_minutes: '120' })).statusCode).toBe(400);
+    expect((await grants.get(id))!.state).toBe('requested');
+    const approval = await post(bob, '/approvals/apr_nope/decide', { ...verdict, ttl_seconds: '9' });
+    expect(approval.statusCode).toBe(400); // refused before the approval is even looked up
+    await post(bob, `/grants/${id}/decide`, verdict);
+    expect((await post(gina, `/grants/${id}/revoke`, { reason: 'done', _csrf: gina.csrf })).statusCode).toBe(400);
+    expect((await grants.get(id))!.state).toBe('approved');
+    expect((await post(gina, '/logout', { everywhere: 'yes', _csrf: gina.csrf })).statusCode).toBe(400);
+    const stillSignedIn = { sluice_console: gina.cookie };
+    expect((await app.inject({ method: 'GET', url: `${BASE}/grants`, cookies: stillSignedIn })).statusCode).toBe(200);
+  });
+
+  it('a field sent twice is a 400, not a list handed to the handler', async () => {
+    const bob = await signIn('bob', ['admins']);
+    const twice = await app.inject({
+      method: 'POST', url: `${BASE}/approvals/apr_nope/decide`, cookies: { sluice_console: bob.cookie }, headers: FORM,
+      payload: `_csrf=${encodeURIComponent(bob.csrf)}&verdict=approve&comment=a&comment=b`,
+    });
+    expect(twice.statusCode).toBe(400);
+    expect(twice.body).toContain('form field comment sent more than once');
   });
 });
 

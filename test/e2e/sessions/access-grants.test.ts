@@ -79,4 +79,18 @@ describe('access grant requests that could not mean what they say', () => {
     }
     expect((await api<ApiGrant>(h, BOB, 'POST', `/grants/${requested.body.id}/deny`, { comment: 'no' })).body.state).toBe('denied');
   });
+
+  it('a revoke takes no body fields: one sent is refused, not ignored; none or {} revokes', async () => {
+    const body = { connection: 'secondary', duration_minutes: 30, reason: 'z' };
+    const requested = await api<ApiGrant>(h, GINA, 'POST', '/grants', body);
+    const grant = `/grants/${requested.body.id}`;
+    await api(h, BOB, 'POST', `${grant}/approve`, { comment: 'ok' });
+    const refused = await api<{ error: { message: string } }>(h, GINA, 'POST', `${grant}/revoke`, { reason: 'done' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toBe('this action takes no body fields; got reason');
+    expect((await api<ApiGrant>(h, GINA, 'GET', '/grants')).body).toMatchObject({ data: expect.arrayContaining([
+      expect.objectContaining({ id: requested.body.id, state: 'approved' }),
+    ]) });
+    expect((await api<ApiGrant>(h, GINA, 'POST', `${grant}/revoke`, {})).body.state).toBe('revoked');
+  });
 });

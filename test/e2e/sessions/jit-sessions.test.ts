@@ -70,6 +70,9 @@ describe('JIT sessions', () => {
     expect(listed.body.data.every((s) => s.subject === 'carol')).toBe(true);
     expect((await api(h, carol, 'POST', `/sessions/${session!.id}/revoke`)).status).toBe(403);
     expect((await api(h, BOB, 'POST', '/sessions/ses_nope/revoke')).status).toBe(404);
+    // A field in a revoke body is refused, not ignored (and nothing is revoked).
+    expect((await api(h, BOB, 'POST', `/sessions/${session!.id}/revoke`, { cause: 'idle' })).status).toBe(400);
+    expect((await sessionsOf('frank'))[0]!.state).toBe('active');
 
     const revoked = await api<ApiSession>(h, BOB, 'POST', `/sessions/${session!.id}/revoke`);
     expect(revoked.body).toMatchObject({ state: 'revoked', revokedCause: 'admin', revokedBy: 'bob' });

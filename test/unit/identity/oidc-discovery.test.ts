@@ -167,6 +167,51 @@ describe('key rotation', () => {
     expect(idp.requests.jwks).toBe(2);
   });
 
+  it('a new key under the same kid with the default cooldown: the first call after the restart succeeds', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const verifier = verifierFor({ jwksCooldownSeconds: 30 });
+    await verifier.verify(await idp.mint({ sub: 'before' }));
+    vi.setSystemTime(Date.now() + 31_000);
+    await idp.replaceKeyKeepingKid('RS256');
+    await expect(verifier.verify(await idp.mint({ sub: 'after-restart' }))).resolves.toMatchObject({ sub: 'after-restart' });
+    expect(idp.requests.jwks).toBe(2);
+  });
+
+  it('a call that failed on the old key after another call refetched retries with the new key, no fetch', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const source = new OidcKeySource({ issuer: idp.issuer, timeoutMs: 2000, cacheMaxAgeSeconds: 600, cooldownSeconds: 30 });
+    // The next getKey answer is held until released: that call checks its signature with the key
+    // it got after the other call has already reloaded the set (the cooldown is running by then).
+    let holding: { taken: () => void; released: Promise<void> } | undefined;
+    const keys = {
+      getKey: async (...args: Parameters<OidcKeySource['getKey']>) => {
+        const key = await source.getKey(...args);
+        const hold = holding;
+        holding = undefined;
+        hold?.taken();
+        await hold?.released;
+        return key;
+      },
+      refreshAfterSignatureFailure: source.refreshAfterSignatureFailure.bind(source),
+    } as unknown as OidcKeySource;
+    const verifier = new OidcTokenVerifier(identityConfigFor(idp, { jwksCooldownSeconds: 30 }), keys);
+    await verifier.verify(await idp.mint({ sub: 'before' }));
+    vi.setSystemTime(Date.now() + 31_000);
+    await idp.replaceKeyKeepingKid('RS256');
+    const [lateToken, firstToken] = [await idp.mint({ sub: 'late' }), await idp.mint({ sub: 'first' })];
+    let release!: () => void;
+    const taken = new Promise<void>((taken) => {
+      holding = { taken, released: new Promise((resolve) => (release = resolve)) };
+    });
+    const late = verifier.verify(lateToken);
+    await taken; // `late` holds the old key
+    await expect(verifier.verify(firstToken)).resolves.toMatchObject({ sub: 'first' });
+    expect(idp.requests.jwks).toBe(2);
+    release();
+    await expect(late).resolves.toMatchObject({ sub: 'late' });
+    expect(idp.requests.jwks).toBe(2);
+  });
+
   it('a forged signature under a known kid refetches at most once per cooldown and stays a 401', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const verifier = verifierFor({ jwksCooldownSeconds: 30 });
