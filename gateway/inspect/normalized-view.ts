@@ -87,6 +87,20 @@ export function foldCodePoint(cp: number): string {
   return out;
 }
 
+/**
+ * Every BMP code unit the view may read as something else (NFKC changes it, or it is a space, a
+ * control, invisible, a digit, a dash or a look-alike): about 4,600 of 63,000, found with one
+ * expression over them all (Changes_When_NFKC_Casefolded covers NFKC and the invisible ones).
+ */
+export function foldableBmpUnits(): number[] {
+  const units: string[] = [];
+  for (let c = 0; c < 0x10000; c++) if (c < 0xd800 || c >= 0xe000) units.push(String.fromCharCode(c));
+  const foldable = /[\p{Changes_When_NFKC_Casefolded}\p{White_Space}\p{Cc}\p{Cf}\p{Nd}\p{Pd}\u2212]/gu;
+  const found = new Set([...units.join('').matchAll(foldable)].map((m) => m[0].charCodeAt(0)));
+  for (const c of Object.keys(CONFUSABLES)) found.add(c.charCodeAt(0));
+  return [...found];
+}
+
 /** Folds seen so far; bounded by the code points that occur in text. */
 const folds = new Map<number, string>();
 function foldOf(cp: number): string {

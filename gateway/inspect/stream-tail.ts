@@ -4,7 +4,7 @@
  * punctuation costs no delay at all, and a chunk ending inside a word costs only that word.
  */
 import type { EntityPattern, TailRule } from './entity-patterns.ts';
-import { foldCodePoint } from './normalized-view.ts';
+import { foldableBmpUnits, foldCodePoint } from './normalized-view.ts';
 
 const PEM_BEGIN = '-----BEGIN';
 /**
@@ -24,33 +24,60 @@ function expandRanges(chars: string): string {
   return chars.replace('A-Z', span('A', 'Z')).replace('a-z', span('a', 'z')).replace('0-9', span('0', '9'));
 }
 
-/** In bmpFolds: a code unit the detection view drops, or reads as a space only where one is wanted. */
-const GAP = -1;
-let bmpFolds: Int16Array | undefined;
-
-/**
- * For each BMP code unit, what the detection view reads it as (normalized-view.ts): the ASCII
- * code of the one character it folds to (full-width and other scripts' digits, dashes, look-alike
- * letters, a tab as a space), GAP for invisible characters and non-ASCII spaces, or 0. Built on
- * first use (about 25 ms), so that the tail holds exactly what the detector reads as an entity's.
- */
-function foldsOfBmp(): Int16Array {
-  if (bmpFolds) return bmpFolds;
-  const folds = new Int16Array(0x10000);
-  for (let c = 0; c < 0x10000; c++) {
-    if (c >= 0xd800 && c < 0xe000) continue;
-    const f = foldCodePoint(c);
-    if (f === '' || (f === ' ' && c >= 0x80)) folds[c] = GAP;
-    else if (f.length === 1 && f.charCodeAt(0) < 0x80) folds[c] = f.charCodeAt(0);
-  }
-  bmpFolds = folds;
-  return folds;
-}
-
 /** Mathematical letters and digits (U+1D400–U+1D7FF, NFKC: ASCII) are surrogate pairs led by U+D835. */
 const MATH_HIGH = 0xd835;
 const isHigh = (c: number): boolean => c >= 0xd800 && c < 0xdc00;
 const isLow = (c: number): boolean => c >= 0xdc00 && c < 0xe000;
+
+/**
+ * What the detection view reads BMP code units as (normalized-view.ts), for the tail to hold
+ * exactly what the detector reads as an entity's: `gap` marks invisible characters and
+ * non-ASCII spaces (nothing, or a space only where one is wanted), `toAscii` lists for each ASCII
+ * code the other units read as it (full-width forms and other scripts' digits, dashes, look-alike
+ * letters, a tab as a space). Built on first use; tables per character set are cached.
+ */
+interface BmpFolds {
+  readonly gap: Uint8Array;
+  readonly toAscii: ReadonlyMap<number, readonly number[]>;
+}
+let bmpFolds: BmpFolds | undefined;
+const tables = new Map<string, Uint8Array>();
+
+function foldsOfBmp(): BmpFolds {
+  if (bmpFolds) return bmpFolds;
+  const gap = new Uint8Array(0x10000);
+  const toAscii = new Map<number, number[]>();
+  for (const c of foldableBmpUnits()) {
+    const f = foldCodePoint(c);
+    if (f === '' || (f === ' ' && c >= 0x80)) gap[c] = 1;
+    else if (f.length === 1 && f.charCodeAt(0) < 0x80 && f.charCodeAt(0) !== c) {
+      const list = toAscii.get(f.charCodeAt(0)) ?? [];
+      list.push(c);
+      toAscii.set(f.charCodeAt(0), list);
+    }
+  }
+  bmpFolds = { gap, toAscii };
+  return bmpFolds;
+}
+
+/** The code units a charset rule's run may hold: its characters, what reads as them, and invisible ones. */
+function tableFor(chars: string): Uint8Array {
+  let table = tables.get(chars);
+  if (table) return table;
+  const { gap, toAscii } = foldsOfBmp();
+  table = Uint8Array.from(gap);
+  for (const ch of expandRanges(chars)) {
+    const code = ch.charCodeAt(0);
+    table[code] = 1;
+    for (const unit of toAscii.get(code) ?? []) table[unit] = 1;
+  }
+  if (/[A-Za-z0-9]/.test(chars)) {
+    table[MATH_HIGH] = 1;
+    table.fill(1, 0xdc00, 0xe000);
+  }
+  tables.set(chars, table);
+  return table;
+}
 
 interface CharsetTail {
   readonly table: Uint8Array;
@@ -70,14 +97,7 @@ export class StreamTail {
     let max = 0;
     for (const rule of rules) {
       if (rule.kind !== 'charset') continue;
-      const table = new Uint8Array(0x10000);
-      const chars = new Set([...expandRanges(rule.chars)].map((ch) => ch.charCodeAt(0)));
-      const folds = foldsOfBmp();
-      for (let c = 0; c < 0x10000; c++) if (folds[c] === GAP || chars.has(folds[c]!)) table[c] = 1;
-      if ([...chars].some((c) => /[A-Za-z0-9]/.test(String.fromCharCode(c)))) {
-        table[MATH_HIGH] = 1;
-        table.fill(1, 0xdc00, 0xe000);
-      }
+      const table = tableFor(rule.chars);
       // Hidden characters lengthen an entity as written: room for one after every visible one.
       const ruleMax = rule.max * 2;
       this.charsets.push({ table, max: ruleMax });
@@ -93,7 +113,7 @@ export class StreamTail {
   /** Number of characters at the end of `text` that must wait for more text before they can be judged. */
   holdLength(text: string): number {
     const n = text.length;
-    const gaps = foldsOfBmp();
+    const { gap } = foldsOfBmp();
     let hold = 0;
     for (const { table, max } of this.charsets) {
       let i = n;
@@ -102,7 +122,7 @@ export class StreamTail {
       // Never half a surrogate pair (an emoji's second half is held like a mathematical digit's).
       if (i > 0 && i < n && isLow(text.charCodeAt(i)) && isHigh(text.charCodeAt(i - 1))) i++;
       // No entity starts with a space or an invisible character: never hold one back.
-      while (i < n && (text.charCodeAt(i) === 32 || gaps[text.charCodeAt(i)] === GAP)) i++;
+      while (i < n && (text.charCodeAt(i) === 32 || gap[text.charCodeAt(i)] === 1)) i++;
       hold = Math.max(hold, n - i);
     }
     if (this.pem) {
