@@ -6,7 +6,7 @@
  */
 import { CombinedScan } from './combined-scan.ts';
 import { BUILTIN_PATTERNS, type EntityPattern } from './entity-patterns.ts';
-import { normalizedView } from './normalized-view.ts';
+import { normalizedView, spacingMayHide, type NormalizedView } from './normalized-view.ts';
 
 /** One entity found in a text: its type and span (UTF-16 offsets); the value itself is never stored. */
 export interface EntityMatch {
@@ -44,12 +44,22 @@ export class EntityDetector {
 
   /**
    * Every validated entity in `text`, in order, never overlapping. Linear in the text's length.
-   * Found in the normalised view (zero-width characters dropped, full-width forms and odd spaces
-   * folded: normalized-view.ts); spans are the original text's, hidden characters included.
+   * Found in the normalised view (normalized-view.ts: invisible characters dropped, full-width
+   * forms, other scripts' digits and look-alike letters folded, every kind of space a space);
+   * spans are the original text's, the hidden characters inside them included. Where spacing
+   * may hide an entity (no-break spaces, doubled spaces after a digit) the text is read a
+   * second time with spaces joined (`jane\u00a0@\u00a0example.org`, `4111  1111  …`), and
+   * the two readings merged (mergeFindings).
    */
   scan(text: string): EntityMatch[] {
     const view = normalizedView(text);
-    if (!view) return this.scanPlain(text);
+    const found = view ? this.scanView(view) : this.scanPlain(text);
+    if (!spacingMayHide(text, view)) return found;
+    const joined = normalizedView(text, 'joined');
+    return joined ? mergeFindings(found, this.scanView(joined)) : found;
+  }
+
+  private scanView(view: NormalizedView): EntityMatch[] {
     return this.scanPlain(view.text).map((m) => ({ type: m.type, ...view.toOriginal(m.start, m.end) }));
   }
 
@@ -75,4 +85,26 @@ export class EntityDetector {
     }
     return scanner;
   }
+}
+
+/**
+ * The first reading's findings, amended by the second's: one that overlaps nothing is added, one
+ * that holds whole every finding it overlaps replaces them (`jane.roe@example.or` then the
+ * `g` after a no-break space), one that cuts into a finding is dropped (a phone number joined
+ * with the first group of the address in the next column). Both lists are ordered.
+ */
+function mergeFindings(first: EntityMatch[], second: EntityMatch[]): EntityMatch[] {
+  const out: EntityMatch[] = [];
+  let i = 0;
+  for (const b of second) {
+    while (i < first.length && first[i]!.end <= b.start) out.push(first[i++]!);
+    let j = i;
+    while (j < first.length && first[j]!.start < b.end) j++;
+    if (first.slice(i, j).every((a) => a.start >= b.start && a.end <= b.end)) {
+      out.push(b);
+      i = j;
+    }
+  }
+  while (i < first.length) out.push(first[i++]!);
+  return out;
 }

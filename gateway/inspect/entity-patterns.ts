@@ -124,8 +124,9 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   {
     type: 'CREDIT_CARD',
     trigger: '\\d',
-    // Groups of four separated by spaces, hyphens or dots (4111.1111.1111.1111 is a card to a reader).
-    source: `(?<![\\d-])(?:\\d{4}(?: \\d{4}){2} \\d{1,7}|\\d{4}(?:-\\d{4}){2}-\\d{1,7}|\\d{4}(?:\\.\\d{4}){2}\\.\\d{1,7}|\\d{4}[ -]\\d{6}[ -]\\d{5}|\\d{13,19})(?![\\d-]|\\.\\d)`,
+    // Groups of four separated by spaces, hyphens or dots (4111.1111.1111.1111 is a card to a reader);
+    // dotted groups never continue a dotted number (an OID or a version: 1.4111.1111.1111.1111).
+    source: `(?<![\\d-])(?:\\d{4}(?: \\d{4}){2} \\d{1,7}|\\d{4}(?:-\\d{4}){2}-\\d{1,7}|(?<!\\d\\.)\\d{4}(?:\\.\\d{4}){2}\\.\\d{1,7}|\\d{4}[ -]\\d{6}[ -]\\d{5}|\\d{13,19})(?![\\d-]|\\.\\d)`,
     validate: creditCardValid,
     structured: true,
     tail: { kind: 'charset', chars: '0123456789 -.', max: 23 },

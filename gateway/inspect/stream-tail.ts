@@ -4,6 +4,7 @@
  * punctuation costs no delay at all, and a chunk ending inside a word costs only that word.
  */
 import type { EntityPattern, TailRule } from './entity-patterns.ts';
+import { foldableBmpUnits, foldCodePoint } from './normalized-view.ts';
 
 const PEM_BEGIN = '-----BEGIN';
 /**
@@ -23,15 +24,60 @@ function expandRanges(chars: string): string {
   return chars.replace('A-Z', span('A', 'Z')).replace('a-z', span('a', 'z')).replace('0-9', span('0', '9'));
 }
 
+/** Mathematical letters and digits (U+1D400–U+1D7FF, NFKC: ASCII) are surrogate pairs led by U+D835. */
+const MATH_HIGH = 0xd835;
+const isHigh = (c: number): boolean => c >= 0xd800 && c < 0xdc00;
+const isLow = (c: number): boolean => c >= 0xdc00 && c < 0xe000;
+
 /**
- * Characters the detection view drops (format characters, non-ASCII spaces): inside an entity they
- * hide nothing (normalized-view.ts), so they must not end a held run either.
+ * What the detection view reads BMP code units as (normalized-view.ts), for the tail to hold
+ * exactly what the detector reads as an entity's: `gap` marks invisible characters and
+ * non-ASCII spaces (nothing, or a space only where one is wanted), `toAscii` lists for each ASCII
+ * code the other units read as it (full-width forms and other scripts' digits, dashes, look-alike
+ * letters, a tab as a space). Built on first use; tables per character set are cached.
  */
-const INVISIBLE = '\u00ad\u00a0\u1680\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u202f' +
-  '\u205f\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u3000\ufeff' +
-  Array.from({ length: 11 }, (_, i) => String.fromCharCode(0x2000 + i)).join('');
-/** Full-width forms of ASCII (U+FF01–U+FF5E) are their ASCII character to the detector. */
-const FULL_WIDTH_OFFSET = 0xfee0;
+interface BmpFolds {
+  readonly gap: Uint8Array;
+  readonly toAscii: ReadonlyMap<number, readonly number[]>;
+}
+let bmpFolds: BmpFolds | undefined;
+const tables = new Map<string, Uint8Array>();
+
+function foldsOfBmp(): BmpFolds {
+  if (bmpFolds) return bmpFolds;
+  const gap = new Uint8Array(0x10000);
+  const toAscii = new Map<number, number[]>();
+  for (const c of foldableBmpUnits()) {
+    const f = foldCodePoint(c);
+    if (f === '' || (f === ' ' && c >= 0x80)) gap[c] = 1;
+    else if (f.length === 1 && f.charCodeAt(0) < 0x80 && f.charCodeAt(0) !== c) {
+      const list = toAscii.get(f.charCodeAt(0)) ?? [];
+      list.push(c);
+      toAscii.set(f.charCodeAt(0), list);
+    }
+  }
+  bmpFolds = { gap, toAscii };
+  return bmpFolds;
+}
+
+/** The code units a charset rule's run may hold: its characters, what reads as them, and invisible ones. */
+function tableFor(chars: string): Uint8Array {
+  let table = tables.get(chars);
+  if (table) return table;
+  const { gap, toAscii } = foldsOfBmp();
+  table = Uint8Array.from(gap);
+  for (const ch of expandRanges(chars)) {
+    const code = ch.charCodeAt(0);
+    table[code] = 1;
+    for (const unit of toAscii.get(code) ?? []) table[unit] = 1;
+  }
+  if (/[A-Za-z0-9]/.test(chars)) {
+    table[MATH_HIGH] = 1;
+    table.fill(1, 0xdc00, 0xe000);
+  }
+  tables.set(chars, table);
+  return table;
+}
 
 interface CharsetTail {
   readonly table: Uint8Array;
@@ -51,12 +97,7 @@ export class StreamTail {
     let max = 0;
     for (const rule of rules) {
       if (rule.kind !== 'charset') continue;
-      const table = new Uint8Array(65536);
-      for (const ch of expandRanges(rule.chars)) {
-        table[ch.charCodeAt(0)] = 1;
-        if (ch > ' ' && ch <= '~') table[ch.charCodeAt(0) + FULL_WIDTH_OFFSET] = 1;
-      }
-      for (const ch of INVISIBLE) table[ch.charCodeAt(0)] = 1;
+      const table = tableFor(rule.chars);
       // Hidden characters lengthen an entity as written: room for one after every visible one.
       const ruleMax = rule.max * 2;
       this.charsets.push({ table, max: ruleMax });
@@ -72,12 +113,16 @@ export class StreamTail {
   /** Number of characters at the end of `text` that must wait for more text before they can be judged. */
   holdLength(text: string): number {
     const n = text.length;
+    const { gap } = foldsOfBmp();
     let hold = 0;
     for (const { table, max } of this.charsets) {
       let i = n;
       const stop = Math.max(0, n - max);
       while (i > stop && table[text.charCodeAt(i - 1)] === 1) i--;
-      while (i < n && text.charCodeAt(i) === 32) i++; // no entity starts with a space: never hold one back
+      // Never half a surrogate pair (an emoji's second half is held like a mathematical digit's).
+      if (i > 0 && i < n && isLow(text.charCodeAt(i)) && isHigh(text.charCodeAt(i - 1))) i++;
+      // No entity starts with a space or an invisible character: never hold one back.
+      while (i < n && (text.charCodeAt(i) === 32 || gap[text.charCodeAt(i)] === 1)) i++;
       hold = Math.max(hold, n - i);
     }
     if (this.pem) {

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { unsafePatternReason } from '../inspect/custom-entities.ts';
-import { keywordFlags, keywordSource, keywordView, normalizedView } from '../inspect/normalized-view.ts';
+import { isPlainAscii, keywordSource, keywordText, normalizedView } from '../inspect/normalized-view.ts';
 
 /** What the gateway found, as the policy receives it: lower-cased keywords and pattern sources. */
 export interface TextMatches {
@@ -114,28 +114,27 @@ function compilePattern(source: string): CompiledPattern {
 
 export class TextMatcher {
   private readonly needsLowered: boolean;
-
+  /** The keywords lower-cased, as the policy names them. */
+  private readonly keywords: readonly string[];
+  /** Each keyword's expression (keywordSource); undefined when nothing visible is left of it. */
+  private readonly keywordRes: readonly (RegExp | undefined)[];
   /**
-   * All keywords in one expression, one capture group each, scanned once over the prompt (one
-   * expression per keyword cost three times as much), and each keyword alone, anchored, for the
-   * places where another keyword matched first (two keywords starting at one position).
+   * All keywords in one expression: most prompts hold none, and one pass over them costs about
+   * what one keyword's pass does. Only a prompt it matches is tried keyword by keyword.
    */
-  private readonly keywordScan: RegExp | undefined;
-  private readonly keywordAt: readonly (RegExp | undefined)[];
-  /** The keyword index of each capture group of keywordScan. */
-  private readonly keywordOfGroup: readonly number[];
+  private readonly anyKeyword: RegExp | undefined;
 
   private constructor(
-    private readonly keywords: readonly string[],
+    keywords: readonly string[],
     private readonly patterns: readonly CompiledPattern[],
   ) {
     this.needsLowered = patterns.some((p) => p.literal !== undefined && p.inLowered);
+    this.keywords = keywords.map((k) => k.toLowerCase());
+    // Folded before lower-casing, as the text is: a Greek capital eta is an H, a small one an n.
     const sources = keywords.map(keywordSource);
-    const present = sources.flatMap((source, k) => (source === undefined ? [] : [{ source, k }]));
-    this.keywordOfGroup = present.map((p) => p.k);
-    const all = present.map((p) => p.source);
-    this.keywordScan = all.length === 0 ? undefined : new RegExp(all.map((x) => `(${x})`).join('|'), keywordFlags(all, 'g'));
-    this.keywordAt = sources.map((source) => (source === undefined ? undefined : new RegExp(source, keywordFlags([source], 'y'))));
+    this.keywordRes = sources.map((source) => (source === undefined ? undefined : new RegExp(source)));
+    const present = sources.filter((source) => source !== undefined);
+    this.anyKeyword = present.length === 0 ? undefined : new RegExp(present.join('|'));
   }
 
   /** Builds the matcher from the `sluice/text_rules` result; throws listing every bad term. */
@@ -154,52 +153,29 @@ export class TextMatcher {
       }
     });
     if (problems.length > 0) throw new Error(`sluice/text_rules: ${problems.join('; ')}`);
-    return new TextMatcher(
-      parsed.data.keywords.map((k) => k.toLowerCase()),
-      patterns,
-    );
-  }
-
-  /** The keywords found in keywordView's text, in the order the rules list them. */
-  private keywordsIn(folded: string): string[] {
-    const scan = this.keywordScan;
-    if (!scan) return [];
-    const found = new Set<number>();
-    const starts: number[] = [];
-    scan.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = scan.exec(folded)) !== null) {
-      let g = 1;
-      while (m[g] === undefined) g++;
-      found.add(this.keywordOfGroup[g - 1]!);
-      starts.push(m.index);
-      scan.lastIndex = m.index + 1; // overlapping keywords: the next may start inside this one
-    }
-    // A keyword that starts where another matched first was not reported by the alternation.
-    this.keywordAt.forEach((re, k) => {
-      if (!re || found.has(k)) return;
-      for (const at of starts) {
-        re.lastIndex = at;
-        if (re.test(folded)) return void found.add(k);
-      }
-    });
-    return this.keywords.filter((_, k) => found.has(k));
+    return new TextMatcher(parsed.data.keywords, patterns);
   }
 
   /**
-   * The keywords and patterns found in `text`. Keywords are matched in keywordView (case, look-alike
-   * letters, full-width forms, zero-width characters and all spacing folded away, so a keyword
-   * split across two content blocks still matches); patterns in the text as written and in its
+   * The keywords and patterns found in `text`. Keywords are found in keywordText (case, look-alike
+   * letters, full-width forms, invisible characters and spacing folded away) with a line break
+   * allowed between any two letters, so a keyword split across two content blocks still matches
+   * (normalized-view.ts: keywordSource); patterns are matched in the text as written and in its
    * normalised view, so an evasion that hides from one is seen in the other.
    */
   match(text: string): TextMatches {
-    const folded = this.keywordScan ? keywordView(text) : '';
-    const view = this.patterns.length > 0 ? normalizedView(text)?.text : undefined;
+    // Printable ASCII differs from its view in spacing alone, which keywordSource and a pattern
+    // spell out themselves: no view for it.
+    const plain = isPlainAscii(text);
+    const normalized = plain ? undefined : normalizedView(text);
+    const folded = this.anyKeyword ? keywordText(text, { plain, view: normalized }) : '';
+    const view = this.patterns.length > 0 ? normalized?.text : undefined;
     const texts = view === undefined ? [text] : [text, view];
     const lowered = this.needsLowered ? texts.map((t) => t.toLowerCase()) : [];
-    const mayMatch = (p: CompiledPattern, i: number): boolean => p.literal === undefined || (p.inLowered ? lowered[i]! : texts[i]!).includes(p.literal);
+    const mayMatch = (p: CompiledPattern, i: number): boolean =>
+      p.literal === undefined || (p.inLowered ? lowered[i]! : texts[i]!).includes(p.literal);
     return {
-      keywords: this.keywordsIn(folded),
+      keywords: this.anyKeyword?.test(folded) ? this.keywords.filter((_, k) => this.keywordRes[k]?.test(folded)) : [],
       patterns: this.patterns.filter((p) => texts.some((t, i) => mayMatch(p, i) && p.regexp.test(t))).map((p) => p.source),
     };
   }

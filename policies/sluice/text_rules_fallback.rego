@@ -5,14 +5,20 @@
 # test in test/integration/policy proves both ways decide the same.
 package sluice
 
-# Keywords are compared with case and all whitespace folded away, as the gateway does (which also
-# folds look-alike letters, full-width forms and zero-width characters: Rego cannot).
+# Keywords are compared with case folded and each run of whitespace read as one space, in the
+# prompt as written and with its line breaks removed (a keyword split across two content
+# blocks), as the gateway does; the gateway also folds look-alike letters, full-width forms and
+# invisible characters, which Rego cannot.
 keyword_in_prompt(keyword) if {
 	not input.request.text_matches
-	contains(prompt_text, folded(keyword))
+	some text in prompt_texts
+	contains(text, spaced(keyword))
 }
 
-folded(s) := strings.replace_n({" ": "", "\n": "", "\t": "", "\r": ""}, lower(s))
+spaced(s) := concat(" ", [word |
+	some word in split(strings.replace_n({"\n": " ", "\t": " ", "\r": " "}, lower(s)), " ")
+	word != ""
+])
 
 pattern_in_prompt(pattern) if {
 	not input.request.text_matches
@@ -20,4 +26,6 @@ pattern_in_prompt(pattern) if {
 }
 
 # The prompt text folded once per evaluation, for the keyword match.
-prompt_text := folded(object.get(input, ["request", "text"], ""))
+prompt_texts := {spaced(text), spaced(strings.replace_n({"\n": ""}, text))} if {
+	text := object.get(input, ["request", "text"], "")
+}

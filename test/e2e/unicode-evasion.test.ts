@@ -1,15 +1,17 @@
 /**
  * Unicode evasion through the whole gateway with the shipped policy: an e-mail address spelled
  * with zero-width and no-break characters is masked before it leaves and never written raw to the
- * audit; a blocked keyword spelled with a look-alike letter, odd spaces, or split across two
- * content blocks is denied.
+ * audit, and so are cards in other scripts' digits; a key hidden with zero-width characters in a
+ * streamed answer is masked however its deltas are cut; a blocked keyword spelled with a
+ * look-alike letter, odd spaces, or split across two content blocks is denied.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness();
+  // Small deltas: an entity in a streamed answer arrives in many pieces.
+  h = await startHarness({ mock: { chunkChars: 3 } });
 });
 afterAll(async () => h?.close());
 
@@ -48,4 +50,27 @@ describe('Unicode evasion through the gateway', () => {
       expect(h.upstream.requests.length).toBe(before);
     });
   }
+
+  it('cards in Arabic-Indic digits with a word joiner and in full-width digits with no-break spaces are masked upstream', async () => {
+    const arabic = '\u0664\u0661\u2060\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661';
+    const fullWidth = ['\uff14\uff11\uff11\uff11', ...Array<string>(3).fill('\uff11'.repeat(4))].join('\u00a0');
+    expect((await send(`cards ${arabic} and ${fullWidth}.`)).status).toBe(200);
+    const sent = JSON.stringify(h.upstream.requests.at(-1)?.body);
+    expect(sent).toContain('cards [CREDIT_CARD_1] and [CREDIT_CARD_2].');
+    expect(sent).not.toMatch(/\u0661|\uff11/u);
+  });
+
+  it('a key hidden with zero-width characters in a streamed answer is masked across its many deltas', async () => {
+    // A look-alike test key (right shape, not a real key), a zero-width space after every third character.
+    const key = `sk-ant-api03-${'Zx9\u200b'.repeat(30)}Q7`;
+    const client = await h.client(['engineering']);
+    const stream = client.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 256, messages: [{ role: 'user', content: `key ${key} ok` }] });
+    let streamed = '';
+    stream.on('text', (t) => (streamed += t));
+    await stream.finalMessage();
+    // Engineering masks credentials in answers: the key went upstream as written and came back in 3-character deltas.
+    expect(JSON.stringify(h.upstream.requests.at(-1)?.body)).toContain('Zx9\u200bZx9');
+    expect(streamed).toBe('[echo from mock-claude] key [ANTHROPIC_API_KEY_1] ok');
+    expect(JSON.stringify(await h.auditEvents())).not.toContain('Zx9');
+  });
 });

@@ -70,7 +70,7 @@ describe('policy library', () => {
       'Plan for Project NIGHTINGALE', 'project  nightingale', 'nightingales sing at corp.example.org',
       'curl https://build-7.corp.example.com/x', 'ssh DB-01.CORP.EXAMPLE.COM', '-.corp.example.com', 'x.corp.example.community',
       `${'a-'.repeat(40)}a.corp.example.com`, 'Please send the Wire Transfer today', 'customer database export of production credentials',
-      'ünïcödé wire transfer ☃', '',
+      'ünïcödé wire transfer ☃', '', 'the project night\ningale plan', 'Wire\t\ttransfer', 'wiretransfer', 'production\ncredentials',
     ];
     for (const text of texts) {
       const input = policyInput({ request: { text } });

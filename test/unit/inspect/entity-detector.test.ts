@@ -4,11 +4,13 @@
  * custom patterns from policy data are checked for unsafe shapes when the bundle loads.
  */
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { patternsFromPolicyData, unsafePatternReason } from '../../../gateway/inspect/custom-entities.ts';
 import { buildDetectorKit } from '../../../gateway/inspect/detector-kit.ts';
 import { EntityDetector } from '../../../gateway/inspect/entity-detector.ts';
 import { BUILTIN_PATTERNS } from '../../../gateway/inspect/entity-patterns.ts';
+import { normalizedView } from '../../../gateway/inspect/normalized-view.ts';
 import { scanRequest } from '../../../gateway/inspect/request-entities.ts';
 
 const detector = new EntityDetector();
@@ -29,6 +31,12 @@ const ADVERSARIAL: Record<string, string> = {
   phoneParens: '+44 (0)20 (0)'.repeat(15_000),
   pairs: '01 23 45 67 8'.repeat(15_000),
   pemDashes: `-----BEGIN PRIVATE KEY-----${'a-'.repeat(50)}----`.repeat(1_500),
+  // Unicode: every character needs the normalised view; no-break and doubled spaces a second reading.
+  zeroWidthDigits: '1\u200b'.repeat(100_000),
+  noBreakGroups: '4111\u00a0'.repeat(40_000),
+  doubledSpaceGroups: '4111  '.repeat(40_000),
+  fullWidthAts: '\uff41\uff20'.repeat(100_000),
+  mathDigits: '\u{1d7cf}'.repeat(100_000),
 };
 
 /** Milliseconds per MB of scanning `text` (best of three, so a busy CPU does not fail the test). */
@@ -109,6 +117,63 @@ describe('custom entities from policy data', () => {
 
   it.each(['(?:ab){1,3}', 'x(?:-[0-9])?', '(?:ab|cd)?e'])('accepts the bounded group %s (the ? of (?: is no quantifier)', (pattern) => {
     expect(unsafePatternReason(pattern)).toBeUndefined();
+  });
+});
+
+/** Entities as written plainly, and the ways a character of them can be spelled to look the same. */
+const PLAIN_ENTITIES: Array<[string, string]> = [
+  ['EMAIL', 'jane.roe@example.org'],
+  ['CREDIT_CARD', '4111 1111 1111 1111'],
+  ['IBAN', 'DE89 3704 0044 0532 0130 00'],
+  ['PHONE', '+1 (415) 555-0100'],
+  ['IP_ADDRESS', '192.168.10.20'],
+  ['AWS_ACCESS_KEY', 'AKIAQWERTYUI2345ABCD'],
+  ['US_SSN', '078-05-1120'],
+  ['GITHUB_TOKEN', `ghp_${'a1B2'.repeat(9)}`],
+];
+const LOOK_ALIKES: Record<string, string> = { a: '\u0430', e: '\u0435', o: '\u043e', p: '\u0440', c: '\u0441', x: '\u0445', A: '\u0410', B: '\u0392', E: '\u0415', K: '\u039a', T: '\u0422', Y: '\u03a5' };
+function spellings(c: string): string[] {
+  const code = c.charCodeAt(0);
+  if (c >= '0' && c <= '9') return [c, String.fromCharCode(code + 0xfee0), String.fromCharCode(0x0660 + code - 48), String.fromCodePoint(0x1d7ce + code - 48), String.fromCharCode(0x0966 + code - 48)];
+  if (/[A-Za-z]/.test(c)) {
+    const bold = String.fromCodePoint((c <= 'Z' ? 0x1d400 : 0x1d41a) + (c.toLowerCase().charCodeAt(0) - 97));
+    return [c, String.fromCharCode(code + 0xfee0), bold, ...(LOOK_ALIKES[c] ? [LOOK_ALIKES[c]] : [])];
+  }
+  if (c === '@') return ['@', '\uff20', '\ufe6b'];
+  if (c === '.') return ['.', '\uff0e'];
+  if (c === '-') return ['-', '\u2010', '\u2013', '\uff0d'];
+  if (c === ' ') return [' ', '\u00a0', '\u2009', '\u202f', '\t'];
+  return [c];
+}
+const INVISIBLES = ['\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad', '\u202a', '\u2066', '\ufe0f', '\u034f'];
+/** One entity, each character spelled one of its ways, maybe followed by an invisible character. */
+const disguised = fc.constantFrom(...PLAIN_ENTITIES).chain(([type, plain]) =>
+  fc.tuple(...[...plain].map((c) => fc.tuple(fc.constantFrom(...spellings(c)), fc.option(fc.constantFrom(...INVISIBLES), { nil: '' }))))
+    .map((chars) => ({ type, plain, value: chars.map(([c, hidden]) => c + hidden).join('') })));
+
+describe('entities spelled with Unicode look-alikes (fast-check)', () => {
+  it('finds each one once, its span covering every visible character, whatever the spelling', () => {
+    fc.assert(
+      fc.property(disguised, ({ type, plain, value }) => {
+        const text = `note: ${value} (end)`;
+        const matches = detector.scan(text);
+        expect(matches.map((m) => m.type)).toEqual([type]);
+        const masked = text.slice(matches[0]!.start, matches[0]!.end);
+        expect(normalizedView(masked)?.text ?? masked).toBe(plain);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('the trigger prefilter, run on the view, finds what a scan with every pattern finds', () => {
+    const reference = new EntityDetector(undefined, { prefilter: false });
+    fc.assert(
+      fc.property(fc.array(fc.oneof(disguised.map((d) => d.value), fc.string({ unit: 'grapheme', maxLength: 8 })), { maxLength: 5 }), (parts) => {
+        const text = parts.join(' ');
+        expect(detector.scan(text)).toEqual(reference.scan(text));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 

@@ -10,6 +10,7 @@ import { SluiceError } from '../../../gateway/errors.ts';
 import type { RequestFacts } from '../../../gateway/inspect/facts.ts';
 import { inspectMessagesRequest } from '../../../gateway/inspect/messages-request.ts';
 import { BLOCK_FIELDS } from '../../../gateway/inspect/request-schema.ts';
+import { TextMatcher } from '../../../gateway/policy/text-matcher.ts';
 import { parseJsonBody } from '../../../gateway/proxy/json-body.ts';
 
 type Op = 'messages.create' | 'messages.count_tokens';
@@ -33,7 +34,14 @@ function expectFactsOrBadRequest(r: { facts?: RequestFacts; err?: unknown }): vo
   expect((r.err as SluiceError).status).toBe(400);
 }
 
-const text = fc.string({ maxLength: 40 });
+/** Any text, Unicode included: zero-width and bidi characters, full-width forms, no-break spaces, astral characters. */
+const unicodeUnit = fc.constantFrom('\u200b', '\u00ad', '\u202e', '\ufeff', '\u00a0', '\uff20', '\uff14', '\u{1d7d2}', '\u0430', 'a', ' ', '\n');
+const text = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: 'grapheme', maxLength: 20 }),
+  fc.string({ unit: 'binary', maxLength: 20 }),
+  fc.string({ unit: unicodeUnit, maxLength: 20 }),
+);
 const block = fc.oneof(
   fc.record({ type: fc.constant('text'), text }),
   fc.record({ type: fc.constant('image'), source: fc.record({ type: fc.constant('base64'), media_type: fc.constant('image/png'), data: fc.base64String({ maxLength: 16 }) }) }),
@@ -180,6 +188,34 @@ describe('inspectMessagesRequest (properties)', () => {
         expectFactsOrBadRequest(r);
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('a keyword split across two text blocks anywhere, spelled to hide, is found in the prompt text the policy reads', () => {
+    const keyword = 'project nightingale';
+    const matcher = TextMatcher.fromRules({ keywords: [keyword] });
+    const hide = fc.constantFrom<(c: string) => string>(
+      (c) => c,
+      (c) => c.toUpperCase(),
+      (c) => `${c}\u200b`,
+      (c) => `\u00ad${c}`,
+      (c) => (c === ' ' ? '\u00a0' : c),
+      (c) => (c === ' ' ? '  ' : c),
+      (c) => ({ o: '\u043e', a: '\u0430', e: '\u0435', p: '\u0440' })[c] ?? c,
+      (c) => (c >= 'a' && c <= 'z' ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c),
+    );
+    fc.assert(
+      fc.property(fc.nat({ max: keyword.length }), fc.array(hide, { minLength: keyword.length, maxLength: keyword.length }), text, (at, ways, around) => {
+        const spelled = [...keyword].map((c, i) => ways[i]!(c));
+        const body = {
+          model: 'm',
+          max_tokens: 1,
+          messages: [{ role: 'user', content: [{ type: 'text', text: `${around} ${spelled.slice(0, at).join('')}` }, { type: 'text', text: `${spelled.slice(at).join('')} ${around}` }] }],
+        };
+        const facts = inspectMessagesRequest('messages.create', body, []);
+        expect(matcher.match(facts.text).keywords).toEqual([keyword]);
+      }),
+      { numRuns: 1000 },
     );
   });
 });

@@ -117,6 +117,31 @@ describe('SseStreamMasker', () => {
     }
   });
 
+  it('masks cards in full-width, mathematical and Arabic-Indic digits or with doubled spaces, at every delta cut', () => {
+    const cards = ['\uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11', `\u{1d7d2}${'\u{1d7cf}'.repeat(15)}`, '\u0664\u0661\u0661\u0661\u2060\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661', '4111  1111\u200b  1111  1111'];
+    const text = `Cards: ${cards.join(', ')}; mail j\u0430ne.roe\u00ad@example.org.`;
+    const want = expected(text);
+    expect(want).toBe('Cards: [CREDIT_CARD_1], [CREDIT_CARD_2], [CREDIT_CARD_3], [CREDIT_CARD_4]; mail [EMAIL_1].');
+    for (let cut = 1; cut < text.length; cut++) {
+      // Never between the two halves of a mathematical digit: an upstream delta holds whole characters.
+      if (/[\ud800-\udbff]/.test(text[cut - 1]!)) continue;
+      const { text: got, raw } = run(streamOf(text, [cut, cut + 2]), []);
+      expect(got, `delta cut at ${cut}`).toBe(want);
+      expect(raw).not.toMatch(/\uff11\uff11|\u{1d7cf}|\u0661\u0661|1111|example/u);
+    }
+  });
+
+  it('never holds back half of a surrogate pair: an emoji before a held card leaves whole', () => {
+    const text = 'Done \u{1f600}4111 1111 1111 1111 \u{1f600} ok';
+    const cuts = [...text].map((_, i, chars) => chars.slice(0, i).join('').length).filter((c) => c > 0);
+    for (const cut of cuts) {
+      const { text: got, raw } = run(streamOf(text, [cut]), []);
+      expect(got).toBe('Done \u{1f600}[CREDIT_CARD_1] \u{1f600} ok');
+      // Every delta the client got is well-formed UTF-16 (JSON would carry a lone half as \ud83d).
+      expect(raw).not.toMatch(/\\ud8|\\udc|\\udd|\\ude|\\udf/i);
+    }
+  });
+
   it('masks a PEM private key whole in a stream exactly as in a JSON answer, however its deltas are cut', () => {
     // Generated at test time: no key material in the repository.
     const pem = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
