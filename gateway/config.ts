@@ -208,7 +208,7 @@ export const configSchema = z.object({
       sessionTtlSeconds: z.number().int().positive().default(3600),
     })
     .prefault({}),
-  /** Just-in-time sessions (gateway/sessions); state in {stateDir}/sessions.jsonl. */
+  /** Just-in-time sessions (gateway/access); state in {stateDir}/sessions.jsonl. */
   sessions: z
     .object({
       /** Idle period after which a session is revoked, unless the policy sets one per group. */

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import { apiPlugin } from './approvals/api-plugin.ts';
+import { apiPlugin } from './access/api-plugin.ts';
 import type { ApprovalGate } from './approvals/approval-stage.ts';
 import type { AuditLog } from './audit/audit-log.ts';
 import { ConfigError, isLoopback, type SluiceConfig } from './config.ts';
@@ -16,8 +16,8 @@ import { RequestMetrics } from './ops/request-metrics.ts';
 import type { PolicyStore } from './policy/policy-store.ts';
 import { loadHashKey } from './mask/hash-key.ts';
 import { SessionNumberings } from './mask/placeholder-numbering.ts';
-import { methodsFor, proxyPlugin } from './proxy/proxy-plugin.ts';
-import type { SessionService } from './sessions/session-service.ts';
+import { methodsFor, proxyPlugin } from './pipeline/proxy-plugin.ts';
+import type { SessionService } from './access/session-service.ts';
 import type { ConnectionRegistry } from './upstream/connections.ts';
 
 /** The parts buildApp composes; passed in so that nothing does I/O on import and tests inject their own. */
@@ -26,7 +26,7 @@ export interface AppDeps {
   readonly policies: PolicyStore;
   readonly connections: ConnectionRegistry;
   readonly audit: AuditLog;
-  /** Approval holds and JIT sessions (gateway/approvals, gateway/sessions). */
+  /** Approval holds and JIT sessions (gateway/approvals, gateway/access). */
   readonly approvals: ApprovalGate;
   readonly sessions: SessionService;
   /** Present on the embedded default: serves the dev issuer's discovery and JWKS at /dev-issuer. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { createAccessControl } from './approvals/create-approvals.ts';
+import { createAccessControl } from './access/create-access.ts';
 import { pino } from 'pino';
 import type { AuditLog } from './audit/audit-log.ts';
 import { auditGate } from './audit/audit-ops.ts';

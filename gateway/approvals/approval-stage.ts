@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { SluiceError } from '../errors.ts';
 import type { Decision } from '../policy/decision.ts';
 import type { PolicyInput } from '../policy/input.ts';
-import type { Exchange } from '../proxy/exchange.ts';
+import type { Exchange } from '../pipeline/exchange.ts';
 import type { ApprovalService } from './approval-service.ts';
 import type { Approval } from './approval-store.ts';
 import { holdForDecision, type HoldOptions } from './hold.ts';

@@ -92,7 +92,7 @@ export interface ApprovalEventBody {
   expires_at: string;
 }
 
-/** A JIT session opened or revoked (gateway/sessions). */
+/** A JIT session opened or revoked (gateway/access). */
 export interface AccessEventBody {
   kind: 'access';
   session_id: string;
@@ -105,7 +105,7 @@ export interface AccessEventBody {
   actor: string | null;
 }
 
-/** A time-bounded access grant requested, decided, revoked or expired (gateway/sessions). */
+/** A time-bounded access grant requested, decided, revoked or expired (gateway/access). */
 export interface GrantEventBody {
   kind: 'grant';
   grant_id: string;

@@ -31,12 +31,12 @@ function recordedDigest() {
   }
 }
 
-/** The URL of dist/cli.js when dist/ was compiled from exactly the current sources, else undefined. SLUICE_DIST=0 turns it off. */
+/** The URL of dist/cli/cli.js when dist/ was compiled from exactly the current sources, else undefined. SLUICE_DIST=0 turns it off. */
 export function compiledCli() {
   if (process.env.SLUICE_DIST === '0') return undefined;
   const recorded = recordedDigest();
   try {
-    return recorded !== undefined && recorded === sourceDigest() ? pathToFileURL(join(DIST, 'cli.js')).href : undefined;
+    return recorded !== undefined && recorded === sourceDigest() ? pathToFileURL(join(DIST, 'cli', 'cli.js')).href : undefined;
   } catch {
     return undefined; // e.g. tsconfig.build.json gone: run the sources
   }

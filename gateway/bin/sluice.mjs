@@ -7,7 +7,7 @@ let cli = compiledCli();
 if (!cli) {
   const { register } = await import('tsx/esm/api');
   register();
-  cli = '../cli.ts';
+  cli = '../cli/cli.ts';
 }
 const { main } = await import(cli);
 process.exitCode = await main(process.argv.slice(2));

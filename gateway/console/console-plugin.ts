@@ -3,7 +3,7 @@ import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApprovalService } from '../approvals/approval-service.ts';
 import { SluiceError } from '../errors.ts';
-import type { SessionService } from '../sessions/session-service.ts';
+import type { SessionService } from '../access/session-service.ts';
 import { approvalsPage } from './approval-pages.ts';
 import { readExchanges } from './audit-reader.ts';
 import { ConsoleSessions, type ConsoleSession } from './console-sessions.ts';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SluiceError } from '../errors.ts';
-import type { GrantService } from '../sessions/grant-service.ts';
-import type { AccessGrant } from '../sessions/grant-store.ts';
+import type { GrantService } from '../access/grant-service.ts';
+import type { AccessGrant } from '../access/grant-store.ts';
 import type { ConsoleSession } from './console-sessions.ts';
 import { formFields } from './form-fields.ts';
 import { grantsPage } from './grant-pages.ts';

@@ -1,4 +1,4 @@
-import type { AccessGrant } from '../sessions/grant-store.ts';
+import type { AccessGrant } from '../access/grant-store.ts';
 import { csrfField, esc } from './html.ts';
 
 /** What the grants page shows; `mayDecide` is the grant service's own rule, passed through. */

@@ -1,4 +1,4 @@
-import type { JitSession } from '../sessions/session-store.ts';
+import type { JitSession } from '../access/session-store.ts';
 import type { RecordedExchange } from './audit-reader.ts';
 import { csrfField, esc } from './html.ts';
 

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { formatSseEvent } from '../upstream/sse-writer.ts';
+import { formatSseEvent } from '../relay/sse-writer.ts';
 import type { MockMessage } from './mock-claude-responses.ts';
 
 /** How a large answer went: bytes handed to the socket, and whether the whole answer was sent. */

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { formatSseEvent, sseErrorEvent } from '../upstream/sse-writer.ts';
+import { formatSseEvent, sseErrorEvent } from '../relay/sse-writer.ts';
 import { apiErrorBody, errorTypeFor, MOCK_MODELS, modelsPage, validateMessagesBody } from './mock-claude-api.ts';
 import { writeLargeAnswer } from './mock-claude-large.ts';
 import { buildReply, estimateInputTokens, messageEvents, mockId, type MockSseEvent } from './mock-claude-responses.ts';

@@ -7,7 +7,7 @@
  * dependency for a handful of counters the gateway already has in hand.
  */
 import type { Outcome } from '../audit/events.ts';
-import type { Exchange } from '../proxy/exchange.ts';
+import type { Exchange } from '../pipeline/exchange.ts';
 
 /** Upper bounds (seconds) of the stage-duration histogram's buckets. */
 const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];

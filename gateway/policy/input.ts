@@ -2,7 +2,7 @@ import type { Identity } from '../identity/identity.ts';
 import type { RequestFacts } from '../inspect/facts.ts';
 import type { TextMatches } from './text-matcher.ts';
 
-/** The session facts the policy sees (gateway/sessions). */
+/** The session facts the policy sees (gateway/access). */
 export interface SessionFacts {
   readonly id: string;
   readonly age_seconds: number;

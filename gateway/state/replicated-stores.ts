@@ -1,6 +1,6 @@
 import type { Approval, ApprovalChange, ApprovalState, ApprovalStore } from '../approvals/approval-store.ts';
-import type { AccessGrant, GrantState, GrantStore } from '../sessions/grant-store.ts';
-import type { JitSession, SessionStore } from '../sessions/session-store.ts';
+import type { AccessGrant, GrantState, GrantStore } from '../access/grant-store.ts';
+import type { JitSession, SessionStore } from '../access/session-store.ts';
 import type { StatePublisher, StateTarget } from './kafka-state-replicator.ts';
 import { supersedes } from './state-merge.ts';
 

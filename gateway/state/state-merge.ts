@@ -1,6 +1,6 @@
 import type { Approval, ApprovalState } from '../approvals/approval-store.ts';
-import type { AccessGrant, GrantState } from '../sessions/grant-store.ts';
-import type { JitSession } from '../sessions/session-store.ts';
+import type { AccessGrant, GrantState } from '../access/grant-store.ts';
+import type { JitSession } from '../access/session-store.ts';
 
 /** The kinds of shared state, one compacted topic each. */
 export type StateKind = 'approvals' | 'sessions' | 'grants';

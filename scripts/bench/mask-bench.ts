@@ -10,8 +10,8 @@ import { scanRequest } from '../../gateway/inspect/request-entities.ts';
 import { maskStage } from '../../gateway/mask/masking-stage.ts';
 import { PlaceholderNumbering } from '../../gateway/mask/placeholder-numbering.ts';
 import { MaskPlan } from '../../gateway/mask/mask-plan.ts';
-import { SseStreamMasker } from '../../gateway/mask/sse-stream-masker.ts';
-import { formatSseEvent } from '../../gateway/upstream/sse-writer.ts';
+import { SseStreamMasker } from '../../gateway/relay/sse-stream-masker.ts';
+import { formatSseEvent } from '../../gateway/relay/sse-writer.ts';
 
 const kit = buildDetectorKit({});
 const ALL = { request: kit.detector.types, response: kit.detector.types, style: 'placeholder' as const, restore: false };

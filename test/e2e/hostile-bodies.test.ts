@@ -9,7 +9,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionEventBody, SessionRecordBody } from '../../gateway/audit/events.ts';
-import { verifyChain } from '../../gateway/audit/verify.ts';
+import { verifyChain } from '../../gateway/cli/audit-verify.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 
 let h: Harness;

@@ -30,7 +30,7 @@ export interface HarnessOptions {
   readonly mock?: Omit<MockClaudeOptions, 'apiKey'>;
   /** A policy bundle other than the one built from policies/. */
   readonly policyBundle?: string;
-  /** Config sections `approvals` and `sessions` (gateway/approvals, gateway/sessions). */
+  /** Config sections `approvals` and `sessions` (gateway/approvals, gateway/access). */
   readonly approvals?: Record<string, unknown>;
   readonly sessions?: Record<string, unknown>;
   /** Config section `console`, `identity` overrides (another issuer), a fixed listen port. */

@@ -27,7 +27,7 @@ import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApprovalEventBody, AuditEvent, DecisionEventBody, SessionRecordBody } from '../../gateway/audit/events.ts';
-import { verifyChain } from '../../gateway/audit/verify.ts';
+import { verifyChain } from '../../gateway/cli/audit-verify.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 import { api, type ApiApproval } from '../helpers/sluice-api.ts';
 import { TestBroker } from '../integration/audit/kafka-broker.ts';

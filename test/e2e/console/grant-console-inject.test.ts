@@ -15,10 +15,10 @@ import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import { consolePlugin } from '../../../gateway/console/console-plugin.ts';
 import type { OidcLogin, PendingLogin } from '../../../gateway/console/oidc-login.ts';
 import type { Identity } from '../../../gateway/identity/identity.ts';
-import { GrantService } from '../../../gateway/sessions/grant-service.ts';
-import { FileGrantStore } from '../../../gateway/sessions/grant-store.ts';
-import { SessionService } from '../../../gateway/sessions/session-service.ts';
-import { FileSessionStore } from '../../../gateway/sessions/session-store.ts';
+import { GrantService } from '../../../gateway/access/grant-service.ts';
+import { FileGrantStore } from '../../../gateway/access/grant-store.ts';
+import { SessionService } from '../../../gateway/access/session-service.ts';
+import { FileSessionStore } from '../../../gateway/access/session-store.ts';
 
 const BASE = '/sluice/console';
 const audit = new AuditLog([{ name: 'null', write: () => {}, flush: async () => {}, close: async () => {} }]);

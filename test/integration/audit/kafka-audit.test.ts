@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MockClaude } from '../../../gateway/dev/mock-claude.ts';
-import { verifyChain } from '../../../gateway/audit/verify.ts';
+import { verifyChain } from '../../../gateway/cli/audit-verify.ts';
 import { startHarness, type Harness } from '../../helpers/gateway-harness.ts';
 import { TestIdp } from '../../helpers/test-idp.ts';
 import { createTopic, dedupe, fileLines, kafkaMetrics, readAll, spooledLines, uniqueTopics, waitDelivered, waitRecorded, type Topics } from './kafka-helpers.ts';

@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
-import { readTopics, type TopicLine } from '../../../gateway/audit/kafka-reader.ts';
+import { readTopics, type TopicLine } from '../../../gateway/cli/audit-kafka-reader.ts';
 import type { Harness } from '../../helpers/gateway-harness.ts';
 
 export interface Topics { readonly decisions: string; readonly sessions: string }

@@ -2,7 +2,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { MockClaude } from '../../../gateway/dev/mock-claude.ts';
-import { SseRecorder } from '../../../gateway/upstream/sse-recorder.ts';
+import { SseRecorder } from '../../../gateway/relay/sse-recorder.ts';
 import { API_KEY, ask, recorded, tappedClient, useMockClaude } from './sdk-tap.ts';
 
 const mockClaude = useMockClaude();

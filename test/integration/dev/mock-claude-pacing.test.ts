@@ -1,7 +1,7 @@
 /** mock-claude's deltaIntervalMs: text deltas paced like a model's token rate, for the bench's inter-chunk delay. */
 import { describe, expect, it } from 'vitest';
 import { MockClaude } from '../../../gateway/dev/mock-claude.ts';
-import { SseRecorder } from '../../../gateway/upstream/sse-recorder.ts';
+import { SseRecorder } from '../../../gateway/relay/sse-recorder.ts';
 import { ask } from './sdk-tap.ts';
 
 async function streamFrom(mock: MockClaude): Promise<SseRecorder> {

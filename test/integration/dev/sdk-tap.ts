@@ -2,7 +2,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { MockClaude } from '../../../gateway/dev/mock-claude.ts';
-import { SseRecorder } from '../../../gateway/upstream/sse-recorder.ts';
+import { SseRecorder } from '../../../gateway/relay/sse-recorder.ts';
 
 export const API_KEY = 'sk-ant-mock-test';
 /** Not on the SDK's deprecation list, so runs stay free of its console warnings. */

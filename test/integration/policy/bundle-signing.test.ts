@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { bundleCommand } from '../../../gateway/cli-bundle.ts';
+import { bundleCommand } from '../../../gateway/cli/cli-bundle.ts';
 import { buildBundle } from '../../../gateway/policy/bundle-build.ts';
 import { unpackFile } from '../../../gateway/policy/bundle-reader.ts';
 import { loadVerificationKey, verifyBundleSignature } from '../../../gateway/policy/bundle-verify.ts';

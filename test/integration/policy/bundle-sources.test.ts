@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle } from '../../../gateway/policy/bundle-build.ts';
-import { serveBundles, type BundleServer } from '../../../gateway/policy/bundle-server.ts';
+import { serveBundles, type BundleServer } from '../../../gateway/cli/bundle-server.ts';
 import { HttpBundleSource, OPA_BUNDLE_CONTENT_TYPE } from '../../../gateway/policy/bundle-source-http.ts';
 import { openPolicy, type PolicyRuntime } from '../../../gateway/policy/load-policy.ts';
 import { PolicyLoader, SILENT_LOG } from '../../../gateway/policy/policy-loader.ts';

@@ -2,7 +2,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { bundleCommand } from '../../../gateway/cli-bundle.ts';
+import { bundleCommand } from '../../../gateway/cli/cli-bundle.ts';
 import { loadPolicyStore } from '../../../gateway/policy/load-policy.ts';
 import { policyInput, tempDir, writePolicies } from '../../helpers/policy-fixtures.ts';
 

@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createAccessControl } from '../../../gateway/approvals/create-approvals.ts';
+import { createAccessControl } from '../../../gateway/access/create-access.ts';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import { ConfigError, resolveConfig } from '../../../gateway/config.ts';
 

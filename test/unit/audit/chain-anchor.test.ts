@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import { anchorChainHead } from '../../../gateway/audit/chain-anchor.ts';
-import { parseChainHead, verifyChain } from '../../../gateway/audit/verify.ts';
+import { parseChainHead, verifyChain } from '../../../gateway/cli/audit-verify.ts';
 
 afterEach(() => vi.useRealTimers());
 

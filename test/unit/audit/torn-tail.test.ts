@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import { FileAuditSink } from '../../../gateway/audit/file-sink.ts';
 import { openAuditLog } from '../../../gateway/audit/open-audit.ts';
-import { formatReport, verifyChain } from '../../../gateway/audit/verify.ts';
+import { formatReport, verifyChain } from '../../../gateway/cli/audit-verify.ts';
 
 let dir: string;
 afterEach(async () => rm(dir, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import type { AuditEvent } from '../../../gateway/audit/events.ts';
 import type { AuditSink } from '../../../gateway/audit/sink.ts';
-import { formatReport, parseChainHead, verifyChain, type ReadLine } from '../../../gateway/audit/verify.ts';
+import { formatReport, parseChainHead, verifyChain, type ReadLine } from '../../../gateway/cli/audit-verify.ts';
 
 /** A real chain from AuditLog, captured line by line. */
 function chain(n: number, instance = 'inst-a'): string[] {

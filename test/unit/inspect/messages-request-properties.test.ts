@@ -11,7 +11,7 @@ import type { RequestFacts } from '../../../gateway/inspect/facts.ts';
 import { inspectMessagesRequest } from '../../../gateway/inspect/messages-request.ts';
 import { BLOCK_FIELDS } from '../../../gateway/inspect/request-schema.ts';
 import { TextMatcher } from '../../../gateway/policy/text-matcher.ts';
-import { parseJsonBody } from '../../../gateway/proxy/json-body.ts';
+import { parseJsonBody } from '../../../gateway/inspect/json-body.ts';
 
 type Op = 'messages.create' | 'messages.count_tokens';
 const OPS: Op[] = ['messages.create', 'messages.count_tokens'];

@@ -9,10 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { buildDetectorKit } from '../../../gateway/inspect/detector-kit.ts';
 import { MaskPlan } from '../../../gateway/mask/mask-plan.ts';
 import { maskResponseBody } from '../../../gateway/mask/mask-response.ts';
-import { SseStreamMasker } from '../../../gateway/mask/sse-stream-masker.ts';
+import { SseStreamMasker } from '../../../gateway/relay/sse-stream-masker.ts';
 import type { MaskDirective } from '../../../gateway/policy/decision.ts';
-import { SseRecorder } from '../../../gateway/upstream/sse-recorder.ts';
-import { formatSseEvent } from '../../../gateway/upstream/sse-writer.ts';
+import { SseRecorder } from '../../../gateway/relay/sse-recorder.ts';
+import { formatSseEvent } from '../../../gateway/relay/sse-writer.ts';
 
 const kit = buildDetectorKit({});
 const CREDENTIALS: MaskDirective = { request: [], response: ['PRIVATE_KEY'], style: 'placeholder', restore: false };

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../../gateway/errors.ts';
-import { MAX_JSON_DEPTH, parseJsonBody } from '../../../gateway/proxy/json-body.ts';
+import { MAX_JSON_DEPTH, parseJsonBody } from '../../../gateway/inspect/json-body.ts';
 
 function outcome(raw: Buffer): { ok: true; value: unknown } | { ok: false; err: unknown } {
   try {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import type { Identity } from '../../../gateway/identity/identity.ts';
-import { GrantService } from '../../../gateway/sessions/grant-service.ts';
-import { FileGrantStore } from '../../../gateway/sessions/grant-store.ts';
+import { GrantService } from '../../../gateway/access/grant-service.ts';
+import { FileGrantStore } from '../../../gateway/access/grant-store.ts';
 
 const who = (sub: string, groups: string[]): Identity => ({ sub, iss: 'i', clientId: undefined, groups, scopes: [], tokenId: undefined, issuedAt: 0, expiresAt: 0 });
 const audit = new AuditLog([{ name: 'null', write: () => {}, flush: async () => {}, close: async () => {} }]);

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import type { Identity } from '../../../gateway/identity/identity.ts';
-import { SessionService } from '../../../gateway/sessions/session-service.ts';
-import { FileSessionStore } from '../../../gateway/sessions/session-store.ts';
+import { SessionService } from '../../../gateway/access/session-service.ts';
+import { FileSessionStore } from '../../../gateway/access/session-store.ts';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
 const token = (issuedAtMs: number): Identity => ({ sub: 'alice', iss: 'i', clientId: undefined, groups: [], scopes: [], tokenId: undefined, issuedAt: Math.floor(issuedAtMs / 1000), expiresAt: 0 });

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SseRecorder } from '../../../gateway/upstream/sse-recorder.ts';
-import { formatSseEvent, sseErrorEvent } from '../../../gateway/upstream/sse-writer.ts';
+import { SseRecorder } from '../../../gateway/relay/sse-recorder.ts';
+import { formatSseEvent, sseErrorEvent } from '../../../gateway/relay/sse-writer.ts';
 
 /** A recorded Messages stream with thinking, text (multi-byte characters) and a streamed tool_use. */
 const FIXTURE = readFileSync(new URL('../../fixtures/sse/text-and-tool-use.sse', import.meta.url));

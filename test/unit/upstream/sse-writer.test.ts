@@ -1,7 +1,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatSseEvent, sseErrorEvent } from '../../../gateway/upstream/sse-writer.ts';
+import { formatSseEvent, sseErrorEvent } from '../../../gateway/relay/sse-writer.ts';
 
 /** Parses SSE text with the same library the gateway uses, to check frames round-trip. */
 function parse(text: string): EventSourceMessage[] {

@@ -4,7 +4,7 @@ import { SluiceError, errorBody } from '../errors.ts';
 import { maskResponseBody } from '../mask/mask-response.ts';
 import { callerResponseHeaders } from '../upstream/headers.ts';
 import { readCappedBody } from '../upstream/capped-body.ts';
-import type { Exchange } from './exchange.ts';
+import type { Exchange } from '../pipeline/exchange.ts';
 
 function parseJson(buffer: Buffer): unknown {
   try {

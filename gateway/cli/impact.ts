@@ -5,9 +5,9 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { parseDecision, type Decision } from './decision.ts';
-import type { PolicyInput } from './input.ts';
-import type { PolicyEngine } from './wasm-engine.ts';
+import { parseDecision, type Decision } from '../policy/decision.ts';
+import type { PolicyInput } from '../policy/input.ts';
+import type { PolicyEngine } from '../policy/wasm-engine.ts';
 
 /** The kinds of change a replay reports; a decision may show several (deny → approval is two). */
 export const CHANGE_KINDS = ['allow_to_deny', 'deny_to_allow', 'new_approval', 'approval_removed', 'new_mask', 'mask_removed', 'new_error', 'other'] as const;

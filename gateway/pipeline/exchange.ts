@@ -40,7 +40,7 @@ export class Exchange {
   /** False once response masking scanned the whole response and masked every entity it found: the audit needs no second scan. */
   responseMayHoldEntities = true;
   error: SluiceError | undefined;
-  /** The caller's JIT session (gateway/sessions) as the policy sees it, once the session stage has run. */
+  /** The caller's JIT session (gateway/access) as the policy sees it, once the session stage has run. */
   session: SessionFacts | null = null;
   /** The approval this call waited for or presented, as the policy and the audit see it. */
   approval: PolicyInput['approval'] = null;

@@ -7,11 +7,11 @@ import { detectEntities, maskStage } from '../mask/masking-stage.ts';
 import { buildPolicyInput } from '../policy/input.ts';
 import { CallerGone, forward } from '../upstream/forward.ts';
 import type { Exchange } from './exchange.ts';
-import type { JsonBody } from './json-body.ts';
+import type { JsonBody } from '../inspect/json-body.ts';
 import type { ProxyDeps } from './proxy-plugin.ts';
-import { recordDecision } from './audit-records.ts';
-import { relayJson } from './relay-json.ts';
-import { relayStream } from './relay-stream.ts';
+import { recordDecision } from './exchange-record.ts';
+import { relayJson } from '../relay/relay-json.ts';
+import { relayStream } from '../relay/relay-stream.ts';
 
 interface ExchangeArgs {
   readonly req: FastifyRequest;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CHAIN_GENESIS, formatChainHead, type ChainHead } from './audit-log.ts';
+import { CHAIN_GENESIS, formatChainHead, type ChainHead } from '../audit/audit-log.ts';
 
 /** One audit line as read, with the ordered stream it came from (the file, or a topic partition). */
 export interface ReadLine {

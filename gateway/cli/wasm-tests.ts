@@ -11,8 +11,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { parseBundle, unpackFile } from './bundle-reader.ts';
-import { writeWasmCapabilities } from './capabilities.ts';
+import { parseBundle, unpackFile } from '../policy/bundle-reader.ts';
+import { writeWasmCapabilities } from '../policy/capabilities.ts';
 
 const run = promisify(execFile);
 

@@ -2,10 +2,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SluiceError, errorBody } from '../errors.ts';
 import type { Identity, TokenVerifier } from '../identity/identity.ts';
 import { extractBearerToken } from '../identity/token-verifier.ts';
-import { grantRoutes } from '../sessions/grant-routes.ts';
-import type { SessionService } from '../sessions/session-service.ts';
-import { sessionRoutes } from '../sessions/session-routes.ts';
-import type { ApprovalService } from './approval-service.ts';
+import { grantRoutes } from './grant-routes.ts';
+import type { SessionService } from './session-service.ts';
+import { sessionRoutes } from './session-routes.ts';
+import type { ApprovalService } from '../approvals/approval-service.ts';
 import { approvalRoutes } from './approval-routes.ts';
 
 /** What the approver/admin REST API needs. */

@@ -1,4 +1,4 @@
-import type { AuditEvent } from './events.ts';
+import type { AuditEvent } from '../audit/events.ts';
 
 /** `sluice audit tail` filters; an event passes when it matches every one given. */
 export interface TailFilter {

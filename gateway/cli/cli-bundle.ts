@@ -5,12 +5,12 @@
 import { rm } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildBundle, defaultOpaBin, SIGNING_ALGORITHMS, type SigningAlgorithm } from './policy/bundle-build.ts';
-import { unpackFile } from './policy/bundle-reader.ts';
-import { serveBundles } from './policy/bundle-server.ts';
-import { loadVerificationKey, verifyBundleSignature } from './policy/bundle-verify.ts';
-import { PolicyEngine } from './policy/wasm-engine.ts';
-import { runTestsOnWasm } from './policy/wasm-tests.ts';
+import { buildBundle, defaultOpaBin, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../policy/bundle-build.ts';
+import { unpackFile } from '../policy/bundle-reader.ts';
+import { serveBundles } from './bundle-server.ts';
+import { loadVerificationKey, verifyBundleSignature } from '../policy/bundle-verify.ts';
+import { PolicyEngine } from '../policy/wasm-engine.ts';
+import { runTestsOnWasm } from './wasm-tests.ts';
 
 const USAGE = `usage: sluice bundle build [--policies DIR] [--out FILE] [--revision REV] [--sign KEY.pem [--signing-alg ALG]]
        sluice bundle verify BUNDLE --key PUBLIC.pem

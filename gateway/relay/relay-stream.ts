@@ -1,14 +1,14 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { SseStreamMasker, type MaskedOutput } from '../mask/sse-stream-masker.ts';
+import { SseStreamMasker, type MaskedOutput } from './sse-stream-masker.ts';
 import { callerResponseHeaders } from '../upstream/headers.ts';
-import { SseFrameSplitter } from '../upstream/sse-frame-splitter.ts';
-import { SseRecorder } from '../upstream/sse-recorder.ts';
-import { sseErrorEvent } from '../upstream/sse-writer.ts';
+import { SseFrameSplitter } from './sse-frame-splitter.ts';
+import { SseRecorder } from './sse-recorder.ts';
+import { sseErrorEvent } from './sse-writer.ts';
 import { answerTooLarge } from '../upstream/capped-body.ts';
 import { upstreamError } from '../upstream/forward.ts';
-import type { Exchange } from './exchange.ts';
+import type { Exchange } from '../pipeline/exchange.ts';
 
 /** The caller-facing failure for an upstream event whose data is not JSON. */
 function malformedEvent(event: string): { type: string; message: string } {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { loadConfig, resolveConfig, type SluiceConfig } from './config.ts';
-import { MockClaude } from './dev/mock-claude.ts';
-import { startGateway } from './start.ts';
+import { loadConfig, resolveConfig, type SluiceConfig } from '../config.ts';
+import { MockClaude } from '../dev/mock-claude.ts';
+import { startGateway } from '../start.ts';
 
 /** Env var the embedded echo upstream's generated key is passed in (never printed). */
 const ECHO_KEY_ENV = 'SLUICE_ECHO_API_KEY';

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { SluiceError } from '../errors.ts';
 import { caller } from './api-plugin.ts';
-import type { ApprovalService } from './approval-service.ts';
-import type { ApprovalState } from './approval-store.ts';
+import type { ApprovalService } from '../approvals/approval-service.ts';
+import type { ApprovalState } from '../approvals/approval-store.ts';
 
 const STATES: readonly ApprovalState[] = ['pending', 'approved', 'denied', 'expired', 'used'];
 

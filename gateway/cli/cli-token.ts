@@ -1,6 +1,6 @@
-import { loadConfig } from './config.ts';
-import { devIssuerUrl } from './identity/create-verifier.ts';
-import { DevIssuer } from './identity/dev-issuer.ts';
+import { loadConfig } from '../config.ts';
+import { devIssuerUrl } from '../identity/create-verifier.ts';
+import { DevIssuer } from '../identity/dev-issuer.ts';
 
 function list(value: string | undefined): string[] {
   return value ? value.split(',').map((s) => s.trim()).filter(Boolean) : [];

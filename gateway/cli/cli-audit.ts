@@ -7,11 +7,11 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import type { AuditEvent } from './audit/events.ts';
-import { readTopics } from './audit/kafka-reader.ts';
-import { createTailFilter, formatEvent } from './audit/tail-format.ts';
-import { formatReport, parseChainHead, verifyChain, type ReadLine } from './audit/verify.ts';
-import { loadConfig } from './config.ts';
+import type { AuditEvent } from '../audit/events.ts';
+import { readTopics } from './audit-kafka-reader.ts';
+import { createTailFilter, formatEvent } from './audit-tail-format.ts';
+import { formatReport, parseChainHead, verifyChain, type ReadLine } from './audit-verify.ts';
+import { loadConfig } from '../config.ts';
 
 const OPTIONS = {
   config: { type: 'string' },

@@ -1,16 +1,16 @@
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SluiceConfig } from '../config.ts';
 import { ConfigError } from '../config.ts';
-import { GrantService } from '../sessions/grant-service.ts';
-import { FileGrantStore } from '../sessions/grant-store.ts';
-import { SessionService } from '../sessions/session-service.ts';
-import { FileSessionStore } from '../sessions/session-store.ts';
+import { GrantService } from './grant-service.ts';
+import { FileGrantStore } from './grant-store.ts';
+import { SessionService } from './session-service.ts';
+import { FileSessionStore } from './session-store.ts';
 import { replicateStores, type StateRegistry } from '../state/replicated-stores.ts';
-import type { Approval } from './approval-store.ts';
-import { FileApprovalStore } from './approval-store.ts';
-import { ApprovalService } from './approval-service.ts';
-import type { ApprovalGate } from './approval-stage.ts';
-import { webhookNotifier, type WebhookTarget } from './webhook.ts';
+import type { Approval } from '../approvals/approval-store.ts';
+import { FileApprovalStore } from '../approvals/approval-store.ts';
+import { ApprovalService } from '../approvals/approval-service.ts';
+import type { ApprovalGate } from '../approvals/approval-stage.ts';
+import { webhookNotifier, type WebhookTarget } from '../approvals/webhook.ts';
 
 /** Logs what the webhook could not deliver (the app's pino logger once it exists). */
 export interface WarnLogger {

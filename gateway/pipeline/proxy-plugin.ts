@@ -9,13 +9,13 @@ import type { UnknownBlocks } from '../inspect/request-schema.ts';
 import type { SessionNumberings } from '../mask/placeholder-numbering.ts';
 import type { RequestMetrics } from '../ops/request-metrics.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
-import type { SessionService } from '../sessions/session-service.ts';
+import type { SessionService } from '../access/session-service.ts';
 import type { ConnectionRegistry } from '../upstream/connections.ts';
-import { recordExchange } from './audit-records.ts';
-import { parseJsonBody } from './json-body.ts';
+import { recordExchange } from './exchange-record.ts';
+import { parseJsonBody } from '../inspect/json-body.ts';
 import { Exchange } from './exchange.ts';
 import { runExchange } from './run-exchange.ts';
-import { sendError } from './relay-json.ts';
+import { sendError } from '../relay/relay-json.ts';
 
 /** What the proxy route needs; all injected by buildApp so tests can pass real or stand-in parts. */
 export interface ProxyDeps {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join, normalize, resolve, sep } from 'node:path';
-import { OPA_BUNDLE_CONTENT_TYPE } from './bundle-source-http.ts';
+import { OPA_BUNDLE_CONTENT_TYPE } from '../policy/bundle-source-http.ts';
 
 /** Longest long-poll wait the server grants, whatever the client asks. */
 const MAX_WAIT_SECONDS = 300;

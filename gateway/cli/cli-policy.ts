@@ -7,9 +7,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadVerificationKey } from './policy/bundle-verify.ts';
-import { CHANGE_KINDS, replayAudit, type ChangeKind, type DecisionSummary, type ImpactReport } from './policy/impact.ts';
-import { prepareBundle } from './policy/policy-loader.ts';
+import { loadVerificationKey } from '../policy/bundle-verify.ts';
+import { CHANGE_KINDS, replayAudit, type ChangeKind, type DecisionSummary, type ImpactReport } from './impact.ts';
+import { prepareBundle } from '../policy/policy-loader.ts';
 
 const USAGE = `usage: sluice policy impact --bundle NEW.tar.gz --audit AUDIT.jsonl [--since DURATION] [--fail-on KINDS] [--key PUBLIC.pem] [--examples N] [--min-decisions N] [--json]
   DURATION: e.g. 90m, 24h, 7d      KINDS: comma-separated, from ${CHANGE_KINDS.join(', ')}

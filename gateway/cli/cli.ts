@@ -8,7 +8,7 @@ import { bundleCommand } from './cli-bundle.ts';
 import { policyCommand } from './cli-policy.ts';
 import { serveCommand } from './cli-serve.ts';
 import { tokenCommand } from './cli-token.ts';
-import { ConfigError } from './config.ts';
+import { ConfigError } from '../config.ts';
 
 /** Exit status for a configuration Sluice refuses (EX_CONFIG). */
 export const EXIT_CONFIG = 78;

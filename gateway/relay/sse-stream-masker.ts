@@ -12,12 +12,12 @@
  * holds an entity the policy masks).
  */
 import { createParser, type EventSourceParser } from 'eventsource-parser';
-import { formatSseEvent } from '../upstream/sse-writer.ts';
-import { jsonTextView, rawOffset } from './json-text-view.ts';
-import { MaskReplacer } from './mask-replacer.ts';
-import type { MaskPlan } from './mask-plan.ts';
-import { mapBlockStrings, mapCitationStrings, responseStringMasker } from './mask-response.ts';
-import { maskText } from './mask-text.ts';
+import { formatSseEvent } from './sse-writer.ts';
+import { jsonTextView, rawOffset } from '../mask/json-text-view.ts';
+import { MaskReplacer } from '../mask/mask-replacer.ts';
+import type { MaskPlan } from '../mask/mask-plan.ts';
+import { mapBlockStrings, mapCitationStrings, responseStringMasker } from '../mask/mask-response.ts';
+import { maskText } from '../mask/mask-text.ts';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

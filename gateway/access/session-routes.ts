@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { caller, refuseBodyFields } from '../approvals/api-plugin.ts';
+import { caller, refuseBodyFields } from './api-plugin.ts';
 import { SluiceError } from '../errors.ts';
 import type { SessionService } from './session-service.ts';
 
