@@ -97,3 +97,41 @@ export function errorBody(type: AnthropicErrorType | string, message: string): A
 export function toErrorBody(err: SluiceError): AnthropicErrorBody {
   return errorBody(err.type, err.message);
 }
+
+/** Fastify's own refusals (raised before a route runs), as the codes of the table. */
+const FASTIFY_CODES: Readonly<Record<string, () => SluiceError>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: () => new SluiceError('SLUICE_ERR_BODY_TOO_LARGE'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new SluiceError('SLUICE_ERR_UNSUPPORTED_MEDIA'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new SluiceError('SLUICE_ERR_BAD_JSON', 'request body is empty'),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new SluiceError('SLUICE_ERR_BAD_REQUEST', 'Content-Length does not match the body'),
+};
+
+/**
+ * Any thrown value as a SluiceError: itself, Fastify's refusals mapped to their codes, a schema
+ * validation failure as a 400 naming the field, anything else as an internal error (its cause kept
+ * for the log, never shown to the caller).
+ */
+export function toSluiceError(err: unknown): SluiceError {
+  if (err instanceof SluiceError) return err;
+  const e = err as { code?: string; statusCode?: number; message?: string; validation?: unknown } | null;
+  const mapped = e?.code === undefined ? undefined : FASTIFY_CODES[e.code];
+  if (mapped) return mapped();
+  if (e?.statusCode === 413) return new SluiceError('SLUICE_ERR_BODY_TOO_LARGE', undefined, { cause: err });
+  if (e?.statusCode === 415) return new SluiceError('SLUICE_ERR_UNSUPPORTED_MEDIA', undefined, { cause: err });
+  if (e?.validation !== undefined || (e?.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500)) {
+    return new SluiceError('SLUICE_ERR_BAD_REQUEST', e.message ?? 'invalid request', { cause: err });
+  }
+  return new SluiceError('SLUICE_ERR_INTERNAL', undefined, { cause: err });
+}
+
+/** A reply that can carry an error: Fastify's, kept structural so this module needs no Fastify import. */
+interface ErrorReply {
+  code(status: number): ErrorReply;
+  header(name: string, value: string): ErrorReply;
+  send(payload: unknown): unknown;
+}
+
+/** The one place a refusal becomes a JSON reply: its status and Anthropic's error body. */
+export function sendError(reply: ErrorReply, err: SluiceError): void {
+  reply.code(err.status).header('content-type', 'application/json').send(JSON.stringify(toErrorBody(err)));
+}

@@ -7,7 +7,7 @@ import type { AuditLog } from './audit/audit-log.ts';
 import { ConfigError, isLoopback, type SluiceConfig } from './config.ts';
 import { consolePlugin } from './console/console-plugin.ts';
 import { OidcLogin } from './console/oidc-login.ts';
-import { SluiceError, errorBody, toErrorBody } from './errors.ts';
+import { SluiceError, errorBody, sendError, toSluiceError } from './errors.ts';
 import type { DevIssuer } from './identity/dev-issuer.ts';
 import { devIssuerRoutes } from './identity/dev-issuer-routes.ts';
 import type { TokenVerifier } from './identity/identity.ts';
@@ -16,7 +16,8 @@ import { RequestMetrics } from './ops/request-metrics.ts';
 import type { PolicyStore } from './policy/policy-store.ts';
 import { loadHashKey } from './mask/hash-key.ts';
 import { SessionNumberings } from './mask/placeholder-numbering.ts';
-import { methodsFor, proxyPlugin } from './pipeline/proxy-plugin.ts';
+import { methodsFor } from './operations/operation-table.ts';
+import { proxyPlugin } from './pipeline/proxy-plugin.ts';
 import type { SessionService } from './access/session-service.ts';
 import type { ConnectionRegistry } from './upstream/connections.ts';
 
@@ -88,13 +89,12 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
       ? new SluiceError('SLUICE_ERR_METHOD', `${req.method} is not allowed on ${path}; use ${allowed.join(', ')}`)
       : new SluiceError('SLUICE_ERR_NOT_FOUND', `no route ${req.method} ${path} on this gateway`);
     if (allowed.length > 0) reply.header('allow', allowed.join(', '));
-    reply.code(err.status).send(toErrorBody(err));
+    sendError(reply, err);
   });
   app.setErrorHandler((err: unknown, req, reply) => {
-    const sluiceErr = err instanceof SluiceError ? err : undefined;
-    const status = sluiceErr?.status ?? (err as { statusCode?: number }).statusCode ?? 500;
-    if (status >= 500) req.log.error({ err }, 'request failed');
-    reply.code(status).send(errorBody(sluiceErr?.type ?? (status < 500 ? 'invalid_request_error' : 'api_error'), status < 500 ? (err as Error).message : 'internal gateway error'));
+    const sluiceErr = toSluiceError(err);
+    if (sluiceErr.status >= 500) req.log.error({ err }, 'request failed');
+    sendError(reply, sluiceErr);
   });
 
   const metrics = new RequestMetrics();

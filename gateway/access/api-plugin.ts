@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SluiceError, errorBody } from '../errors.ts';
+import { SluiceError, sendError, toSluiceError } from '../errors.ts';
 import type { Identity, TokenVerifier } from '../identity/identity.ts';
 import { extractBearerToken } from '../identity/token-verifier.ts';
 import { grantRoutes } from './grant-routes.ts';
@@ -53,11 +53,9 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     req.apiIdentity = await deps.verifier.verify(extractBearerToken(req.headers.authorization));
   });
   app.setErrorHandler(async (err: unknown, req, reply) => {
-    if (err instanceof SluiceError) return reply.code(err.status).send(errorBody(err.type, err.message));
-    const e = err as { statusCode?: number; message?: string; validation?: unknown };
-    if (e.validation || (e.statusCode && e.statusCode < 500)) return reply.code(e.statusCode ?? 400).send(errorBody('invalid_request_error', e.message ?? 'invalid request'));
-    req.log.error({ err }, 'approval API failed');
-    return reply.code(500).send(errorBody('api_error', 'internal gateway error'));
+    const sluiceErr = toSluiceError(err);
+    if (sluiceErr.status >= 500) req.log.error({ err }, 'access API failed');
+    sendError(reply, sluiceErr);
   });
   app.get('/me', async (req) => {
     const who = caller(req);

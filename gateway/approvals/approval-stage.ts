@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { SluiceError } from '../errors.ts';
 import type { Decision } from '../policy/decision.ts';
 import type { PolicyInput } from '../policy/input.ts';
-import type { Exchange } from '../pipeline/exchange.ts';
+import type { RequestFacts } from '../inspect/facts.ts';
 import type { ApprovalService } from './approval-service.ts';
 import type { Approval } from './approval-store.ts';
 import { holdForDecision, type HoldOptions } from './hold.ts';
@@ -25,22 +25,44 @@ export function bodySha256(raw: Buffer | undefined): string {
   return createHash('sha256').update(raw ?? Buffer.alloc(0)).digest('hex');
 }
 
+/** An approval as the policy input and the audit show it. */
+export type ApprovalFacts = NonNullable<PolicyInput['approval']>;
+
+/** The call an approval is about: who asks, through which connection, for which operation, and what it is. */
+export interface HeldCall {
+  readonly subject: string;
+  readonly groups: readonly string[];
+  readonly connection: string;
+  readonly operation: string;
+  readonly decisionId: string;
+  readonly facts: RequestFacts;
+  /** sha256 of the exact body bytes, computed only when an approval is presented or required. */
+  readonly bodyHash: () => string;
+  /** Called with each state the approval reaches (requested, approved, used), for the audit. */
+  readonly onApproval: (approval: ApprovalFacts) => void;
+}
+
 /** The `approval` section of the policy input for `a`. */
 export function approvalInput(a: Approval | null): PolicyInput['approval'] {
-  return a ? { id: a.id, state: a.state, approver: a.verdict?.approver ?? null } : null;
+  return a ? facts(a) : null;
 }
 
 /**
  * Before the policy: the approval this call presents in `x-sluice-approval-id`, checked against
  * this exact request (403 when it does not fit); null when the header is absent.
  */
-export async function presentedApproval(gate: ApprovalGate, headers: IncomingHttpHeaders, ex: Exchange, bodyHash: () => string): Promise<Approval | null> {
+export async function presentedApproval(gate: ApprovalGate, headers: IncomingHttpHeaders, call: HeldCall): Promise<Approval | null> {
   const raw = headers[APPROVAL_HEADER];
   if (raw === undefined) return null;
   const id = Array.isArray(raw) ? undefined : raw.trim();
   if (!id || !/^apr_[A-Za-z0-9_-]{1,64}$/.test(id)) throw new SluiceError('SLUICE_ERR_APPROVAL_INVALID', `${APPROVAL_HEADER} must be one approval id (apr_…)`);
-  const approval = await gate.service.matchPresented(id, { subject: ex.identity!.sub, connection: ex.connection!.name, operation: ex.operation, bodySha256: bodyHash() });
-  ex.approval = approvalInput(approval);
+  const approval = await gate.service.matchPresented(id, {
+    subject: call.subject,
+    connection: call.connection,
+    operation: call.operation,
+    bodySha256: call.bodyHash(),
+  });
+  call.onApproval(facts(approval));
   return approval;
 }
 
@@ -51,10 +73,9 @@ export async function presentedApproval(gate: ApprovalGate, headers: IncomingHtt
 export async function awaitApproval(
   gate: ApprovalGate,
   res: ServerResponse,
-  ex: Exchange,
+  call: HeldCall,
   decision: Extract<Decision, { kind: 'approval_required' }>,
   presented: Approval | null,
-  bodyHash: () => string,
 ): Promise<Approval> {
   const req = decision.approval;
   if (req.approverGroups.length === 0) {
@@ -63,28 +84,32 @@ export async function awaitApproval(
   const approval = presented?.state === 'pending'
     ? presented
     : await gate.service.request({
-        subject: ex.identity!.sub,
-        requesterGroups: ex.identity!.groups,
-        connection: ex.connection!.name,
-        operation: ex.operation,
-        model: ex.facts?.model ?? null,
-        bodySha256: bodyHash(),
+        subject: call.subject,
+        requesterGroups: [...call.groups],
+        connection: call.connection,
+        operation: call.operation,
+        model: call.facts.model ?? null,
+        bodySha256: call.bodyHash(),
         reason: req.reason,
         labels: decision.labels,
-        findings: ex.facts?.findings ?? {},
+        findings: call.facts.findings,
         approverGroups: req.approverGroups,
         ttlSeconds: req.ttlSeconds,
-        decisionId: ex.decisionId,
-        preview: (ex.facts?.text ?? '').slice(0, PREVIEW_CHARS),
+        decisionId: call.decisionId,
+        preview: call.facts.text.slice(0, PREVIEW_CHARS),
       });
-  ex.approval = approvalInput(approval);
+  call.onApproval(facts(approval));
   const approved = await holdForDecision(gate.service, res, approval, gate.hold);
-  ex.approval = approvalInput(approved);
+  call.onApproval(facts(approved));
   return approved;
 }
 
 /** After an allow: an approved approval releases this one request and is then used up. */
-export async function useApproval(gate: ApprovalGate, approval: Approval | null, ex: Exchange): Promise<void> {
+export async function useApproval(gate: ApprovalGate, approval: Approval | null, call: HeldCall): Promise<void> {
   if (approval?.state !== 'approved') return;
-  ex.approval = approvalInput(await gate.service.use(approval.id, ex.decisionId));
+  call.onApproval(facts(await gate.service.use(approval.id, call.decisionId)));
+}
+
+function facts(a: Approval): ApprovalFacts {
+  return { id: a.id, state: a.state, approver: a.verdict?.approver ?? null };
 }

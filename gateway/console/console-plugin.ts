@@ -2,7 +2,7 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApprovalService } from '../approvals/approval-service.ts';
-import { SluiceError } from '../errors.ts';
+import { SluiceError, toSluiceError } from '../errors.ts';
 import type { SessionService } from '../access/session-service.ts';
 import { approvalsPage } from './approval-pages.ts';
 import { readExchanges } from './audit-reader.ts';
@@ -89,11 +89,11 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
   });
 
   app.setErrorHandler(async (err: unknown, req, reply) => {
-    const e = err instanceof SluiceError ? err : undefined;
-    if (!e) req.log.error({ err }, 'console request failed');
-    const status = e?.status ?? 500;
-    const message = e?.message ?? 'internal error';
-    return reply.code(status).headers(PAGE_HEADERS).send(layout('Refused', `<p class="error" data-code="${esc(e?.code ?? 'SLUICE_ERR_INTERNAL')}">${esc(message)}</p><p><a href="${BASE}/approvals">Back</a></p>`));
+    // The same mapping as every other route; the console shows it as a page rather than JSON.
+    const e = toSluiceError(err);
+    if (e.status >= 500) req.log.error({ err }, 'console request failed');
+    const page = `<p class="error" data-code="${esc(e.code)}">${esc(e.message)}</p><p><a href="${BASE}/approvals">Back</a></p>`;
+    return reply.code(e.status).headers(PAGE_HEADERS).send(layout('Refused', page));
   });
 
   app.get('/login', async (req, reply) => {

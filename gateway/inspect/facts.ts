@@ -1,5 +1,4 @@
-/** The operations the gateway knows; each maps to one documented route. */
-export type Operation = 'messages.create' | 'messages.count_tokens' | 'models.list' | 'models.get';
+import type { Operation } from '../operations/operation-table.ts';
 
 /**
  * A tool named in the request: custom tools have a name, server tools also a versioned type.

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
-import type { McpServerFact, Operation, RequestFacts, SkillFact, ToolFact } from './facts.ts';
+import type { Operation } from '../operations/operation-table.ts';
+import type { McpServerFact, RequestFacts, SkillFact, ToolFact } from './facts.ts';
 import { walkRequest, type UnknownBlocks } from './request-schema.ts';
 import { estimateTokens } from './token-estimate.ts';
 
@@ -128,7 +129,7 @@ export function parseBetas(header: string | string[] | undefined): string[] {
  * content block type Sluice does not know unless `unknownBlocks` is `scan`.
  */
 export function inspectMessagesRequest(
-  operation: 'messages.create' | 'messages.count_tokens',
+  operation: Operation,
   body: unknown,
   betas: string[],
   unknownBlocks: UnknownBlocks = 'refuse',
@@ -136,7 +137,7 @@ export function inspectMessagesRequest(
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'body: expected a JSON object');
   }
-  const schema = operation === 'messages.create' ? messagesBody : countTokensBody;
+  const schema = operation === 'messages.count_tokens' ? countTokensBody : messagesBody;
   const parsed = schema.safeParse(body);
   if (!parsed.success) throw invalid(parsed.error);
   const request = parsed.data as MessagesBody;
@@ -163,8 +164,8 @@ export function inspectMessagesRequest(
   };
 }
 
-/** Facts for the body-less model routes. */
-export function inspectModelsRequest(operation: Extract<Operation, 'models.list' | 'models.get'>, model: string | undefined, betas: string[]): RequestFacts {
+/** Facts for a body-less operation (the model routes): `model` is the resource id in the route, if any. */
+export function inspectBodilessRequest(operation: Operation, model: string | undefined, betas: string[]): RequestFacts {
   return {
     operation,
     model,

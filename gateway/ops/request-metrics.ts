@@ -6,13 +6,12 @@
  * types), never from a caller's input. Hand-written: prom-client would add a registry and a
  * dependency for a handful of counters the gateway already has in hand.
  */
-import type { Outcome } from '../audit/events.ts';
-import type { Exchange } from '../pipeline/exchange.ts';
+import type { ExchangeSummary } from '../pipeline/exchange-record.ts';
 
 /** Upper bounds (seconds) of the stage-duration histogram's buckets. */
 const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-/** Timings that are stages (others in timingsMs are marks: `forwarded`, `total` is kept as a stage). */
+/** Timings that are stages (others in timings are marks: `forwarded`, `total` is kept as a stage). */
 const STAGES = new Set(['auth', 'session', 'inspect', 'detect', 'policy', 'approval_hold', 'policy_after_approval', 'mask', 'audit_ahead', 'upstream_headers', 'total']);
 
 interface Histogram {
@@ -32,10 +31,10 @@ export class RequestMetrics {
   private readonly approvals = new Map<string, number>();
 
   /** Counts one finished call (called once per exchange, when its record is written). */
-  observe(ex: Exchange, outcome: Outcome): void {
-    const key = `operation="${label(ex.operation)}",outcome="${outcome}",connection="${label(ex.connection?.name ?? '')}"`;
+  observe(call: ExchangeSummary): void {
+    const key = `operation="${label(call.operation)}",outcome="${call.outcome}",connection="${label(call.connection ?? '')}"`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
-    for (const [stage, ms] of Object.entries(ex.timingsMs)) {
+    for (const [stage, ms] of Object.entries(call.timingsMs)) {
       if (!STAGES.has(stage)) continue;
       let h = this.stages.get(stage);
       if (!h) this.stages.set(stage, (h = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 }));
@@ -44,13 +43,13 @@ export class RequestMetrics {
       h.sum += seconds;
       h.count++;
     }
-    for (const m of ex.maskPlan?.ledger.entries() ?? []) {
+    for (const m of call.masks) {
       const direction = m.path.startsWith('response.') ? 'response' : 'request';
       const k = `type="${label(m.type)}",direction="${direction}"`;
       this.masks.set(k, (this.masks.get(k) ?? 0) + m.count);
     }
-    if (ex.approval) {
-      const k = `state="${label(ex.approval.state)}"`;
+    if (call.approvalState) {
+      const k = `state="${label(call.approvalState)}"`;
       this.approvals.set(k, (this.approvals.get(k) ?? 0) + 1);
     }
   }

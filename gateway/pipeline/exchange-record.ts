@@ -1,22 +1,61 @@
 import type { AuditLog } from '../audit/audit-log.ts';
 import { boundContent, fieldSlots, type ContentSlot } from '../audit/content-bound.ts';
 import type { Outcome, SessionRecordBody } from '../audit/events.ts';
+import type { MaskApplied } from '../mask/mask-ledger.ts';
+import { buildDetectorKit, type DetectorKit } from '../inspect/detector-kit.ts';
 import type { PolicyInput } from '../policy/input.ts';
 import { redactRequestForAudit, redactResponseForAudit, withoutCredentials } from '../mask/audit-redaction.ts';
 import type { Exchange } from './exchange.ts';
 
 const DECISION_PATH = 'sluice/decision';
 
+/** What a finished call amounts to, for the log line and /metrics. */
+export interface ExchangeSummary {
+  readonly outcome: Outcome;
+  readonly operation: string;
+  readonly connection: string | null;
+  readonly subject: string | null;
+  readonly status: number | undefined;
+  readonly code: string | undefined;
+  readonly timingsMs: Record<string, number>;
+  readonly masks: readonly MaskApplied[];
+  readonly approvalState: string | null;
+}
+
+/** Which records of one call are written: each exactly once, whichever path ends the call. */
+const written = new WeakMap<Exchange, { decision: boolean; exchange: boolean }>();
+
+function progress(ex: Exchange): { decision: boolean; exchange: boolean } {
+  let p = written.get(ex);
+  if (!p) written.set(ex, (p = { decision: false, exchange: false }));
+  return p;
+}
+
 function outcomeOf(ex: Exchange): Outcome {
-  const d = ex.decision;
-  if (!d) return ex.error?.status === 403 ? 'deny' : 'error';
-  if (d.kind === 'allow') return ex.maskPlan?.ledger.applied ? 'mask' : 'allow';
+  const d = ex.finalDecision?.decision;
+  if (!d) return ex.get('failure')?.status === 403 ? 'deny' : 'error';
+  if (d.kind === 'allow') return ex.get('forwardPlan')?.mask.ledger.applied ? 'mask' : 'allow';
   return d.kind;
 }
 
-function requestHasFindings(ex: Exchange): boolean {
-  const findings = ex.facts?.findings;
-  return findings === undefined || Object.keys(findings).length > 0;
+function masksOf(ex: Exchange): MaskApplied[] {
+  return ex.get('forwardPlan')?.mask.ledger.entries() ?? [];
+}
+
+/** The error the record names: the failure that ended the call, or one the relay reported. */
+function errorOf(ex: Exchange): { code: string; message: string } | undefined {
+  const err = ex.get('failure') ?? ex.get('relayed')?.error;
+  return err ? { code: err.code, message: err.message } : undefined;
+}
+
+/** The answer as the record keeps it: what was relayed, else the error reply the caller got. */
+function responseOf(ex: Exchange): SessionRecordBody['response'] {
+  const relayed = ex.get('relayed');
+  if (relayed) return relayed.response;
+  const failure = ex.get('failure');
+  if (!failure) return null;
+  const error = { type: failure.type, message: failure.message, code: failure.code };
+  return { status: failure.status, stream: false, body: null, usage: null, error };
 }
 
 /** The policy input with its prompt text (`request.text`) within the content budget; the exchange's copy stays. */
@@ -50,6 +89,25 @@ function slotsOf(holder: object, key: string): ContentSlot[] {
   return fieldSlots(h[key]);
 }
 
+let builtInKit: DetectorKit | undefined;
+
+/**
+ * The detector that clears the record of entity values: the bundle's, or the built-in one for a
+ * call refused before a bundle was at hand (no policy loaded yet), so no record is written raw.
+ */
+function auditKit(ex: Exchange): DetectorKit {
+  return ex.get('detection')?.kit ?? (builtInKit ??= buildDetectorKit({}));
+}
+
+/** The request as the record keeps it: as forwarded (after masking), else as the caller sent it, entity values cleared. */
+function recordedRequest(ex: Exchange): unknown {
+  const body = ex.get('forwardPlan')?.body ?? ex.get('inspected')?.body?.value ?? null;
+  const detection = ex.get('detection');
+  // The detect stage scanned these same places: a request it found nothing in needs no second scan.
+  const mayHold = detection === undefined || Object.keys(detection.facts.findings).length > 0;
+  return withoutCredentials(mayHold && body !== null ? redactRequestForAudit(body, auditKit(ex)) : body);
+}
+
 /**
  * Writes the decision event, once: when the decision is made, before the call goes upstream
  * (write-ahead, so a crash mid-call still leaves the decision), or with the exchange record for a
@@ -57,67 +115,83 @@ function slotsOf(holder: object, key: string): ContentSlot[] {
  * what happened after (the answer, its masks, an upstream failure) is the exchange record's.
  */
 export function recordDecision(audit: AuditLog, ex: Exchange, maxContentBytes: number): void {
-  if (ex.decisionRecorded) return;
-  ex.decisionRecorded = true;
-  const policyNs = ex.timingsMs.policy === undefined ? undefined : Math.round(ex.timingsMs.policy * 1e6);
+  const p = progress(ex);
+  if (p.decision) return;
+  p.decision = true;
+  const policy = ex.trace.timingsMs().policy;
+  const error = errorOf(ex);
+  const revision = ex.get('bundleRevision');
   audit.record({
     kind: 'decision',
     decision_id: ex.decisionId,
     path: DECISION_PATH,
-    input: boundedInput(ex.policyInput ?? null, maxContentBytes),
-    result: ex.policyResult ?? null,
-    bundles: ex.bundleRevision === undefined ? {} : { sluice: { revision: ex.bundleRevision } },
+    input: boundedInput(ex.finalInput ?? null, maxContentBytes),
+    result: ex.finalDecision?.result ?? null,
+    bundles: revision === undefined ? {} : { sluice: { revision } },
     timestamp: ex.startedAt.toISOString(),
     labels: { id: audit.instanceId, app: 'sluice' },
     requested_by: ex.requestedBy,
-    metrics: policyNs === undefined ? {} : { timer_rego_query_eval_ns: policyNs },
+    metrics: policy === undefined ? {} : { timer_rego_query_eval_ns: Math.round(policy * 1e6) },
     outcome: outcomeOf(ex),
-    subject: ex.identity?.sub ?? null,
-    reasons: ex.decision?.reasons ?? (ex.error ? [ex.error.message] : []),
-    session_id: ex.session?.id ?? null,
+    subject: ex.get('caller')?.identity.sub ?? null,
+    reasons: ex.finalDecision?.decision.reasons ?? (error ? [error.message] : []),
+    session_id: ex.get('caller')?.session?.id ?? null,
     approval: ex.approval,
-    masks_applied: ex.maskPlan?.ledger.entries() ?? [],
-    ...(ex.maskedInputPaths.length > 0 ? { masked: ex.maskedInputPaths } : {}),
-    ...(ex.error ? { error: { code: ex.error.code, message: ex.error.message } } : {}),
+    masks_applied: masksOf(ex),
+    ...((ex.get('detection')?.maskedInputPaths.length ?? 0) > 0 ? { masked: ex.get('detection')!.maskedInputPaths } : {}),
+    ...(error ? { error } : {}),
   });
 }
 
 /**
  * Writes the exchange record (kind `session`) when the call ends, however it ends (success,
  * refusal, upstream failure, caller gone), and the decision event first if the call never got
- * one, so each request leaves exactly one of each in the audit log. Returns the final outcome.
+ * one, so each request leaves exactly one of each in the audit log. Returns what the call
+ * amounted to, or undefined if it was already recorded.
  */
-export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: number): Outcome | undefined {
-  if (ex.audited) return undefined;
-  ex.audited = true;
-  ex.mark('total');
+export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: number): ExchangeSummary | undefined {
+  const p = progress(ex);
+  if (p.exchange) return undefined;
+  p.exchange = true;
+  ex.trace.mark('total');
   recordDecision(audit, ex, maxContentBytes);
-  const subject = ex.identity?.sub ?? null;
+  const caller = ex.get('caller');
+  const connection = ex.get('connection')?.name ?? null;
   const outcome = outcomeOf(ex);
+  const error = errorOf(ex);
+  const response = responseOf(ex);
+  const timingsMs = ex.trace.timingsMs();
+  const masks = masksOf(ex);
+  const responseMayHold = ex.get('relayed')?.responseMayHoldEntities ?? true;
   audit.record({
     kind: 'session',
     decision_id: ex.decisionId,
     timestamp: ex.startedAt.toISOString(),
-    subject,
-    session_id: ex.session?.id ?? null,
-    connection: ex.connection?.name ?? null,
-    operation: ex.operation,
+    subject: caller?.identity.sub ?? null,
+    session_id: caller?.session?.id ?? null,
+    connection,
+    operation: ex.operation.operation,
     outcome,
-    masks_applied: ex.maskPlan?.ledger.entries() ?? [],
-    ...(ex.error ? { error: { code: ex.error.code, message: ex.error.message } } : {}),
-    // Never a raw entity value in the audit, even one the policy let through (DESIGN.md: raw content is never written).
-    // The detect stage scanned these same places: a request it found nothing in needs no second scan.
+    masks_applied: masks,
+    ...(error ? { error } : {}),
+    // Never a raw entity value in the audit, even one the policy let through.
     // Bounded after redaction: a truncation marker's sha256 is of the masked content.
     ...boundedExchange(
-      withoutCredentials(
-        ex.detectorKit && requestHasFindings(ex)
-          ? redactRequestForAudit(ex.forwardedBody ?? null, ex.detectorKit)
-          : (ex.forwardedBody ?? null),
-      ),
-      ex.detectorKit && ex.responseMayHoldEntities ? redactResponseForAudit(ex.response, ex.detectorKit) : ex.response,
+      recordedRequest(ex),
+      responseMayHold ? redactResponseForAudit(response, auditKit(ex)) : response,
       maxContentBytes,
     ),
-    timings_ms: ex.timingsMs,
+    timings_ms: timingsMs,
   });
-  return outcome;
+  return {
+    outcome,
+    operation: ex.operation.operation,
+    connection,
+    subject: caller?.identity.sub ?? null,
+    status: response?.status,
+    code: error?.code,
+    timingsMs,
+    masks,
+    approvalState: ex.approval?.state ?? null,
+  };
 }

@@ -1,71 +1,99 @@
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import type { SessionRecordBody } from '../audit/events.ts';
+import type { ApprovalFacts } from '../approvals/approval-stage.ts';
 import type { SluiceError } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
-import type { Operation, RequestFacts } from '../inspect/facts.ts';
-import type { DetectorKit } from '../inspect/detector-kit.ts';
-import type { MaskPlan } from '../mask/mask-plan.ts';
-import type { Decision } from '../policy/decision.ts';
+import type { Detection } from '../inspect/detect-entities.ts';
+import type { Inspected } from '../inspect/inspect-request.ts';
+import type { ForwardPlan } from '../mask/mask-stage.ts';
+import type { OperationSpec } from '../operations/operation-table.ts';
+import type { Decided } from '../policy/decide.ts';
 import type { PolicyInput, SessionFacts } from '../policy/input.ts';
+import type { Relayed } from '../relay/relayed.ts';
 import type { Connection } from '../upstream/connections.ts';
+import { Trace } from './trace.ts';
+
+/** Who is calling, through which connection, in which JIT session: the authenticate stage's output. */
+export interface Caller {
+  readonly identity: Identity;
+  readonly session: SessionFacts | null;
+}
 
 /**
- * Everything one proxied call accumulates on its way through the stages, so that the audit
- * stage can write exactly one decision event and one session record however the call ends.
+ * Each stage's output, in pipeline order. A stage is a function of earlier outputs; the runner
+ * stores what it returns here, once, and the exchange record is built from these values.
+ */
+export interface StageOutputs {
+  readonly connection: Connection;
+  readonly caller: Caller;
+  readonly inspected: Inspected;
+  /** The revision of the policy bundle that decides this call (taken once: a hot swap mid-call does not change it). */
+  readonly bundleRevision: string;
+  readonly detection: Detection;
+  /** The input the first decision evaluates (kept apart so a policy that fails still has its input audited). */
+  readonly policyInput: PolicyInput;
+  readonly decided: Decided;
+  /** The input and decision after a human approved the held call (same `decide` function). */
+  readonly policyInputAfterApproval: PolicyInput;
+  readonly redecided: Decided;
+  readonly forwardPlan: ForwardPlan;
+  readonly relayed: Relayed;
+  /** The refusal or failure that ended the call early (the first one; a later one is only logged). */
+  readonly failure: SluiceError;
+}
+
+/**
+ * One proxied call: its identity in the audit (decision id, arrival), the operation it is, the
+ * outputs its stages produced so far and its trace. Outputs are write-once: setting one twice is
+ * a programming error, so no stage can overwrite what another reads. Approvals are an append-only
+ * list (requested → approved → used) because the audit wants the last state even if the hold fails.
  */
 export class Exchange {
   readonly decisionId = randomUUID();
   readonly startedAt = new Date();
-  private readonly t0 = performance.now();
-  readonly timingsMs: Record<string, number> = {};
-  identity: Identity | undefined;
-  connection: Connection | undefined;
-  facts: RequestFacts | undefined;
-  policyInput: PolicyInput | undefined;
-  policyResult: unknown;
-  decision: Decision | undefined;
-  bundleRevision: string | undefined;
-  /** The body as sent upstream (parsed), for the session record. */
-  forwardedBody: unknown;
-  /** Masking state once the policy allowed the call (types, placeholders, masks applied). */
-  maskPlan: MaskPlan | undefined;
-  /** Policy-input paths whose entity values were replaced before evaluation (decision event `masked`). */
-  maskedInputPaths: readonly string[] = [];
-  /** The bundle's entity detector, kept so the audit record can be cleared of entity values. */
-  detectorKit: DetectorKit | undefined;
-  /** The request bytes to forward when masking rewrote the body (else the caller's own bytes go). */
-  forwardedRaw: Buffer | undefined;
-  response: SessionRecordBody['response'] = null;
-  /** False once response masking scanned the whole response and masked every entity it found: the audit needs no second scan. */
-  responseMayHoldEntities = true;
-  error: SluiceError | undefined;
-  /** The caller's JIT session (gateway/access) as the policy sees it, once the session stage has run. */
-  session: SessionFacts | null = null;
-  /** The approval this call waited for or presented, as the policy and the audit see it. */
-  approval: PolicyInput['approval'] = null;
-  /** The decision event is written (before forwarding, or with the exchange record). */
-  decisionRecorded = false;
-  audited = false;
+  readonly trace = new Trace();
+  private readonly outputs: Partial<Record<keyof StageOutputs, unknown>> = {};
+  private readonly approvalStates: ApprovalFacts[] = [];
 
-  constructor(readonly operation: Operation, readonly requestedBy: string) {}
+  constructor(
+    readonly operation: OperationSpec,
+    /** The caller's address (the audit's `requested_by`). */
+    readonly requestedBy: string,
+  ) {}
 
-  /** Runs a stage and records how long it took under `stage`. */
-  async timed<T>(stage: string, run: () => Promise<T> | T): Promise<T> {
-    const start = performance.now();
-    try {
-      return await run();
-    } finally {
-      this.timingsMs[stage] = round(performance.now() - start);
-    }
+  /** Stores a stage's output; throws if that output was already stored. */
+  set<K extends keyof StageOutputs>(key: K, value: StageOutputs[K]): StageOutputs[K] {
+    if (key in this.outputs) throw new Error(`exchange output "${key}" set twice`);
+    this.outputs[key] = value;
+    return value;
   }
 
-  /** Records the time elapsed since the exchange started under `mark`. */
-  mark(mark: string): void {
-    this.timingsMs[mark] = round(performance.now() - this.t0);
+  /** A stage's output, or undefined if that stage has not produced one (yet, or because the call ended earlier). */
+  get<K extends keyof StageOutputs>(key: K): StageOutputs[K] | undefined {
+    return this.outputs[key] as StageOutputs[K] | undefined;
   }
-}
 
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
+  /** Appends the approval's state as this call last saw it. */
+  noteApproval(approval: ApprovalFacts): void {
+    this.approvalStates.push(approval);
+  }
+
+  /** The approval as the call last saw it (null when it neither presented nor waited for one). */
+  get approval(): ApprovalFacts | null {
+    return this.approvalStates.at(-1) ?? null;
+  }
+
+  /** The decision that governs the call: the one after approval if there was one. */
+  get finalDecision(): Decided | undefined {
+    return this.get('redecided') ?? this.get('decided');
+  }
+
+  /** The policy input as last evaluated (the input of a decision that failed, if it failed). */
+  get finalInput(): PolicyInput | undefined {
+    return (
+      this.get('redecided')?.input ??
+      this.get('policyInputAfterApproval') ??
+      this.get('decided')?.input ??
+      this.get('policyInput')
+    );
+  }
 }

@@ -8,7 +8,9 @@ import { SseRecorder } from './sse-recorder.ts';
 import { sseErrorEvent } from './sse-writer.ts';
 import { answerTooLarge } from '../upstream/capped-body.ts';
 import { upstreamError } from '../upstream/forward.ts';
-import type { Exchange } from '../pipeline/exchange.ts';
+import type { SluiceError } from '../errors.ts';
+import type { RelayContext } from './relay-json.ts';
+import type { Relayed } from './relayed.ts';
 
 /** The caller-facing failure for an upstream event whose data is not JSON. */
 function malformedEvent(event: string): { type: string; message: string } {
@@ -23,12 +25,8 @@ function malformedEvent(event: string): { type: string; message: string } {
  * `event: error` frame and a clean end, not a hang or a frame its SDK cannot parse; so does a
  * stream longer than `responseBytes` (counted in upstream bytes), whose upstream call is cancelled.
  */
-export async function relayStream(
-  upstream: Dispatcher.ResponseData,
-  res: ServerResponse,
-  ex: Exchange,
-  responseBytes: number,
-): Promise<void> {
+export async function relayStream(upstream: Dispatcher.ResponseData, res: ServerResponse, ctx: RelayContext): Promise<Relayed> {
+  const { responseBytes, trace } = ctx;
   const recorder = new SseRecorder({ keepData: false });
   // With masking the caller gets the masker's output and the recorder its masked copy; raw bytes reach neither.
   const drainMasker = (out: MaskedOutput): void => {
@@ -36,7 +34,7 @@ export async function relayStream(
     if (out.client !== '' && !res.destroyed) res.write(out.client);
   };
   // The first delta is written as soon as it is masked, before the rest of its read (backpressure is awaited after the read).
-  const masker = ex.maskPlan?.touchesResponse ? new SseStreamMasker(ex.maskPlan, drainMasker) : undefined;
+  const masker = ctx.mask.touchesResponse ? new SseStreamMasker(ctx.mask, drainMasker) : undefined;
   res.writeHead(upstream.statusCode, {
     ...callerResponseHeaders(upstream.headers),
     'content-type': 'text/event-stream; charset=utf-8',
@@ -50,15 +48,15 @@ export async function relayStream(
     if (text.length > 0 && !res.write(text) && !res.destroyed) await once(res, 'drain');
   };
   let received = 0;
+  let cutAtLimit: SluiceError | undefined;
   try {
     for await (const chunk of upstream.body) {
-      if (ex.timingsMs.first_byte === undefined) ex.mark('first_byte');
+      if (received === 0) trace.mark('first_byte');
       received += (chunk as Buffer).length;
       if (received > responseBytes) {
         // Nothing of the chunk that crosses the limit is relayed or recorded; leaving the loop cancels the upstream.
-        const connection = ex.connection?.name ?? 'unknown';
-        ex.error = answerTooLarge(connection, responseBytes, `stream of more than ${responseBytes} bytes`);
-        failure = { type: ex.error.type, message: `${ex.error.message}; stream ended`, code: ex.error.code };
+        cutAtLimit = answerTooLarge(ctx.connection, responseBytes, `stream of more than ${responseBytes} bytes`);
+        failure = { type: cutAtLimit.type, message: `${cutAtLimit.message}; stream ended`, code: cutAtLimit.code };
         if (masker) drainMasker(masker.end());
         if (!res.destroyed) res.write(sseErrorEvent(failure.type, failure.message));
         break;
@@ -90,7 +88,7 @@ export async function relayStream(
     if (!failure && frames) await write(frames.end());
   } catch (err) {
     if (!res.destroyed) {
-      const mapped = upstreamError(err, ex.connection?.name ?? 'unknown');
+      const mapped = upstreamError(err, ctx.connection);
       failure = { type: mapped.type, message: `${mapped.message} (stream interrupted)` };
       if (masker) drainMasker(masker.end());
       res.write(sseErrorEvent(failure.type, failure.message));
@@ -102,7 +100,7 @@ export async function relayStream(
   if (!res.destroyed) res.end();
   const message = recorder.reconstruct();
   const streamError = recorder.errors[0] as { error?: { type: string; message: string } } | undefined;
-  ex.response = {
+  const response: Relayed['response'] = {
     status: upstream.statusCode,
     stream: true,
     body: message,
@@ -112,4 +110,6 @@ export async function relayStream(
     usage: (message as { usage?: unknown } | undefined)?.usage ?? null,
     ...(failure ? { error: failure } : streamError?.error ? { error: streamError.error } : {}),
   };
+  // The audit scans a stream's record again: the stream masker does not report that it masked every entity.
+  return { response, responseMayHoldEntities: true, ...(cutAtLimit ? { error: cutAtLimit } : {}) };
 }

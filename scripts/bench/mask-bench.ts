@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { buildDetectorKit } from '../../gateway/inspect/detector-kit.ts';
 import { scanRequest } from '../../gateway/inspect/request-entities.ts';
-import { maskStage } from '../../gateway/mask/masking-stage.ts';
+import { maskStage } from '../../gateway/mask/mask-stage.ts';
 import { PlaceholderNumbering } from '../../gateway/mask/placeholder-numbering.ts';
 import { MaskPlan } from '../../gateway/mask/mask-plan.ts';
 import { SseStreamMasker } from '../../gateway/relay/sse-stream-masker.ts';
@@ -42,8 +42,10 @@ const messages = Array.from({ length: 64 }, (_, i) => ({ role: 'user', content: 
 const body1mb = (): unknown => ({ model: 'claude-sonnet-4-5', max_tokens: 1024, messages: structuredClone(messages) });
 const inspectMask = time(() => {
   const body = body1mb();
-  const s = scanRequest(body, kit.detector);
-  maskStage(kit, ALL, Buffer.alloc(32), new PlaceholderNumbering(Buffer.alloc(32)), s, body);
+  const scan = scanRequest(body, kit.detector);
+  const detection = { facts: undefined as never, scan, maskedInputPaths: [], kit };
+  const parsed = { raw: Buffer.alloc(0), value: body, forward: Buffer.alloc(0) };
+  maskStage(detection, parsed, ALL, Buffer.alloc(32), new PlaceholderNumbering(Buffer.alloc(32)));
 }, 30);
 
 // Added time to first token: the first text_delta chunk through the masker vs. a plain copy.

@@ -85,6 +85,12 @@ describe('the SDK through Sluice', () => {
     const named = new Anthropic({ baseURL: `${h.url}/c/secondary`, authToken: token, apiKey: null, maxRetries: 0 });
     const msg = await named.messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
     expect(msg.type).toBe('message');
+    // Every operation keeps its own name under the prefix: the policy and the audit see models.get, not a default.
+    const models = await named.models.list({ limit: 1 });
+    const one = await named.models.retrieve(models.data[0]!.id);
+    expect(one.id).toBe(models.data[0]!.id);
+    const records = (await h.auditEvents()).filter((e) => e.kind === 'session' && e.connection === 'secondary');
+    expect(records.map((e) => (e as { operation: string }).operation)).toEqual(['messages.create', 'models.list', 'models.get']);
     const unknown = new Anthropic({ baseURL: `${h.url}/c/nope`, authToken: token, apiKey: null, maxRetries: 0 });
     await expect(unknown.messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] })).rejects.toBeInstanceOf(Anthropic.NotFoundError);
   });

@@ -1,0 +1,39 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { OperationSpec } from '../operations/operation-table.ts';
+import type { RequestFacts } from './facts.ts';
+import { parseJsonBody, type JsonBody } from './json-body.ts';
+import { inspectBodilessRequest, inspectMessagesRequest, parseBetas } from './messages-request.ts';
+import type { UnknownBlocks } from './request-schema.ts';
+
+/** What the caller sent, as the inspect stage reads it. */
+export interface RequestParts {
+  readonly headers: IncomingHttpHeaders;
+  readonly params: Readonly<Record<string, string>>;
+  /** The raw body bytes (POST routes), before any parsing. */
+  readonly raw: Buffer | undefined;
+}
+
+/** The inspect stage's output: the facts the policy decides on and the body they were read from. */
+export interface Inspected {
+  readonly facts: RequestFacts;
+  /** The parsed body with its exact bytes; undefined for a body-less operation. */
+  readonly body: JsonBody | undefined;
+}
+
+/**
+ * Parses and validates the request as its operation declares (duplicate keys, depth, schema) and
+ * derives the facts. Throws a 400 SluiceError for anything the Claude API would refuse.
+ */
+export function inspectRequest(op: OperationSpec, parts: RequestParts, unknownBlocks: UnknownBlocks): Inspected {
+  const betas = parseBetas(parts.headers['anthropic-beta']);
+  switch (op.request) {
+    case 'message': {
+      const body = parseJsonBody(parts.raw);
+      return { facts: inspectMessagesRequest(op.operation, body.value, betas, unknownBlocks), body };
+    }
+    case 'none': {
+      const id = op.resource?.idParam === undefined ? undefined : parts.params[op.resource.idParam];
+      return { facts: inspectBodilessRequest(op.operation, id, betas), body: undefined };
+    }
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The Anthropic API operations Sluice serves, declared once. The proxy's routes, how each request
+ * is inspected, how its upstream path is rebuilt, how its answer is relayed and the route table
+ * in docs/routes.md all come from this table; an operation that is not here does not exist (404).
+ */
+
+/** The operations the gateway knows; the policy sees the name as `input.request.operation`. */
+export type Operation = 'messages.create' | 'messages.count_tokens' | 'models.list' | 'models.get';
+
+/**
+ * How the request is inspected: `message` parses and walks a Messages-shaped JSON body (the
+ * Messages and count_tokens schemas); `none` has no body, only the route's parameters.
+ */
+export type RequestShape = 'message' | 'none';
+
+/**
+ * How the answer reaches the caller: `message` is JSON, or Server-Sent Events when the request
+ * asked for a stream (and the upstream answered with one); `json` is always JSON.
+ */
+export type RelayMode = 'message' | 'json';
+
+/** The resource an operation acts on, for ownership and audit: which kind, what it does, which route parameter names it. */
+export interface ResourceAction {
+  readonly type: 'model';
+  readonly action: 'list' | 'read';
+  /** The route parameter holding the resource id; absent for a listing. */
+  readonly idParam?: string;
+}
+
+/** What the caller sent on the route, as the table's path builders read it. */
+export interface RouteValues {
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: Readonly<Record<string, unknown>>;
+}
+
+/** One operation: everything the gateway knows about it. */
+export interface OperationSpec {
+  readonly operation: Operation;
+  readonly method: 'GET' | 'POST';
+  /** Fastify route (with `:param`s), served at `/` and under `/c/{connection}`. */
+  readonly route: string;
+  readonly request: RequestShape;
+  /** Rebuilds the upstream path from what the gateway understood; the caller's path is never copied. */
+  readonly upstreamPath: (route: RouteValues) => string;
+  readonly relay: RelayMode;
+  /** The resource created, read or deleted; null when the call only computes (a message, a count). */
+  readonly resource: ResourceAction | null;
+  /** One line for the route table in docs/routes.md. */
+  readonly summary: string;
+}
+
+/** Query parameters a listing keeps (string values only); everything else the caller added is dropped. */
+function keptQuery(query: Readonly<Record<string, unknown>>, keys: readonly string[]): string {
+  const kept = new URLSearchParams();
+  for (const key of keys) {
+    const value = query[key];
+    if (typeof value === 'string') kept.set(key, value);
+  }
+  const qs = kept.toString();
+  return qs ? `?${qs}` : '';
+}
+
+export const OPERATIONS: readonly OperationSpec[] = [
+  {
+    operation: 'messages.create',
+    method: 'POST',
+    route: '/v1/messages',
+    request: 'message',
+    upstreamPath: () => '/v1/messages',
+    relay: 'message',
+    resource: null,
+    summary: 'create a message: JSON, or SSE with `"stream": true`',
+  },
+  {
+    operation: 'messages.count_tokens',
+    method: 'POST',
+    route: '/v1/messages/count_tokens',
+    request: 'message',
+    upstreamPath: () => '/v1/messages/count_tokens',
+    relay: 'json',
+    resource: null,
+    summary: 'count the tokens of a message request',
+  },
+  {
+    operation: 'models.list',
+    method: 'GET',
+    route: '/v1/models',
+    request: 'none',
+    upstreamPath: ({ query }) => `/v1/models${keptQuery(query, ['limit', 'before_id', 'after_id'])}`,
+    relay: 'json',
+    resource: { type: 'model', action: 'list' },
+    summary: 'list models (`limit`, `before_id`, `after_id` kept; other query parameters dropped)',
+  },
+  {
+    operation: 'models.get',
+    method: 'GET',
+    route: '/v1/models/:model_id',
+    request: 'none',
+    upstreamPath: ({ params }) => `/v1/models/${encodeURIComponent(params.model_id ?? '')}`,
+    relay: 'json',
+    resource: { type: 'model', action: 'read', idParam: 'model_id' },
+    summary: 'one model',
+  },
+];
+
+/** The declaration of operation `name` (e.g. `models.get`); undefined for none. */
+export function operationNamed(name: string | undefined): OperationSpec | undefined {
+  return OPERATIONS.find((op) => op.operation === name);
+}
+
+/** `/v1/models/:model_id` → a pattern matching one path segment per parameter. */
+function routePattern(route: string): RegExp {
+  const escaped = route.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  return new RegExp(`^${escaped.join('/')}$`);
+}
+
+const PATTERNS = OPERATIONS.map((op) => ({ op, pattern: routePattern(op.route) }));
+
+/** Methods served on `path` (with or without a /c/{connection} prefix), for 405 answers; empty if none. */
+export function methodsFor(path: string): string[] {
+  const bare = path.replace(/^\/c\/[^/]+/, '');
+  return PATTERNS.filter(({ pattern }) => pattern.test(bare)).map(({ op }) => op.method);
+}
+
+/** The route table of docs/routes.md, generated so the docs cannot drift from the code. */
+export function operationsMarkdownTable(): string {
+  const rows = OPERATIONS.map((op) => {
+    const route = op.route.replace(/:([a-z_]+)/g, '{$1}');
+    return `| \`${op.method} ${route}\` | \`${op.operation}\` | ${op.summary} |`;
+  });
+  return ['| route | operation (policy `input.request.operation`) | what it does |', '|---|---|---|', ...rows].join('\n');
+}

@@ -1,0 +1,32 @@
+import type { ApprovalGate } from '../approvals/approval-stage.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { SessionService } from '../access/session-service.ts';
+import type { TokenVerifier } from '../identity/identity.ts';
+import type { UnknownBlocks } from '../inspect/request-schema.ts';
+import type { SessionNumberings } from '../mask/placeholder-numbering.ts';
+import type { RequestMetrics } from '../ops/request-metrics.ts';
+import type { PolicyStore } from '../policy/policy-store.ts';
+import type { ConnectionRegistry } from '../upstream/connections.ts';
+
+/** What the proxy route needs; all injected by buildApp so tests can pass real or stand-in parts. */
+export interface ProxyDeps {
+  readonly verifier: TokenVerifier;
+  readonly policies: PolicyStore;
+  readonly connections: ConnectionRegistry;
+  readonly audit: AuditLog;
+  readonly bodyLimit: number;
+  /** Largest upstream answer relayed (config `limits.responseBytes`). */
+  readonly responseBytes: number;
+  /** Content bytes one audit event stores at most (config `audit.maxContentBytes`). */
+  readonly auditMaxContentBytes: number;
+  /** Key of the keyed-hash mask style (config `masking.hashKeyEnv`). */
+  readonly maskHashKey: Buffer;
+  /** Placeholder numbers per JIT session, so `[EMAIL_1]` means the same value across the session's calls. */
+  readonly placeholderNumbering: SessionNumberings;
+  readonly approvals: ApprovalGate;
+  readonly sessions: SessionService;
+  /** Counts finished calls for /metrics (gateway/ops). */
+  readonly metrics?: RequestMetrics;
+  /** Config `inspect.unknownBlocks`: refuse (default) or scan a content block type Sluice does not know. */
+  readonly unknownBlocks?: UnknownBlocks;
+}
