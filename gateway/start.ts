@@ -10,6 +10,7 @@ import { createVerifier, devIssuerUrl } from './identity/create-verifier.ts';
 import { DevIssuer } from './identity/dev-issuer.ts';
 import { openPolicy } from './policy/load-policy.ts';
 import { openSharedState } from './state/open-shared-state.ts';
+import { replicateStores } from './state/replicated-stores.ts';
 import { buildApp } from './server.ts';
 import { ConnectionRegistry } from './upstream/connections.ts';
 
@@ -40,7 +41,7 @@ export async function startGateway(config: SluiceConfig, env: NodeJS.ProcessEnv 
   // File sink always; with audit.kafka also the Kafka sink (its spool's leftovers are delivered first).
   const audit = await openAuditLog(config, pino({ level: config.log.level, name: 'sluice-audit' }));
   const shared = openSharedState(config, pino({ level: config.log.level, name: 'sluice-state' }));
-  const access = createAccessControl(config, audit, env, shared);
+  const access = createAccessControl(config, audit, env, shared && ((local) => replicateStores(local, shared)));
   // Listen only once the shared state is read to its end: a revocation made elsewhere holds from the first call.
   await shared?.start().catch(async (err: unknown) => {
     await shared.close(0);

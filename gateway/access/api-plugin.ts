@@ -1,11 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SluiceError, sendError, toSluiceError } from '../errors.ts';
-import type { Identity, TokenVerifier } from '../identity/identity.ts';
+import { sendError, toSluiceError } from '../errors.ts';
+import type { TokenVerifier } from '../identity/identity.ts';
+import { caller } from './api-caller.ts';
+import { isSessionAdmin } from './authorize.ts';
 import { extractBearerToken } from '../identity/token-verifier.ts';
 import { grantRoutes } from './grant-routes.ts';
 import type { SessionService } from './session-service.ts';
 import { sessionRoutes } from './session-routes.ts';
-import type { ApprovalService } from '../approvals/approval-service.ts';
+import type { ApprovalService } from './approval-service.ts';
 import { approvalRoutes } from './approval-routes.ts';
 
 /** What the approver/admin REST API needs. */
@@ -14,33 +16,6 @@ export interface ApiDeps {
   readonly approvals: ApprovalService;
   readonly sessions: SessionService;
   readonly adminGroups: readonly string[];
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The verified caller of /sluice/api (same OIDC bearer tokens as the proxy). */
-    apiIdentity?: Identity;
-  }
-}
-
-/** The caller of an API route; the onRequest hook guarantees it is set. */
-export function caller(req: FastifyRequest): Identity {
-  if (!req.apiIdentity) throw new SluiceError('SLUICE_ERR_AUTH_MISSING');
-  return req.apiIdentity;
-}
-
-/**
- * preValidation for actions that take no body (revoke): none or `{}`. A field is refused, not
- * ignored: a caller who sent `{"reason": …}` must not believe it was recorded.
- */
-export async function refuseBodyFields(req: FastifyRequest): Promise<void> {
-  const body: unknown = req.body;
-  if (body === undefined || body === null) return;
-  const fields = typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : undefined;
-  if (fields === undefined) throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'this action takes no body');
-  if (fields.length > 0) {
-    throw new SluiceError('SLUICE_ERR_BAD_REQUEST', `this action takes no body fields; got ${fields.join(', ')}`);
-  }
 }
 
 /**
@@ -59,7 +34,7 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
   });
   app.get('/me', async (req) => {
     const who = caller(req);
-    return { sub: who.sub, groups: who.groups, admin: who.groups.some((g) => deps.adminGroups.includes(g)) };
+    return { sub: who.sub, groups: who.groups, admin: isSessionAdmin(who, deps.adminGroups) };
   });
   await app.register(approvalRoutes, { approvals: deps.approvals, prefix: '/approvals' });
   await app.register(sessionRoutes, { sessions: deps.sessions, adminGroups: deps.adminGroups, prefix: '/sessions' });

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { SluiceError } from '../errors.ts';
-import { caller } from './api-plugin.ts';
-import type { ApprovalService } from '../approvals/approval-service.ts';
-import type { ApprovalState } from '../approvals/approval-store.ts';
+import { caller } from './api-caller.ts';
+import { mayDecide, maySeeDecidable, visibleOrNotFound } from './authorize.ts';
+import type { ApprovalService } from './approval-service.ts';
+import type { ApprovalState } from './approval-store.ts';
 
 const STATES: readonly ApprovalState[] = ['pending', 'approved', 'denied', 'expired', 'used'];
 
@@ -28,18 +29,14 @@ export async function approvalRoutes(app: FastifyInstance, deps: { approvals: Ap
     }
     const who = caller(req);
     const list = await deps.approvals.visibleTo(who, state as ApprovalState | undefined);
-    return { data: list.map((a) => ({ ...a, may_decide: a.state === 'pending' && deps.approvals.mayDecide(a, who) })) };
+    return { data: list.map((a) => ({ ...a, may_decide: a.state === 'pending' && mayDecide(who, a) })) };
   });
 
   app.get('/:id', async (req) => {
     const { id } = req.params as { id: string };
     const who = caller(req);
-    const approval = await deps.approvals.get(id);
-    // Not visible and not existing look the same: ids of others' approvals are not confirmed.
-    if (!approval || (approval.subject !== who.sub && !who.groups.some((g) => approval.approverGroups.includes(g)))) {
-      throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no approval ${id}`);
-    }
-    return { ...approval, may_decide: approval.state === 'pending' && deps.approvals.mayDecide(approval, who) };
+    const approval = visibleOrNotFound(await deps.approvals.get(id), (a) => maySeeDecidable(who, a), `no approval ${id}`);
+    return { ...approval, may_decide: approval.state === 'pending' && mayDecide(who, approval) };
   });
 
   for (const verdict of ['approve', 'deny'] as const) {

@@ -5,12 +5,28 @@ import { GrantService } from './grant-service.ts';
 import { FileGrantStore } from './grant-store.ts';
 import { SessionService } from './session-service.ts';
 import { FileSessionStore } from './session-store.ts';
-import { replicateStores, type StateRegistry } from '../state/replicated-stores.ts';
-import type { Approval } from '../approvals/approval-store.ts';
-import { FileApprovalStore } from '../approvals/approval-store.ts';
-import { ApprovalService } from '../approvals/approval-service.ts';
-import type { ApprovalGate } from '../approvals/approval-stage.ts';
-import { webhookNotifier, type WebhookTarget } from '../approvals/webhook.ts';
+import type { Approval, ApprovalStore } from './approval-store.ts';
+import { FileApprovalStore } from './approval-store.ts';
+import { ApprovalService } from './approval-service.ts';
+import { webhookNotifier, type WebhookTarget } from './approval-webhook.ts';
+import type { GrantStore } from './grant-store.ts';
+import type { SessionStore } from './session-store.ts';
+
+/** The three stores of one instance. */
+export interface AccessStores {
+  readonly approvals: ApprovalStore;
+  readonly sessions: SessionStore;
+  readonly grants: GrantStore;
+}
+
+/** Wraps an instance's stores, e.g. to replicate them to other instances (gateway/state, with state.kafka). */
+export type WrapStores = (local: AccessStores) => AccessStores;
+
+/** The approval service and how long the proxy holds a call for a human (the proxy's approval gate). */
+export interface ApprovalSettings {
+  readonly service: ApprovalService;
+  readonly hold: { readonly holdMs: number; readonly keepAliveMs: number };
+}
 
 /** Logs what the webhook could not deliver (the app's pino logger once it exists). */
 export interface WarnLogger {
@@ -19,7 +35,7 @@ export interface WarnLogger {
 
 /** Approvals and sessions wired from the config, with their sweeper and a clean close. */
 export interface AccessControl {
-  readonly approvals: ApprovalGate;
+  readonly approvals: ApprovalSettings;
   readonly sessions: SessionService;
   /** Routes webhook failures to `log` (set once the Fastify app exists). */
   useLogger(log: WarnLogger): void;
@@ -42,13 +58,18 @@ function webhookTarget(config: SluiceConfig, env: NodeJS.ProcessEnv): WebhookTar
  * forgets long-ended sessions, approvals and grants, so audit events and listings do not wait
  * for the next request to notice and the state does not grow for ever.
  */
-export function createAccessControl(config: SluiceConfig, audit: AuditLog, env: NodeJS.ProcessEnv, shared?: StateRegistry): AccessControl {
+export function createAccessControl(
+  config: SluiceConfig,
+  audit: AuditLog,
+  env: NodeJS.ProcessEnv,
+  wrapStores?: WrapStores,
+): AccessControl {
   const target = webhookTarget(config, env);
   let log: WarnLogger = { warn: (obj, msg) => console.warn(msg, obj) };
   const notify = target ? webhookNotifier(target, { warn: (obj, msg) => log.warn(obj, msg) }) : undefined;
   const local = { approvals: FileApprovalStore.open(config.stateDir), sessions: FileSessionStore.open(config.stateDir), grants: FileGrantStore.open(config.stateDir) };
   // With state.kafka every write is also published and other instances' writes merged in (gateway/state).
-  const { approvals: approvalStore, sessions: sessionStore, grants: grantStore } = shared ? replicateStores(local, shared) : local;
+  const { approvals: approvalStore, sessions: sessionStore, grants: grantStore } = wrapStores ? wrapStores(local) : local;
   const service = new ApprovalService(approvalStore, audit, (a: Approval) => notify?.(a));
   const grants = new GrantService(grantStore, audit, { ...config.sessions.grants, connections: config.connections.map((c) => c.name) });
   const sessions = new SessionService(sessionStore, audit, config.sessions.idleTimeoutSeconds, undefined, grants);

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { caller, refuseBodyFields } from './api-plugin.ts';
+import { caller, refuseBodyFields } from './api-caller.ts';
+import { mayDecide } from './authorize.ts';
 import { SluiceError } from '../errors.ts';
 import type { GrantService } from './grant-service.ts';
 
@@ -32,7 +33,7 @@ export async function grantRoutes(app: FastifyInstance, deps: { grants: GrantSer
   app.get('/', async (req) => {
     const who = caller(req);
     const list = await grants().visibleTo(who);
-    return { data: list.map((g) => ({ ...g, may_decide: g.state === 'requested' && grants().mayDecide(g, who) })) };
+    return { data: list.map((g) => ({ ...g, may_decide: g.state === 'requested' && mayDecide(who, g) })) };
   });
   app.post('/', { schema: requestSchema }, async (req, reply) => {
     const body = req.body as { connection: string; duration_minutes: number; reason: string };

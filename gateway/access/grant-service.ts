@@ -4,6 +4,7 @@ import type { GrantEventBody } from '../audit/events.ts';
 import { SluiceError } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { AccessGrant, GrantState, GrantStore } from './grant-store.ts';
+import { mayDecide, maySeeDecidable } from './authorize.ts';
 
 /** Settings for grants (config `sessions.grants`). */
 export interface GrantOptions {
@@ -49,14 +50,11 @@ export class GrantService {
     return grant;
   }
 
-  mayDecide(grant: AccessGrant, who: Identity): boolean {
-    return who.sub !== grant.subject && who.groups.some((g) => grant.approverGroups.includes(g));
-  }
 
   async decide(id: string, who: Identity, verdict: 'approve' | 'deny', comment: string): Promise<AccessGrant> {
     const grant = await this.get(id);
     if (!grant) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no grant ${id}`);
-    if (!this.mayDecide(grant, who)) throw new SluiceError('SLUICE_ERR_FORBIDDEN', `grant ${id}: only another member of ${grant.approverGroups.join(', ')} may decide it`);
+    if (!mayDecide(who, grant)) throw new SluiceError('SLUICE_ERR_FORBIDDEN', `grant ${id}: only another member of ${grant.approverGroups.join(', ')} may decide it`);
     const at = this.now();
     const state = verdict === 'approve' ? 'approved' : 'denied';
     const expiresAt = verdict === 'approve' ? new Date(at.getTime() + grant.durationMinutes * 60_000).toISOString() : null;
@@ -85,7 +83,7 @@ export class GrantService {
   /** Grants `who` holds or may decide (approvers see all of their groups'), newest first. */
   async visibleTo(who: Identity): Promise<AccessGrant[]> {
     const all = await Promise.all((await this.store.list()).map((g) => this.#expireIfDue(g)));
-    return all.filter((g) => g.subject === who.sub || who.groups.some((x) => g.approverGroups.includes(x)));
+    return all.filter((g) => maySeeDecidable(who, g));
   }
 
   /** Connections `subject` holds an active grant for: `input.session.grants`. */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DurableRecords } from '../state/durable-records.ts';
+import { DurableRecords } from './durable-records.ts';
 
 /** requested → approved | denied; approved → revoked | expired (at expiresAt). */
 export type GrantState = 'requested' | 'approved' | 'denied' | 'revoked' | 'expired';

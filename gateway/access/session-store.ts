@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DurableRecords } from '../state/durable-records.ts';
+import { DurableRecords } from './durable-records.ts';
 
 /** Why a session ended: it sat idle too long, or someone revoked it. */
 export type RevokeCause = 'idle' | 'admin';

@@ -4,8 +4,8 @@ import { SluiceError } from '../errors.ts';
 import type { Decision } from '../policy/decision.ts';
 import type { PolicyInput } from '../policy/input.ts';
 import type { RequestFacts } from '../inspect/facts.ts';
-import type { ApprovalService } from './approval-service.ts';
-import type { Approval } from './approval-store.ts';
+import type { ApprovalService } from '../access/approval-service.ts';
+import type { Approval } from '../access/approval-store.ts';
 import { holdForDecision, type HoldOptions } from './hold.ts';
 
 /** The header a caller resubmits an approved request with. */

@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { SluiceError } from '../errors.ts';
-import { deniedError } from './approval-events.ts';
-import type { ApprovalService } from './approval-service.ts';
-import type { Approval } from './approval-store.ts';
+import { deniedError } from '../access/approval-events.ts';
+import type { ApprovalService } from '../access/approval-service.ts';
+import type { Approval } from '../access/approval-store.ts';
 
 /** How long to hold and how often to show the caller that the gateway is still there. */
 export interface HoldOptions {

@@ -1,4 +1,4 @@
-import type { Approval } from '../approvals/approval-store.ts';
+import type { Approval } from '../access/approval-store.ts';
 import { csrfField, esc } from './html.ts';
 
 /** One approval as a card: who asked, why (reason, rule, findings), the prompt preview, decide form. */

@@ -1,7 +1,7 @@
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ApprovalService } from '../approvals/approval-service.ts';
+import type { ApprovalService } from '../access/approval-service.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { SessionService } from '../access/session-service.ts';
 import { approvalsPage } from './approval-pages.ts';
@@ -12,6 +12,7 @@ import { grantPages } from './grant-console-routes.ts';
 import { esc, layout, PAGE_HEADERS } from './html.ts';
 import type { OidcLogin } from './oidc-login.ts';
 import { replayPage, sessionExchangesPage, sessionsPage } from './session-pages.ts';
+import { isSessionAdmin, mayAccessOwned, mayDecide, visibleOrNotFound } from '../access/authorize.ts';
 
 /** What the console needs; the same services the REST API uses. */
 export interface ConsoleDeps {
@@ -68,7 +69,8 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 16 * 1024 });
   const sessions = new ConsoleSessions(deps.sessionTtlSeconds * 1000);
-  const isAdmin = (s: ConsoleSession): boolean => s.identity.groups.some((g) => deps.adminGroups.includes(g));
+  const isAdmin = (s: ConsoleSession): boolean => isSessionAdmin(s.identity, deps.adminGroups);
+  const mayAccess = (s: ConsoleSession, record: { subject: string }): boolean => mayAccessOwned(s.identity, record, deps.adminGroups);
   // req.protocol follows X-Forwarded-Proto when listen.trustProxy trusts the proxy.
   const secure = (req: FastifyRequest): boolean => req.protocol === 'https' || !deps.plainHttpLoopback;
   // Set and cleared with the same attributes: a cleared cookie is as Secure as the one it replaces.
@@ -131,7 +133,7 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
     const s = req.consoleSession!;
     const list = await deps.approvals.visibleTo(s.identity);
     const notice = (req.query as { done?: string }).done;
-    return page(reply, 'Approvals', approvalsPage(list, (id) => deps.approvals.previewOf(id), (a) => deps.approvals.mayDecide(a, s.identity), s.csrfToken, notice), s);
+    return page(reply, 'Approvals', approvalsPage(list, (id) => deps.approvals.previewOf(id), (a) => mayDecide(s.identity, a), s.csrfToken, notice), s);
   });
 
   app.post('/approvals/:id/decide', async (req, reply) => {
@@ -147,7 +149,7 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
 
   app.get('/sessions', async (req, reply) => {
     const s = req.consoleSession!;
-    const all = (await deps.sessions.list()).filter((x) => isAdmin(s) || x.subject === s.identity.sub);
+    const all = (await deps.sessions.list()).filter((x) => mayAccess(s, x));
     return page(reply, 'Sessions', sessionsPage(all, s.csrfToken), s);
   });
 
@@ -155,8 +157,7 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
     formFields(req, []);
     const s = req.consoleSession!;
     const { id } = req.params as { id: string };
-    const target = await deps.sessions.store.get(id);
-    if (!target || (!isAdmin(s) && target.subject !== s.identity.sub)) throw new SluiceError('SLUICE_ERR_FORBIDDEN', `you may not revoke session ${id}`);
+    visibleOrNotFound(await deps.sessions.store.get(id), (x) => mayAccess(s, x), `no session ${id}`);
     await deps.sessions.revoke(id, s.identity.sub);
     return reply.redirect(`${BASE}/sessions`, 303);
   });
@@ -164,8 +165,7 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
   app.get('/sessions/:id', async (req, reply) => {
     const s = req.consoleSession!;
     const { id } = req.params as { id: string };
-    const target = await deps.sessions.store.get(id);
-    if (!target || (!isAdmin(s) && target.subject !== s.identity.sub)) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no session ${id}`);
+    visibleOrNotFound(await deps.sessions.store.get(id), (x) => mayAccess(s, x), `no session ${id}`);
     return page(reply, `Session ${id}`, sessionExchangesPage(await readExchanges(deps.auditFile, { sessionId: id })), s);
   });
 
@@ -173,8 +173,8 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
     const s = req.consoleSession!;
     const { decisionId } = req.params as { decisionId: string };
     const exchange = (await readExchanges(deps.auditFile, { decisionId })).get(decisionId);
-    const subject = exchange?.decision?.subject ?? exchange?.record?.subject;
-    if (!exchange || (!isAdmin(s) && subject !== s.identity.sub)) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no recorded exchange ${decisionId}`);
-    return page(reply, `Replay ${decisionId}`, replayPage(exchange), s);
+    const subject = exchange?.decision?.subject ?? exchange?.record?.subject ?? '';
+    const visible = visibleOrNotFound(exchange, () => mayAccess(s, { subject }), `no recorded exchange ${decisionId}`);
+    return page(reply, `Replay ${decisionId}`, replayPage(visible), s);
   });
 }

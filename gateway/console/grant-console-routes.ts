@@ -5,6 +5,7 @@ import type { AccessGrant } from '../access/grant-store.ts';
 import type { ConsoleSession } from './console-sessions.ts';
 import { formFields } from './form-fields.ts';
 import { grantsPage } from './grant-pages.ts';
+import { mayDecide } from '../access/authorize.ts';
 
 /** What the grant pages need from the console plugin. */
 export interface GrantPagesDeps {
@@ -48,8 +49,8 @@ export function grantPages(app: FastifyInstance, deps: GrantPagesDeps): void {
     const s = req.consoleSession!;
     const list = await listFor(s);
     const notice = (req.query as { done?: string }).done;
-    const mayDecide = (g: AccessGrant): boolean => grants().mayDecide(g, s.identity);
-    return deps.page(reply, 'Access grants', grantsPage({ grants: list, mayDecide, connections: deps.connections, csrf: s.csrfToken, notice }), s);
+    const decides = (g: AccessGrant): boolean => mayDecide(s.identity, g);
+    return deps.page(reply, 'Access grants', grantsPage({ grants: list, mayDecide: decides, connections: deps.connections, csrf: s.csrfToken, notice }), s);
   });
 
   app.post('/grants', async (req, reply) => {

@@ -1,15 +1,9 @@
-import type { Approval, ApprovalChange, ApprovalState, ApprovalStore } from '../approvals/approval-store.ts';
+import type { Approval, ApprovalChange, ApprovalState, ApprovalStore } from '../access/approval-store.ts';
 import type { AccessGrant, GrantState, GrantStore } from '../access/grant-store.ts';
 import type { JitSession, SessionStore } from '../access/session-store.ts';
+import type { AccessStores } from '../access/create-access.ts';
 import type { StatePublisher, StateTarget } from './kafka-state-replicator.ts';
 import { supersedes } from './state-merge.ts';
-
-/** The three stores of one instance. */
-export interface AccessStores {
-  readonly approvals: ApprovalStore;
-  readonly sessions: SessionStore;
-  readonly grants: GrantStore;
-}
 
 /** Something to register each kind's merge target with (the replicator). */
 export interface StateRegistry extends StatePublisher {

@@ -1,4 +1,4 @@
-import type { Approval, ApprovalState } from '../approvals/approval-store.ts';
+import type { Approval, ApprovalState } from '../access/approval-store.ts';
 import type { AccessGrant, GrantState } from '../access/grant-store.ts';
 import type { JitSession } from '../access/session-store.ts';
 

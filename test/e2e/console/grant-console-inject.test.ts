@@ -9,8 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApprovalService } from '../../../gateway/approvals/approval-service.ts';
-import { FileApprovalStore } from '../../../gateway/approvals/approval-store.ts';
+import { ApprovalService } from '../../../gateway/access/approval-service.ts';
+import { FileApprovalStore } from '../../../gateway/access/approval-store.ts';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import { consolePlugin } from '../../../gateway/console/console-plugin.ts';
 import type { OidcLogin, PendingLogin } from '../../../gateway/console/oidc-login.ts';
@@ -30,6 +30,7 @@ let beyondLoopback: FastifyInstance;
 /** The same console on loopback behind a proxy it trusts (Fastify trustProxy, as listen.trustProxy sets it). */
 let proxied: FastifyInstance;
 let grants: GrantService;
+let sessionService: SessionService;
 let closeStores: () => Promise<unknown>;
 /** Who the stubbed provider signs in next. */
 let signingIn: Identity;
@@ -48,7 +49,7 @@ beforeAll(async () => {
   app = Fastify();
   const deps = {
     prefix: BASE, login, approvals: new ApprovalService(approvals, audit),
-    sessions: new SessionService(sessions, audit, 900, undefined, grants),
+    sessions: (sessionService = new SessionService(sessions, audit, 900, undefined, grants)),
     adminGroups: ['admins'], connections: ['anthropic', 'secondary'], auditFile: join(dir, 'audit.jsonl'), sessionTtlSeconds: 3600, redirectUrl: undefined,
   };
   await app.register(consolePlugin, { ...deps, plainHttpLoopback: true });
@@ -209,5 +210,28 @@ describe('console access grants (inject)', () => {
     expect((await post(carol, `/grants/${id}/revoke`, { _csrf: carol.csrf })).statusCode).toBe(303);
     expect((await grants.get(id))!.state).toBe('revoked');
     expect((await post(carol, `/grants/${id}/revoke`, { _csrf: carol.csrf })).statusCode).toBe(409);
+  });
+});
+
+describe('console sessions', () => {
+  it("answers another subject's session exactly like a missing one (404), as the API does", async () => {
+    const owner: Identity = {
+      sub: 'olga', iss: 'https://idp.invalid', clientId: undefined, groups: ['engineering'], scopes: [],
+      tokenId: undefined, issuedAt: 0, expiresAt: 0,
+    };
+    const { facts } = await sessionService.enter(owner, 'anthropic');
+    const carol = await signIn('carol', ['engineering']);
+    const page = (as: Browserless, id: string) =>
+      app.inject({ method: 'GET', url: `${BASE}/sessions/${id}`, cookies: { sluice_console: as.cookie } });
+    for (const id of [facts!.id, 'ses_nope']) {
+      expect((await page(carol, id)).statusCode).toBe(404);
+      const revoke = await post(carol, `/sessions/${id}/revoke`, { _csrf: carol.csrf });
+      expect(revoke.statusCode).toBe(404);
+      expect(revoke.body).toContain('data-code="SLUICE_ERR_NOT_FOUND"');
+    }
+    expect((await sessionService.list()).find((x) => x.id === facts!.id)?.state).toBe('active');
+    const olga = await signIn('olga', ['engineering']);
+    expect((await post(olga, `/sessions/${facts!.id}/revoke`, { _csrf: olga.csrf })).statusCode).toBe(303);
+    expect((await sessionService.list()).find((x) => x.id === facts!.id)?.state).toBe('revoked');
   });
 });

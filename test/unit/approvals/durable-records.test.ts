@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DurableRecords } from '../../../gateway/state/durable-records.ts';
+import { DurableRecords } from '../../../gateway/access/durable-records.ts';
 
 interface Rec { id: string; n: number }
 

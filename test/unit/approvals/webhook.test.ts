@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Approval } from '../../../gateway/approvals/approval-store.ts';
-import { jsonPayload, slackPayload } from '../../../gateway/approvals/webhook.ts';
+import type { Approval } from '../../../gateway/access/approval-store.ts';
+import { jsonPayload, slackPayload } from '../../../gateway/access/approval-webhook.ts';
 
 const approval: Approval = {
   id: 'apr_1', state: 'pending', subject: 'alice', requesterGroups: ['engineering'], connection: 'anthropic', operation: 'messages.create',

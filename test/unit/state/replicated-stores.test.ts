@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileApprovalStore, type Approval } from '../../../gateway/approvals/approval-store.ts';
+import { FileApprovalStore, type Approval } from '../../../gateway/access/approval-store.ts';
 import { FileGrantStore } from '../../../gateway/access/grant-store.ts';
 import { FileSessionStore } from '../../../gateway/access/session-store.ts';
 import type { StateTarget } from '../../../gateway/state/kafka-state-replicator.ts';

@@ -1,6 +1,6 @@
 /** The merge rule of shared state: every order of the same copies converges to one winner, the safe one. */
 import { describe, expect, it } from 'vitest';
-import type { Approval } from '../../../gateway/approvals/approval-store.ts';
+import type { Approval } from '../../../gateway/access/approval-store.ts';
 import type { JitSession } from '../../../gateway/access/session-store.ts';
 import { supersedes, type StateKind, type StateRecords } from '../../../gateway/state/state-merge.ts';
 

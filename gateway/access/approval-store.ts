@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { DurableRecords } from '../state/durable-records.ts';
+import { DurableRecords } from './durable-records.ts';
 
 /** pending → approved | denied | expired; approved → used | expired. No other move exists. */
 export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'used';

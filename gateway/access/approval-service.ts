@@ -4,6 +4,7 @@ import type { ApprovalEventBody } from '../audit/events.ts';
 import { SluiceError } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import { approvalEvent, deniedError } from './approval-events.ts';
+import { mayDecide, maySeeDecidable } from './authorize.ts';
 import type { Approval, ApprovalState, ApprovalStore } from './approval-store.ts';
 
 /** What the gateway knows of a request that needs an approval: the approval's own facts plus its lifetime. */
@@ -86,15 +87,10 @@ export class ApprovalService {
     return this.#previews.get(id);
   }
 
-  /** True when `who` may decide `approval`: in one of its approver groups and not the requester. */
-  mayDecide(approval: Approval, who: Identity): boolean {
-    return who.sub !== approval.subject && who.groups.some((g) => approval.approverGroups.includes(g));
-  }
-
   /** Approvals `who` may decide or has requested, newest first (expired ones updated). */
   async visibleTo(who: Identity, state?: ApprovalState): Promise<Approval[]> {
     const all = await Promise.all((await this.store.list()).map((a) => this.#expireIfDue(a)));
-    return all.filter((a) => (state === undefined || a.state === state) && (a.subject === who.sub || who.groups.some((g) => a.approverGroups.includes(g))));
+    return all.filter((a) => (state === undefined || a.state === state) && maySeeDecidable(who, a));
   }
 
   /** Approves or denies a pending approval on behalf of `approver`. */
@@ -102,7 +98,7 @@ export class ApprovalService {
     const approval = await this.get(id);
     if (!approval) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no approval ${id}`);
     if (approval.subject === approver.sub) throw new SluiceError('SLUICE_ERR_FORBIDDEN', `approval ${id}: you cannot decide your own request`);
-    if (!this.mayDecide(approval, approver)) {
+    if (!mayDecide(approver, approval)) {
       throw new SluiceError('SLUICE_ERR_FORBIDDEN', `approval ${id}: only members of ${approval.approverGroups.join(', ')} may decide it`);
     }
     const state = verdict === 'approve' ? 'approved' : 'denied';
