@@ -74,7 +74,8 @@ function numberIsAmbiguous(raw: Buffer, start: number, end: number): boolean {
   }
   const token = raw.toString('latin1', start, end);
   // 1e400 parses to Infinity, which JSON cannot carry (it would go upstream as null): refused.
-  if (!Number.isFinite(Number(token))) throw new SluiceError('SLUICE_ERR_BAD_JSON', `number ${token.slice(0, 40)} is out of range`);
+  if (!Number.isFinite(Number(token)))
+    throw new SluiceError('SLUICE_ERR_BAD_JSON', `number ${token.slice(0, 40)} is out of range`);
   return String(Number(token)) !== token;
 }
 
@@ -112,7 +113,9 @@ function scanShape(raw: Buffer): Shape {
         if (escaped) ambiguous = true;
         let key: string;
         try {
-          key = escaped ? (JSON.parse(raw.toString('utf8', start - 1, i + 1)) as string) : raw.toString('utf8', start, i);
+          key = escaped
+            ? (JSON.parse(raw.toString('utf8', start - 1, i + 1)) as string)
+            : raw.toString('utf8', start, i);
         } catch {
           continue; // malformed: JSON.parse reports it
         }

@@ -20,7 +20,13 @@ export type ValuedMatch = EntityMatch & { readonly value?: string };
  * `value`, when given, is what the replacer numbers (or hashes), so `a\u0040b.org` in JSON text
  * gets the same placeholder as `a@b.org` in plain text.
  */
-export function maskText(text: string, matches: readonly ValuedMatch[], types: ReadonlySet<string>, replacer: MaskReplacer, jsonText = false): MaskedText {
+export function maskText(
+  text: string,
+  matches: readonly ValuedMatch[],
+  types: ReadonlySet<string>,
+  replacer: MaskReplacer,
+  jsonText = false,
+): MaskedText {
   const counts = new Map<string, number>();
   let out = '';
   let at = 0;

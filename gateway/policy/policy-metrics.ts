@@ -13,7 +13,15 @@ export function policyReadiness(store: PolicyStore): Record<string, unknown> {
     loaded_at: s.loadedAt?.toISOString() ?? null,
     swaps: s.swaps,
     failures: s.failures,
-    ...(s.lastFailure ? { last_failure: { at: s.lastFailure.at.toISOString(), source: s.lastFailure.source, message: s.lastFailure.message } } : {}),
+    ...(s.lastFailure
+      ? {
+          last_failure: {
+            at: s.lastFailure.at.toISOString(),
+            source: s.lastFailure.source,
+            message: s.lastFailure.message,
+          },
+        }
+      : {}),
   };
 }
 

@@ -17,7 +17,13 @@ function ready(info: Record<string, unknown>): void {
 
 if (kind === 'mock') {
   const deltaIntervalMs = Number(process.argv[4] ?? 0);
-  const mock = await MockClaude.start({ apiKey: key, serviceTimeMs: Number(arg ?? 0), deltaIntervalMs, chunkChars: 16, maxRecordedRequests: 1 });
+  const mock = await MockClaude.start({
+    apiKey: key,
+    serviceTimeMs: Number(arg ?? 0),
+    deltaIntervalMs,
+    chunkChars: 16,
+    maxRecordedRequests: 1,
+  });
   ready({ url: mock.url });
 } else if (kind === 'bare') {
   ready({ url: (await startBareProxy(arg!, key)).url });
