@@ -180,7 +180,10 @@ export const configSchema = z.object({
       publicKey: z.string().min(1).optional(),
       /** Reload a file bundle when it changes. */
       watch: z.boolean().default(true),
-      /** Delay between two polls of a bundle server (random in [min, max], OPA's defaults); also the file re-check interval. */
+      /**
+       * Delay between two polls of a bundle server (random in [min, max], OPA's defaults); also the file re-check
+       * interval.
+       */
       polling: z
         .object({
           minDelaySeconds: z.number().positive().default(60),
@@ -209,7 +212,10 @@ export const configSchema = z.object({
       onWriteFailure: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
       /** Stream audit events to Kafka as well (through a local write-ahead spool); off when absent. */
       kafka: kafkaAuditSchema.optional(),
-      /** Log the chain head (`INSTANCE:SEQ:HASH`) this often when it moved, and at shutdown (gateway/audit/chain-anchor.ts); 0: never. */
+      /**
+       * Log the chain head (`INSTANCE:SEQ:HASH`) this often when it moved, and at shutdown
+       * (gateway/audit/chain-anchor.ts); 0: never.
+       */
       anchorIntervalSeconds: z.number().int().nonnegative().default(60),
       /** Content bytes one event stores at most; larger content is cut to a head with its size and sha256. */
       maxContentBytes: z
@@ -455,7 +461,8 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   const { polling, bundle } = config.policy;
   if (polling.maxDelaySeconds < polling.minDelaySeconds)
     problems.push(
-      `policy.polling.maxDelaySeconds: ${polling.maxDelaySeconds} is below policy.polling.minDelaySeconds (${polling.minDelaySeconds})`,
+      `policy.polling.maxDelaySeconds: ${polling.maxDelaySeconds} ` +
+        `is below policy.polling.minDelaySeconds (${polling.minDelaySeconds})`,
     );
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(bundle) && !/^https?:\/\/[^/]/i.test(bundle))
     problems.push(`policy.bundle: "${bundle}" is neither a file path nor an http(s) URL`);

@@ -44,7 +44,9 @@ const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('bas
 
 const gen: Record<string, () => string> = {
   EMAIL: () =>
-    `${pick(['jane', 'john.doe', 'a.b-c', 'ops+alerts', 'x_y', 'maria.garcia'])}${int(1, 999)}@${pick(['example', 'mail', 'corp-it', 'uni'])}.${pick(['com', 'org', 'co.uk', 'de', 'io', 'example'])}`,
+    `${pick(['jane', 'john.doe', 'a.b-c', 'ops+alerts', 'x_y', 'maria.garcia'])}${int(1, 999)}` +
+    `@${pick(['example', 'mail', 'corp-it', 'uni'])}.` +
+    `${pick(['com', 'org', 'co.uk', 'de', 'io', 'example'])}`,
   PHONE: () => {
     const n = () => `${int(2, 9)}${digits(2)}`;
     return pick([
@@ -106,9 +108,13 @@ const gen: Record<string, () => string> = {
   STRIPE_KEY: () => `sk_live_${chars(B62, 24)}`,
   GOOGLE_API_KEY: () => `AIza${chars(B62 + '_-', 35)}`,
   JWT: () =>
-    `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: `user${int(1, 9999)}`, iat: 1700000000 + int(0, 1e6) })}.${chars(B62 + '_-', 43)}`,
+    `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: `user${int(1, 9999)}`, iat: 1700000000 + int(0, 1e6) })}` +
+    `.${chars(B62 + '_-', 43)}`,
   PRIVATE_KEY: () =>
-    `-----BEGIN ${pick(['', 'RSA ', 'EC ', 'OPENSSH '])}PRIVATE KEY-----\n${Array.from({ length: int(2, 6) }, () => chars(B62 + '+/', 64)).join('\n')}\n-----END PRIVATE KEY-----`.replace(
+    (
+      `-----BEGIN ${pick(['', 'RSA ', 'EC ', 'OPENSSH '])}PRIVATE KEY-----\n` +
+      `${Array.from({ length: int(2, 6) }, () => chars(B62 + '+/', 64)).join('\n')}\n-----END PRIVATE KEY-----`
+    ).replace(
       /BEGIN (\w+ )?PRIVATE KEY-----([\s\S]*)-----END PRIVATE KEY/,
       (_m, t: string | undefined, body: string) =>
         `BEGIN ${t ?? ''}PRIVATE KEY-----${body}-----END ${t ?? ''}PRIVATE KEY`,
@@ -131,7 +137,8 @@ const negatives: Array<() => string> = [
   () => `tracking ${digits(4)} ${digits(4)} ${digits(4)}`,
   () => `id ${[8, 4, 4, 4, 12].map((n) => chars('0123456789abcdef', n)).join('-')}`,
   () =>
-    `at ${2000 + int(0, 30)}-${int(1, 12).toString().padStart(2, '0')}-${int(1, 28).toString().padStart(2, '0')}T${int(0, 23)}:${int(10, 59)}:${int(10, 59)}Z`,
+    `at ${2000 + int(0, 30)}-${int(1, 12).toString().padStart(2, '0')}-${int(1, 28).toString().padStart(2, '0')}` +
+    `T${int(0, 23)}:${int(10, 59)}:${int(10, 59)}Z`,
   () => `ran ${int(0, 23)}:${int(10, 59)}:${int(10, 59)}`,
   () => `version ${int(0, 20)}.${int(0, 30)}.${int(0, 99)}`,
   () => `build 10.0.${int(10000, 22000)}.${int(1, 999)}`,

@@ -199,7 +199,10 @@ export class FileAuditSink implements AuditSink {
 
   private wake(): void {
     const still: typeof this.waiters = [];
-    for (const w of this.waiters) w.upTo <= this.durableTotal ? w.resolve() : still.push(w);
+    for (const w of this.waiters) {
+      if (w.upTo <= this.durableTotal) w.resolve();
+      else still.push(w);
+    }
     this.waiters = still;
   }
 

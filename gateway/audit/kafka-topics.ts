@@ -37,7 +37,10 @@ export interface TopicSpec {
   readonly replicationFactor: number;
 }
 
-/** Creates `topics` with `configEntries` where they do not exist (an existing topic is left as it is: an operator may manage it). */
+/**
+ * Creates `topics` with `configEntries` where they do not exist (an existing topic is left as it is: an operator may
+ * manage it).
+ */
 export async function createMissingTopics(
   admin: Admin,
   topics: readonly string[],

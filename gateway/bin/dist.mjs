@@ -35,7 +35,10 @@ function recordedDigest() {
   }
 }
 
-/** The URL of dist/cli/cli.js when dist/ was compiled from exactly the current sources, else undefined. SLUICE_DIST=0 turns it off. */
+/**
+ * The URL of dist/cli/cli.js when dist/ was compiled from exactly the current sources, else undefined. SLUICE_DIST=0
+ * turns it off.
+ */
 export function compiledCli() {
   if (process.env.SLUICE_DIST === '0') return undefined;
   const recorded = recordedDigest();

@@ -186,7 +186,9 @@ function checkInstance(list: readonly Parsed[], problems: ChainProblem[]): void 
   }
 }
 
-/** A recorded head: its event must still be there, with the same hash (its predecessors are then covered by the chain). */
+/**
+ * A recorded head: its event must still be there, with the same hash (its predecessors are then covered by the chain).
+ */
 function checkAnchor(anchor: ChainHead, list: readonly Parsed[], problems: ChainProblem[]): void {
   const id = `instance ${anchor.instanceId}`;
   const event = list.find((e) => e.seq === anchor.seq);
@@ -229,7 +231,8 @@ export function formatReport(report: VerifyReport, limit = 50): string {
     report.incomplete.length === 0
       ? []
       : [
-          `  incomplete: ${report.incomplete.length} decision(s) without an exchange record (calls in flight when an instance stopped): ${shownIds}` +
+          `  incomplete: ${report.incomplete.length} decision(s) without an exchange record` +
+            ` (calls in flight when an instance stopped): ${shownIds}` +
             (report.incomplete.length > limit ? ', …' : ''),
         ];
   const notes = [...recovered, ...incomplete];

@@ -12,7 +12,9 @@ import { loadVerificationKey, verifyBundleSignature } from '../policy/bundle-ver
 import { PolicyEngine } from '../policy/wasm-engine.ts';
 import { runTestsOnWasm } from './wasm-tests.ts';
 
-const USAGE = `usage: sluice bundle build [--policies DIR] [--out FILE] [--revision REV] [--sign KEY.pem [--signing-alg ALG]]
+// A `\` at a line's end continues the same usage line (a template literal's line continuation adds nothing).
+const USAGE = `usage: sluice bundle build [--policies DIR] [--out FILE] [--revision REV] \
+[--sign KEY.pem [--signing-alg ALG]]
        sluice bundle verify BUNDLE --key PUBLIC.pem
        sluice bundle serve DIR [--port N] [--host H]
 `;
@@ -68,11 +70,13 @@ async function build(args: string[]): Promise<number> {
     return 1;
   }
   const signed = built.signedWith ? `, signed ${built.signedWith}` : '';
-  // Whether the gateway must copy each prompt into WASM: a rule reading input.request.text (or the input whole) makes it.
+  // Whether the gateway must copy each prompt into WASM: a rule reading input.request.text (or the input whole)
+  // makes it.
   const text = built.policyReadsText ? ', policy reads the prompt text' : '';
   const tested = wasmTests.tests > 0 ? `, ${wasmTests.tests} tests pass on WASM too` : '';
   process.stdout.write(
-    `bundle built: ${shown(built.file)} (revision ${built.revision}${signed}${text}${tested}, ${Math.round(built.durationMs)} ms)\n`,
+    `bundle built: ${shown(built.file)} ` +
+      `(revision ${built.revision}${signed}${text}${tested}, ${Math.round(built.durationMs)} ms)\n`,
   );
   return 0;
 }

@@ -11,7 +11,9 @@ import { loadVerificationKey } from '../policy/bundle-verify.ts';
 import { CHANGE_KINDS, replayAudit, type ChangeKind, type DecisionSummary, type ImpactReport } from './impact.ts';
 import { prepareBundle } from '../policy/policy-loader.ts';
 
-const USAGE = `usage: sluice policy impact --bundle NEW.tar.gz --audit AUDIT.jsonl [--since DURATION] [--fail-on KINDS] [--key PUBLIC.pem] [--examples N] [--min-decisions N] [--json]
+// A `\` at a line's end continues the same usage line (a template literal's line continuation adds nothing).
+const USAGE = `usage: sluice policy impact --bundle NEW.tar.gz --audit AUDIT.jsonl [--since DURATION] \
+[--fail-on KINDS] [--key PUBLIC.pem] [--examples N] [--min-decisions N] [--json]
   DURATION: e.g. 90m, 24h, 7d      KINDS: comma-separated, from ${CHANGE_KINDS.join(', ')}
   default --fail-on: allow_to_deny,deny_to_allow,new_approval,new_mask,new_error
   --min-decisions N: fail when fewer than N decisions were replayed (default 1)
@@ -53,11 +55,13 @@ export function formatReport(r: ImpactReport, failOn: readonly ChangeKind[], aud
   const out = [
     `policy impact of bundle revision ${r.candidateRevision} on ${auditFile}`,
     `  replayed ${r.replayed} decisions (recorded under: ${revisions}); unchanged ${r.unchanged}, changed ${changed}`,
-    `  skipped: ${r.skipped.noInput} without input (refused before a decision), ${r.skipped.beforeSince} before --since, ${r.skipped.unreadable} unreadable`,
+    `  skipped: ${r.skipped.noInput} without input (refused before a decision), ` +
+      `${r.skipped.beforeSince} before --since, ${r.skipped.unreadable} unreadable`,
     'changes:',
     ...CHANGE_KINDS.map(
       (k) =>
-        `  ${k.padEnd(17)} ${String(r.counts[k]).padStart(6)}${r.counts[k] > 0 && failOn.includes(k) ? '   <- fails the gate' : ''}`,
+        `  ${k.padEnd(17)} ${String(r.counts[k]).padStart(6)}` +
+        (r.counts[k] > 0 && failOn.includes(k) ? '   <- fails the gate' : ''),
     ),
   ];
   const rules = Object.entries(r.byRule);
@@ -144,7 +148,8 @@ export async function policyCommand(args: string[]): Promise<number> {
     );
   else
     process.stdout.write(
-      `${formatReport(report, failOn as ChangeKind[], values.audit)}result: ${gating.length === 0 ? 'PASS' : `FAIL (${gating.join(', ')})`}\n`,
+      `${formatReport(report, failOn as ChangeKind[], values.audit)}` +
+        `result: ${gating.length === 0 ? 'PASS' : `FAIL (${gating.join(', ')})`}\n`,
     );
   return gating.length === 0 ? 0 : 1;
 }

@@ -45,7 +45,8 @@ function example(url: string, config: SluiceConfig): string {
     'Try it:',
     `  ${tokenCmd}`,
     `  curl -s ${url}/v1/messages -H "authorization: Bearer $SLUICE_TOKEN" -H 'anthropic-version: 2023-06-01' \\`,
-    `    -H 'content-type: application/json' -d '{"model":"claude-sonnet-4-6","max_tokens":256,"messages":[{"role":"user","content":"Hello"}]}'`,
+    `    -H 'content-type: application/json' -d '{"model":"claude-sonnet-4-6","max_tokens":256,` +
+      `"messages":[{"role":"user","content":"Hello"}]}'`,
     '',
     '  // Node: the official SDK, unchanged',
     `  const client = new Anthropic({ baseURL: '${url}', authToken: process.env.SLUICE_TOKEN, apiKey: null });`,

@@ -22,7 +22,8 @@ export async function tokenCommand(
   const config = loadConfig(opts.config, env);
   if (config.identity.issuer) {
     throw new Error(
-      `identity.issuer is ${config.identity.issuer}: get tokens from that provider; the dev issuer only serves embedded defaults`,
+      `identity.issuer is ${config.identity.issuer}: get tokens from that provider; ` +
+        'the dev issuer only serves embedded defaults',
     );
   }
   const ttlSeconds = opts.ttl === undefined ? undefined : Number(opts.ttl);

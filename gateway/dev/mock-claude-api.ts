@@ -77,7 +77,10 @@ export function validateMessagesBody(body: unknown, opts: { countTokens: boolean
   return thinkingProblem(body);
 }
 
-/** A page of GET /v1/models honouring `limit` (1–1000, default 20), `after_id` and `before_id`; a string is a 400 message. */
+/**
+ * A page of GET /v1/models honouring `limit` (1–1000, default 20), `after_id` and `before_id`; a string is a 400
+ * message.
+ */
 export function modelsPage(models: readonly MockModel[], query: URLSearchParams): Obj | string {
   const limitText = query.get('limit');
   const limit = limitText === null ? 20 : Number(limitText);

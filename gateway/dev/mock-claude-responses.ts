@@ -266,7 +266,10 @@ function textOf(content: unknown): string {
     .join('\n');
 }
 
-/** The tool to call: the one tool_choice names, else the first client tool (server tools run at Anthropic, not the caller). */
+/**
+ * The tool to call: the one tool_choice names, else the first client tool (server tools run at Anthropic, not the
+ * caller).
+ */
 function pickTool(body: Obj): { name: string; input_schema: unknown } | undefined {
   if (!Array.isArray(body.tools)) return undefined;
   const choice = isObj(body.tool_choice) ? body.tool_choice : {};

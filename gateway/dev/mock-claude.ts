@@ -44,15 +44,15 @@ export class MockClaude extends EventEmitter {
 
   /** Starts listening and resolves once the port is bound. */
   static async start(opts: MockClaudeOptions = {}): Promise<MockClaude> {
-    let mock: MockClaude | undefined;
+    // `mock` is declared below, once the port is bound; the handler only runs for requests, which come after that.
     const server = createServer((req, res) => {
-      mock!.handle(req, res).catch(() => res.destroy());
+      mock.handle(req, res).catch(() => res.destroy());
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
     });
-    mock = new MockClaude(server, opts);
+    const mock = new MockClaude(server, opts);
     return mock;
   }
 
@@ -168,7 +168,8 @@ export class MockClaude extends EventEmitter {
     for (const [i, e] of events.entries()) {
       if (res.destroyed) return;
       if (fault?.kind === 'reset-after-events' && i >= fault.events) return void res.destroy();
-      if (fault?.kind === 'stall-after-events' && i >= fault.events) return; // silent but open until the client or close() ends it
+      // stall: silent but open until the client or close() ends it
+      if (fault?.kind === 'stall-after-events' && i >= fault.events) return;
       if (i > 0 && this.opts.interEventDelayMs) await sleep(this.opts.interEventDelayMs);
       if (e.event === 'content_block_delta' && deltasSent++ > 0 && this.opts.deltaIntervalMs)
         await sleep(this.opts.deltaIntervalMs);

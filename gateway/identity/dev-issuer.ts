@@ -57,7 +57,8 @@ async function loadKeyFile(path: string): Promise<JWK> {
   // Like ssh: a signing key others can read is a key others can mint tokens with.
   if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
     throw new Error(
-      `dev issuer key ${path} is accessible by other users (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${path}`,
+      `dev issuer key ${path} is accessible by other users (mode ${(mode & 0o777).toString(8)}); ` +
+        `run: chmod 600 ${path}`,
     );
   }
   let jwk: JWK;

@@ -56,8 +56,8 @@ export function findDuplicateMember(json: string): string | undefined {
 
 /**
  * Throws 401 SLUICE_ERR_AUTH_INVALID unless `token` is a plausibly sized compact JWS whose
- * header and payload are JSON objects without duplicate member names, and whose header has no `crit`. RFC 7515/7519 allow a
- * parser to keep the last duplicate instead, but parsers disagree (first wins, last wins), and
+ * header and payload are JSON objects without duplicate member names, and whose header has no `crit`.
+ * RFC 7515/7519 allow a parser to keep the last duplicate instead, but parsers disagree (first wins, last wins), and
  * a token that means different things to the IdP, to Sluice and to the audit trail is refused.
  */
 export function checkTokenShape(token: string): void {

@@ -202,7 +202,8 @@ export class OidcTokenVerifier implements TokenVerifier {
     if (exp - iat > this.#config.maxTokenLifetimeSeconds) {
       throw new SluiceError(
         'SLUICE_ERR_AUTH_LIFETIME',
-        `token lifetime ${exp - iat}s exceeds the ${this.#config.maxTokenLifetimeSeconds}s this gateway accepts: use a short-lived token`,
+        `token lifetime ${exp - iat}s exceeds the ${this.#config.maxTokenLifetimeSeconds}s this gateway accepts: ` +
+          'use a short-lived token',
       );
     }
     return Object.freeze({

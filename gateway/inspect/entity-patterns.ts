@@ -134,7 +134,9 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
   {
     type: 'SLACK_TOKEN',
     trigger: 'xox[baprse]-|hooks\\.slack\\.com',
-    source: `(?<![${KEY}])(?:xox[baprse]-[${ALNUM}-]{10,250}|hooks\\.slack\\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[${ALNUM}]{20,32})`,
+    source:
+      `(?<![${KEY}])(?:xox[baprse]-[${ALNUM}-]{10,250}|` +
+      `hooks\\.slack\\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[${ALNUM}]{20,32})`,
     structured: true,
     tail: KEY_TAIL,
   },
@@ -165,7 +167,9 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
     trigger: '[:=]',
     // No left boundary or prefix group: only the value is masked, and scanning prefixes at every
     // word start was most of this pattern's cost; `DB_PASSWORD=` still matches at its keyword.
-    source: `(?:${SECRET_WORDS.map(ci).join('|')})(?:[_.-][${ALNUM}]{1,16}){0,2}["']?[ \\t]{0,3}[:=][ \\t]{0,3}["']?(?<v>[^\\s"'\\\\,;]{6,200})`,
+    source:
+      `(?:${SECRET_WORDS.map(ci).join('|')})(?:[_.-][${ALNUM}]{1,16}){0,2}` +
+      `["']?[ \\t]{0,3}[:=][ \\t]{0,3}["']?(?<v>[^\\s"'\\\\,;]{6,200})`,
     validate: secretValueValid,
     structured: false,
     tail: { kind: 'assignment' },
@@ -184,7 +188,9 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
     trigger: '\\d',
     // Groups of four separated by spaces, hyphens or dots (4111.1111.1111.1111 is a card to a reader);
     // dotted groups never continue a dotted number (an OID or a version: 1.4111.1111.1111.1111).
-    source: `(?<![\\d-])(?:\\d{4}(?: \\d{4}){2} \\d{1,7}|\\d{4}(?:-\\d{4}){2}-\\d{1,7}|(?<!\\d\\.)\\d{4}(?:\\.\\d{4}){2}\\.\\d{1,7}|\\d{4}[ -]\\d{6}[ -]\\d{5}|\\d{13,19})(?![\\d-]|\\.\\d)`,
+    source:
+      `(?<![\\d-])(?:\\d{4}(?: \\d{4}){2} \\d{1,7}|\\d{4}(?:-\\d{4}){2}-\\d{1,7}|` +
+      `(?<!\\d\\.)\\d{4}(?:\\.\\d{4}){2}\\.\\d{1,7}|\\d{4}[ -]\\d{6}[ -]\\d{5}|\\d{13,19})(?![\\d-]|\\.\\d)`,
     validate: creditCardValid,
     structured: true,
     tail: { kind: 'charset', chars: '0123456789 -.', max: 23 },

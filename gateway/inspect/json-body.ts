@@ -61,7 +61,9 @@ function pathOf(stack: readonly Level[]): string {
   return path.startsWith('.') ? path.slice(1) : path || 'body';
 }
 
-/** A number token whose JavaScript value prints differently (1e3, 1.50, -0, 2^53 + 1) may parse differently upstream. */
+/**
+ * A number token whose JavaScript value prints differently (1e3, 1.50, -0, 2^53 + 1) may parse differently upstream.
+ */
 function numberIsAmbiguous(raw: Buffer, start: number, end: number): boolean {
   const plainInteger = end - start <= 15;
   let i = start;

@@ -37,7 +37,7 @@ const TRIGGER: Readonly<Record<SpaceReading, RegExp>> = { seen: /[^\n -~]/g, joi
 const DOUBLE_SPACE = /[^ \n] {2}/;
 /** Non-ASCII horizontal spaces, and a digit followed by two spaces: a text holding either gets a 'joined' reading. */
 const WIDE_SPACE = /[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/;
-const DIGIT_GAP = /\d  /;
+const DIGIT_GAP = /\d {2}/;
 
 const WHITE_SPACE = /\p{White_Space}/u;
 const LINE_BREAK = /[\n\v\f\r\x85\u2028\u2029]/;

@@ -138,7 +138,10 @@ function maskedWhole(block: unknown): boolean {
   return typeof block.type === 'string' && block.type.endsWith('tool_use');
 }
 
-/** Whether a Message holds strings response masking leaves alone (opaque ones: citations' encrypted indexes, tool result ids, anything unknown). */
+/**
+ * Whether a Message holds strings response masking leaves alone (opaque ones: citations' encrypted indexes, tool result
+ * ids, anything unknown).
+ */
 export function hasUnmaskedStrings(body: unknown): boolean {
   if (!isObj(body) || !Array.isArray(body.content)) return true;
   return !body.content.every(maskedWhole);
@@ -150,11 +153,17 @@ export interface MaskedResponse {
   readonly masked: unknown;
   /** The body the caller receives (placeholders restored when asked): `body` itself when unchanged. */
   readonly client: unknown;
-  /** Whether `masked` may still hold entity values (the audit must redact them); false when every string was scanned and all found were masked. */
+  /**
+   * Whether `masked` may still hold entity values (the audit must redact them); false when every string was scanned and
+   * all found were masked.
+   */
   readonly entitiesLeft: boolean;
 }
 
-/** Masks a Message for the policy's response types, and restores the prompt's placeholders in the caller's copy when asked. */
+/**
+ * Masks a Message for the policy's response types, and restores the prompt's placeholders in the caller's copy when
+ * asked.
+ */
 export function maskResponseBody(body: unknown, plan: MaskPlan): MaskedResponse {
   // Opaque strings masking leaves alone may hold anything: the audit then redacts the whole body.
   let entitiesLeft = plan.responseTypes.size === 0 || hasUnmaskedStrings(body);

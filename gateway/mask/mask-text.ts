@@ -34,7 +34,8 @@ export function maskText(
     if (!types.has(m.type)) continue;
     let start = m.start;
     if (jsonText) {
-      // `\n` then a key: the match may have swallowed the escape's letter; a backslash run of odd length escapes `start`.
+      // `\n` then a key: the match may have swallowed the escape's letter; a backslash run of odd length
+      // escapes `start`.
       let slashes = 0;
       while (start - slashes - 1 >= at && text.charCodeAt(start - slashes - 1) === 92) slashes++;
       if (slashes % 2 === 1) start++;

@@ -88,6 +88,7 @@ function parseCanonical(text: string): Canon {
     return new JsonNumber(num[0]);
   };
   const string = (): string => {
+    // eslint-disable-next-line no-control-regex -- JSON forbids raw control characters in a string: the point here
     const end = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(text.slice(i));
     if (!end) return fail('bad string');
     i += end[0].length;
@@ -99,7 +100,10 @@ function parseCanonical(text: string): Canon {
   return result;
 }
 
-/** Go's json.Encoder with SetEscapeHTML(false): like JSON.stringify, plus \u2028/\u2029 escaped and lone surrogates replaced. */
+/**
+ * Go's json.Encoder with SetEscapeHTML(false): like JSON.stringify, plus \u2028/\u2029 escaped and lone surrogates
+ * replaced.
+ */
 function encodeString(s: string): string {
   return JSON.stringify((s as unknown as { toWellFormed(): string }).toWellFormed()).replace(
     /[\u2028\u2029]/g,

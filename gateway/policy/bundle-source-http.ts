@@ -127,7 +127,9 @@ export class HttpBundleSource {
     this.schedule(this.nextDelayMs());
   }
 
-  /** The wait before the next poll: none while long polling works, back-off after failures, else random in [min, max]. */
+  /**
+   * The wait before the next poll: none while long polling works, back-off after failures, else random in [min, max].
+   */
   nextDelayMs(): number {
     const { minDelayMs, maxDelayMs } = this.options;
     if (this.failures > 0)

@@ -120,7 +120,8 @@ export async function verifyBundleSignature(
     }
     if (actual !== entry.hash.toLowerCase())
       throw new BundleSignatureError(
-        `file ${name} does not match its signed digest (${entry.algorithm} ${entry.hash.slice(0, 12)}…, got ${actual.slice(0, 12)}…)`,
+        `file ${name} does not match its signed digest ` +
+          `(${entry.algorithm} ${entry.hash.slice(0, 12)}…, got ${actual.slice(0, 12)}…)`,
       );
   }
   if (unsigned.size > 0)

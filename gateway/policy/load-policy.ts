@@ -96,14 +96,16 @@ async function buildIfMissing(bundle: string, policy: PolicyOptions): Promise<vo
   }
   if (policy.publicKey) {
     throw new Error(
-      `policy bundle ${bundle} does not exist, and policy.publicKey requires a signed bundle: build one with \`sluice bundle build --sign KEY.pem\``,
+      `policy bundle ${bundle} does not exist, and policy.publicKey requires a signed bundle: ` +
+        'build one with `sluice bundle build --sign KEY.pem`',
     );
   }
   try {
     await buildBundle({ policiesDir: policy.policiesDir, outFile: bundle });
   } catch (err) {
     throw new Error(
-      `policy bundle ${bundle} is missing and building it from ${resolve(policy.policiesDir)} failed: ${(err as Error).message}`,
+      `policy bundle ${bundle} is missing and building it from ${resolve(policy.policiesDir)} failed: ` +
+        (err as Error).message,
       { cause: err },
     );
   }

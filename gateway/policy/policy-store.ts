@@ -12,7 +12,10 @@ export interface PolicyStatus {
   readonly source: string | undefined;
   readonly loadedAt: Date | undefined;
   readonly swaps: number;
-  /** Bundles refused or downloads failed since start (corrupt, bad signature, trapping, unreachable…); the previous bundle kept serving. */
+  /**
+   * Bundles refused or downloads failed since start (corrupt, bad signature, trapping, unreachable…); the previous
+   * bundle kept serving.
+   */
   readonly failures: number;
   readonly lastFailure: { readonly at: Date; readonly source: string; readonly message: string } | undefined;
 }

@@ -88,7 +88,9 @@ export class PolicyEngine {
     readonly entities: DetectorKit,
     /** The bundle's text rules, matched in TypeScript; undefined when it declares none. */
     private readonly textMatcher: TextMatcher | undefined,
-    /** Whether the policy reads input.request.text; when not (per the manifest), the WASM input leaves the prompt out. */
+    /**
+     * Whether the policy reads input.request.text; when not (per the manifest), the WASM input leaves the prompt out.
+     */
     readonly readsText: boolean,
   ) {
     this.policy = policy;
@@ -103,7 +105,9 @@ export class PolicyEngine {
     return PolicyEngine.fromParsed(await readBundle(file, ENTRYPOINT), file);
   }
 
-  /** As fromBundle, for a bundle already unpacked and parsed (e.g. downloaded and verified); `label` names it in errors. */
+  /**
+   * As fromBundle, for a bundle already unpacked and parsed (e.g. downloaded and verified); `label` names it in errors.
+   */
   static async fromParsed(bundle: PolicyBundle, label: string): Promise<PolicyEngine> {
     const file = label;
     try {

@@ -147,7 +147,8 @@ export class KafkaStateReplicator implements StatePublisher {
         () =>
           reject(
             new Error(
-              `shared state: could not read the state topics (${topics.join(', ')}) from ${this.#opts.brokers.join(', ')} within ${this.#opts.startTimeoutMs} ms`,
+              `shared state: could not read the state topics (${topics.join(', ')}) ` +
+                `from ${this.#opts.brokers.join(', ')} within ${this.#opts.startTimeoutMs} ms`,
             ),
           ),
         this.#opts.startTimeoutMs,

@@ -31,7 +31,8 @@ export function latencyChartSvg(systems: readonly SystemResult[], title: string)
     });
   });
   parts.push(
-    `<text x="10" y="${height - 10}" fill="#666">end-to-end latency at concurrency 1, 4 KB prompt, non-streaming (lower is better)</text>`,
+    `<text x="10" y="${height - 10}" fill="#666">` +
+      `end-to-end latency at concurrency 1, 4 KB prompt, non-streaming (lower is better)</text>`,
     '</svg>',
   );
   return `${parts.join('\n')}\n`;

@@ -21,7 +21,8 @@ const ALL = {
   restore: false,
 };
 const PROSE =
-  'The deployment finished at 10:15 UTC and the report covers 42 services across three regions; latency stayed under budget, and the team will review the dashboards on Monday before the next release. ';
+  'The deployment finished at 10:15 UTC and the report covers 42 services across three regions; ' +
+  'latency stayed under budget, and the team will review the dashboards on Monday before the next release. ';
 
 const plain = (bytes: number): string => PROSE.repeat(Math.ceil(bytes / PROSE.length)).slice(0, bytes);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -152,9 +152,13 @@ async function main(): Promise<void> {
     await mkdir('bench-results', { recursive: true });
     await writeFile('bench-results/policy.json', `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(
-      `bundle swap (unpack+verify+instantiate+smoke+swap): signed p50 ${swapSigned.p50} ms, p99 ${swapSigned.p99} ms; unsigned p50 ${swapUnsigned.p50} ms\n` +
-        `evaluation per request: typical p50 ${typical.p50} µs, p99 ${typical.p99} µs; 64 KiB prompt p50 ${large.p50} µs, p99 ${large.p99} µs\n` +
-        `typical after the process sat idle: 1 ms p50 ${idle['1ms'].p50} µs, 5 ms p50 ${idle['5ms'].p50} µs, 20 ms p50 ${idle['20ms'].p50} µs (back to back: ${typical.p50} µs)\n` +
+      `bundle swap (unpack+verify+instantiate+smoke+swap): ` +
+        `signed p50 ${swapSigned.p50} ms, p99 ${swapSigned.p99} ms; ` +
+        `unsigned p50 ${swapUnsigned.p50} ms\n` +
+        `evaluation per request: typical p50 ${typical.p50} µs, p99 ${typical.p99} µs; ` +
+        `64 KiB prompt p50 ${large.p50} µs, p99 ${large.p99} µs\n` +
+        `typical after the process sat idle: 1 ms p50 ${idle['1ms'].p50} µs, 5 ms p50 ${idle['5ms'].p50} µs, ` +
+        `20 ms p50 ${idle['20ms'].p50} µs (back to back: ${typical.p50} µs)\n` +
         'written to bench-results/policy.json\n',
     );
   } finally {

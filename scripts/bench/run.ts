@@ -25,7 +25,10 @@ const WARMUP = quick ? 50 : 300;
 const SECONDS = quick ? 3 : 10;
 const CONNECTIONS = 32;
 const SERVICE_MS = 0;
-/** Pacing of the streams that measure inter-chunk delay: a content_block_delta every 20 ms, a real model's order of magnitude. */
+/**
+ * Pacing of the streams that measure inter-chunk delay: a content_block_delta every 20 ms, a real model's order of
+ * magnitude.
+ */
 const DELTA_INTERVAL_MS = 20;
 /** Output cap of those streams: 40 tokens is 160 characters, 10 deltas of 16, so each stream takes ~0.2 s. */
 const PACED_MAX_TOKENS = 40;
@@ -38,7 +41,10 @@ const ROUNDS = quick ? 1 : 3;
 const key = `sk-bench-${randomBytes(12).toString('hex')}`;
 const children: ChildProcess[] = [];
 
-/** A system under test in a process of its own: `mock`/`bare` from target.ts, `sluice` compiled from dist/ (sluice-target.mjs), as shipped. */
+/**
+ * A system under test in a process of its own: `mock`/`bare` from target.ts, `sluice` compiled from dist/
+ * (sluice-target.mjs), as shipped.
+ */
 async function startTarget(
   kind: 'mock' | 'bare' | 'sluice',
   ...args: string[]
@@ -120,7 +126,8 @@ async function saturationRounds(systems: readonly MeasuredSystem[]): Promise<Sys
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [i, system] of systems.entries()) {
       process.stderr.write(
-        `bench: ${system.partial.name}: saturation at ${CONNECTIONS} connections for ${SECONDS}s, round ${round}/${ROUNDS} …\n`,
+        `bench: ${system.partial.name}: saturation at ${CONNECTIONS} connections for ${SECONDS}s, ` +
+          `round ${round}/${ROUNDS} …\n`,
       );
       const rss = await peakRss(system.pid);
       rounds[i]!.push(await saturate(system.target, prompt(4096, false), CONNECTIONS, SECONDS));
@@ -144,7 +151,9 @@ function sluiceTarget(sluice: { info: { url: string; token?: string } }): Target
   return { url: sluice.info.url, headers: { authorization: `Bearer ${sluice.info.token}` } };
 }
 
-/** A broker from scripts/kafka.sh (Maven Central jars) for the Kafka-sink run; undefined when it cannot start (no Java). */
+/**
+ * A broker from scripts/kafka.sh (Maven Central jars) for the Kafka-sink run; undefined when it cannot start (no Java).
+ */
 async function startKafka(dir: string): Promise<string | undefined> {
   const env = {
     ...process.env,

@@ -18,7 +18,9 @@ function percentile(sorted: number[], p: number): number {
 /** Events kept for the audit-stage replay (the file itself can exceed the longest JS string). */
 const REPLAY_EVENTS = 4000;
 
-/** Stage costs over the session records `select` keeps (default: all), and the audit stage over the run's first events. */
+/**
+ * Stage costs over the session records `select` keeps (default: all), and the audit stage over the run's first events.
+ */
 export async function stageCosts(
   auditFile: string,
   select: (session: Record<string, unknown>) => boolean = () => true,

@@ -1,7 +1,8 @@
 /**
  * One system under test, in its own process so its CPU and memory are its own:
  *   target.ts mock SERVICE_MS [DELTA_INTERVAL_MS]  |  target.ts bare UPSTREAM_URL
- * Prints `BENCH-READY {url}` when ready (other lines on stdout are the system's logs); the upstream key comes in BENCH_UPSTREAM_KEY.
+ * Prints `BENCH-READY {url}` when ready (other lines on stdout are the system's logs); the upstream key comes
+ * in BENCH_UPSTREAM_KEY.
  * Sluice itself runs compiled, without tsx, from sluice-target.mjs.
  */
 import { MockClaude } from '../../gateway/dev/mock-claude.ts';
