@@ -71,12 +71,15 @@ export function keyPaths(schema: z.ZodType, path = ''): string[] {
  */
 function distance(left: string, right: string): number {
   const [a, b] = [left.toLowerCase(), right.toLowerCase()];
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
     }
   }
   return d[a.length]![b.length]!;
@@ -87,7 +90,10 @@ export function nearestKey(key: string, known: readonly string[]): string | unde
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of known) {
-    const d = candidate.startsWith(key) || key.startsWith(candidate) ? Math.abs(candidate.length - key.length) : distance(key, candidate);
+    const d =
+      candidate.startsWith(key) || key.startsWith(candidate)
+        ? Math.abs(candidate.length - key.length)
+        : distance(key, candidate);
     if (d < bestDistance) [best, bestDistance] = [candidate, d];
   }
   return best !== undefined && bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;

@@ -32,7 +32,10 @@ const kafkaAuditSchema = z.object({
   brokers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port')).min(1),
   clientId: z.string().min(1).default('sluice'),
   topics: z
-    .object({ decisions: z.string().min(1).default('sluice.audit.decisions'), sessions: z.string().min(1).default('sluice.audit.sessions') })
+    .object({
+      decisions: z.string().min(1).default('sluice.audit.decisions'),
+      sessions: z.string().min(1).default('sluice.audit.sessions'),
+    })
     .prefault({}),
   /** Create the topics at first connect; set false where topics are managed elsewhere. */
   createTopics: z.boolean().default(true),
@@ -42,9 +45,17 @@ const kafkaAuditSchema = z.object({
     .object({
       /** Default: <stateDir>/audit/kafka-spool. */
       dir: z.string().optional(),
-      maxBytes: z.number().int().positive().default(256 * 1024 * 1024),
+      maxBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(256 * 1024 * 1024),
       /** Undelivered lines kept in memory; the rest wait on disk only (a long outage must not grow the heap). */
-      memoryBytes: z.number().int().positive().default(16 * 1024 * 1024),
+      memoryBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(16 * 1024 * 1024),
       fsync: z.boolean().default(true),
     })
     .prefault({}),
@@ -90,9 +101,17 @@ export const configSchema = z.object({
   stateDir: z.string().default('.sluice'),
   limits: z
     .object({
-      bodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+      bodyBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(10 * 1024 * 1024),
       /** Largest upstream answer relayed (JSON body or SSE stream bytes); larger ends the call (502 / SSE error). */
-      responseBytes: z.number().int().positive().default(32 * 1024 * 1024),
+      responseBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(32 * 1024 * 1024),
       /** Time allowed to receive a whole request, headers and body (slow-client guard). */
       requestTimeoutMs: z.number().int().positive().default(60_000),
       /** Time allowed to receive the request headers (slowloris guard); capped by requestTimeoutMs. */
@@ -110,7 +129,26 @@ export const configSchema = z.object({
        */
       devIssuer: z.boolean().default(false),
       audience: z.union([z.string(), z.array(z.string()).min(1)]).default('sluice'),
-      algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'])).min(1).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
+      algorithms: z
+        .array(
+          z.enum([
+            'RS256',
+            'RS384',
+            'RS512',
+            'PS256',
+            'PS384',
+            'PS512',
+            'ES256',
+            'ES384',
+            'ES512',
+            'EdDSA',
+            'HS256',
+            'HS384',
+            'HS512',
+          ]),
+        )
+        .min(1)
+        .default(['RS256', 'PS256', 'ES256', 'EdDSA']),
       clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
       maxTokenLifetimeSeconds: z.number().int().positive().default(3600),
       groupsClaim: z.string().default('groups'),
@@ -125,7 +163,10 @@ export const configSchema = z.object({
       hmacSecretEnv: z.string().optional(),
     })
     .prefault({}),
-  connections: z.array(connectionSchema).min(1).prefault([{ name: 'anthropic', baseUrl: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY' }]),
+  connections: z
+    .array(connectionSchema)
+    .min(1)
+    .prefault([{ name: 'anthropic', baseUrl: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY' }]),
   /** Connection used by /v1/...; others are reached at /c/<name>/v1/... */
   defaultConnection: z.string().optional(),
   policy: z
@@ -139,9 +180,15 @@ export const configSchema = z.object({
       publicKey: z.string().min(1).optional(),
       /** Reload a file bundle when it changes. */
       watch: z.boolean().default(true),
-      /** Delay between two polls of a bundle server (random in [min, max], OPA's defaults); also the file re-check interval. */
+      /**
+       * Delay between two polls of a bundle server (random in [min, max], OPA's defaults); also the file re-check
+       * interval.
+       */
       polling: z
-        .object({ minDelaySeconds: z.number().positive().default(60), maxDelaySeconds: z.number().positive().default(120) })
+        .object({
+          minDelaySeconds: z.number().positive().default(60),
+          maxDelaySeconds: z.number().positive().default(120),
+        })
         .prefault({}),
       /** Ask the bundle server to hold a poll open up to this long (OPA long polling). */
       longPollingTimeoutSeconds: z.number().int().positive().optional(),
@@ -165,10 +212,17 @@ export const configSchema = z.object({
       onWriteFailure: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
       /** Stream audit events to Kafka as well (through a local write-ahead spool); off when absent. */
       kafka: kafkaAuditSchema.optional(),
-      /** Log the chain head (`INSTANCE:SEQ:HASH`) this often when it moved, and at shutdown (gateway/audit/chain-anchor.ts); 0: never. */
+      /**
+       * Log the chain head (`INSTANCE:SEQ:HASH`) this often when it moved, and at shutdown
+       * (gateway/audit/chain-anchor.ts); 0: never.
+       */
       anchorIntervalSeconds: z.number().int().nonnegative().default(60),
       /** Content bytes one event stores at most; larger content is cut to a head with its size and sha256. */
-      maxContentBytes: z.number().int().positive().default(1024 * 1024),
+      maxContentBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(1024 * 1024),
     })
     .prefault({}),
   /** Where approvals, sessions and grants live: always {stateDir}; with `kafka` also shared by every instance. */
@@ -223,7 +277,10 @@ export const configSchema = z.object({
       retainEndedSeconds: z.number().int().positive().default(86_400),
       /** Time-bounded access grants: who approves them and their longest duration. */
       grants: z
-        .object({ approverGroups: z.array(z.string()).min(1).default(['admins']), maxMinutes: z.number().int().positive().default(480) })
+        .object({
+          approverGroups: z.array(z.string()).min(1).default(['admins']),
+          maxMinutes: z.number().int().positive().default(480),
+        })
         .prefault({}),
     })
     .prefault({}),
@@ -236,13 +293,19 @@ export const configSchema = z.object({
   metrics: z
     .object({
       /** Env var holding a token /metrics then requires as `Authorization: Bearer`; unset: /metrics is open. */
-      tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
+      tokenEnv: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+        .optional(),
     })
     .prefault({}),
   masking: z
     .object({
       /** Env var holding the keyed-hash mask style's key; unset → a random key per process start. */
-      hashKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').default('SLUICE_MASK_HASH_KEY'),
+      hashKeyEnv: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+        .default('SLUICE_MASK_HASH_KEY'),
     })
     .prefault({}),
   log: z
@@ -312,8 +375,24 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string[], (v: string) => unknown]> =
   ['SLUICE_POLICY_BUNDLE', ['policy', 'bundle'], String],
   ['SLUICE_POLICY_PUBLIC_KEY', ['policy', 'publicKey'], String],
   ['SLUICE_AUDIT_FILE', ['audit', 'file', 'path'], String],
-  ['SLUICE_KAFKA_BROKERS', ['audit', 'kafka', 'brokers'], (v) => v.split(',').map((b) => b.trim()).filter(Boolean)],
-  ['SLUICE_STATE_KAFKA_BROKERS', ['state', 'kafka', 'brokers'], (v) => v.split(',').map((b) => b.trim()).filter(Boolean)],
+  [
+    'SLUICE_KAFKA_BROKERS',
+    ['audit', 'kafka', 'brokers'],
+    (v) =>
+      v
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+  ],
+  [
+    'SLUICE_STATE_KAFKA_BROKERS',
+    ['state', 'kafka', 'brokers'],
+    (v) =>
+      v
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+  ],
 ];
 
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
@@ -358,22 +437,35 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   // public address names both the typo and the refusal to serve the dev issuer there.
   const problems: Array<string | ConfigProblem> = [...unknown];
   const names = config.connections.map((c) => c.name);
-  names.forEach((n, i) => names.indexOf(n) !== i && problems.push(`connections.${i}.name: duplicate connection name "${n}"`));
+  names.forEach(
+    (n, i) => names.indexOf(n) !== i && problems.push(`connections.${i}.name: duplicate connection name "${n}"`),
+  );
   if (config.defaultConnection && !names.includes(config.defaultConnection)) {
-    problems.push(`defaultConnection: "${config.defaultConnection}" is not one of the connections (${names.join(', ')})`);
+    problems.push(
+      `defaultConnection: "${config.defaultConnection}" is not one of the connections (${names.join(', ')})`,
+    );
   }
   const hmac = config.identity.algorithms.filter((a) => a.startsWith('HS'));
   if (hmac.length > 0 && !config.identity.hmacSecretEnv) {
-    problems.push(`identity.algorithms: ${hmac.join(', ')} need identity.hmacSecretEnv (HMAC is off unless a secret is configured)`);
+    problems.push(
+      `identity.algorithms: ${hmac.join(', ')} need identity.hmacSecretEnv (HMAC is off unless a secret is configured)`,
+    );
   }
   const noIssuer = devIssuerProblem(config);
   if (noIssuer) problems.push(noIssuer);
   if (config.console.enabled && !config.console.issuer && !config.identity.issuer) {
-    problems.push('console.enabled: the console signs in through an OIDC provider; set console.issuer or identity.issuer');
+    problems.push(
+      'console.enabled: the console signs in through an OIDC provider; set console.issuer or identity.issuer',
+    );
   }
   const { polling, bundle } = config.policy;
-  if (polling.maxDelaySeconds < polling.minDelaySeconds) problems.push(`policy.polling.maxDelaySeconds: ${polling.maxDelaySeconds} is below policy.polling.minDelaySeconds (${polling.minDelaySeconds})`);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(bundle) && !/^https?:\/\/[^/]/i.test(bundle)) problems.push(`policy.bundle: "${bundle}" is neither a file path nor an http(s) URL`);
+  if (polling.maxDelaySeconds < polling.minDelaySeconds)
+    problems.push(
+      `policy.polling.maxDelaySeconds: ${polling.maxDelaySeconds} ` +
+        `is below policy.polling.minDelaySeconds (${polling.minDelaySeconds})`,
+    );
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(bundle) && !/^https?:\/\/[^/]/i.test(bundle))
+    problems.push(`policy.bundle: "${bundle}" is neither a file path nor an http(s) URL`);
   if (problems.length > 0) throw new ConfigError(problems);
   // stateDir holds the audit file unless audit.file.path says otherwise (a stateDir set in the file
   // used to leave the audit in ./.sluice of the working directory).

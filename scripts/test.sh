@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, exactly what CI runs: setup, type check, policy tests, vitest.
+# The whole test suite, exactly what CI runs: setup, type check, lint, policy tests, vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,8 @@ bash scripts/install-chromium.sh     # the console browser test (playwright-core
 bash scripts/kafka.sh prepare
 echo "== type check"
 npx tsc --noEmit -p tsconfig.json
+echo "== lint (eslint.config.js)"
+npm run --silent lint
 echo "== policy tests (opa fmt, check, test with coverage)"
 bash scripts/test-policies.sh
 echo "== vitest"

@@ -56,7 +56,10 @@ export class DurableRecords<T extends { readonly id: string }> {
   }
 
   /** Loads `file` (missing → empty) and compacts it. */
-  static open<T extends { readonly id: string }>(file: string, options: DurableRecordsOptions = { sync: true }): DurableRecords<T> {
+  static open<T extends { readonly id: string }>(
+    file: string,
+    options: DurableRecordsOptions = { sync: true },
+  ): DurableRecords<T> {
     return new DurableRecords<T>(file, options);
   }
 
@@ -136,7 +139,9 @@ export class DurableRecords<T extends { readonly id: string }> {
     this.#lazy.clear();
     const tmp = `${this.#file}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
-    const body = this.values().map((r) => `${JSON.stringify(r)}\n`).join('');
+    const body = this.values()
+      .map((r) => `${JSON.stringify(r)}\n`)
+      .join('');
     if (body) writeSync(fd, body);
     fdatasyncSync(fd);
     closeSync(fd);

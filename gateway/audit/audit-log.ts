@@ -46,7 +46,9 @@ export class AuditLog {
     // Encoded once: the chain hashes these bytes (the line without its newline) and the file sink writes them.
     const bytes = Buffer.from(`${line}\n`);
     this.seq = event.seq;
-    this.prevHash = createHash('sha256').update(bytes.subarray(0, bytes.length - 1)).digest('hex');
+    this.prevHash = createHash('sha256')
+      .update(bytes.subarray(0, bytes.length - 1))
+      .digest('hex');
     for (const sink of this.sinks) sink.write(event, line, bytes);
     return event;
   }
@@ -59,7 +61,9 @@ export class AuditLog {
   /** Whether every sink can take more events, and each sink's metrics (for /readyz, /metrics). */
   status(): { accepting: boolean; reasons: string[]; sinks: SinkHealth[] } {
     const sinks = this.sinks.map((s) => s.health?.() ?? { name: s.name, accepting: true, metrics: {} });
-    const reasons = sinks.flatMap((s) => (s.accepting ? [] : [s.reason ?? `audit sink ${s.name} is not accepting events`]));
+    const reasons = sinks.flatMap((s) =>
+      s.accepting ? [] : [s.reason ?? `audit sink ${s.name} is not accepting events`],
+    );
     return { accepting: reasons.length === 0, reasons, sinks };
   }
 

@@ -4,8 +4,8 @@ import type { AuditLog } from './audit-log.ts';
 
 /**
  * An onRequest hook for the root app: while a sink cannot take more events (the Kafka spool is
- * full and `audit.kafka.onSpoolFull` is fail-closed, or the audit file is 64 MiB behind) new proxy calls are refused with 503 before
- * any work is done. Ops and console routes stay up so the state can be seen.
+ * full and `audit.kafka.onSpoolFull` is fail-closed, or the audit file is 64 MiB behind) new proxy calls are
+ * refused with 503 before any work is done. Ops and console routes stay up so the state can be seen.
  */
 export function auditGate(audit: AuditLog) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {

@@ -42,7 +42,7 @@ const HASH_SLICE = 1 << 20;
 /** sha256 of the UTF-8 of `text`, fed in slices that never split a surrogate pair. */
 function sha256Utf8(text: string): string {
   const hash = createHash('sha256');
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     let end = Math.min(i + HASH_SLICE, text.length);
     const last = text.charCodeAt(end - 1);
     if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--; // keep the pair together

@@ -137,5 +137,6 @@ export interface AuditRecoveryEventBody {
   reason?: 'no trailing newline' | 'not JSON';
 }
 
-export type AuditEventBody = DecisionEventBody | SessionRecordBody | ApprovalEventBody | AccessEventBody | GrantEventBody | AuditRecoveryEventBody;
+export type AuditEventBody =
+  DecisionEventBody | SessionRecordBody | ApprovalEventBody | AccessEventBody | GrantEventBody | AuditRecoveryEventBody;
 export type AuditEvent = AuditEventBody & ChainFields;

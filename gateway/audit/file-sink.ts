@@ -100,7 +100,10 @@ export class FileAuditSink implements AuditSink {
       // fail-open's documented cost: said loudly, counted. Fail-closed never drops: it stopped
       // accepting calls, so only the few events of refusals and console actions still queue.
       this.dropped++;
-      this.logger?.error({ dropped_total: this.dropped }, 'audit file: event dropped (fail-open, disk not writable, queue full)');
+      this.logger?.error(
+        { dropped_total: this.dropped },
+        'audit file: event dropped (fail-open, disk not writable, queue full)',
+      );
       return;
     }
     this.queue.push(bytes);
@@ -114,7 +117,8 @@ export class FileAuditSink implements AuditSink {
     if (this.writing || this.retryTimer || this.queue.length === 0) return;
     let size = 0;
     let count = 0;
-    while (count < this.queue.length && (count === 0 || size + this.queue[count]!.length <= MAX_WRITE_BYTES)) size += this.queue[count++]!.length;
+    while (count < this.queue.length && (count === 0 || size + this.queue[count]!.length <= MAX_WRITE_BYTES))
+      size += this.queue[count++]!.length;
     const chunk = count === 1 ? this.queue[0]! : Buffer.concat(this.queue.slice(0, count), size);
     this.queue.splice(0, count, chunk);
     this.writing = true;
@@ -195,7 +199,10 @@ export class FileAuditSink implements AuditSink {
 
   private wake(): void {
     const still: typeof this.waiters = [];
-    for (const w of this.waiters) (w.upTo <= this.durableTotal ? w.resolve() : still.push(w));
+    for (const w of this.waiters) {
+      if (w.upTo <= this.durableTotal) w.resolve();
+      else still.push(w);
+    }
     this.waiters = still;
   }
 
@@ -229,7 +236,9 @@ export class FileAuditSink implements AuditSink {
     return {
       name: this.name,
       accepting,
-      ...(accepting ? {} : { reason: `audit file ${this.path} is ${Math.round(this.pendingBytes / 2 ** 20)} MiB behind` }),
+      ...(accepting
+        ? {}
+        : { reason: `audit file ${this.path} is ${Math.round(this.pendingBytes / 2 ** 20)} MiB behind` }),
       metrics,
     };
   }
@@ -246,7 +255,11 @@ export class FileAuditSink implements AuditSink {
     const lost = await Promise.race([this.flush().then(() => false), gaveUp]);
     clearTimeout(timer);
     clearTimeout(this.retryTimer);
-    if (lost) this.logger?.error({ path: this.path, pending_bytes: this.pendingBytes }, 'audit file: closing with events not written');
+    if (lost)
+      this.logger?.error(
+        { path: this.path, pending_bytes: this.pendingBytes },
+        'audit file: closing with events not written',
+      );
     closeSync(this.fd);
   }
 }

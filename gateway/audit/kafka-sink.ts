@@ -71,12 +71,19 @@ export class KafkaAuditSink implements AuditSink {
 
   write(event: AuditEvent, line: string): void {
     if (this.stopping) {
-      this.log.error({ event_id: event.event_id }, 'kafka audit: event after close is not spooled (it is in the file sink)');
+      this.log.error(
+        { event_id: event.event_id },
+        'kafka audit: event after close is not spooled (it is in the file sink)',
+      );
       return;
     }
     if (this.opts.onSpoolFull === 'fail-open' && this.opts.spool.stats().full) {
       // Documented fail-open: the event still reaches the file sink, but not Kafka.
-      if (this.dropped++ % 1000 === 0) this.log.error({ dropped: this.dropped }, 'audit spool full: events are NOT delivered to Kafka (audit.kafka.onSpoolFull=fail-open)');
+      if (this.dropped++ % 1000 === 0)
+        this.log.error(
+          { dropped: this.dropped },
+          'audit spool full: events are NOT delivered to Kafka (audit.kafka.onSpoolFull=fail-open)',
+        );
       return;
     }
     this.opts.spool.append(spoolRecordOf(event, line, Date.now()));
@@ -101,7 +108,11 @@ export class KafkaAuditSink implements AuditSink {
   async close(): Promise<void> {
     const drained = await this.drain(this.opts.closeTimeoutMs ?? 5000);
     this.stopping = true;
-    if (!drained) this.log.warn({ spooled: this.opts.spool.stats().depthRecords }, 'kafka audit: closing with undelivered events; they stay in the spool for the next start');
+    if (!drained)
+      this.log.warn(
+        { spooled: this.opts.spool.stats().depthRecords },
+        'kafka audit: closing with undelivered events; they stay in the spool for the next start',
+      );
     await this.producer?.disconnect().catch(() => undefined);
     await this.opts.spool.close();
     // A send still retrying against a dead broker must not hold up shutdown: its records stay spooled.
@@ -150,7 +161,8 @@ export class KafkaAuditSink implements AuditSink {
         if (this.stopping || batch.length === 0) continue;
         await this.send(batch);
         await this.opts.spool.commit(batch.length);
-        if (this.failing) this.log.info({ backlog: this.opts.spool.stats().depthRecords }, 'kafka audit delivery resumed');
+        if (this.failing)
+          this.log.info({ backlog: this.opts.spool.stats().depthRecords }, 'kafka audit delivery resumed');
         this.failing = false;
         backoffMs = 250;
         singles = Math.max(0, singles - 1);
@@ -161,7 +173,11 @@ export class KafkaAuditSink implements AuditSink {
           else await this.reject(batch[0]!, err);
           continue;
         }
-        if (!this.failing) this.log.warn({ err: (err as Error).message, spooled: this.opts.spool.stats().depthRecords }, 'kafka audit delivery failing; events stay in the spool');
+        if (!this.failing)
+          this.log.warn(
+            { err: (err as Error).message, spooled: this.opts.spool.stats().depthRecords },
+            'kafka audit delivery failing; events stay in the spool',
+          );
         this.failing = true;
         // A fresh producer after a failure: kafkajs does not always recover a broken one.
         const broken = this.producer;
@@ -180,13 +196,21 @@ export class KafkaAuditSink implements AuditSink {
     this.rejected++;
     await this.opts.spool.commit(1);
     const eventId = (JSON.parse(rec.line) as { event_id?: string }).event_id;
-    this.log.error({ event_id: eventId, bytes: rec.line.length, err: (err as Error).message }, 'kafka audit: event refused as too large; kept in the spool dir (rejected.jsonl) and the audit file');
+    this.log.error(
+      { event_id: eventId, bytes: rec.line.length, err: (err as Error).message },
+      'kafka audit: event refused as too large; kept in the spool dir (rejected.jsonl) and the audit file',
+    );
   }
 
   private async send(batch: readonly SpoolRecord[]): Promise<void> {
     const producer = await this.connected();
     // Uncompressed: gzip cost the gateway CPU per event for bytes that only the broker's disk saves.
-    await producer.sendBatch({ acks: -1, timeout: 30_000, compression: CompressionTypes.None, topicMessages: toTopicMessages(batch, this.opts.topics) });
+    await producer.sendBatch({
+      acks: -1,
+      timeout: 30_000,
+      compression: CompressionTypes.None,
+      topicMessages: toTopicMessages(batch, this.opts.topics),
+    });
   }
 
   private async connected(): Promise<Producer> {
@@ -205,5 +229,4 @@ export class KafkaAuditSink implements AuditSink {
     this.producer = producer;
     return producer;
   }
-
 }

@@ -10,12 +10,23 @@ const TOPIC_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
  * decisions and the approval and access events that belong with them go to the decisions topic.
  * The value is the exact audit line: the hash chain (prev_hash) is computed over these bytes.
  */
-export function toTopicMessages(batch: readonly SpoolRecord[], topics: { decisions: string; sessions: string }): TopicMessages[] {
+export function toTopicMessages(
+  batch: readonly SpoolRecord[],
+  topics: { decisions: string; sessions: string },
+): TopicMessages[] {
   const byTopic = new Map<string, TopicMessages['messages']>();
   for (const rec of batch) {
     const topic = rec.kind === 'session' ? topics.sessions : topics.decisions;
     const messages = byTopic.get(topic) ?? byTopic.set(topic, []).get(topic)!;
-    messages.push({ key: rec.key, value: rec.line, headers: { 'content-type': 'application/json', 'sluice-schema-version': String(AUDIT_SCHEMA_VERSION), 'sluice-kind': rec.kind } });
+    messages.push({
+      key: rec.key,
+      value: rec.line,
+      headers: {
+        'content-type': 'application/json',
+        'sluice-schema-version': String(AUDIT_SCHEMA_VERSION),
+        'sluice-kind': rec.kind,
+      },
+    });
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
@@ -26,11 +37,24 @@ export interface TopicSpec {
   readonly replicationFactor: number;
 }
 
-/** Creates `topics` with `configEntries` where they do not exist (an existing topic is left as it is: an operator may manage it). */
-export async function createMissingTopics(admin: Admin, topics: readonly string[], spec: TopicSpec, configEntries: { name: string; value: string }[]): Promise<void> {
+/**
+ * Creates `topics` with `configEntries` where they do not exist (an existing topic is left as it is: an operator may
+ * manage it).
+ */
+export async function createMissingTopics(
+  admin: Admin,
+  topics: readonly string[],
+  spec: TopicSpec,
+  configEntries: { name: string; value: string }[],
+): Promise<void> {
   await admin.createTopics({
     waitForLeaders: true,
-    topics: topics.map((topic) => ({ topic, numPartitions: spec.partitions, replicationFactor: spec.replicationFactor, configEntries })),
+    topics: topics.map((topic) => ({
+      topic,
+      numPartitions: spec.partitions,
+      replicationFactor: spec.replicationFactor,
+      configEntries,
+    })),
   });
 }
 
@@ -39,7 +63,9 @@ export async function ensureTopics(kafka: Kafka, topics: readonly string[], spec
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await createMissingTopics(admin, topics, spec, [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }]);
+    await createMissingTopics(admin, topics, spec, [
+      { name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) },
+    ]);
   } finally {
     await admin.disconnect();
   }

@@ -19,7 +19,12 @@ export interface AuditConfig {
       readonly createTopics: boolean;
       readonly partitions: number;
       readonly replicationFactor: number;
-      readonly spool: { readonly dir?: string; readonly maxBytes: number; readonly memoryBytes: number; readonly fsync: boolean };
+      readonly spool: {
+        readonly dir?: string;
+        readonly maxBytes: number;
+        readonly memoryBytes: number;
+        readonly fsync: boolean;
+      };
       readonly onSpoolFull: 'fail-closed' | 'fail-open';
       readonly maxBatchRecords: number;
       readonly closeTimeoutMs: number;
@@ -44,7 +49,12 @@ export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Pr
   const sinks: AuditSink[] = [new FileAuditSink(file, { ...fileOptions, ...(logger ? { logger } : {}) })];
   const k = config.audit.kafka;
   if (k) {
-    const spool = await Spool.open({ dir: k.spool.dir ?? defaultSpoolDir(config.stateDir), maxBytes: k.spool.maxBytes, memoryBytes: k.spool.memoryBytes, fsync: k.spool.fsync });
+    const spool = await Spool.open({
+      dir: k.spool.dir ?? defaultSpoolDir(config.stateDir),
+      maxBytes: k.spool.maxBytes,
+      memoryBytes: k.spool.memoryBytes,
+      fsync: k.spool.fsync,
+    });
     sinks.push(
       new KafkaAuditSink({
         brokers: k.brokers,
@@ -53,7 +63,9 @@ export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Pr
         spool,
         maxSpoolBytes: k.spool.maxBytes,
         onSpoolFull: k.onSpoolFull,
-        ...(k.createTopics ? { createTopics: { partitions: k.partitions, replicationFactor: k.replicationFactor } } : {}),
+        ...(k.createTopics
+          ? { createTopics: { partitions: k.partitions, replicationFactor: k.replicationFactor } }
+          : {}),
         maxBatchRecords: k.maxBatchRecords,
         closeTimeoutMs: k.closeTimeoutMs,
         ...(logger ? { logger } : {}),

@@ -6,7 +6,10 @@ import type { AuditEvent } from './events.ts';
  */
 export interface AuditSink {
   readonly name: string;
-  /** `line` is the serialized event; `bytes` the same line in UTF-8 with its newline, encoded once for the hash chain and every sink. */
+  /**
+   * `line` is the serialized event; `bytes` the same line in UTF-8 with its newline, encoded once for the hash chain
+   * and every sink.
+   */
   write(event: AuditEvent, line: string, bytes: Buffer): void;
   flush(): Promise<void>;
   /**

@@ -11,7 +11,11 @@ export function segmentName(offset: number): string {
 }
 
 /** The Kafka key (the subject, so one caller's events stay ordered) and topic kind of an event. */
-export function spoolRecordOf(event: Pick<AuditEvent, 'kind' | 'subject' | 'timestamp'>, line: string, at: number): SpoolRecord {
+export function spoolRecordOf(
+  event: Pick<AuditEvent, 'kind' | 'subject' | 'timestamp'>,
+  line: string,
+  at: number,
+): SpoolRecord {
   return { line, key: event.subject ?? 'anonymous', kind: event.kind, at };
 }
 
@@ -77,11 +81,20 @@ export async function readSegments(dir: string, committed: number, memoryBytes: 
         const line = data.toString('utf8', pos, nl);
         const bytes = nl - pos + 1;
         // Resident lines stay a prefix: once one line is left on disk, all later ones are too.
-        const resident = entries.length === 0 || (entries.at(-1)!.line !== undefined && residentBytes + bytes <= memoryBytes);
+        const resident =
+          entries.length === 0 || (entries.at(-1)!.line !== undefined && residentBytes + bytes <= memoryBytes);
         if (resident) residentBytes += bytes;
         const event = JSON.parse(line) as AuditEvent;
         const rec = spoolRecordOf(event, line, Date.parse(event.timestamp) || Date.now());
-        entries.push({ key: rec.key, kind: rec.kind, at: rec.at, bytes, segment: start, pos, line: resident ? line : undefined });
+        entries.push({
+          key: rec.key,
+          kind: rec.kind,
+          at: rec.at,
+          bytes,
+          segment: start,
+          pos,
+          line: resident ? line : undefined,
+        });
       }
       pos = nl + 1;
     }

@@ -92,7 +92,12 @@ export class Spool {
   private writeError: NodeJS.ErrnoException | undefined;
   private segmentDirty = false;
 
-  private constructor(private readonly opts: Required<SpoolOptions>, base: number, recovered: SpoolEntry[], private segments: number[]) {
+  private constructor(
+    private readonly opts: Required<SpoolOptions>,
+    base: number,
+    recovered: SpoolEntry[],
+    private segments: number[],
+  ) {
     this.base = base;
     this.entries = recovered;
     this.persistedCount = recovered.length;
@@ -114,7 +119,15 @@ export class Spool {
   /** In-memory enqueue; the disk write happens off the caller's path. */
   append(rec: SpoolRecord): void {
     if (this.closed) throw new Error('audit spool is closed');
-    const entry: SpoolEntry = { key: rec.key, kind: rec.kind, at: rec.at, bytes: Buffer.byteLength(rec.line) + 1, segment: -1, pos: -1, line: rec.line };
+    const entry: SpoolEntry = {
+      key: rec.key,
+      kind: rec.kind,
+      at: rec.at,
+      bytes: Buffer.byteLength(rec.line) + 1,
+      segment: -1,
+      pos: -1,
+      line: rec.line,
+    };
     this.entries.push(entry);
     this.unwritten.push(entry);
     this.depthBytes += entry.bytes;
@@ -296,7 +309,8 @@ export class Spool {
       if (this.entries[this.resident] !== first) continue;
       let at = 0;
       for (const e of run) {
-        if (data[at + e.bytes - 1] !== 0x0a) throw new Error(`audit spool: ${segmentName(first.segment)} in ${this.opts.dir} changed on disk`);
+        if (data[at + e.bytes - 1] !== 0x0a)
+          throw new Error(`audit spool: ${segmentName(first.segment)} in ${this.opts.dir} changed on disk`);
         e.line = data.toString('utf8', at, at + e.bytes - 1);
         at += e.bytes;
       }
@@ -325,7 +339,7 @@ async function readAt(path: string, position: number, length: number): Promise<B
   const fh = await open(path, 'r');
   try {
     const buffer = Buffer.alloc(length);
-    for (let got = 0; got < length; ) {
+    for (let got = 0; got < length;) {
       const { bytesRead } = await fh.read(buffer, got, length - got, position + got);
       if (bytesRead === 0) throw new Error(`audit spool: ${path} is shorter than what was written`);
       got += bytesRead;
@@ -340,6 +354,7 @@ async function readCommitted(dir: string): Promise<number> {
   const text = await readFile(join(dir, COMMIT_FILE), 'utf8').catch(() => undefined);
   if (text === undefined) return 0;
   const offset = (JSON.parse(text) as { offset?: unknown }).offset;
-  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) throw new Error(`audit spool: ${COMMIT_FILE} in ${dir} is corrupt`);
+  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0)
+    throw new Error(`audit spool: ${COMMIT_FILE} in ${dir} is corrupt`);
   return offset;
 }

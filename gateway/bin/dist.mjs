@@ -19,7 +19,11 @@ function sourceDigest() {
   const hash = createHash('sha256');
   for (const file of ['tsconfig.json', 'tsconfig.build.json']) hash.update(readFileSync(join(ROOT, file))).update('\0');
   const files = readdirSync(join(ROOT, 'gateway'), { recursive: true }).filter((f) => f.endsWith('.ts'));
-  for (const file of files.sort()) hash.update(`${file}\0`).update(readFileSync(join(ROOT, 'gateway', file))).update('\0');
+  for (const file of files.sort())
+    hash
+      .update(`${file}\0`)
+      .update(readFileSync(join(ROOT, 'gateway', file)))
+      .update('\0');
   return hash.digest('hex');
 }
 
@@ -31,12 +35,17 @@ function recordedDigest() {
   }
 }
 
-/** The URL of dist/cli/cli.js when dist/ was compiled from exactly the current sources, else undefined. SLUICE_DIST=0 turns it off. */
+/**
+ * The URL of dist/cli/cli.js when dist/ was compiled from exactly the current sources, else undefined. SLUICE_DIST=0
+ * turns it off.
+ */
 export function compiledCli() {
   if (process.env.SLUICE_DIST === '0') return undefined;
   const recorded = recordedDigest();
   try {
-    return recorded !== undefined && recorded === sourceDigest() ? pathToFileURL(join(DIST, 'cli', 'cli.js')).href : undefined;
+    return recorded !== undefined && recorded === sourceDigest()
+      ? pathToFileURL(join(DIST, 'cli', 'cli.js')).href
+      : undefined;
   } catch {
     return undefined; // e.g. tsconfig.build.json gone: run the sources
   }

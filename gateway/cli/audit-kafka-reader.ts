@@ -24,7 +24,12 @@ export interface ReadTopicsOptions {
  * deleted afterwards), for `sluice audit verify --kafka`, `audit tail --kafka` and the tests.
  */
 export async function readTopics(opts: ReadTopicsOptions): Promise<void> {
-  const kafka = new Kafka({ clientId: 'sluice-audit-reader', brokers: [...opts.brokers], logLevel: logLevel.NOTHING, connectionTimeout: 3000 });
+  const kafka = new Kafka({
+    clientId: 'sluice-audit-reader',
+    brokers: [...opts.brokers],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3000,
+  });
   const admin = kafka.admin();
   await admin.connect();
   const groupId = `sluice-audit-reader-${randomUUID()}`;
@@ -47,7 +52,13 @@ export async function readTopics(opts: ReadTopicsOptions): Promise<void> {
         .run({
           autoCommit: false,
           eachMessage: async ({ topic, partition, message }) => {
-            opts.onLine({ topic, partition, offset: message.offset, key: message.key?.toString('utf8') ?? null, line: message.value?.toString('utf8') ?? '' });
+            opts.onLine({
+              topic,
+              partition,
+              offset: message.offset,
+              key: message.key?.toString('utf8') ?? null,
+              line: message.value?.toString('utf8') ?? '',
+            });
             const key = `${topic}/${partition}`;
             const end = remaining.get(key);
             if (end !== undefined && BigInt(message.offset) + 1n >= end) remaining.delete(key);

@@ -35,17 +35,30 @@ export function formatEvent(e: AuditEvent): string {
     case 'decision': {
       const req = (e.input as { request?: { operation?: string; model?: string } } | null)?.request;
       const why = e.reasons.length > 0 ? ` — ${e.reasons.join('; ')}` : '';
-      return `${head} ${e.outcome.padEnd(17)} ${e.subject ?? '(anonymous)'} ${req?.operation ?? '-'} ${req?.model ?? '-'} decision=${short(e.decision_id)} session=${short(e.session_id)}${why}`;
+      return (
+        `${head} ${e.outcome.padEnd(17)} ${e.subject ?? '(anonymous)'} ${req?.operation ?? '-'} ${req?.model ?? '-'}` +
+        ` decision=${short(e.decision_id)} session=${short(e.session_id)}${why}`
+      );
     }
     case 'session': {
       const usage = (e.response?.usage ?? null) as { input_tokens?: number; output_tokens?: number } | null;
       const tokens = usage ? ` in=${usage.input_tokens ?? '?'} out=${usage.output_tokens ?? '?'}` : '';
-      return `${head} ${String(e.response?.status ?? '-').padEnd(17)} ${e.subject ?? '(anonymous)'} ${e.operation} ${e.response?.stream ? 'stream' : 'json'}${tokens} ${e.timings_ms.total ?? '?'}ms decision=${short(e.decision_id)}`;
+      return (
+        `${head} ${String(e.response?.status ?? '-').padEnd(17)} ${e.subject ?? '(anonymous)'} ${e.operation}` +
+        ` ${e.response?.stream ? 'stream' : 'json'}${tokens} ${e.timings_ms.total ?? '?'}ms` +
+        ` decision=${short(e.decision_id)}`
+      );
     }
     case 'approval':
-      return `${head} ${e.state.padEnd(17)} ${e.subject} by ${e.actor ?? 'gateway'} approval=${short(e.approval_id)} decision=${short(e.decision_id)}`;
+      return (
+        `${head} ${e.state.padEnd(17)} ${e.subject} by ${e.actor ?? 'gateway'}` +
+        ` approval=${short(e.approval_id)} decision=${short(e.decision_id)}`
+      );
     case 'access':
-      return `${head} ${e.state.padEnd(17)} ${e.subject} ${e.connection} session=${short(e.session_id)}${e.cause ? ` cause=${e.cause}` : ''}`;
+      return (
+        `${head} ${e.state.padEnd(17)} ${e.subject} ${e.connection} session=${short(e.session_id)}` +
+        (e.cause ? ` cause=${e.cause}` : '')
+      );
     default:
       return `${head} ${JSON.stringify(e)}`;
   }

@@ -22,7 +22,13 @@ export interface VerifyReport {
   /** Exact re-deliveries of an event (same event_id, same bytes): normal after a Kafka retry. */
   readonly duplicates: number;
   /** Per instance; `head` (`INSTANCE:SEQ:HASH` of its last event) is what `--head` takes on a later run. */
-  readonly instances: ReadonlyArray<{ instance_id: string; first_seq: number; last_seq: number; events: number; head: string }>;
+  readonly instances: ReadonlyArray<{
+    instance_id: string;
+    first_seq: number;
+    last_seq: number;
+    events: number;
+    head: string;
+  }>;
   readonly problems: readonly ChainProblem[];
   /** Torn last lines the gateway moved aside at start (`audit_recovery` events): not a chain problem, shown. */
   readonly recoveries: ReadonlyArray<{
@@ -38,7 +44,14 @@ export interface VerifyReport {
   readonly incomplete: readonly string[];
 }
 
-interface Parsed { readonly line: string; readonly hash: string; readonly seq: number; readonly prev: string; readonly instance: string; readonly where: string }
+interface Parsed {
+  readonly line: string;
+  readonly hash: string;
+  readonly seq: number;
+  readonly prev: string;
+  readonly instance: string;
+  readonly where: string;
+}
 
 const sha256 = (line: string) => createHash('sha256').update(line).digest('hex');
 
@@ -64,14 +77,26 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
   const recoveries: Array<VerifyReport['recoveries'][number]> = [];
   for (const { line, stream, at } of lines) {
     const where = `${stream} ${at}`;
-    let e: { event_id?: unknown; seq?: unknown; prev_hash?: unknown; instance_id?: unknown; kind?: unknown; decision_id?: unknown } & Partial<Recovery>;
+    let e: {
+      event_id?: unknown;
+      seq?: unknown;
+      prev_hash?: unknown;
+      instance_id?: unknown;
+      kind?: unknown;
+      decision_id?: unknown;
+    } & Partial<Recovery>;
     try {
       e = JSON.parse(line) as typeof e;
     } catch {
       problems.push({ kind: 'unparseable', message: `${where}: not JSON` });
       continue;
     }
-    if (typeof e.event_id !== 'string' || typeof e.seq !== 'number' || typeof e.prev_hash !== 'string' || typeof e.instance_id !== 'string') {
+    if (
+      typeof e.event_id !== 'string' ||
+      typeof e.seq !== 'number' ||
+      typeof e.prev_hash !== 'string' ||
+      typeof e.instance_id !== 'string'
+    ) {
       problems.push({ kind: 'unparseable', message: `${where}: missing event_id, seq, prev_hash or instance_id` });
       continue;
     }
@@ -79,7 +104,11 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
     const seen = byId.get(e.event_id);
     if (seen !== undefined) {
       if (seen === hash) duplicates++;
-      else problems.push({ kind: 'edit', message: `${where}: event ${e.event_id} (seq ${e.seq}) appears with different content` });
+      else
+        problems.push({
+          kind: 'edit',
+          message: `${where}: event ${e.event_id} (seq ${e.seq}) appears with different content`,
+        });
       continue;
     }
     byId.set(e.event_id, hash);
@@ -94,7 +123,11 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
     }
     const streamKey = `${stream}\u0000${e.instance_id}`;
     const last = lastInStream.get(streamKey);
-    if (last !== undefined && e.seq < last) problems.push({ kind: 'reorder', message: `${where}: seq ${e.seq} of instance ${e.instance_id} comes after seq ${last}` });
+    if (last !== undefined && e.seq < last)
+      problems.push({
+        kind: 'reorder',
+        message: `${where}: seq ${e.seq} of instance ${e.instance_id} comes after seq ${last}`,
+      });
     lastInStream.set(streamKey, Math.max(last ?? 0, e.seq));
     const list = perInstance.get(e.instance_id) ?? perInstance.set(e.instance_id, []).get(e.instance_id)!;
     list.push({ line, hash, seq: e.seq, prev: e.prev_hash, instance: e.instance_id, where });
@@ -103,70 +136,111 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
     list.sort((a, b) => a.seq - b.seq);
     checkInstance(list, problems);
     const last = list.at(-1)!;
-    return { instance_id, first_seq: list[0]!.seq, last_seq: last.seq, events: list.length, head: formatChainHead({ instanceId: instance_id, seq: last.seq, hash: last.hash }) };
+    return {
+      instance_id,
+      first_seq: list[0]!.seq,
+      last_seq: last.seq,
+      events: list.length,
+      head: formatChainHead({ instanceId: instance_id, seq: last.seq, hash: last.hash }),
+    };
   });
   for (const anchor of anchors) checkAnchor(anchor, perInstance.get(anchor.instanceId) ?? [], problems);
   const incomplete = [...decided].filter((id) => !ended.has(id));
   return { events, duplicates, instances, problems, recoveries, incomplete };
 }
 
-interface Recovery { readonly torn_bytes: number; readonly moved_to: string; readonly reason?: unknown }
+interface Recovery {
+  readonly torn_bytes: number;
+  readonly moved_to: string;
+  readonly reason?: unknown;
+}
 
 function checkInstance(list: readonly Parsed[], problems: ChainProblem[]): void {
   let prev: Parsed | undefined;
   for (const cur of list) {
     const id = `instance ${cur.instance}`;
     if (!prev) {
-      if (cur.seq !== 1) problems.push({ kind: 'gap', message: `${id}: events 1..${cur.seq - 1} missing (chain starts at seq ${cur.seq}, ${cur.where})` });
-      else if (cur.prev !== CHAIN_GENESIS) problems.push({ kind: 'edit', message: `${cur.where}: seq 1 of ${id} does not start from the genesis hash` });
+      if (cur.seq !== 1)
+        problems.push({
+          kind: 'gap',
+          message: `${id}: events 1..${cur.seq - 1} missing (chain starts at seq ${cur.seq}, ${cur.where})`,
+        });
+      else if (cur.prev !== CHAIN_GENESIS)
+        problems.push({ kind: 'edit', message: `${cur.where}: seq 1 of ${id} does not start from the genesis hash` });
     } else if (cur.seq === prev.seq) {
-      problems.push({ kind: 'duplicate-seq', message: `${cur.where}: two different events with seq ${cur.seq} in ${id}` });
+      problems.push({
+        kind: 'duplicate-seq',
+        message: `${cur.where}: two different events with seq ${cur.seq} in ${id}`,
+      });
       continue;
     } else if (cur.seq > prev.seq + 1) {
       const missing = cur.seq - prev.seq === 2 ? `${prev.seq + 1}` : `${prev.seq + 1}..${cur.seq - 1}`;
       problems.push({ kind: 'gap', message: `${id}: seq ${missing} missing (between ${prev.where} and ${cur.where})` });
     } else if (cur.prev !== prev.hash) {
-      problems.push({ kind: 'edit', message: `${cur.where}: prev_hash does not match seq ${prev.seq} (${prev.where}): that event was altered` });
+      problems.push({
+        kind: 'edit',
+        message: `${cur.where}: prev_hash does not match seq ${prev.seq} (${prev.where}): that event was altered`,
+      });
     }
     prev = cur;
   }
 }
 
-/** A recorded head: its event must still be there, with the same hash (its predecessors are then covered by the chain). */
+/**
+ * A recorded head: its event must still be there, with the same hash (its predecessors are then covered by the chain).
+ */
 function checkAnchor(anchor: ChainHead, list: readonly Parsed[], problems: ChainProblem[]): void {
   const id = `instance ${anchor.instanceId}`;
   const event = list.find((e) => e.seq === anchor.seq);
   if (!event) {
     const end = list.length === 0 ? 'has no events here' : `ends at seq ${list.at(-1)!.seq}`;
-    problems.push({ kind: 'truncated', message: `${id}: the recorded head is seq ${anchor.seq}, but the chain ${end}: events were removed` });
+    problems.push({
+      kind: 'truncated',
+      message: `${id}: the recorded head is seq ${anchor.seq}, but the chain ${end}: events were removed`,
+    });
   } else if (event.hash !== anchor.hash) {
-    problems.push({ kind: 'edit', message: `${event.where}: seq ${anchor.seq} of ${id} differs from its recorded head: that event was altered` });
+    problems.push({
+      kind: 'edit',
+      message: `${event.where}: seq ${anchor.seq} of ${id} differs from its recorded head: that event was altered`,
+    });
   }
 }
 
 /** Parses `INSTANCE:SEQ:HASH` (as logged by the gateway and printed by verify); throws on anything else. */
 export function parseChainHead(text: string): ChainHead {
   const m = /^([^:\s]+):(\d+):([0-9a-f]{64})$/.exec(text.trim());
-  if (!m) throw new Error(`--head "${text}" is not INSTANCE:SEQ:SHA256 (as in the gateway's "audit chain head" log lines)`);
+  if (!m)
+    throw new Error(`--head "${text}" is not INSTANCE:SEQ:SHA256 (as in the gateway's "audit chain head" log lines)`);
   return { instanceId: m[1]!, seq: Number(m[2]), hash: m[3]! };
 }
 
 /** Human-readable summary, one problem a line (at most `limit`). */
 export function formatReport(report: VerifyReport, limit = 50): string {
-  const head = `${report.events} events from ${report.instances.length} instance(s)` + (report.duplicates ? `, ${report.duplicates} exact duplicate(s) ignored` : '');
-  const chains = report.instances.map((i) => `  instance ${i.instance_id}: seq ${i.first_seq}..${i.last_seq} (${i.events} events), head ${i.head}`);
+  const head =
+    `${report.events} events from ${report.instances.length} instance(s)` +
+    (report.duplicates ? `, ${report.duplicates} exact duplicate(s) ignored` : '');
+  const chains = report.instances.map(
+    (i) => `  instance ${i.instance_id}: seq ${i.first_seq}..${i.last_seq} (${i.events} events), head ${i.head}`,
+  );
   const recovered = report.recoveries.map((r) => {
     const why = r.reason ? ` (${r.reason})` : '';
     return `  recovered: ${r.where}: a torn last line of ${r.torn_bytes} bytes was moved to ${r.moved_to}${why}`;
   });
   const shownIds = report.incomplete.slice(0, limit).join(', ');
-  const incomplete = report.incomplete.length === 0 ? [] : [
-    `  incomplete: ${report.incomplete.length} decision(s) without an exchange record (calls in flight when an instance stopped): ${shownIds}` +
-      (report.incomplete.length > limit ? ', …' : ''),
-  ];
+  const incomplete =
+    report.incomplete.length === 0
+      ? []
+      : [
+          `  incomplete: ${report.incomplete.length} decision(s) without an exchange record` +
+            ` (calls in flight when an instance stopped): ${shownIds}` +
+            (report.incomplete.length > limit ? ', …' : ''),
+        ];
   const notes = [...recovered, ...incomplete];
   if (report.problems.length === 0) return [`OK: ${head}; every chain intact`, ...notes, ...chains].join('\n') + '\n';
   const shown = report.problems.slice(0, limit).map((p) => `  ${p.kind}: ${p.message}`);
   const more = report.problems.length > limit ? [`  … and ${report.problems.length - limit} more`] : [];
-  return [`FAILED: ${report.problems.length} problem(s) in ${head}`, ...shown, ...more, ...notes, ...chains].join('\n') + '\n';
+  return (
+    [`FAILED: ${report.problems.length} problem(s) in ${head}`, ...shown, ...more, ...notes, ...chains].join('\n') +
+    '\n'
+  );
 }

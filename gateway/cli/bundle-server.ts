@@ -41,11 +41,18 @@ export async function serveBundles(options: BundleServerOptions): Promise<Bundle
     void (async () => {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
       const file = normalize(join(root, path));
-      if ((req.method !== 'GET' && req.method !== 'HEAD') || !file.startsWith(root + sep) || path.split('/').some((p) => p.startsWith('.'))) {
+      if (
+        (req.method !== 'GET' && req.method !== 'HEAD') ||
+        !file.startsWith(root + sep) ||
+        path.split('/').some((p) => p.startsWith('.'))
+      ) {
         res.writeHead(req.method === 'GET' || req.method === 'HEAD' ? 404 : 405).end();
         return;
       }
-      const wait = Math.min(MAX_WAIT_SECONDS, Number(/(?:^|[;,\s])wait=(\d+)/.exec(String(req.headers.prefer ?? ''))?.[1] ?? 0));
+      const wait = Math.min(
+        MAX_WAIT_SECONDS,
+        Number(/(?:^|[;,\s])wait=(\d+)/.exec(String(req.headers.prefer ?? ''))?.[1] ?? 0),
+      );
       const known = req.headers['if-none-match'];
       const deadline = Date.now() + wait * 1000;
       let bundle = await current(file);
@@ -56,8 +63,14 @@ export async function serveBundles(options: BundleServerOptions): Promise<Bundle
       }
       if (!bundle) return void res.writeHead(404).end();
       const contentType = wait > 0 ? OPA_BUNDLE_CONTENT_TYPE : 'application/gzip';
-      if (known === bundle.etag) return void res.writeHead(304, { etag: bundle.etag, 'content-type': contentType }).end();
-      res.writeHead(200, { etag: bundle.etag, 'content-type': contentType, 'content-length': bundle.bytes.length, 'cache-control': 'no-cache' });
+      if (known === bundle.etag)
+        return void res.writeHead(304, { etag: bundle.etag, 'content-type': contentType }).end();
+      res.writeHead(200, {
+        etag: bundle.etag,
+        'content-type': contentType,
+        'content-length': bundle.bytes.length,
+        'cache-control': 'no-cache',
+      });
       res.end(req.method === 'HEAD' ? undefined : bundle.bytes);
     })().catch(() => res.destroy());
   });

@@ -27,7 +27,9 @@ const OPTIONS = {
   head: { type: 'string', multiple: true },
 } as const;
 
-type Values = ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true }>>['values'];
+type Values = ReturnType<
+  typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true }>
+>['values'];
 
 /** Runs `sluice audit <verify|tail> …` and returns the exit code (verify: 1 when a chain is broken). */
 export async function auditCommand(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -35,16 +37,24 @@ export async function auditCommand(args: readonly string[], env: NodeJS.ProcessE
   const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
   if (sub === 'verify') return verify(values, positionals, env);
   if (sub === 'tail') return tail(values, env);
-  throw new Error(`unknown subcommand "${sub ?? ''}": use audit verify FILE|--kafka or audit tail [--file F | --kafka]`);
+  throw new Error(
+    `unknown subcommand "${sub ?? ''}": use audit verify FILE|--kafka or audit tail [--file F | --kafka]`,
+  );
 }
 
 function kafkaSource(values: Values, env: NodeJS.ProcessEnv): { brokers: string[]; topics: string[] } {
   const configured = loadConfig(values.config, env).audit.kafka;
   const brokers = values.brokers ? values.brokers.split(',') : [...(configured?.brokers ?? [])];
-  if (brokers.length === 0) throw new Error('no Kafka brokers: pass --brokers host:port, set SLUICE_KAFKA_BROKERS, or --config with audit.kafka');
+  if (brokers.length === 0)
+    throw new Error(
+      'no Kafka brokers: pass --brokers host:port, set SLUICE_KAFKA_BROKERS, or --config with audit.kafka',
+    );
   const topics = values.topics
     ? values.topics.split(',')
-    : [configured?.topics.decisions ?? 'sluice.audit.decisions', configured?.topics.sessions ?? 'sluice.audit.sessions'];
+    : [
+        configured?.topics.decisions ?? 'sluice.audit.decisions',
+        configured?.topics.sessions ?? 'sluice.audit.sessions',
+      ];
   return { brokers, topics };
 }
 
@@ -52,7 +62,11 @@ async function verify(values: Values, files: string[], env: NodeJS.ProcessEnv): 
   const lines: ReadLine[] = [];
   if (values.kafka) {
     const { brokers, topics } = kafkaSource(values, env);
-    await readTopics({ brokers, topics, onLine: (m) => lines.push({ line: m.line, stream: `${m.topic}/${m.partition}`, at: `offset ${m.offset}` }) });
+    await readTopics({
+      brokers,
+      topics,
+      onLine: (m) => lines.push({ line: m.line, stream: `${m.topic}/${m.partition}`, at: `offset ${m.offset}` }),
+    });
   } else {
     if (files.length === 0) throw new Error('give the audit file(s) to verify, or --kafka');
     for (const file of files) {
@@ -93,7 +107,12 @@ async function tail(values: Values, env: NodeJS.ProcessEnv): Promise<number> {
 }
 
 /** Prints the file's lines, then (with follow) polls for appended bytes until the signal aborts. */
-async function tailFile(path: string, follow: boolean, signal: AbortSignal, print: (line: string) => void): Promise<void> {
+async function tailFile(
+  path: string,
+  follow: boolean,
+  signal: AbortSignal,
+  print: (line: string) => void,
+): Promise<void> {
   let offset = 0;
   let partial = '';
   const decoder = new StringDecoder('utf8'); // a read may end inside a multi-byte character

@@ -12,7 +12,9 @@ import { loadVerificationKey, verifyBundleSignature } from '../policy/bundle-ver
 import { PolicyEngine } from '../policy/wasm-engine.ts';
 import { runTestsOnWasm } from './wasm-tests.ts';
 
-const USAGE = `usage: sluice bundle build [--policies DIR] [--out FILE] [--revision REV] [--sign KEY.pem [--signing-alg ALG]]
+// A `\` at a line's end continues the same usage line (a template literal's line continuation adds nothing).
+const USAGE = `usage: sluice bundle build [--policies DIR] [--out FILE] [--revision REV] \
+[--sign KEY.pem [--signing-alg ALG]]
        sluice bundle verify BUNDLE --key PUBLIC.pem
        sluice bundle serve DIR [--port N] [--host H]
 `;
@@ -53,7 +55,9 @@ async function build(args: string[]): Promise<number> {
   const wasmTests = await runTestsOnWasm({ policiesDir: values.policies, opaBin: defaultOpaBin() });
   if (wasmTests.problems.length > 0) {
     await rm(built.file, { force: true });
-    process.stderr.write(`sluice bundle build: the policy tests disagree on the gateway's engine:\n  ${wasmTests.problems.join('\n  ')}\n`);
+    process.stderr.write(
+      `sluice bundle build: the policy tests disagree on the gateway's engine:\n  ${wasmTests.problems.join('\n  ')}\n`,
+    );
     return 1;
   }
   // Loaded once by the engine the gateway runs, so what a gateway would refuse at load (an unsafe
@@ -66,10 +70,14 @@ async function build(args: string[]): Promise<number> {
     return 1;
   }
   const signed = built.signedWith ? `, signed ${built.signedWith}` : '';
-  // Whether the gateway must copy each prompt into WASM: a rule reading input.request.text (or the input whole) makes it.
+  // Whether the gateway must copy each prompt into WASM: a rule reading input.request.text (or the input whole)
+  // makes it.
   const text = built.policyReadsText ? ', policy reads the prompt text' : '';
   const tested = wasmTests.tests > 0 ? `, ${wasmTests.tests} tests pass on WASM too` : '';
-  process.stdout.write(`bundle built: ${shown(built.file)} (revision ${built.revision}${signed}${text}${tested}, ${Math.round(built.durationMs)} ms)\n`);
+  process.stdout.write(
+    `bundle built: ${shown(built.file)} ` +
+      `(revision ${built.revision}${signed}${text}${tested}, ${Math.round(built.durationMs)} ms)\n`,
+  );
   return 0;
 }
 
@@ -83,7 +91,9 @@ async function verify(args: string[]): Promise<number> {
   const key = await loadVerificationKey(values.key);
   try {
     const result = await verifyBundleSignature(await unpackFile(file), key);
-    process.stdout.write(`bundle ${shown(file)}: signature OK (${result.algorithm}${result.keyId ? `, keyid ${result.keyId}` : ''})\n`);
+    process.stdout.write(
+      `bundle ${shown(file)}: signature OK (${result.algorithm}${result.keyId ? `, keyid ${result.keyId}` : ''})\n`,
+    );
     for (const name of result.files) process.stdout.write(`  ok  ${name}\n`);
     return 0;
   } catch (err) {
@@ -93,14 +103,20 @@ async function verify(args: string[]): Promise<number> {
 }
 
 async function serve(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { port: { type: 'string', default: '8181' }, host: { type: 'string', default: '127.0.0.1' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { port: { type: 'string', default: '8181' }, host: { type: 'string', default: '127.0.0.1' } },
+  });
   const port = Number(values.port);
   if (positionals.length !== 1 || !Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(`sluice bundle serve: needs one DIR and a valid --port\n${USAGE}`);
     return 2;
   }
   const server = await serveBundles({ dir: positionals[0]!, port, host: values.host });
-  process.stdout.write(`serving bundles from ${positionals[0]} at ${server.url}/<file> (ETag, 304, long polling); Ctrl-C stops\n`);
+  process.stdout.write(
+    `serving bundles from ${positionals[0]} at ${server.url}/<file> (ETag, 304, long polling); Ctrl-C stops\n`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (): void => void server.close().then(resolve);
     process.once('SIGINT', stop);

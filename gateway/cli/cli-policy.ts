@@ -11,13 +11,21 @@ import { loadVerificationKey } from '../policy/bundle-verify.ts';
 import { CHANGE_KINDS, replayAudit, type ChangeKind, type DecisionSummary, type ImpactReport } from './impact.ts';
 import { prepareBundle } from '../policy/policy-loader.ts';
 
-const USAGE = `usage: sluice policy impact --bundle NEW.tar.gz --audit AUDIT.jsonl [--since DURATION] [--fail-on KINDS] [--key PUBLIC.pem] [--examples N] [--min-decisions N] [--json]
+// A `\` at a line's end continues the same usage line (a template literal's line continuation adds nothing).
+const USAGE = `usage: sluice policy impact --bundle NEW.tar.gz --audit AUDIT.jsonl [--since DURATION] \
+[--fail-on KINDS] [--key PUBLIC.pem] [--examples N] [--min-decisions N] [--json]
   DURATION: e.g. 90m, 24h, 7d      KINDS: comma-separated, from ${CHANGE_KINDS.join(', ')}
   default --fail-on: allow_to_deny,deny_to_allow,new_approval,new_mask,new_error
   --min-decisions N: fail when fewer than N decisions were replayed (default 1)
 `;
 
-const DEFAULT_FAIL_ON: readonly ChangeKind[] = ['allow_to_deny', 'deny_to_allow', 'new_approval', 'new_mask', 'new_error'];
+const DEFAULT_FAIL_ON: readonly ChangeKind[] = [
+  'allow_to_deny',
+  'deny_to_allow',
+  'new_approval',
+  'new_mask',
+  'new_error',
+];
 const UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 
 /** Parses "90m", "24h", "7d" into milliseconds; undefined when malformed. */
@@ -27,29 +35,49 @@ export function parseDuration(text: string): number | undefined {
 }
 
 function describe(s: DecisionSummary): string {
-  const extra = [s.rule ? `rule ${s.rule}` : '', s.masks.length ? `mask ${s.masks.join(',')}` : '', s.reasons.length ? `"${s.reasons.join('; ').slice(0, 120)}"` : ''].filter(Boolean).join(', ');
+  const extra = [
+    s.rule ? `rule ${s.rule}` : '',
+    s.masks.length ? `mask ${s.masks.join(',')}` : '',
+    s.reasons.length ? `"${s.reasons.join('; ').slice(0, 120)}"` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   return extra ? `${s.kind} (${extra})` : s.kind;
 }
 
 /** The human-readable report. */
 export function formatReport(r: ImpactReport, failOn: readonly ChangeKind[], auditFile: string): string {
-  const revisions = Object.entries(r.recordedRevisions).map(([rev, n]) => `${rev} ×${n}`).join(', ') || 'none';
+  const revisions =
+    Object.entries(r.recordedRevisions)
+      .map(([rev, n]) => `${rev} ×${n}`)
+      .join(', ') || 'none';
   const changed = r.replayed - r.unchanged;
   const out = [
     `policy impact of bundle revision ${r.candidateRevision} on ${auditFile}`,
     `  replayed ${r.replayed} decisions (recorded under: ${revisions}); unchanged ${r.unchanged}, changed ${changed}`,
-    `  skipped: ${r.skipped.noInput} without input (refused before a decision), ${r.skipped.beforeSince} before --since, ${r.skipped.unreadable} unreadable`,
+    `  skipped: ${r.skipped.noInput} without input (refused before a decision), ` +
+      `${r.skipped.beforeSince} before --since, ${r.skipped.unreadable} unreadable`,
     'changes:',
-    ...CHANGE_KINDS.map((k) => `  ${k.padEnd(17)} ${String(r.counts[k]).padStart(6)}${r.counts[k] > 0 && failOn.includes(k) ? '   <- fails the gate' : ''}`),
+    ...CHANGE_KINDS.map(
+      (k) =>
+        `  ${k.padEnd(17)} ${String(r.counts[k]).padStart(6)}` +
+        (r.counts[k] > 0 && failOn.includes(k) ? '   <- fails the gate' : ''),
+    ),
   ];
   const rules = Object.entries(r.byRule);
   if (rules.length > 0) {
     out.push('by rule (labels.rule):');
-    for (const [rule, kinds] of rules) out.push(`  ${rule}: ${Object.entries(kinds).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    for (const [rule, kinds] of rules)
+      out.push(
+        `  ${rule}: ${Object.entries(kinds)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')}`,
+      );
   }
   for (const [kind, examples] of Object.entries(r.examples)) {
     out.push(`examples of ${kind}:`);
-    for (const e of examples ?? []) out.push(`  ${e.timestamp} ${e.subject ?? '-'} ${e.decisionId}: ${describe(e.before)} -> ${describe(e.after)}`);
+    for (const e of examples ?? [])
+      out.push(`  ${e.timestamp} ${e.subject ?? '-'} ${e.decisionId}: ${describe(e.before)} -> ${describe(e.after)}`);
   }
   return `${out.join('\n')}\n`;
 }
@@ -74,14 +102,31 @@ export async function policyCommand(args: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
     },
   });
-  const failOn = values['fail-on'] === undefined ? DEFAULT_FAIL_ON : values['fail-on'].split(',').map((s) => s.trim()).filter(Boolean);
+  const failOn =
+    values['fail-on'] === undefined
+      ? DEFAULT_FAIL_ON
+      : values['fail-on']
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   const unknown = failOn.filter((k) => !(CHANGE_KINDS as readonly string[]).includes(k));
   const sinceMs = values.since === undefined ? undefined : parseDuration(values.since);
   const examples = Number(values.examples);
   const minDecisions = Number(values['min-decisions']);
   const badCount = !Number.isInteger(examples) || examples < 0 || !Number.isInteger(minDecisions) || minDecisions < 0;
-  if (!values.bundle || !values.audit || unknown.length > 0 || (values.since !== undefined && sinceMs === undefined) || badCount) {
-    const why = unknown.length > 0 ? `unknown --fail-on kind(s): ${unknown.join(', ')}\n` : values.since !== undefined && sinceMs === undefined ? `bad --since "${values.since}"\n` : '';
+  if (
+    !values.bundle ||
+    !values.audit ||
+    unknown.length > 0 ||
+    (values.since !== undefined && sinceMs === undefined) ||
+    badCount
+  ) {
+    const why =
+      unknown.length > 0
+        ? `unknown --fail-on kind(s): ${unknown.join(', ')}\n`
+        : values.since !== undefined && sinceMs === undefined
+          ? `bad --since "${values.since}"\n`
+          : '';
     process.stderr.write(`sluice policy impact: ${why}${USAGE}`);
     return 2;
   }
@@ -95,8 +140,16 @@ export async function policyCommand(args: string[]): Promise<number> {
   });
   const gating = (failOn as ChangeKind[]).filter((k) => report.counts[k] > 0).map((k) => `${k} ${report.counts[k]}`);
   // A gate that checked nothing must not pass: an empty sample, or a --since older than every decision.
-  if (report.replayed < minDecisions) gating.push(`replayed ${report.replayed} decision(s), fewer than --min-decisions ${minDecisions}`);
-  if (values.json) process.stdout.write(`${JSON.stringify({ ...report, failOn, minDecisions, pass: gating.length === 0 }, null, 2)}\n`);
-  else process.stdout.write(`${formatReport(report, failOn as ChangeKind[], values.audit)}result: ${gating.length === 0 ? 'PASS' : `FAIL (${gating.join(', ')})`}\n`);
+  if (report.replayed < minDecisions)
+    gating.push(`replayed ${report.replayed} decision(s), fewer than --min-decisions ${minDecisions}`);
+  if (values.json)
+    process.stdout.write(
+      `${JSON.stringify({ ...report, failOn, minDecisions, pass: gating.length === 0 }, null, 2)}\n`,
+    );
+  else
+    process.stdout.write(
+      `${formatReport(report, failOn as ChangeKind[], values.audit)}` +
+        `result: ${gating.length === 0 ? 'PASS' : `FAIL (${gating.join(', ')})`}\n`,
+    );
   return gating.length === 0 ? 0 : 1;
 }

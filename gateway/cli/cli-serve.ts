@@ -22,7 +22,10 @@ async function embeddedDefaults(env: NodeJS.ProcessEnv): Promise<EmbeddedUpstrea
   const apiKey = randomBytes(24).toString('base64url');
   const echo = await MockClaude.start({ apiKey });
   const echoEnv = { ...env, [ECHO_KEY_ENV]: apiKey };
-  const config = resolveConfig({ connections: [{ name: 'anthropic', baseUrl: echo.url, apiKeyEnv: ECHO_KEY_ENV, echo: true }] }, echoEnv);
+  const config = resolveConfig(
+    { connections: [{ name: 'anthropic', baseUrl: echo.url, apiKeyEnv: ECHO_KEY_ENV, echo: true }] },
+    echoEnv,
+  );
   return { config, env: echoEnv, echo };
 }
 
@@ -42,7 +45,8 @@ function example(url: string, config: SluiceConfig): string {
     'Try it:',
     `  ${tokenCmd}`,
     `  curl -s ${url}/v1/messages -H "authorization: Bearer $SLUICE_TOKEN" -H 'anthropic-version: 2023-06-01' \\`,
-    `    -H 'content-type: application/json' -d '{"model":"claude-sonnet-4-6","max_tokens":256,"messages":[{"role":"user","content":"Hello"}]}'`,
+    `    -H 'content-type: application/json' -d '{"model":"claude-sonnet-4-6","max_tokens":256,` +
+      `"messages":[{"role":"user","content":"Hello"}]}'`,
     '',
     '  // Node: the official SDK, unchanged',
     `  const client = new Anthropic({ baseURL: '${url}', authToken: process.env.SLUICE_TOKEN, apiKey: null });`,
@@ -52,7 +56,9 @@ function example(url: string, config: SluiceConfig): string {
 
 /** `sluice serve [--config FILE]`: runs until SIGINT/SIGTERM, then closes cleanly (audit flushed). */
 export async function serveCommand(opts: { config?: string }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const embedded = opts.config ? { config: loadConfig(opts.config, env), env, echo: undefined } : await embeddedDefaults(env);
+  const embedded = opts.config
+    ? { config: loadConfig(opts.config, env), env, echo: undefined }
+    : await embeddedDefaults(env);
   const gateway = await startGateway(embedded.config, embedded.env).catch(async (err: unknown) => {
     await embedded.echo?.close();
     throw err;

@@ -3,7 +3,12 @@ import { devIssuerUrl } from '../identity/create-verifier.ts';
 import { DevIssuer } from '../identity/dev-issuer.ts';
 
 function list(value: string | undefined): string[] {
-  return value ? value.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  return value
+    ? value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
 }
 
 /**
@@ -16,10 +21,14 @@ export async function tokenCommand(
 ): Promise<number> {
   const config = loadConfig(opts.config, env);
   if (config.identity.issuer) {
-    throw new Error(`identity.issuer is ${config.identity.issuer}: get tokens from that provider; the dev issuer only serves embedded defaults`);
+    throw new Error(
+      `identity.issuer is ${config.identity.issuer}: get tokens from that provider; ` +
+        'the dev issuer only serves embedded defaults',
+    );
   }
   const ttlSeconds = opts.ttl === undefined ? undefined : Number(opts.ttl);
-  if (ttlSeconds !== undefined && !(Number.isInteger(ttlSeconds) && ttlSeconds > 0)) throw new Error(`--ttl must be a positive number of seconds, got "${opts.ttl}"`);
+  if (ttlSeconds !== undefined && !(Number.isInteger(ttlSeconds) && ttlSeconds > 0))
+    throw new Error(`--ttl must be a positive number of seconds, got "${opts.ttl}"`);
   const issuer = await DevIssuer.open({ stateDir: config.stateDir, issuerUrl: devIssuerUrl(config) });
   const token = await issuer.mintToken({
     sub: opts.sub ?? env.USER ?? 'developer',

@@ -10,7 +10,16 @@ import type { PolicyInput } from '../policy/input.ts';
 import type { PolicyEngine } from '../policy/wasm-engine.ts';
 
 /** The kinds of change a replay reports; a decision may show several (deny → approval is two). */
-export const CHANGE_KINDS = ['allow_to_deny', 'deny_to_allow', 'new_approval', 'approval_removed', 'new_mask', 'mask_removed', 'new_error', 'other'] as const;
+export const CHANGE_KINDS = [
+  'allow_to_deny',
+  'deny_to_allow',
+  'new_approval',
+  'approval_removed',
+  'new_mask',
+  'mask_removed',
+  'new_error',
+  'other',
+] as const;
 
 /** One of CHANGE_KINDS. */
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
@@ -50,11 +59,26 @@ export interface ImpactReport {
 
 function summarize(d: Decision): DecisionSummary {
   const rule = typeof d.labels.rule === 'string' ? d.labels.rule : null;
-  const masks = d.kind === 'allow' ? [...d.mask.request.map((t) => `request:${t}`), ...d.mask.response.map((t) => `response:${t}`)].sort() : [];
-  return { kind: d.kind, reasons: [...d.reasons].sort(), rule, masks, maxTokens: d.kind === 'allow' ? (d.limits.maxTokens ?? null) : null };
+  const masks =
+    d.kind === 'allow'
+      ? [...d.mask.request.map((t) => `request:${t}`), ...d.mask.response.map((t) => `response:${t}`)].sort()
+      : [];
+  return {
+    kind: d.kind,
+    reasons: [...d.reasons].sort(),
+    rule,
+    masks,
+    maxTokens: d.kind === 'allow' ? (d.limits.maxTokens ?? null) : null,
+  };
 }
 
-const ERROR_SUMMARY = (message: string): DecisionSummary => ({ kind: 'error', reasons: [message], rule: null, masks: [], maxTokens: null });
+const ERROR_SUMMARY = (message: string): DecisionSummary => ({
+  kind: 'error',
+  reasons: [message],
+  rule: null,
+  masks: [],
+  maxTokens: null,
+});
 
 /**
  * The change kinds between a recorded and a replayed decision (empty when equivalent). `findings`
@@ -62,7 +86,11 @@ const ERROR_SUMMARY = (message: string): DecisionSummary => ({ kind: 'error', re
  * would change the call: a new request mask counts only for a type the prompt held. Response masks
  * always count, since the recorded input cannot say what the answer held.
  */
-export function classify(before: DecisionSummary, after: DecisionSummary, findings?: Readonly<Record<string, number>>): ChangeKind[] {
+export function classify(
+  before: DecisionSummary,
+  after: DecisionSummary,
+  findings?: Readonly<Record<string, number>>,
+): ChangeKind[] {
   if (after.kind === 'error') return ['new_error'];
   const passes = (k: DecisionSummary['kind']): boolean => k === 'allow' || k === 'approval_required';
   const out: ChangeKind[] = [];
@@ -70,9 +98,11 @@ export function classify(before: DecisionSummary, after: DecisionSummary, findin
   if (before.kind === 'deny' && passes(after.kind)) out.push('deny_to_allow');
   if (after.kind === 'approval_required' && before.kind !== 'approval_required') out.push('new_approval');
   if (before.kind === 'approval_required' && after.kind === 'allow') out.push('approval_removed');
-  const matters = (mask: string): boolean => !mask.startsWith('request:') || findings === undefined || (findings[mask.slice(8)] ?? 0) > 0;
+  const matters = (mask: string): boolean =>
+    !mask.startsWith('request:') || findings === undefined || (findings[mask.slice(8)] ?? 0) > 0;
   if (after.masks.some((m) => !before.masks.includes(m) && matters(m))) out.push('new_mask');
-  if (before.kind === 'allow' && after.kind === 'allow' && before.masks.some((m) => !after.masks.includes(m))) out.push('mask_removed');
+  if (before.kind === 'allow' && after.kind === 'allow' && before.masks.some((m) => !after.masks.includes(m)))
+    out.push('mask_removed');
   const comparable = (d: DecisionSummary) => ({ ...d, rule: null, masks: d.masks.filter(matters) });
   if (out.length === 0 && JSON.stringify(comparable(before)) !== JSON.stringify(comparable(after))) out.push('other');
   return out;
@@ -100,7 +130,16 @@ export interface ReplayOptions {
 /** Streams `auditFile` and replays every decision event through `engine`. */
 export async function replayAudit({ engine, auditFile, since, maxExamples = 5 }: ReplayOptions): Promise<ImpactReport> {
   const counts = Object.fromEntries(CHANGE_KINDS.map((k) => [k, 0])) as Record<ChangeKind, number>;
-  const report = { candidateRevision: engine.revision, recordedRevisions: {} as Record<string, number>, replayed: 0, unchanged: 0, skipped: { noInput: 0, beforeSince: 0, unreadable: 0 }, counts, byRule: {} as ImpactReport['byRule'], examples: {} as ImpactReport['examples'] };
+  const report = {
+    candidateRevision: engine.revision,
+    recordedRevisions: {} as Record<string, number>,
+    replayed: 0,
+    unchanged: 0,
+    skipped: { noInput: 0, beforeSince: 0, unreadable: 0 },
+    counts,
+    byRule: {} as ImpactReport['byRule'],
+    examples: {} as ImpactReport['examples'],
+  };
   const lines = createInterface({ input: createReadStream(auditFile, 'utf8'), crlfDelay: Infinity });
   for await (const line of lines) {
     if (!line.trim()) continue;
@@ -145,7 +184,14 @@ export async function replayAudit({ engine, auditFile, since, maxExamples = 5 }:
       continue;
     }
     const rule = after.rule ?? before.rule ?? '(none)';
-    const change: ImpactChange = { decisionId: String(event.decision_id ?? ''), timestamp: at.toISOString(), subject: typeof event.subject === 'string' ? event.subject : null, changes, before, after };
+    const change: ImpactChange = {
+      decisionId: String(event.decision_id ?? ''),
+      timestamp: at.toISOString(),
+      subject: typeof event.subject === 'string' ? event.subject : null,
+      changes,
+      before,
+      after,
+    };
     for (const kind of changes) {
       counts[kind]++;
       const perRule = (report.byRule[rule] ??= {});

@@ -43,8 +43,10 @@ export async function runTestsOnWasm(args: { policiesDir: string; opaBin: string
   );
   const passing = (JSON.parse(stdout || '[]') as OpaTestResult[]).filter((t) => !t.fail && !t.error && !t.skip);
   if (passing.length === 0) return { tests: 0, problems: [] };
-  const where = (t: OpaTestResult): string => `${t.location ? `${t.location.file}:${t.location.row} ` : ''}${t.package}.${t.name}`;
-  const entrypointOf = (t: OpaTestResult): string => `${t.package.replace(/^data\./, '')}.${t.name}`.replace(/\./g, '/');
+  const where = (t: OpaTestResult): string =>
+    `${t.location ? `${t.location.file}:${t.location.row} ` : ''}${t.package}.${t.name}`;
+  const entrypointOf = (t: OpaTestResult): string =>
+    `${t.package.replace(/^data\./, '')}.${t.name}`.replace(/\./g, '/');
 
   const work = await mkdtemp(join(tmpdir(), 'sluice-wasm-tests-'));
   try {
@@ -59,7 +61,10 @@ export async function runTestsOnWasm(args: { policiesDir: string; opaBin: string
       });
     } catch (err) {
       const { stdout: o, stderr: e } = err as { stdout?: string; stderr?: string };
-      return { tests: passing.length, problems: [`the tests cannot be compiled to WebAssembly:\n${`${e ?? ''}${o ?? ''}`.trim()}`] };
+      return {
+        tests: passing.length,
+        problems: [`the tests cannot be compiled to WebAssembly:\n${`${e ?? ''}${o ?? ''}`.trim()}`],
+      };
     }
     const bundle = parseBundle(await unpackFile(out), out, entrypointOf(passing[0]!));
     const policy = await loadPolicy(new Uint8Array(bundle.wasm));

@@ -55,7 +55,8 @@ export function validateMessagesBody(body: unknown, opts: { countTokens: boolean
   if (typeof body.model !== 'string' || body.model === '') return 'model: Input should be a valid string';
   if (!opts.countTokens) {
     if (body.max_tokens === undefined) return 'max_tokens: Field required';
-    if (typeof body.max_tokens !== 'number' || !Number.isInteger(body.max_tokens)) return 'max_tokens: Input should be a valid integer';
+    if (typeof body.max_tokens !== 'number' || !Number.isInteger(body.max_tokens))
+      return 'max_tokens: Input should be a valid integer';
     if (body.max_tokens < 1) return 'max_tokens: Input should be greater than or equal to 1';
     if (body.stream !== undefined && typeof body.stream !== 'boolean') return 'stream: Input should be a valid boolean';
   }
@@ -65,24 +66,38 @@ export function validateMessagesBody(body: unknown, opts: { countTokens: boolean
   for (const [i, m] of body.messages.entries()) {
     if (!isObj(m)) return `messages.${i}: Input should be a valid dictionary`;
     if (m.role !== 'user' && m.role !== 'assistant') return `messages.${i}.role: Input should be 'user' or 'assistant'`;
-    if (typeof m.content !== 'string' && !Array.isArray(m.content)) return `messages.${i}.content: Input should be a valid list`;
-    if (Array.isArray(m.content) && m.content.some((b) => !isObj(b) || typeof b.type !== 'string')) return `messages.${i}.content: each content block needs a type`;
+    if (typeof m.content !== 'string' && !Array.isArray(m.content))
+      return `messages.${i}.content: Input should be a valid list`;
+    if (Array.isArray(m.content) && m.content.some((b) => !isObj(b) || typeof b.type !== 'string'))
+      return `messages.${i}.content: each content block needs a type`;
   }
-  if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system)) return 'system: Input should be a valid list';
+  if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system))
+    return 'system: Input should be a valid list';
   if (body.tools !== undefined && !Array.isArray(body.tools)) return 'tools: Input should be a valid list';
   return thinkingProblem(body);
 }
 
-/** A page of GET /v1/models honouring `limit` (1–1000, default 20), `after_id` and `before_id`; a string is a 400 message. */
+/**
+ * A page of GET /v1/models honouring `limit` (1–1000, default 20), `after_id` and `before_id`; a string is a 400
+ * message.
+ */
 export function modelsPage(models: readonly MockModel[], query: URLSearchParams): Obj | string {
   const limitText = query.get('limit');
   const limit = limitText === null ? 20 : Number(limitText);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return 'limit: Input should be an integer between 1 and 1000';
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    return 'limit: Input should be an integer between 1 and 1000';
   let list = [...models];
   const after = query.get('after_id');
   const before = query.get('before_id');
   if (after !== null) list = list.slice(list.findIndex((m) => m.id === after) + 1 || list.length);
-  if (before !== null) list = list.slice(0, Math.max(0, list.findIndex((m) => m.id === before)));
+  if (before !== null)
+    list = list.slice(
+      0,
+      Math.max(
+        0,
+        list.findIndex((m) => m.id === before),
+      ),
+    );
   // before_id pages backwards, so the page is the items just before the cursor.
   const data = before !== null && after === null ? list.slice(-limit) : list.slice(0, limit);
   const hasMore = before !== null && after === null ? list.length > data.length : list.length > limit;
@@ -93,11 +108,13 @@ export function modelsPage(models: readonly MockModel[], query: URLSearchParams)
 function thinkingProblem(body: Record<string, unknown>): string | undefined {
   const thinking = body.thinking;
   if (thinking === undefined) return undefined;
-  if (!isObj(thinking) || (thinking.type !== 'enabled' && thinking.type !== 'disabled')) return "thinking: Input tag should be 'enabled' or 'disabled'";
+  if (!isObj(thinking) || (thinking.type !== 'enabled' && thinking.type !== 'disabled'))
+    return "thinking: Input tag should be 'enabled' or 'disabled'";
   if (thinking.type === 'disabled') return undefined;
   const budget = thinking.budget_tokens;
   if (typeof budget !== 'number' || !Number.isInteger(budget)) return 'thinking.enabled.budget_tokens: Field required';
   if (budget < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
-  if (typeof body.max_tokens === 'number' && budget >= body.max_tokens) return '`max_tokens` must be greater than `thinking.budget_tokens`';
+  if (typeof body.max_tokens === 'number' && budget >= body.max_tokens)
+    return '`max_tokens` must be greater than `thinking.budget_tokens`';
   return undefined;
 }

@@ -14,7 +14,11 @@ const PIECE = 'the quick brown fox jumps over the lazy dog while mock-claude pad
 /** Characters per text_delta of a large stream (about 16 KiB, as one piece). */
 const DELTA_CHARS = PIECE.length;
 
-const deltaData = (text: string): unknown => ({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } });
+const deltaData = (text: string): unknown => ({
+  type: 'content_block_delta',
+  index: 0,
+  delta: { type: 'text_delta', text },
+});
 
 /** What to send: about `bytes` bytes, as SSE or as JSON (with a content-length header or chunked). */
 export interface LargeAnswerOptions {
@@ -70,8 +74,7 @@ export async function writeLargeAnswer(
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers });
   const event = (name: string, data: unknown): Promise<boolean> => write(formatSseEvent(name, data));
   const start = { ...message, content: [], stop_reason: null, usage: { ...message.usage, output_tokens: 1 } };
-  const delta = (text: string): string =>
-    formatSseEvent('content_block_delta', deltaData(text));
+  const delta = (text: string): string => formatSseEvent('content_block_delta', deltaData(text));
   const usage = { output_tokens: Math.ceil(opts.bytes / 4) };
   const stop = { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage };
   const blockStart = { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } };

@@ -22,7 +22,13 @@ export interface MockMessage {
   content: MockBlock[];
   stop_reason: 'end_turn' | 'max_tokens' | 'tool_use';
   stop_sequence: null;
-  usage: { input_tokens: number; output_tokens: number; cache_creation_input_tokens: number; cache_read_input_tokens: number; server_tool_use?: { web_search_requests: number } };
+  usage: {
+    input_tokens: number;
+    output_tokens: number;
+    cache_creation_input_tokens: number;
+    cache_read_input_tokens: number;
+    server_tool_use?: { web_search_requests: number };
+  };
 }
 
 /** A search result location, as the API cites one in a text block. */
@@ -38,7 +44,17 @@ type MockBlock =
   | { type: 'thinking'; thinking: string; signature: string }
   | { type: 'text'; text: string; citations?: WebSearchCitation[] }
   | { type: 'tool_use' | 'server_tool_use'; id: string; name: string; input: Obj }
-  | { type: 'web_search_tool_result'; tool_use_id: string; content: Array<{ type: 'web_search_result'; url: string; title: string; encrypted_content: string; page_age: string }> };
+  | {
+      type: 'web_search_tool_result';
+      tool_use_id: string;
+      content: Array<{
+        type: 'web_search_result';
+        url: string;
+        title: string;
+        encrypted_content: string;
+        page_age: string;
+      }>;
+    };
 
 /** One SSE event before framing. */
 export interface MockSseEvent {
@@ -60,7 +76,10 @@ export const MOCK_SEARCH_URL = 'https://search.mock-claude.invalid/result/1';
 /** Whether the request offers the web search server tool (`web_search_YYYYMMDD`), and tool_choice allows tools. */
 function offersWebSearch(body: Obj): boolean {
   if (isObj(body.tool_choice) && body.tool_choice.type === 'none') return false;
-  return Array.isArray(body.tools) && body.tools.some((t) => isObj(t) && typeof t.type === 'string' && t.type.startsWith('web_search_'));
+  return (
+    Array.isArray(body.tools) &&
+    body.tools.some((t) => isObj(t) && typeof t.type === 'string' && t.type.startsWith('web_search_'))
+  );
 }
 
 /**
@@ -73,9 +92,27 @@ function webSearch(query: string): { blocks: MockBlock[]; citation: WebSearchCit
   return {
     blocks: [
       { type: 'server_tool_use', id, name: 'web_search', input: { query } },
-      { type: 'web_search_tool_result', tool_use_id: id, content: [{ type: 'web_search_result', url: MOCK_SEARCH_URL, title, encrypted_content: mockSignature(96), page_age: 'November 1, 2026' }] },
+      {
+        type: 'web_search_tool_result',
+        tool_use_id: id,
+        content: [
+          {
+            type: 'web_search_result',
+            url: MOCK_SEARCH_URL,
+            title,
+            encrypted_content: mockSignature(96),
+            page_age: 'November 1, 2026',
+          },
+        ],
+      },
     ],
-    citation: { type: 'web_search_result_location', url: MOCK_SEARCH_URL, title, encrypted_index: mockSignature(24), cited_text: query },
+    citation: {
+      type: 'web_search_result_location',
+      url: MOCK_SEARCH_URL,
+      title,
+      encrypted_index: mockSignature(24),
+      cited_text: query,
+    },
   };
 }
 
@@ -101,10 +138,23 @@ export function buildReply(body: Obj): MockMessage {
   const content: MockBlock[] = [{ type: 'text', text }];
   const search = offersWebSearch(body) ? webSearch(Array.from(userText).slice(0, 200).join('')) : undefined;
   if (search) content.splice(0, 1, ...search.blocks, { type: 'text', text, citations: [search.citation] });
-  if (tool) content.push({ type: 'tool_use', id: mockId('toolu'), name: tool.name, input: sampleInput(tool.input_schema) });
+  if (tool)
+    content.push({ type: 'tool_use', id: mockId('toolu'), name: tool.name, input: sampleInput(tool.input_schema) });
   // Extended thinking: a signed thinking block first, as the API returns it (the mock's thinking restates the prompt).
-  if (isObj(body.thinking) && body.thinking.type === 'enabled') content.unshift({ type: 'thinking', thinking: `${THINKING_PREFIX}${userText}`, signature: mockSignature() });
-  const outputChars = content.reduce((n, b) => n + (b.type === 'text' ? b.text.length : b.type === 'thinking' ? b.thinking.length : b.type === 'web_search_tool_result' ? 0 : JSON.stringify(b.input).length + b.name.length), 0);
+  if (isObj(body.thinking) && body.thinking.type === 'enabled')
+    content.unshift({ type: 'thinking', thinking: `${THINKING_PREFIX}${userText}`, signature: mockSignature() });
+  const outputChars = content.reduce(
+    (n, b) =>
+      n +
+      (b.type === 'text'
+        ? b.text.length
+        : b.type === 'thinking'
+          ? b.thinking.length
+          : b.type === 'web_search_tool_result'
+            ? 0
+            : JSON.stringify(b.input).length + b.name.length),
+    0,
+  );
   return {
     id: mockId('msg'),
     type: 'message',
@@ -131,35 +181,60 @@ export function buildReply(body: Obj): MockMessage {
  */
 export function messageEvents(message: MockMessage, chunkChars: number): MockSseEvent[] {
   const events: MockSseEvent[] = [
-    { event: 'message_start', data: { type: 'message_start', message: { ...message, content: [], stop_reason: null, stop_sequence: null, usage: { ...message.usage, output_tokens: 1 } } } },
+    {
+      event: 'message_start',
+      data: {
+        type: 'message_start',
+        message: {
+          ...message,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { ...message.usage, output_tokens: 1 },
+        },
+      },
+    },
   ];
-  const delta = (index: number, d: Obj): MockSseEvent => ({ event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: d } });
+  const delta = (index: number, d: Obj): MockSseEvent => ({
+    event: 'content_block_delta',
+    data: { type: 'content_block_delta', index, delta: d },
+  });
   message.content.forEach((block, index) => {
     const start =
-      block.type === 'text' ? { type: 'text', text: '' }
-      : block.type === 'thinking' ? { type: 'thinking', thinking: '', signature: '' }
-      : block.type === 'web_search_tool_result' ? block
-      : { type: block.type, id: block.id, name: block.name, input: {} };
+      block.type === 'text'
+        ? { type: 'text', text: '' }
+        : block.type === 'thinking'
+          ? { type: 'thinking', thinking: '', signature: '' }
+          : block.type === 'web_search_tool_result'
+            ? block
+            : { type: block.type, id: block.id, name: block.name, input: {} };
     events.push({ event: 'content_block_start', data: { type: 'content_block_start', index, content_block: start } });
     if (index === 0) events.push({ event: 'ping', data: { type: 'ping' } });
     if (block.type === 'thinking') {
-      for (const piece of chunks(block.thinking, chunkChars)) events.push(delta(index, { type: 'thinking_delta', thinking: piece }));
+      for (const piece of chunks(block.thinking, chunkChars))
+        events.push(delta(index, { type: 'thinking_delta', thinking: piece }));
       events.push(delta(index, { type: 'signature_delta', signature: block.signature }));
     } else if (block.type === 'web_search_tool_result') {
       // Complete in its content_block_start: no deltas.
     } else if (block.type === 'text') {
       for (const citation of block.citations ?? []) events.push(delta(index, { type: 'citations_delta', citation }));
-      for (const piece of chunks(block.text, chunkChars)) events.push(delta(index, { type: 'text_delta', text: piece }));
+      for (const piece of chunks(block.text, chunkChars))
+        events.push(delta(index, { type: 'text_delta', text: piece }));
     } else {
       // The API opens every tool input with an empty fragment before the JSON text.
       events.push(delta(index, { type: 'input_json_delta', partial_json: '' }));
-      for (const piece of chunks(JSON.stringify(block.input), chunkChars)) events.push(delta(index, { type: 'input_json_delta', partial_json: piece }));
+      for (const piece of chunks(JSON.stringify(block.input), chunkChars))
+        events.push(delta(index, { type: 'input_json_delta', partial_json: piece }));
     }
     events.push({ event: 'content_block_stop', data: { type: 'content_block_stop', index } });
   });
   events.push({
     event: 'message_delta',
-    data: { type: 'message_delta', delta: { stop_reason: message.stop_reason, stop_sequence: null }, usage: { output_tokens: message.usage.output_tokens } },
+    data: {
+      type: 'message_delta',
+      delta: { stop_reason: message.stop_reason, stop_sequence: null },
+      usage: { output_tokens: message.usage.output_tokens },
+    },
   });
   events.push({ event: 'message_stop', data: { type: 'message_stop' } });
   return events;
@@ -184,17 +259,24 @@ function textOf(content: unknown): string {
   if (!Array.isArray(content)) return '';
   return content
     .filter(isObj)
-    .map((b) => (b.type === 'text' && typeof b.text === 'string' ? b.text : b.type === 'tool_result' ? textOf(b.content) : ''))
+    .map((b) =>
+      b.type === 'text' && typeof b.text === 'string' ? b.text : b.type === 'tool_result' ? textOf(b.content) : '',
+    )
     .filter((t) => t !== '')
     .join('\n');
 }
 
-/** The tool to call: the one tool_choice names, else the first client tool (server tools run at Anthropic, not the caller). */
+/**
+ * The tool to call: the one tool_choice names, else the first client tool (server tools run at Anthropic, not the
+ * caller).
+ */
 function pickTool(body: Obj): { name: string; input_schema: unknown } | undefined {
   if (!Array.isArray(body.tools)) return undefined;
   const choice = isObj(body.tool_choice) ? body.tool_choice : {};
   if (choice.type === 'none') return undefined;
-  const tools = body.tools.filter((t): t is Obj => isObj(t) && typeof t.name === 'string' && (t.type === undefined || t.type === 'custom'));
+  const tools = body.tools.filter(
+    (t): t is Obj => isObj(t) && typeof t.name === 'string' && (t.type === undefined || t.type === 'custom'),
+  );
   const tool = choice.type === 'tool' ? tools.find((t) => t.name === choice.name) : tools[0];
   return tool ? { name: tool.name as string, input_schema: tool.input_schema } : undefined;
 }
@@ -208,7 +290,12 @@ function sampleInput(schema: unknown): Obj {
     .filter((k): k is string => typeof k === 'string')
     .map((k) => {
       const p = props[k];
-      const value = isObj(p) && Array.isArray(p.enum) && p.enum.length > 0 ? p.enum[0] : isObj(p) && typeof p.type === 'string' ? (zero[p.type] ?? null) : null;
+      const value =
+        isObj(p) && Array.isArray(p.enum) && p.enum.length > 0
+          ? p.enum[0]
+          : isObj(p) && typeof p.type === 'string'
+            ? (zero[p.type] ?? null)
+            : null;
       return [k, value] as const;
     });
   return Object.fromEntries(entries);

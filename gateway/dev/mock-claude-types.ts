@@ -46,7 +46,9 @@ export interface MockClaudeOptions {
   readonly deltaIntervalMs?: number;
   /** Pause before the response headers, like model latency. Default 0. */
   readonly serviceTimeMs?: number;
-  /** Requests kept in `requests` (oldest dropped first) so a long-running echo upstream stays bounded. Default 10 000. */
+  /**
+   * Requests kept in `requests` (oldest dropped first) so a long-running echo upstream stays bounded. Default 10 000.
+   */
   readonly maxRecordedRequests?: number;
   /** The catalogue served by /v1/models. Default MOCK_MODELS. */
   readonly models?: readonly MockModel[];

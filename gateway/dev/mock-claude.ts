@@ -44,15 +44,15 @@ export class MockClaude extends EventEmitter {
 
   /** Starts listening and resolves once the port is bound. */
   static async start(opts: MockClaudeOptions = {}): Promise<MockClaude> {
-    let mock: MockClaude | undefined;
+    // `mock` is declared below, once the port is bound; the handler only runs for requests, which come after that.
     const server = createServer((req, res) => {
-      mock!.handle(req, res).catch(() => res.destroy());
+      mock.handle(req, res).catch(() => res.destroy());
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
     });
-    mock = new MockClaude(server, opts);
+    const mock = new MockClaude(server, opts);
     return mock;
   }
 
@@ -71,7 +71,9 @@ export class MockClaude extends EventEmitter {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = mockId('req');
     const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
-      res.writeHead(status, { 'content-type': 'application/json', 'request-id': requestId, ...headers }).end(JSON.stringify(body));
+      res
+        .writeHead(status, { 'content-type': 'application/json', 'request-id': requestId, ...headers })
+        .end(JSON.stringify(body));
     };
     const fail = (status: number, message: string, headers?: Record<string, string>): void =>
       send(status, apiErrorBody(errorTypeFor(status), message, requestId), headers);
@@ -80,7 +82,14 @@ export class MockClaude extends EventEmitter {
     const raw = await readBody(req);
     if (raw === undefined) return fail(413, `Request exceeds the maximum allowed number of bytes (${MAX_BODY_BYTES})`);
     const { json, body } = parseJson(raw);
-    this.record({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body, text: raw });
+    this.record({
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: req.headers,
+      body,
+      text: raw,
+    });
 
     const credential = req.headers['x-api-key'] ?? /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (typeof credential !== 'string' || credential === '') return fail(401, 'x-api-key header is required');
@@ -91,11 +100,18 @@ export class MockClaude extends EventEmitter {
     if (fault?.kind === 'hang') return; // never answered; close() destroys the socket
     if (this.opts.serviceTimeMs) await sleep(this.opts.serviceTimeMs);
     if (fault?.kind === 'status') {
-      const retry: Record<string, string> = fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) };
-      return fail(fault.status, fault.status === 529 ? 'Overloaded' : `mock-claude injected a ${fault.status} fault`, retry);
+      const retry: Record<string, string> =
+        fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) };
+      return fail(
+        fault.status,
+        fault.status === 529 ? 'Overloaded' : `mock-claude injected a ${fault.status} fault`,
+        retry,
+      );
     }
     if (fault?.kind === 'garbage') {
-      res.writeHead(200, { 'content-type': 'application/json', 'request-id': requestId }).end('<html><body>502 Bad Gateway</body></html>');
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'request-id': requestId })
+        .end('<html><body>502 Bad Gateway</body></html>');
       return;
     }
 
@@ -121,7 +137,11 @@ export class MockClaude extends EventEmitter {
         }
         return send(200, message);
       }
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': requestId });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'request-id': requestId,
+      });
       return this.stream(res, messageEvents(message, this.opts.chunkChars ?? 8), fault);
     }
     if (route === 'GET /v1/models') {
@@ -148,12 +168,18 @@ export class MockClaude extends EventEmitter {
     for (const [i, e] of events.entries()) {
       if (res.destroyed) return;
       if (fault?.kind === 'reset-after-events' && i >= fault.events) return void res.destroy();
-      if (fault?.kind === 'stall-after-events' && i >= fault.events) return; // silent but open until the client or close() ends it
+      // stall: silent but open until the client or close() ends it
+      if (fault?.kind === 'stall-after-events' && i >= fault.events) return;
       if (i > 0 && this.opts.interEventDelayMs) await sleep(this.opts.interEventDelayMs);
-      if (e.event === 'content_block_delta' && deltasSent++ > 0 && this.opts.deltaIntervalMs) await sleep(this.opts.deltaIntervalMs);
+      if (e.event === 'content_block_delta' && deltasSent++ > 0 && this.opts.deltaIntervalMs)
+        await sleep(this.opts.deltaIntervalMs);
       await write(formatSseEvent(e.event, e.data));
-      if (fault?.kind === 'malformed-sse' && e.event === 'content_block_start') await write('event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {not json\n\n');
-      if (fault?.kind === 'error-event' && e.event === 'content_block_delta') return void res.end(sseErrorEvent('overloaded_error', 'Overloaded'));
+      if (fault?.kind === 'malformed-sse' && e.event === 'content_block_start')
+        await write(
+          'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {not json\n\n',
+        );
+      if (fault?.kind === 'error-event' && e.event === 'content_block_delta')
+        return void res.end(sseErrorEvent('overloaded_error', 'Overloaded'));
     }
     res.end();
   }

@@ -56,7 +56,10 @@ async function loadKeyFile(path: string): Promise<JWK> {
   const { mode } = await stat(path);
   // Like ssh: a signing key others can read is a key others can mint tokens with.
   if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-    throw new Error(`dev issuer key ${path} is accessible by other users (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${path}`);
+    throw new Error(
+      `dev issuer key ${path} is accessible by other users (mode ${(mode & 0o777).toString(8)}); ` +
+        `run: chmod 600 ${path}`,
+    );
   }
   let jwk: JWK;
   try {
@@ -65,7 +68,16 @@ async function loadKeyFile(path: string): Promise<JWK> {
     if (!(err instanceof SyntaxError)) throw err;
     jwk = {};
   }
-  if (typeof jwk !== 'object' || jwk === null || jwk.kty !== 'EC' || jwk.crv !== 'P-256' || !jwk.d || !jwk.x || !jwk.y || typeof jwk.kid !== 'string') {
+  if (
+    typeof jwk !== 'object' ||
+    jwk === null ||
+    jwk.kty !== 'EC' ||
+    jwk.crv !== 'P-256' ||
+    !jwk.d ||
+    !jwk.x ||
+    !jwk.y ||
+    typeof jwk.kid !== 'string'
+  ) {
     throw new Error(`dev issuer key ${path} is not an ES256 private JWK with a kid; delete it to create a new one`);
   }
   return jwk;

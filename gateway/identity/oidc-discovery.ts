@@ -59,7 +59,9 @@ export async function fetchDiscoveryDocument(issuer: string, timeoutMs: number):
   try {
     // redirect 'manual': metadata must come from the issuer's own URL, not wherever it points.
     const response = await fetch(url, {
-      redirect: 'manual', signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { accept: 'application/json' },
     });
     if (response.status !== 200) {
       await response.body?.cancel();
@@ -82,7 +84,8 @@ export async function fetchDiscoveryDocument(issuer: string, timeoutMs: number):
 
 /** Checks the issuer echo (OIDC Discovery §4.3) and that jwks_uri is a URL keys may come from. */
 export function validateDiscoveryDocument(doc: unknown, issuer: string): DiscoveryDocument {
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw unavailable('discovery document is not a JSON object');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw unavailable('discovery document is not a JSON object');
   const { issuer: named, jwks_uri: jwksUri } = doc as Record<string, unknown>;
   // Exact match, no normalising: a mismatch means we are talking to the wrong issuer.
   if (named !== issuer) throw unavailable('discovery document names a different issuer');
@@ -94,8 +97,12 @@ export function validateDiscoveryDocument(doc: unknown, issuer: string): Discove
 
 // Errors from key lookup that are the token's fault (unknown kid, unusable alg): 401, not 503.
 function isTokenSideKeyError(err: unknown): boolean {
-  return err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys
-    || err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported;
+  return (
+    err instanceof errors.JWKSNoMatchingKey ||
+    err instanceof errors.JWKSMultipleMatchingKeys ||
+    err instanceof errors.JOSEAlgNotAllowed ||
+    err instanceof errors.JOSENotSupported
+  );
 }
 
 /** A key `getKey` returned, with the header and token it was asked for. */
@@ -118,7 +125,10 @@ export class OidcKeySource {
   #pending: Promise<Resolved> | undefined;
 
   constructor(options: OidcKeySourceOptions) {
-    for (const [name, value] of [['issuer', options.issuer], ['jwksUri', options.jwksUri]] as const) {
+    for (const [name, value] of [
+      ['issuer', options.issuer],
+      ['jwksUri', options.jwksUri],
+    ] as const) {
       if (value !== undefined && (!URL.canParse(value) || !isAllowedIdpUrl(new URL(value)))) {
         throw new TypeError(`identity ${name} must be an https URL (http only on loopback): ${value}`);
       }
@@ -134,7 +144,10 @@ export class OidcKeySource {
     } catch (err) {
       if (isTokenSideKeyError(err)) throw err;
       // Timeouts, refused connections, non-200, non-JSON or malformed JWKS: the IdP's side.
-      throw unavailable(err instanceof Error && err.name === 'JWKSTimeout' ? 'JWKS request timed out' : 'JWKS could not be fetched', err);
+      throw unavailable(
+        err instanceof Error && err.name === 'JWKSTimeout' ? 'JWKS request timed out' : 'JWKS could not be fetched',
+        err,
+      );
     }
   };
 
@@ -169,7 +182,9 @@ export class OidcKeySource {
     const current = this.#resolved;
     const maxAgeMs = this.#options.cacheMaxAgeSeconds * 1000;
     if (current && Date.now() - current.fetchedAt < maxAgeMs) return Promise.resolve(current);
-    this.#pending ??= this.#discover(current).finally(() => { this.#pending = undefined; });
+    this.#pending ??= this.#discover(current).finally(() => {
+      this.#pending = undefined;
+    });
     return this.#pending;
   }
 
@@ -184,7 +199,8 @@ export class OidcKeySource {
       } catch (err) {
         if (!previous) throw err;
         // Stale-if-error: keep the last good document, try again after one cooldown.
-        previous.fetchedAt = Date.now() - this.#options.cacheMaxAgeSeconds * 1000 + this.#options.cooldownSeconds * 1000;
+        previous.fetchedAt =
+          Date.now() - this.#options.cacheMaxAgeSeconds * 1000 + this.#options.cooldownSeconds * 1000;
         return previous;
       }
     }

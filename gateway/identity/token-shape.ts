@@ -56,8 +56,8 @@ export function findDuplicateMember(json: string): string | undefined {
 
 /**
  * Throws 401 SLUICE_ERR_AUTH_INVALID unless `token` is a plausibly sized compact JWS whose
- * header and payload are JSON objects without duplicate member names, and whose header has no `crit`. RFC 7515/7519 allow a
- * parser to keep the last duplicate instead, but parsers disagree (first wins, last wins), and
+ * header and payload are JSON objects without duplicate member names, and whose header has no `crit`.
+ * RFC 7515/7519 allow a parser to keep the last duplicate instead, but parsers disagree (first wins, last wins), and
  * a token that means different things to the IdP, to Sluice and to the audit trail is refused.
  */
 export function checkTokenShape(token: string): void {
@@ -65,7 +65,10 @@ export function checkTokenShape(token: string): void {
   if (token.length > MAX_TOKEN_BYTES) throw invalidToken(`token exceeds ${MAX_TOKEN_BYTES} bytes`);
   if (!COMPACT_JWS.test(token)) throw invalidToken('malformed token: expected a signed JWT (three base64url parts)');
   const [header = '', payload = ''] = token.split('.', 2);
-  for (const [part, encoded] of [['header', header], ['payload', payload]] as const) {
+  for (const [part, encoded] of [
+    ['header', header],
+    ['payload', payload],
+  ] as const) {
     const json = Buffer.from(encoded, 'base64url').toString('utf8');
     let parsed: unknown;
     try {
@@ -77,7 +80,8 @@ export function checkTokenShape(token: string): void {
       throw invalidToken(`malformed token: ${part} is not a JSON object`);
     }
     // Sluice understands no JWS extension, so any `crit` list names one it must not ignore (RFC 7515 §4.1.11).
-    if (part === 'header' && Object.hasOwn(parsed, 'crit')) throw invalidToken('critical header extensions (crit) are not supported');
+    if (part === 'header' && Object.hasOwn(parsed, 'crit'))
+      throw invalidToken('critical header extensions (crit) are not supported');
     const duplicate = findDuplicateMember(json);
     if (duplicate !== undefined) {
       const name = ECHOABLE_NAME.test(duplicate) ? `"${duplicate}" ` : '';

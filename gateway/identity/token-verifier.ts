@@ -34,14 +34,26 @@ export function extractBearerToken(authorizationHeader: string | undefined): str
   const match = BEARER.exec(value);
   if (match?.[1]) return match[1];
   const [scheme = ''] = value.split(/\s/, 1);
-  if (scheme.toLowerCase() !== 'bearer') throw new SluiceError('SLUICE_ERR_AUTH_MISSING', `missing bearer token: the Authorization scheme must be Bearer; ${TOKEN_HINT}`);
-  if (value.length === scheme.length) throw new SluiceError('SLUICE_ERR_AUTH_MISSING', `missing bearer token: the Bearer credential is empty; ${TOKEN_HINT}`);
+  if (scheme.toLowerCase() !== 'bearer')
+    throw new SluiceError(
+      'SLUICE_ERR_AUTH_MISSING',
+      `missing bearer token: the Authorization scheme must be Bearer; ${TOKEN_HINT}`,
+    );
+  if (value.length === scheme.length)
+    throw new SluiceError(
+      'SLUICE_ERR_AUTH_MISSING',
+      `missing bearer token: the Bearer credential is empty; ${TOKEN_HINT}`,
+    );
   throw invalid('malformed Authorization header: Bearer must be followed by exactly one token');
 }
 
 const CLAIM_REASONS: Readonly<Record<string, string>> = {
-  iss: 'issuer mismatch', aud: 'audience mismatch', nbf: 'token not yet valid (nbf)',
-  iat: 'invalid issued-at (iat)', exp: 'invalid expiry (exp)', sub: 'invalid subject (sub)',
+  iss: 'issuer mismatch',
+  aud: 'audience mismatch',
+  nbf: 'token not yet valid (nbf)',
+  iat: 'invalid issued-at (iat)',
+  exp: 'invalid expiry (exp)',
+  sub: 'invalid subject (sub)',
 };
 
 /** Maps a jose failure to a short, token-free SluiceError; SluiceErrors pass through. */
@@ -53,12 +65,17 @@ export function mapVerifyError(err: unknown, allowedAlgorithms?: readonly string
     return invalid(CLAIM_REASONS[err.claim] ?? `claim "${err.claim}" rejected`, err);
   }
   if (err instanceof errors.JOSEAlgNotAllowed) {
-    return invalid(`algorithm not allowed${allowedAlgorithms ? ` (accepted: ${allowedAlgorithms.join(', ')})` : ''}`, err);
+    return invalid(
+      `algorithm not allowed${allowedAlgorithms ? ` (accepted: ${allowedAlgorithms.join(', ')})` : ''}`,
+      err,
+    );
   }
   if (err instanceof errors.JWSSignatureVerificationFailed) return invalid('signature verification failed', err);
   // Also the answer when kid names a key of another type (header ES256, kid of an RSA key).
-  if (err instanceof errors.JWKSNoMatchingKey) return invalid('no signing key of the issuer matches the token\'s kid and alg (unknown kid)', err);
-  if (err instanceof errors.JWKSMultipleMatchingKeys) return invalid('token has no kid and several of the issuer\'s keys match', err);
+  if (err instanceof errors.JWKSNoMatchingKey)
+    return invalid("no signing key of the issuer matches the token's kid and alg (unknown kid)", err);
+  if (err instanceof errors.JWKSMultipleMatchingKeys)
+    return invalid("token has no kid and several of the issuer's keys match", err);
   if (err instanceof errors.JOSENotSupported) return invalid('unsupported header or algorithm', err);
   if (err instanceof errors.JOSEError) return invalid('malformed token', err);
   // A TypeError from key import and the like: still the token's fault, never a 500 that leaks detail.
@@ -70,7 +87,8 @@ function readClaim(payload: JWTPayload, name: string): unknown {
   if (Object.hasOwn(payload, name)) return payload[name];
   let node: unknown = payload;
   for (const part of name.split('.')) {
-    if (typeof node !== 'object' || node === null || Array.isArray(node) || !Object.hasOwn(node, part)) return undefined;
+    if (typeof node !== 'object' || node === null || Array.isArray(node) || !Object.hasOwn(node, part))
+      return undefined;
     node = (node as Record<string, unknown>)[part];
   }
   return node;
@@ -99,18 +117,22 @@ export class OidcTokenVerifier implements TokenVerifier {
       throw new TypeError(`identity hmacSecret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`);
     }
     // 'none' never; HMAC only with a configured secret, so a public key can never act as one.
-    this.#algorithms = config.algorithms.filter((alg) => alg !== 'none' && (!HMAC_ALGORITHMS.has(alg) || secret !== undefined));
+    this.#algorithms = config.algorithms.filter(
+      (alg) => alg !== 'none' && (!HMAC_ALGORITHMS.has(alg) || secret !== undefined),
+    );
     if (this.#algorithms.length === 0) throw new TypeError('identity algorithms allows no usable algorithm');
     this.#audience = typeof config.audience === 'string' ? config.audience : [...config.audience];
     this.#config = config;
     this.#verified = config.verifiedTokenCacheSeconds > 0 ? new LRUCache({ max: VERIFIED_CACHE_ENTRIES }) : undefined;
-    this.#keys = keys ?? new OidcKeySource({
-      issuer: config.issuer,
-      jwksUri: config.jwksUri,
-      timeoutMs: config.discoveryTimeoutMs,
-      cacheMaxAgeSeconds: config.jwksCacheMaxAgeSeconds,
-      cooldownSeconds: config.jwksCooldownSeconds,
-    });
+    this.#keys =
+      keys ??
+      new OidcKeySource({
+        issuer: config.issuer,
+        jwksUri: config.jwksUri,
+        timeoutMs: config.discoveryTimeoutMs,
+        cacheMaxAgeSeconds: config.jwksCacheMaxAgeSeconds,
+        cooldownSeconds: config.jwksCooldownSeconds,
+      });
   }
 
   /** Verifies `token` and returns who it names; throws SluiceError 401 (token) or 503 (IdP). */
@@ -141,7 +163,11 @@ export class OidcTokenVerifier implements TokenVerifier {
     try {
       ({ payload } = await jwtVerify(token, getKey, options));
     } catch (err) {
-      if (!(err instanceof errors.JWSSignatureVerificationFailed) || !used || !(await this.#keys.refreshAfterSignatureFailure(used))) {
+      if (
+        !(err instanceof errors.JWSSignatureVerificationFailed) ||
+        !used ||
+        !(await this.#keys.refreshAfterSignatureFailure(used))
+      ) {
         throw mapVerifyError(err, this.#algorithms);
       }
       try {
@@ -160,7 +186,8 @@ export class OidcTokenVerifier implements TokenVerifier {
   // HMAC tokens get the shared secret (only reachable when HS* is allowed); the rest the JWKS.
   readonly #getKey = (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey | Uint8Array> => {
     const secret = this.#config.hmacSecret;
-    if (secret !== undefined && typeof header.alg === 'string' && HMAC_ALGORITHMS.has(header.alg)) return Promise.resolve(secret);
+    if (secret !== undefined && typeof header.alg === 'string' && HMAC_ALGORITHMS.has(header.alg))
+      return Promise.resolve(secret);
     return this.#keys.getKey(header, token);
   };
 
@@ -173,7 +200,11 @@ export class OidcTokenVerifier implements TokenVerifier {
     if (iat > Date.now() / 1000 + tolerance) throw invalid('issued in the future (iat)');
     if (exp <= iat) throw invalid('expiry (exp) is not after issued-at (iat)');
     if (exp - iat > this.#config.maxTokenLifetimeSeconds) {
-      throw new SluiceError('SLUICE_ERR_AUTH_LIFETIME', `token lifetime ${exp - iat}s exceeds the ${this.#config.maxTokenLifetimeSeconds}s this gateway accepts: use a short-lived token`);
+      throw new SluiceError(
+        'SLUICE_ERR_AUTH_LIFETIME',
+        `token lifetime ${exp - iat}s exceeds the ${this.#config.maxTokenLifetimeSeconds}s this gateway accepts: ` +
+          'use a short-lived token',
+      );
     }
     return Object.freeze({
       sub,

@@ -25,7 +25,11 @@ function countGroups(source: string): number {
     if (c === '\\') i++;
     else if (c === '[') {
       while (i < source.length && source[i] !== ']') i += source[i] === '\\' ? 2 : 1;
-    } else if (c === '(' && (source[i + 1] !== '?' || (source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!'))) n++;
+    } else if (
+      c === '(' &&
+      (source[i + 1] !== '?' || (source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!'))
+    )
+      n++;
   }
   return n;
 }
@@ -83,7 +87,13 @@ export class CombinedScan {
     return undefined;
   }
 
-  private validated(c: Compiled, m: RegExpExecArray, index: number, base: number, text: string): EntityMatch | undefined {
+  private validated(
+    c: Compiled,
+    m: RegExpExecArray,
+    index: number,
+    base: number,
+    text: string,
+  ): EntityMatch | undefined {
     const whole = m[base]!;
     const value = c.valueGroup === undefined ? undefined : m[base === 0 ? c.valueGroup - c.group : c.valueGroup];
     const end = index + whole.length;

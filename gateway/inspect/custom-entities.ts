@@ -35,8 +35,7 @@ export function unsafePatternReason(source: string): string | undefined {
     else if (c === '(') {
       stack.push(false);
       if (source.startsWith('?:', i + 1)) i += 2; // the ? of (?: is not a quantifier
-    }
-    else if (c === ')') {
+    } else if (c === ')') {
       const inner = stack.pop() ?? false;
       const next = source[i + 1];
       if (inner && (next === '{' || next === '?')) return 'a quantified group may not contain a quantifier';
@@ -51,11 +50,14 @@ export function unsafePatternReason(source: string): string | undefined {
  * Throws with every problem listed when the custom list is malformed or unsafe.
  */
 export function patternsFromPolicyData(data: unknown): EntityPattern[] {
-  const raw = (data as { sluice?: { masking?: { custom_entities?: unknown } } } | undefined)?.sluice?.masking?.custom_entities;
+  const raw = (data as { sluice?: { masking?: { custom_entities?: unknown } } } | undefined)?.sluice?.masking
+    ?.custom_entities;
   if (raw === undefined) return [...BUILTIN_PATTERNS];
   const parsed = customSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new Error(`masking.custom_entities: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `masking.custom_entities: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   const problems: string[] = [];
   const custom = parsed.data.map((c, i): EntityPattern => {

@@ -7,7 +7,14 @@
  * still masked up to the bound instead of slipping through whole.
  */
 import {
-  creditCardValid, ibanValid, ipValid, jwtValid, keyBodyValid, phoneValid, secretValueValid, ssnValid,
+  creditCardValid,
+  ibanValid,
+  ipValid,
+  jwtValid,
+  keyBodyValid,
+  phoneValid,
+  secretValueValid,
+  ssnValid,
 } from './entity-validators.ts';
 
 /** How the stream masker decides how much of a text's end to hold back for this type. */
@@ -49,14 +56,35 @@ const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const LABEL = `[${ALNUM}](?:[${ALNUM}-]{0,61}[${ALNUM}])?`;
 /** IPv6 in any compression; a `.` after it ends a sentence unless a word or number follows. */
 const IPV6 = `(?:[0-9A-Fa-f]{0,4}:){2,7}(?:${OCTET}(?:\\.${OCTET}){3}|[0-9A-Fa-f]{1,4})?(?![\\w:]|\\.\\w)`;
-const SECRET_WORDS = ['password', 'passwd', 'pwd', 'secret', 'token', 'api_key', 'apikey', 'api-key', 'access_key', 'private_key', 'client_secret', 'auth'];
+const SECRET_WORDS = [
+  'password',
+  'passwd',
+  'pwd',
+  'secret',
+  'token',
+  'api_key',
+  'apikey',
+  'api-key',
+  'access_key',
+  'private_key',
+  'client_secret',
+  'auth',
+];
 
 const KEY_TAIL: TailRule = { kind: 'charset', chars: `${ALNUM}_-./+=`, max: 8192 };
 
 /** Credential types: what a response mask of "credentials" covers. */
 export const CREDENTIAL_TYPES = [
-  'ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'AWS_ACCESS_KEY', 'GITHUB_TOKEN', 'SLACK_TOKEN',
-  'STRIPE_KEY', 'GOOGLE_API_KEY', 'JWT', 'PRIVATE_KEY', 'SECRET_ASSIGNMENT',
+  'ANTHROPIC_API_KEY',
+  'OPENAI_API_KEY',
+  'AWS_ACCESS_KEY',
+  'GITHUB_TOKEN',
+  'SLACK_TOKEN',
+  'STRIPE_KEY',
+  'GOOGLE_API_KEY',
+  'JWT',
+  'PRIVATE_KEY',
+  'SECRET_ASSIGNMENT',
 ] as const;
 
 /** The built-in types in match priority order (earlier alternatives win at the same position). */
@@ -74,7 +102,13 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
     structured: true,
     tail: { kind: 'pem' },
   },
-  { type: 'ANTHROPIC_API_KEY', trigger: 'sk-ant-', source: `(?<![${KEY}])sk-ant-[a-z]{3,6}\\d{2}-[${KEY}]{32,200}`, structured: true, tail: KEY_TAIL },
+  {
+    type: 'ANTHROPIC_API_KEY',
+    trigger: 'sk-ant-',
+    source: `(?<![${KEY}])sk-ant-[a-z]{3,6}\\d{2}-[${KEY}]{32,200}`,
+    structured: true,
+    tail: KEY_TAIL,
+  },
   {
     type: 'OPENAI_API_KEY',
     trigger: 'sk-',
@@ -83,17 +117,43 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
     structured: true,
     tail: KEY_TAIL,
   },
-  { type: 'AWS_ACCESS_KEY', trigger: 'A(?:KIA|SIA|BIA|CCA)', source: `(?<![${ALNUM}])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![${ALNUM}])`, structured: true, tail: KEY_TAIL },
-  { type: 'GITHUB_TOKEN', trigger: 'gh[pousr]_|github_pat_', source: `(?<![${KEY}])(?:gh[pousr]_[${ALNUM}]{36,255}|github_pat_[${ALNUM}_]{22,255})`, structured: true, tail: KEY_TAIL },
   {
-    type: 'SLACK_TOKEN',
-    trigger: 'xox[baprse]-|hooks\\.slack\\.com',
-    source: `(?<![${KEY}])(?:xox[baprse]-[${ALNUM}-]{10,250}|hooks\\.slack\\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[${ALNUM}]{20,32})`,
+    type: 'AWS_ACCESS_KEY',
+    trigger: 'A(?:KIA|SIA|BIA|CCA)',
+    source: `(?<![${ALNUM}])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![${ALNUM}])`,
     structured: true,
     tail: KEY_TAIL,
   },
-  { type: 'STRIPE_KEY', trigger: '[sr]k_(?:live|test)_|whsec_', source: `(?<![${KEY}])(?:sk|rk)_(?:live|test)_[${ALNUM}]{16,247}|whsec_[${ALNUM}]{24,64}`, structured: true, tail: KEY_TAIL },
-  { type: 'GOOGLE_API_KEY', trigger: 'AIza', source: `(?<![${KEY}])AIza[${KEY}]{35}`, structured: true, tail: KEY_TAIL },
+  {
+    type: 'GITHUB_TOKEN',
+    trigger: 'gh[pousr]_|github_pat_',
+    source: `(?<![${KEY}])(?:gh[pousr]_[${ALNUM}]{36,255}|github_pat_[${ALNUM}_]{22,255})`,
+    structured: true,
+    tail: KEY_TAIL,
+  },
+  {
+    type: 'SLACK_TOKEN',
+    trigger: 'xox[baprse]-|hooks\\.slack\\.com',
+    source:
+      `(?<![${KEY}])(?:xox[baprse]-[${ALNUM}-]{10,250}|` +
+      `hooks\\.slack\\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[${ALNUM}]{20,32})`,
+    structured: true,
+    tail: KEY_TAIL,
+  },
+  {
+    type: 'STRIPE_KEY',
+    trigger: '[sr]k_(?:live|test)_|whsec_',
+    source: `(?<![${KEY}])(?:sk|rk)_(?:live|test)_[${ALNUM}]{16,247}|whsec_[${ALNUM}]{24,64}`,
+    structured: true,
+    tail: KEY_TAIL,
+  },
+  {
+    type: 'GOOGLE_API_KEY',
+    trigger: 'AIza',
+    source: `(?<![${KEY}])AIza[${KEY}]{35}`,
+    structured: true,
+    tail: KEY_TAIL,
+  },
   {
     type: 'JWT',
     trigger: 'eyJ',
@@ -107,7 +167,9 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
     trigger: '[:=]',
     // No left boundary or prefix group: only the value is masked, and scanning prefixes at every
     // word start was most of this pattern's cost; `DB_PASSWORD=` still matches at its keyword.
-    source: `(?:${SECRET_WORDS.map(ci).join('|')})(?:[_.-][${ALNUM}]{1,16}){0,2}["']?[ \\t]{0,3}[:=][ \\t]{0,3}["']?(?<v>[^\\s"'\\\\,;]{6,200})`,
+    source:
+      `(?:${SECRET_WORDS.map(ci).join('|')})(?:[_.-][${ALNUM}]{1,16}){0,2}` +
+      `["']?[ \\t]{0,3}[:=][ \\t]{0,3}["']?(?<v>[^\\s"'\\\\,;]{6,200})`,
     validate: secretValueValid,
     structured: false,
     tail: { kind: 'assignment' },
@@ -126,7 +188,9 @@ export const BUILTIN_PATTERNS: readonly EntityPattern[] = [
     trigger: '\\d',
     // Groups of four separated by spaces, hyphens or dots (4111.1111.1111.1111 is a card to a reader);
     // dotted groups never continue a dotted number (an OID or a version: 1.4111.1111.1111.1111).
-    source: `(?<![\\d-])(?:\\d{4}(?: \\d{4}){2} \\d{1,7}|\\d{4}(?:-\\d{4}){2}-\\d{1,7}|(?<!\\d\\.)\\d{4}(?:\\.\\d{4}){2}\\.\\d{1,7}|\\d{4}[ -]\\d{6}[ -]\\d{5}|\\d{13,19})(?![\\d-]|\\.\\d)`,
+    source:
+      `(?<![\\d-])(?:\\d{4}(?: \\d{4}){2} \\d{1,7}|\\d{4}(?:-\\d{4}){2}-\\d{1,7}|` +
+      `(?<!\\d\\.)\\d{4}(?:\\.\\d{4}){2}\\.\\d{1,7}|\\d{4}[ -]\\d{6}[ -]\\d{5}|\\d{13,19})(?![\\d-]|\\.\\d)`,
     validate: creditCardValid,
     structured: true,
     tail: { kind: 'charset', chars: '0123456789 -.', max: 23 },

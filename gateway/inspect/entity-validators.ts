@@ -35,7 +35,9 @@ const CARD_NETWORKS: ReadonlyArray<readonly [RegExp, number, number]> = [
 /** A card number: a known network prefix and length, and a valid Luhn checksum. */
 export function creditCardValid(value: string): boolean {
   const digits = onlyDigits(value);
-  const known = CARD_NETWORKS.some(([prefix, min, max]) => prefix.test(digits) && digits.length >= min && digits.length <= max);
+  const known = CARD_NETWORKS.some(
+    ([prefix, min, max]) => prefix.test(digits) && digits.length >= min && digits.length <= max,
+  );
   return known && luhnValid(digits);
 }
 
@@ -65,7 +67,14 @@ function mod97(chars: string): number {
 export function ssnValid(value: string): boolean {
   const d = onlyDigits(value);
   const area = d.slice(0, 3);
-  return d.length === 9 && area !== '000' && area !== '666' && area[0] !== '9' && d.slice(3, 5) !== '00' && d.slice(5) !== '0000';
+  return (
+    d.length === 9 &&
+    area !== '000' &&
+    area !== '666' &&
+    area[0] !== '9' &&
+    d.slice(3, 5) !== '00' &&
+    d.slice(5) !== '0000'
+  );
 }
 
 /** IPv4 or IPv6 as Node's own parser reads it (no regex can validate IPv6 compression well). */
@@ -80,9 +89,52 @@ export function ipValid(value: string): boolean {
  * under a two-digit prefix that is neither a code itself nor spare (28, 83, 89).
  */
 const COUNTRY_CODES = new Set([
-  '1', '7', '20', '27', '30', '31', '32', '33', '34', '36', '39', '40', '41', '43', '44', '45', '46', '47', '48', '49',
-  '51', '52', '53', '54', '55', '56', '57', '58', '60', '61', '62', '63', '64', '65', '66', '81', '82', '84', '86',
-  '90', '91', '92', '93', '94', '95', '98',
+  '1',
+  '7',
+  '20',
+  '27',
+  '30',
+  '31',
+  '32',
+  '33',
+  '34',
+  '36',
+  '39',
+  '40',
+  '41',
+  '43',
+  '44',
+  '45',
+  '46',
+  '47',
+  '48',
+  '49',
+  '51',
+  '52',
+  '53',
+  '54',
+  '55',
+  '56',
+  '57',
+  '58',
+  '60',
+  '61',
+  '62',
+  '63',
+  '64',
+  '65',
+  '66',
+  '81',
+  '82',
+  '84',
+  '86',
+  '90',
+  '91',
+  '92',
+  '93',
+  '94',
+  '95',
+  '98',
 ]);
 const SPARE_PREFIXES = new Set(['28', '83', '89']);
 
@@ -120,7 +172,25 @@ export function jwtValid(value: string): boolean {
 }
 
 /** Words that follow `password:` in code and docs without being a secret. */
-const NOT_SECRETS = new Set(['string', 'number', 'boolean', 'null', 'none', 'undefined', 'required', 'optional', 'true', 'false', 'redacted', 'example', 'password', 'secret', 'changeme', 'str', 'bytes']);
+const NOT_SECRETS = new Set([
+  'string',
+  'number',
+  'boolean',
+  'null',
+  'none',
+  'undefined',
+  'required',
+  'optional',
+  'true',
+  'false',
+  'redacted',
+  'example',
+  'password',
+  'secret',
+  'changeme',
+  'str',
+  'bytes',
+]);
 
 /** The value of a `password=` style assignment: not a type name, placeholder or mask, and not trivially short. */
 export function secretValueValid(value: string): boolean {

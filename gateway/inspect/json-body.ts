@@ -61,7 +61,9 @@ function pathOf(stack: readonly Level[]): string {
   return path.startsWith('.') ? path.slice(1) : path || 'body';
 }
 
-/** A number token whose JavaScript value prints differently (1e3, 1.50, -0, 2^53 + 1) may parse differently upstream. */
+/**
+ * A number token whose JavaScript value prints differently (1e3, 1.50, -0, 2^53 + 1) may parse differently upstream.
+ */
 function numberIsAmbiguous(raw: Buffer, start: number, end: number): boolean {
   const plainInteger = end - start <= 15;
   let i = start;
@@ -74,7 +76,8 @@ function numberIsAmbiguous(raw: Buffer, start: number, end: number): boolean {
   }
   const token = raw.toString('latin1', start, end);
   // 1e400 parses to Infinity, which JSON cannot carry (it would go upstream as null): refused.
-  if (!Number.isFinite(Number(token))) throw new SluiceError('SLUICE_ERR_BAD_JSON', `number ${token.slice(0, 40)} is out of range`);
+  if (!Number.isFinite(Number(token)))
+    throw new SluiceError('SLUICE_ERR_BAD_JSON', `number ${token.slice(0, 40)} is out of range`);
   return String(Number(token)) !== token;
 }
 
@@ -112,7 +115,9 @@ function scanShape(raw: Buffer): Shape {
         if (escaped) ambiguous = true;
         let key: string;
         try {
-          key = escaped ? (JSON.parse(raw.toString('utf8', start - 1, i + 1)) as string) : raw.toString('utf8', start, i);
+          key = escaped
+            ? (JSON.parse(raw.toString('utf8', start - 1, i + 1)) as string)
+            : raw.toString('utf8', start, i);
         } catch {
           continue; // malformed: JSON.parse reports it
         }

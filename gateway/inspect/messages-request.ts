@@ -46,7 +46,13 @@ const messagesBody = z.looseObject({
       z.looseObject({
         id: z.string().nullish(),
         skills: z
-          .array(z.looseObject({ type: z.string(), skill_id: z.string().min(1), version: z.union([z.string(), z.number()]).optional() }))
+          .array(
+            z.looseObject({
+              type: z.string(),
+              skill_id: z.string().min(1),
+              version: z.union([z.string(), z.number()]).optional(),
+            }),
+          )
           .optional(),
       }),
     ])
@@ -66,7 +72,11 @@ function invalid(error: z.ZodError): SluiceError {
 
 function skillsOf(container: MessagesBody['container']): SkillFact[] {
   if (!container || typeof container === 'string' || !container.skills) return [];
-  return container.skills.map((s) => ({ type: s.type, skill_id: s.skill_id, version: s.version === undefined ? undefined : String(s.version) }));
+  return container.skills.map((s) => ({
+    type: s.type,
+    skill_id: s.skill_id,
+    version: s.version === undefined ? undefined : String(s.version),
+  }));
 }
 
 /** A server tool's type without its version date: `web_search_20250305` → `web_search`. */
@@ -120,7 +130,10 @@ const NO_MEDIA = { images: 0, documents: 0, bytes: 0 } as const;
 /** Splits `anthropic-beta: a,b` (or repeated headers) into a clean list. */
 export function parseBetas(header: string | string[] | undefined): string[] {
   const values = Array.isArray(header) ? header : header ? [header] : [];
-  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  return values
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 /**
@@ -144,7 +157,10 @@ export function inspectMessagesRequest(
   // The same walk as the entity scan (request-entities.ts): what the policy reads is what is masked.
   const walk = walkRequest(request, unknownBlocks);
   const text = walk.strings.map((s) => s.value).join('\n');
-  const promptText = walk.strings.filter((s) => !s.path.startsWith('tools[')).map((s) => s.value).join('\n');
+  const promptText = walk.strings
+    .filter((s) => !s.path.startsWith('tools['))
+    .map((s) => s.value)
+    .join('\n');
   const toolText = request.tools ? JSON.stringify(request.tools) : '';
   return {
     operation,

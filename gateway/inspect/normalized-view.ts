@@ -37,7 +37,7 @@ const TRIGGER: Readonly<Record<SpaceReading, RegExp>> = { seen: /[^\n -~]/g, joi
 const DOUBLE_SPACE = /[^ \n] {2}/;
 /** Non-ASCII horizontal spaces, and a digit followed by two spaces: a text holding either gets a 'joined' reading. */
 const WIDE_SPACE = /[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/;
-const DIGIT_GAP = /\d  /;
+const DIGIT_GAP = /\d {2}/;
 
 const WHITE_SPACE = /\p{White_Space}/u;
 const LINE_BREAK = /[\n\v\f\r\x85\u2028\u2029]/;
@@ -53,15 +53,87 @@ const DASH = /[\p{Pd}\u2212]/u;
  */
 const CONFUSABLES: Readonly<Record<string, string>> = {
   // Cyrillic
-  А: 'A', В: 'B', Е: 'E', К: 'K', М: 'M', Н: 'H', О: 'O', Р: 'P', С: 'C', Т: 'T', У: 'Y', Х: 'X', Ѕ: 'S', І: 'I',
-  Ј: 'J', Ԛ: 'Q', Ԝ: 'W', Ү: 'Y', Һ: 'H', Ӏ: 'l', Ё: 'E', Ї: 'I',
-  а: 'a', в: 'b', е: 'e', ё: 'e', һ: 'h', і: 'i', ї: 'i', ј: 'j', к: 'k', ӏ: 'l', м: 'm', н: 'h', о: 'o', р: 'p',
-  с: 'c', т: 't', у: 'y', х: 'x', ѕ: 's', ԁ: 'd', ԛ: 'q', ԝ: 'w', ү: 'y',
+  А: 'A',
+  В: 'B',
+  Е: 'E',
+  К: 'K',
+  М: 'M',
+  Н: 'H',
+  О: 'O',
+  Р: 'P',
+  С: 'C',
+  Т: 'T',
+  У: 'Y',
+  Х: 'X',
+  Ѕ: 'S',
+  І: 'I',
+  Ј: 'J',
+  Ԛ: 'Q',
+  Ԝ: 'W',
+  Ү: 'Y',
+  Һ: 'H',
+  Ӏ: 'l',
+  Ё: 'E',
+  Ї: 'I',
+  а: 'a',
+  в: 'b',
+  е: 'e',
+  ё: 'e',
+  һ: 'h',
+  і: 'i',
+  ї: 'i',
+  ј: 'j',
+  к: 'k',
+  ӏ: 'l',
+  м: 'm',
+  н: 'h',
+  о: 'o',
+  р: 'p',
+  с: 'c',
+  т: 't',
+  у: 'y',
+  х: 'x',
+  ѕ: 's',
+  ԁ: 'd',
+  ԛ: 'q',
+  ԝ: 'w',
+  ү: 'y',
   // Greek
-  Α: 'A', Β: 'B', Ε: 'E', Ζ: 'Z', Η: 'H', Ι: 'I', Κ: 'K', Μ: 'M', Ν: 'N', Ο: 'O', Ρ: 'P', Τ: 'T', Υ: 'Y', Χ: 'X',
-  α: 'a', β: 'b', γ: 'y', ε: 'e', η: 'n', ι: 'i', κ: 'k', ν: 'v', ο: 'o', ρ: 'p', τ: 't', υ: 'u', χ: 'x', ω: 'w',
+  Α: 'A',
+  Β: 'B',
+  Ε: 'E',
+  Ζ: 'Z',
+  Η: 'H',
+  Ι: 'I',
+  Κ: 'K',
+  Μ: 'M',
+  Ν: 'N',
+  Ο: 'O',
+  Ρ: 'P',
+  Τ: 'T',
+  Υ: 'Y',
+  Χ: 'X',
+  α: 'a',
+  β: 'b',
+  γ: 'y',
+  ε: 'e',
+  η: 'n',
+  ι: 'i',
+  κ: 'k',
+  ν: 'v',
+  ο: 'o',
+  ρ: 'p',
+  τ: 't',
+  υ: 'u',
+  χ: 'x',
+  ω: 'w',
   // Armenian and Latin look-alikes outside ASCII
-  ո: 'n', ս: 'u', օ: 'o', ı: 'i', ɡ: 'g', ɑ: 'a',
+  ո: 'n',
+  ս: 'u',
+  օ: 'o',
+  ı: 'i',
+  ɡ: 'g',
+  ɑ: 'a',
 };
 
 /** The value of a decimal digit of any script: digits come in runs of ten from zero. */
@@ -155,7 +227,7 @@ export function normalizedView(text: string, spaces: SpaceReading = 'seen'): Nor
     // When joining, a group of invisible and space characters reads as one space, one line break or nothing.
     let gap = -1;
     let gapRead = '';
-    for (; i < text.length; ) {
+    for (; i < text.length;) {
       const cp = text.codePointAt(i)!;
       if (isPlain(cp)) break;
       const width = cp > 0xffff ? 2 : 1;

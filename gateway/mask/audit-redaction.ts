@@ -27,7 +27,8 @@ export const REDACTED_CREDENTIAL = '[REDACTED]';
  */
 export function withoutCredentials(body: unknown): unknown {
   const servers = (body as { mcp_servers?: unknown } | null)?.mcp_servers;
-  if (!Array.isArray(servers) || !servers.some((s) => s && typeof s === 'object' && 'authorization_token' in s)) return body;
+  if (!Array.isArray(servers) || !servers.some((s) => s && typeof s === 'object' && 'authorization_token' in s))
+    return body;
   const redacted = servers.map((s) =>
     s && typeof s === 'object' && 'authorization_token' in s ? { ...s, authorization_token: REDACTED_CREDENTIAL } : s,
   );
@@ -39,7 +40,10 @@ export function withoutCredentials(body: unknown): unknown {
  * every string of the body: thinking, citations and tool results included, which the caller's
  * masking leaves alone.
  */
-export function redactResponseForAudit(response: SessionRecordBody['response'], kit: DetectorKit): SessionRecordBody['response'] {
+export function redactResponseForAudit(
+  response: SessionRecordBody['response'],
+  kit: DetectorKit,
+): SessionRecordBody['response'] {
   if (!response || response.body === null || response.body === undefined) return response;
   return { ...response, body: mapStrings(response.body, (text) => redactFindings(text, { kit }), 'all') };
 }

@@ -17,7 +17,12 @@ export class MaskPlan {
   readonly replacer: MaskReplacer;
   readonly ledger = new MaskLedger();
 
-  constructor(readonly kit: DetectorKit, directive: MaskDirective, hashKey: Buffer, numbering?: PlaceholderNumbering) {
+  constructor(
+    readonly kit: DetectorKit,
+    directive: MaskDirective,
+    hashKey: Buffer,
+    numbering?: PlaceholderNumbering,
+  ) {
     this.requestTypes = new Set(directive.request);
     this.responseTypes = new Set(directive.response);
     // Restoring only makes sense for placeholders Sluice itself put into the prompt.

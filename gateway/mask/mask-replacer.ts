@@ -34,8 +34,10 @@ export class MaskReplacer {
   /** The masked form of `value`, an entity of `type`. Never contains quotes or backslashes (JSON-safe). */
   replace(type: string, value: string): string {
     switch (this.style) {
-      case 'hash':
-        return `[${type} #${createHmac('sha256', this.hashKey).update(`${type}\0${value}`).digest('hex').slice(0, 12)}]`;
+      case 'hash': {
+        const digest = createHmac('sha256', this.hashKey).update(`${type}\0${value}`).digest('hex');
+        return `[${type} #${digest.slice(0, 12)}]`;
+      }
       case 'partial': {
         const partial = this.partial(type, value);
         if (partial) return partial;

@@ -16,7 +16,12 @@ function renameKey(holder: Record<string, unknown>, from: string, to: string): v
   for (const [k] of entries) delete holder[k];
   for (const [k, v] of entries) {
     // defineProperty, not assignment: a key named __proto__ stays a plain key.
-    Object.defineProperty(holder, k === from ? to : k, { value: v, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(holder, k === from ? to : k, {
+      value: v,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
 }
 

@@ -27,7 +27,20 @@ export type StringScope = 'masked' | 'restored' | 'all';
  * blobs that must come back unchanged in a later turn (a changed signature or encrypted index is
  * refused) or that are not text at all.
  */
-const OPAQUE_KEYS = new Set(['type', 'id', 'tool_use_id', 'tool_id', 'tool_name', 'file_id', 'media_type', 'error_code', 'signature', 'encrypted_content', 'encrypted_index', 'encrypted_stdout']);
+const OPAQUE_KEYS = new Set([
+  'type',
+  'id',
+  'tool_use_id',
+  'tool_id',
+  'tool_name',
+  'file_id',
+  'media_type',
+  'error_code',
+  'signature',
+  'encrypted_content',
+  'encrypted_index',
+  'encrypted_stdout',
+]);
 
 /** Whether `holder[key]` is opaque: an OPAQUE_KEYS key, or the data of a base64 source or of redacted thinking. */
 function opaqueAt(holder: Obj, key: string): boolean {
@@ -46,7 +59,12 @@ function walk(v: unknown, edit: Edit, path: string, depth: number, visibleOnly: 
   if (Array.isArray(v)) return v.map((x, i) => walk(x, edit, `${path}[${i}]`, depth + 1, visibleOnly));
   if (!isObj(v)) return v;
   return Object.fromEntries(
-    Object.entries(v).map(([k, x]) => [k, visibleOnly && typeof x === 'string' && opaqueAt(v, k) ? x : walk(x, edit, path === '' ? k : `${path}.${k}`, depth + 1, visibleOnly)]),
+    Object.entries(v).map(([k, x]) => [
+      k,
+      visibleOnly && typeof x === 'string' && opaqueAt(v, k)
+        ? x
+        : walk(x, edit, path === '' ? k : `${path}.${k}`, depth + 1, visibleOnly),
+    ]),
   );
 }
 
@@ -58,9 +76,13 @@ function walk(v: unknown, edit: Edit, path: string, depth: number, visibleOnly: 
  */
 export function mapBlockStrings(block: unknown, edit: Edit, scope: Exclude<StringScope, 'all'>, path: string): unknown {
   if (!isObj(block)) return block;
-  if (block.type === 'thinking') return scope === 'masked' && typeof block.thinking === 'string' ? { ...block, thinking: edit(block.thinking, `${path}.thinking`) } : block;
+  if (block.type === 'thinking')
+    return scope === 'masked' && typeof block.thinking === 'string'
+      ? { ...block, thinking: edit(block.thinking, `${path}.thinking`) }
+      : block;
   if (block.type === 'redacted_thinking') return block;
-  if (typeof block.type === 'string' && block.type.endsWith('tool_use') && block.input !== undefined) return { ...block, input: walk(block.input, edit, `${path}.input`, 0, false) };
+  if (typeof block.type === 'string' && block.type.endsWith('tool_use') && block.input !== undefined)
+    return { ...block, input: walk(block.input, edit, `${path}.input`, 0, false) };
   return walk(block, edit, path, 0, true);
 }
 
@@ -85,7 +107,9 @@ export function mapStrings(body: unknown, edit: Edit, scope: StringScope): unkno
     const all = walk(body, editAt, '', 0, false);
     return changed ? all : body;
   }
-  const content = (body as Obj & { content: unknown[] }).content.map((block, i) => mapBlockStrings(block, editAt, scope, `content[${i}]`));
+  const content = (body as Obj & { content: unknown[] }).content.map((block, i) =>
+    mapBlockStrings(block, editAt, scope, `content[${i}]`),
+  );
   return changed ? { ...(body as Obj), content } : body;
 }
 
@@ -108,12 +132,16 @@ export function responseStringMasker(plan: MaskPlan, onUnmasked: () => void = ()
 /** Whether `block` has no string masking leaves alone: text without citations, thinking, or a tool call. */
 function maskedWhole(block: unknown): boolean {
   if (!isObj(block)) return false;
-  if (block.type === 'text') return typeof block.text === 'string' && !(Array.isArray(block.citations) && block.citations.length > 0);
+  if (block.type === 'text')
+    return typeof block.text === 'string' && !(Array.isArray(block.citations) && block.citations.length > 0);
   if (block.type === 'thinking') return typeof block.thinking === 'string';
   return typeof block.type === 'string' && block.type.endsWith('tool_use');
 }
 
-/** Whether a Message holds strings response masking leaves alone (opaque ones: citations' encrypted indexes, tool result ids, anything unknown). */
+/**
+ * Whether a Message holds strings response masking leaves alone (opaque ones: citations' encrypted indexes, tool result
+ * ids, anything unknown).
+ */
 export function hasUnmaskedStrings(body: unknown): boolean {
   if (!isObj(body) || !Array.isArray(body.content)) return true;
   return !body.content.every(maskedWhole);
@@ -125,15 +153,28 @@ export interface MaskedResponse {
   readonly masked: unknown;
   /** The body the caller receives (placeholders restored when asked): `body` itself when unchanged. */
   readonly client: unknown;
-  /** Whether `masked` may still hold entity values (the audit must redact them); false when every string was scanned and all found were masked. */
+  /**
+   * Whether `masked` may still hold entity values (the audit must redact them); false when every string was scanned and
+   * all found were masked.
+   */
   readonly entitiesLeft: boolean;
 }
 
-/** Masks a Message for the policy's response types, and restores the prompt's placeholders in the caller's copy when asked. */
+/**
+ * Masks a Message for the policy's response types, and restores the prompt's placeholders in the caller's copy when
+ * asked.
+ */
 export function maskResponseBody(body: unknown, plan: MaskPlan): MaskedResponse {
   // Opaque strings masking leaves alone may hold anything: the audit then redacts the whole body.
   let entitiesLeft = plan.responseTypes.size === 0 || hasUnmaskedStrings(body);
-  const masked = plan.responseTypes.size === 0 ? body : mapStrings(body, responseStringMasker(plan, () => (entitiesLeft = true)), 'masked');
+  const masked =
+    plan.responseTypes.size === 0
+      ? body
+      : mapStrings(
+          body,
+          responseStringMasker(plan, () => (entitiesLeft = true)),
+          'masked',
+        );
   const client = plan.restore ? mapStrings(masked, (text) => plan.replacer.restore(text), 'restored') : masked;
   return { masked, client, entitiesLeft };
 }

@@ -20,7 +20,13 @@ export type ValuedMatch = EntityMatch & { readonly value?: string };
  * `value`, when given, is what the replacer numbers (or hashes), so `a\u0040b.org` in JSON text
  * gets the same placeholder as `a@b.org` in plain text.
  */
-export function maskText(text: string, matches: readonly ValuedMatch[], types: ReadonlySet<string>, replacer: MaskReplacer, jsonText = false): MaskedText {
+export function maskText(
+  text: string,
+  matches: readonly ValuedMatch[],
+  types: ReadonlySet<string>,
+  replacer: MaskReplacer,
+  jsonText = false,
+): MaskedText {
   const counts = new Map<string, number>();
   let out = '';
   let at = 0;
@@ -28,7 +34,8 @@ export function maskText(text: string, matches: readonly ValuedMatch[], types: R
     if (!types.has(m.type)) continue;
     let start = m.start;
     if (jsonText) {
-      // `\n` then a key: the match may have swallowed the escape's letter; a backslash run of odd length escapes `start`.
+      // `\n` then a key: the match may have swallowed the escape's letter; a backslash run of odd length
+      // escapes `start`.
       let slashes = 0;
       while (start - slashes - 1 >= at && text.charCodeAt(start - slashes - 1) === 92) slashes++;
       if (slashes % 2 === 1) start++;

@@ -46,7 +46,17 @@ export interface BuildBundleOptions {
 }
 
 /** Signing algorithms `sluice bundle build --signing-alg` accepts (and the gateway verifies). */
-export const SIGNING_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'] as const;
+export const SIGNING_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+] as const;
 
 /** One of SIGNING_ALGORITHMS. */
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
@@ -68,7 +78,10 @@ export interface BuiltBundle {
  * `dev-<UTC timestamp>`, so a revision never claims a commit the policy does not match.
  */
 export async function defaultRevision(dir: string, now: Date = new Date()): Promise<string> {
-  const dev = `dev-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+  const dev = `dev-${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}`;
   try {
     const { stdout: sha } = await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir });
     const { stdout: changes } = await run('git', ['status', '--porcelain', '--', '.'], { cwd: dir });
@@ -84,7 +97,9 @@ export async function defaultRevision(dir: string, now: Date = new Date()): Prom
  * matches its own text in Rego.
  */
 async function declaresTextRules(policiesDir: string): Promise<boolean> {
-  const files = (await readdir(policiesDir, { recursive: true })).filter((f) => f.endsWith('.rego') && !f.endsWith('_test.rego') && !f.endsWith(TEXT_RULES_FALLBACK_FILE));
+  const files = (await readdir(policiesDir, { recursive: true })).filter(
+    (f) => f.endsWith('.rego') && !f.endsWith('_test.rego') && !f.endsWith(TEXT_RULES_FALLBACK_FILE),
+  );
   for (const file of files) {
     const source = await readFile(join(policiesDir, file), 'utf8');
     if (/^package sluice\s*$/m.test(source) && /^text_rules\s*(?::=|=|if\b|\{)/m.test(source)) return true;
@@ -102,7 +117,10 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuiltBun
   const policiesDir = resolve(options.policiesDir);
   const outFile = resolve(options.outFile);
   const opaBin = options.opaBin ?? defaultOpaBin();
-  const isDir = await stat(policiesDir).then((s) => s.isDirectory(), () => false);
+  const isDir = await stat(policiesDir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   if (!isDir) throw new Error(`policy directory ${policiesDir} does not exist`);
   await stat(opaBin).catch(() => {
     throw new Error(`OPA CLI not found at ${opaBin}: run scripts/install-opa.sh (or set SLUICE_OPA_BIN)`);
@@ -114,9 +132,24 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuiltBun
   const tmpFile = `${outFile}.${process.pid}.tmp`;
   await mkdir(dirname(outFile), { recursive: true });
   // Bundle mode (-b): OPA signs only bundles; for policies/ it yields the same files as without.
-  const entrypoints = (await declaresTextRules(policiesDir)) ? ['-e', ENTRYPOINT, '-e', TEXT_RULES_ENTRYPOINT] : ['-e', ENTRYPOINT];
+  const entrypoints = (await declaresTextRules(policiesDir))
+    ? ['-e', ENTRYPOINT, '-e', TEXT_RULES_ENTRYPOINT]
+    : ['-e', ENTRYPOINT];
   const ignores = IGNORED.flatMap((pattern) => ['--ignore', pattern]);
-  const args = ['build', '-b', '-t', 'wasm', ...entrypoints, '--capabilities', capabilitiesFile, '--revision', revision, ...ignores, '-o', tmpFile];
+  const args = [
+    'build',
+    '-b',
+    '-t',
+    'wasm',
+    ...entrypoints,
+    '--capabilities',
+    capabilitiesFile,
+    '--revision',
+    revision,
+    ...ignores,
+    '-o',
+    tmpFile,
+  ];
   if (options.signingKey) {
     await stat(options.signingKey).catch(() => {
       throw new Error(`signing key ${options.signingKey} does not exist`);
@@ -128,7 +161,12 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuiltBun
   const stage = await mkdtemp(join(tmpdir(), 'sluice-bundle-'));
   let policyReadsText: boolean;
   try {
-    policyReadsText = await policyReadsPromptText({ opaBin, cwd: policiesDir, query: `data.${ENTRYPOINT.replace('/', '.')}`, ignore: IGNORED });
+    policyReadsText = await policyReadsPromptText({
+      opaBin,
+      cwd: policiesDir,
+      query: `data.${ENTRYPOINT.replace('/', '.')}`,
+      ignore: IGNORED,
+    });
     await cp(policiesDir, stage, { recursive: true });
     await writeManifestMetadata(stage, { [READS_TEXT_FIELD]: policyReadsText });
     // Run inside the copy so the bundle names files sluice/x.rego, not this machine's paths.
@@ -138,12 +176,22 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuiltBun
     await rm(tmpFile, { force: true });
     // OPA prints compile errors on stdout, other failures on stderr: show both.
     const { stdout, stderr } = err as { stdout?: unknown; stderr?: unknown };
-    const output = [stderr, stdout].map((s) => String(s ?? '').trim()).filter(Boolean).join('\n');
+    const output = [stderr, stdout]
+      .map((s) => String(s ?? '').trim())
+      .filter(Boolean)
+      .join('\n');
     throw new Error(`opa build of ${policiesDir} failed:\n${output || (err as Error).message}`, { cause: err });
   } finally {
     await rm(stage, { recursive: true, force: true });
   }
-  return { file: outFile, revision, capabilitiesFile, durationMs: performance.now() - started, policyReadsText, ...(options.signingKey ? { signedWith: options.signingAlg ?? 'RS256' } : {}) };
+  return {
+    file: outFile,
+    revision,
+    capabilitiesFile,
+    durationMs: performance.now() - started,
+    policyReadsText,
+    ...(options.signingKey ? { signedWith: options.signingAlg ?? 'RS256' } : {}),
+  };
 }
 
 /**
@@ -153,7 +201,10 @@ export async function buildBundle(options: BuildBundleOptions): Promise<BuiltBun
  */
 async function writeManifestMetadata(dir: string, fields: Record<string, unknown>): Promise<void> {
   const file = join(dir, '.manifest');
-  const existing = await readFile(file, 'utf8').then((text) => JSON.parse(text) as Record<string, unknown>, () => ({}) as Record<string, unknown>);
+  const existing = await readFile(file, 'utf8').then(
+    (text) => JSON.parse(text) as Record<string, unknown>,
+    () => ({}) as Record<string, unknown>,
+  );
   const metadata = (existing.metadata ?? {}) as Record<string, unknown>;
   const sluice = (metadata.sluice ?? {}) as Record<string, unknown>;
   await writeFile(file, JSON.stringify({ ...existing, metadata: { ...metadata, sluice: { ...sluice, ...fields } } }));

@@ -70,12 +70,14 @@ function setAt(root: Record<string, unknown>, path: readonly string[], value: un
   let node = root;
   for (const key of path.slice(0, -1)) {
     const next = (node[key] ??= {});
-    if (typeof next !== 'object' || next === null || Array.isArray(next)) throw new Error(`${source} conflicts with other data at ${path.join('.')}`);
+    if (typeof next !== 'object' || next === null || Array.isArray(next))
+      throw new Error(`${source} conflicts with other data at ${path.join('.')}`);
     node = next as Record<string, unknown>;
   }
   const last = path[path.length - 1];
   if (last === undefined) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${source} must hold a JSON object`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new Error(`${source} must hold a JSON object`);
     for (const [k, v] of Object.entries(value)) setAt(root, [k], v, source);
   } else if (node[last] !== undefined) {
     throw new Error(`${source} conflicts with other data at ${path.join('.')}`);
@@ -105,7 +107,11 @@ export async function unpackFile(file: string, label = file): Promise<Map<string
  * Finds the WASM module of `entrypoint` and merges the data documents of unpacked bundle
  * `files`; `file` names the bundle (a path or URL) in errors.
  */
-export function parseBundle(files: ReadonlyMap<string, Buffer>, file: string, entrypoint = 'sluice/decision'): PolicyBundle {
+export function parseBundle(
+  files: ReadonlyMap<string, Buffer>,
+  file: string,
+  entrypoint = 'sluice/decision',
+): PolicyBundle {
   const fail = (what: string): never => refuse(file, what);
 
   const parseJson = (name: string, content: Buffer): unknown => {
@@ -118,10 +124,18 @@ export function parseBundle(files: ReadonlyMap<string, Buffer>, file: string, en
 
   const rawManifest = files.get('/.manifest');
   const parsed = manifestSchema.safeParse(rawManifest ? parseJson('/.manifest', rawManifest) : {});
-  if (!parsed.success) refuse(file, `has an invalid .manifest: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    refuse(
+      file,
+      `has an invalid .manifest: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   const manifest = parsed.data;
   const modulePath = normalize(manifest.wasm.find((w) => w.entrypoint === entrypoint)?.module ?? '/policy.wasm');
-  const wasm = files.get(modulePath) ?? fail(`has no WASM module at ${modulePath}: build it with \`sluice bundle build\` (opa build -t wasm -e ${entrypoint})`);
+  const wasm =
+    files.get(modulePath) ??
+    fail(
+      `has no WASM module at ${modulePath}: build it with \`sluice bundle build\` (opa build -t wasm -e ${entrypoint})`,
+    );
 
   const data: Record<string, unknown> = {};
   for (const [name, content] of files) {

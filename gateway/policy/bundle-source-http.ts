@@ -27,7 +27,10 @@ export interface HttpBundleSourceOptions {
 }
 
 /** What one poll did. */
-export type PollResult = { readonly status: 304 } | { readonly status: 200; readonly load: LoadResult } | { readonly status: 'error'; readonly error: Error };
+export type PollResult =
+  | { readonly status: 304 }
+  | { readonly status: 200; readonly load: LoadResult }
+  | { readonly status: 'error'; readonly error: Error };
 
 /** Polls one bundle URL and loads every new bundle through the loader. */
 export class HttpBundleSource {
@@ -54,7 +57,13 @@ export class HttpBundleSource {
     if (waitS !== undefined) headers.prefer = `wait=${waitS}`;
     const timeout = waitS !== undefined ? (waitS + 30) * 1000 : (this.options.timeoutMs ?? 30_000);
     try {
-      const res = await request(url, { method: 'GET', headers, signal: this.abort.signal, headersTimeout: timeout, bodyTimeout: timeout });
+      const res = await request(url, {
+        method: 'GET',
+        headers,
+        signal: this.abort.signal,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
       const contentType = String(res.headers['content-type'] ?? '');
       this.longPolling = longPollingTimeoutSeconds !== undefined && contentType.startsWith(OPA_BUNDLE_CONTENT_TYPE);
       if (res.statusCode === 304) {
@@ -91,7 +100,11 @@ export class HttpBundleSource {
       this.counts.errors++;
       const error = err as Error;
       if (!this.stopped) this.options.loader.store.failed(this.options.url, error.message);
-      if (!this.stopped) this.options.loader.logger.warn({ source: url, error: error.message }, 'policy bundle download failed; the previous bundle keeps serving');
+      if (!this.stopped)
+        this.options.loader.logger.warn(
+          { source: url, error: error.message },
+          'policy bundle download failed; the previous bundle keeps serving',
+        );
       return { status: 'error', error };
     }
   }
@@ -114,10 +127,13 @@ export class HttpBundleSource {
     this.schedule(this.nextDelayMs());
   }
 
-  /** The wait before the next poll: none while long polling works, back-off after failures, else random in [min, max]. */
+  /**
+   * The wait before the next poll: none while long polling works, back-off after failures, else random in [min, max].
+   */
   nextDelayMs(): number {
     const { minDelayMs, maxDelayMs } = this.options;
-    if (this.failures > 0) return Math.min(maxDelayMs, minDelayMs * 2 ** (this.failures - 1)) * (0.5 + Math.random() / 2);
+    if (this.failures > 0)
+      return Math.min(maxDelayMs, minDelayMs * 2 ** (this.failures - 1)) * (0.5 + Math.random() / 2);
     if (this.longPolling) return 0;
     return minDelayMs + Math.random() * (maxDelayMs - minDelayMs);
   }

@@ -59,7 +59,8 @@ export async function loadVerificationKey(path: string): Promise<BundleVerificat
     throw new Error(`cannot read the bundle public key ${path}: ${(err as Error).message}`, { cause: err });
   }
   const algorithms = ALGORITHMS_BY_KEY[key.asymmetricKeyType ?? ''];
-  if (!algorithms) throw new Error(`bundle public key ${path} is a ${key.asymmetricKeyType} key; use an RSA, EC or Ed25519 key`);
+  if (!algorithms)
+    throw new Error(`bundle public key ${path} is a ${key.asymmetricKeyType} key; use an RSA, EC or Ed25519 key`);
   return { key, algorithms, source: path };
 }
 
@@ -71,14 +72,19 @@ function bundleName(path: string): string {
  * Checks the signature of unpacked bundle `files` (names with or without a leading "/") against
  * `key`. Throws BundleSignatureError naming the problem; returns what was verified.
  */
-export async function verifyBundleSignature(files: ReadonlyMap<string, Buffer>, key: BundleVerificationKey): Promise<VerifiedSignature> {
+export async function verifyBundleSignature(
+  files: ReadonlyMap<string, Buffer>,
+  key: BundleVerificationKey,
+): Promise<VerifiedSignature> {
   const byName = new Map([...files].map(([name, content]) => [bundleName(name), content]));
   const raw = byName.get(SIGNATURES_FILE);
-  if (!raw) throw new BundleSignatureError(`the bundle is not signed (no ${SIGNATURES_FILE}) and a public key is configured`);
+  if (!raw)
+    throw new BundleSignatureError(`the bundle is not signed (no ${SIGNATURES_FILE}) and a public key is configured`);
   let jwt: string;
   try {
     const parsed = signaturesSchema.parse(JSON.parse(raw.toString('utf8')));
-    if (parsed.signatures.length !== 1) throw new Error(`expected exactly one signature, found ${parsed.signatures.length}`);
+    if (parsed.signatures.length !== 1)
+      throw new Error(`expected exactly one signature, found ${parsed.signatures.length}`);
     jwt = parsed.signatures[0]!;
   } catch (err) {
     throw new BundleSignatureError(`${SIGNATURES_FILE} is malformed: ${(err as Error).message}`, { cause: err });
@@ -91,7 +97,10 @@ export async function verifyBundleSignature(files: ReadonlyMap<string, Buffer>, 
     algorithm = verified.protectedHeader.alg;
     payload = payloadSchema.parse(JSON.parse(new TextDecoder().decode(verified.payload)));
   } catch (err) {
-    const why = err instanceof joseErrors.JWSSignatureVerificationFailed ? 'the signature does not match the public key' : (err as Error).message;
+    const why =
+      err instanceof joseErrors.JWSSignatureVerificationFailed
+        ? 'the signature does not match the public key'
+        : (err as Error).message;
     throw new BundleSignatureError(`bundle signature rejected (key ${key.source}): ${why}`, { cause: err });
   }
 
@@ -109,8 +118,13 @@ export async function verifyBundleSignature(files: ReadonlyMap<string, Buffer>, 
     } catch (err) {
       throw new BundleSignatureError(`file ${name} cannot be checked: ${(err as Error).message}`, { cause: err });
     }
-    if (actual !== entry.hash.toLowerCase()) throw new BundleSignatureError(`file ${name} does not match its signed digest (${entry.algorithm} ${entry.hash.slice(0, 12)}…, got ${actual.slice(0, 12)}…)`);
+    if (actual !== entry.hash.toLowerCase())
+      throw new BundleSignatureError(
+        `file ${name} does not match its signed digest ` +
+          `(${entry.algorithm} ${entry.hash.slice(0, 12)}…, got ${actual.slice(0, 12)}…)`,
+      );
   }
-  if (unsigned.size > 0) throw new BundleSignatureError(`file(s) not covered by the signature: ${[...unsigned].sort().join(', ')}`);
+  if (unsigned.size > 0)
+    throw new BundleSignatureError(`file(s) not covered by the signature: ${[...unsigned].sort().join(', ')}`);
   return { algorithm, keyId: payload.keyid, files: payload.files.map((f) => bundleName(f.name)) };
 }

@@ -37,7 +37,10 @@ export function jsBuiltinNames(): string[] {
   try {
     return Object.keys(require(file) as Record<string, unknown>).sort();
   } catch (err) {
-    throw new Error(`cannot read opa-wasm's JS builtins at ${file} (package layout changed?): ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `cannot read opa-wasm's JS builtins at ${file} (package layout changed?): ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
@@ -58,12 +61,16 @@ export function wasmNativeBuiltinNames(metadata: unknown, opaVersion: string): s
     describesVersion = true;
     if (entry.data.wasm === true) names.push(name);
   }
-  if (!describesVersion) throw new Error(`builtin metadata does not describe OPA ${version}; run scripts/install-opa.sh`);
+  if (!describesVersion)
+    throw new Error(`builtin metadata does not describe OPA ${version}; run scripts/install-opa.sh`);
   return names.sort();
 }
 
 /** `capabilities` with only the builtins in `supported`; features and ABI versions untouched. */
-export function restrictCapabilities(capabilities: Capabilities, supported: ReadonlySet<string>): { capabilities: Capabilities; dropped: string[] } {
+export function restrictCapabilities(
+  capabilities: Capabilities,
+  supported: ReadonlySet<string>,
+): { capabilities: Capabilities; dropped: string[] } {
   const kept = capabilities.builtins.filter((b) => supported.has(b.name));
   const dropped = capabilities.builtins.filter((b) => !supported.has(b.name)).map((b) => b.name);
   return { capabilities: { ...capabilities, builtins: kept }, dropped };
@@ -89,13 +96,20 @@ export interface WasmCapabilities {
  * Writes the capabilities of `opaBin` restricted to opa-wasm's builtins to `outFile`. The
  * metadata comes from `metadataFile`, else SLUICE_OPA_BUILTIN_METADATA, else .tools/share/opa.
  */
-export async function writeWasmCapabilities(args: { opaBin: string; outFile: string; metadataFile?: string }): Promise<WasmCapabilities> {
+export async function writeWasmCapabilities(args: {
+  opaBin: string;
+  outFile: string;
+  metadataFile?: string;
+}): Promise<WasmCapabilities> {
   const metadataFile = args.metadataFile ?? (process.env.SLUICE_OPA_BUILTIN_METADATA || DEFAULT_BUILTIN_METADATA);
   let metadata: unknown;
   try {
     metadata = JSON.parse(await readFile(metadataFile, 'utf8'));
   } catch (err) {
-    throw new Error(`cannot read OPA builtin metadata ${metadataFile} (run scripts/install-opa.sh): ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `cannot read OPA builtin metadata ${metadataFile} (run scripts/install-opa.sh): ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const version = await opaVersion(args.opaBin);
   const supported = new Set([...wasmNativeBuiltinNames(metadata, version), ...jsBuiltinNames()]);

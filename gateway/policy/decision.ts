@@ -69,7 +69,10 @@ export function parseDecision(raw: unknown): Decision {
   const parsed = rawDecisionSchema.safeParse(raw);
   if (!parsed.success) {
     const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new SluiceError('SLUICE_ERR_POLICY_ERROR', `policy result does not match the decision contract (${where}); request refused`);
+    throw new SluiceError(
+      'SLUICE_ERR_POLICY_ERROR',
+      `policy result does not match the decision contract (${where}); request refused`,
+    );
   }
   const r = parsed.data;
   const common = { reasons: r.reasons, labels: r.labels };
@@ -78,7 +81,11 @@ export function parseDecision(raw: unknown): Decision {
     return {
       kind: 'approval_required',
       ...common,
-      approval: { reason: r.approval.reason, approverGroups: r.approval.approver_groups, ttlSeconds: r.approval.ttl_seconds },
+      approval: {
+        reason: r.approval.reason,
+        approverGroups: r.approval.approver_groups,
+        ttlSeconds: r.approval.ttl_seconds,
+      },
     };
   }
   return {

@@ -39,9 +39,17 @@ export function readsPromptText(baseRefs: readonly (readonly RefTerm[])[]): bool
 }
 
 /** Runs `opa deps` on `query` over the policies in `cwd` (skipping `ignore` patterns) and answers readsPromptText. */
-export async function policyReadsPromptText(args: { opaBin: string; cwd: string; query: string; ignore: readonly string[] }): Promise<boolean> {
+export async function policyReadsPromptText(args: {
+  opaBin: string;
+  cwd: string;
+  query: string;
+  ignore: readonly string[];
+}): Promise<boolean> {
   const ignores = args.ignore.flatMap((pattern) => ['--ignore', pattern]);
-  const { stdout } = await run(args.opaBin, ['deps', '--format', 'json', '-d', '.', ...ignores, args.query], { cwd: args.cwd, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run(args.opaBin, ['deps', '--format', 'json', '-d', '.', ...ignores, args.query], {
+    cwd: args.cwd,
+    maxBuffer: 16 * 1024 * 1024,
+  });
   const deps = JSON.parse(stdout) as { base?: RefTerm[][] };
   return readsPromptText(deps.base ?? []);
 }

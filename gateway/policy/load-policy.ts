@@ -16,7 +16,8 @@ import { PolicyStore } from './policy-store.ts';
 type PolicyConfig = SluiceConfig['policy'];
 
 /** The policy settings openPolicy reads; everything past the first three has the config's defaults. */
-export type PolicyOptions = Pick<PolicyConfig, 'bundle' | 'buildIfMissing' | 'policiesDir'> & Partial<Omit<PolicyConfig, 'bundle' | 'buildIfMissing' | 'policiesDir'>>;
+export type PolicyOptions = Pick<PolicyConfig, 'bundle' | 'buildIfMissing' | 'policiesDir'> &
+  Partial<Omit<PolicyConfig, 'bundle' | 'buildIfMissing' | 'policiesDir'>>;
 
 /** The loaded policy and the source keeping it current. */
 export interface PolicyRuntime {
@@ -46,7 +47,13 @@ export async function openPolicy(policy: PolicyOptions): Promise<PolicyRuntime> 
   const maxDelayMs = (policy.polling?.maxDelaySeconds ?? 120) * 1000;
 
   if (isBundleUrl(policy.bundle)) {
-    const source = new HttpBundleSource({ url: policy.bundle, loader, minDelayMs, maxDelayMs, ...(policy.longPollingTimeoutSeconds ? { longPollingTimeoutSeconds: policy.longPollingTimeoutSeconds } : {}) });
+    const source = new HttpBundleSource({
+      url: policy.bundle,
+      loader,
+      minDelayMs,
+      maxDelayMs,
+      ...(policy.longPollingTimeoutSeconds ? { longPollingTimeoutSeconds: policy.longPollingTimeoutSeconds } : {}),
+    });
     await source.poll();
     return {
       store,
@@ -75,17 +82,32 @@ export async function openPolicy(policy: PolicyOptions): Promise<PolicyRuntime> 
 }
 
 async function buildIfMissing(bundle: string, policy: PolicyOptions): Promise<void> {
-  if (await access(bundle).then(() => true, () => false)) return;
+  if (
+    await access(bundle).then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
   if (!policy.buildIfMissing) {
-    throw new Error(`policy bundle ${bundle} does not exist (build it with \`sluice bundle build\`, or set policy.buildIfMissing)`);
+    throw new Error(
+      `policy bundle ${bundle} does not exist (build it with \`sluice bundle build\`, or set policy.buildIfMissing)`,
+    );
   }
   if (policy.publicKey) {
-    throw new Error(`policy bundle ${bundle} does not exist, and policy.publicKey requires a signed bundle: build one with \`sluice bundle build --sign KEY.pem\``);
+    throw new Error(
+      `policy bundle ${bundle} does not exist, and policy.publicKey requires a signed bundle: ` +
+        'build one with `sluice bundle build --sign KEY.pem`',
+    );
   }
   try {
     await buildBundle({ policiesDir: policy.policiesDir, outFile: bundle });
   } catch (err) {
-    throw new Error(`policy bundle ${bundle} is missing and building it from ${resolve(policy.policiesDir)} failed: ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `policy bundle ${bundle} is missing and building it from ${resolve(policy.policiesDir)} failed: ` +
+        (err as Error).message,
+      { cause: err },
+    );
   }
 }
 

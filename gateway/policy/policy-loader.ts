@@ -31,7 +31,11 @@ export interface PreparedBundle {
  * Builds an engine from bundle bytes, checking the signature first when `key` is given (an
  * unsigned bundle is then refused). Throws with `source` in the message on any failure.
  */
-export async function prepareBundle(bytes: Buffer, source: string, key: BundleVerificationKey | undefined): Promise<PreparedBundle> {
+export async function prepareBundle(
+  bytes: Buffer,
+  source: string,
+  key: BundleVerificationKey | undefined,
+): Promise<PreparedBundle> {
   const digest = createHash('sha256').update(bytes).digest('hex');
   let files: Map<string, Buffer>;
   try {
@@ -96,7 +100,8 @@ export class PolicyLoader {
     const started = performance.now();
     const digest = createHash('sha256').update(bytes).digest('hex');
     // The same bytes again (a watcher firing twice, a server ignoring ETags): nothing to do.
-    if ((digest === this.lastDigest && this.store.current()) || digest === this.lastRefusedDigest) return { kind: 'unchanged' };
+    if ((digest === this.lastDigest && this.store.current()) || digest === this.lastRefusedDigest)
+      return { kind: 'unchanged' };
     try {
       const prepared = await prepareBundle(bytes, source, this.key);
       const previous = this.store.current()?.revision;
@@ -104,13 +109,26 @@ export class PolicyLoader {
       this.lastDigest = digest;
       this.lastRefusedDigest = undefined;
       const durationMs = performance.now() - started;
-      this.log.info({ source, revision: prepared.engine.revision, previous, signed: prepared.signature !== undefined, policyReadsText: prepared.engine.readsText, durationMs: Math.round(durationMs * 10) / 10 }, 'policy bundle loaded');
+      this.log.info(
+        {
+          source,
+          revision: prepared.engine.revision,
+          previous,
+          signed: prepared.signature !== undefined,
+          policyReadsText: prepared.engine.readsText,
+          durationMs: Math.round(durationMs * 10) / 10,
+        },
+        'policy bundle loaded',
+      );
       return { kind: 'loaded', revision: prepared.engine.revision, durationMs };
     } catch (err) {
       const error = err as Error;
       this.lastRefusedDigest = digest;
       this.store.failed(source, error.message);
-      this.log.warn({ source, error: error.message, serving: this.store.current()?.revision ?? null }, 'policy bundle refused; the previous bundle keeps serving');
+      this.log.warn(
+        { source, error: error.message, serving: this.store.current()?.revision ?? null },
+        'policy bundle refused; the previous bundle keeps serving',
+      );
       return { kind: 'refused', error };
     }
   }

@@ -13,7 +13,15 @@ export function policyReadiness(store: PolicyStore): Record<string, unknown> {
     loaded_at: s.loadedAt?.toISOString() ?? null,
     swaps: s.swaps,
     failures: s.failures,
-    ...(s.lastFailure ? { last_failure: { at: s.lastFailure.at.toISOString(), source: s.lastFailure.source, message: s.lastFailure.message } } : {}),
+    ...(s.lastFailure
+      ? {
+          last_failure: {
+            at: s.lastFailure.at.toISOString(),
+            source: s.lastFailure.source,
+            message: s.lastFailure.message,
+          },
+        }
+      : {}),
   };
 }
 
@@ -38,7 +46,8 @@ export function policyMetricsText(store: PolicyStore): string {
     '# HELP sluice_policy_bundle_swaps_total Bundles swapped in, the first load included.',
     '# TYPE sluice_policy_bundle_swaps_total counter',
     `sluice_policy_bundle_swaps_total ${s.swaps}`,
-    '# HELP sluice_policy_bundle_failures_total Bundles refused or downloads failed (the previous bundle kept serving).',
+    '# HELP sluice_policy_bundle_failures_total ' +
+      'Bundles refused or downloads failed (the previous bundle kept serving).',
     '# TYPE sluice_policy_bundle_failures_total counter',
     `sluice_policy_bundle_failures_total ${s.failures}`,
     '# HELP sluice_policy_wasm_memory_bytes WASM memory of the active policy instance.',

@@ -12,7 +12,10 @@ export interface PolicyStatus {
   readonly source: string | undefined;
   readonly loadedAt: Date | undefined;
   readonly swaps: number;
-  /** Bundles refused or downloads failed since start (corrupt, bad signature, trapping, unreachable…); the previous bundle kept serving. */
+  /**
+   * Bundles refused or downloads failed since start (corrupt, bad signature, trapping, unreachable…); the previous
+   * bundle kept serving.
+   */
   readonly failures: number;
   readonly lastFailure: { readonly at: Date; readonly source: string; readonly message: string } | undefined;
 }
@@ -24,7 +27,14 @@ export class PolicyStore {
 
   constructor(engine?: PolicyEngine, source?: string) {
     this.engine = engine;
-    this.state = { revision: engine?.revision, source, loadedAt: engine ? new Date() : undefined, swaps: 0, failures: 0, lastFailure: undefined };
+    this.state = {
+      revision: engine?.revision,
+      source,
+      loadedAt: engine ? new Date() : undefined,
+      swaps: 0,
+      failures: 0,
+      lastFailure: undefined,
+    };
   }
 
   /** The engine to use for a new request; undefined until a bundle is loaded (not ready). */
@@ -35,7 +45,13 @@ export class PolicyStore {
   /** Makes `engine` the one new requests use; requests already running keep theirs. */
   swap(engine: PolicyEngine, source?: string): void {
     this.engine = engine;
-    this.state = { ...this.state, revision: engine.revision, source: source ?? this.state.source, loadedAt: new Date(), swaps: this.state.swaps + 1 };
+    this.state = {
+      ...this.state,
+      revision: engine.revision,
+      source: source ?? this.state.source,
+      loadedAt: new Date(),
+      swaps: this.state.swaps + 1,
+    };
   }
 
   /** Records a bundle that was refused or could not be fetched; the current engine is left as it is. */

@@ -109,7 +109,12 @@ function compilePattern(source: string): CompiledPattern {
   const body = source.replace(RE2_FLAG_GROUP, '');
   // Unicode case folding (e.g. ſ matches s) is not what toLowerCase gives: no literal then.
   const literal = regexp.ignoreCase && regexp.unicode ? undefined : requiredLiteral(body);
-  return { source, regexp, literal: regexp.ignoreCase ? literal?.toLowerCase() : literal, inLowered: regexp.ignoreCase };
+  return {
+    source,
+    regexp,
+    literal: regexp.ignoreCase ? literal?.toLowerCase() : literal,
+    inLowered: regexp.ignoreCase,
+  };
 }
 
 export class TextMatcher {
@@ -141,7 +146,9 @@ export class TextMatcher {
   static fromRules(rules: unknown): TextMatcher {
     const parsed = rulesSchema.safeParse(rules ?? {});
     if (!parsed.success) {
-      throw new Error(`sluice/text_rules: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      throw new Error(
+        `sluice/text_rules: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     }
     const problems: string[] = [];
     const patterns = parsed.data.patterns.flatMap((source) => {
@@ -176,7 +183,9 @@ export class TextMatcher {
       p.literal === undefined || (p.inLowered ? lowered[i]! : texts[i]!).includes(p.literal);
     return {
       keywords: this.anyKeyword?.test(folded) ? this.keywords.filter((_, k) => this.keywordRes[k]?.test(folded)) : [],
-      patterns: this.patterns.filter((p) => texts.some((t, i) => mayMatch(p, i) && p.regexp.test(t))).map((p) => p.source),
+      patterns: this.patterns
+        .filter((p) => texts.some((t, i) => mayMatch(p, i) && p.regexp.test(t)))
+        .map((p) => p.source),
     };
   }
 }

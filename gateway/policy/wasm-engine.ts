@@ -31,7 +31,16 @@ const RELEASE_MEMORY_ABOVE_BYTES = 16 * 2 ** 20;
 
 /** The request used to prove a freshly loaded bundle evaluates at all: no groups, no grants. */
 const SMOKE_INPUT: PolicyInput = {
-  identity: { sub: 'sluice-smoke-test', iss: 'sluice', client_id: null, groups: [], scopes: [], token_id: null, issued_at: 0, expires_at: 0 },
+  identity: {
+    sub: 'sluice-smoke-test',
+    iss: 'sluice',
+    client_id: null,
+    groups: [],
+    scopes: [],
+    token_id: null,
+    issued_at: 0,
+    expires_at: 0,
+  },
   connection: 'sluice-smoke-test',
   request: {
     operation: 'messages.create',
@@ -79,7 +88,9 @@ export class PolicyEngine {
     readonly entities: DetectorKit,
     /** The bundle's text rules, matched in TypeScript; undefined when it declares none. */
     private readonly textMatcher: TextMatcher | undefined,
-    /** Whether the policy reads input.request.text; when not (per the manifest), the WASM input leaves the prompt out. */
+    /**
+     * Whether the policy reads input.request.text; when not (per the manifest), the WASM input leaves the prompt out.
+     */
     readonly readsText: boolean,
   ) {
     this.policy = policy;
@@ -94,7 +105,9 @@ export class PolicyEngine {
     return PolicyEngine.fromParsed(await readBundle(file, ENTRYPOINT), file);
   }
 
-  /** As fromBundle, for a bundle already unpacked and parsed (e.g. downloaded and verified); `label` names it in errors. */
+  /**
+   * As fromBundle, for a bundle already unpacked and parsed (e.g. downloaded and verified); `label` names it in errors.
+   */
   static async fromParsed(bundle: PolicyBundle, label: string): Promise<PolicyEngine> {
     const file = label;
     try {
@@ -106,8 +119,20 @@ export class PolicyEngine {
       if (typeof id !== 'number') throw new Error(`the WASM module has no entrypoint ${ENTRYPOINT}`);
       const textRulesId = entrypoints[TEXT_RULES_ENTRYPOINT];
       // The terms depend on data only, so one evaluation at load serves every request.
-      const textMatcher = typeof textRulesId === 'number' ? TextMatcher.fromRules(firstResult(policy.evaluate({}, textRulesId))) : undefined;
-      const engine = new PolicyEngine(policy, module, bundle.data, id, bundle.manifest.revision, buildDetectorKit(bundle.data), textMatcher, manifestSaysReadsText(bundle.manifest));
+      const textMatcher =
+        typeof textRulesId === 'number'
+          ? TextMatcher.fromRules(firstResult(policy.evaluate({}, textRulesId)))
+          : undefined;
+      const engine = new PolicyEngine(
+        policy,
+        module,
+        bundle.data,
+        id,
+        bundle.manifest.revision,
+        buildDetectorKit(bundle.data),
+        textMatcher,
+        manifestSaysReadsText(bundle.manifest),
+      );
       engine.evaluateWithResult(SMOKE_INPUT);
       return engine;
     } catch (err) {
@@ -125,18 +150,25 @@ export class PolicyEngine {
    * After a trap the instance stays usable: ABI 1.2 resets the heap on every evaluation.
    */
   evaluateWithResult(input: PolicyInput): { decision: Decision; result: unknown; input: PolicyInput } {
-    const evaluated = this.textMatcher ? { ...input, request: { ...input.request, text_matches: this.textMatcher.match(input.request.text) } } : input;
+    const evaluated = this.textMatcher
+      ? { ...input, request: { ...input.request, text_matches: this.textMatcher.match(input.request.text) } }
+      : input;
     let resultSet: unknown;
     try {
       resultSet = this.policy.evaluate(this.readsText ? evaluated : withoutText(evaluated), this.entrypointId);
     } catch (err) {
-      throw new SluiceError('SLUICE_ERR_POLICY_ERROR', `policy evaluation failed (${describe(err)}); request refused`, { cause: err });
+      throw new SluiceError('SLUICE_ERR_POLICY_ERROR', `policy evaluation failed (${describe(err)}); request refused`, {
+        cause: err,
+      });
     } finally {
       this.releaseGrownMemory();
     }
     const result = firstResult(resultSet);
     if (result === undefined) {
-      throw new SluiceError('SLUICE_ERR_POLICY_ERROR', `policy ${ENTRYPOINT} is undefined for this request; request refused`);
+      throw new SluiceError(
+        'SLUICE_ERR_POLICY_ERROR',
+        `policy ${ENTRYPOINT} is undefined for this request; request refused`,
+      );
     }
     return { decision: parseDecision(result), result, input: evaluated };
   }

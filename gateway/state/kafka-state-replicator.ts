@@ -56,7 +56,13 @@ export class KafkaStateReplicator implements StatePublisher {
 
   constructor(opts: StateReplicatorOptions) {
     this.#opts = opts;
-    this.#kafka = new Kafka({ clientId: opts.clientId, brokers: [...opts.brokers], logLevel: logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2000 } });
+    this.#kafka = new Kafka({
+      clientId: opts.clientId,
+      brokers: [...opts.brokers],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 3000,
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2000 },
+    });
     for (const kind of KINDS) this.#kindOf.set(opts.topics[kind], kind);
   }
 
@@ -66,7 +72,8 @@ export class KafkaStateReplicator implements StatePublisher {
   }
 
   publish<K extends StateKind>(kind: K, record: StateRecords[K]): void {
-    if (this.#closed) return this.#opts.logger.warn({ kind, id: record.id }, 'shared state: write after close is kept locally only');
+    if (this.#closed)
+      return this.#opts.logger.warn({ kind, id: record.id }, 'shared state: write after close is kept locally only');
     const topic = this.#opts.topics[kind];
     const pending = this.#outbox.get(topic) ?? this.#outbox.set(topic, new Map()).get(topic)!;
     pending.set(record.id, JSON.stringify(record));
@@ -87,10 +94,19 @@ export class KafkaStateReplicator implements StatePublisher {
       await admin.connect();
       if (this.#opts.createTopics) await ensureStateTopics(admin, topics, this.#opts.createTopics);
       const remaining = await endOffsets(admin, topics);
-      this.#producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      this.#producer = this.#kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       await this.#producer.connect();
       // A short fetch wait: disconnect waits for the fetch in flight, and records still arrive at once.
-      const consumer = (this.#consumer = this.#kafka.consumer({ groupId: `${this.#opts.clientId}-${this.instanceId}`, sessionTimeout: 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 1000 }));
+      const consumer = (this.#consumer = this.#kafka.consumer({
+        groupId: `${this.#opts.clientId}-${this.instanceId}`,
+        sessionTimeout: 10_000,
+        heartbeatInterval: 1000,
+        maxWaitTimeInMs: 1000,
+      }));
       await consumer.connect();
       await consumer.subscribe({ topics, fromBeginning: true });
       let caughtUp: () => void = () => {};
@@ -111,19 +127,32 @@ export class KafkaStateReplicator implements StatePublisher {
               await this.#targets.get(kind)?.apply(record);
             } catch (err) {
               // One bad record must not stop replication of the others (kafkajs would retry it forever).
-              this.#opts.logger.error({ topic, partition, offset: message.offset, err: (err as Error).message }, 'shared state: record skipped');
+              this.#opts.logger.error(
+                { topic, partition, offset: message.offset, err: (err as Error).message },
+                'shared state: record skipped',
+              );
             }
           }
           const key = `${topic}/${partition}`;
           const end = remaining.get(key);
-          if (end !== undefined && BigInt(message.offset) + 1n >= end && remaining.delete(key) && remaining.size === 0) caughtUp();
+          if (end !== undefined && BigInt(message.offset) + 1n >= end && remaining.delete(key) && remaining.size === 0)
+            caughtUp();
         },
       });
       await done;
     };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`shared state: could not read the state topics (${topics.join(', ')}) from ${this.#opts.brokers.join(', ')} within ${this.#opts.startTimeoutMs} ms`)), this.#opts.startTimeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `shared state: could not read the state topics (${topics.join(', ')}) ` +
+                `from ${this.#opts.brokers.join(', ')} within ${this.#opts.startTimeoutMs} ms`,
+            ),
+          ),
+        this.#opts.startTimeoutMs,
+      );
     });
     try {
       await Promise.race([work(), timeout]);
@@ -167,7 +196,12 @@ export class KafkaStateReplicator implements StatePublisher {
       this.#outbox = new Map();
       try {
         const headers = { [INSTANCE_HEADER]: this.instanceId, 'content-type': 'application/json' };
-        await this.#producer!.sendBatch({ topicMessages: [...batch].map(([topic, byId]) => ({ topic, messages: [...byId].map(([key, value]) => ({ key, value, headers })) })) });
+        await this.#producer!.sendBatch({
+          topicMessages: [...batch].map(([topic, byId]) => ({
+            topic,
+            messages: [...byId].map(([key, value]) => ({ key, value, headers })),
+          })),
+        });
         backoff = 200;
       } catch (err) {
         // Put back what no newer write replaced meanwhile, and retry (also while closing, until close gives up).

@@ -5,7 +5,10 @@ import { KafkaStateReplicator, type StateReplicatorOptions } from './kafka-state
  * The replicator for `state.kafka`, or undefined on the embedded default (state stays in this
  * process and its {stateDir} files). Not started: the stores register with it first.
  */
-export function openSharedState(config: SluiceConfig, logger: StateReplicatorOptions['logger']): KafkaStateReplicator | undefined {
+export function openSharedState(
+  config: SluiceConfig,
+  logger: StateReplicatorOptions['logger'],
+): KafkaStateReplicator | undefined {
   const k = config.state.kafka;
   if (!k) return undefined;
   return new KafkaStateReplicator({

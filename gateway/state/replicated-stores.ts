@@ -19,8 +19,14 @@ export interface StateRegistry extends StatePublisher {
  * Reads stay local (no network on the request path).
  */
 export function replicateStores(local: AccessStores, registry: StateRegistry): AccessStores {
-  registry.register('approvals', { apply: (a) => mergeApproval(local.approvals, a), records: () => local.approvals.list() });
-  registry.register('sessions', { apply: (s) => mergeSession(local.sessions, s), records: () => local.sessions.list() });
+  registry.register('approvals', {
+    apply: (a) => mergeApproval(local.approvals, a),
+    records: () => local.approvals.list(),
+  });
+  registry.register('sessions', {
+    apply: (s) => mergeSession(local.sessions, s),
+    records: () => local.sessions.list(),
+  });
   registry.register('grants', { apply: (g) => mergeGrant(local.grants, g), records: () => local.grants.list() });
   return {
     approvals: new ReplicatedApprovalStore(local.approvals, registry),
@@ -35,7 +41,9 @@ async function mergeApproval(store: ApprovalStore, remote: Approval): Promise<vo
   for (;;) {
     const current = await store.get(remote.id);
     if (!supersedes('approvals', remote, current)) return;
-    const done = current ? await store.transition(remote.id, current.state, remote) : await store.create(remote).catch(() => undefined);
+    const done = current
+      ? await store.transition(remote.id, current.state, remote)
+      : await store.create(remote).catch(() => undefined);
     if (done) return;
   }
 }
@@ -110,7 +118,11 @@ class ReplicatedGrantStore implements GrantStore {
   listFor(subject: string): Promise<AccessGrant[]> {
     return this.local.listFor(subject);
   }
-  async transition(id: string, from: GrantState, change: Partial<AccessGrant> & { readonly state: GrantState }): Promise<AccessGrant | undefined> {
+  async transition(
+    id: string,
+    from: GrantState,
+    change: Partial<AccessGrant> & { readonly state: GrantState },
+  ): Promise<AccessGrant | undefined> {
     return this.#sent(await this.local.transition(id, from, change));
   }
   // Local only, like sessions' prune below.

@@ -60,6 +60,13 @@ const COMPARE: { readonly [K in StateKind]: (a: StateRecords[K], b: StateRecords
 };
 
 /** True when `incoming` should replace `current` (or there is no current copy). */
-export function supersedes<K extends StateKind>(kind: K, incoming: StateRecords[K], current: StateRecords[K] | undefined): boolean {
-  return current === undefined || (COMPARE[kind] as (a: StateRecords[K], b: StateRecords[K]) => number)(incoming, current) > 0;
+export function supersedes<K extends StateKind>(
+  kind: K,
+  incoming: StateRecords[K],
+  current: StateRecords[K] | undefined,
+): boolean {
+  return (
+    current === undefined ||
+    (COMPARE[kind] as (a: StateRecords[K], b: StateRecords[K]) => number)(incoming, current) > 0
+  );
 }

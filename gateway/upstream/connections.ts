@@ -29,9 +29,11 @@ export class ConnectionRegistry {
     const problems: string[] = [];
     configs.forEach((c, i) => {
       const secret = c.apiKeyEnv ? env[c.apiKeyEnv] : undefined;
-      if (c.apiKeyEnv && !secret) problems.push(`connections.${i}.apiKeyEnv: environment variable ${c.apiKeyEnv} is not set`);
+      if (c.apiKeyEnv && !secret)
+        problems.push(`connections.${i}.apiKeyEnv: environment variable ${c.apiKeyEnv} is not set`);
       const url = new URL(c.baseUrl);
-      const headerValue = secret === undefined ? undefined : c.authHeader === 'authorization' ? `Bearer ${secret}` : secret;
+      const headerValue =
+        secret === undefined ? undefined : c.authHeader === 'authorization' ? `Bearer ${secret}` : secret;
       this.byName.set(c.name, {
         name: c.name,
         origin: url.origin,
@@ -40,7 +42,11 @@ export class ConnectionRegistry {
         echo: c.echo,
         headersTimeoutMs: c.headersTimeoutMs,
         bodyTimeoutMs: c.bodyTimeoutMs,
-        pool: new Pool(url.origin, { connect: { timeout: c.connectTimeoutMs }, keepAliveTimeout: 30_000, pipelining: 1 }),
+        pool: new Pool(url.origin, {
+          connect: { timeout: c.connectTimeoutMs },
+          keepAliveTimeout: 30_000,
+          pipelining: 1,
+        }),
         credentialHeaderValue: () => headerValue,
       });
     });

@@ -44,7 +44,10 @@ export async function forward(call: UpstreamCall): Promise<Dispatcher.ResponseDa
     return await connection.pool.request({
       method: call.method,
       path: connection.basePath + call.path,
-      headers: upstreamRequestHeaders(call.callerHeaders, { header: connection.authHeader, value: connection.credentialHeaderValue() }),
+      headers: upstreamRequestHeaders(call.callerHeaders, {
+        header: connection.authHeader,
+        value: connection.credentialHeaderValue(),
+      }),
       body: call.body,
       signal: call.signal,
       headersTimeout: connection.headersTimeoutMs,
@@ -58,8 +61,16 @@ export async function forward(call: UpstreamCall): Promise<Dispatcher.ResponseDa
 /** Maps an undici error (before or during the body) to the gateway's error table. */
 export function upstreamError(err: unknown, connectionName: string): SluiceError {
   if (err instanceof SluiceError) return err;
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
+  if (
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError ||
+    err instanceof undiciErrors.ConnectTimeoutError
+  ) {
     return new SluiceError('SLUICE_ERR_UPSTREAM_TIMEOUT', `upstream "${connectionName}" timed out`, { cause: err });
   }
-  return new SluiceError('SLUICE_ERR_UPSTREAM_UNAVAILABLE', `upstream "${connectionName}" unavailable: ${(err as Error).message ?? 'connection failed'}`, { cause: err });
+  return new SluiceError(
+    'SLUICE_ERR_UPSTREAM_UNAVAILABLE',
+    `upstream "${connectionName}" unavailable: ${(err as Error).message ?? 'connection failed'}`,
+    { cause: err },
+  );
 }

@@ -11,7 +11,11 @@ const REQUEST_PREFIXES = ['x-stainless-']; // SDK runtime telemetry; harmless an
 const RESPONSE_HEADERS = new Set(['content-type', 'request-id', 'retry-after', 'x-should-retry']);
 const RESPONSE_PREFIXES = ['anthropic-ratelimit-'];
 
-function pick(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, names: Set<string>, prefixes: string[]): Record<string, string> {
+function pick(
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
+  names: Set<string>,
+  prefixes: string[],
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
@@ -34,6 +38,8 @@ export function upstreamRequestHeaders(
 }
 
 /** Headers passed back to the caller from the upstream response. */
-export function callerResponseHeaders(upstreamHeaders: Record<string, string | string[] | undefined>): Record<string, string> {
+export function callerResponseHeaders(
+  upstreamHeaders: Record<string, string | string[] | undefined>,
+): Record<string, string> {
   return pick(upstreamHeaders, RESPONSE_HEADERS, RESPONSE_PREFIXES);
 }

@@ -24,7 +24,11 @@ async function run(fsync: boolean, concurrency: number) {
   const dir = await mkdtemp(join(base, 'sluice-audit-ahead-'));
   const sink = new FileAuditSink(join(dir, 'audit.jsonl'), { fsync });
   const audit = new AuditLog([sink]);
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   const end = performance.now() + SECONDS * 1000;
   let calls = 0;
   const loop = async (): Promise<void> => {
@@ -45,7 +49,9 @@ async function run(fsync: boolean, concurrency: number) {
 
 const results = [];
 for (const fsync of [false, true]) for (const concurrency of [1, 32]) results.push(await run(fsync, concurrency));
-const rows = results.map((r) => `| ${r.fsync ? 'on' : 'off'} | ${r.concurrency} | ${r.callsPerSecond} | ${r.p50Us} | ${r.p99Us} |`);
+const rows = results.map(
+  (r) => `| ${r.fsync ? 'on' : 'off'} | ${r.concurrency} | ${r.callsPerSecond} | ${r.p50Us} | ${r.p99Us} |`,
+);
 const md = [
   `Write-ahead wait (record a 2 KB decision, await written()), ${SECONDS}s each, file system of ${base}`,
   '',

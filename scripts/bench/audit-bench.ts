@@ -33,16 +33,26 @@ async function stop(child: ChildProcess): Promise<void> {
 
 /** `script` runs under plain node when it is JavaScript (sluice-target.mjs), through tsx when TypeScript. */
 async function start(script: string, ...args: string[]): Promise<{ url: string; token?: string; pid: number }> {
-  const child = spawn(process.execPath, [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), script, ...args], { env: { ...process.env, BENCH_UPSTREAM_KEY: key }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), script, ...args], {
+    env: { ...process.env, BENCH_UPSTREAM_KEY: key },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(child);
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => l.startsWith('BENCH-READY ') && resolve(l.slice('BENCH-READY '.length)));
+    createInterface({ input: child.stdout! }).on(
+      'line',
+      (l) => l.startsWith('BENCH-READY ') && resolve(l.slice('BENCH-READY '.length)),
+    );
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
   });
   return { ...(JSON.parse(line) as { url: string; token?: string }), pid: child.pid! };
 }
 
-const body = JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 1024, messages: [{ role: 'user', content: 'The quarterly report shows steady growth. '.repeat(100) }] });
+const body = JSON.stringify({
+  model: 'claude-sonnet-4-6',
+  max_tokens: 1024,
+  messages: [{ role: 'user', content: 'The quarterly report shows steady growth. '.repeat(100) }],
+});
 
 /** CPU seconds (user + system) a process has used, from /proc: robust to other load on the machine. */
 async function cpuSeconds(pid: number): Promise<number> {
@@ -55,14 +65,30 @@ async function measure(name: string, target: Target, pid: number) {
   const latency = await closedLoop(target, body, N, Math.round(N / 5));
   const cpu0 = await cpuSeconds(pid);
   const throughput = await saturate(target, body, 32, SECONDS);
-  const cpuUsPerRequest = Math.round((((await cpuSeconds(pid)) - cpu0) * 1e6) / Math.max(1, throughput.requestsPerSecond * SECONDS));
+  const cpuUsPerRequest = Math.round(
+    (((await cpuSeconds(pid)) - cpu0) * 1e6) / Math.max(1, throughput.requestsPerSecond * SECONDS),
+  );
   const metrics = await (await fetch(`${target.url}/metrics`)).text();
   const depth = Number(/^sluice_audit_kafka_spool_depth_records (\S+)$/m.exec(metrics)?.[1] ?? 0);
-  return { name, p50: latency.total.p50, p99: latency.total.p99, rps: throughput.requestsPerSecond, cpuUsPerRequest, failures: latency.failures + throughput.non2xx + throughput.errors, spoolDepthAfter: depth };
+  return {
+    name,
+    p50: latency.total.p50,
+    p99: latency.total.p99,
+    rps: throughput.requestsPerSecond,
+    cpuUsPerRequest,
+    failures: latency.failures + throughput.non2xx + throughput.errors,
+    spoolDepthAfter: depth,
+  };
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'sluice-audit-bench-'));
-const kafkaEnv = { ...process.env, SLUICE_KAFKA_DIR: join(dir, 'kafka'), SLUICE_KAFKA_PORT: '29392', SLUICE_KAFKA_CONTROLLER_PORT: '29393', SLUICE_KAFKA_WATCH_PID: String(process.pid) };
+const kafkaEnv = {
+  ...process.env,
+  SLUICE_KAFKA_DIR: join(dir, 'kafka'),
+  SLUICE_KAFKA_PORT: '29392',
+  SLUICE_KAFKA_CONTROLLER_PORT: '29393',
+  SLUICE_KAFKA_WATCH_PID: String(process.pid),
+};
 try {
   const bundle = join(dir, 'sluice.tar.gz');
   await buildBundle({ policiesDir: 'policies', outFile: bundle, revision: 'bench' });
@@ -70,13 +96,27 @@ try {
   await run('bash', ['scripts/kafka.sh', 'start'], { env: kafkaEnv });
   const mock = await start('scripts/bench/target.ts', 'mock', '0');
   const results = [];
-  for (const [name, mode, brokers] of [['file sink only', 'file', ''], ['file + Kafka sink', 'kafka', '127.0.0.1:29392'], ['file + Kafka, broker down (spool only)', 'kafka', '127.0.0.1:29394']] as const) {
+  for (const [name, mode, brokers] of [
+    ['file sink only', 'file', ''],
+    ['file + Kafka sink', 'kafka', '127.0.0.1:29392'],
+    ['file + Kafka, broker down (spool only)', 'kafka', '127.0.0.1:29394'],
+  ] as const) {
     const s = await start('scripts/bench/sluice-target.mjs', mock.url, bundle, mode, brokers);
     results.push(await measure(name, { url: s.url, headers: { authorization: `Bearer ${s.token}` } }, s.pid));
     await stop(children.pop()!);
   }
-  const rows = results.map((r) => `| ${r.name} | ${r.rps} | ${r.cpuUsPerRequest} | ${r.p50} | ${r.p99} | ${r.spoolDepthAfter} | ${r.failures} |`);
-  const md = [`Audit sinks, ${N} sequential calls then ${SECONDS}s at 32 connections (mock upstream, 4 KB prompt)`, '', '| audit | req/s | Sluice CPU µs/req | p50 ms (c=1) | p99 ms (c=1) | spool depth after | failures |', '|---|---|---|---|---|---|---|', ...rows, ''].join('\n');
+  const rows = results.map(
+    (r) =>
+      `| ${r.name} | ${r.rps} | ${r.cpuUsPerRequest} | ${r.p50} | ${r.p99} | ${r.spoolDepthAfter} | ${r.failures} |`,
+  );
+  const md = [
+    `Audit sinks, ${N} sequential calls then ${SECONDS}s at 32 connections (mock upstream, 4 KB prompt)`,
+    '',
+    '| audit | req/s | Sluice CPU µs/req | p50 ms (c=1) | p99 ms (c=1) | spool depth after | failures |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
   await mkdir('bench-results', { recursive: true });
   await writeFile('bench-results/audit-kafka.json', JSON.stringify(results, null, 2));
   await writeFile('bench-results/audit-kafka.md', md);

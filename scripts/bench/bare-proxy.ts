@@ -8,7 +8,11 @@ import { Pool } from 'undici';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length']);
 
-export function startBareProxy(upstreamUrl: string, upstreamKey: string, port = 0): Promise<{ url: string; server: Server }> {
+export function startBareProxy(
+  upstreamUrl: string,
+  upstreamKey: string,
+  port = 0,
+): Promise<{ url: string; server: Server }> {
   const pool = new Pool(upstreamUrl, { connections: 128 });
   const server = createServer(async (req, res) => {
     try {
@@ -18,7 +22,8 @@ export function startBareProxy(upstreamUrl: string, upstreamKey: string, port = 
       }
       const upstream = await pool.request({ method: req.method as 'POST', path: req.url ?? '/', headers, body: req });
       const out: Record<string, string> = {};
-      for (const [name, value] of Object.entries(upstream.headers)) if (typeof value === 'string' && !HOP_BY_HOP.has(name)) out[name] = value;
+      for (const [name, value] of Object.entries(upstream.headers))
+        if (typeof value === 'string' && !HOP_BY_HOP.has(name)) out[name] = value;
       res.writeHead(upstream.statusCode, out);
       await pipeline(upstream.body, res);
     } catch {
@@ -26,8 +31,10 @@ export function startBareProxy(upstreamUrl: string, upstreamKey: string, port = 
       else res.destroy();
     }
   });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => {
-    const address = server.address();
-    resolve({ url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}`, server });
-  }));
+  return new Promise((resolve) =>
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address();
+      resolve({ url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}`, server });
+    }),
+  );
 }

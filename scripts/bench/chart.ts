@@ -24,10 +24,16 @@ export function latencyChartSvg(systems: readonly SystemResult[], title: string)
     parts.push(`<text x="10" y="${y + 22}">${esc(s.name)}</text>`);
     (['p50', 'p99', 'p999'] as const).forEach((key, j) => {
       const ms = s.json[key];
-      parts.push(`<rect x="${left}" y="${y + j * 15}" width="${scale(ms).toFixed(1)}" height="13" fill="${COLORS[key]}"/>`);
+      parts.push(
+        `<rect x="${left}" y="${y + j * 15}" width="${scale(ms).toFixed(1)}" height="13" fill="${COLORS[key]}"/>`,
+      );
       parts.push(`<text x="${left + scale(ms) + 4}" y="${y + j * 15 + 11}">${key} ${ms.toFixed(2)} ms</text>`);
     });
   });
-  parts.push(`<text x="10" y="${height - 10}" fill="#666">end-to-end latency at concurrency 1, 4 KB prompt, non-streaming (lower is better)</text>`, '</svg>');
+  parts.push(
+    `<text x="10" y="${height - 10}" fill="#666">` +
+      `end-to-end latency at concurrency 1, 4 KB prompt, non-streaming (lower is better)</text>`,
+    '</svg>',
+  );
   return `${parts.join('\n')}\n`;
 }

@@ -20,12 +20,22 @@ export interface Percentiles {
 }
 
 function histogram(): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 }
 
 function percentilesMs(h: hdr.Histogram): Percentiles {
   const ms = (us: number): number => Math.round(us) / 1000;
-  return { p50: ms(h.getValueAtPercentile(50)), p99: ms(h.getValueAtPercentile(99)), p999: ms(h.getValueAtPercentile(99.9)), mean: ms(h.mean), count: h.totalCount };
+  return {
+    p50: ms(h.getValueAtPercentile(50)),
+    p99: ms(h.getValueAtPercentile(99)),
+    p999: ms(h.getValueAtPercentile(99.9)),
+    mean: ms(h.mean),
+    count: h.totalCount,
+  };
 }
 
 export interface Target {
@@ -46,7 +56,8 @@ function deltaEventCounter(): (chunk: Buffer) => number {
   return (chunk) => {
     const text = Buffer.concat([carried, chunk]);
     let deltas = 0;
-    for (let at = text.indexOf(DELTA_EVENT); at !== -1; at = text.indexOf(DELTA_EVENT, at + DELTA_EVENT.length)) deltas++;
+    for (let at = text.indexOf(DELTA_EVENT); at !== -1; at = text.indexOf(DELTA_EVENT, at + DELTA_EVENT.length))
+      deltas++;
     carried = text.subarray(Math.max(0, text.length - (DELTA_EVENT.length - 1)));
     return deltas;
   };
@@ -72,7 +83,13 @@ export interface ClosedLoopResult {
  * back to back until `count` are measured (after `warmup`). Times in ms, taken when a read of
  * the response body reaches the client.
  */
-export async function closedLoop(target: Target, body: string, count: number, warmup: number, concurrency = 1): Promise<ClosedLoopResult> {
+export async function closedLoop(
+  target: Target,
+  body: string,
+  count: number,
+  warmup: number,
+  concurrency = 1,
+): Promise<ClosedLoopResult> {
   const total = histogram();
   const firstDelta = histogram();
   const interChunk = histogram();
@@ -113,7 +130,13 @@ export async function closedLoop(target: Target, body: string, count: number, wa
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { total: percentilesMs(total), firstDelta: percentilesMs(firstDelta), interChunk: percentilesMs(interChunk), batchedDeltas, failures };
+  return {
+    total: percentilesMs(total),
+    firstDelta: percentilesMs(firstDelta),
+    interChunk: percentilesMs(interChunk),
+    batchedDeltas,
+    failures,
+  };
 }
 
 export interface Throughput {
@@ -124,7 +147,12 @@ export interface Throughput {
 }
 
 /** Saturation: autocannon with `connections` concurrent keep-alive connections for `seconds`. */
-export async function saturate(target: Target, body: string, connections: number, seconds: number): Promise<Throughput> {
+export async function saturate(
+  target: Target,
+  body: string,
+  connections: number,
+  seconds: number,
+): Promise<Throughput> {
   const result = await autocannon({
     url: `${target.url}/v1/messages`,
     method: 'POST',
@@ -147,7 +175,9 @@ export async function saturate(target: Target, body: string, connections: number
  * would miss short peaks.
  */
 export async function peakRss(pid: number): Promise<{ stop(): Promise<number> }> {
-  const sampler = spawn(process.execPath, [fileURLToPath(new URL('./rss-sampler.mjs', import.meta.url)), String(pid)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const sampler = spawn(process.execPath, [fileURLToPath(new URL('./rss-sampler.mjs', import.meta.url)), String(pid)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: sampler.stdout! })[Symbol.asyncIterator]();
   const next = async (): Promise<string> => {
     const line = await lines.next();

@@ -30,10 +30,14 @@ async function waitUntilUp(url: string, timeoutMs: number): Promise<void> {
 }
 
 export async function startPortkey(upstreamUrl: string, upstreamKey: string, port: number): Promise<RunningPeer> {
-  const child = spawn(process.execPath, ['.tools/peers/portkey/node_modules/@portkey-ai/gateway/build/start-server.js', `--port=${port}`, '--headless'], {
-    env: { ...process.env, NODE_ENV: 'production' },
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    process.execPath,
+    ['.tools/peers/portkey/node_modules/@portkey-ai/gateway/build/start-server.js', `--port=${port}`, '--headless'],
+    {
+      env: { ...process.env, NODE_ENV: 'production' },
+      stdio: 'ignore',
+    },
+  );
   await waitUntilUp(`http://127.0.0.1:${port}/`, 20_000);
   const config = {
     provider: 'anthropic',
@@ -41,10 +45,18 @@ export async function startPortkey(upstreamUrl: string, upstreamKey: string, por
     custom_host: `${upstreamUrl}/v1`,
     input_guardrails: [{ 'default.regexMatch': { rule: GUARDRAIL_RULE, not: true }, deny: true }],
   };
-  return { process: child, target: { url: `http://127.0.0.1:${port}`, headers: { 'x-portkey-config': JSON.stringify(config) } } };
+  return {
+    process: child,
+    target: { url: `http://127.0.0.1:${port}`, headers: { 'x-portkey-config': JSON.stringify(config) } },
+  };
 }
 
-export async function startLiteLlm(upstreamUrl: string, upstreamKey: string, port: number, dir: string): Promise<RunningPeer> {
+export async function startLiteLlm(
+  upstreamUrl: string,
+  upstreamKey: string,
+  port: number,
+  dir: string,
+): Promise<RunningPeer> {
   const configFile = join(dir, 'litellm.yaml');
   const masterKey = `sk-litellm-${Date.now()}`;
   await writeFile(
@@ -61,10 +73,17 @@ export async function startLiteLlm(upstreamUrl: string, upstreamKey: string, por
       '',
     ].join('\n'),
   );
-  const child = spawn('.tools/peers/litellm/bin/litellm', ['--config', configFile, '--port', String(port), '--num_workers', '1'], {
-    env: { ...process.env, BENCH_UPSTREAM_KEY: upstreamKey },
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    '.tools/peers/litellm/bin/litellm',
+    ['--config', configFile, '--port', String(port), '--num_workers', '1'],
+    {
+      env: { ...process.env, BENCH_UPSTREAM_KEY: upstreamKey },
+      stdio: 'ignore',
+    },
+  );
   await waitUntilUp(`http://127.0.0.1:${port}/health/liveliness`, 60_000);
-  return { process: child, target: { url: `http://127.0.0.1:${port}`, headers: { authorization: `Bearer ${masterKey}` } } };
+  return {
+    process: child,
+    target: { url: `http://127.0.0.1:${port}`, headers: { authorization: `Bearer ${masterKey}` } },
+  };
 }

@@ -24,22 +24,49 @@ const EVALS = quick ? 5_000 : 50_000;
 /** Evaluations measured after each idle pause (20 ms × 300 = 6 s). */
 const IDLE_EVALS = quick ? 30 : 300;
 
-function stats(samples: number[], scale: number): { p50: number; p99: number; p999: number; mean: number; count: number } {
+function stats(
+  samples: number[],
+  scale: number,
+): { p50: number; p99: number; p999: number; mean: number; count: number } {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q: number): number => Math.round(s[Math.min(s.length - 1, Math.floor(q * s.length))]! * scale * 10) / 10;
-  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), mean: Math.round((s.reduce((a, b) => a + b, 0) / s.length) * scale * 10) / 10, count: s.length };
+  return {
+    p50: at(0.5),
+    p99: at(0.99),
+    p999: at(0.999),
+    mean: Math.round((s.reduce((a, b) => a + b, 0) / s.length) * scale * 10) / 10,
+    count: s.length,
+  };
 }
 
 function input(text: string): PolicyInput {
   return {
-    identity: { sub: 'alice', iss: 'https://idp.example', client_id: 'cli', groups: ['engineering'], scopes: [], token_id: 't', issued_at: 1_700_000_000, expires_at: 1_700_000_900 },
+    identity: {
+      sub: 'alice',
+      iss: 'https://idp.example',
+      client_id: 'cli',
+      groups: ['engineering'],
+      scopes: [],
+      token_id: 't',
+      issued_at: 1_700_000_000,
+      expires_at: 1_700_000_900,
+    },
     connection: 'anthropic',
     request: {
-      operation: 'messages.create', model: 'claude-sonnet-4-5', stream: false, max_tokens: 1024,
+      operation: 'messages.create',
+      model: 'claude-sonnet-4-5',
+      stream: false,
+      max_tokens: 1024,
       skills: [{ type: 'anthropic', skill_id: 'pdf', version: 'latest' }],
       tools: [{ name: 'web_search', type: 'web_search_20250305', family: 'web_search' }],
-      mcp_servers: [], tool_choice: null, container: null,
-      media: { images: 0, documents: 0, bytes: 0 }, betas: [], estimated_input_tokens: Math.ceil(text.length / 4), text, findings: {},
+      mcp_servers: [],
+      tool_choice: null,
+      container: null,
+      media: { images: 0, documents: 0, bytes: 0 },
+      betas: [],
+      estimated_input_tokens: Math.ceil(text.length / 4),
+      text,
+      findings: {},
     },
     session: null,
     approval: null,
@@ -56,7 +83,16 @@ async function main(): Promise<void> {
     await writeFile(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     await writeFile(pubFile, publicKey.export({ type: 'spki', format: 'pem' }));
     const build = async (name: string, sign: boolean): Promise<Buffer> =>
-      readFile((await buildBundle({ policiesDir: 'policies', outFile: join(dir, `${name}.tar.gz`), revision: name, ...(sign ? { signingKey: keyFile, signingAlg: 'ES256' as const } : {}) })).file);
+      readFile(
+        (
+          await buildBundle({
+            policiesDir: 'policies',
+            outFile: join(dir, `${name}.tar.gz`),
+            revision: name,
+            ...(sign ? { signingKey: keyFile, signingAlg: 'ES256' as const } : {}),
+          })
+        ).file,
+      );
     const signed = [await build('a', true), await build('b', true)];
     const unsigned = [await build('c', false), await build('d', false)];
 
@@ -87,7 +123,8 @@ async function main(): Promise<void> {
       }
       return stats(samples, 1 / 1000);
     };
-    const typicalText = 'Summarise the attached quarterly report in three bullet points for the leadership team. '.repeat(45);
+    const typicalText =
+      'Summarise the attached quarterly report in three bullet points for the leadership team. '.repeat(45);
     const typical = evalOf(typicalText);
     const large = evalOf('x'.repeat(64 * 1024));
     // The same evaluation after the process sat idle, as between the calls of a quiet gateway:
@@ -115,9 +152,13 @@ async function main(): Promise<void> {
     await mkdir('bench-results', { recursive: true });
     await writeFile('bench-results/policy.json', `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(
-      `bundle swap (unpack+verify+instantiate+smoke+swap): signed p50 ${swapSigned.p50} ms, p99 ${swapSigned.p99} ms; unsigned p50 ${swapUnsigned.p50} ms\n` +
-        `evaluation per request: typical p50 ${typical.p50} µs, p99 ${typical.p99} µs; 64 KiB prompt p50 ${large.p50} µs, p99 ${large.p99} µs\n` +
-        `typical after the process sat idle: 1 ms p50 ${idle['1ms'].p50} µs, 5 ms p50 ${idle['5ms'].p50} µs, 20 ms p50 ${idle['20ms'].p50} µs (back to back: ${typical.p50} µs)\n` +
+      `bundle swap (unpack+verify+instantiate+smoke+swap): ` +
+        `signed p50 ${swapSigned.p50} ms, p99 ${swapSigned.p99} ms; ` +
+        `unsigned p50 ${swapUnsigned.p50} ms\n` +
+        `evaluation per request: typical p50 ${typical.p50} µs, p99 ${typical.p99} µs; ` +
+        `64 KiB prompt p50 ${large.p50} µs, p99 ${large.p99} µs\n` +
+        `typical after the process sat idle: 1 ms p50 ${idle['1ms'].p50} µs, 5 ms p50 ${idle['5ms'].p50} µs, ` +
+        `20 ms p50 ${idle['20ms'].p50} µs (back to back: ${typical.p50} µs)\n` +
         'written to bench-results/policy.json\n',
     );
   } finally {

@@ -25,7 +25,10 @@ const WARMUP = quick ? 50 : 300;
 const SECONDS = quick ? 3 : 10;
 const CONNECTIONS = 32;
 const SERVICE_MS = 0;
-/** Pacing of the streams that measure inter-chunk delay: a content_block_delta every 20 ms, a real model's order of magnitude. */
+/**
+ * Pacing of the streams that measure inter-chunk delay: a content_block_delta every 20 ms, a real model's order of
+ * magnitude.
+ */
 const DELTA_INTERVAL_MS = 20;
 /** Output cap of those streams: 40 tokens is 160 characters, 10 deltas of 16, so each stream takes ~0.2 s. */
 const PACED_MAX_TOKENS = 40;
@@ -38,24 +41,43 @@ const ROUNDS = quick ? 1 : 3;
 const key = `sk-bench-${randomBytes(12).toString('hex')}`;
 const children: ChildProcess[] = [];
 
-/** A system under test in a process of its own: `mock`/`bare` from target.ts, `sluice` compiled from dist/ (sluice-target.mjs), as shipped. */
-async function startTarget(kind: 'mock' | 'bare' | 'sluice', ...args: string[]): Promise<{ pid: number; info: { url: string; token?: string; largePromptToken?: string; audit?: string } }> {
-  const argv = kind === 'sluice' ? ['scripts/bench/sluice-target.mjs', ...args] : ['--import', 'tsx', 'scripts/bench/target.ts', kind, ...args];
+/**
+ * A system under test in a process of its own: `mock`/`bare` from target.ts, `sluice` compiled from dist/
+ * (sluice-target.mjs), as shipped.
+ */
+async function startTarget(
+  kind: 'mock' | 'bare' | 'sluice',
+  ...args: string[]
+): Promise<{ pid: number; info: { url: string; token?: string; largePromptToken?: string; audit?: string } }> {
+  const argv =
+    kind === 'sluice'
+      ? ['scripts/bench/sluice-target.mjs', ...args]
+      : ['--import', 'tsx', 'scripts/bench/target.ts', kind, ...args];
   const child = spawn(process.execPath, argv, {
     env: { ...process.env, BENCH_UPSTREAM_KEY: key },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => l.startsWith('BENCH-READY ') && resolve(l.slice('BENCH-READY '.length)));
+    createInterface({ input: child.stdout! }).on(
+      'line',
+      (l) => l.startsWith('BENCH-READY ') && resolve(l.slice('BENCH-READY '.length)),
+    );
     child.once('exit', (code) => reject(new Error(`target ${kind} exited with ${code}`)));
   });
   return { pid: child.pid!, info: JSON.parse(line) };
 }
 
 function prompt(bytes: number, stream: boolean, maxTokens = 1024): string {
-  const text = 'The quarterly report shows steady growth across all regions. '.repeat(Math.ceil(bytes / 62)).slice(0, bytes);
-  return JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: maxTokens, stream, messages: [{ role: 'user', content: text }] });
+  const text = 'The quarterly report shows steady growth across all regions. '
+    .repeat(Math.ceil(bytes / 62))
+    .slice(0, bytes);
+  return JSON.stringify({
+    model: 'claude-sonnet-4-6',
+    max_tokens: maxTokens,
+    stream,
+    messages: [{ role: 'user', content: text }],
+  });
 }
 
 /** A system measured at concurrency 1, waiting for its saturation rounds. */
@@ -103,7 +125,10 @@ async function saturationRounds(systems: readonly MeasuredSystem[]): Promise<Sys
   const peaks = systems.map(() => 0);
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [i, system] of systems.entries()) {
-      process.stderr.write(`bench: ${system.partial.name}: saturation at ${CONNECTIONS} connections for ${SECONDS}s, round ${round}/${ROUNDS} …\n`);
+      process.stderr.write(
+        `bench: ${system.partial.name}: saturation at ${CONNECTIONS} connections for ${SECONDS}s, ` +
+          `round ${round}/${ROUNDS} …\n`,
+      );
       const rss = await peakRss(system.pid);
       rounds[i]!.push(await saturate(system.target, prompt(4096, false), CONNECTIONS, SECONDS));
       peaks[i] = Math.max(peaks[i]!, await rss.stop());
@@ -113,7 +138,12 @@ async function saturationRounds(systems: readonly MeasuredSystem[]): Promise<Sys
     const all = rounds[i]!;
     const median = [...all].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(all.length / 2)]!;
     const sum = (key: 'non2xx' | 'errors'): number => all.reduce((n, t) => n + t[key], 0);
-    return { ...system.partial, throughput: { ...median, non2xx: sum('non2xx'), errors: sum('errors') }, throughputRounds: all.map((t) => t.requestsPerSecond), peakRssMb: peaks[i]! };
+    return {
+      ...system.partial,
+      throughput: { ...median, non2xx: sum('non2xx'), errors: sum('errors') },
+      throughputRounds: all.map((t) => t.requestsPerSecond),
+      peakRssMb: peaks[i]!,
+    };
   });
 }
 
@@ -121,14 +151,24 @@ function sluiceTarget(sluice: { info: { url: string; token?: string } }): Target
   return { url: sluice.info.url, headers: { authorization: `Bearer ${sluice.info.token}` } };
 }
 
-/** A broker from scripts/kafka.sh (Maven Central jars) for the Kafka-sink run; undefined when it cannot start (no Java). */
+/**
+ * A broker from scripts/kafka.sh (Maven Central jars) for the Kafka-sink run; undefined when it cannot start (no Java).
+ */
 async function startKafka(dir: string): Promise<string | undefined> {
-  const env = { ...process.env, SLUICE_KAFKA_DIR: join(dir, 'kafka'), SLUICE_KAFKA_PORT: '29492', SLUICE_KAFKA_CONTROLLER_PORT: '29493', SLUICE_KAFKA_WATCH_PID: String(process.pid) };
+  const env = {
+    ...process.env,
+    SLUICE_KAFKA_DIR: join(dir, 'kafka'),
+    SLUICE_KAFKA_PORT: '29492',
+    SLUICE_KAFKA_CONTROLLER_PORT: '29493',
+    SLUICE_KAFKA_WATCH_PID: String(process.pid),
+  };
   try {
     await promisify(execFile)('bash', ['scripts/kafka.sh', 'start'], { env });
     return '127.0.0.1:29492';
   } catch (err) {
-    process.stderr.write(`bench: no Kafka broker (${(err as Error).message.split('\n')[0]}): the Kafka-sink run is skipped\n`);
+    process.stderr.write(
+      `bench: no Kafka broker (${(err as Error).message.split('\n')[0]}): the Kafka-sink run is skipped\n`,
+    );
     return undefined;
   }
 }
@@ -164,14 +204,38 @@ async function main(dir: string): Promise<void> {
   const pacedLitellm = await startLiteLlm(pacedMock.info.url, key, 18791, pacedDir);
   children.push(pacedLitellm.process);
   const brokers = await startKafka(dir);
-  const withKafka = brokers ? [await startTarget('sluice', mock.info.url, bundle, 'kafka', brokers), await startTarget('sluice', pacedMock.info.url, bundle, 'kafka', brokers)] : [];
+  const withKafka = brokers
+    ? [
+        await startTarget('sluice', mock.info.url, bundle, 'kafka', brokers),
+        await startTarget('sluice', pacedMock.info.url, bundle, 'kafka', brokers),
+      ]
+    : [];
   const baseline = { url: mock.info.url, headers: { 'x-api-key': key } };
   const gateway = sluiceTarget(sluice);
   const measured = [
-    await measureSystem('baseline (direct to mock)', baseline, { url: pacedMock.info.url, headers: baseline.headers }, mock.pid),
-    await measureSystem('bare undici proxy (floor)', { url: bare.info.url, headers: {} }, { url: pacedBare.info.url, headers: {} }, bare.pid),
+    await measureSystem(
+      'baseline (direct to mock)',
+      baseline,
+      { url: pacedMock.info.url, headers: baseline.headers },
+      mock.pid,
+    ),
+    await measureSystem(
+      'bare undici proxy (floor)',
+      { url: bare.info.url, headers: {} },
+      { url: pacedBare.info.url, headers: {} },
+      bare.pid,
+    ),
     await measureSystem('sluice (auth + policy + audit)', gateway, sluiceTarget(pacedSluice), sluice.pid),
-    ...(withKafka.length === 2 ? [await measureSystem('sluice + Kafka audit sink', sluiceTarget(withKafka[0]!), sluiceTarget(withKafka[1]!), withKafka[0]!.pid)] : []),
+    ...(withKafka.length === 2
+      ? [
+          await measureSystem(
+            'sluice + Kafka audit sink',
+            sluiceTarget(withKafka[0]!),
+            sluiceTarget(withKafka[1]!),
+            withKafka[0]!.pid,
+          ),
+        ]
+      : []),
     await measureSystem('portkey 1.15.2 (regex guardrail)', portkey.target, pacedPortkey.target, portkey.process.pid!),
     await measureSystem('litellm 1.108.7 proxy', litellm.target, pacedLitellm.target, litellm.process.pid!),
   ];
@@ -194,7 +258,12 @@ async function main(dir: string): Promise<void> {
   }
   const result: BenchResult = {
     date: new Date().toISOString(),
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
     settings: {
       requests: N,
       warmup: WARMUP,
@@ -213,13 +282,19 @@ async function main(dir: string): Promise<void> {
     concurrency,
     scale,
     sluiceStagesUs: await stageCosts(sluice.info.audit!),
-    sluiceStagesPacedUs: await stageCosts(pacedSluice.info.audit!, (session) => (session.request as { max_tokens?: number } | null)?.max_tokens === PACED_MAX_TOKENS),
+    sluiceStagesPacedUs: await stageCosts(
+      pacedSluice.info.audit!,
+      (session) => (session.request as { max_tokens?: number } | null)?.max_tokens === PACED_MAX_TOKENS,
+    ),
   };
   await mkdir('bench-results', { recursive: true });
   await writeFile('bench-results/latest.json', `${JSON.stringify(result, null, 2)}\n`);
   const md = renderMarkdown(result);
   await writeFile('bench-results/latest.md', md);
-  await writeFile('bench-results/latency.svg', latencyChartSvg(systems, `Latency per system, ${result.machine.cores} cores, ${result.date.slice(0, 10)}`));
+  await writeFile(
+    'bench-results/latency.svg',
+    latencyChartSvg(systems, `Latency per system, ${result.machine.cores} cores, ${result.date.slice(0, 10)}`),
+  );
   process.stdout.write(md);
 }
 

@@ -23,7 +23,11 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
   });
 }
 
-const kafka = { brokers: brokers.split(','), topics: { decisions: `bench-${process.pid}.decisions`, sessions: `bench-${process.pid}.sessions` }, closeTimeoutMs: 0 };
+const kafka = {
+  brokers: brokers.split(','),
+  topics: { decisions: `bench-${process.pid}.decisions`, sessions: `bench-${process.pid}.sessions` },
+  closeTimeoutMs: 0,
+};
 const config = resolveConfig(
   {
     listen: { port: 0 },
@@ -39,7 +43,10 @@ const gateway = await startGateway(config, process.env);
 // 15-minute tokens: the run is shorter, so verification cost is the steady-state one.
 // engineering is the realistic caller (masking on); admins may send prompts past the
 // engineering group's token threshold without a human approval, for the prompt-size curve.
-const mint = (groups) => gateway.devIssuer.mintToken({ sub: 'bench', groups, audience: config.identity.audience, ttlSeconds: 900 });
+const mint = (groups) =>
+  gateway.devIssuer.mintToken({ sub: 'bench', groups, audience: config.identity.audience, ttlSeconds: 900 });
 const token = await mint(['engineering']);
 const largePromptToken = await mint(['admins']);
-process.stdout.write(`BENCH-READY ${JSON.stringify({ url: gateway.url, token, largePromptToken, audit: join(dir, 'audit.jsonl') })}\n`);
+process.stdout.write(
+  `BENCH-READY ${JSON.stringify({ url: gateway.url, token, largePromptToken, audit: join(dir, 'audit.jsonl') })}\n`,
+);

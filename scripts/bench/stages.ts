@@ -18,8 +18,13 @@ function percentile(sorted: number[], p: number): number {
 /** Events kept for the audit-stage replay (the file itself can exceed the longest JS string). */
 const REPLAY_EVENTS = 4000;
 
-/** Stage costs over the session records `select` keeps (default: all), and the audit stage over the run's first events. */
-export async function stageCosts(auditFile: string, select: (session: Record<string, unknown>) => boolean = () => true): Promise<StageCosts> {
+/**
+ * Stage costs over the session records `select` keeps (default: all), and the audit stage over the run's first events.
+ */
+export async function stageCosts(
+  auditFile: string,
+  select: (session: Record<string, unknown>) => boolean = () => true,
+): Promise<StageCosts> {
   const samples: Record<string, number[]> = {};
   const events: Record<string, unknown>[] = [];
   for await (const line of createInterface({ input: createReadStream(auditFile), crlfDelay: Infinity })) {
@@ -27,10 +32,13 @@ export async function stageCosts(auditFile: string, select: (session: Record<str
     const event = JSON.parse(line) as Record<string, unknown>;
     if (events.length < REPLAY_EVENTS) events.push(event);
     if (event.kind !== 'session' || !select(event)) continue;
-    for (const [stage, ms] of Object.entries(event.timings_ms as Record<string, number>)) (samples[stage] ??= []).push(ms * 1000);
+    for (const [stage, ms] of Object.entries(event.timings_ms as Record<string, number>))
+      (samples[stage] ??= []).push(ms * 1000);
   }
   const auditUs: number[] = [];
-  const log = new AuditLog([{ name: 'discard', write: () => undefined, flush: async () => undefined, close: async () => undefined }]);
+  const log = new AuditLog([
+    { name: 'discard', write: () => undefined, flush: async () => undefined, close: async () => undefined },
+  ]);
   for (const event of events) {
     const { schema_version: _v, event_id: _id, seq: _s, prev_hash: _h, instance_id: _i, ...body } = event;
     const start = performance.now();

@@ -1,7 +1,8 @@
 /**
  * One system under test, in its own process so its CPU and memory are its own:
  *   target.ts mock SERVICE_MS [DELTA_INTERVAL_MS]  |  target.ts bare UPSTREAM_URL
- * Prints `BENCH-READY {url}` when ready (other lines on stdout are the system's logs); the upstream key comes in BENCH_UPSTREAM_KEY.
+ * Prints `BENCH-READY {url}` when ready (other lines on stdout are the system's logs); the upstream key comes
+ * in BENCH_UPSTREAM_KEY.
  * Sluice itself runs compiled, without tsx, from sluice-target.mjs.
  */
 import { MockClaude } from '../../gateway/dev/mock-claude.ts';
@@ -17,7 +18,13 @@ function ready(info: Record<string, unknown>): void {
 
 if (kind === 'mock') {
   const deltaIntervalMs = Number(process.argv[4] ?? 0);
-  const mock = await MockClaude.start({ apiKey: key, serviceTimeMs: Number(arg ?? 0), deltaIntervalMs, chunkChars: 16, maxRecordedRequests: 1 });
+  const mock = await MockClaude.start({
+    apiKey: key,
+    serviceTimeMs: Number(arg ?? 0),
+    deltaIntervalMs,
+    chunkChars: 16,
+    maxRecordedRequests: 1,
+  });
   ready({ url: mock.url });
 } else if (kind === 'bare') {
   ready({ url: (await startBareProxy(arg!, key)).url });
