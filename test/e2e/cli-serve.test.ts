@@ -1,11 +1,13 @@
 /**
- * The README's first command as a user runs it: `sluice serve` on embedded defaults (dev issuer,
- * local echo upstream, file audit), a token from `sluice token`, a call with the official SDK,
- * then SIGTERM. Logs carry the decision id and never the token or the prompt text.
+ * README.md's five-minute walkthrough as a user runs it: `sluice serve` on embedded defaults (what
+ * `npm start` ends in: dev issuer, local echo upstream, file audit), a token from `sluice token`, a
+ * call with the official SDK, `sluice audit verify`, then SIGTERM. Logs carry the decision id and
+ * never the token or the prompt text.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +25,16 @@ afterAll(async () => {
 
 
 describe('sluice serve on embedded defaults', () => {
+  it("is what README.md's walkthrough runs: npm start, sluice token, the SDK, audit verify", () => {
+    // If the walkthrough changes, this test must follow it (and the other way round).
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).toMatch(/^npm start$/m);
+    expect(readme).toContain('npx sluice token --sub alice --groups engineering');
+    expect(readme).toContain("new Anthropic({ baseURL: 'http://127.0.0.1:8080', authToken: process.env.SLUICE_TOKEN, apiKey: null })");
+    expect(readme).toContain('[echo from mock-claude]');
+    expect(readme).toContain('npx sluice audit verify .sluice/audit/audit.jsonl');
+  });
+
   it('serves the SDK through the echo upstream, logs decision ids without secrets, and stops cleanly', async () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-cli-'));
     const port = await freePort();

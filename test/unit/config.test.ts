@@ -164,11 +164,17 @@ describe('config: every problem carries a code', () => {
 });
 
 describe('config: strictness refuses no legitimate key', () => {
-  /** The keys README's configuration table documents; `a.b` / `.c` and `a.b` / `c` name a.b and a.c. */
+  /**
+   * The keys docs/configuration.md documents: every table row between its config-keys markers
+   * (sectioned tables, one per part of the schema); `a.b` / `.c` and `a.b` / `c` name a.b and a.c.
+   */
   function documentedKeys(): string[] {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const start = readme.indexOf('\n## Configuration');
-    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const page = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+    const begin = page.indexOf('<!-- config-keys:begin -->');
+    const end = page.indexOf('<!-- config-keys:end -->');
+    expect(begin, 'docs/configuration.md has no config-keys markers').toBeGreaterThanOrEqual(0);
+    expect(end).toBeGreaterThan(begin);
+    const section = page.slice(begin, end);
     return section.split('\n').filter((line) => line.startsWith('| `')).flatMap((row) => {
       const names = [...row.split('|')[1]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
       const parent = names[0]!.slice(0, names[0]!.lastIndexOf('.'));
@@ -178,7 +184,7 @@ describe('config: strictness refuses no legitimate key', () => {
     });
   }
 
-  it("README's configuration table documents exactly the keys the schema knows", () => {
+  it("docs/configuration.md's key tables document exactly the keys the schema knows", () => {
     const documented = documentedKeys();
     expect(documented.length).toBeGreaterThan(50);
     expect(keyPaths(configSchema).filter((k) => !documented.includes(k))).toEqual([]);
