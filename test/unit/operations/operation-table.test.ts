@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { OPERATIONS, methodsFor, operationNamed, operationsMarkdownTable } from '../../../gateway/operations/operation-table.ts';
+
+describe('operation table', () => {
+  it('is the route table of docs/routes.md, word for word', () => {
+    const doc = readFileSync('docs/routes.md', 'utf8');
+    const section = /<!-- operations:begin -->\n([\s\S]*?)\n<!-- operations:end -->/.exec(doc);
+    expect(section, 'docs/routes.md has an operations section').not.toBeNull();
+    expect(section![1]).toBe(operationsMarkdownTable());
+  });
+
+  it('declares each operation and each method + route once', () => {
+    expect(new Set(OPERATIONS.map((op) => op.operation)).size).toBe(OPERATIONS.length);
+    expect(new Set(OPERATIONS.map((op) => `${op.method} ${op.route}`)).size).toBe(OPERATIONS.length);
+  });
+
+  it('rebuilds upstream paths from what it understood, never from the caller path', () => {
+    const get = operationNamed('models.get')!;
+    expect(get.upstreamPath({ params: { model_id: '../../v1/files' }, query: {} })).toBe('/v1/models/..%2F..%2Fv1%2Ffiles');
+    const list = operationNamed('models.list')!;
+    expect(list.upstreamPath({ params: {}, query: { limit: '2', evil: 'x', after_id: ['a', 'b'] } })).toBe('/v1/models?limit=2');
+    expect(operationNamed('messages.create')!.upstreamPath({ params: {}, query: { beta: 'true' } })).toBe('/v1/messages');
+  });
+
+  it('knows the methods of each path, with or without a connection prefix', () => {
+    expect(methodsFor('/v1/messages')).toEqual(['POST']);
+    expect(methodsFor('/c/secondary/v1/models/claude-x')).toEqual(['GET']);
+    expect(methodsFor('/v1/models/a/b')).toEqual([]);
+    expect(methodsFor('/v1/files')).toEqual([]);
+  });
+});
