@@ -11,7 +11,7 @@ bash scripts/install-chromium.sh     # the console browser test (playwright-core
 bash scripts/kafka.sh prepare
 echo "== type check"
 npx tsc --noEmit -p tsconfig.json
-echo "== lint (eslint.config.js)"
+echo "== lint (eslint.config.js; import rules in .dependency-cruiser.cjs)"
 npm run --silent lint
 echo "== policy tests (opa fmt, check, test with coverage)"
 bash scripts/test-policies.sh

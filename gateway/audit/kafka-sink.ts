@@ -4,7 +4,8 @@ import type { AuditEvent } from './events.ts';
 import { ensureTopics, toTopicMessages } from './kafka-topics.ts';
 import type { AuditSink, SinkHealth } from './sink.ts';
 import { spoolRecordOf } from './spool-segments.ts';
-import type { Spool, SpoolRecord } from './spool.ts';
+import type { Spool } from './spool.ts';
+import type { SpoolRecord } from './spool-segments.ts';
 
 /** What the Kafka sink needs (the `audit.kafka` config section, with the spool opened). */
 export interface KafkaSinkOptions {

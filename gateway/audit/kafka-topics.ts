@@ -1,6 +1,6 @@
 import type { Admin, Kafka, TopicMessages } from 'kafkajs';
 import { AUDIT_SCHEMA_VERSION } from './events.ts';
-import type { SpoolRecord } from './spool.ts';
+import type { SpoolRecord } from './spool-segments.ts';
 
 /** Topics Sluice creates take records up to this size (a session record holds a whole prompt). */
 const TOPIC_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;

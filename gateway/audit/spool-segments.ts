@@ -1,7 +1,16 @@
 import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditEvent } from './events.ts';
-import type { SpoolRecord } from './spool.ts';
+
+/** One spooled audit event: the exact serialized line (the hash chain covers these bytes). */
+export interface SpoolRecord {
+  readonly line: string;
+  /** Kafka message key (the subject) and which topic the record goes to. */
+  readonly key: string;
+  readonly kind: AuditEvent['kind'];
+  /** When the event entered the spool (epoch ms), for the delivery-lag metric. */
+  readonly at: number;
+}
 
 const SEGMENT = /^segment-(\d{16})\.jsonl$/;
 

@@ -2,18 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { appendFile, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AuditEvent } from './events.ts';
-import { readSegments, segmentName, type SpoolEntry } from './spool-segments.ts';
+import { readSegments, segmentName, type SpoolEntry, type SpoolRecord } from './spool-segments.ts';
 
-/** One spooled audit event: the exact serialized line (the hash chain covers these bytes). */
-export interface SpoolRecord {
-  readonly line: string;
-  /** Kafka message key (the subject) and which topic the record goes to. */
-  readonly key: string;
-  readonly kind: AuditEvent['kind'];
-  /** When the event entered the spool (epoch ms), for the delivery-lag metric. */
-  readonly at: number;
-}
 
 /** Spool options; `maxBytes` is what "spool full" means. */
 export interface SpoolOptions {

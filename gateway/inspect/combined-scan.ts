@@ -4,8 +4,14 @@
  * types times the text. Written here rather than taken from a library: the PII libraries on npm
  * scan once per type, do not validate, or are not built for streams; RE2 bindings need a native build.
  */
-import type { EntityMatch } from './entity-detector.ts';
 import type { EntityPattern } from './entity-patterns.ts';
+
+/** One entity found in a text: its type and span (UTF-16 offsets); the value itself is never stored. */
+export interface EntityMatch {
+  readonly type: string;
+  readonly start: number;
+  readonly end: number;
+}
 
 interface Compiled {
   readonly pattern: EntityPattern;

@@ -2,10 +2,10 @@
  * The detect stage, before the policy decides: findings go into the facts (counts per type) and
  * entity values out of the text the policy reads (`[TYPE]` in their place).
  */
-import { redactFindings } from '../mask/mask-request.ts';
 import type { DetectorKit } from './detector-kit.ts';
 import type { Inspected } from './inspect-request.ts';
 import type { RequestFacts } from './facts.ts';
+import { redactFindings } from './redact-findings.ts';
 import { scanRequest, type RequestScan } from './request-entities.ts';
 
 /** The detect stage's output: facts with findings, the scan the mask stage rewrites, which input paths were masked. */

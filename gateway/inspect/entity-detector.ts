@@ -4,16 +4,11 @@
  * it and are left out of that scan, so prose without digits or key prefixes skips most of the
  * work. The combined scanner for each set of present patterns is built once and reused.
  */
-import { CombinedScan } from './combined-scan.ts';
+import { CombinedScan, type EntityMatch } from './combined-scan.ts';
+
 import { BUILTIN_PATTERNS, type EntityPattern } from './entity-patterns.ts';
 import { normalizedView, spacingMayHide, type NormalizedView } from './normalized-view.ts';
 
-/** One entity found in a text: its type and span (UTF-16 offsets); the value itself is never stored. */
-export interface EntityMatch {
-  readonly type: string;
-  readonly start: number;
-  readonly end: number;
-}
 
 /** Distinct pattern sets seen at most; each costs one compiled expression. */
 const MAX_SCANNERS = 256;

@@ -3,7 +3,8 @@
  * describes them (the walk the policy's text comes from). One detector pass per string; the
  * places are kept so the masking stage can rewrite exactly those strings without scanning again.
  */
-import type { EntityDetector, EntityMatch } from './entity-detector.ts';
+import type { EntityMatch } from './combined-scan.ts';
+import type { EntityDetector } from './entity-detector.ts';
 import { walkRequest } from './request-schema.ts';
 
 type Obj = Record<string, unknown>;

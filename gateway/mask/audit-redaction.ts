@@ -7,7 +7,8 @@
 import type { SessionRecordBody } from '../audit/events.ts';
 import type { DetectorKit } from '../inspect/detector-kit.ts';
 import { scanRequest } from '../inspect/request-entities.ts';
-import { redactFindings, rewritePlaces } from './mask-request.ts';
+import { redactFindings } from '../inspect/redact-findings.ts';
+import { rewritePlaces } from './mask-request.ts';
 import { mapStrings } from './mask-response.ts';
 
 /** Replaces, in place, every entity still present in a request body by its type. */

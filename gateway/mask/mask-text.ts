@@ -3,7 +3,7 @@
  * (tool input streamed as partial JSON) a match never begins inside an escape sequence, so the
  * rewritten fragment stays valid JSON.
  */
-import type { EntityMatch } from '../inspect/entity-detector.ts';
+import type { EntityMatch } from '../inspect/combined-scan.ts';
 import type { MaskReplacer } from './mask-replacer.ts';
 
 /** The rewritten text and how many values of each type were replaced. */

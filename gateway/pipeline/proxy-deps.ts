@@ -4,9 +4,9 @@ import type { SessionService } from '../access/session-service.ts';
 import type { TokenVerifier } from '../identity/identity.ts';
 import type { UnknownBlocks } from '../inspect/request-schema.ts';
 import type { SessionNumberings } from '../mask/placeholder-numbering.ts';
-import type { RequestMetrics } from '../ops/request-metrics.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
 import type { ConnectionRegistry } from '../upstream/connections.ts';
+import type { ExchangeSummary } from './exchange-record.ts';
 
 /** What the proxy route needs; all injected by buildApp so tests can pass real or stand-in parts. */
 export interface ProxyDeps {
@@ -25,8 +25,8 @@ export interface ProxyDeps {
   readonly placeholderNumbering: SessionNumberings;
   readonly approvals: ApprovalGate;
   readonly sessions: SessionService;
-  /** Counts finished calls for /metrics (gateway/ops). */
-  readonly metrics?: RequestMetrics;
+  /** Counts finished calls for /metrics (gateway/ops' RequestMetrics). */
+  readonly metrics?: { observe(call: ExchangeSummary): void };
   /** Config `inspect.unknownBlocks`: refuse (default) or scan a content block type Sluice does not know. */
   readonly unknownBlocks?: UnknownBlocks;
 }

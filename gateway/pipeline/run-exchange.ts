@@ -147,7 +147,12 @@ export async function runExchange(req: FastifyRequest, reply: FastifyReply, ex: 
     }),
   );
 
-  const relay: RelayContext = { connection: connection.name, mask: plan.mask, trace, responseBytes: deps.responseBytes };
+  const relay: RelayContext = {
+    connection: connection.name,
+    mask: plan.mask,
+    mark: (stage) => trace.mark(stage),
+    responseBytes: deps.responseBytes,
+  };
   const streamed =
     ex.operation.relay === 'message' &&
     inspected.facts.stream &&

@@ -5,14 +5,14 @@ import { maskResponseBody } from '../mask/mask-response.ts';
 import { callerResponseHeaders } from '../upstream/headers.ts';
 import { readCappedBody } from '../upstream/capped-body.ts';
 import type { MaskPlan } from '../mask/mask-plan.ts';
-import type { Trace } from '../pipeline/trace.ts';
 import type { Relayed } from './relayed.ts';
 
-/** What a relay needs to know about the call: its connection (for messages), its mask plan and trace. */
+/** What a relay needs to know about the call: its connection (for messages), its mask plan, where to mark progress. */
 export interface RelayContext {
   readonly connection: string;
   readonly mask: MaskPlan;
-  readonly trace: Trace;
+  /** Marks an instant in the call's trace (`first_byte`, `upstream_body`). */
+  readonly mark: (stage: string) => void;
   /** Largest upstream answer relayed (config `limits.responseBytes`). */
   readonly responseBytes: number;
 }
@@ -38,7 +38,7 @@ function isAnthropicError(body: unknown): body is { type: 'error'; error: { type
  */
 export async function relayJson(upstream: Dispatcher.ResponseData, reply: FastifyReply, ctx: RelayContext): Promise<Relayed> {
   const buffer = await readCappedBody(upstream, ctx.responseBytes, ctx.connection);
-  ctx.trace.mark('upstream_body');
+  ctx.mark('upstream_body');
   const body = parseJson(buffer);
   const status = upstream.statusCode;
   if (body === undefined || (status >= 400 && !isAnthropicError(body))) {

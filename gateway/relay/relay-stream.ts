@@ -26,7 +26,7 @@ function malformedEvent(event: string): { type: string; message: string } {
  * stream longer than `responseBytes` (counted in upstream bytes), whose upstream call is cancelled.
  */
 export async function relayStream(upstream: Dispatcher.ResponseData, res: ServerResponse, ctx: RelayContext): Promise<Relayed> {
-  const { responseBytes, trace } = ctx;
+  const { responseBytes } = ctx;
   const recorder = new SseRecorder({ keepData: false });
   // With masking the caller gets the masker's output and the recorder its masked copy; raw bytes reach neither.
   const drainMasker = (out: MaskedOutput): void => {
@@ -51,7 +51,7 @@ export async function relayStream(upstream: Dispatcher.ResponseData, res: Server
   let cutAtLimit: SluiceError | undefined;
   try {
     for await (const chunk of upstream.body) {
-      if (received === 0) trace.mark('first_byte');
+      if (received === 0) ctx.mark('first_byte');
       received += (chunk as Buffer).length;
       if (received > responseBytes) {
         // Nothing of the chunk that crosses the limit is relayed or recorded; leaving the loop cancels the upstream.
