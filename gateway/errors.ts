@@ -23,35 +23,92 @@ interface ErrorSpec {
 }
 
 export const ERRORS = {
-  SLUICE_ERR_AUTH_MISSING: { status: 401, type: 'authentication_error', message: 'missing bearer token: send an OIDC access token as Authorization: Bearer <token> (SDK authToken)' },
+  SLUICE_ERR_AUTH_MISSING: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'missing bearer token: send an OIDC access token as Authorization: Bearer <token> (SDK authToken)',
+  },
   SLUICE_ERR_AUTH_INVALID: { status: 401, type: 'authentication_error', message: 'invalid token' },
-  SLUICE_ERR_AUTH_EXPIRED: { status: 401, type: 'authentication_error', message: 'token expired: obtain a new token and retry' },
-  SLUICE_ERR_AUTH_LIFETIME: { status: 401, type: 'authentication_error', message: 'token lifetime exceeds the maximum this gateway accepts: use a short-lived token' },
-  SLUICE_ERR_IDP_UNAVAILABLE: { status: 503, type: 'api_error', message: 'identity provider unavailable: token cannot be verified right now' },
+  SLUICE_ERR_AUTH_EXPIRED: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'token expired: obtain a new token and retry',
+  },
+  SLUICE_ERR_AUTH_LIFETIME: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'token lifetime exceeds the maximum this gateway accepts: use a short-lived token',
+  },
+  SLUICE_ERR_IDP_UNAVAILABLE: {
+    status: 503,
+    type: 'api_error',
+    message: 'identity provider unavailable: token cannot be verified right now',
+  },
   SLUICE_ERR_BAD_REQUEST: { status: 400, type: 'invalid_request_error', message: 'invalid request' },
   SLUICE_ERR_BAD_JSON: { status: 400, type: 'invalid_request_error', message: 'request body is not valid JSON' },
-  SLUICE_ERR_DUPLICATE_KEY: { status: 400, type: 'invalid_request_error', message: 'request body has a key twice in one object' },
-  SLUICE_ERR_UNSUPPORTED_MEDIA: { status: 400, type: 'invalid_request_error', message: 'request body must be application/json' },
-  SLUICE_ERR_BODY_TOO_LARGE: { status: 413, type: 'request_too_large', message: 'request body exceeds the configured limit' },
+  SLUICE_ERR_DUPLICATE_KEY: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'request body has a key twice in one object',
+  },
+  SLUICE_ERR_UNSUPPORTED_MEDIA: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'request body must be application/json',
+  },
+  SLUICE_ERR_BODY_TOO_LARGE: {
+    status: 413,
+    type: 'request_too_large',
+    message: 'request body exceeds the configured limit',
+  },
   SLUICE_ERR_NOT_FOUND: { status: 404, type: 'not_found_error', message: 'no such route on this gateway' },
   SLUICE_ERR_METHOD: { status: 405, type: 'invalid_request_error', message: 'method not allowed on this route' },
   SLUICE_ERR_UNKNOWN_CONNECTION: { status: 404, type: 'not_found_error', message: 'unknown connection' },
   SLUICE_ERR_POLICY_DENIED: { status: 403, type: 'permission_error', message: 'request denied by policy' },
-  SLUICE_ERR_POLICY_ERROR: { status: 500, type: 'api_error', message: 'policy evaluation failed; request refused (fail closed)' },
+  SLUICE_ERR_POLICY_ERROR: {
+    status: 500,
+    type: 'api_error',
+    message: 'policy evaluation failed; request refused (fail closed)',
+  },
   SLUICE_ERR_POLICY_NOT_READY: { status: 503, type: 'api_error', message: 'no policy bundle loaded yet' },
-  SLUICE_ERR_APPROVAL_REQUIRED: { status: 403, type: 'permission_error', message: 'request requires a human approval that no approver group can give' },
+  SLUICE_ERR_APPROVAL_REQUIRED: {
+    status: 403,
+    type: 'permission_error',
+    message: 'request requires a human approval that no approver group can give',
+  },
   SLUICE_ERR_APPROVAL_DENIED: { status: 403, type: 'permission_error', message: 'an approver denied this request' },
-  SLUICE_ERR_APPROVAL_TIMEOUT: { status: 403, type: 'permission_error', message: 'approval still pending when the hold time ran out: resubmit the identical request with x-sluice-approval-id once approved' },
+  SLUICE_ERR_APPROVAL_TIMEOUT: {
+    status: 403,
+    type: 'permission_error',
+    message:
+      'approval still pending when the hold time ran out: resubmit the identical request with x-sluice-approval-id once approved',
+  },
   SLUICE_ERR_APPROVAL_EXPIRED: { status: 403, type: 'permission_error', message: 'the approval expired' },
-  SLUICE_ERR_APPROVAL_INVALID: { status: 403, type: 'permission_error', message: 'the approval id does not fit this request' },
-  SLUICE_ERR_SESSION_REVOKED: { status: 401, type: 'authentication_error', message: 'your session was revoked: sign in again to get a new token, then retry' },
+  SLUICE_ERR_APPROVAL_INVALID: {
+    status: 403,
+    type: 'permission_error',
+    message: 'the approval id does not fit this request',
+  },
+  SLUICE_ERR_SESSION_REVOKED: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'your session was revoked: sign in again to get a new token, then retry',
+  },
   SLUICE_ERR_FORBIDDEN: { status: 403, type: 'permission_error', message: 'not allowed for your identity' },
-  SLUICE_ERR_CONFLICT: { status: 409, type: 'invalid_request_error', message: 'the resource is no longer in a state that allows this action' },
+  SLUICE_ERR_CONFLICT: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'the resource is no longer in a state that allows this action',
+  },
   SLUICE_ERR_CSRF: { status: 403, type: 'permission_error', message: 'missing or invalid CSRF token' },
   SLUICE_ERR_UPSTREAM_UNAVAILABLE: { status: 502, type: 'api_error', message: 'upstream unavailable' },
   SLUICE_ERR_UPSTREAM_TIMEOUT: { status: 504, type: 'api_error', message: 'upstream timed out' },
   SLUICE_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, type: 'api_error', message: 'upstream sent a malformed response' },
-  SLUICE_ERR_UPSTREAM_TOO_LARGE: { status: 502, type: 'api_error', message: 'upstream answer over limits.responseBytes' },
+  SLUICE_ERR_UPSTREAM_TOO_LARGE: {
+    status: 502,
+    type: 'api_error',
+    message: 'upstream answer over limits.responseBytes',
+  },
   SLUICE_ERR_AUDIT_UNAVAILABLE: {
     status: 503,
     type: 'api_error',
@@ -103,7 +160,8 @@ const FASTIFY_CODES: Readonly<Record<string, () => SluiceError>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: () => new SluiceError('SLUICE_ERR_BODY_TOO_LARGE'),
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new SluiceError('SLUICE_ERR_UNSUPPORTED_MEDIA'),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new SluiceError('SLUICE_ERR_BAD_JSON', 'request body is empty'),
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new SluiceError('SLUICE_ERR_BAD_REQUEST', 'Content-Length does not match the body'),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () =>
+    new SluiceError('SLUICE_ERR_BAD_REQUEST', 'Content-Length does not match the body'),
 };
 
 /**
@@ -133,5 +191,8 @@ interface ErrorReply {
 
 /** The one place a refusal becomes a JSON reply: its status and Anthropic's error body. */
 export function sendError(reply: ErrorReply, err: SluiceError): void {
-  reply.code(err.status).header('content-type', 'application/json').send(JSON.stringify(toErrorBody(err)));
+  reply
+    .code(err.status)
+    .header('content-type', 'application/json')
+    .send(JSON.stringify(toErrorBody(err)));
 }

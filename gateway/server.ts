@@ -36,7 +36,8 @@ export interface AppDeps {
 
 /** Status and message for an HTTP-level client error (Node's parser or its timeouts). */
 function describeClientError(code: string | undefined): { status: number; message: string } {
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, message: 'request not received in time (limits.headersTimeoutMs / limits.requestTimeoutMs)' };
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return { status: 408, message: 'request not received in time (limits.headersTimeoutMs / limits.requestTimeoutMs)' };
   if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, message: 'request headers too large' };
   return { status: 400, message: `malformed HTTP request (${code ?? 'parse error'})` };
 }
@@ -49,7 +50,10 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
   const app = Fastify({
     logger: {
       level: config.log.level,
-      redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'], censor: '[redacted]' },
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],
+        censor: '[redacted]',
+      },
     },
     genReqId: () => randomUUID(),
     trustProxy: config.listen.trustProxy,
@@ -70,7 +74,9 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
       if (!socket.writable) return socket.destroy();
       const { status, message } = describeClientError((err as { code?: string }).code);
       const body = JSON.stringify(errorBody(status === 408 ? 'timeout_error' : 'invalid_request_error', message));
-      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
     },
   });
 
@@ -85,9 +91,10 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '/';
     const allowed = methodsFor(path);
-    const err = allowed.length > 0
-      ? new SluiceError('SLUICE_ERR_METHOD', `${req.method} is not allowed on ${path}; use ${allowed.join(', ')}`)
-      : new SluiceError('SLUICE_ERR_NOT_FOUND', `no route ${req.method} ${path} on this gateway`);
+    const err =
+      allowed.length > 0
+        ? new SluiceError('SLUICE_ERR_METHOD', `${req.method} is not allowed on ${path}; use ${allowed.join(', ')}`)
+        : new SluiceError('SLUICE_ERR_NOT_FOUND', `no route ${req.method} ${path} on this gateway`);
     if (allowed.length > 0) reply.header('allow', allowed.join(', '));
     sendError(reply, err);
   });
@@ -102,19 +109,46 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
   if (config.metrics.tokenEnv !== undefined && !metricsToken) {
     throw new ConfigError([`metrics.tokenEnv: environment variable ${config.metrics.tokenEnv} is not set`]);
   }
-  app.register(opsPlugin, { policies: deps.policies, connections: deps.connections, audit: deps.audit, metrics, ...(metricsToken ? { metricsToken } : {}) });
+  app.register(opsPlugin, {
+    policies: deps.policies,
+    connections: deps.connections,
+    audit: deps.audit,
+    metrics,
+    ...(metricsToken ? { metricsToken } : {}),
+  });
   if (deps.devIssuer) app.register(devIssuerRoutes, { prefix: '/dev-issuer', issuer: deps.devIssuer });
   if (config.console.enabled) {
-    const login = new OidcLogin({ issuer: config.console.issuer ?? config.identity.issuer!, clientId: config.console.clientId, scope: config.console.scope }, deps.verifier);
+    const login = new OidcLogin(
+      {
+        issuer: config.console.issuer ?? config.identity.issuer!,
+        clientId: config.console.clientId,
+        scope: config.console.scope,
+      },
+      deps.verifier,
+    );
     app.register(consolePlugin, {
-      prefix: '/sluice/console', login, approvals: deps.approvals.service, sessions: deps.sessions, adminGroups: config.sessions.adminGroups,
-      connections: config.connections.map((c) => c.name), auditFile: config.audit.file.path, sessionTtlSeconds: config.console.sessionTtlSeconds, redirectUrl: config.console.redirectUrl,
+      prefix: '/sluice/console',
+      login,
+      approvals: deps.approvals.service,
+      sessions: deps.sessions,
+      adminGroups: config.sessions.adminGroups,
+      connections: config.connections.map((c) => c.name),
+      auditFile: config.audit.file.path,
+      sessionTtlSeconds: config.console.sessionTtlSeconds,
+      redirectUrl: config.console.redirectUrl,
       plainHttpLoopback: isLoopback(config.listen.host),
     });
   }
-  app.register(apiPlugin, { prefix: '/sluice/api', verifier: deps.verifier, approvals: deps.approvals.service, sessions: deps.sessions, adminGroups: config.sessions.adminGroups });
+  app.register(apiPlugin, {
+    prefix: '/sluice/api',
+    verifier: deps.verifier,
+    approvals: deps.approvals.service,
+    sessions: deps.sessions,
+    adminGroups: config.sessions.adminGroups,
+  });
   const hashKey = loadHashKey(config.masking.hashKeyEnv, process.env);
-  if (hashKey.generated) app.log.warn(`masking: ${config.masking.hashKeyEnv} is not set; hash-style masks use a random key until restart`);
+  if (hashKey.generated)
+    app.log.warn(`masking: ${config.masking.hashKeyEnv} is not set; hash-style masks use a random key until restart`);
   const proxyDeps = {
     // What the inspect stage does with a block type it does not know (config inspect.unknownBlocks).
     unknownBlocks: config.inspect.unknownBlocks,

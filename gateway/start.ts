@@ -28,15 +28,21 @@ export interface RunningGateway {
  * Sluice serves its own dev issuer at /dev-issuer; the issuer URL needs the real port, so
  * listening on port 0 is resolved before the issuer is created.
  */
-export async function startGateway(config: SluiceConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
+export async function startGateway(
+  config: SluiceConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningGateway> {
   // resolveConfig refuses this already; checked again where the dev issuer starts, whatever built the config.
   const noIssuer = devIssuerProblem(config);
   if (noIssuer) throw new ConfigError([noIssuer]);
   const connections = new ConnectionRegistry(config.connections, config.defaultConnection!, env);
   const policy = await openPolicy(config.policy);
   const policies = policy.store;
-  const port = config.identity.issuer || config.listen.port !== 0 ? config.listen.port : await freePort(config.listen.host);
-  const devIssuer = config.identity.issuer ? undefined : await DevIssuer.open({ stateDir: config.stateDir, issuerUrl: devIssuerUrl(config, port) });
+  const port =
+    config.identity.issuer || config.listen.port !== 0 ? config.listen.port : await freePort(config.listen.host);
+  const devIssuer = config.identity.issuer
+    ? undefined
+    : await DevIssuer.open({ stateDir: config.stateDir, issuerUrl: devIssuerUrl(config, port) });
   const verifier = createVerifier(config, config.identity.issuer ?? devIssuer!.issuer, env);
   // File sink always; with audit.kafka also the Kafka sink (its spool's leftovers are delivered first).
   const audit = await openAuditLog(config, pino({ level: config.log.level, name: 'sluice-audit' }));
@@ -48,13 +54,24 @@ export async function startGateway(config: SluiceConfig, env: NodeJS.ProcessEnv 
     await Promise.all([access.close(), audit.close(), connections.close(), policy.close()]);
     throw err;
   });
-  const app = buildApp(config, { verifier, policies, connections, audit, devIssuer, approvals: access.approvals, sessions: access.sessions });
+  const app = buildApp(config, {
+    verifier,
+    policies,
+    connections,
+    audit,
+    devIssuer,
+    approvals: access.approvals,
+    sessions: access.sessions,
+  });
   access.useLogger(app.log);
   app.addHook('onRequest', auditGate(audit)); // root hook: fail closed when the audit spool is full
   // The chain head logged outside the audit log, so an edit or removal of the last events shows
   // (sluice audit verify --head). Its own logger at info: an audit artifact, kept whatever log.level says.
   const anchorLog = pino({ level: 'info', name: 'sluice-audit' });
-  const anchors = config.audit.anchorIntervalSeconds > 0 ? anchorChainHead(audit, anchorLog, config.audit.anchorIntervalSeconds * 1000) : undefined;
+  const anchors =
+    config.audit.anchorIntervalSeconds > 0
+      ? anchorChainHead(audit, anchorLog, config.audit.anchorIntervalSeconds * 1000)
+      : undefined;
   await app.listen({ host: config.listen.host, port });
   policy.watch(app.log); // hot reload / bundle polling, only once the gateway runs
   const address = app.server.address();

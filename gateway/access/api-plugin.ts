@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { sendError, toSluiceError } from '../errors.ts';
 import type { TokenVerifier } from '../identity/identity.ts';
 import { caller } from './api-caller.ts';

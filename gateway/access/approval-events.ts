@@ -6,7 +6,12 @@ import type { Approval } from './approval-store.ts';
 export function approvalEvent(
   a: Approval,
   state: ApprovalEventBody['state'],
-  by: { readonly actor: string | null; readonly comment: string | null; readonly decisionId: string | null; readonly at: Date },
+  by: {
+    readonly actor: string | null;
+    readonly comment: string | null;
+    readonly decisionId: string | null;
+    readonly at: Date;
+  },
 ): ApprovalEventBody {
   return {
     kind: 'approval',

@@ -35,7 +35,11 @@ export async function approvalRoutes(app: FastifyInstance, deps: { approvals: Ap
   app.get('/:id', async (req) => {
     const { id } = req.params as { id: string };
     const who = caller(req);
-    const approval = visibleOrNotFound(await deps.approvals.get(id), (a) => maySeeDecidable(who, a), `no approval ${id}`);
+    const approval = visibleOrNotFound(
+      await deps.approvals.get(id),
+      (a) => maySeeDecidable(who, a),
+      `no approval ${id}`,
+    );
     return { ...approval, may_decide: approval.state === 'pending' && mayDecide(who, approval) };
   });
 

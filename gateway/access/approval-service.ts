@@ -10,7 +10,17 @@ import type { Approval, ApprovalState, ApprovalStore } from './approval-store.ts
 /** What the gateway knows of a request that needs an approval: the approval's own facts plus its lifetime. */
 export type ApprovalRequest = Pick<
   Approval,
-  'subject' | 'requesterGroups' | 'connection' | 'operation' | 'model' | 'bodySha256' | 'reason' | 'labels' | 'findings' | 'approverGroups' | 'decisionId'
+  | 'subject'
+  | 'requesterGroups'
+  | 'connection'
+  | 'operation'
+  | 'model'
+  | 'bodySha256'
+  | 'reason'
+  | 'labels'
+  | 'findings'
+  | 'approverGroups'
+  | 'decisionId'
 > & {
   readonly ttlSeconds: number;
   /** The prompt as the approver may see it (redacted by the gate); kept in memory only. */
@@ -97,9 +107,13 @@ export class ApprovalService {
   async decide(id: string, approver: Identity, verdict: 'approve' | 'deny', comment: string): Promise<Approval> {
     const approval = await this.get(id);
     if (!approval) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no approval ${id}`);
-    if (approval.subject === approver.sub) throw new SluiceError('SLUICE_ERR_FORBIDDEN', `approval ${id}: you cannot decide your own request`);
+    if (approval.subject === approver.sub)
+      throw new SluiceError('SLUICE_ERR_FORBIDDEN', `approval ${id}: you cannot decide your own request`);
     if (!mayDecide(approver, approval)) {
-      throw new SluiceError('SLUICE_ERR_FORBIDDEN', `approval ${id}: only members of ${approval.approverGroups.join(', ')} may decide it`);
+      throw new SluiceError(
+        'SLUICE_ERR_FORBIDDEN',
+        `approval ${id}: only members of ${approval.approverGroups.join(', ')} may decide it`,
+      );
     }
     const state = verdict === 'approve' ? 'approved' : 'denied';
     const next = await this.store.transition(id, 'pending', {
@@ -152,16 +166,21 @@ export class ApprovalService {
   async matchPresented(id: string, req: PresentedRequest): Promise<Approval> {
     const approval = await this.get(id);
     // One message for unknown, foreign and mismatched ids: a caller learns nothing about others' approvals.
-    const invalid = (why: string): SluiceError => new SluiceError('SLUICE_ERR_APPROVAL_INVALID', `approval ${id} does not fit this request (${why})`);
+    const invalid = (why: string): SluiceError =>
+      new SluiceError('SLUICE_ERR_APPROVAL_INVALID', `approval ${id} does not fit this request (${why})`);
     if (!approval || approval.subject !== req.subject) throw invalid('unknown approval or another subject');
-    if (approval.connection !== req.connection || approval.operation !== req.operation) throw invalid('another connection or operation');
+    if (approval.connection !== req.connection || approval.operation !== req.operation)
+      throw invalid('another connection or operation');
     if (approval.bodySha256 !== req.bodySha256) throw invalid('the body differs from the one submitted for approval');
     switch (approval.state) {
       case 'approved':
       case 'pending':
         return approval;
       case 'used':
-        throw new SluiceError('SLUICE_ERR_APPROVAL_INVALID', `approval ${id} was already used; an approval releases one request`);
+        throw new SluiceError(
+          'SLUICE_ERR_APPROVAL_INVALID',
+          `approval ${id} was already used; an approval releases one request`,
+        );
       case 'expired':
         throw new SluiceError('SLUICE_ERR_APPROVAL_EXPIRED', `approval ${id} expired at ${approval.expiresAt}`);
       case 'denied':
@@ -171,8 +190,16 @@ export class ApprovalService {
 
   /** Marks an approved approval used by exchange `decisionId`; fails if it was used meanwhile. */
   async use(id: string, decisionId: string): Promise<Approval> {
-    const next = await this.store.transition(id, 'approved', { state: 'used', usedAt: this.now().toISOString(), usedByDecisionId: decisionId });
-    if (!next) throw new SluiceError('SLUICE_ERR_APPROVAL_INVALID', `approval ${id} is no longer usable (used or expired meanwhile)`);
+    const next = await this.store.transition(id, 'approved', {
+      state: 'used',
+      usedAt: this.now().toISOString(),
+      usedByDecisionId: decisionId,
+    });
+    if (!next)
+      throw new SluiceError(
+        'SLUICE_ERR_APPROVAL_INVALID',
+        `approval ${id} is no longer usable (used or expired meanwhile)`,
+      );
     this.#record(next, 'used', null, null, decisionId);
     return next;
   }
@@ -192,12 +219,17 @@ export class ApprovalService {
   /** Forgets denied, expired and used approvals last touched before `before` (their events stay in the audit). */
   pruneFinished(before: Date): Promise<number> {
     const ended = new Set<ApprovalState>(['denied', 'expired', 'used']);
-    const lastTouched = (a: Approval): number => Math.max(...[a.createdAt, a.expiresAt, a.usedAt].filter((t) => t !== null).map((t) => Date.parse(t)));
+    const lastTouched = (a: Approval): number =>
+      Math.max(...[a.createdAt, a.expiresAt, a.usedAt].filter((t) => t !== null).map((t) => Date.parse(t)));
     return this.store.prune((a) => !(ended.has(a.state) && lastTouched(a) < before.getTime()));
   }
 
   async #expireIfDue(approval: Approval): Promise<Approval> {
-    if ((approval.state !== 'pending' && approval.state !== 'approved') || Date.parse(approval.expiresAt) > this.now().getTime()) return approval;
+    if (
+      (approval.state !== 'pending' && approval.state !== 'approved') ||
+      Date.parse(approval.expiresAt) > this.now().getTime()
+    )
+      return approval;
     const next = await this.store.transition(approval.id, approval.state, { state: 'expired' });
     if (!next) return (await this.store.get(approval.id)) ?? approval;
     this.#previews.delete(approval.id);
@@ -205,7 +237,13 @@ export class ApprovalService {
     return next;
   }
 
-  #record(a: Approval, state: ApprovalEventBody['state'], actor: string | null, comment: string | null, decisionId: string | null): void {
+  #record(
+    a: Approval,
+    state: ApprovalEventBody['state'],
+    actor: string | null,
+    comment: string | null,
+    decisionId: string | null,
+  ): void {
     this.audit.record(approvalEvent(a, state, { actor, comment, decisionId, at: this.now() }));
   }
 }

@@ -42,7 +42,9 @@ export interface Approval {
 }
 
 /** The fields a transition may change besides `state`. */
-export type ApprovalChange = Partial<Pick<Approval, 'verdict' | 'usedAt' | 'usedByDecisionId'>> & { readonly state: ApprovalState };
+export type ApprovalChange = Partial<Pick<Approval, 'verdict' | 'usedAt' | 'usedByDecisionId'>> & {
+  readonly state: ApprovalState;
+};
 
 /**
  * Where approvals live. Every method is async so that a store shared by several Sluice

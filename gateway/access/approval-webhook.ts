@@ -45,9 +45,14 @@ export function slackPayload(a: Approval, publicUrl: string | undefined): Record
  * failing receiver never delays the held request; failures are logged without the URL (it
  * may embed a secret).
  */
-export function webhookNotifier(target: WebhookTarget, log: { warn(obj: object, msg: string): void }): (a: Approval) => void {
+export function webhookNotifier(
+  target: WebhookTarget,
+  log: { warn(obj: object, msg: string): void },
+): (a: Approval) => void {
   return (approval) => {
-    const body = JSON.stringify(target.format === 'slack' ? slackPayload(approval, target.publicUrl) : jsonPayload(approval, target.publicUrl));
+    const body = JSON.stringify(
+      target.format === 'slack' ? slackPayload(approval, target.publicUrl) : jsonPayload(approval, target.publicUrl),
+    );
     request(target.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': 'sluice-approvals' },
@@ -57,8 +62,11 @@ export function webhookNotifier(target: WebhookTarget, log: { warn(obj: object, 
     })
       .then(async (res) => {
         await res.body.dump();
-        if (res.statusCode >= 300) log.warn({ approval_id: approval.id, status: res.statusCode }, 'approval webhook refused the notification');
+        if (res.statusCode >= 300)
+          log.warn({ approval_id: approval.id, status: res.statusCode }, 'approval webhook refused the notification');
       })
-      .catch((err: unknown) => log.warn({ approval_id: approval.id, err: (err as Error).message }, 'approval webhook unreachable'));
+      .catch((err: unknown) =>
+        log.warn({ approval_id: approval.id, err: (err as Error).message }, 'approval webhook unreachable'),
+      );
   };
 }

@@ -67,14 +67,29 @@ export function createAccessControl(
   const target = webhookTarget(config, env);
   let log: WarnLogger = { warn: (obj, msg) => console.warn(msg, obj) };
   const notify = target ? webhookNotifier(target, { warn: (obj, msg) => log.warn(obj, msg) }) : undefined;
-  const local = { approvals: FileApprovalStore.open(config.stateDir), sessions: FileSessionStore.open(config.stateDir), grants: FileGrantStore.open(config.stateDir) };
+  const local = {
+    approvals: FileApprovalStore.open(config.stateDir),
+    sessions: FileSessionStore.open(config.stateDir),
+    grants: FileGrantStore.open(config.stateDir),
+  };
   // With state.kafka every write is also published and other instances' writes merged in (gateway/state).
-  const { approvals: approvalStore, sessions: sessionStore, grants: grantStore } = wrapStores ? wrapStores(local) : local;
+  const {
+    approvals: approvalStore,
+    sessions: sessionStore,
+    grants: grantStore,
+  } = wrapStores ? wrapStores(local) : local;
   const service = new ApprovalService(approvalStore, audit, (a: Approval) => notify?.(a));
-  const grants = new GrantService(grantStore, audit, { ...config.sessions.grants, connections: config.connections.map((c) => c.name) });
+  const grants = new GrantService(grantStore, audit, {
+    ...config.sessions.grants,
+    connections: config.connections.map((c) => c.name),
+  });
   const sessions = new SessionService(sessionStore, audit, config.sessions.idleTimeoutSeconds, undefined, grants);
   // A revoked session refuses tokens issued before its revocation: keep it until all of those have expired.
-  const retainEndedMs = Math.max(config.sessions.retainEndedSeconds, config.identity.maxTokenLifetimeSeconds + config.identity.clockToleranceSeconds) * 1000;
+  const retainEndedMs =
+    Math.max(
+      config.sessions.retainEndedSeconds,
+      config.identity.maxTokenLifetimeSeconds + config.identity.clockToleranceSeconds,
+    ) * 1000;
   const sweep = setInterval(() => {
     const pruneBefore = new Date(Date.now() - retainEndedMs);
     Promise.all([
@@ -85,7 +100,10 @@ export function createAccessControl(
   }, config.sessions.sweepIntervalSeconds * 1000);
   sweep.unref();
   return {
-    approvals: { service, hold: { holdMs: config.approvals.holdSeconds * 1000, keepAliveMs: config.approvals.keepAliveSeconds * 1000 } },
+    approvals: {
+      service,
+      hold: { holdMs: config.approvals.holdSeconds * 1000, keepAliveMs: config.approvals.keepAliveSeconds * 1000 },
+    },
     sessions,
     useLogger(next) {
       log = next;

@@ -18,7 +18,12 @@ const requestSchema = {
 } as const;
 
 const commentSchema = {
-  body: { type: 'object', additionalProperties: false, required: ['comment'], properties: { comment: { type: 'string', minLength: 1, maxLength: 2000 } } },
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['comment'],
+    properties: { comment: { type: 'string', minLength: 1, maxLength: 2000 } },
+  },
 } as const;
 
 /**
@@ -37,7 +42,9 @@ export async function grantRoutes(app: FastifyInstance, deps: { grants: GrantSer
   });
   app.post('/', { schema: requestSchema }, async (req, reply) => {
     const body = req.body as { connection: string; duration_minutes: number; reason: string };
-    return reply.code(201).send(await grants().request(caller(req), body.connection, body.duration_minutes, body.reason));
+    return reply
+      .code(201)
+      .send(await grants().request(caller(req), body.connection, body.duration_minutes, body.reason));
   });
   for (const verdict of ['approve', 'deny'] as const) {
     app.post(`/:id/${verdict}`, { schema: commentSchema }, async (req) => {

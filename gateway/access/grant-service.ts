@@ -31,7 +31,8 @@ export class GrantService {
     if (!this.options.connections.includes(connection)) {
       throw new SluiceError('SLUICE_ERR_UNKNOWN_CONNECTION', `unknown connection "${connection}"`);
     }
-    if (durationMinutes > this.options.maxMinutes) throw new SluiceError('SLUICE_ERR_BAD_REQUEST', `duration_minutes may be at most ${this.options.maxMinutes}`);
+    if (durationMinutes > this.options.maxMinutes)
+      throw new SluiceError('SLUICE_ERR_BAD_REQUEST', `duration_minutes may be at most ${this.options.maxMinutes}`);
     const grant = await this.store.create({
       id: `grt_${randomBytes(12).toString('base64url')}`,
       state: 'requested',
@@ -50,15 +51,25 @@ export class GrantService {
     return grant;
   }
 
-
   async decide(id: string, who: Identity, verdict: 'approve' | 'deny', comment: string): Promise<AccessGrant> {
     const grant = await this.get(id);
     if (!grant) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no grant ${id}`);
-    if (!mayDecide(who, grant)) throw new SluiceError('SLUICE_ERR_FORBIDDEN', `grant ${id}: only another member of ${grant.approverGroups.join(', ')} may decide it`);
+    if (!mayDecide(who, grant))
+      throw new SluiceError(
+        'SLUICE_ERR_FORBIDDEN',
+        `grant ${id}: only another member of ${grant.approverGroups.join(', ')} may decide it`,
+      );
     const at = this.now();
     const state = verdict === 'approve' ? 'approved' : 'denied';
-    const expiresAt = verdict === 'approve' ? new Date(at.getTime() + grant.durationMinutes * 60_000).toISOString() : null;
-    const next = await this.store.transition(id, 'requested', { state, decidedAt: at.toISOString(), decidedBy: who.sub, comment, expiresAt });
+    const expiresAt =
+      verdict === 'approve' ? new Date(at.getTime() + grant.durationMinutes * 60_000).toISOString() : null;
+    const next = await this.store.transition(id, 'requested', {
+      state,
+      decidedAt: at.toISOString(),
+      decidedBy: who.sub,
+      comment,
+      expiresAt,
+    });
     if (!next) throw new SluiceError('SLUICE_ERR_CONFLICT', `grant ${id} is ${grant.state}, not requested`);
     this.#record(next, state, who.sub);
     return next;
@@ -68,7 +79,8 @@ export class GrantService {
   async revoke(id: string, who: Identity): Promise<AccessGrant> {
     const grant = await this.get(id);
     if (!grant) throw new SluiceError('SLUICE_ERR_NOT_FOUND', `no grant ${id}`);
-    if (grant.subject !== who.sub && !who.groups.some((g) => grant.approverGroups.includes(g))) throw new SluiceError('SLUICE_ERR_FORBIDDEN', `you may not revoke grant ${id}`);
+    if (grant.subject !== who.sub && !who.groups.some((g) => grant.approverGroups.includes(g)))
+      throw new SluiceError('SLUICE_ERR_FORBIDDEN', `you may not revoke grant ${id}`);
     const next = await this.store.transition(id, 'approved', { state: 'revoked', decidedBy: who.sub });
     if (!next) throw new SluiceError('SLUICE_ERR_CONFLICT', `grant ${id} is ${grant.state}, not approved`);
     this.#record(next, 'revoked', who.sub);
@@ -96,7 +108,8 @@ export class GrantService {
   /** Forgets denied, revoked and expired grants last touched before `before` (their events stay in the audit). */
   pruneFinished(before: Date): Promise<number> {
     const ended = new Set<GrantState>(['denied', 'revoked', 'expired']);
-    const lastTouched = (g: AccessGrant): number => Math.max(...[g.requestedAt, g.decidedAt, g.expiresAt].filter((t) => t !== null).map((t) => Date.parse(t)));
+    const lastTouched = (g: AccessGrant): number =>
+      Math.max(...[g.requestedAt, g.decidedAt, g.expiresAt].filter((t) => t !== null).map((t) => Date.parse(t)));
     return this.store.prune((g) => !(ended.has(g.state) && lastTouched(g) < before.getTime()));
   }
 
@@ -109,6 +122,17 @@ export class GrantService {
   }
 
   #record(g: AccessGrant, state: GrantEventBody['state'], actor: string | null): void {
-    this.audit.record({ kind: 'grant', grant_id: g.id, state, timestamp: this.now().toISOString(), subject: g.subject, connection: g.connection, actor, reason: g.reason, comment: g.comment, expires_at: g.expiresAt });
+    this.audit.record({
+      kind: 'grant',
+      grant_id: g.id,
+      state,
+      timestamp: this.now().toISOString(),
+      subject: g.subject,
+      connection: g.connection,
+      actor,
+      reason: g.reason,
+      comment: g.comment,
+      expires_at: g.expiresAt,
+    });
   }
 }

@@ -33,7 +33,11 @@ export interface GrantStore {
   list(): Promise<AccessGrant[]>;
   /** The grants of one subject (any state): what every call's policy input needs, without a scan of all grants. */
   listFor(subject: string): Promise<AccessGrant[]>;
-  transition(id: string, from: GrantState, change: Partial<AccessGrant> & { readonly state: GrantState }): Promise<AccessGrant | undefined>;
+  transition(
+    id: string,
+    from: GrantState,
+    change: Partial<AccessGrant> & { readonly state: GrantState },
+  ): Promise<AccessGrant | undefined>;
   /** Drops the grants `keep` declines, from memory and the state file; returns how many. */
   prune(keep: (grant: AccessGrant) => boolean): Promise<number>;
   close(): Promise<void>;
@@ -70,7 +74,11 @@ export class FileGrantStore implements GrantStore {
     return [...ids].map((id) => this.records.get(id)).filter((g): g is AccessGrant => g !== undefined);
   }
 
-  async transition(id: string, from: GrantState, change: Partial<AccessGrant> & { readonly state: GrantState }): Promise<AccessGrant | undefined> {
+  async transition(
+    id: string,
+    from: GrantState,
+    change: Partial<AccessGrant> & { readonly state: GrantState },
+  ): Promise<AccessGrant | undefined> {
     const current = this.records.get(id);
     if (!current || current.state !== from) return undefined;
     const next = { ...current, ...change };

@@ -8,7 +8,10 @@ import type { SessionService } from './session-service.ts';
  * revoke only their own (ending one's own access early is always allowed). Another subject's
  * session is a 404, as in the console: its id is not confirmed.
  */
-export async function sessionRoutes(app: FastifyInstance, deps: { sessions: SessionService; adminGroups: readonly string[] }): Promise<void> {
+export async function sessionRoutes(
+  app: FastifyInstance,
+  deps: { sessions: SessionService; adminGroups: readonly string[] },
+): Promise<void> {
   app.get('/', async (req) => {
     const who = caller(req);
     const state = (req.query as { state?: string }).state;

@@ -38,8 +38,14 @@ export class SessionService {
     if (session?.state === 'revoked') {
       // iat has second precision: a token from the same second as the revocation is refused too.
       if (identity.issuedAt * 1000 <= Date.parse(session.revokedAt!)) {
-        const why = session.revokedCause === 'idle' ? `after ${session.idleTimeoutSeconds}s idle` : `by ${session.revokedBy ?? 'an administrator'}`;
-        throw new SluiceError('SLUICE_ERR_SESSION_REVOKED', `your session ${session.id} on "${connection}" was revoked ${why} at ${session.revokedAt}: sign in again to get a new token, then retry`);
+        const why =
+          session.revokedCause === 'idle'
+            ? `after ${session.idleTimeoutSeconds}s idle`
+            : `by ${session.revokedBy ?? 'an administrator'}`;
+        throw new SluiceError(
+          'SLUICE_ERR_SESSION_REVOKED',
+          `your session ${session.id} on "${connection}" was revoked ${why} at ${session.revokedAt}: sign in again to get a new token, then retry`,
+        );
       }
       session = undefined;
     }
@@ -61,7 +67,9 @@ export class SessionService {
   /** Applies the policy's idle timeout for the caller's groups (when it sets one). */
   async setIdleTimeout(id: string, seconds: number | undefined): Promise<void> {
     if (seconds === undefined) return;
-    await this.store.update(id, (s) => (s.idleTimeoutSeconds === seconds ? undefined : { ...s, idleTimeoutSeconds: seconds }));
+    await this.store.update(id, (s) =>
+      s.idleTimeoutSeconds === seconds ? undefined : { ...s, idleTimeoutSeconds: seconds },
+    );
   }
 
   /** Revokes a session now, on behalf of `actor`. */
@@ -95,7 +103,9 @@ export class SessionService {
    * older tokens, so none may still be valid.
    */
   pruneRevoked(before: Date): Promise<number> {
-    return this.store.prune((s) => !(s.state === 'revoked' && s.revokedAt !== null && Date.parse(s.revokedAt) < before.getTime()));
+    return this.store.prune(
+      (s) => !(s.state === 'revoked' && s.revokedAt !== null && Date.parse(s.revokedAt) < before.getTime()),
+    );
   }
 
   async #open(subject: string, connection: string, now: Date): Promise<JitSession> {
@@ -124,12 +134,25 @@ export class SessionService {
   }
 
   async #revoke(s: JitSession, cause: RevokeCause, at: Date, actor: string | null): Promise<JitSession | undefined> {
-    const next = await this.store.update(s.id, (cur) => (cur.state === 'revoked' ? undefined : { ...cur, state: 'revoked', revokedAt: at.toISOString(), revokedCause: cause, revokedBy: actor }));
+    const next = await this.store.update(s.id, (cur) =>
+      cur.state === 'revoked'
+        ? undefined
+        : { ...cur, state: 'revoked', revokedAt: at.toISOString(), revokedCause: cause, revokedBy: actor },
+    );
     if (next) this.#record(next, 'revoked', cause, actor, at);
     return next;
   }
 
   #record(s: JitSession, state: 'opened' | 'revoked', cause: RevokeCause | null, actor: string | null, at: Date): void {
-    this.audit.record({ kind: 'access', session_id: s.id, state, timestamp: at.toISOString(), subject: s.subject, connection: s.connection, cause, actor });
+    this.audit.record({
+      kind: 'access',
+      session_id: s.id,
+      state,
+      timestamp: at.toISOString(),
+      subject: s.subject,
+      connection: s.connection,
+      cause,
+      actor,
+    });
   }
 }

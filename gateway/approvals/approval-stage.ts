@@ -22,7 +22,9 @@ const PREVIEW_CHARS = 4000;
 
 /** sha256 (hex) of the exact body bytes: what an approval is bound to. */
 export function bodySha256(raw: Buffer | undefined): string {
-  return createHash('sha256').update(raw ?? Buffer.alloc(0)).digest('hex');
+  return createHash('sha256')
+    .update(raw ?? Buffer.alloc(0))
+    .digest('hex');
 }
 
 /** An approval as the policy input and the audit show it. */
@@ -51,11 +53,16 @@ export function approvalInput(a: Approval | null): PolicyInput['approval'] {
  * Before the policy: the approval this call presents in `x-sluice-approval-id`, checked against
  * this exact request (403 when it does not fit); null when the header is absent.
  */
-export async function presentedApproval(gate: ApprovalGate, headers: IncomingHttpHeaders, call: HeldCall): Promise<Approval | null> {
+export async function presentedApproval(
+  gate: ApprovalGate,
+  headers: IncomingHttpHeaders,
+  call: HeldCall,
+): Promise<Approval | null> {
   const raw = headers[APPROVAL_HEADER];
   if (raw === undefined) return null;
   const id = Array.isArray(raw) ? undefined : raw.trim();
-  if (!id || !/^apr_[A-Za-z0-9_-]{1,64}$/.test(id)) throw new SluiceError('SLUICE_ERR_APPROVAL_INVALID', `${APPROVAL_HEADER} must be one approval id (apr_…)`);
+  if (!id || !/^apr_[A-Za-z0-9_-]{1,64}$/.test(id))
+    throw new SluiceError('SLUICE_ERR_APPROVAL_INVALID', `${APPROVAL_HEADER} must be one approval id (apr_…)`);
   const approval = await gate.service.matchPresented(id, {
     subject: call.subject,
     connection: call.connection,
@@ -79,25 +86,29 @@ export async function awaitApproval(
 ): Promise<Approval> {
   const req = decision.approval;
   if (req.approverGroups.length === 0) {
-    throw new SluiceError('SLUICE_ERR_APPROVAL_REQUIRED', `approval required (${req.reason}) but the policy names no approver group; request refused`);
+    throw new SluiceError(
+      'SLUICE_ERR_APPROVAL_REQUIRED',
+      `approval required (${req.reason}) but the policy names no approver group; request refused`,
+    );
   }
-  const approval = presented?.state === 'pending'
-    ? presented
-    : await gate.service.request({
-        subject: call.subject,
-        requesterGroups: [...call.groups],
-        connection: call.connection,
-        operation: call.operation,
-        model: call.facts.model ?? null,
-        bodySha256: call.bodyHash(),
-        reason: req.reason,
-        labels: decision.labels,
-        findings: call.facts.findings,
-        approverGroups: req.approverGroups,
-        ttlSeconds: req.ttlSeconds,
-        decisionId: call.decisionId,
-        preview: call.facts.text.slice(0, PREVIEW_CHARS),
-      });
+  const approval =
+    presented?.state === 'pending'
+      ? presented
+      : await gate.service.request({
+          subject: call.subject,
+          requesterGroups: [...call.groups],
+          connection: call.connection,
+          operation: call.operation,
+          model: call.facts.model ?? null,
+          bodySha256: call.bodyHash(),
+          reason: req.reason,
+          labels: decision.labels,
+          findings: call.facts.findings,
+          approverGroups: req.approverGroups,
+          ttlSeconds: req.ttlSeconds,
+          decisionId: call.decisionId,
+          preview: call.facts.text.slice(0, PREVIEW_CHARS),
+        });
   call.onApproval(facts(approval));
   const approved = await holdForDecision(gate.service, res, approval, gate.hold);
   call.onApproval(facts(approved));

@@ -22,7 +22,12 @@ export interface HoldOptions {
  * fetch (undici, used by the TS SDK) and httpx (Python SDK) skip 1xx responses. TCP keepalive
  * is switched on as well for proxies that swallow 1xx.
  */
-export async function holdForDecision(service: ApprovalService, res: ServerResponse, approval: Approval, options: HoldOptions): Promise<Approval> {
+export async function holdForDecision(
+  service: ApprovalService,
+  res: ServerResponse,
+  approval: Approval,
+  options: HoldOptions,
+): Promise<Approval> {
   const gone = new AbortController();
   const onClose = (): void => {
     if (!res.writableFinished) gone.abort();
@@ -45,12 +50,18 @@ export async function holdForDecision(service: ApprovalService, res: ServerRespo
     case 'denied':
       throw deniedError(settled);
     case 'expired':
-      throw new SluiceError('SLUICE_ERR_APPROVAL_EXPIRED', `approval ${settled.id} expired at ${settled.expiresAt} before anyone decided`);
+      throw new SluiceError(
+        'SLUICE_ERR_APPROVAL_EXPIRED',
+        `approval ${settled.id} expired at ${settled.expiresAt} before anyone decided`,
+      );
     case 'used':
       throw new SluiceError('SLUICE_ERR_APPROVAL_INVALID', `approval ${settled.id} was used by another request`);
     case 'pending':
       if (gone.signal.aborted) {
-        throw new SluiceError('SLUICE_ERR_APPROVAL_TIMEOUT', `caller left while approval ${settled.id} was pending; resubmit the identical request with x-sluice-approval-id: ${settled.id}`);
+        throw new SluiceError(
+          'SLUICE_ERR_APPROVAL_TIMEOUT',
+          `caller left while approval ${settled.id} was pending; resubmit the identical request with x-sluice-approval-id: ${settled.id}`,
+        );
       }
       throw new SluiceError(
         'SLUICE_ERR_APPROVAL_TIMEOUT',

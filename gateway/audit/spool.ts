@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readSegments, segmentName, type SpoolEntry, type SpoolRecord } from './spool-segments.ts';
 
-
 /** Spool options; `maxBytes` is what "spool full" means. */
 export interface SpoolOptions {
   readonly dir: string;

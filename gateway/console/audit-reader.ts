@@ -13,9 +13,16 @@ export interface RecordedExchange {
  * exchanges that `want` selects by decision id or session id. Good enough for a console over the
  * embedded file sink; a SIEM is the place for search across large logs.
  */
-export async function readExchanges(file: string, want: { decisionId?: string; sessionId?: string }, limit = 200): Promise<Map<string, RecordedExchange>> {
+export async function readExchanges(
+  file: string,
+  want: { decisionId?: string; sessionId?: string },
+  limit = 200,
+): Promise<Map<string, RecordedExchange>> {
   const found = new Map<string, { decision?: DecisionEventBody; record?: SessionRecordBody }>();
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }).on('error', () => lines.close()), crlfDelay: Infinity });
+  const lines = createInterface({
+    input: createReadStream(file, { encoding: 'utf8' }).on('error', () => lines.close()),
+    crlfDelay: Infinity,
+  });
   for await (const line of lines) {
     if (!line.includes(want.decisionId ?? want.sessionId ?? '\u0000')) continue;
     let event: DecisionEventBody | SessionRecordBody;

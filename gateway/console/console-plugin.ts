@@ -55,9 +55,12 @@ function originOf(req: FastifyRequest): string {
  */
 function checkCsrf(req: FastifyRequest, session: ConsoleSession): void {
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== originOf(req)) throw new SluiceError('SLUICE_ERR_CSRF', `form posted from another origin (${origin})`);
-  if (req.headers['sec-fetch-site'] === 'cross-site') throw new SluiceError('SLUICE_ERR_CSRF', 'cross-site form post refused');
-  if (!ConsoleSessions.csrfMatches(session, (req.body as Record<string, unknown> | undefined)?._csrf)) throw new SluiceError('SLUICE_ERR_CSRF');
+  if (origin !== undefined && origin !== originOf(req))
+    throw new SluiceError('SLUICE_ERR_CSRF', `form posted from another origin (${origin})`);
+  if (req.headers['sec-fetch-site'] === 'cross-site')
+    throw new SluiceError('SLUICE_ERR_CSRF', 'cross-site form post refused');
+  if (!ConsoleSessions.csrfMatches(session, (req.body as Record<string, unknown> | undefined)?._csrf))
+    throw new SluiceError('SLUICE_ERR_CSRF');
 }
 
 /**
@@ -70,14 +73,22 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
   await app.register(formbody, { bodyLimit: 16 * 1024 });
   const sessions = new ConsoleSessions(deps.sessionTtlSeconds * 1000);
   const isAdmin = (s: ConsoleSession): boolean => isSessionAdmin(s.identity, deps.adminGroups);
-  const mayAccess = (s: ConsoleSession, record: { subject: string }): boolean => mayAccessOwned(s.identity, record, deps.adminGroups);
+  const mayAccess = (s: ConsoleSession, record: { subject: string }): boolean =>
+    mayAccessOwned(s.identity, record, deps.adminGroups);
   // req.protocol follows X-Forwarded-Proto when listen.trustProxy trusts the proxy.
   const secure = (req: FastifyRequest): boolean => req.protocol === 'https' || !deps.plainHttpLoopback;
   // Set and cleared with the same attributes: a cleared cookie is as Secure as the one it replaces.
-  const cookieOptions = (req: FastifyRequest, path: string) =>
-    ({ path, httpOnly: true, sameSite: 'lax' as const, secure: secure(req) });
+  const cookieOptions = (req: FastifyRequest, path: string) => ({
+    path,
+    httpOnly: true,
+    sameSite: 'lax' as const,
+    secure: secure(req),
+  });
   const page = (reply: FastifyReply, title: string, body: string, s: ConsoleSession, status = 200) =>
-    reply.code(status).headers(PAGE_HEADERS).send(layout(title, body, { sub: s.identity.sub, csrf: s.csrfToken }));
+    reply
+      .code(status)
+      .headers(PAGE_HEADERS)
+      .send(layout(title, body, { sub: s.identity.sub, csrf: s.csrfToken }));
 
   app.addHook('preHandler', async (req, reply) => {
     const open = ['/login', '/callback'].some((p) => req.routeOptions.url === `${BASE}${p}`);
@@ -110,7 +121,11 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
   app.get('/callback', async (req, reply) => {
     const state = (req.query as { state?: string }).state;
     const pending = state && req.cookies[LOGIN_COOKIE] === state ? sessions.takeLogin(state) : undefined;
-    if (!pending) throw new SluiceError('SLUICE_ERR_CSRF', 'sign-in state missing, expired or not started in this browser; start again');
+    if (!pending)
+      throw new SluiceError(
+        'SLUICE_ERR_CSRF',
+        'sign-in state missing, expired or not started in this browser; start again',
+      );
     const callbackUrl = new URL(req.url, pending.redirectUri);
     const { identity, expiresAt } = await deps.login.finish(callbackUrl, pending);
     const session = sessions.open(identity, expiresAt);
@@ -133,14 +148,27 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
     const s = req.consoleSession!;
     const list = await deps.approvals.visibleTo(s.identity);
     const notice = (req.query as { done?: string }).done;
-    return page(reply, 'Approvals', approvalsPage(list, (id) => deps.approvals.previewOf(id), (a) => mayDecide(s.identity, a), s.csrfToken, notice), s);
+    return page(
+      reply,
+      'Approvals',
+      approvalsPage(
+        list,
+        (id) => deps.approvals.previewOf(id),
+        (a) => mayDecide(s.identity, a),
+        s.csrfToken,
+        notice,
+      ),
+      s,
+    );
   });
 
   app.post('/approvals/:id/decide', async (req, reply) => {
     const { id } = req.params as { id: string };
     const { verdict, comment } = formFields(req, ['verdict', 'comment']);
-    if (verdict !== 'approve' && verdict !== 'deny') throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'verdict must be approve or deny');
-    if (!comment?.trim() || comment.length > 2000) throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'a comment (up to 2000 characters) is required');
+    if (verdict !== 'approve' && verdict !== 'deny')
+      throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'verdict must be approve or deny');
+    if (!comment?.trim() || comment.length > 2000)
+      throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'a comment (up to 2000 characters) is required');
     const decided = await deps.approvals.decide(id, req.consoleSession!.identity, verdict, comment.trim());
     return reply.redirect(`${BASE}/approvals?done=${encodeURIComponent(`${decided.id} ${decided.state}`)}`, 303);
   });
@@ -166,7 +194,12 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
     const s = req.consoleSession!;
     const { id } = req.params as { id: string };
     visibleOrNotFound(await deps.sessions.store.get(id), (x) => mayAccess(s, x), `no session ${id}`);
-    return page(reply, `Session ${id}`, sessionExchangesPage(await readExchanges(deps.auditFile, { sessionId: id })), s);
+    return page(
+      reply,
+      `Session ${id}`,
+      sessionExchangesPage(await readExchanges(deps.auditFile, { sessionId: id })),
+      s,
+    );
   });
 
   app.get('/replay/:decisionId', async (req, reply) => {

@@ -21,7 +21,8 @@ const BASE = '/sluice/console/grants';
 /** A required, trimmed text field of at most 2000 characters (the API's schema limits). */
 function text(value: unknown, field: string): string {
   const v = typeof value === 'string' ? value.trim() : '';
-  if (!v || v.length > 2000) throw new SluiceError('SLUICE_ERR_BAD_REQUEST', `a ${field} (up to 2000 characters) is required`);
+  if (!v || v.length > 2000)
+    throw new SluiceError('SLUICE_ERR_BAD_REQUEST', `a ${field} (up to 2000 characters) is required`);
   return v;
 }
 
@@ -50,24 +51,40 @@ export function grantPages(app: FastifyInstance, deps: GrantPagesDeps): void {
     const list = await listFor(s);
     const notice = (req.query as { done?: string }).done;
     const decides = (g: AccessGrant): boolean => mayDecide(s.identity, g);
-    return deps.page(reply, 'Access grants', grantsPage({ grants: list, mayDecide: decides, connections: deps.connections, csrf: s.csrfToken, notice }), s);
+    return deps.page(
+      reply,
+      'Access grants',
+      grantsPage({ grants: list, mayDecide: decides, connections: deps.connections, csrf: s.csrfToken, notice }),
+      s,
+    );
   });
 
   app.post('/grants', async (req, reply) => {
     const body = formFields(req, ['connection', 'duration_minutes', 'reason']);
     const connection = body.connection ?? '';
     // Only configured connections: a grant for a name no route serves would never be usable.
-    if (!deps.connections.includes(connection)) throw new SluiceError('SLUICE_ERR_BAD_REQUEST', `unknown connection ${connection}`);
-    const minutes = typeof body.duration_minutes === 'string' && /^[1-9][0-9]{0,6}$/.test(body.duration_minutes) ? Number(body.duration_minutes) : NaN;
-    if (!Number.isInteger(minutes)) throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'duration_minutes must be a whole number of minutes, at least 1');
-    const grant = await grants().request(req.consoleSession!.identity, connection, minutes, text(body.reason, 'reason'));
+    if (!deps.connections.includes(connection))
+      throw new SluiceError('SLUICE_ERR_BAD_REQUEST', `unknown connection ${connection}`);
+    const minutes =
+      typeof body.duration_minutes === 'string' && /^[1-9][0-9]{0,6}$/.test(body.duration_minutes)
+        ? Number(body.duration_minutes)
+        : NaN;
+    if (!Number.isInteger(minutes))
+      throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'duration_minutes must be a whole number of minutes, at least 1');
+    const grant = await grants().request(
+      req.consoleSession!.identity,
+      connection,
+      minutes,
+      text(body.reason, 'reason'),
+    );
     return reply.redirect(`${BASE}?done=${encodeURIComponent(`${grant.id} ${grant.state}`)}`, 303);
   });
 
   app.post('/grants/:id/decide', async (req, reply) => {
     const { id } = req.params as { id: string };
     const { verdict, comment } = formFields(req, ['verdict', 'comment']);
-    if (verdict !== 'approve' && verdict !== 'deny') throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'verdict must be approve or deny');
+    if (verdict !== 'approve' && verdict !== 'deny')
+      throw new SluiceError('SLUICE_ERR_BAD_REQUEST', 'verdict must be approve or deny');
     const decided = await grants().decide(id, req.consoleSession!.identity, verdict, text(comment, 'comment'));
     return reply.redirect(`${BASE}?done=${encodeURIComponent(`${decided.id} ${decided.state}`)}`, 303);
   });

@@ -40,9 +40,10 @@ function pendingCard(g: AccessGrant, canDecide: boolean, csrf: string): string {
 
 /** A decided grant as a table row; active ones carry a revoke form (the service says who may). */
 function grantRow(g: AccessGrant, csrf: string): string {
-  const revoke = g.state === 'approved'
-    ? `<form method="post" action="${BASE}/${esc(g.id)}/revoke">${csrfField(csrf)}<button>Revoke</button></form>`
-    : '';
+  const revoke =
+    g.state === 'approved'
+      ? `<form method="post" action="${BASE}/${esc(g.id)}/revoke">${csrfField(csrf)}<button>Revoke</button></form>`
+      : '';
   return `<tr class="grant" id="${esc(g.id)}" data-state="${esc(g.state)}"><td>${esc(g.id)}</td><td>${esc(g.subject)}</td><td>${esc(g.connection)}</td>
 <td>${esc(g.state)}</td><td>${esc(g.reason)}</td><td>${esc(g.decidedBy ?? '')}</td><td>${esc(g.comment ?? '')}</td><td>${esc(g.expiresAt ?? '')}</td><td>${revoke}</td></tr>`;
 }
@@ -52,9 +53,10 @@ export function grantsPage(view: GrantsView): string {
   const pending = view.grants.filter((g) => g.state === 'requested');
   const decided = view.grants.filter((g) => g.state !== 'requested').slice(0, 50);
   const banner = view.notice ? `<p class="notice">${esc(view.notice)}</p>` : '';
-  const list = pending.length === 0
-    ? '<p class="muted" id="no-pending-grants">No requested grants.</p>'
-    : pending.map((g) => pendingCard(g, view.mayDecide(g), view.csrf)).join('');
+  const list =
+    pending.length === 0
+      ? '<p class="muted" id="no-pending-grants">No requested grants.</p>'
+      : pending.map((g) => pendingCard(g, view.mayDecide(g), view.csrf)).join('');
   return `${banner}<h2>Request access</h2>${requestForm(view.connections, view.csrf)}<h2>Requested</h2>${list}<h2>Decided</h2>
 <table><tr><th>Grant</th><th>Requester</th><th>Connection</th><th>State</th><th>Reason</th><th>Decided by</th><th>Comment</th><th>Expires</th><th></th></tr>${decided.map((g) => grantRow(g, view.csrf)).join('')}</table>`;
 }

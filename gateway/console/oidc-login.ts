@@ -61,7 +61,10 @@ export class OidcLogin {
   /** Finishes a sign-in from the callback URL: code exchange, then the gateway's token checks. */
   async finish(callbackUrl: URL, pending: PendingLogin): Promise<{ identity: Identity; expiresAt: number }> {
     const config = await this.#configuration();
-    const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: pending.codeVerifier, expectedState: pending.state });
+    const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
+      pkceCodeVerifier: pending.codeVerifier,
+      expectedState: pending.state,
+    });
     const identity = await this.verifier.verify(tokens.access_token);
     return { identity, expiresAt: identity.expiresAt * 1000 };
   }

@@ -9,7 +9,6 @@ import { CombinedScan, type EntityMatch } from './combined-scan.ts';
 import { BUILTIN_PATTERNS, type EntityPattern } from './entity-patterns.ts';
 import { normalizedView, spacingMayHide, type NormalizedView } from './normalized-view.ts';
 
-
 /** Distinct pattern sets seen at most; each costs one compiled expression. */
 const MAX_SCANNERS = 256;
 

@@ -110,7 +110,9 @@ export function operationNamed(name: string | undefined): OperationSpec | undefi
 
 /** `/v1/models/:model_id` → a pattern matching one path segment per parameter. */
 function routePattern(route: string): RegExp {
-  const escaped = route.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  const escaped = route
+    .split('/')
+    .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
   return new RegExp(`^${escaped.join('/')}$`);
 }
 
@@ -128,5 +130,7 @@ export function operationsMarkdownTable(): string {
     const route = op.route.replace(/:([a-z_]+)/g, '{$1}');
     return `| \`${op.method} ${route}\` | \`${op.operation}\` | ${op.summary} |`;
   });
-  return ['| route | operation (policy `input.request.operation`) | what it does |', '|---|---|---|', ...rows].join('\n');
+  return ['| route | operation (policy `input.request.operation`) | what it does |', '|---|---|---|', ...rows].join(
+    '\n',
+  );
 }

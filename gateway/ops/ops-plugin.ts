@@ -11,12 +11,17 @@ import type { RequestMetrics } from './request-metrics.ts';
 /** The standard Prometheus process gauges plus V8 heap and external memory (where a gateway's memory goes). */
 function processMetricsText(): string {
   const m = process.memoryUsage();
-  const gauge = (name: string, help: string, value: number): string => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${value}\n`;
+  const gauge = (name: string, help: string, value: number): string =>
+    `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${value}\n`;
   return (
     gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', m.rss) +
     gauge('nodejs_heap_used_bytes', 'V8 heap in use, in bytes.', m.heapUsed) +
     gauge('nodejs_heap_total_bytes', 'V8 heap reserved, in bytes.', m.heapTotal) +
-    gauge('nodejs_external_memory_bytes', 'Memory outside the V8 heap held by JS objects (buffers, WASM), in bytes.', m.external + m.arrayBuffers)
+    gauge(
+      'nodejs_external_memory_bytes',
+      'Memory outside the V8 heap held by JS objects (buffers, WASM), in bytes.',
+      m.external + m.arrayBuffers,
+    )
   );
 }
 
@@ -44,17 +49,40 @@ export async function opsPlugin(app: FastifyInstance, deps: OpsDeps): Promise<vo
     const connections = deps.connections.list().map((c) => ({ name: c.name, echo: c.echo }));
     // Audit sinks: spool depth and delivery lag; not ready while a full spool refuses calls (fail closed).
     const audit = deps.audit?.status();
-    if (audit && !audit.accepting) return reply.code(503).send({ status: 'not_ready', reason: audit.reasons.join('; '), audit, connections });
-    if (!engine) return reply.code(503).send({ status: 'not_ready', reason: 'no policy bundle loaded', bundle: policyReadiness(deps.policies), connections });
-    return { status: 'ready', bundle: { ...policyReadiness(deps.policies), revision: engine.revision }, connections, ...(audit ? { audit } : {}) };
+    if (audit && !audit.accepting)
+      return reply.code(503).send({ status: 'not_ready', reason: audit.reasons.join('; '), audit, connections });
+    if (!engine)
+      return reply
+        .code(503)
+        .send({
+          status: 'not_ready',
+          reason: 'no policy bundle loaded',
+          bundle: policyReadiness(deps.policies),
+          connections,
+        });
+    return {
+      status: 'ready',
+      bundle: { ...policyReadiness(deps.policies), revision: engine.revision },
+      connections,
+      ...(audit ? { audit } : {}),
+    };
   });
   // Prometheus text format: the active bundle revision and reloads, audit sink gauges and counters.
   app.get('/metrics', async (req, reply) => {
     if (deps.metricsToken !== undefined && !bearerMatches(req.headers.authorization, deps.metricsToken)) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send(toErrorBody(new SluiceError('SLUICE_ERR_AUTH_MISSING', 'metrics need the token configured by metrics.tokenEnv')));
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send(
+          toErrorBody(
+            new SluiceError('SLUICE_ERR_AUTH_MISSING', 'metrics need the token configured by metrics.tokenEnv'),
+          ),
+        );
     }
     const requests = deps.metrics?.render() ?? '';
     const audit = deps.audit ? renderAuditMetrics(deps.audit) : '';
-    return reply.type('text/plain; version=0.0.4').send(`${processMetricsText()}${policyMetricsText(deps.policies)}${requests}${audit}`);
+    return reply
+      .type('text/plain; version=0.0.4')
+      .send(`${processMetricsText()}${policyMetricsText(deps.policies)}${requests}${audit}`);
   });
 }

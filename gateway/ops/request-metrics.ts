@@ -9,10 +9,24 @@
 import type { ExchangeSummary } from '../pipeline/exchange-record.ts';
 
 /** Upper bounds (seconds) of the stage-duration histogram's buckets. */
-const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
 
 /** Timings that are stages (others in timings are marks: `forwarded`, `total` is kept as a stage). */
-const STAGES = new Set(['auth', 'session', 'inspect', 'detect', 'policy', 'approval_hold', 'policy_after_approval', 'mask', 'audit_ahead', 'upstream_headers', 'total']);
+const STAGES = new Set([
+  'auth',
+  'session',
+  'inspect',
+  'detect',
+  'policy',
+  'approval_hold',
+  'policy_after_approval',
+  'mask',
+  'audit_ahead',
+  'upstream_headers',
+  'total',
+]);
 
 interface Histogram {
   readonly counts: number[];
@@ -62,14 +76,26 @@ export class RequestMetrics {
       for (const [k, v] of values) lines.push(`${name}{${k}} ${v}`);
     };
     counter('sluice_requests_total', 'Proxied calls by operation, final outcome and connection.', this.requests);
-    lines.push('# HELP sluice_stage_duration_seconds Time spent in each stage of a call.', '# TYPE sluice_stage_duration_seconds histogram');
+    lines.push(
+      '# HELP sluice_stage_duration_seconds Time spent in each stage of a call.',
+      '# TYPE sluice_stage_duration_seconds histogram',
+    );
     for (const [stage, h] of this.stages) {
-      BUCKETS.forEach((bound, i) => lines.push(`sluice_stage_duration_seconds_bucket{stage="${stage}",le="${bound}"} ${h.counts[i]}`));
+      BUCKETS.forEach((bound, i) =>
+        lines.push(`sluice_stage_duration_seconds_bucket{stage="${stage}",le="${bound}"} ${h.counts[i]}`),
+      );
       lines.push(`sluice_stage_duration_seconds_bucket{stage="${stage}",le="+Inf"} ${h.count}`);
-      lines.push(`sluice_stage_duration_seconds_sum{stage="${stage}"} ${h.sum}`, `sluice_stage_duration_seconds_count{stage="${stage}"} ${h.count}`);
+      lines.push(
+        `sluice_stage_duration_seconds_sum{stage="${stage}"} ${h.sum}`,
+        `sluice_stage_duration_seconds_count{stage="${stage}"} ${h.count}`,
+      );
     }
     counter('sluice_masks_total', 'Entities masked, by type and direction.', this.masks);
-    counter('sluice_approval_calls_total', 'Calls that presented or waited for an approval, by its final state.', this.approvals);
+    counter(
+      'sluice_approval_calls_total',
+      'Calls that presented or waited for an approval, by its final state.',
+      this.approvals,
+    );
     return `${lines.join('\n')}\n`;
   }
 }

@@ -138,7 +138,9 @@ export function recordDecision(audit: AuditLog, ex: Exchange, maxContentBytes: n
     session_id: ex.get('caller')?.session?.id ?? null,
     approval: ex.approval,
     masks_applied: masksOf(ex),
-    ...((ex.get('detection')?.maskedInputPaths.length ?? 0) > 0 ? { masked: ex.get('detection')!.maskedInputPaths } : {}),
+    ...((ex.get('detection')?.maskedInputPaths.length ?? 0) > 0
+      ? { masked: ex.get('detection')!.maskedInputPaths }
+      : {}),
     ...(error ? { error } : {}),
   });
 }

@@ -41,7 +41,9 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
   // Raw bytes in, parsed in the handler: keeps the exact bytes for forwarding and lets a
   // bad body be audited like any other refusal. Scoped to this plugin only.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: deps.bodyLimit }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: deps.bodyLimit }, (_req, body, done) =>
+    done(null, body),
+  );
 
   // The authenticate stage: connection, caller and session are known before any body byte is read,
   // so an anonymous caller or a revoked session's token gets nothing parsed either.
@@ -55,7 +57,9 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
     const found = deps.connections.get(name);
     if (!found) throw new SluiceError('SLUICE_ERR_UNKNOWN_CONNECTION', `unknown connection "${name}"`);
     const connection = ex.set('connection', found);
-    const identity = await ex.trace.stage('auth', () => deps.verifier.verify(extractBearerToken(req.headers.authorization)));
+    const identity = await ex.trace.stage('auth', () =>
+      deps.verifier.verify(extractBearerToken(req.headers.authorization)),
+    );
     const entry = await ex.trace.stage('session', () => deps.sessions.enter(identity, connection.name));
     ex.set('caller', { identity, session: entry.facts });
   });

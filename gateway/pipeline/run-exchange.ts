@@ -1,5 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { awaitApproval, bodySha256, presentedApproval, useApproval, type HeldCall } from '../approvals/approval-stage.ts';
+import {
+  awaitApproval,
+  bodySha256,
+  presentedApproval,
+  useApproval,
+  type HeldCall,
+} from '../approvals/approval-stage.ts';
 import { SluiceError } from '../errors.ts';
 import { detectEntities } from '../inspect/detect-entities.ts';
 import { inspectRequest } from '../inspect/inspect-request.ts';
@@ -45,7 +51,12 @@ function allowed(decided: Decided, approvalId: string | undefined): Allow {
  * any stage throws a SluiceError; the route's error handler answers and audits.
  * (authenticate, which resolves the connection, the caller and the session, ran in onRequest.)
  */
-export async function runExchange(req: FastifyRequest, reply: FastifyReply, ex: Exchange, deps: ProxyDeps): Promise<void> {
+export async function runExchange(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  ex: Exchange,
+  deps: ProxyDeps,
+): Promise<void> {
   const { trace } = ex;
   const connection = ex.get('connection')!;
   const caller = ex.get('caller')!;
@@ -93,7 +104,9 @@ export async function runExchange(req: FastifyRequest, reply: FastifyReply, ex: 
     // Hold for a human, then decide again with the approval in the input, so an approved call
     // gets the policy's full allow (masks, limits) and still honours a deny.
     const required = decided.decision;
-    approval = await trace.stage('approval_hold', () => awaitApproval(deps.approvals, reply.raw, held, required, presented));
+    approval = await trace.stage('approval_hold', () =>
+      awaitApproval(deps.approvals, reply.raw, held, required, presented),
+    );
     const again = ex.set('policyInputAfterApproval', {
       ...decided.input,
       approval: ex.approval,

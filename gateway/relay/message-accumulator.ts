@@ -28,7 +28,9 @@ export class MessageAccumulator {
     switch (data.type) {
       case 'message_start':
         if (!isObj(data.message)) return;
-        this.content = Array.isArray(data.message.content) ? data.message.content.filter(isObj).map((b) => ({ ...b })) : [];
+        this.content = Array.isArray(data.message.content)
+          ? data.message.content.filter(isObj).map((b) => ({ ...b }))
+          : [];
         this.message = { ...data.message, usage: isObj(data.message.usage) ? { ...data.message.usage } : {} };
         this.partialJson.clear();
         return;
@@ -99,7 +101,8 @@ export class MessageAccumulator {
         if (block.type === 'thinking') block.signature = str(delta.signature);
         return;
       case 'citations_delta':
-        if (block.type === 'text') block.citations = [...(Array.isArray(block.citations) ? block.citations : []), delta.citation];
+        if (block.type === 'text')
+          block.citations = [...(Array.isArray(block.citations) ? block.citations : []), delta.citation];
         return;
       default:
         return;

@@ -36,13 +36,20 @@ function isAnthropicError(body: unknown): body is { type: 'error'; error: { type
  * anything else the caller could not parse becomes a 502 in Anthropic's shape, and so does an
  * answer over `responseBytes` (read no further than that).
  */
-export async function relayJson(upstream: Dispatcher.ResponseData, reply: FastifyReply, ctx: RelayContext): Promise<Relayed> {
+export async function relayJson(
+  upstream: Dispatcher.ResponseData,
+  reply: FastifyReply,
+  ctx: RelayContext,
+): Promise<Relayed> {
   const buffer = await readCappedBody(upstream, ctx.responseBytes, ctx.connection);
   ctx.mark('upstream_body');
   const body = parseJson(buffer);
   const status = upstream.statusCode;
   if (body === undefined || (status >= 400 && !isAnthropicError(body))) {
-    throw new SluiceError('SLUICE_ERR_UPSTREAM_BAD_RESPONSE', `upstream "${ctx.connection}" answered ${status} with a body that is not a Claude API response`);
+    throw new SluiceError(
+      'SLUICE_ERR_UPSTREAM_BAD_RESPONSE',
+      `upstream "${ctx.connection}" answered ${status} with a body that is not a Claude API response`,
+    );
   }
   // The audit keeps the masked body; the caller gets it too, with the prompt's placeholders restored if the policy asks.
   const masking = ctx.mask.touchesResponse && !isAnthropicError(body) ? maskResponseBody(body, ctx.mask) : undefined;

@@ -14,7 +14,10 @@ import type { Relayed } from './relayed.ts';
 
 /** The caller-facing failure for an upstream event whose data is not JSON. */
 function malformedEvent(event: string): { type: string; message: string } {
-  return { type: 'api_error', message: `upstream sent a malformed "${event}" stream event (data is not JSON); stream ended` };
+  return {
+    type: 'api_error',
+    message: `upstream sent a malformed "${event}" stream event (data is not JSON); stream ended`,
+  };
 }
 
 /**
@@ -25,7 +28,11 @@ function malformedEvent(event: string): { type: string; message: string } {
  * `event: error` frame and a clean end, not a hang or a frame its SDK cannot parse; so does a
  * stream longer than `responseBytes` (counted in upstream bytes), whose upstream call is cancelled.
  */
-export async function relayStream(upstream: Dispatcher.ResponseData, res: ServerResponse, ctx: RelayContext): Promise<Relayed> {
+export async function relayStream(
+  upstream: Dispatcher.ResponseData,
+  res: ServerResponse,
+  ctx: RelayContext,
+): Promise<Relayed> {
   const { responseBytes } = ctx;
   const recorder = new SseRecorder({ keepData: false });
   // With masking the caller gets the masker's output and the recorder its masked copy; raw bytes reach neither.
@@ -96,7 +103,8 @@ export async function relayStream(upstream: Dispatcher.ResponseData, res: Server
   }
   if (masker) drainMasker(masker.end());
   recorder.end();
-  if (res.destroyed && !failure) failure = { type: 'client_closed', message: 'caller disconnected before the stream ended' };
+  if (res.destroyed && !failure)
+    failure = { type: 'client_closed', message: 'caller disconnected before the stream ended' };
   if (!res.destroyed) res.end();
   const message = recorder.reconstruct();
   const streamError = recorder.errors[0] as { error?: { type: string; message: string } } | undefined;

@@ -38,7 +38,11 @@ interface Held {
 const CONTEXT = 2;
 
 /** The field each held delta kind carries its text in. */
-const DELTA_FIELD: Record<Held['kind'], string> = { text_delta: 'text', input_json_delta: 'partial_json', thinking_delta: 'thinking' };
+const DELTA_FIELD: Record<Held['kind'], string> = {
+  text_delta: 'text',
+  input_json_delta: 'partial_json',
+  thinking_delta: 'thinking',
+};
 
 /** Stateful per stream; feed upstream chunks in order, then call end(). */
 export class SseStreamMasker {
@@ -110,18 +114,26 @@ export class SseStreamMasker {
     if (type === 'content_block_delta' && isObj(data) && typeof data.index === 'number' && isObj(data.delta)) {
       const d = data.delta;
       if (d.type === 'text_delta' && typeof d.text === 'string') return this.hold(data.index, 'text_delta', d.text);
-      if (d.type === 'input_json_delta' && typeof d.partial_json === 'string') return this.hold(data.index, 'input_json_delta', d.partial_json);
-      if (d.type === 'thinking_delta' && typeof d.thinking === 'string') return this.hold(data.index, 'thinking_delta', d.thinking);
+      if (d.type === 'input_json_delta' && typeof d.partial_json === 'string')
+        return this.hold(data.index, 'input_json_delta', d.partial_json);
+      if (d.type === 'thinking_delta' && typeof d.thinking === 'string')
+        return this.hold(data.index, 'thinking_delta', d.thinking);
       if (d.type === 'citations_delta' && isObj(d.citation)) {
         const nth = this.citations.get(data.index) ?? 0;
         this.citations.set(data.index, nth + 1);
         const path = `content[${data.index}].citations[${nth}]`;
-        return this.emitWhole(event, data, (src, edit) => ({ ...src, delta: { ...(src.delta as Obj), citation: mapCitationStrings((src.delta as Obj).citation, edit, path) } }));
+        return this.emitWhole(event, data, (src, edit) => ({
+          ...src,
+          delta: { ...(src.delta as Obj), citation: mapCitationStrings((src.delta as Obj).citation, edit, path) },
+        }));
       }
     }
     if (type === 'content_block_start' && isObj(data) && typeof data.index === 'number' && isObj(data.content_block)) {
       const path = `content[${data.index}]`;
-      return this.emitWhole(event, data, (src, edit, scope) => ({ ...src, content_block: mapBlockStrings(src.content_block, edit, scope, path) }));
+      return this.emitWhole(event, data, (src, edit, scope) => ({
+        ...src,
+        content_block: mapBlockStrings(src.content_block, edit, scope, path),
+      }));
     }
     if (type === 'content_block_stop' && isObj(data) && typeof data.index === 'number') this.flush(data.index, true);
     else if (type === 'message_delta' || type === 'message_stop' || event === 'error') this.flushAll();
@@ -133,7 +145,11 @@ export class SseStreamMasker {
    * upstream's event for the record, then, when the policy restores, restoring placeholders in
    * that copy for the caller.
    */
-  private emitWhole(event: string, data: Obj, map: (src: Obj, edit: (text: string, path: string) => string, scope: 'masked' | 'restored') => Obj): void {
+  private emitWhole(
+    event: string,
+    data: Obj,
+    map: (src: Obj, edit: (text: string, path: string) => string, scope: 'masked' | 'restored') => Obj,
+  ): void {
     const record = map(data, this.maskWhole, 'masked');
     const client = this.plan.restore ? map(record, this.restoreWhole, 'restored') : record;
     this.emit(event, client, record);
@@ -166,21 +182,36 @@ export class SseStreamMasker {
     const raw = (at: number): number => (view ? rawOffset(view, at) : at) - pad;
     const matches = this.plan.kit.detector
       .scan(view ? view.text : scanned)
-      .map((m) => ({ type: m.type, start: raw(m.start), end: raw(m.end), value: view?.rawAt ? view.text.slice(m.start, m.end) : undefined }))
+      .map((m) => ({
+        type: m.type,
+        start: raw(m.start),
+        end: raw(m.end),
+        value: view?.rawAt ? view.text.slice(m.start, m.end) : undefined,
+      }))
       .filter((m) => m.start >= 0);
     // Thinking is signed: placeholders in it stay as the model wrote them.
     const restore = this.plan.restore && held.kind !== 'thinking_delta';
     let cut = text.length;
     if (!final) {
       // An escape cut off mid-way waits for its end, with the run before it: its character may continue an entity.
-      const decoded = view && view.pendingEscape >= 0 ? view.text.slice(0, view.pendingEscape) : (view?.text ?? scanned);
-      cut = Math.min(raw(decoded.length - this.plan.kit.tail.holdLength(decoded)), text.length - (restore ? MaskReplacer.restoreHold(text) : 0));
+      const decoded =
+        view && view.pendingEscape >= 0 ? view.text.slice(0, view.pendingEscape) : (view?.text ?? scanned);
+      cut = Math.min(
+        raw(decoded.length - this.plan.kit.tail.holdLength(decoded)),
+        text.length - (restore ? MaskReplacer.restoreHold(text) : 0),
+      );
       // A match that crosses the cut waits whole: it is masked once, never in two halves.
       for (const m of matches) if (m.start < cut && m.end > cut) cut = m.start;
     }
     if (cut <= 0) return;
     const kept = final ? matches : matches.filter((m) => m.end <= cut);
-    const masked = maskText(cut === text.length ? text : text.slice(0, cut), kept, this.plan.responseTypes, this.plan.replacer, json);
+    const masked = maskText(
+      cut === text.length ? text : text.slice(0, cut),
+      kept,
+      this.plan.responseTypes,
+      this.plan.replacer,
+      json,
+    );
     const field = DELTA_FIELD[held.kind];
     this.plan.ledger.add(`response.content[${index}].${json ? 'input' : field}`, masked.counts);
     held.text = text.slice(cut);
@@ -215,6 +246,9 @@ export class SseStreamMasker {
   private recordRaw(event: string, raw: string): void {
     const masked = maskText(raw, this.plan.kit.detector.scan(raw), this.plan.responseTypes, this.plan.replacer);
     this.plan.ledger.add('response.malformed_event', masked.counts);
-    this.record += `event: ${event.replace(/[\r\n]/g, '')}\n${masked.text.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`;
+    this.record += `event: ${event.replace(/[\r\n]/g, '')}\n${masked.text
+      .split('\n')
+      .map((l) => `data: ${l}`)
+      .join('\n')}\n\n`;
   }
 }
