@@ -1,30 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { MockModel } from './mock-claude-api.ts';
+import type { Fault } from './mock-claude-faults.ts';
 
-/** The knobs of mock-claude (gateway/dev/mock-claude.ts): options, injectable faults, recorded requests. */
-
-/** A failure to inject into every following request until cleared. */
-export type Fault =
-  /** An Anthropic-shaped error with this status (and a retry-after header when given). */
-  | { kind: 'status'; status: 400 | 401 | 403 | 404 | 413 | 429 | 500 | 503 | 504 | 529; retryAfter?: number }
-  /** Accept the request and never send headers. */
-  | { kind: 'hang' }
-  /** Stream `events` events, then destroy the socket (non-stream: a partial body, then destroy). */
-  | { kind: 'reset-after-events'; events: number }
-  /** Stream `events` events, then send nothing more and keep the connection open (non-stream: a partial body). */
-  | { kind: 'stall-after-events'; events: number }
-  /** Stream a data line that is not JSON after the first content block starts. */
-  | { kind: 'malformed-sse' }
-  /** Stream an `overloaded_error` error event after the first text delta, then end. */
-  | { kind: 'error-event' }
-  /** Answer 200 with a body that is not JSON. */
-  | { kind: 'garbage' }
-  /**
-   * Answer messages.create with about `bytes` bytes of text (JSON or SSE, as asked), generated as
-   * it is sent; a JSON answer declares its content-length unless `contentLength` is false. The
-   * mock emits `large-answer` ({bytesWritten, complete}) when the answer's connection closes.
-   */
-  | { kind: 'large-answer'; bytes: number; contentLength?: boolean };
+/** The knobs of mock-claude (gateway/dev/mock-claude.ts): options and recorded requests. */
 
 /** How mock-claude listens and behaves; every field is optional. */
 export interface MockClaudeOptions {

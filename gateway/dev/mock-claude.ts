@@ -2,13 +2,20 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { formatSseEvent, sseErrorEvent } from '../relay/sse-writer.ts';
+import { formatSseEvent } from '../relay/sse-writer.ts';
 import { apiErrorBody, errorTypeFor, MOCK_MODELS, modelsPage, validateMessagesBody } from './mock-claude-api.ts';
-import { writeLargeAnswer } from './mock-claude-large.ts';
+import {
+  answeredByFault,
+  faultyMessageAnswer,
+  streamFaultAfter,
+  streamFaultBefore,
+  type Fault,
+} from './mock-claude-faults.ts';
 import { buildReply, estimateInputTokens, messageEvents, mockId, type MockSseEvent } from './mock-claude-responses.ts';
-import type { Fault, MockClaudeOptions, RecordedRequest } from './mock-claude-types.ts';
+import type { MockClaudeOptions, RecordedRequest } from './mock-claude-types.ts';
 
-export type { Fault, MockClaudeOptions, RecordedRequest } from './mock-claude-types.ts';
+export type { Fault } from './mock-claude-faults.ts';
+export type { MockClaudeOptions, RecordedRequest } from './mock-claude-types.ts';
 export type { LargeAnswerEnd } from './mock-claude-large.ts';
 export { ECHO_PREFIX } from './mock-claude-responses.ts';
 export { MOCK_MODELS, type MockModel } from './mock-claude-api.ts';
@@ -17,8 +24,8 @@ export { MOCK_MODELS, type MockModel } from './mock-claude-api.ts';
  * mock-claude: a local stand-in for the Anthropic Messages API, used by the tests and, clearly
  * labelled, as the echo upstream of `sluice serve` when no ANTHROPIC_API_KEY is set. It speaks
  * the real wire format (auth, validation, Message objects, the SSE event sequence, error bodies)
- * and can inject the failures a real upstream has. Written on node:http rather than Fastify
- * because the faults need raw control of headers, bytes and sockets.
+ * and can inject the failures a real upstream has (mock-claude-faults.ts). Written on node:http
+ * rather than Fastify because the faults need raw control of headers, bytes and sockets.
  */
 
 /** Request bodies above this get 413 request_too_large, as the API's 32 MB limit does. */
@@ -99,21 +106,7 @@ export class MockClaude extends EventEmitter {
     const fault = this.fault;
     if (fault?.kind === 'hang') return; // never answered; close() destroys the socket
     if (this.opts.serviceTimeMs) await sleep(this.opts.serviceTimeMs);
-    if (fault?.kind === 'status') {
-      const retry: Record<string, string> =
-        fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) };
-      return fail(
-        fault.status,
-        fault.status === 529 ? 'Overloaded' : `mock-claude injected a ${fault.status} fault`,
-        retry,
-      );
-    }
-    if (fault?.kind === 'garbage') {
-      res
-        .writeHead(200, { 'content-type': 'application/json', 'request-id': requestId })
-        .end('<html><body>502 Bad Gateway</body></html>');
-      return;
-    }
+    if (answeredByFault(fault, res, requestId, fail)) return;
 
     const route = `${req.method} ${url.pathname}`;
     if (route === 'POST /v1/messages' || route === 'POST /v1/messages/count_tokens') {
@@ -123,20 +116,12 @@ export class MockClaude extends EventEmitter {
       const valid = body as Record<string, unknown>;
       if (countTokens) return send(200, { input_tokens: estimateInputTokens(valid) });
       const message = buildReply(valid);
-      if (fault?.kind === 'large-answer') {
-        const stream = valid.stream === true;
-        const opts = { bytes: fault.bytes, stream, contentLength: fault.contentLength ?? true, requestId };
-        this.emit('large-answer', await writeLargeAnswer(res, message, opts));
+      const faulty = await faultyMessageAnswer(fault, res, message, { stream: valid.stream === true, requestId });
+      if (faulty) {
+        if (faulty.largeAnswer) this.emit('large-answer', faulty.largeAnswer);
         return;
       }
-      if (valid.stream !== true) {
-        if (fault?.kind === 'reset-after-events' || fault?.kind === 'stall-after-events') {
-          const reset = fault.kind === 'reset-after-events';
-          res.writeHead(200, { 'content-type': 'application/json', 'request-id': requestId });
-          return void res.write(JSON.stringify(message).slice(0, 40), () => reset && res.destroy());
-        }
-        return send(200, message);
-      }
+      if (valid.stream !== true) return send(200, message);
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache',
@@ -167,19 +152,16 @@ export class MockClaude extends EventEmitter {
     let deltasSent = 0;
     for (const [i, e] of events.entries()) {
       if (res.destroyed) return;
-      if (fault?.kind === 'reset-after-events' && i >= fault.events) return void res.destroy();
-      // stall: silent but open until the client or close() ends it
-      if (fault?.kind === 'stall-after-events' && i >= fault.events) return;
+      const before = streamFaultBefore(fault, i);
+      if (before === 'reset') return void res.destroy();
+      if (before === 'stall') return; // silent but open until the client or close() ends it
       if (i > 0 && this.opts.interEventDelayMs) await sleep(this.opts.interEventDelayMs);
       if (e.event === 'content_block_delta' && deltasSent++ > 0 && this.opts.deltaIntervalMs)
         await sleep(this.opts.deltaIntervalMs);
       await write(formatSseEvent(e.event, e.data));
-      if (fault?.kind === 'malformed-sse' && e.event === 'content_block_start')
-        await write(
-          'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {not json\n\n',
-        );
-      if (fault?.kind === 'error-event' && e.event === 'content_block_delta')
-        return void res.end(sseErrorEvent('overloaded_error', 'Overloaded'));
+      const after = streamFaultAfter(fault, e);
+      if (after && 'write' in after) await write(after.write);
+      if (after && 'end' in after) return void res.end(after.end);
     }
     res.end();
   }
