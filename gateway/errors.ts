@@ -120,6 +120,9 @@ export const ERRORS = {
   SLUICE_ERR_CONFIG_INVALID: { status: 500, type: 'api_error', message: 'invalid Sluice configuration' },
   SLUICE_ERR_CONFIG_UNKNOWN_KEY: { status: 500, type: 'api_error', message: 'a config key Sluice does not know' },
   SLUICE_ERR_CONFIG_NO_ISSUER: { status: 500, type: 'api_error', message: 'identity.issuer unset off loopback' },
+  SLUICE_ERR_START_PORT_IN_USE: { status: 500, type: 'api_error', message: 'the listen address is in use' },
+  SLUICE_ERR_START_PORT_DENIED: { status: 500, type: 'api_error', message: 'not allowed to listen on that address' },
+  SLUICE_ERR_START_FAILED: { status: 500, type: 'api_error', message: 'the gateway could not start' },
   SLUICE_ERR_INTERNAL: { status: 500, type: 'api_error', message: 'internal gateway error' },
 } as const satisfies Record<string, ErrorSpec>;
 

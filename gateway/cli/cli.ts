@@ -9,9 +9,8 @@ import { policyCommand } from './cli-policy.ts';
 import { serveCommand } from './cli-serve.ts';
 import { tokenCommand } from './cli-token.ts';
 import { ConfigError } from '../config.ts';
+import { describeStartupFailure, EXIT_CONFIG, formatStartupFailure } from './startup-failure.ts';
 
-/** Exit status for a configuration Sluice refuses (EX_CONFIG). */
-export const EXIT_CONFIG = 78;
 
 const USAGE = `usage: sluice <command> [options]
 
@@ -68,6 +67,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 2;
     }
   } catch (err) {
+    if (command === 'serve') {
+      const failure = describeStartupFailure(err);
+      process.stderr.write(formatStartupFailure(failure));
+      return failure.exitCode;
+    }
     // Config and argument errors are the user's to fix: print them plainly, no stack.
     process.stderr.write(`sluice ${command}: ${(err as Error).message}\n`);
     // EX_CONFIG (sysexits.h): a supervisor can tell "will not start as configured" from a failure.

@@ -7,6 +7,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -95,6 +97,25 @@ describe('sluice serve on embedded defaults', () => {
     expect(failed?.stderr).toContain(`${unknownKey}.issuers: unknown key (did you mean identity.issuer?)`);
     expect(failed?.stderr).toContain('[SLUICE_ERR_CONFIG_NO_ISSUER] identity.issuer: not set, and listen.host 0.0.0.0');
     expect(failed?.stderr).not.toContain('Sluice is listening');
+  });
+
+  it('a port already in use: the code, the cause and the fix printed, a non-zero exit', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const cfgDir = await mkdtemp(join(tmpdir(), 'sluice-port-'));
+    const file = join(cfgDir, 'sluice.yaml');
+    await writeFile(file, `listen:\n  port: ${port}\n`);
+    // Never used: the gateway stops at listen, before any upstream call.
+    const env = { ...process.env, SLUICE_STATE_DIR: cfgDir, ANTHROPIC_API_KEY: 'not-a-real-key' };
+    const run = promisify(execFile)(process.execPath, [SLUICE, 'serve', '--config', file], { env });
+    const failed = await run.then(() => undefined, (err: { code?: number; stderr?: string }) => err);
+    await new Promise((resolve) => taken.close(resolve));
+    await rm(cfgDir, { recursive: true, force: true });
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr).toContain('sluice serve: SLUICE_ERR_START_PORT_IN_USE');
+    expect(failed?.stderr).toContain(`cause: 127.0.0.1:${port} is already in use by another process`);
+    expect(failed?.stderr).toMatch(/fix: stop that process, or set listen\.port/);
   });
 
   it('sluice token refuses a lifetime above the dev issuer maximum', async () => {
