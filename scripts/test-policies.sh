@@ -19,8 +19,9 @@ if ! "$OPA" fmt --list --fail "$POLICIES"; then
   exit 1
 fi
 
-echo "-- opa check --strict"
-"$OPA" check --strict "$POLICIES"
+echo "-- opa check --strict --schema (the policy input's JSON Schema, generated from the gateway's types)"
+# A rule reading a field the gateway never sets (input.identity.group for groups) is a type error here.
+"$OPA" check --strict --schema gateway/policy/input.schema.json "$POLICIES"
 
 echo "-- opa test"
 # Failures first, each with its file and line, then the summary; the traces only when something

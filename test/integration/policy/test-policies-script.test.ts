@@ -44,10 +44,23 @@ describe('scripts/test-policies.sh', () => {
     expect(run.out).toMatch(/quoted_test\.rego:5 data\.sluice_test\.test_quoted_reason: passes on OPA's interpreter but on the gateway's WASM engine fails: \[sprintf\] unexpected placeholder/);
   });
 
+  it('fails on a rule reading an input field the gateway never sets, naming the field and the right ones', async () => {
+    const dir = join(await tempDir('sluice-test-policies-'), 'policies');
+    await cp('policies', dir, { recursive: true });
+    const typo = 'package sluice\n\ndata_science if "data-science" in input.identity.group\n';
+    await writeFile(join(dir, 'sluice', 'typo.rego'), typo);
+    const test = 'package sluice_test\n\nimport data.sluice\n\ntest_never if not sluice.data_science\n';
+    await writeFile(join(dir, 'sluice', 'typo_test.rego'), test);
+    const run = await testPolicies(dir);
+    expect(run.code).not.toBe(0);
+    expect(run.out).toMatch(/typo\.rego:3: rego_type_error: undefined ref: input\.identity\.group/);
+    expect(run.out).toMatch(/want \(one of\): \[.*"groups".*\]/);
+  });
+
   it('fails on a new policy file without tests, though the total coverage stays above the floor', async () => {
     const dir = join(await tempDir('sluice-test-policies-'), 'policies');
     await cp('policies', dir, { recursive: true });
-    const untested = 'package sluice\n\nuntested_reasons contains "friday" if input.now == "friday"\n\nuntested_reasons contains "late" if input.late\n';
+    const untested = 'package sluice\n\nuntested_reasons contains "friday" if input.now == "friday"\n\nuntested_reasons contains "late" if input.connection == "late"\n';
     await writeFile(join(dir, 'sluice', 'untested.rego'), untested);
     const run = await testPolicies(dir);
     expect(run.code).not.toBe(0);
