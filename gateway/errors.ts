@@ -81,7 +81,8 @@ export const ERRORS = {
     status: 403,
     type: 'permission_error',
     message:
-      'approval still pending when the hold time ran out: resubmit the identical request with x-sluice-approval-id once approved',
+      'approval still pending when the hold time ran out: ' +
+      'resubmit the identical request with x-sluice-approval-id once approved',
   },
   SLUICE_ERR_APPROVAL_EXPIRED: { status: 403, type: 'permission_error', message: 'the approval expired' },
   SLUICE_ERR_APPROVAL_INVALID: {

@@ -75,7 +75,8 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
       const { status, message } = describeClientError((err as { code?: string }).code);
       const body = JSON.stringify(errorBody(status === 408 ? 'timeout_error' : 'invalid_request_error', message));
       socket.end(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );
     },
   });

@@ -36,7 +36,9 @@ export function slackPayload(a: Approval, publicUrl: string | undefined): Record
   const link = publicUrl ? ` <${publicUrl.replace(/\/$/, '')}/sluice/console/approvals|Open the Sluice console>` : '';
   const model = a.model ? ` (${a.model})` : '';
   return {
-    text: `:raised_hand: Approval *${a.id}* pending: *${a.subject}* on \`${a.connection}\`${model}: ${a.reason}. Approvers: ${a.approverGroups.join(', ')}. Expires ${a.expiresAt}.${link}`,
+    text:
+      `:raised_hand: Approval *${a.id}* pending: *${a.subject}* on \`${a.connection}\`${model}: ${a.reason}.` +
+      ` Approvers: ${a.approverGroups.join(', ')}. Expires ${a.expiresAt}.${link}`,
   };
 }
 

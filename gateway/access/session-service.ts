@@ -44,7 +44,8 @@ export class SessionService {
             : `by ${session.revokedBy ?? 'an administrator'}`;
         throw new SluiceError(
           'SLUICE_ERR_SESSION_REVOKED',
-          `your session ${session.id} on "${connection}" was revoked ${why} at ${session.revokedAt}: sign in again to get a new token, then retry`,
+          `your session ${session.id} on "${connection}" was revoked ${why} at ${session.revokedAt}: ` +
+            'sign in again to get a new token, then retry',
         );
       }
       session = undefined;

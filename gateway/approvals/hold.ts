@@ -60,12 +60,15 @@ export async function holdForDecision(
       if (gone.signal.aborted) {
         throw new SluiceError(
           'SLUICE_ERR_APPROVAL_TIMEOUT',
-          `caller left while approval ${settled.id} was pending; resubmit the identical request with x-sluice-approval-id: ${settled.id}`,
+          `caller left while approval ${settled.id} was pending; ` +
+            `resubmit the identical request with x-sluice-approval-id: ${settled.id}`,
         );
       }
       throw new SluiceError(
         'SLUICE_ERR_APPROVAL_TIMEOUT',
-        `approval ${settled.id} is still pending (required because ${settled.reason}); once approved, resubmit the identical request with header x-sluice-approval-id: ${settled.id} before ${settled.expiresAt}`,
+        `approval ${settled.id} is still pending (required because ${settled.reason}); ` +
+          'once approved, resubmit the identical request with header ' +
+          `x-sluice-approval-id: ${settled.id} before ${settled.expiresAt}`,
       );
   }
 }

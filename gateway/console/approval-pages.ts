@@ -13,7 +13,8 @@ function approvalCard(a: Approval, preview: string | undefined, canDecide: boole
       ? '<p class="muted">Prompt preview not held by this instance (it is never written to disk).</p>'
       : `<pre class="prompt">${esc(preview)}</pre>`;
   const verdict = a.verdict
-    ? `<p>${esc(a.state)} by <strong>${esc(a.verdict.approver)}</strong> at ${esc(a.verdict.at)}: “${esc(a.verdict.comment)}”</p>`
+    ? `<p>${esc(a.state)} by <strong>${esc(a.verdict.approver)}</strong>` +
+      ` at ${esc(a.verdict.at)}: “${esc(a.verdict.comment)}”</p>`
     : '';
   const form = canDecide
     ? `<form method="post" action="/sluice/console/approvals/${esc(a.id)}/decide">${csrfField(csrf)}
@@ -49,9 +50,11 @@ export function approvalsPage(
       ? '<p class="muted" id="no-pending">No pending approvals.</p>'
       : pending.map((a) => approvalCard(a, previewOf(a.id), mayDecide(a), csrf)).join('');
   const rows = decided
-    .map(
-      (a) =>
-        `<tr><td>${esc(a.id)}</td><td>${esc(a.subject)}</td><td>${esc(a.state)}</td><td>${esc(a.verdict?.approver ?? '')}</td><td>${esc(a.verdict?.comment ?? '')}</td></tr>`,
+    .map((a) =>
+      [
+        `<tr><td>${esc(a.id)}</td><td>${esc(a.subject)}</td><td>${esc(a.state)}</td>`,
+        `<td>${esc(a.verdict?.approver ?? '')}</td><td>${esc(a.verdict?.comment ?? '')}</td></tr>`,
+      ].join(''),
     )
     .join('');
   return `${banner}<h2>Pending</h2>${list}<h2>Recently decided</h2>

@@ -105,7 +105,9 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
     // The same mapping as every other route; the console shows it as a page rather than JSON.
     const e = toSluiceError(err);
     if (e.status >= 500) req.log.error({ err }, 'console request failed');
-    const page = `<p class="error" data-code="${esc(e.code)}">${esc(e.message)}</p><p><a href="${BASE}/approvals">Back</a></p>`;
+    const page =
+      `<p class="error" data-code="${esc(e.code)}">${esc(e.message)}</p>` +
+      `<p><a href="${BASE}/approvals">Back</a></p>`;
     return reply.code(e.status).headers(PAGE_HEADERS).send(layout('Refused', page));
   });
 

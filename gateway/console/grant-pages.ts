@@ -44,8 +44,12 @@ function grantRow(g: AccessGrant, csrf: string): string {
     g.state === 'approved'
       ? `<form method="post" action="${BASE}/${esc(g.id)}/revoke">${csrfField(csrf)}<button>Revoke</button></form>`
       : '';
-  return `<tr class="grant" id="${esc(g.id)}" data-state="${esc(g.state)}"><td>${esc(g.id)}</td><td>${esc(g.subject)}</td><td>${esc(g.connection)}</td>
-<td>${esc(g.state)}</td><td>${esc(g.reason)}</td><td>${esc(g.decidedBy ?? '')}</td><td>${esc(g.comment ?? '')}</td><td>${esc(g.expiresAt ?? '')}</td><td>${revoke}</td></tr>`;
+  return [
+    `<tr class="grant" id="${esc(g.id)}" data-state="${esc(g.state)}">`,
+    `<td>${esc(g.id)}</td><td>${esc(g.subject)}</td><td>${esc(g.connection)}</td>\n`,
+    `<td>${esc(g.state)}</td><td>${esc(g.reason)}</td><td>${esc(g.decidedBy ?? '')}</td>`,
+    `<td>${esc(g.comment ?? '')}</td><td>${esc(g.expiresAt ?? '')}</td><td>${revoke}</td></tr>`,
+  ].join('');
 }
 
 /** The grants page: request form, requested grants (decide forms where allowed), then the rest. */
@@ -57,6 +61,11 @@ export function grantsPage(view: GrantsView): string {
     pending.length === 0
       ? '<p class="muted" id="no-pending-grants">No requested grants.</p>'
       : pending.map((g) => pendingCard(g, view.mayDecide(g), view.csrf)).join('');
-  return `${banner}<h2>Request access</h2>${requestForm(view.connections, view.csrf)}<h2>Requested</h2>${list}<h2>Decided</h2>
-<table><tr><th>Grant</th><th>Requester</th><th>Connection</th><th>State</th><th>Reason</th><th>Decided by</th><th>Comment</th><th>Expires</th><th></th></tr>${decided.map((g) => grantRow(g, view.csrf)).join('')}</table>`;
+  const rows = decided.map((g) => grantRow(g, view.csrf)).join('');
+  return [
+    `${banner}<h2>Request access</h2>${requestForm(view.connections, view.csrf)}`,
+    `<h2>Requested</h2>${list}<h2>Decided</h2>\n`,
+    '<table><tr><th>Grant</th><th>Requester</th><th>Connection</th><th>State</th><th>Reason</th>',
+    `<th>Decided by</th><th>Comment</th><th>Expires</th><th></th></tr>${rows}</table>`,
+  ].join('');
 }

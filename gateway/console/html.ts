@@ -22,19 +22,30 @@ export const PAGE_HEADERS = {
   'cache-control': 'no-store',
 } as const;
 
-const STYLE = `body{font:14px system-ui,sans-serif;margin:0;color:#1b1f24}header{background:#0b3954;color:#fff;padding:10px 20px;display:flex;gap:20px;align-items:center}
-header a{color:#fff}main{padding:20px;max-width:1100px}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:6px;text-align:left;vertical-align:top}
-pre{white-space:pre-wrap;background:#f4f4f4;padding:8px;max-height:240px;overflow:auto}.card{border:1px solid #ccc;border-radius:6px;padding:12px;margin:12px 0}
-.muted{color:#666}button{margin-right:6px}textarea{width:100%}.msg{padding:8px;border-left:4px solid #0b3954;margin:8px 0;background:#f7f9fb}`;
+const STYLE = [
+  'body{font:14px system-ui,sans-serif;margin:0;color:#1b1f24}' +
+    'header{background:#0b3954;color:#fff;padding:10px 20px;display:flex;gap:20px;align-items:center}',
+  'header a{color:#fff}main{padding:20px;max-width:1100px}table{border-collapse:collapse;width:100%}' +
+    'td,th{border-bottom:1px solid #ddd;padding:6px;text-align:left;vertical-align:top}',
+  'pre{white-space:pre-wrap;background:#f4f4f4;padding:8px;max-height:240px;overflow:auto}' +
+    '.card{border:1px solid #ccc;border-radius:6px;padding:12px;margin:12px 0}',
+  '.muted{color:#666}button{margin-right:6px}textarea{width:100%}' +
+    '.msg{padding:8px;border-left:4px solid #0b3954;margin:8px 0;background:#f7f9fb}',
+].join('\n');
 
 /** The page frame: navigation, who is signed in, a sign-out form. */
 export function layout(title: string, body: string, who?: { sub: string; csrf: string }): string {
   const nav = who
-    ? `<a href="/sluice/console/approvals">Approvals</a><a href="/sluice/console/grants">Grants</a><a href="/sluice/console/sessions">Sessions</a>
-<span class="who">${esc(who.sub)}</span><form method="post" action="/sluice/console/logout">${csrfField(who.csrf)}<button>Sign out</button></form>`
+    ? '<a href="/sluice/console/approvals">Approvals</a><a href="/sluice/console/grants">Grants</a>' +
+      `<a href="/sluice/console/sessions">Sessions</a>
+<span class="who">${esc(who.sub)}</span>` +
+      `<form method="post" action="/sluice/console/logout">${csrfField(who.csrf)}<button>Sign out</button></form>`
     : '';
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)} · Sluice</title><style>${STYLE}</style></head>
-<body><header><strong>Sluice console</strong>${nav}</header><main><h1>${esc(title)}</h1>${body}</main></body></html>`;
+  return (
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)} · Sluice</title>` +
+    `<style>${STYLE}</style></head>
+<body><header><strong>Sluice console</strong>${nav}</header><main><h1>${esc(title)}</h1>${body}</main></body></html>`
+  );
 }
 
 /** The hidden CSRF input every console form carries. */

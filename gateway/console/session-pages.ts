@@ -7,26 +7,36 @@ export function sessionsPage(sessions: readonly JitSession[], csrf: string): str
   const rows = sessions.map((s) => {
     const revoke =
       s.state === 'active'
-        ? `<form method="post" action="/sluice/console/sessions/${esc(s.id)}/revoke">${csrfField(csrf)}<button>Revoke</button></form>`
+        ? `<form method="post" action="/sluice/console/sessions/${esc(s.id)}/revoke">` +
+          `${csrfField(csrf)}<button>Revoke</button></form>`
         : `${esc(s.revokedCause)}${s.revokedBy ? ` by ${esc(s.revokedBy)}` : ''} at ${esc(s.revokedAt)}`;
-    return `<tr><td><a href="/sluice/console/sessions/${esc(s.id)}">${esc(s.id)}</a></td><td>${esc(s.subject)}</td><td>${esc(s.connection)}</td>
-<td>${esc(s.state)}</td><td>${esc(s.requests)}</td><td>${esc(s.lastSeenAt)}</td><td>${esc(s.idleTimeoutSeconds)}s</td><td>${revoke}</td></tr>`;
+    return [
+      `<tr><td><a href="/sluice/console/sessions/${esc(s.id)}">${esc(s.id)}</a></td>`,
+      `<td>${esc(s.subject)}</td><td>${esc(s.connection)}</td>\n`,
+      `<td>${esc(s.state)}</td><td>${esc(s.requests)}</td><td>${esc(s.lastSeenAt)}</td>`,
+      `<td>${esc(s.idleTimeoutSeconds)}s</td><td>${revoke}</td></tr>`,
+    ].join('');
   });
-  return `<table><tr><th>Session</th><th>Subject</th><th>Connection</th><th>State</th><th>Requests</th><th>Last seen</th><th>Idle timeout</th><th></th></tr>${rows.join('')}</table>`;
+  return (
+    '<table><tr><th>Session</th><th>Subject</th><th>Connection</th><th>State</th><th>Requests</th>' +
+    `<th>Last seen</th><th>Idle timeout</th><th></th></tr>${rows.join('')}</table>`
+  );
 }
 
 /** The exchanges of one session, each linking to its replay. */
 export function sessionExchangesPage(exchanges: ReadonlyMap<string, RecordedExchange>): string {
-  const rows = [...exchanges].map(
-    ([
-      id,
-      e,
-    ]) => `<tr><td><a href="/sluice/console/replay/${esc(id)}">${esc(id)}</a></td><td>${esc(e.decision?.timestamp ?? e.record?.timestamp)}</td>
-<td>${esc(e.record?.operation)}</td><td>${esc(e.decision?.outcome)}</td><td>${esc(e.record?.response?.status)}</td></tr>`,
+  const rows = [...exchanges].map(([id, e]) =>
+    [
+      `<tr><td><a href="/sluice/console/replay/${esc(id)}">${esc(id)}</a></td>`,
+      `<td>${esc(e.decision?.timestamp ?? e.record?.timestamp)}</td>\n`,
+      `<td>${esc(e.record?.operation)}</td><td>${esc(e.decision?.outcome)}</td>`,
+      `<td>${esc(e.record?.response?.status)}</td></tr>`,
+    ].join(''),
   );
   return rows.length === 0
     ? '<p class="muted">No recorded exchanges for this session in the audit file.</p>'
-    : `<table><tr><th>Decision</th><th>Time</th><th>Operation</th><th>Outcome</th><th>Status</th></tr>${rows.join('')}</table>`;
+    : '<table><tr><th>Decision</th><th>Time</th><th>Operation</th><th>Outcome</th><th>Status</th></tr>' +
+        `${rows.join('')}</table>`;
 }
 
 function textOf(content: unknown): string {
@@ -68,10 +78,17 @@ export function replayPage(e: RecordedExchange): string {
     (e.decision?.masks_applied ?? [])
       .map((m) => `<li>${esc(m.type)} × ${esc(m.count)} at <code>${esc(m.path)}</code></li>`)
       .join('') || '<li class="muted">none</li>';
-  return `<p>Model ${esc(req.model)} · outcome <strong>${esc(e.decision?.outcome)}</strong> · status ${esc(e.record?.response?.status)} · subject ${esc(e.decision?.subject ?? e.record?.subject)}</p>
+  const decision = { reasons: e.decision?.reasons, approval: e.decision?.approval, result: e.decision?.result };
+  const streamTiming = timing
+    ? `<table><tr><th>at</th><th>event</th></tr>${timing}</table>`
+    : '<p class="muted">Not a stream.</p>';
+  return (
+    `<p>Model ${esc(req.model)} · outcome <strong>${esc(e.decision?.outcome)}</strong>` +
+    ` · status ${esc(e.record?.response?.status)} · subject ${esc(e.decision?.subject ?? e.record?.subject)}</p>
 <h2>Conversation</h2>${system}${turns}${answer}
-<h2>Decision</h2><pre>${esc(JSON.stringify({ reasons: e.decision?.reasons, approval: e.decision?.approval, result: e.decision?.result }, null, 2))}</pre>
+<h2>Decision</h2><pre>${esc(JSON.stringify(decision, null, 2))}</pre>
 <h2>Masks applied</h2><ul>${masks}</ul>
-<h2>Stream timing</h2>${timing ? `<table><tr><th>at</th><th>event</th></tr>${timing}</table>` : '<p class="muted">Not a stream.</p>'}
-<h2>Stage timings</h2><pre>${esc(JSON.stringify(e.record?.timings_ms ?? {}, null, 2))}</pre>`;
+<h2>Stream timing</h2>${streamTiming}
+<h2>Stage timings</h2><pre>${esc(JSON.stringify(e.record?.timings_ms ?? {}, null, 2))}</pre>`
+  );
 }

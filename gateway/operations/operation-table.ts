@@ -19,7 +19,9 @@ export type RequestShape = 'message' | 'none';
  */
 export type RelayMode = 'message' | 'json';
 
-/** The resource an operation acts on, for ownership and audit: which kind, what it does, which route parameter names it. */
+/**
+ * The resource an operation acts on, for ownership and audit: which kind, what it does, which route parameter names it.
+ */
 export interface ResourceAction {
   readonly type: 'model';
   readonly action: 'list' | 'read';

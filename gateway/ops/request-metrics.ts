@@ -46,7 +46,9 @@ export class RequestMetrics {
 
   /** Counts one finished call (called once per exchange, when its record is written). */
   observe(call: ExchangeSummary): void {
-    const key = `operation="${label(call.operation)}",outcome="${call.outcome}",connection="${label(call.connection ?? '')}"`;
+    const key =
+      `operation="${label(call.operation)}",outcome="${call.outcome}",` +
+      `connection="${label(call.connection ?? '')}"`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
     for (const [stage, ms] of Object.entries(call.timingsMs)) {
       if (!STAGES.has(stage)) continue;

@@ -99,7 +99,9 @@ function auditKit(ex: Exchange): DetectorKit {
   return ex.get('detection')?.kit ?? (builtInKit ??= buildDetectorKit({}));
 }
 
-/** The request as the record keeps it: as forwarded (after masking), else as the caller sent it, entity values cleared. */
+/**
+ * The request as the record keeps it: as forwarded (after masking), else as the caller sent it, entity values cleared.
+ */
 function recordedRequest(ex: Exchange): unknown {
   const body = ex.get('forwardPlan')?.body ?? ex.get('inspected')?.body?.value ?? null;
   const detection = ex.get('detection');

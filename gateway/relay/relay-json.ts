@@ -51,7 +51,8 @@ export async function relayJson(
       `upstream "${ctx.connection}" answered ${status} with a body that is not a Claude API response`,
     );
   }
-  // The audit keeps the masked body; the caller gets it too, with the prompt's placeholders restored if the policy asks.
+  // The audit keeps the masked body; the caller gets it too,
+  // with the prompt's placeholders restored if the policy asks.
   const masking = ctx.mask.touchesResponse && !isAnthropicError(body) ? maskResponseBody(body, ctx.mask) : undefined;
   // Unchanged by masking (the usual case): the upstream's own bytes go out, no re-serialisation.
   const changed = masking !== undefined && masking.client !== body;

@@ -40,7 +40,8 @@ export async function relayStream(
     recorder.push(Buffer.from(out.record));
     if (out.client !== '' && !res.destroyed) res.write(out.client);
   };
-  // The first delta is written as soon as it is masked, before the rest of its read (backpressure is awaited after the read).
+  // The first delta is written as soon as it is masked, before the rest of its read
+  // (backpressure is awaited after the read).
   const masker = ctx.mask.touchesResponse ? new SseStreamMasker(ctx.mask, drainMasker) : undefined;
   res.writeHead(upstream.statusCode, {
     ...callerResponseHeaders(upstream.headers),

@@ -39,14 +39,17 @@ export class SseRecorder {
   dropped = 0;
   /** Events whose data was not JSON. */
   malformed = 0;
-  /** Times an unterminated event outgrew `maxEventChars` and was discarded (one huge event may count more than once). */
+  /**
+   * Times an unterminated event outgrew `maxEventChars` and was discarded (one huge event may count more than once).
+   */
   oversized = 0;
 
   private readonly started: number;
   private readonly now: () => number;
   private readonly maxEvents: number;
   private readonly keepData: boolean;
-  // fatal: false replaces invalid UTF-8 with U+FFFD instead of throwing; stream: true joins code points split across chunks.
+  // fatal: false replaces invalid UTF-8 with U+FFFD instead of throwing;
+  // stream: true joins code points split across chunks.
   private readonly decoder = new TextDecoder('utf-8', { fatal: false });
   private readonly parser: EventSourceParser;
   private readonly message = new MessageAccumulator();

@@ -54,7 +54,10 @@ export class SseStreamMasker {
   private ended = false;
   /** Set by the first event whose data is not JSON: the stream is broken, nothing after it is relayed. */
   private brokenAt: string | undefined;
-  /** Citations seen per content block, so each is named by its place in the block's citations (as the JSON masker names it). */
+  /**
+   * Citations seen per content block, so each is named by its place in the block's citations
+   * (as the JSON masker names it).
+   */
   private readonly citations = new Map<number, number>();
   /** Masks a whole string for the policy's response types (blocks and citations that arrive whole). */
   private readonly maskWhole: (text: string, path: string) => string;

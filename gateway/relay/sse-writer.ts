@@ -5,7 +5,10 @@
  * never forge extra SSE fields.
  */
 
-/** One SSE frame: `event: <event>\ndata: <json>\n\n`. Line breaks in the event name are removed so it cannot split the frame. */
+/**
+ * One SSE frame: `event: <event>\ndata: <json>\n\n`.
+ * Line breaks in the event name are removed so it cannot split the frame.
+ */
 export function formatSseEvent(event: string, data: unknown): string {
   const name = event.replace(/[\r\n]/g, '');
   // JSON.stringify(undefined) is undefined; `null` keeps the frame parseable by every client.
