@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { loadVerificationKey } from '../policy/bundle-verify.ts';
 import { CHANGE_KINDS, replayAudit, type ChangeKind, type DecisionSummary, type ImpactReport } from './impact.ts';
 import { prepareBundle } from '../policy/policy-loader.ts';
+import { EVAL_USAGE, evalCommand } from './policy-eval.ts';
 
 // A `\` at a line's end continues the same usage line (a template literal's line continuation adds nothing).
 const USAGE = `usage: sluice policy impact --bundle NEW.tar.gz --audit AUDIT.jsonl [--since DURATION] \
@@ -85,8 +86,10 @@ export function formatReport(r: ImpactReport, failOn: readonly ChangeKind[], aud
 /** Runs `sluice policy <args>`; 0 = no gating change, 1 = gating changes, 2 = usage error. */
 export async function policyCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
+  if (sub === 'eval') return evalCommand(rest);
   if (sub !== 'impact') {
-    process.stderr.write(sub === undefined ? USAGE : `sluice policy: unknown subcommand "${sub}"\n${USAGE}`);
+    const usage = `${USAGE}${EVAL_USAGE}`;
+    process.stderr.write(sub === undefined ? usage : `sluice policy: unknown subcommand "${sub}"\n${usage}`);
     return 2;
   }
   const { values } = parseArgs({

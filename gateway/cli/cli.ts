@@ -24,6 +24,8 @@ commands:
   bundle serve DIR [--port N] [--host H]     host bundles over HTTP (ETag, 304, long polling)
   policy impact --bundle NEW --audit FILE [--since 24h] [--fail-on KINDS] [--json]
                                              replay recorded decisions through a candidate bundle
+  policy eval --bundle B (--input FILE | --audit FILE --decision-id ID) [--json]
+                                             one recorded decision through bundle B, with what decided it
   audit verify FILE... | --kafka [--brokers B] [--config FILE]
                                              check the audit hash chain for gaps, reordering, edits
   audit tail [--file F | --kafka] [--subject S] [--outcome O] [--session ID] [--follow] [--json]

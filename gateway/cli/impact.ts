@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { parseDecision, type Decision } from '../policy/decision.ts';
 import type { PolicyInput } from '../policy/input.ts';
 import type { PolicyEngine } from '../policy/wasm-engine.ts';
+import { rebuildInput } from './replay-input.ts';
 
 /** The kinds of change a replay reports; a decision may show several (deny → approval is two). */
 export const CHANGE_KINDS = [
@@ -171,13 +172,16 @@ export async function replayAudit({ engine, auditFile, since, maxExamples = 5 }:
     const revision = String(event.bundles?.sluice?.revision ?? '(unknown)');
     report.recordedRevisions[revision] = (report.recordedRevisions[revision] ?? 0) + 1;
     let after: DecisionSummary;
+    // What the candidate's detectors find in the prompt, as the gateway would (new masks count only for these).
+    let findings = (event.input as { request?: { findings?: Record<string, number> } }).request?.findings;
     try {
-      after = summarize(engine.evaluateWithResult(event.input as PolicyInput).decision);
+      const input = rebuildInput(engine, event.input as PolicyInput);
+      findings = input.request.findings;
+      after = summarize(engine.evaluateWithResult(input).decision);
     } catch (err) {
       after = ERROR_SUMMARY((err as Error).message);
     }
     report.replayed++;
-    const findings = (event.input as { request?: { findings?: Record<string, number> } }).request?.findings;
     const changes = classify(before, after, findings);
     if (changes.length === 0) {
       report.unchanged++;
