@@ -37,7 +37,7 @@ export function parseDuration(text: string): number | undefined {
 
 function describe(s: DecisionSummary): string {
   const extra = [
-    s.rule ? `rule ${s.rule}` : '',
+    s.ruleIds.length > 0 ? `rule ${s.ruleIds.join(',')}` : '',
     s.masks.length ? `mask ${s.masks.join(',')}` : '',
     s.reasons.length ? `"${s.reasons.join('; ').slice(0, 120)}"` : '',
   ]
@@ -67,7 +67,7 @@ export function formatReport(r: ImpactReport, failOn: readonly ChangeKind[], aud
   ];
   const rules = Object.entries(r.byRule);
   if (rules.length > 0) {
-    out.push('by rule (labels.rule):');
+    out.push('by rule (labels.rule, refined by labels.checks / labels.approval_rules):');
     for (const [rule, kinds] of rules)
       out.push(
         `  ${rule}: ${Object.entries(kinds)

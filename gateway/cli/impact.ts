@@ -30,6 +30,8 @@ export interface DecisionSummary {
   readonly kind: Decision['kind'] | 'error';
   readonly reasons: readonly string[];
   readonly rule: string | null;
+  /** Stable ids of the Rego rules that decided it: `rule`, refined by `labels.checks` / `labels.approval_rules`. */
+  readonly ruleIds: readonly string[];
   /** "request:EMAIL", "response:SECRET"… for allowed calls. */
   readonly masks: readonly string[];
   readonly maxTokens: number | null;
@@ -53,9 +55,22 @@ export interface ImpactReport {
   readonly unchanged: number;
   readonly skipped: { noInput: number; beforeSince: number; unreadable: number };
   readonly counts: Record<ChangeKind, number>;
-  /** Per rule (the candidate's labels.rule, else the recorded one): change kind → count. */
+  /** Per rule id (the candidate's, else the recorded one's; see ruleIdsOf): change kind → count. */
   readonly byRule: Record<string, Partial<Record<ChangeKind, number>>>;
   readonly examples: Partial<Record<ChangeKind, ImpactChange[]>>;
+}
+
+/**
+ * The stable ids of the rules behind a decision: `labels.rule`, and for each entry of
+ * `labels.checks` (the deny checks that failed) or `labels.approval_rules` (the triggers that asked
+ * for a human) `rule/entry`, e.g. `deny/tool`, `approval/keyword`. A change is reported under each.
+ */
+export function ruleIdsOf(labels: Readonly<Record<string, unknown>>): string[] {
+  const rule = typeof labels.rule === 'string' ? labels.rule : undefined;
+  if (rule === undefined) return [];
+  const parts = [labels.checks, labels.approval_rules].flatMap((v) => (Array.isArray(v) ? v : []));
+  const refined = parts.filter((p): p is string => typeof p === 'string').map((p) => `${rule}/${p}`);
+  return refined.length > 0 ? refined : [rule];
 }
 
 function summarize(d: Decision): DecisionSummary {
@@ -68,6 +83,7 @@ function summarize(d: Decision): DecisionSummary {
     kind: d.kind,
     reasons: [...d.reasons].sort(),
     rule,
+    ruleIds: ruleIdsOf(d.labels),
     masks,
     maxTokens: d.kind === 'allow' ? (d.limits.maxTokens ?? null) : null,
   };
@@ -77,6 +93,7 @@ const ERROR_SUMMARY = (message: string): DecisionSummary => ({
   kind: 'error',
   reasons: [message],
   rule: null,
+  ruleIds: [],
   masks: [],
   maxTokens: null,
 });
@@ -104,7 +121,7 @@ export function classify(
   if (after.masks.some((m) => !before.masks.includes(m) && matters(m))) out.push('new_mask');
   if (before.kind === 'allow' && after.kind === 'allow' && before.masks.some((m) => !after.masks.includes(m)))
     out.push('mask_removed');
-  const comparable = (d: DecisionSummary) => ({ ...d, rule: null, masks: d.masks.filter(matters) });
+  const comparable = (d: DecisionSummary) => ({ ...d, rule: null, ruleIds: [], masks: d.masks.filter(matters) });
   if (out.length === 0 && JSON.stringify(comparable(before)) !== JSON.stringify(comparable(after))) out.push('other');
   return out;
 }
@@ -187,7 +204,7 @@ export async function replayAudit({ engine, auditFile, since, maxExamples = 5 }:
       report.unchanged++;
       continue;
     }
-    const rule = after.rule ?? before.rule ?? '(none)';
+    const ruleIds = after.ruleIds.length > 0 ? after.ruleIds : before.ruleIds.length > 0 ? before.ruleIds : ['(none)'];
     const change: ImpactChange = {
       decisionId: String(event.decision_id ?? ''),
       timestamp: at.toISOString(),
@@ -198,8 +215,10 @@ export async function replayAudit({ engine, auditFile, since, maxExamples = 5 }:
     };
     for (const kind of changes) {
       counts[kind]++;
-      const perRule = (report.byRule[rule] ??= {});
-      perRule[kind] = (perRule[kind] ?? 0) + 1;
+      for (const rule of ruleIds) {
+        const perRule = (report.byRule[rule] ??= {});
+        perRule[kind] = (perRule[kind] ?? 0) + 1;
+      }
       const examples = (report.examples[kind] ??= []);
       if (examples.length < maxExamples) examples.push(change);
     }

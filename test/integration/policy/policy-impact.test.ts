@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseDuration, policyCommand } from '../../../gateway/cli/cli-policy.ts';
-import { classify, replayAudit, type ImpactReport } from '../../../gateway/cli/impact.ts';
+import { classify, replayAudit, ruleIdsOf, type ImpactReport } from '../../../gateway/cli/impact.ts';
 import { PolicyEngine } from '../../../gateway/policy/wasm-engine.ts';
 import { bundleOf, policyInput, tempDir, tool, type PolicyInputOverrides } from '../../helpers/policy-fixtures.ts';
 
@@ -84,8 +84,20 @@ describe('replayAudit', () => {
     expect(r.unchanged).toBe(7);
   });
 
+  it('reports a change under the stable id of each Rego rule behind it (deny/tool, approval/keyword)', async () => {
+    const deny = 'decision := {"allow": false, "reasons": ["r"], "labels": {"rule": "deny", "checks": ["model", "tool"]}}';
+    const r = await replayAudit({ engine: await PolicyEngine.fromBundle(await bundleOf(deny, 'strict')), auditFile: audit });
+    expect(Object.keys(r.byRule).sort()).toEqual(['deny/model', 'deny/tool']);
+    expect(ruleIdsOf({ rule: 'approval', approval_rules: ['keyword', 'token_size'] })).toEqual([
+      'approval/keyword',
+      'approval/token_size',
+    ]);
+    expect(ruleIdsOf({ rule: 'grant', groups: ['a'] })).toEqual(['grant']);
+    expect(ruleIdsOf({})).toEqual([]);
+  });
+
   it('classifies reversals, removals, errors and other changes', () => {
-    const s = (kind: 'allow' | 'deny' | 'approval_required' | 'error', extra: object = {}) => ({ kind, reasons: [], rule: null, masks: [], maxTokens: null, ...extra });
+    const s = (kind: 'allow' | 'deny' | 'approval_required' | 'error', extra: object = {}) => ({ kind, reasons: [], rule: null, ruleIds: [], masks: [], maxTokens: null, ...extra });
     expect(classify(s('deny'), s('approval_required'))).toEqual(['deny_to_allow', 'new_approval']);
     expect(classify(s('approval_required'), s('allow'))).toEqual(['approval_removed']);
     expect(classify(s('allow', { masks: ['request:EMAIL'] }), s('allow'))).toEqual(['mask_removed']);
@@ -95,7 +107,7 @@ describe('replayAudit', () => {
   });
 
   it('counts a new request mask only when the prompt held that type; a new response mask always', () => {
-    const s = (kind: 'allow', extra: object = {}) => ({ kind, reasons: [], rule: null, masks: [], maxTokens: null, ...extra });
+    const s = (kind: 'allow', extra: object = {}) => ({ kind, reasons: [], rule: null, ruleIds: [], masks: [], maxTokens: null, ...extra });
     const withMask = s('allow', { masks: ['request:EMPLOYEE_ID'] });
     expect(classify(s('allow'), withMask, {})).toEqual([]);
     expect(classify(s('allow'), withMask, { EMAIL: 2 })).toEqual([]);
@@ -117,7 +129,7 @@ describe('sluice policy impact', () => {
     expect(await policyCommand(['impact', '--bundle', candidate, '--audit', audit, '--since', '24h'])).toBe(1);
     const text = out.join('');
     expect(text).toMatch(/allow_to_deny +2 {3}<- fails the gate/);
-    expect(text).toMatch(/by rule \(labels\.rule\):\n {2}freeze: allow_to_deny 1\n {2}tools: allow_to_deny 1\n {2}grant: new_approval 1, new_mask 1\n/);
+    expect(text).toMatch(/by rule \(labels\.rule, refined by labels\.checks \/ labels\.approval_rules\):\n {2}freeze: allow_to_deny 1\n {2}tools: allow_to_deny 1\n {2}grant: new_approval 1, new_mask 1\n/);
     expect(text).toMatch(/dec_2: allow \(rule grant\) -> deny \(rule freeze, "ci is frozen"\)/);
     expect(text).toMatch(/result: FAIL \(allow_to_deny 2, new_approval 1, new_mask 1\)/);
   });
