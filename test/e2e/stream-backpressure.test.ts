@@ -143,7 +143,8 @@ beforeAll(async () => {
     SLUICE_POLICY_BUNDLE: inject('policyBundle'),
     SLUICE_AUDIT_FILE: join(dir, 'audit.jsonl'),
   };
-  gateway = spawn(process.execPath, [SLUICE, 'serve', '--config', config], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const stdio: ['ignore', 'ignore', 'pipe'] = ['ignore', 'ignore', 'pipe'];
+  gateway = spawn(process.execPath, [SLUICE, 'serve', '--config', config], { env, stdio });
   const exited = once(gateway, 'exit').then(([code]) => {
     throw new Error(`sluice serve exited with ${String(code)} before listening`);
   });
@@ -168,7 +169,9 @@ const headers = (): Record<string, string> => ({
   'content-type': 'application/json',
 });
 const body = (stream: boolean): string =>
-  JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 64, stream, messages: [{ role: 'user', content: 'write a lot' }] });
+  JSON.stringify({
+    model: 'claude-haiku-4-5', max_tokens: 64, stream, messages: [{ role: 'user', content: 'write a lot' }],
+  });
 
 /** One ordinary call through the gateway (on the connection that bypasses the relay), answered by the echo. */
 async function echoCall(): Promise<number> {
@@ -190,7 +193,8 @@ function slowReader(): SlowReader {
   const { port, hostname } = new URL(url);
   const socket = connect(Number(port), hostname);
   const payload = body(true);
-  const lines = [`POST /v1/messages HTTP/1.1`, `host: ${hostname}:${port}`, `content-length: ${Buffer.byteLength(payload)}`];
+  const length = Buffer.byteLength(payload);
+  const lines = ['POST /v1/messages HTTP/1.1', `host: ${hostname}:${port}`, `content-length: ${length}`];
   socket.write([...lines, ...Object.entries(headers()).map(([k, v]) => `${k}: ${v}`), '', payload].join('\r\n'));
   let received = 0;
   let first = '';
@@ -227,7 +231,10 @@ describe('a caller that stops reading a stream', () => {
     let reader: SlowReader | undefined;
     const violation = new Promise<never>((_, reject) => {
       const watch = (): void => {
-        if (relay.forwarded - lastSample >= MiB) (lastSample = relay.forwarded), (peakRss = Math.max(peakRss, rssOf(pid)));
+        if (relay.forwarded - lastSample >= MiB) {
+          lastSample = relay.forwarded;
+          peakRss = Math.max(peakRss, rssOf(pid));
+        }
         const lag = relay.forwarded - before - (reader?.received() ?? 0);
         const growth = peakRss - baseline;
         if (lag > LAG_BOUND || growth > RSS_BOUND) {
