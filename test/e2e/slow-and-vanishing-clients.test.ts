@@ -42,6 +42,7 @@ describe('slow clients', () => {
     const socket = await open();
     const done = closed(socket);
     socket.write('POST /v1/messages HTTP/1.1\r\nHost: x\r\n');
+    // The drip is the attack under test: one header line every 200 ms keeps the socket busy, never done.
     const drip = setInterval(() => socket.writable && socket.write('X-Drip: 1\r\n'), 200);
     await servedNormally();
     const started = Date.now();

@@ -2,6 +2,7 @@
  * A small client for Sluice's approver/admin REST API (/sluice/api) in tests: plain fetch with
  * a bearer token from the test IdP, plus a poll for the approval a held call created.
  */
+import { vi } from 'vitest';
 import type { Harness } from './gateway-harness.ts';
 
 /** Status and parsed JSON body of one API call. */
@@ -34,14 +35,15 @@ export async function api<T = Record<string, unknown>>(h: Harness, as: { sub: st
   return { status: res.status, body: (await res.json()) as T };
 }
 
-/** Polls until an approval requested by `subject` is pending (as seen by approver `as`). */
+/**
+ * Polls until an approval requested by `subject` is pending (as seen by approver `as`): the held
+ * call creates it inside the gateway, and nothing but the API tells a caller it exists.
+ */
 export async function waitForPending(h: Harness, as: { sub: string; groups: string[] }, subject: string, timeoutMs = 5000): Promise<ApiApproval> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  return vi.waitFor(async () => {
     const { body } = await api<{ data: ApiApproval[] }>(h, as, 'GET', '/approvals?state=pending');
     const found = body.data?.find((a) => a.subject === subject);
-    if (found) return found;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no pending approval for ${subject} within ${timeoutMs} ms`);
+    if (!found) throw new Error(`no pending approval for ${subject} within ${timeoutMs} ms`);
+    return found;
+  }, { timeout: timeoutMs, interval: 50 });
 }

@@ -202,6 +202,7 @@ export class TestIdp {
     else if (mode === 'down') res.writeHead(503, { 'content-type': 'text/plain' }).end('unavailable');
     else if (mode === 'garbage') res.writeHead(200, { 'content-type': 'application/json' }).end('<html>not json');
     else if (mode === 'slow') {
+      // Not a wait: the delay is the fault this mode injects (an IdP slower than the discovery timeout).
       const timer = setTimeout(() => { this.#timers.delete(timer); if (!res.destroyed) send(); }, this.#slowDelayMs);
       this.#timers.add(timer);
     } else send();

@@ -129,6 +129,7 @@ async function approver(stop: () => boolean, approved: Set<string>): Promise<voi
       const r = await api(h, APPROVER, 'POST', `/approvals/${a.id}/approve`, { comment: 'soak' });
       if (r.status === 200) approved.add(a.id);
     }
+    // Not a wait for an event: a human approver polls the list now and then; the pause is part of the load.
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -153,6 +154,7 @@ function heap(): { heapMiB: number; rssMiB: number; heap: number } {
   return { heap: m.heapUsed, heapMiB: Math.round(m.heapUsed / 1048576), rssMiB: Math.round(m.rss / 1048576) };
 }
 
+/** The soak's phases run for wall-clock time: the duration is what the soak tests. */
 const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
 
 describe(`soak: ${SECONDS} s of mixed calls with the Kafka sink and a broker restart`, () => {

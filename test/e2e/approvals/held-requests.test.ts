@@ -42,7 +42,7 @@ describe('a held request', () => {
     const call = client.messages.create(params(RISKY));
     const pending = await waitForPending(h, BOB, 'alice');
     expect(pending).toMatchObject({ state: 'pending', reason: 'the prompt mentions production credentials', approverGroups: ['admins'], may_decide: true });
-    // Held for 1.5 s (keep-alives flowing): nothing reached the upstream.
+    // The sleep is the test: held for 1.5 s (keep-alives flowing), nothing reaches the upstream.
     await new Promise((r) => setTimeout(r, 1500));
     expect(h.upstream.requests.length).toBe(before);
 

@@ -16,6 +16,7 @@ describe('holding a call', () => {
     try {
       const call = (await h.client(['engineering'], 'alice')).messages.create(params);
       const pending = await waitForPending(h, BOB, 'alice');
+      // The sleep is the test: the hold must outlast limits.requestTimeoutMs (1 s) before the verdict comes.
       await new Promise((r) => setTimeout(r, 2500));
       expect((await api(h, BOB, 'POST', `/approvals/${pending.id}/approve`, { comment: 'ok' })).status).toBe(200);
       expect((await call).type).toBe('message');

@@ -4,7 +4,7 @@
  * the same subject and body, only before the approval expires; pending approvals survive a restart.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startHarness, type Harness } from '../../helpers/gateway-harness.ts';
 import { bundleWithData } from '../../helpers/policy-variant.ts';
 import { api, waitForPending } from '../../helpers/sluice-api.ts';
@@ -72,7 +72,10 @@ describe('resubmitting with x-sluice-approval-id', () => {
     const alice = await h.client(['engineering'], 'alice');
     const id = await timedOut(alice, text);
     expect((await api(h, BOB, 'POST', `/approvals/${id}/approve`, { comment: 'ok' })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 3200));
+    // Wait for the approval itself to say it expired (its 3 s ttl ran out), not for a guessed time.
+    await vi.waitFor(async () => {
+      expect((await api<{ state: string }>(h, BOB, 'GET', `/approvals/${id}`)).body.state).toBe('expired');
+    }, { timeout: 10_000, interval: 100 });
     const late = await alice.messages.create(params(text), withId(id)).catch((e: unknown) => e);
     expect(late).toBeInstanceOf(Anthropic.PermissionDeniedError);
     expect((late as Error).message).toMatch(new RegExp(`approval ${id} expired`));

@@ -4,7 +4,7 @@
  * get 401 with a message to sign in again, fresh tokens open a new session.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startHarness, type Harness } from '../../helpers/gateway-harness.ts';
 import { bundleWithData } from '../../helpers/policy-variant.ts';
 import { api } from '../../helpers/sluice-api.ts';
@@ -13,7 +13,6 @@ interface ApiSession { id: string; subject: string; connection: string; state: s
 
 const BOB = { sub: 'bob', groups: ['admins'] };
 const hello = { model: 'claude-haiku-4-5', max_tokens: 32, messages: [{ role: 'user' as const, content: 'hi' }] };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let h: Harness;
 beforeAll(async () => {
@@ -30,6 +29,17 @@ async function sessionsOf(subject: string): Promise<ApiSession[]> {
   return body.data.filter((s) => s.subject === subject);
 }
 
+/**
+ * The SDK with a token issued after a revocation that just happened. iat has second precision, so
+ * a token from the revocation's own second is refused too: this one is issued in the next second
+ * (within clock tolerance) instead of the test waiting for that second to come.
+ */
+async function clientAfterRevocation(groups: string[], sub: string): Promise<Anthropic> {
+  const iat = Math.floor(Date.now() / 1000) + 1;
+  const token = await h.idp.mint({ sub, groups, client_id: 'e2e-client', iat, exp: iat + 300 });
+  return new Anthropic({ baseURL: h.url, authToken: token, apiKey: null, maxRetries: 0 });
+}
+
 describe('JIT sessions', () => {
   it('revokes an idle session: the old token gets 401, a fresh one opens a new session', async () => {
     const client = await h.client(['engineering'], 'erin');
@@ -38,13 +48,15 @@ describe('JIT sessions', () => {
     const [opened] = await sessionsOf('erin');
     expect(opened).toMatchObject({ state: 'active', connection: 'anthropic', idleTimeoutSeconds: 1, requests: 2 });
 
-    await sleep(2500);
+    // Wait for the sweeper to revoke the idle session (1 s idle, swept every second), not a guessed time.
+    const revoked = async (): Promise<void> => void expect((await sessionsOf('erin'))[0]?.state).toBe('revoked');
+    await vi.waitFor(revoked, { timeout: 10_000, interval: 100 });
     const err = await client.messages.create(hello).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.AuthenticationError);
     expect((err as Error).message).toMatch(/revoked after 1s idle.*sign in again/);
     expect((await sessionsOf('erin'))[0]).toMatchObject({ id: opened!.id, state: 'revoked', revokedCause: 'idle' });
 
-    const fresh = await h.client(['engineering'], 'erin');
+    const fresh = await clientAfterRevocation(['engineering'], 'erin');
     expect((await fresh.messages.create(hello)).type).toBe('message');
     const now = await sessionsOf('erin');
     expect(now.find((s) => s.state === 'active')!.id).not.toBe(opened!.id);
@@ -82,8 +94,7 @@ describe('JIT sessions', () => {
     expect(err).toBeInstanceOf(Anthropic.AuthenticationError);
     expect((err as Error).message).toMatch(/revoked by bob/);
 
-    await sleep(1100); // iat has second precision: a token from the revocation's second is refused too
-    const fresh = await h.client(['admins'], 'frank');
+    const fresh = await clientAfterRevocation(['admins'], 'frank');
     expect((await fresh.messages.create(hello)).type).toBe('message');
   });
 });

@@ -1,6 +1,6 @@
 /** mock-claude's refusals and injected faults, as the official SDK sees them. */
 import Anthropic from '@anthropic-ai/sdk';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MockClaude } from '../../../gateway/dev/mock-claude.ts';
 import { SseRecorder } from '../../../gateway/relay/sse-recorder.ts';
 import { API_KEY, ask, recorded, tappedClient, useMockClaude } from './sdk-tap.ts';
@@ -81,12 +81,16 @@ describe('mock-claude: faults surface as the SDK error they would be', () => {
     const res = await fetch(`${mockClaude.mock.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'anthropic-version': '2023-06-01' }, body: JSON.stringify(ask('hi', { stream: true })), signal: AbortSignal.timeout(1000) });
     const reader = res.body!.getReader();
     let text = '';
-    const deadline = Date.now() + 300;
-    while (Date.now() < deadline) {
-      const next = await Promise.race([reader.read(), new Promise<undefined>((r) => setTimeout(r, 50))]);
-      if (next?.value) text += Buffer.from(next.value).toString('utf8');
-      expect(next?.done).not.toBe(true);
+    // Read the events that do come (each read is awaited), then check that nothing more comes.
+    while (!text.includes('event: content_block_start')) {
+      const next = await reader.read();
+      expect(next.done).toBe(false);
+      text += Buffer.from(next.value!).toString('utf8');
     }
+    // The sleep is the test: silence on an open connection can only be seen by waiting for it.
+    const silence = new Promise<'silent'>((r) => setTimeout(r, 300, 'silent'));
+    const more = reader.read().then((next) => (next.done ? 'ended' : Buffer.from(next.value).toString('utf8')));
+    expect(await Promise.race([more, silence])).toBe('silent');
     await reader.cancel();
     expect(recorded(Buffer.from(text)).events.map((e) => e.event)).toEqual(['message_start', 'content_block_start']);
   });
@@ -118,7 +122,8 @@ describe('mock-claude: faults surface as the SDK error they would be', () => {
   it('close() ends even with a hung request open', async () => {
     const other = await MockClaude.start({ fault: { kind: 'hang' } });
     const pending = fetch(`${other.url}/v1/models`, { headers: { 'x-api-key': 'k', 'anthropic-version': '2023-06-01' } }).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 50));
+    // The mock records a request before it hangs it; nothing else tells the test it arrived.
+    await vi.waitFor(() => expect(other.requests).toHaveLength(1), { interval: 10 });
     await other.close();
     expect(await pending).toBeInstanceOf(Error);
   });

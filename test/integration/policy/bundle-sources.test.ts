@@ -3,6 +3,7 @@
  * OPA's protocol (ETag / If-None-Match → 304, errors with back-off, long polling), including
  * `sluice bundle serve`'s own server.
  */
+import { once } from 'node:events';
 import { copyFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -30,12 +31,21 @@ afterEach(async () => {
   await Promise.all(cleanup.splice(0).map((f) => f()));
 });
 
-async function until(what: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/**
+ * Resolves once `store.method` has next run: the store has no events of its own, so the call is
+ * the event (the method is wrapped for that one call, then the prototype's is used again).
+ */
+function nextCall(store: PolicyStore, method: 'swap' | 'failed'): Promise<void> {
+  return new Promise((resolve) => {
+    const original = PolicyStore.prototype[method] as (this: PolicyStore, ...args: unknown[]) => void;
+    Object.assign(store, {
+      [method]: (...args: unknown[]) => {
+        delete (store as Partial<Record<typeof method, unknown>>)[method];
+        original.apply(store, args);
+        resolve();
+      },
+    });
+  });
 }
 
 /** Writes `bytes` beside `path` and renames it into place, as a deploy does. */
@@ -52,14 +62,19 @@ describe('file bundle hot reload', () => {
     cleanup.push(() => runtime.close());
     runtime.watch(SILENT_LOG);
     expect(runtime.store.current()!.revision).toBe('v1');
+    const swapped = nextCall(runtime.store, 'swap');
     await deploy(path, v2);
-    await until(() => runtime.store.current()?.revision === 'v2');
+    await swapped;
+    expect(runtime.store.current()?.revision).toBe('v2');
+    const refused = nextCall(runtime.store, 'failed');
     await deploy(path, Buffer.from('not a bundle'));
-    await until(() => runtime.store.status().failures === 1);
+    await refused;
+    expect(runtime.store.status().failures).toBe(1);
     expect(runtime.store.current()!.revision).toBe('v2');
     expect(runtime.store.status().lastFailure?.message).toMatch(/is not a readable \.tar\.gz/);
     await runtime.close();
     await deploy(path, v1);
+    // The sleep is the test: a closed watcher must stay still for longer than its 0.2 s polling delay.
     await new Promise((r) => setTimeout(r, 500));
     expect(runtime.store.current()!.revision).toBe('v2');
   });
@@ -71,12 +86,18 @@ describe('file bundle hot reload', () => {
   });
 });
 
-/** A scripted bundle server recording each request's headers. */
-async function scripted(handler: (headers: IncomingHttpHeaders, n: number) => { status: number; etag?: string; type?: string; body?: Buffer; delayMs?: number }): Promise<{ url: string; seen: IncomingHttpHeaders[] }> {
+/** What the scripted server answers to one request. */
+type ScriptedAnswer = { status: number; etag?: string; type?: string; body?: Buffer; delayMs?: number };
+
+/** A scripted bundle server recording each request's headers (its `server` emits 'request'). */
+async function scripted(
+  handler: (headers: IncomingHttpHeaders, n: number) => ScriptedAnswer,
+): Promise<{ url: string; seen: IncomingHttpHeaders[]; server: Server }> {
   const seen: IncomingHttpHeaders[] = [];
   const server: Server = createServer((req, res) => {
     seen.push(req.headers);
     const r = handler(req.headers, seen.length);
+    // Not a wait: the delay is the scripted server's behaviour (a long poll it holds).
     setTimeout(() => {
       res.writeHead(r.status, { ...(r.etag ? { etag: r.etag } : {}), 'content-type': r.type ?? 'application/gzip' });
       res.end(r.body);
@@ -84,7 +105,7 @@ async function scripted(handler: (headers: IncomingHttpHeaders, n: number) => { 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanup.push(() => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundles/sluice.tar.gz`, seen };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundles/sluice.tar.gz`, seen, server };
 }
 
 function source(url: string, extra: Partial<ConstructorParameters<typeof HttpBundleSource>[0]> = {}): HttpBundleSource {
@@ -146,8 +167,9 @@ describe('HTTP bundle server protocol', () => {
   it('stop() aborts a long poll in flight at once', async () => {
     const server = await scripted(() => ({ status: 304, delayMs: 10_000 }));
     const s = source(server.url, { longPollingTimeoutSeconds: 30 });
+    const arrived = once(server.server, 'request');
     const pending = s.poll();
-    await until(() => server.seen.length === 1);
+    await arrived;
     const started = Date.now();
     await s.stop();
     expect(await pending).toMatchObject({ status: 'error' });
@@ -162,9 +184,11 @@ describe('HTTP bundle server protocol', () => {
     cleanup.push(() => runtime.close());
     expect(runtime.store.current()).toBeUndefined();
     expect(runtime.store.status().lastFailure?.message).toBe('bundle server answered HTTP 404');
+    const swapped = nextCall(runtime.store, 'swap');
     runtime.watch(SILENT_LOG);
     await writeFile(join(dir, 'sluice.tar.gz'), v2);
-    await until(() => runtime.store.current()?.revision === 'v2');
+    await swapped;
+    expect(runtime.store.current()?.revision).toBe('v2');
   });
 });
 
@@ -181,13 +205,21 @@ describe('sluice bundle serve', () => {
     expect(etag).toMatch(/^"[0-9a-f]{64}"$/);
     expect((await fetch(`${server.url}/sluice.tar.gz`, { headers: { 'if-none-match': etag } })).status).toBe(304);
     // Long poll: held until the file changes.
-    const started = Date.now();
-    setTimeout(() => void copyFile(join(dir, 'sluice.tar.gz'), join(dir, 'old')).then(() => writeFile(join(dir, 'sluice.tar.gz'), v2)), 400);
-    const held = await fetch(`${server.url}/sluice.tar.gz`, { headers: { 'if-none-match': etag, prefer: 'wait=10' } });
+    const arrived = once(server.server, 'request');
+    let answered = false;
+    const poll = fetch(`${server.url}/sluice.tar.gz`, { headers: { 'if-none-match': etag, prefer: 'wait=10' } });
+    void poll.then(() => (answered = true), () => undefined);
+    await arrived;
+    // The sleep is the test: a held poll is one still unanswered a while after it arrived.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(answered).toBe(false);
+    await copyFile(join(dir, 'sluice.tar.gz'), join(dir, 'old'));
+    await writeFile(join(dir, 'sluice.tar.gz'), v2);
+    const changed = Date.now();
+    const held = await poll;
     expect(held.status).toBe(200);
     expect(held.headers.get('content-type')).toBe(OPA_BUNDLE_CONTENT_TYPE);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - changed).toBeLessThan(5000);
     // Nothing changes: 304 after the wait.
     const again = await fetch(`${server.url}/sluice.tar.gz`, { headers: { 'if-none-match': held.headers.get('etag')!, prefer: 'wait=1' } });
     expect(again.status).toBe(304);

@@ -4,9 +4,10 @@
  * event's result and its recorded revision agree), both bundles serve, nothing fails, and a
  * broken bundle deployed mid-load changes nothing. /readyz follows the active revision.
  */
+import { EventEmitter, once } from 'node:events';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AuditEvent } from '../../../gateway/audit/events.ts';
 import { bundleOf, tempDir } from '../../helpers/policy-fixtures.ts';
 import { startHarness, type Harness } from '../../helpers/gateway-harness.ts';
@@ -48,23 +49,24 @@ async function readyz(): Promise<Ready> {
   return (await (await fetch(`${h.url}/readyz`)).json()) as Ready;
 }
 
+/** Polls /readyz until `what` holds: the endpoint is what is under test, and it has no push form. */
 async function waitForReady(what: (r: Ready) => boolean): Promise<Ready> {
-  const end = Date.now() + 10_000;
-  for (let body = await readyz(); ; body = await readyz()) {
-    if (what(body)) return body;
-    if (Date.now() > end) throw new Error(`readyz never settled: ${JSON.stringify(body)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  return vi.waitFor(async () => {
+    const body = await readyz();
+    if (!what(body)) throw new Error(`readyz never settled: ${JSON.stringify(body)}`);
+    return body;
+  }, { timeout: 10_000, interval: 25 });
 }
 
 describe('hot swap under load', () => {
   it('decides every request on exactly one bundle while bundles swap', async () => {
     const token = await h.token(['engineering']);
     const answers: { status: number; body: string }[] = [];
+    const answered = new EventEmitter();
     let loading = true;
     // Eight callers keep requests in flight for the whole test.
     const callers = Array.from({ length: 8 }, async () => {
-      while (loading) answers.push(await call(token));
+      while (loading) answered.emit('answer', answers.push(await call(token)));
     });
     // Deploy deny → broken → allow twice, each time waiting until the gateway reports it.
     for (let cycle = 0; cycle < 2; cycle++) {
@@ -75,7 +77,8 @@ describe('hot swap under load', () => {
       await waitForReady((r) => r.bundle.failures > bundle.failures);
       await deploy(allowBundle);
       await waitForReady((r) => r.bundle.revision === 'rev-open');
-      await new Promise((r) => setTimeout(r, 100));
+      // Let the open bundle decide a round of calls (one per caller) before the next deploy.
+      for (const target = answers.length + 8; answers.length < target; ) await once(answered, 'answer');
     }
     loading = false;
     await Promise.all(callers);

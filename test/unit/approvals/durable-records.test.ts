@@ -2,7 +2,7 @@ import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { DurableRecords } from '../../../gateway/access/durable-records.ts';
 
 interface Rec { id: string; n: number }
@@ -58,8 +58,11 @@ describe('DurableRecords', () => {
     expect(lines()).toEqual([]);
     a.put({ id: 'revoked', n: 1 });
     expect(lines().map((l) => JSON.parse(l))).toEqual([{ id: 'touched', n: 100 }, { id: 'revoked', n: 1 }]);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    onTestFinished(() => void vi.useRealTimers());
     a.put({ id: 'touched', n: 101 }, { lazy: true });
-    await new Promise((r) => setTimeout(r, 400));
+    expect(lines()).toHaveLength(2);
+    vi.runOnlyPendingTimers(); // the lazy write's timer, without waiting out its delay
     expect(lines()).toHaveLength(3);
     a.put({ id: 'touched', n: 102 }, { lazy: true });
     a.close();

@@ -2,7 +2,7 @@
  * The verified-token cache: a token verified once is served from memory for
  * identity.verifiedTokenCacheSeconds, never past its expiry, and only for the exact same bytes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { OidcTokenVerifier } from '../../../gateway/identity/token-verifier.ts';
 import { identityConfigFor, TestIdp } from '../../helpers/test-idp.ts';
 import { expectSluiceError } from './expect-sluice-error.ts';
@@ -34,7 +34,9 @@ describe('verified-token cache', () => {
     const verifier = new OidcTokenVerifier(identityConfigFor(idp, { verifiedTokenCacheSeconds: 60, clockToleranceSeconds: 0 }));
     const token = await idp.mint({ iat: now() - 1, exp: now() + 1 });
     await verifier.verify(token);
-    await new Promise((resolve) => setTimeout(resolve, 2100));
+    // The clock moves past exp instead of the test waiting for it (only Date: timers and I/O stay real).
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 2100 });
+    onTestFinished(() => void vi.useRealTimers());
     await expectSluiceError(verifier.verify(token), 'SLUICE_ERR_AUTH_EXPIRED', /expired/, token);
   });
 
@@ -55,6 +57,8 @@ describe('verified-token cache', () => {
     await idp.rotateKeys();
     await verifier.verify(await idp.mint({ sub: 'current' })); // refetches the JWKS without the old key
     await expect(verifier.verify(token)).resolves.toMatchObject({ sub: 'retired' }); // still cached
+    // The sleep is the test: the 1 s cache entry must lapse, and lru-cache's TTL clock (performance.now,
+    // bound when the module loads) cannot be faked.
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await expectSluiceError(verifier.verify(token), 'SLUICE_ERR_AUTH_INVALID', /unknown kid/, token);
   });
