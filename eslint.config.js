@@ -25,10 +25,43 @@ export default defineConfig(
     'test-output/',
   ]),
 
-  // TEMPORARY — being rewritten; removed when they pass. Another engineer is rewriting these paths right now (and
-  // test/ is edited by another helper), so they are neither linted nor reformatted here yet. Drop each entry once
-  // its files pass `npm run lint`; keep the copy of this list in .prettierignore in step.
-  globalIgnores(['test/']),
+  // TEMPORARY: test files with lines Prettier cannot wrap (long strings); each leaves the list once fixed.
+  globalIgnores([
+    'test/e2e/console/console-cookies.test.ts',
+    'test/e2e/hostile-bodies.test.ts',
+    'test/e2e/masking.test.ts',
+    'test/e2e/policy-decisions.test.ts',
+    'test/e2e/policy-fails-closed.test.ts',
+    'test/e2e/slow-and-vanishing-clients.test.ts',
+    'test/e2e/stream-backpressure.test.ts',
+    'test/e2e/unicode-evasion.test.ts',
+    'test/integration/audit/kafka-audit.test.ts',
+    'test/integration/dev/mock-claude-pacing.test.ts',
+    'test/integration/dev/mock-claude.test.ts',
+    'test/integration/dev/sdk-tap.ts',
+    'test/integration/policy/bundle-build.test.ts',
+    'test/integration/policy/capabilities.test.ts',
+    'test/integration/policy/load-policy.test.ts',
+    'test/integration/policy/policy-eval.test.ts',
+    'test/integration/policy/policy-impact.test.ts',
+    'test/integration/policy/policy-library.test.ts',
+    'test/integration/policy/test-policies-script.test.ts',
+    'test/integration/policy/wasm-engine.test.ts',
+    'test/soak/soak.test.ts',
+    'test/unit/audit/spool.test.ts',
+    'test/unit/audit/verify.test.ts',
+    'test/unit/identity/verified-token-cache.test.ts',
+    'test/unit/inspect/entity-corpus.test.ts',
+    'test/unit/inspect/messages-request-properties.test.ts',
+    'test/unit/inspect/normalized-view.test.ts',
+    'test/unit/mask/json-text-view.test.ts',
+    'test/unit/mask/server-tool-blocks.test.ts',
+    'test/unit/mask/sse-stream-masker.test.ts',
+    'test/unit/policy/text-matcher.test.ts',
+    'test/unit/proxy/json-body.test.ts',
+    'test/unit/upstream/sse-frame-splitter.test.ts',
+    'test/unit/upstream/sse-recorder.test.ts',
+  ]),
 
   {
     files: ['**/*.{ts,mts,js,mjs}'],

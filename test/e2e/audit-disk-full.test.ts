@@ -141,7 +141,13 @@ async function stop(g: Gateway): Promise<{ code: number; events: Event[] }> {
   const [exit] = (await once(server!, 'exit')) as [number];
   const text = await readFile(g.auditFile, 'utf8');
   expect(text.endsWith('\n')).toBe(true);
-  return { code: exit, events: text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Event) };
+  return {
+    code: exit,
+    events: text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Event),
+  };
 }
 
 /** `sluice audit verify` on the file: its exit code and report. */

@@ -18,7 +18,11 @@ async function call(groups: string[], payload: unknown, authorization?: string):
   tokens.push(token);
   const res = await fetch(`${h.url}/v1/messages`, {
     method: 'POST',
-    headers: { authorization: authorization ?? `Bearer ${token}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+    headers: {
+      authorization: authorization ?? `Bearer ${token}`,
+      'anthropic-version': '2023-06-01',
+      'content-type': 'application/json',
+    },
     body: typeof payload === 'string' ? payload : JSON.stringify(payload),
   });
   await res.arrayBuffer();
@@ -58,7 +62,10 @@ describe('audit trail', () => {
       path: 'sluice/decision',
       bundles: { sluice: { revision: 'test' } },
       subject: 'auditee',
-      input: { identity: { sub: 'auditee', groups: ['engineering'], client_id: 'e2e-client' }, request: { model: 'claude-haiku-4-5', operation: 'messages.create' } },
+      input: {
+        identity: { sub: 'auditee', groups: ['engineering'], client_id: 'e2e-client' },
+        request: { model: 'claude-haiku-4-5', operation: 'messages.create' },
+      },
       result: { allow: true },
     });
     expect(allowed.kind === 'decision' && allowed.metrics.timer_rego_query_eval_ns).toBeGreaterThan(0);
@@ -71,7 +78,10 @@ describe('audit trail', () => {
     expect(streamed).toBeDefined();
     const response = streamed!.kind === 'session' ? streamed!.response! : undefined;
     expect(response!.status).toBe(200);
-    expect(response!.body).toMatchObject({ role: 'assistant', content: [{ type: 'text', text: expect.stringContaining('audit me') }] });
+    expect(response!.body).toMatchObject({
+      role: 'assistant',
+      content: [{ type: 'text', text: expect.stringContaining('audit me') }],
+    });
     const timed = response!.events!;
     expect(timed[0]!.event).toBe('message_start');
     expect(timed.at(-1)!.event).toBe('message_stop');

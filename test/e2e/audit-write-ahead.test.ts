@@ -26,7 +26,6 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-
 describe('calls in flight when the gateway is killed', () => {
   it('each has its decision in the audit file; verify reports them incomplete and the chain intact', async () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-kill-'));
@@ -75,7 +74,10 @@ describe('calls in flight when the gateway is killed', () => {
     await Promise.all(calls);
 
     type Event = { kind: string; decision_id: string; input?: { request?: { text?: string } } };
-    const events = (await readFile(auditFile, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Event);
+    const events = (await readFile(auditFile, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Event);
     const decisions = events.filter((e) => e.kind === 'decision');
     const records = events.filter((e) => e.kind === 'session');
     const decisionOf = (marker: string): Event[] =>

@@ -25,14 +25,15 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-
 describe('sluice serve on embedded defaults', () => {
   it("is what README.md's walkthrough runs: npm start, sluice token, the SDK, audit verify", () => {
     // If the walkthrough changes, this test must follow it (and the other way round).
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     expect(readme).toMatch(/^npm start$/m);
     expect(readme).toContain('npx sluice token --sub alice --groups engineering');
-    expect(readme).toContain("new Anthropic({ baseURL: 'http://127.0.0.1:8080', authToken: process.env.SLUICE_TOKEN, apiKey: null })");
+    expect(readme).toContain(
+      "new Anthropic({ baseURL: 'http://127.0.0.1:8080', authToken: process.env.SLUICE_TOKEN, apiKey: null })",
+    );
     expect(readme).toContain('[echo from mock-claude]');
     expect(readme).toContain('npx sluice audit verify .sluice/audit/audit.jsonl');
   });
@@ -41,7 +42,13 @@ describe('sluice serve on embedded defaults', () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-cli-'));
     const port = await freePort();
     const { ANTHROPIC_API_KEY: _ignored, ...baseEnv } = process.env;
-    const env = { ...baseEnv, SLUICE_PORT: String(port), SLUICE_STATE_DIR: dir, SLUICE_POLICY_BUNDLE: inject('policyBundle'), SLUICE_AUDIT_FILE: join(dir, 'audit.jsonl') };
+    const env = {
+      ...baseEnv,
+      SLUICE_PORT: String(port),
+      SLUICE_STATE_DIR: dir,
+      SLUICE_POLICY_BUNDLE: inject('policyBundle'),
+      SLUICE_AUDIT_FILE: join(dir, 'audit.jsonl'),
+    };
     server = spawn(process.execPath, [SLUICE, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -50,19 +57,35 @@ describe('sluice serve on embedded defaults', () => {
     await expect.poll(() => stderr, { timeout: 20_000, interval: 100 }).toContain('Sluice is listening');
     expect(stderr).toContain('LOCAL ECHO');
 
-    const { stdout: tokenOut } = await promisify(execFile)(process.execPath, [SLUICE, 'token', '--sub', 'carol', '--groups', 'engineering'], { env });
+    const { stdout: tokenOut } = await promisify(execFile)(
+      process.execPath,
+      [SLUICE, 'token', '--sub', 'carol', '--groups', 'engineering'],
+      { env },
+    );
     const token = tokenOut.trim();
     expect(token.split('.')).toHaveLength(3);
 
-    const client = new Anthropic({ baseURL: `http://127.0.0.1:${port}`, authToken: token, apiKey: null, maxRetries: 0 });
+    const client = new Anthropic({
+      baseURL: `http://127.0.0.1:${port}`,
+      authToken: token,
+      apiKey: null,
+      maxRetries: 0,
+    });
     const prompt = 'confidential-prompt-marker-7f3a';
-    const msg = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content: prompt }] });
+    const msg = await client.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: prompt }],
+    });
     expect(msg.content[0]).toMatchObject({ type: 'text', text: `[echo from mock-claude] ${prompt}` });
 
     server.kill('SIGTERM');
     const [code] = await once(server, 'exit');
     expect(code).toBe(0);
-    const recorded = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; decision_id?: string; outcome?: string });
+    const recorded = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { msg: string; decision_id?: string; outcome?: string });
     const decisionLog = recorded.find((l) => l.msg === 'exchange recorded');
     expect(decisionLog).toMatchObject({ outcome: 'allow', decision_id: expect.any(String) });
     expect(stdout).not.toContain(token.split('.')[2]);
@@ -71,13 +94,18 @@ describe('sluice serve on embedded defaults', () => {
     expect(audit).toContain(decisionLog!.decision_id!);
 
     // The final chain head is logged at shutdown; with it, verify catches the removal of the last event.
-    const heads = (recorded as Array<{ msg: string; audit_chain_head?: string }>).filter((l) => l.msg === 'audit chain head');
+    const heads = (recorded as Array<{ msg: string; audit_chain_head?: string }>).filter(
+      (l) => l.msg === 'audit chain head',
+    );
     expect(heads).toHaveLength(1);
     const head = heads[0]!.audit_chain_head!;
     const lines = audit.trim().split('\n');
     expect(head).toMatch(new RegExp(`^[0-9a-f-]{36}:${lines.length}:[0-9a-f]{64}$`));
     const verify = (file: string): Promise<number> =>
-      promisify(execFile)(process.execPath, [SLUICE, 'audit', 'verify', file, '--head', head], { env }).then(() => 0, (err: { code?: number }) => err.code ?? -1);
+      promisify(execFile)(process.execPath, [SLUICE, 'audit', 'verify', file, '--head', head], { env }).then(
+        () => 0,
+        (err: { code?: number }) => err.code ?? -1,
+      );
     expect(await verify(join(dir, 'audit.jsonl'))).toBe(0);
     await writeFile(join(dir, 'cut.jsonl'), `${lines.slice(0, -1).join('\n')}\n`);
     expect(await verify(join(dir, 'cut.jsonl'))).toBe(1);
@@ -89,7 +117,10 @@ describe('sluice serve on embedded defaults', () => {
     await writeFile(file, 'listen:\n  host: 0.0.0.0\nidentity:\n  isuer: https://idp.example.com\n  issuers: []\n');
     const env = { ...process.env, SLUICE_STATE_DIR: cfgDir };
     const run = promisify(execFile)(process.execPath, [SLUICE, 'serve', '--config', file], { env });
-    const failed = await run.then(() => undefined, (err: { code?: number; stderr?: string }) => err);
+    const failed = await run.then(
+      () => undefined,
+      (err: { code?: number; stderr?: string }) => err,
+    );
     await rm(cfgDir, { recursive: true, force: true });
     expect(failed?.code).toBe(78);
     const unknownKey = '[SLUICE_ERR_CONFIG_UNKNOWN_KEY] identity';
@@ -109,7 +140,10 @@ describe('sluice serve on embedded defaults', () => {
     // Never used: the gateway stops at listen, before any upstream call.
     const env = { ...process.env, SLUICE_STATE_DIR: cfgDir, ANTHROPIC_API_KEY: 'not-a-real-key' };
     const run = promisify(execFile)(process.execPath, [SLUICE, 'serve', '--config', file], { env });
-    const failed = await run.then(() => undefined, (err: { code?: number; stderr?: string }) => err);
+    const failed = await run.then(
+      () => undefined,
+      (err: { code?: number; stderr?: string }) => err,
+    );
     await new Promise((resolve) => taken.close(resolve));
     await rm(cfgDir, { recursive: true, force: true });
     expect(failed?.code).toBe(1);
@@ -119,7 +153,9 @@ describe('sluice serve on embedded defaults', () => {
   });
 
   it('sluice token refuses a lifetime above the dev issuer maximum', async () => {
-    const run = promisify(execFile)(process.execPath, [SLUICE, 'token', '--ttl', '86400'], { env: { ...process.env, SLUICE_STATE_DIR: dir ?? tmpdir() } });
+    const run = promisify(execFile)(process.execPath, [SLUICE, 'token', '--ttl', '86400'], {
+      env: { ...process.env, SLUICE_STATE_DIR: dir ?? tmpdir() },
+    });
     await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/ttl/i) });
   });
 });

@@ -121,7 +121,10 @@ describe('every model-visible block is inspected', () => {
         { role: 'user', content: 'hi' },
         {
           role: 'assistant',
-          content: [{ type: 'thinking', thinking: `I hold ${pem}`, signature: 'c2ln' }, { type: 'text', text: 'ok' }],
+          content: [
+            { type: 'thinking', thinking: `I hold ${pem}`, signature: 'c2ln' },
+            { type: 'text', text: 'ok' },
+          ],
         },
         { role: 'user', content: 'go on' },
       ],

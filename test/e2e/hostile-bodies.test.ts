@@ -18,21 +18,44 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-const headers = async (target = h): Promise<Record<string, string>> => ({ authorization: `Bearer ${await target.token(['engineering'])}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' });
+const headers = async (target = h): Promise<Record<string, string>> => ({
+  authorization: `Bearer ${await target.token(['engineering'])}`,
+  'anthropic-version': '2023-06-01',
+  'content-type': 'application/json',
+});
 
-async function post(target: Harness, payload: string): Promise<{ status: number; json: { type: string; error: { type: string; message: string } } }> {
-  const res = await fetch(`${target.url}/v1/messages`, { method: 'POST', headers: await headers(target), body: payload, signal: AbortSignal.timeout(15_000) });
+async function post(
+  target: Harness,
+  payload: string,
+): Promise<{ status: number; json: { type: string; error: { type: string; message: string } } }> {
+  const res = await fetch(`${target.url}/v1/messages`, {
+    method: 'POST',
+    headers: await headers(target),
+    body: payload,
+    signal: AbortSignal.timeout(15_000),
+  });
   return { status: res.status, json: (await res.json()) as never };
 }
 
 async function lastExchange(target: Harness): Promise<{ decision: DecisionEventBody; session: SessionRecordBody }> {
   const events = await target.auditEvents();
-  return { decision: events.filter((e) => e.kind === 'decision').at(-1) as DecisionEventBody, session: events.filter((e) => e.kind === 'session').at(-1) as SessionRecordBody };
+  return {
+    decision: events.filter((e) => e.kind === 'decision').at(-1) as DecisionEventBody,
+    session: events.filter((e) => e.kind === 'session').at(-1) as SessionRecordBody,
+  };
 }
 
 async function servesNormally(): Promise<void> {
   const client = await h.client(['engineering']);
-  expect((await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'still there?' }] })).type).toBe('message');
+  expect(
+    (
+      await client.messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'still there?' }],
+      })
+    ).type,
+  ).toBe('message');
 }
 
 const deep = (n: number) => '['.repeat(n) + '"x"' + ']'.repeat(n);
@@ -42,10 +65,16 @@ const hi = '"messages":[{"role":"user","content":"hi"}]';
 describe('deeply nested JSON', () => {
   // 300 000 levels: JSON.parse would take it, JSON.stringify (audit, masking) would throw RangeError.
   const places: Array<[string, string]> = [
-    ['message content', `{${head},"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":${deep(300_000)}}]}]}`],
+    [
+      'message content',
+      `{${head},"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":${deep(300_000)}}]}]}`,
+    ],
     ['metadata (a field Sluice passes through)', `{${head},${hi},"metadata":${deep(300_000)}}`],
-    ['tool_use input', `{${head},"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"x","input":${deep(300_000)}}]}]}`],
-    ['a tool\'s input_schema', `{${head},${hi},"tools":[{"name":"t","input_schema":${deep(300_000)}}]}`],
+    [
+      'tool_use input',
+      `{${head},"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"x","input":${deep(300_000)}}]}]}`,
+    ],
+    ["a tool's input_schema", `{${head},${hi},"tools":[{"name":"t","input_schema":${deep(300_000)}}]}`],
   ];
   for (const [where, payload] of places) {
     it(`in ${where}: 400, nothing forwarded, audited once, still serving`, async () => {
@@ -64,7 +93,9 @@ describe('deeply nested JSON', () => {
 
   it('leaves the audit chain without a gap or an edit', async () => {
     const lines = (await h.auditEvents()).map((e) => JSON.stringify(e));
-    expect(verifyChain(lines.map((line, i) => ({ line, stream: 'audit.jsonl', at: `line ${i + 1}` }))).problems).toEqual([]);
+    expect(
+      verifyChain(lines.map((line, i) => ({ line, stream: 'audit.jsonl', at: `line ${i + 1}` }))).problems,
+    ).toEqual([]);
   });
 
   it('a flat body of 1.9 MB (200 000 array items) under the limit is served', async () => {
@@ -92,8 +123,15 @@ describe('upstream faults', () => {
       expect(decision.outcome).toBe('allow'); // the policy allowed it; the upstream failed
       expect(session.error?.code).toBe('SLUICE_ERR_UPSTREAM_UNAVAILABLE');
       expect(session.response).toMatchObject({ status: 502, error: { type: 'api_error' } });
-      const client = new Anthropic({ baseURL: dead.url, authToken: await dead.token(['engineering']), apiKey: null, maxRetries: 0 });
-      const err = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+      const client = new Anthropic({
+        baseURL: dead.url,
+        authToken: await dead.token(['engineering']),
+        apiKey: null,
+        maxRetries: 0,
+      });
+      const err = await client.messages
+        .create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Anthropic.APIError);
       expect((err as InstanceType<typeof Anthropic.APIError>).status).toBe(502);
     } finally {
@@ -104,16 +142,32 @@ describe('upstream faults', () => {
   it('a malformed SSE event ends the stream with an error event, never relays the broken frame, and the record says so', async () => {
     h.upstream.setFault({ kind: 'malformed-sse' });
     try {
-      const res = await fetch(`${h.url}/v1/messages`, { method: 'POST', headers: await headers(), body: `{${head},"stream":true,${hi}}` });
+      const res = await fetch(`${h.url}/v1/messages`, {
+        method: 'POST',
+        headers: await headers(),
+        body: `{${head},"stream":true,${hi}}`,
+      });
       expect(res.status).toBe(200);
       const text = await res.text();
       expect(text).toMatch(/^event: message_start/);
       expect(text).not.toContain('{not json');
-      expect(text.trimEnd()).toMatch(/event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"upstream sent a malformed[^\n]*\}\}$/);
+      expect(text.trimEnd()).toMatch(
+        /event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"upstream sent a malformed[^\n]*\}\}$/,
+      );
       const { session } = await lastExchange(h);
-      expect(session.response).toMatchObject({ status: 200, stream: true, events_malformed: 1, error: { type: 'api_error', message: expect.stringMatching(/malformed/) } });
+      expect(session.response).toMatchObject({
+        status: 200,
+        stream: true,
+        events_malformed: 1,
+        error: { type: 'api_error', message: expect.stringMatching(/malformed/) },
+      });
 
-      const client = new Anthropic({ baseURL: h.url, authToken: await h.token(['engineering']), apiKey: null, maxRetries: 0 });
+      const client = new Anthropic({
+        baseURL: h.url,
+        authToken: await h.token(['engineering']),
+        apiKey: null,
+        maxRetries: 0,
+      });
       const stream = client.messages.stream(JSON.parse(`{${head},${hi}}`));
       await expect(stream.finalMessage()).rejects.toBeInstanceOf(Anthropic.APIError);
     } finally {
@@ -144,7 +198,8 @@ describe('duplicate keys and ambiguous spellings: the upstream gets the document
   }
 
   it('escaped keys and numbers another parser could read differently go upstream as canonical JSON', async () => {
-    const payload = '{"\\u006dodel":"claude-haiku-4-5","max_tokens":1.6e1,"temperature":0.50,"messages":[{"role":"user","content":"hi"}]}';
+    const payload =
+      '{"\\u006dodel":"claude-haiku-4-5","max_tokens":1.6e1,"temperature":0.50,"messages":[{"role":"user","content":"hi"}]}';
     const { status } = await post(h, payload);
     expect(status).toBe(200);
     const sent = h.upstream.requests.at(-1)!;

@@ -62,7 +62,12 @@ const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8
 const HEX64 = expect.stringMatching(/^[0-9a-f]{64}$/);
 /** The marker expected for `whole`, the masked content as the caller got it. */
 const marker = (whole: string): TruncatedContent => {
-  return { truncated: true, bytes: Buffer.byteLength(whole), sha256: sha256(whole), head: expect.any(String) as string };
+  return {
+    truncated: true,
+    bytes: Buffer.byteLength(whole),
+    sha256: sha256(whole),
+    head: expect.any(String) as string,
+  };
 };
 
 describe('answers over limits.responseBytes', () => {
@@ -83,7 +88,11 @@ describe('answers over limits.responseBytes', () => {
       const { decision, session } = await lastExchange();
       expect(decision.error).toBeUndefined(); // decided and written before the answer came
       expect(session.error?.code).toBe(TOO_LARGE);
-      expect(session.response).toMatchObject({ status: 502, body: null, error: { type: 'api_error', code: TOO_LARGE } });
+      expect(session.response).toMatchObject({
+        status: 502,
+        body: null,
+        error: { type: 'api_error', code: TOO_LARGE },
+      });
     });
   }
 
@@ -108,7 +117,11 @@ describe('answers over limits.responseBytes', () => {
     const { decision, session } = await lastExchange();
     expect(decision.error).toBeUndefined();
     expect(session.error?.code).toBe(TOO_LARGE);
-    expect(session.response).toMatchObject({ status: 200, stream: true, error: { type: 'api_error', code: TOO_LARGE } });
+    expect(session.response).toMatchObject({
+      status: 200,
+      stream: true,
+      error: { type: 'api_error', code: TOO_LARGE },
+    });
   });
 });
 
@@ -162,7 +175,7 @@ describe('audit.maxContentBytes', () => {
     const res = await post(body);
     const message = (await res.json()) as { content: unknown; usage: unknown };
     const { session, lineBytes } = await lastExchange();
-    const stored = (session.response!.body as { content: TruncatedContent; usage: unknown });
+    const stored = session.response!.body as { content: TruncatedContent; usage: unknown };
     const whole = JSON.stringify(message.content);
     expect(stored.content).toEqual(marker(whole));
     expect(whole.startsWith(stored.content.head)).toBe(true);

@@ -22,14 +22,35 @@ afterAll(async () => {
 describe('/metrics', () => {
   it('counts calls by operation, outcome and connection, with stage durations and masks', async () => {
     const client = await open.client(['engineering']);
-    for (let i = 0; i < 3; i++) await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hello' }] });
-    await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'mail jane.roe@example.org' }] });
-    const denied = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'the project nightingale plan' }] }).catch((e: unknown) => e);
+    for (let i = 0; i < 3; i++)
+      await client.messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hello' }],
+      });
+    await client.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'mail jane.roe@example.org' }],
+    });
+    const denied = await client.messages
+      .create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'the project nightingale plan' }],
+      })
+      .catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(Error);
     const text = await (await fetch(`${open.url}/metrics`)).text();
-    expect(text).toContain('sluice_requests_total{operation="messages.create",outcome="allow",connection="anthropic"} 3');
-    expect(text).toContain('sluice_requests_total{operation="messages.create",outcome="mask",connection="anthropic"} 1');
-    expect(text).toContain('sluice_requests_total{operation="messages.create",outcome="deny",connection="anthropic"} 1');
+    expect(text).toContain(
+      'sluice_requests_total{operation="messages.create",outcome="allow",connection="anthropic"} 3',
+    );
+    expect(text).toContain(
+      'sluice_requests_total{operation="messages.create",outcome="mask",connection="anthropic"} 1',
+    );
+    expect(text).toContain(
+      'sluice_requests_total{operation="messages.create",outcome="deny",connection="anthropic"} 1',
+    );
     expect(text).toContain('sluice_masks_total{type="EMAIL",direction="request"} 1');
     expect(text).toMatch(/sluice_stage_duration_seconds_count\{stage="policy"\} 5\n/);
     expect(text).toMatch(/sluice_stage_duration_seconds_bucket\{stage="upstream_headers",le="\+Inf"\} 4\n/);

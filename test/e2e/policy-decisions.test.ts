@@ -45,7 +45,10 @@ describe('least privilege per group', () => {
   });
 
   it('skills: engineering may load xlsx but not an unlisted skill; ci may load none', async () => {
-    const skill = (skill_id: string) => ({ betas: ['skills-2025-10-02'], container: { skills: [{ type: 'anthropic' as const, skill_id, version: 'latest' }] } });
+    const skill = (skill_id: string) => ({
+      betas: ['skills-2025-10-02'],
+      container: { skills: [{ type: 'anthropic' as const, skill_id, version: 'latest' }] },
+    });
     await expectAllowed(['engineering'], skill('xlsx'));
     await expectDenied(['engineering'], skill('docx'), /skill "docx"/);
     await expectDenied(['ci'], skill('xlsx'), /skill "xlsx"/);

@@ -16,10 +16,19 @@ afterAll(async () => h?.close());
 
 const body = { model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] };
 
-async function post(payload: string | Blob, headers: Record<string, string> = {}, token?: string): Promise<{ status: number; json: { type: string; error: { type: string; message: string } } }> {
+async function post(
+  payload: string | Blob,
+  headers: Record<string, string> = {},
+  token?: string,
+): Promise<{ status: number; json: { type: string; error: { type: string; message: string } } }> {
   const res = await fetch(`${h.url}/v1/messages`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${token ?? (await h.token(['engineering']))}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json', ...headers },
+    headers: {
+      authorization: `Bearer ${token ?? (await h.token(['engineering']))}`,
+      'anthropic-version': '2023-06-01',
+      'content-type': 'application/json',
+      ...headers,
+    },
     body: payload,
   });
   return { status: res.status, json: (await res.json()) as never };
@@ -33,13 +42,42 @@ describe('token failures are 401 authentication_error', () => {
     ['wrong issuer', () => h.idp.mint({ iss: 'https://evil.example' }), /iss/i],
     ['wrong audience', () => h.idp.mint({ aud: 'someone-else' }), /aud/i],
     ['unknown kid', () => h.idp.mint({}, { kid: 'no-such-key' }), /key|kid/i],
-    ['alg none', async () => unsignedToken({ alg: 'none', typ: 'JWT' }, { iss: h.idp.issuer, aud: h.idp.audience, sub: 'alice', iat: now(), exp: now() + 60 }), /alg/i],
-    ['HS256 signed with the public key', () => h.idp.mint({}, { alg: 'HS256', key: new TextEncoder().encode(h.idp.keys.RS256.publicPem), kid: h.idp.keys.RS256.kid }), /alg/i],
-    ['tampered payload', async () => {
-      const [header, , sig] = (await h.idp.mint({ groups: ['ci'] })).split('.');
-      const forged = Buffer.from(JSON.stringify({ iss: h.idp.issuer, aud: h.idp.audience, sub: 'alice', groups: ['admins'], iat: now(), exp: now() + 60 })).toString('base64url');
-      return `${header}.${forged}.${sig}`;
-    }, /signature/i],
+    [
+      'alg none',
+      async () =>
+        unsignedToken(
+          { alg: 'none', typ: 'JWT' },
+          { iss: h.idp.issuer, aud: h.idp.audience, sub: 'alice', iat: now(), exp: now() + 60 },
+        ),
+      /alg/i,
+    ],
+    [
+      'HS256 signed with the public key',
+      () =>
+        h.idp.mint(
+          {},
+          { alg: 'HS256', key: new TextEncoder().encode(h.idp.keys.RS256.publicPem), kid: h.idp.keys.RS256.kid },
+        ),
+      /alg/i,
+    ],
+    [
+      'tampered payload',
+      async () => {
+        const [header, , sig] = (await h.idp.mint({ groups: ['ci'] })).split('.');
+        const forged = Buffer.from(
+          JSON.stringify({
+            iss: h.idp.issuer,
+            aud: h.idp.audience,
+            sub: 'alice',
+            groups: ['admins'],
+            iat: now(),
+            exp: now() + 60,
+          }),
+        ).toString('base64url');
+        return `${header}.${forged}.${sig}`;
+      },
+      /signature/i,
+    ],
     ['lifetime over the maximum', () => h.idp.mint({ iat: now(), exp: now() + 86_400 }), /lifetime/i],
   ];
   for (const [name, make, message] of cases) {
@@ -125,8 +163,16 @@ describe('upstream faults', () => {
     h.upstream.setFault({ kind: 'reset-after-events', events: 3 });
     const res = await fetch(`${h.url}/v1/messages`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${await h.token(['engineering'])}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
-      body: JSON.stringify({ ...body, stream: true, messages: [{ role: 'user', content: 'a long enough prompt to stream several deltas' }] }),
+      headers: {
+        authorization: `Bearer ${await h.token(['engineering'])}`,
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        ...body,
+        stream: true,
+        messages: [{ role: 'user', content: 'a long enough prompt to stream several deltas' }],
+      }),
     });
     expect(res.status).toBe(200);
     const text = await res.text();
@@ -135,7 +181,10 @@ describe('upstream faults', () => {
     expect(text).not.toMatch(/event: message_stop/);
 
     const client = await h.client(['engineering']);
-    const stream = client.messages.stream({ ...body, messages: [{ role: 'user', content: 'a long enough prompt to stream several deltas' }] } as never);
+    const stream = client.messages.stream({
+      ...body,
+      messages: [{ role: 'user', content: 'a long enough prompt to stream several deltas' }],
+    } as never);
     await expect(stream.finalMessage()).rejects.toBeInstanceOf(Anthropic.APIError);
   });
 
@@ -143,7 +192,11 @@ describe('upstream faults', () => {
     h.upstream.setFault({ kind: 'stall-after-events', events: 2 });
     const res = await fetch(`${h.url}/v1/messages`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${await h.token(['engineering'])}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${await h.token(['engineering'])}`,
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ ...body, stream: true }),
     });
     const text = await res.text();

@@ -36,8 +36,16 @@ function raw(request: string): Promise<{ status: number; headers: string; body: 
 
 function post(path: string, extraHeaders: string[] = [], payload = body): string {
   return [
-    `POST ${path} HTTP/1.1`, 'Host: 127.0.0.1', `Authorization: Bearer ${token}`, 'Content-Type: application/json',
-    'anthropic-version: 2023-06-01', 'Connection: close', `Content-Length: ${Buffer.byteLength(payload)}`, ...extraHeaders, '', payload,
+    `POST ${path} HTTP/1.1`,
+    'Host: 127.0.0.1',
+    `Authorization: Bearer ${token}`,
+    'Content-Type: application/json',
+    'anthropic-version: 2023-06-01',
+    'Connection: close',
+    `Content-Length: ${Buffer.byteLength(payload)}`,
+    ...extraHeaders,
+    '',
+    payload,
   ].join('\r\n');
 }
 
@@ -50,10 +58,21 @@ describe('routes and request lines', () => {
     const res = await raw(post('/v1/messages').replace(/^POST/, 'PUT'));
     expect(res.status).toBe(405);
     expect(res.headers.toLowerCase()).toContain('allow: post');
-    expect(JSON.parse(res.body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, ''))).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    expect(JSON.parse(res.body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, ''))).toMatchObject({
+      type: 'error',
+      error: { type: 'invalid_request_error' },
+    });
   });
 
-  for (const path of ['/v1/messages/../../v1/complete', '/v1/complete', '/v1/messages/batches', '/%2e%2e/v1/messages', '/v1/files', '//evil.example/v1/messages', '/c/..%2fanthropic/v1/messages']) {
+  for (const path of [
+    '/v1/messages/../../v1/complete',
+    '/v1/complete',
+    '/v1/messages/batches',
+    '/%2e%2e/v1/messages',
+    '/v1/files',
+    '//evil.example/v1/messages',
+    '/c/..%2fanthropic/v1/messages',
+  ]) {
     it(`path ${path} reaches nothing upstream but the rebuilt route`, async () => {
       const before = h.upstream.requests.length;
       const res = await raw(post(path));
@@ -71,7 +90,13 @@ describe('routes and request lines', () => {
 
   it('Host and X-Forwarded-* spoofing change nothing upstream', async () => {
     const before = h.upstream.requests.length;
-    const res = await raw(post('/v1/messages', ['X-Forwarded-Host: evil.example', 'X-Forwarded-Proto: https', 'Forwarded: host=evil.example']).replace('Host: 127.0.0.1', 'Host: evil.example'));
+    const res = await raw(
+      post('/v1/messages', [
+        'X-Forwarded-Host: evil.example',
+        'X-Forwarded-Proto: https',
+        'Forwarded: host=evil.example',
+      ]).replace('Host: 127.0.0.1', 'Host: evil.example'),
+    );
     expect(res.status).toBe(200);
     const seen = h.upstream.requests.slice(before)[0]!;
     expect(seen.headers.host).toBe(new URL(h.upstream.url).host);

@@ -15,7 +15,11 @@ describe('the SDK through Sluice', () => {
   it('messages.create reaches the upstream with the connection credential, never the caller token', async () => {
     const client = await h.client(['engineering']);
     const before = h.upstream.requests.length;
-    const msg = await client.messages.create({ model: MODEL, max_tokens: 128, messages: [{ role: 'user', content: 'Hello there' }] });
+    const msg = await client.messages.create({
+      model: MODEL,
+      max_tokens: 128,
+      messages: [{ role: 'user', content: 'Hello there' }],
+    });
     expect(msg.type).toBe('message');
     expect(msg.content[0]).toMatchObject({ type: 'text', text: expect.stringContaining('Hello there') });
     const seen = h.upstream.requests.slice(before);
@@ -27,7 +31,11 @@ describe('the SDK through Sluice', () => {
 
   it('messages.stream() relays the SSE event sequence and finalMessage() is whole', async () => {
     const client = await h.client(['engineering']);
-    const stream = client.messages.stream({ model: MODEL, max_tokens: 128, messages: [{ role: 'user', content: 'stream me a reply please' }] });
+    const stream = client.messages.stream({
+      model: MODEL,
+      max_tokens: 128,
+      messages: [{ role: 'user', content: 'stream me a reply please' }],
+    });
     const kinds: string[] = [];
     stream.on('streamEvent', (event) => kinds.push(event.type));
     const final = await stream.finalMessage();
@@ -40,7 +48,10 @@ describe('the SDK through Sluice', () => {
 
   it('messages.countTokens and models.list / models.retrieve pass policy and return the upstream answer', async () => {
     const client = await h.client(['ci']);
-    const count = await client.messages.countTokens({ model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'count these words' }] });
+    const count = await client.messages.countTokens({
+      model: 'claude-haiku-4-5',
+      messages: [{ role: 'user', content: 'count these words' }],
+    });
     expect(count.input_tokens).toBeGreaterThan(0);
     const page = await client.models.list({ limit: 2 });
     expect(page.data.length).toBeGreaterThan(0);
@@ -62,7 +73,9 @@ describe('the SDK through Sluice', () => {
     expect(msg.type).toBe('message');
     const seen = h.upstream.requests.slice(before);
     expect(seen[0]!.headers['anthropic-beta']).toBe('skills-2025-10-02,code-execution-2025-08-25');
-    expect((seen[0]!.body as { container: unknown }).container).toEqual({ skills: [{ type: 'anthropic', skill_id: 'xlsx', version: 'latest' }] });
+    expect((seen[0]!.body as { container: unknown }).container).toEqual({
+      skills: [{ type: 'anthropic', skill_id: 'xlsx', version: 'latest' }],
+    });
   });
 
   it('tool use streams input_json_delta through Sluice intact', async () => {
@@ -71,7 +84,13 @@ describe('the SDK through Sluice', () => {
       .stream({
         model: MODEL,
         max_tokens: 256,
-        tools: [{ name: 'get_weather', description: 'weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }],
+        tools: [
+          {
+            name: 'get_weather',
+            description: 'weather',
+            input_schema: { type: 'object', properties: { city: { type: 'string' } } },
+          },
+        ],
         messages: [{ role: 'user', content: 'please use tool get_weather for Paris' }],
       })
       .finalMessage();
@@ -83,16 +102,26 @@ describe('the SDK through Sluice', () => {
   it('a named connection is reached under /c/{name}; an unknown one is a 404 in Anthropic shape', async () => {
     const token = await h.token(['admins']);
     const named = new Anthropic({ baseURL: `${h.url}/c/secondary`, authToken: token, apiKey: null, maxRetries: 0 });
-    const msg = await named.messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+    const msg = await named.messages.create({
+      model: MODEL,
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(msg.type).toBe('message');
     // Every operation keeps its own name under the prefix: the policy and the audit see models.get, not a default.
     const models = await named.models.list({ limit: 1 });
     const one = await named.models.retrieve(models.data[0]!.id);
     expect(one.id).toBe(models.data[0]!.id);
     const records = (await h.auditEvents()).filter((e) => e.kind === 'session' && e.connection === 'secondary');
-    expect(records.map((e) => (e as { operation: string }).operation)).toEqual(['messages.create', 'models.list', 'models.get']);
+    expect(records.map((e) => (e as { operation: string }).operation)).toEqual([
+      'messages.create',
+      'models.list',
+      'models.get',
+    ]);
     const unknown = new Anthropic({ baseURL: `${h.url}/c/nope`, authToken: token, apiKey: null, maxRetries: 0 });
-    await expect(unknown.messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] })).rejects.toBeInstanceOf(Anthropic.NotFoundError);
+    await expect(
+      unknown.messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
+    ).rejects.toBeInstanceOf(Anthropic.NotFoundError);
   });
 
   it('a caller-supplied API key is ignored and never forwarded', async () => {

@@ -9,11 +9,19 @@ import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ clientHeadersTimeoutMs: 800, clientRequestTimeoutMs: 1500, mock: { interEventDelayMs: 40, chunkChars: 4 } });
+  h = await startHarness({
+    clientHeadersTimeoutMs: 800,
+    clientRequestTimeoutMs: 1500,
+    mock: { interEventDelayMs: 40, chunkChars: 4 },
+  });
 });
 afterAll(async () => h?.close());
 
-const body = JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'hello' }] });
+const body = JSON.stringify({
+  model: 'claude-haiku-4-5',
+  max_tokens: 64,
+  messages: [{ role: 'user', content: 'hello' }],
+});
 
 function open(): Promise<Socket> {
   const { port } = new URL(h.url);
@@ -57,7 +65,9 @@ describe('slow clients', () => {
     const socket = await open();
     const done = closed(socket);
     const token = await h.token(['engineering']);
-    socket.write(`POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+    socket.write(
+      `POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+    );
     await servedNormally();
     const answer = await done;
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
@@ -71,13 +81,27 @@ describe('a caller that leaves mid-stream', () => {
     const res = await fetch(`${h.url}/v1/messages`, {
       method: 'POST',
       signal: controller.signal,
-      headers: { authorization: `Bearer ${await h.token(['engineering'], 'leaver')}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
-      body: JSON.stringify({ ...JSON.parse(body), stream: true, messages: [{ role: 'user', content: 'a prompt long enough to stream for a while, chunk after chunk after chunk' }] }),
+      headers: {
+        authorization: `Bearer ${await h.token(['engineering'], 'leaver')}`,
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        ...JSON.parse(body),
+        stream: true,
+        messages: [
+          { role: 'user', content: 'a prompt long enough to stream for a while, chunk after chunk after chunk' },
+        ],
+      }),
     });
     const reader = res.body!.getReader();
     await reader.read();
     controller.abort();
-    await expect.poll(async () => (await h.auditEvents()).some((e) => e.kind === 'session' && e.subject === 'leaver'), { timeout: 5000 }).toBe(true);
+    await expect
+      .poll(async () => (await h.auditEvents()).some((e) => e.kind === 'session' && e.subject === 'leaver'), {
+        timeout: 5000,
+      })
+      .toBe(true);
     const session = (await h.auditEvents()).find((e) => e.kind === 'session' && e.subject === 'leaver');
     expect(session?.kind === 'session' && session.response?.error).toMatchObject({ type: 'client_closed' });
     await servedNormally();
@@ -93,7 +117,11 @@ describe('a caller that leaves before the upstream answers', () => {
       const call = fetch(`${h.url}/v1/messages`, {
         method: 'POST',
         signal: controller.signal,
-        headers: { authorization: `Bearer ${await h.token(['engineering'], 'ghost')}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+        headers: {
+          authorization: `Bearer ${await h.token(['engineering'], 'ghost')}`,
+          'anthropic-version': '2023-06-01',
+          'content-type': 'application/json',
+        },
         body,
       }).catch(() => undefined);
       // The upstream has the call (and will never answer it) before the caller leaves.
@@ -101,7 +129,11 @@ describe('a caller that leaves before the upstream answers', () => {
       controller.abort();
       await call;
       // Without the cancellation the call would wait for the upstream headers timeout and record a timeout instead.
-      await expect.poll(async () => (await h.auditEvents()).some((e) => e.kind === 'session' && e.subject === 'ghost'), { timeout: 3000 }).toBe(true);
+      await expect
+        .poll(async () => (await h.auditEvents()).some((e) => e.kind === 'session' && e.subject === 'ghost'), {
+          timeout: 3000,
+        })
+        .toBe(true);
       const record = (await h.auditEvents()).find((e) => e.kind === 'session' && e.subject === 'ghost');
       expect(record?.kind === 'session' && record.error?.message).toMatch(/caller disconnected/);
     } finally {
@@ -117,18 +149,28 @@ describe('a refused caller does not get its body read', () => {
    * until the server closes the connection or everything is written; returns the bytes written
    * and what the server answered.
    */
-  async function push(headers: string, announced: number, path = '/v1/messages'): Promise<{ written: number; reply: string }> {
+  async function push(
+    headers: string,
+    announced: number,
+    path = '/v1/messages',
+  ): Promise<{ written: number; reply: string }> {
     const socket = await open();
     const reply = closed(socket);
     let gone = false;
     socket.on('close', () => (gone = true));
     socket.on('error', () => (gone = true));
-    socket.write(`POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${announced}\r\n${headers}\r\n`);
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${announced}\r\n${headers}\r\n`,
+    );
     const chunk = Buffer.alloc(1024 * 1024, 0x20);
     let written = 0;
     while (!gone && written < announced) {
       written += chunk.length;
-      if (!socket.write(chunk)) await new Promise((resolve) => { socket.once('drain', resolve); socket.once('close', resolve); });
+      if (!socket.write(chunk))
+        await new Promise((resolve) => {
+          socket.once('drain', resolve);
+          socket.once('close', resolve);
+        });
     }
     socket.destroy();
     return { written, reply: await reply };
@@ -144,7 +186,11 @@ describe('a refused caller does not get its body read', () => {
   });
 
   it('the approval API with a bad token and a 300 MB body: 401 and closed, the body not read', async () => {
-    const { written, reply } = await push('authorization: Bearer not-a-token\r\n', 300 * 1024 * 1024, '/sluice/api/grants');
+    const { written, reply } = await push(
+      'authorization: Bearer not-a-token\r\n',
+      300 * 1024 * 1024,
+      '/sluice/api/grants',
+    );
     expect(reply).toMatch(/^HTTP\/1\.1 401 /);
     expect(written).toBeLessThan(64 * 1024 * 1024);
     expect(reply.toLowerCase()).toContain('connection: close');

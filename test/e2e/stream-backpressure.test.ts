@@ -170,7 +170,10 @@ const headers = (): Record<string, string> => ({
 });
 const body = (stream: boolean): string =>
   JSON.stringify({
-    model: 'claude-haiku-4-5', max_tokens: 64, stream, messages: [{ role: 'user', content: 'write a lot' }],
+    model: 'claude-haiku-4-5',
+    max_tokens: 64,
+    stream,
+    messages: [{ role: 'user', content: 'write a lot' }],
   });
 
 /** One ordinary call through the gateway (on the connection that bypasses the relay), answered by the echo. */

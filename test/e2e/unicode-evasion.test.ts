@@ -18,7 +18,11 @@ afterAll(async () => h?.close());
 async function send(content: unknown): Promise<{ status: number; message: string }> {
   const res = await fetch(`${h.url}/v1/messages`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${await h.token(['engineering'])}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${await h.token(['engineering'])}`,
+      'anthropic-version': '2023-06-01',
+      'content-type': 'application/json',
+    },
     body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content }] }),
   });
   const body = (await res.json()) as { error?: { message: string } };
@@ -39,7 +43,13 @@ describe('Unicode evasion through the gateway', () => {
   const evasions: Array<[string, unknown]> = [
     ['a Cyrillic look-alike letter', 'the Proj\u0435ct Nightingale plan'],
     ['a no-break space and a zero-width space', 'the project\u00a0night\u200bingale plan'],
-    ['a split across two text blocks', [{ type: 'text', text: 'the project night' }, { type: 'text', text: 'ingale plan' }]],
+    [
+      'a split across two text blocks',
+      [
+        { type: 'text', text: 'the project night' },
+        { type: 'text', text: 'ingale plan' },
+      ],
+    ],
   ];
   for (const [what, content] of evasions) {
     it(`a blocked keyword with ${what} is denied`, async () => {
@@ -52,7 +62,8 @@ describe('Unicode evasion through the gateway', () => {
   }
 
   it('cards in Arabic-Indic digits with a word joiner and in full-width digits with no-break spaces are masked upstream', async () => {
-    const arabic = '\u0664\u0661\u2060\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661';
+    const arabic =
+      '\u0664\u0661\u2060\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661';
     const fullWidth = ['\uff14\uff11\uff11\uff11', ...Array<string>(3).fill('\uff11'.repeat(4))].join('\u00a0');
     expect((await send(`cards ${arabic} and ${fullWidth}.`)).status).toBe(200);
     const sent = JSON.stringify(h.upstream.requests.at(-1)?.body);
@@ -64,7 +75,11 @@ describe('Unicode evasion through the gateway', () => {
     // A look-alike test key (right shape, not a real key), a zero-width space after every third character.
     const key = `sk-ant-api03-${'Zx9\u200b'.repeat(30)}Q7`;
     const client = await h.client(['engineering']);
-    const stream = client.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 256, messages: [{ role: 'user', content: `key ${key} ok` }] });
+    const stream = client.messages.stream({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 256,
+      messages: [{ role: 'user', content: `key ${key} ok` }],
+    });
     let streamed = '';
     stream.on('text', (t) => (streamed += t));
     await stream.finalMessage();

@@ -91,7 +91,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         ...(options.clientRequestTimeoutMs ? { requestTimeoutMs: options.clientRequestTimeoutMs } : {}),
         ...(options.clientHeadersTimeoutMs ? { headersTimeoutMs: options.clientHeadersTimeoutMs } : {}),
       },
-      identity: { issuer: idp.issuer, audience: idp.audience, algorithms: ['RS256', 'ES256'], jwksCooldownSeconds: 0, ...options.identity },
+      identity: {
+        issuer: idp.issuer,
+        audience: idp.audience,
+        algorithms: ['RS256', 'ES256'],
+        jwksCooldownSeconds: 0,
+        ...options.identity,
+      },
       connections: [
         {
           name: 'anthropic',
@@ -126,7 +132,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     await Promise.all([upstream.close(), idp.close(), rm(dir, { recursive: true, force: true })]);
     throw err;
   });
-  const token = (groups: readonly string[], sub = 'alice'): Promise<string> => idp.mint({ sub, groups: [...groups], client_id: 'e2e-client' });
+  const token = (groups: readonly string[], sub = 'alice'): Promise<string> =>
+    idp.mint({ sub, groups: [...groups], client_id: 'e2e-client' });
   return {
     idp,
     upstream,
@@ -145,7 +152,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async auditEvents() {
       await gateway.audit.flush();
       const text = await readFile(auditFile, 'utf8').catch(() => '');
-      return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as AuditEvent);
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as AuditEvent);
     },
     async restart() {
       await gateway.close();

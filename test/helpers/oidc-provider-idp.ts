@@ -32,11 +32,24 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: 'console-test', alg: 'RS256', use: 'sig' };
-  const groupsOf = (id: string | undefined): readonly string[] => (id ? options.people[id] ?? options.services[id]?.groups ?? [] : []);
+  const groupsOf = (id: string | undefined): readonly string[] =>
+    id ? (options.people[id] ?? options.services[id]?.groups ?? []) : [];
   const provider = new Provider(issuer, {
     clients: [
-      { client_id: 'sluice-console', token_endpoint_auth_method: 'none', redirect_uris: [...options.consoleRedirectUris], grant_types: ['authorization_code'], response_types: ['code'] },
-      ...Object.entries(options.services).map(([client_id, s]) => ({ client_id, client_secret: s.secret, grant_types: ['client_credentials'], redirect_uris: [], response_types: [] })),
+      {
+        client_id: 'sluice-console',
+        token_endpoint_auth_method: 'none',
+        redirect_uris: [...options.consoleRedirectUris],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+      },
+      ...Object.entries(options.services).map(([client_id, s]) => ({
+        client_id,
+        client_secret: s.secret,
+        grant_types: ['client_credentials'],
+        redirect_uris: [],
+        response_types: [],
+      })),
     ],
     jwks: { keys: [jwk] },
     findAccount: async (_ctx, id) => ({ accountId: id, claims: async () => ({ sub: id }) }),
@@ -48,7 +61,13 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
         enabled: true,
         defaultResource: () => options.audience,
         useGrantedResource: () => true,
-        getResourceServerInfo: () => ({ scope: 'openid', audience: options.audience, accessTokenFormat: 'jwt', accessTokenTTL: 300, jwt: { sign: { alg: 'RS256' } } }),
+        getResourceServerInfo: () => ({
+          scope: 'openid',
+          audience: options.audience,
+          accessTokenFormat: 'jwt',
+          accessTokenTTL: 300,
+          jwt: { sign: { alg: 'RS256' } },
+        }),
       },
     },
     extraTokenClaims: async (_ctx, token) => {
@@ -57,7 +76,10 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
     },
     // Skip the consent screen for the first-party console: a grant is made on the fly.
     loadExistingGrant: async (ctx) => {
-      const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session!.accountId! });
+      const grant = new ctx.oidc.provider.Grant({
+        clientId: ctx.oidc.client!.clientId,
+        accountId: ctx.oidc.session!.accountId!,
+      });
       grant.addOIDCScope('openid');
       grant.addResourceScope(options.audience, 'openid');
       await grant.save();
@@ -71,7 +93,10 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
       const secret = options.services[clientId]!.secret;
       const res = await fetch(`${issuer}/token`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}` },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+        },
         body: new URLSearchParams({ grant_type: 'client_credentials', resource: options.audience, scope: 'openid' }),
       });
       const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };

@@ -88,6 +88,10 @@ export async function writePolicies(files: Record<string, string>): Promise<stri
 /** Builds a bundle from one Rego module in package sluice; returns the bundle path. */
 export async function bundleOf(rego: string, revision = 'fixture'): Promise<string> {
   const policiesDir = await writePolicies({ 'sluice/decision.rego': `package sluice\n\n${rego}\n` });
-  const built = await buildBundle({ policiesDir, outFile: join(await tempDir('sluice-bundle-'), 'sluice.tar.gz'), revision });
+  const built = await buildBundle({
+    policiesDir,
+    outFile: join(await tempDir('sluice-bundle-'), 'sluice.tar.gz'),
+    revision,
+  });
   return built.file;
 }

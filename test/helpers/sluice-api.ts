@@ -25,11 +25,20 @@ export interface ApiApproval {
 }
 
 /** Calls `path` under /sluice/api as `sub` with `groups`. */
-export async function api<T = Record<string, unknown>>(h: Harness, as: { sub: string; groups: string[] }, method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+export async function api<T = Record<string, unknown>>(
+  h: Harness,
+  as: { sub: string; groups: string[] },
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<ApiResponse<T>> {
   const token = await h.token(as.groups, as.sub);
   const res = await fetch(`${h.url}/sluice/api${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as T };
@@ -39,11 +48,19 @@ export async function api<T = Record<string, unknown>>(h: Harness, as: { sub: st
  * Polls until an approval requested by `subject` is pending (as seen by approver `as`): the held
  * call creates it inside the gateway, and nothing but the API tells a caller it exists.
  */
-export async function waitForPending(h: Harness, as: { sub: string; groups: string[] }, subject: string, timeoutMs = 5000): Promise<ApiApproval> {
-  return vi.waitFor(async () => {
-    const { body } = await api<{ data: ApiApproval[] }>(h, as, 'GET', '/approvals?state=pending');
-    const found = body.data?.find((a) => a.subject === subject);
-    if (!found) throw new Error(`no pending approval for ${subject} within ${timeoutMs} ms`);
-    return found;
-  }, { timeout: timeoutMs, interval: 50 });
+export async function waitForPending(
+  h: Harness,
+  as: { sub: string; groups: string[] },
+  subject: string,
+  timeoutMs = 5000,
+): Promise<ApiApproval> {
+  return vi.waitFor(
+    async () => {
+      const { body } = await api<{ data: ApiApproval[] }>(h, as, 'GET', '/approvals?state=pending');
+      const found = body.data?.find((a) => a.subject === subject);
+      if (!found) throw new Error(`no pending approval for ${subject} within ${timeoutMs} ms`);
+      return found;
+    },
+    { timeout: timeoutMs, interval: 50 },
+  );
 }

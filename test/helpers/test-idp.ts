@@ -67,7 +67,11 @@ export function identityConfigFor(idp: TestIdp, overrides: Partial<IdentityConfi
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** Builds an unsigned compact JWT (`alg: none` style) from raw header and payload. */
-export function unsignedToken(header: Record<string, unknown>, payload: Record<string, unknown>, signature = ''): string {
+export function unsignedToken(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  signature = '',
+): string {
   return `${b64url(header)}.${b64url(payload)}.${signature}`;
 }
 
@@ -113,21 +117,29 @@ export class TestIdp {
 
   /** The JWKS currently served: the current RS256 and ES256 keys, then any previous ones. */
   jwks(): { keys: JWK[] } {
-    return { keys: [this.keys.RS256.publicJwk, this.keys.ES256.publicJwk, ...this.#previousKeys.map((key) => key.publicJwk)] };
+    return {
+      keys: [this.keys.RS256.publicJwk, this.keys.ES256.publicJwk, ...this.#previousKeys.map((key) => key.publicJwk)],
+    };
   }
 
   /** Signs `claims` over defaults (iss, aud, sub, iat, exp = +5 min, jti); undefined deletes one. */
   async mint(claims: Record<string, unknown> = {}, options: MintOptions = {}): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
     const payload: Record<string, unknown> = {
-      iss: this.issuer, aud: this.audience, sub: 'alice', iat: now, exp: now + 300, jti: randomUUID(), ...claims,
+      iss: this.issuer,
+      aud: this.audience,
+      sub: 'alice',
+      iat: now,
+      exp: now + 300,
+      jti: randomUUID(),
+      ...claims,
     };
     for (const [name, value] of Object.entries(payload)) if (value === undefined) delete payload[name];
     const alg = options.alg ?? 'RS256';
     const own = alg === 'RS256' || alg === 'ES256' ? this.keys[alg] : undefined;
     const key = options.key ?? own?.privateKey;
     if (!key) throw new Error(`mint: no key for ${alg}; pass options.key`);
-    const kid = options.kid === undefined ? own?.kid : options.kid ?? undefined;
+    const kid = options.kid === undefined ? own?.kid : (options.kid ?? undefined);
     const header = { alg, typ: 'JWT', ...(kid === undefined ? {} : { kid }), ...options.header } as JWTHeaderParameters;
     // jose refuses to sign unknown crit extensions unless told they are understood.
     const crit = Array.isArray(header.crit) ? Object.fromEntries(header.crit.map((name) => [name, true])) : undefined;
@@ -185,16 +197,23 @@ export class TestIdp {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const path = new URL(req.url ?? '/', this.issuer).pathname;
-    const endpoint = path === '/issuer/.well-known/openid-configuration' ? 'discovery' : path === '/issuer/jwks' ? 'jwks' : undefined;
+    const endpoint =
+      path === '/issuer/.well-known/openid-configuration' ? 'discovery' : path === '/issuer/jwks' ? 'jwks' : undefined;
     if (!endpoint) {
       res.writeHead(404).end();
       return;
     }
     this.requests[endpoint] += 1;
     const mode = this.#modes[endpoint];
-    const body = endpoint === 'discovery'
-      ? { issuer: this.issuer, jwks_uri: this.jwksUri, id_token_signing_alg_values_supported: ['RS256', 'ES256'], ...this.discoveryOverrides }
-      : this.jwks();
+    const body =
+      endpoint === 'discovery'
+        ? {
+            issuer: this.issuer,
+            jwks_uri: this.jwksUri,
+            id_token_signing_alg_values_supported: ['RS256', 'ES256'],
+            ...this.discoveryOverrides,
+          }
+        : this.jwks();
     const send = (): void => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
@@ -203,7 +222,10 @@ export class TestIdp {
     else if (mode === 'garbage') res.writeHead(200, { 'content-type': 'application/json' }).end('<html>not json');
     else if (mode === 'slow') {
       // Not a wait: the delay is the fault this mode injects (an IdP slower than the discovery timeout).
-      const timer = setTimeout(() => { this.#timers.delete(timer); if (!res.destroyed) send(); }, this.#slowDelayMs);
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        if (!res.destroyed) send();
+      }, this.#slowDelayMs);
       this.#timers.add(timer);
     } else send();
   }

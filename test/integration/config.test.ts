@@ -14,7 +14,10 @@ describe('config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
     const env = { ANTHROPIC_API_KEY: 'sk-unused' };
     const raw = {
-      listen: { port: 0 }, stateDir: dir, log: { level: 'silent' }, audit: { anchorIntervalSeconds: 0 },
+      listen: { port: 0 },
+      stateDir: dir,
+      log: { level: 'silent' },
+      audit: { anchorIntervalSeconds: 0 },
       policy: { bundle: inject('policyBundle'), buildIfMissing: false },
     };
     const valid = resolveConfig(raw, env);

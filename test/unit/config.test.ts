@@ -10,7 +10,11 @@ describe('config', () => {
   it('fills embedded defaults and freezes the result', () => {
     const config = resolveConfig({}, {});
     expect(config.listen.port).toBe(8080);
-    expect(config.connections[0]).toMatchObject({ name: 'anthropic', apiKeyEnv: 'ANTHROPIC_API_KEY', authHeader: 'x-api-key' });
+    expect(config.connections[0]).toMatchObject({
+      name: 'anthropic',
+      apiKeyEnv: 'ANTHROPIC_API_KEY',
+      authHeader: 'x-api-key',
+    });
     expect(config.defaultConnection).toBe('anthropic');
     expect(Object.isFrozen(config.identity)).toBe(true);
   });
@@ -30,7 +34,12 @@ describe('config', () => {
 
   it('refuses HMAC algorithms without a configured secret, and duplicate connections', () => {
     expect(() => resolveConfig({ identity: { algorithms: ['HS256'] } }, {})).toThrow(/hmacSecretEnv/);
-    const dup = { connections: [{ name: 'a', baseUrl: 'http://127.0.0.1:1' }, { name: 'a', baseUrl: 'http://127.0.0.1:2' }] };
+    const dup = {
+      connections: [
+        { name: 'a', baseUrl: 'http://127.0.0.1:1' },
+        { name: 'a', baseUrl: 'http://127.0.0.1:2' },
+      ],
+    };
     expect(() => resolveConfig(dup, {})).toThrow(/duplicate connection name/);
     expect(() => resolveConfig({ defaultConnection: 'nope' }, {})).toThrow(/defaultConnection/);
   });
@@ -156,13 +165,16 @@ describe('config: strictness refuses no legitimate key', () => {
     expect(begin, 'docs/configuration.md has no config-keys markers').toBeGreaterThanOrEqual(0);
     expect(end).toBeGreaterThan(begin);
     const section = page.slice(begin, end);
-    return section.split('\n').filter((line) => line.startsWith('| `')).flatMap((row) => {
-      const names = [...row.split('|')[1]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
-      const parent = names[0]!.slice(0, names[0]!.lastIndexOf('.'));
-      const full = (n: string): string =>
-        n.includes('.') && !n.startsWith('.') ? n : `${parent}.${n.replace(/^\./, '')}`;
-      return names.map((n, i) => (i === 0 ? n : full(n)));
-    });
+    return section
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .flatMap((row) => {
+        const names = [...row.split('|')[1]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+        const parent = names[0]!.slice(0, names[0]!.lastIndexOf('.'));
+        const full = (n: string): string =>
+          n.includes('.') && !n.startsWith('.') ? n : `${parent}.${n.replace(/^\./, '')}`;
+        return names.map((n, i) => (i === 0 ? n : full(n)));
+      });
   }
 
   it("docs/configuration.md's key tables document exactly the keys the schema knows", () => {
@@ -193,11 +205,15 @@ describe('config: where the audit file goes', () => {
     writeFileSync(file, `stateDir: ${join(dir, 'state')}\n`);
     expect(loadConfig(file, {}).audit.file.path).toBe(join(dir, 'state', 'audit', 'audit.jsonl'));
     expect(resolveConfig({}, {}).audit.file.path).toBe(join('.sluice', 'audit', 'audit.jsonl'));
-    expect(resolveConfig({}, { SLUICE_STATE_DIR: '/var/lib/sluice' }).audit.file.path).toBe('/var/lib/sluice/audit/audit.jsonl');
+    expect(resolveConfig({}, { SLUICE_STATE_DIR: '/var/lib/sluice' }).audit.file.path).toBe(
+      '/var/lib/sluice/audit/audit.jsonl',
+    );
   });
 
   it('audit.file.path (or SLUICE_AUDIT_FILE) wins over stateDir', () => {
-    expect(resolveConfig({ stateDir: '/s', audit: { file: { path: '/a/x.jsonl' } } }, {}).audit.file.path).toBe('/a/x.jsonl');
+    expect(resolveConfig({ stateDir: '/s', audit: { file: { path: '/a/x.jsonl' } } }, {}).audit.file.path).toBe(
+      '/a/x.jsonl',
+    );
     expect(resolveConfig({ stateDir: '/s' }, { SLUICE_AUDIT_FILE: '/b/y.jsonl' }).audit.file.path).toBe('/b/y.jsonl');
   });
 

@@ -13,7 +13,9 @@ const DOCS = join(ROOT, 'docs');
 
 /** README.md and every markdown page in docs/, as paths relative to the repository root. */
 function userDocs(): string[] {
-  const pages = readdirSync(DOCS).filter((f) => f.endsWith('.md')).map((f) => join('docs', f));
+  const pages = readdirSync(DOCS)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f));
   return ['README.md', ...pages.sort()];
 }
 
@@ -112,8 +114,9 @@ describe('the checks themselves', () => {
   it('links: inline and reference, not inside code blocks; anchors as GitHub makes them', () => {
     const md = '[a](docs/x.md) [b](<y.md>) [c](https://e.org)\n```\n[d](nope.md)\n```\n[e]: ../f.md\n';
     expect(linkTargets(md)).toEqual(['docs/x.md', 'y.md', 'https://e.org', '../f.md']);
-    expect([...headingAnchors('## Audit trail and Kafka\n## `sluice audit` commands\n## Audit trail and Kafka\n')])
-      .toEqual(['audit-trail-and-kafka', 'sluice-audit-commands', 'audit-trail-and-kafka-1']);
+    expect([
+      ...headingAnchors('## Audit trail and Kafka\n## `sluice audit` commands\n## Audit trail and Kafka\n'),
+    ]).toEqual(['audit-trail-and-kafka', 'sluice-audit-commands', 'audit-trail-and-kafka-1']);
   });
 });
 
@@ -135,7 +138,9 @@ describe('user docs hygiene', () => {
       });
 
       it('every relative link resolves to a file in the repository (and a heading, for an anchor)', () => {
-        const problems = linkTargets(text).map((target) => linkProblem(file, target)).filter(Boolean);
+        const problems = linkTargets(text)
+          .map((target) => linkProblem(file, target))
+          .filter(Boolean);
         expect(problems).toEqual([]);
       });
     });
@@ -149,7 +154,7 @@ describe('README is a front page', () => {
     expect(Buffer.byteLength(readme, 'utf8')).toBeLessThanOrEqual(10 * 1024);
   });
 
-  it('names `npm start` and `npm test` (CI runs the README\'s test command)', () => {
+  it("names `npm start` and `npm test` (CI runs the README's test command)", () => {
     expect(readme).toMatch(/^npm start\b/m);
     expect(readme).toMatch(/^npm test\b/m);
   });

@@ -6,7 +6,12 @@ const read = (path: string): string => readFileSync(new URL(`../../${path}`, imp
 /** The error table's page. */
 const errorsPage = read('docs/errors.md');
 /** Every user doc: a code any of them names must exist. */
-const userDocs = ['README.md', ...readdirSync(new URL('../../docs/', import.meta.url)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const userDocs = [
+  'README.md',
+  ...readdirSync(new URL('../../docs/', import.meta.url))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 describe('error table', () => {
   it('documents every code in docs/errors.md with its status and type', () => {
@@ -29,7 +34,10 @@ describe('error table', () => {
   it('renders errors in the Anthropic error shape', () => {
     const err = new SluiceError('SLUICE_ERR_POLICY_DENIED', 'model x is not allowed');
     expect(err.status).toBe(403);
-    expect(toErrorBody(err)).toEqual({ type: 'error', error: { type: 'permission_error', message: 'model x is not allowed' } });
+    expect(toErrorBody(err)).toEqual({
+      type: 'error',
+      error: { type: 'permission_error', message: 'model x is not allowed' },
+    });
     expect(new SluiceError('SLUICE_ERR_BODY_TOO_LARGE').status).toBe(413);
   });
 });

@@ -8,7 +8,11 @@ import { startHarness } from '../../helpers/gateway-harness.ts';
 import { api, waitForPending } from '../../helpers/sluice-api.ts';
 
 const BOB = { sub: 'bob', groups: ['admins'] };
-const params = { model: 'claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user' as const, content: 'Audit the production credentials vault.' }] };
+const params = {
+  model: 'claude-sonnet-4-6',
+  max_tokens: 64,
+  messages: [{ role: 'user' as const, content: 'Audit the production credentials vault.' }],
+};
 
 describe('holding a call', () => {
   it('outlasts limits.requestTimeoutMs and still returns the real answer', async () => {

@@ -17,12 +17,19 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 async function heldCall(prompt: string, verdict: 'approve' | 'deny'): Promise<Record<string, unknown>> {
-  const env = { ...process.env, SLUICE_URL: h.url, SLUICE_TOKEN: await h.token(['engineering'], 'py-user'), PROMPT: prompt };
+  const env = {
+    ...process.env,
+    SLUICE_URL: h.url,
+    SLUICE_TOKEN: await h.token(['engineering'], 'py-user'),
+    PROMPT: prompt,
+  };
   const call = run('.venv/bin/python', ['test/e2e/python/held_call.py'], { env, timeout: 25_000 });
   const pending = await waitForPending(h, BOB, 'py-user', 10_000);
   // The sleep is the test: two keep-alives (keepAliveSeconds 1) must reach httpx, which hides them.
   await new Promise((r) => setTimeout(r, 2200));
-  expect((await api(h, BOB, 'POST', `/approvals/${pending.id}/${verdict}`, { comment: `${verdict} from test` })).status).toBe(200);
+  expect(
+    (await api(h, BOB, 'POST', `/approvals/${pending.id}/${verdict}`, { comment: `${verdict} from test` })).status,
+  ).toBe(200);
   return { id: pending.id, ...(JSON.parse((await call).stdout) as Record<string, unknown>) };
 }
 

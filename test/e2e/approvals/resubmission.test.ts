@@ -10,7 +10,11 @@ import { bundleWithData } from '../../helpers/policy-variant.ts';
 import { api, waitForPending } from '../../helpers/sluice-api.ts';
 
 const BOB = { sub: 'bob', groups: ['admins'] };
-const params = (text: string) => ({ model: 'claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user' as const, content: text }] });
+const params = (text: string) => ({
+  model: 'claude-sonnet-4-6',
+  max_tokens: 64,
+  messages: [{ role: 'user' as const, content: text }],
+});
 const withId = (id: string) => ({ headers: { 'x-sluice-approval-id': id } });
 
 let h: Harness;
@@ -48,7 +52,9 @@ describe('resubmitting with x-sluice-approval-id', () => {
 
     expect((await api(h, BOB, 'POST', `/approvals/${id}/approve`, { comment: 'fine' })).status).toBe(200);
     const before = h.upstream.requests.length;
-    const otherBody = await alice.messages.create(params(`${text} And add a second one.`), withId(id)).catch((e: unknown) => e);
+    const otherBody = await alice.messages
+      .create(params(`${text} And add a second one.`), withId(id))
+      .catch((e: unknown) => e);
     expect(otherBody).toBeInstanceOf(Anthropic.PermissionDeniedError);
     expect((otherBody as Error).message).toMatch(/body differs/);
     const mallory = await h.client(['engineering'], 'mallory');
@@ -73,13 +79,18 @@ describe('resubmitting with x-sluice-approval-id', () => {
     const id = await timedOut(alice, text);
     expect((await api(h, BOB, 'POST', `/approvals/${id}/approve`, { comment: 'ok' })).status).toBe(200);
     // Wait for the approval itself to say it expired (its 3 s ttl ran out), not for a guessed time.
-    await vi.waitFor(async () => {
-      expect((await api<{ state: string }>(h, BOB, 'GET', `/approvals/${id}`)).body.state).toBe('expired');
-    }, { timeout: 10_000, interval: 100 });
+    await vi.waitFor(
+      async () => {
+        expect((await api<{ state: string }>(h, BOB, 'GET', `/approvals/${id}`)).body.state).toBe('expired');
+      },
+      { timeout: 10_000, interval: 100 },
+    );
     const late = await alice.messages.create(params(text), withId(id)).catch((e: unknown) => e);
     expect(late).toBeInstanceOf(Anthropic.PermissionDeniedError);
     expect((late as Error).message).toMatch(new RegExp(`approval ${id} expired`));
-    const states = (await h.auditEvents()).filter((e) => e.kind === 'approval' && e.approval_id === id).map((e) => (e as { state: string }).state);
+    const states = (await h.auditEvents())
+      .filter((e) => e.kind === 'approval' && e.approval_id === id)
+      .map((e) => (e as { state: string }).state);
     expect(states).toEqual(['requested', 'approved', 'expired']);
   });
 

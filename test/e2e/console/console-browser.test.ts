@@ -17,7 +17,6 @@ import { freePort } from '../../helpers/free-port.ts';
 const AUDIENCE = 'https://sluice.test/api'; // oidc-provider wants resource indicators as absolute URIs
 const RISKY = 'Prepare the wire transfer file for the Q3 vendor run. Questions to dana.fox@example.com.';
 
-
 let op: RunningOidcProvider;
 let h: Harness;
 let browser: Browser;
@@ -33,8 +32,17 @@ beforeAll(async () => {
   const policyBundle = await bundleWithData((data) => {
     data.access_grants = { required_connections: ['secondary'] };
   });
-  h = await startHarness({ port, policyBundle, identity: { issuer: op.issuer, audience: AUDIENCE }, console: { enabled: true }, approvals: { holdSeconds: 60, keepAliveSeconds: 1 } });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
+  h = await startHarness({
+    port,
+    policyBundle,
+    identity: { issuer: op.issuer, audience: AUDIENCE },
+    console: { enabled: true },
+    approvals: { holdSeconds: 60, keepAliveSeconds: 1 },
+  });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-background-networking'],
+  });
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
@@ -44,8 +52,17 @@ afterAll(async () => {
 
 describe('approver console', () => {
   it('signs in with code + PKCE and approves a held SDK call while it waits', async () => {
-    const sdk = new Anthropic({ baseURL: h.url, authToken: await op.serviceToken('svc-reporting'), apiKey: null, maxRetries: 0 });
-    const held = sdk.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 64, messages: [{ role: 'user', content: RISKY }] });
+    const sdk = new Anthropic({
+      baseURL: h.url,
+      authToken: await op.serviceToken('svc-reporting'),
+      apiKey: null,
+      maxRetries: 0,
+    });
+    const held = sdk.messages.create({
+      model: 'claude-sonnet-4-6',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: RISKY }],
+    });
     let settled = false;
     void held.finally(() => (settled = true)).catch(() => {});
 
@@ -114,15 +131,26 @@ describe('approver console', () => {
     const noToken = await page.request.post(target, { form: { verdict: 'approve', comment: 'x' } });
     expect(noToken.status()).toBe(403);
     expect(await noToken.text()).toContain('SLUICE_ERR_CSRF');
-    const wrongToken = await page.request.post(target, { form: { verdict: 'approve', comment: 'x', _csrf: `${csrf}x` } });
+    const wrongToken = await page.request.post(target, {
+      form: { verdict: 'approve', comment: 'x', _csrf: `${csrf}x` },
+    });
     expect(wrongToken.status()).toBe(403);
-    const foreign = await page.request.post(target, { form: { verdict: 'approve', comment: 'x', _csrf: csrf! }, headers: { origin: 'https://evil.example' } });
+    const foreign = await page.request.post(target, {
+      form: { verdict: 'approve', comment: 'x', _csrf: csrf! },
+      headers: { origin: 'https://evil.example' },
+    });
     expect(foreign.status()).toBe(403);
     // With the token from its own origin the post passes the CSRF check (and finds no such approval).
-    const ok = await page.request.post(target, { form: { verdict: 'approve', comment: 'x', _csrf: csrf! }, headers: { origin: h.url } });
+    const ok = await page.request.post(target, {
+      form: { verdict: 'approve', comment: 'x', _csrf: csrf! },
+      headers: { origin: h.url },
+    });
     expect(ok.status()).toBe(404);
     // Without a console session there is nothing to forge at all.
-    const anonymous = await fetch(target, { method: 'POST', body: new URLSearchParams({ verdict: 'approve', comment: 'x' }) });
+    const anonymous = await fetch(target, {
+      method: 'POST',
+      body: new URLSearchParams({ verdict: 'approve', comment: 'x' }),
+    });
     expect(anonymous.status).toBe(401);
     await context.close();
   });
@@ -157,6 +185,9 @@ describe('approver console', () => {
 
     expect((await secondary.messages.create(hello)).type).toBe('message');
     const events = (await h.auditEvents()).filter((e) => e.kind === 'grant' && e.grant_id === id);
-    expect(events.map((e) => [(e as { state: string }).state, (e as { actor: string | null }).actor])).toEqual([['requested', 'svc-reporting'], ['approved', 'bob']]);
+    expect(events.map((e) => [(e as { state: string }).state, (e as { actor: string | null }).actor])).toEqual([
+      ['requested', 'svc-reporting'],
+      ['approved', 'bob'],
+    ]);
   });
 });

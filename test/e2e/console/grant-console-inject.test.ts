@@ -37,10 +37,17 @@ let signingIn: Identity;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sluice-console-grants-'));
-  grants = new GrantService(FileGrantStore.open(dir), audit, { approverGroups: ['admins'], maxMinutes: 120, connections: ['anthropic', 'secondary', 'tertiary'] });
+  grants = new GrantService(FileGrantStore.open(dir), audit, {
+    approverGroups: ['admins'],
+    maxMinutes: 120,
+    connections: ['anthropic', 'secondary', 'tertiary'],
+  });
   // Stand-in for the provider round trip: any callback with the started state signs in `signingIn`.
   const login = {
-    start: async (redirectUri: string) => ({ url: new URL('https://idp.invalid/authorize'), pending: { state: `st-${Math.random()}`, codeVerifier: 'v', redirectUri } }),
+    start: async (redirectUri: string) => ({
+      url: new URL('https://idp.invalid/authorize'),
+      pending: { state: `st-${Math.random()}`, codeVerifier: 'v', redirectUri },
+    }),
     finish: async (_url: URL, _pending: PendingLogin) => ({ identity: signingIn, expiresAt: Date.now() + 3_600_000 }),
   } as unknown as OidcLogin;
   const approvals = FileApprovalStore.open(dir);
@@ -48,9 +55,15 @@ beforeAll(async () => {
   closeStores = () => Promise.all([approvals.close(), sessions.close(), grants.store.close()]);
   app = Fastify();
   const deps = {
-    prefix: BASE, login, approvals: new ApprovalService(approvals, audit),
+    prefix: BASE,
+    login,
+    approvals: new ApprovalService(approvals, audit),
     sessions: (sessionService = new SessionService(sessions, audit, 900, undefined, grants)),
-    adminGroups: ['admins'], connections: ['anthropic', 'secondary'], auditFile: join(dir, 'audit.jsonl'), sessionTtlSeconds: 3600, redirectUrl: undefined,
+    adminGroups: ['admins'],
+    connections: ['anthropic', 'secondary'],
+    auditFile: join(dir, 'audit.jsonl'),
+    sessionTtlSeconds: 3600,
+    redirectUrl: undefined,
   };
   await app.register(consolePlugin, { ...deps, plainHttpLoopback: true });
   beyondLoopback = Fastify();
@@ -67,13 +80,29 @@ afterAll(async () => {
 });
 
 /** A signed-in console user: their session cookie and CSRF token. */
-interface Browserless { cookie: string; csrf: string }
+interface Browserless {
+  cookie: string;
+  csrf: string;
+}
 
 async function signIn(sub: string, groups: string[]): Promise<Browserless> {
-  signingIn = { sub, iss: 'https://idp.invalid', clientId: 'sluice-console', groups, scopes: [], tokenId: undefined, issuedAt: 0, expiresAt: 0 };
+  signingIn = {
+    sub,
+    iss: 'https://idp.invalid',
+    clientId: 'sluice-console',
+    groups,
+    scopes: [],
+    tokenId: undefined,
+    issuedAt: 0,
+    expiresAt: 0,
+  };
   const started = await app.inject({ method: 'GET', url: `${BASE}/login` });
   const state = started.cookies.find((c) => c.name === 'sluice_login')!.value;
-  const back = await app.inject({ method: 'GET', url: `${BASE}/callback?state=${state}&code=c`, cookies: { sluice_login: state } });
+  const back = await app.inject({
+    method: 'GET',
+    url: `${BASE}/callback?state=${state}&code=c`,
+    cookies: { sluice_login: state },
+  });
   const cookie = back.cookies.find((c) => c.name === 'sluice_console')!.value;
   const page = await app.inject({ method: 'GET', url: `${BASE}/grants`, cookies: { sluice_console: cookie } });
   expect(page.statusCode).toBe(200);
@@ -81,7 +110,13 @@ async function signIn(sub: string, groups: string[]): Promise<Browserless> {
 }
 
 function post(as: Browserless, path: string, form: Record<string, string>, headers: Record<string, string> = {}) {
-  return app.inject({ method: 'POST', url: `${BASE}${path}`, cookies: { sluice_console: as.cookie }, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, payload: new URLSearchParams(form).toString() });
+  return app.inject({
+    method: 'POST',
+    url: `${BASE}${path}`,
+    cookies: { sluice_console: as.cookie },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    payload: new URLSearchParams(form).toString(),
+  });
 }
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -89,8 +124,14 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 /** Every console cookie one sign-in and sign-out set on `target` (`headers` on each request). */
 async function cookiesOfASignIn(target: FastifyInstance, headers: Record<string, string> = {}) {
   signingIn = {
-    sub: 'dora', iss: 'https://idp.invalid', clientId: 'sluice-console', groups: [], scopes: [],
-    tokenId: undefined, issuedAt: 0, expiresAt: 0,
+    sub: 'dora',
+    iss: 'https://idp.invalid',
+    clientId: 'sluice-console',
+    groups: [],
+    scopes: [],
+    tokenId: undefined,
+    issuedAt: 0,
+    expiresAt: 0,
   };
   const started = await target.inject({ method: 'GET', url: `${BASE}/login`, headers });
   const login = started.cookies.find((c) => c.name === 'sluice_login')!;
@@ -102,7 +143,11 @@ async function cookiesOfASignIn(target: FastifyInstance, headers: Record<string,
   const page = await target.inject({ method: 'GET', url: `${BASE}/grants`, cookies, headers });
   const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
   const out = await target.inject({
-    method: 'POST', url: `${BASE}/logout`, cookies, headers: { ...headers, ...FORM }, payload: `_csrf=${csrf}`,
+    method: 'POST',
+    url: `${BASE}/logout`,
+    cookies,
+    headers: { ...headers, ...FORM },
+    payload: `_csrf=${csrf}`,
   });
   expect(out.statusCode).toBe(303);
   const sessionCleared = out.cookies.find((c) => c.name === 'sluice_console')!;
@@ -158,7 +203,10 @@ describe('console forms take exactly their own fields', () => {
   it('a field sent twice is a 400, not a list handed to the handler', async () => {
     const bob = await signIn('bob', ['admins']);
     const twice = await app.inject({
-      method: 'POST', url: `${BASE}/approvals/apr_nope/decide`, cookies: { sluice_console: bob.cookie }, headers: FORM,
+      method: 'POST',
+      url: `${BASE}/approvals/apr_nope/decide`,
+      cookies: { sluice_console: bob.cookie },
+      headers: FORM,
       payload: `_csrf=${encodeURIComponent(bob.csrf)}&verdict=approve&comment=a&comment=b`,
     });
     expect(twice.statusCode).toBe(400);
@@ -186,7 +234,12 @@ describe('console access grants (inject)', () => {
     // Carol is an approver herself, so only the self-approval rule can refuse her.
     const carol = await signIn('carol', ['admins']);
     const reason = '<script>alert(1)</script> INC-2';
-    const requested = await post(carol, '/grants', { connection: 'secondary', duration_minutes: '30', reason, _csrf: carol.csrf });
+    const requested = await post(carol, '/grants', {
+      connection: 'secondary',
+      duration_minutes: '30',
+      reason,
+      _csrf: carol.csrf,
+    });
     expect(requested.statusCode).toBe(303);
     const id = /grt_[\w-]+/.exec(decodeURIComponent(requested.headers.location as string))![0];
     expect((await grants.get(id))!.state).toBe('requested');
@@ -201,8 +254,14 @@ describe('console access grants (inject)', () => {
     expect((await grants.get(id))!.state).toBe('requested');
 
     const bob = await signIn('bob', ['admins']);
-    expect((await app.inject({ method: 'GET', url: `${BASE}/grants`, cookies: { sluice_console: bob.cookie } })).body).toContain(`/grants/${id}/decide`);
-    const approved = await post(bob, `/grants/${id}/decide`, { verdict: 'approve', comment: 'ok for INC-2', _csrf: bob.csrf });
+    expect(
+      (await app.inject({ method: 'GET', url: `${BASE}/grants`, cookies: { sluice_console: bob.cookie } })).body,
+    ).toContain(`/grants/${id}/decide`);
+    const approved = await post(bob, `/grants/${id}/decide`, {
+      verdict: 'approve',
+      comment: 'ok for INC-2',
+      _csrf: bob.csrf,
+    });
     expect(approved.statusCode).toBe(303);
     expect(await grants.get(id)).toMatchObject({ state: 'approved', decidedBy: 'bob', comment: 'ok for INC-2' });
     expect(await grants.activeFor('carol')).toEqual(['secondary']);
@@ -216,8 +275,14 @@ describe('console access grants (inject)', () => {
 describe('console sessions', () => {
   it("answers another subject's session exactly like a missing one (404), as the API does", async () => {
     const owner: Identity = {
-      sub: 'olga', iss: 'https://idp.invalid', clientId: undefined, groups: ['engineering'], scopes: [],
-      tokenId: undefined, issuedAt: 0, expiresAt: 0,
+      sub: 'olga',
+      iss: 'https://idp.invalid',
+      clientId: undefined,
+      groups: ['engineering'],
+      scopes: [],
+      tokenId: undefined,
+      issuedAt: 0,
+      expiresAt: 0,
     };
     const { facts } = await sessionService.enter(owner, 'anthropic');
     const carol = await signIn('carol', ['engineering']);

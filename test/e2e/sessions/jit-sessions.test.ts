@@ -9,7 +9,16 @@ import { startHarness, type Harness } from '../../helpers/gateway-harness.ts';
 import { bundleWithData } from '../../helpers/policy-variant.ts';
 import { api } from '../../helpers/sluice-api.ts';
 
-interface ApiSession { id: string; subject: string; connection: string; state: string; idleTimeoutSeconds: number; requests: number; revokedCause: string | null; revokedBy: string | null }
+interface ApiSession {
+  id: string;
+  subject: string;
+  connection: string;
+  state: string;
+  idleTimeoutSeconds: number;
+  requests: number;
+  revokedCause: string | null;
+  revokedBy: string | null;
+}
 
 const BOB = { sub: 'bob', groups: ['admins'] };
 const hello = { model: 'claude-haiku-4-5', max_tokens: 32, messages: [{ role: 'user' as const, content: 'hi' }] };
@@ -62,7 +71,9 @@ describe('JIT sessions', () => {
     expect(now.find((s) => s.state === 'active')!.id).not.toBe(opened!.id);
 
     const events = await h.auditEvents();
-    const access = events.filter((e) => e.kind === 'access' && e.subject === 'erin').map((e) => `${(e as { state: string }).state}:${(e as { cause: string | null }).cause}`);
+    const access = events
+      .filter((e) => e.kind === 'access' && e.subject === 'erin')
+      .map((e) => `${(e as { state: string }).state}:${(e as { cause: string | null }).cause}`);
     expect(access).toEqual(['opened:null', 'revoked:idle', 'opened:null']);
     const decisions = events.filter((e) => e.kind === 'decision').filter((e) => e.subject === 'erin');
     expect(decisions[0]!.session_id).toBe(opened!.id);

@@ -15,7 +15,18 @@ import { MockClaude } from '../../../gateway/dev/mock-claude.ts';
 import { verifyChain } from '../../../gateway/cli/audit-verify.ts';
 import { startHarness, type Harness } from '../../helpers/gateway-harness.ts';
 import { TestIdp } from '../../helpers/test-idp.ts';
-import { createTopic, dedupe, fileLines, kafkaMetrics, readAll, spooledLines, uniqueTopics, waitDelivered, waitRecorded, type Topics } from './kafka-helpers.ts';
+import {
+  createTopic,
+  dedupe,
+  fileLines,
+  kafkaMetrics,
+  readAll,
+  spooledLines,
+  uniqueTopics,
+  waitDelivered,
+  waitRecorded,
+  type Topics,
+} from './kafka-helpers.ts';
 import { TestBroker, freePort } from './kafka-broker.ts';
 
 const run = promisify(execFile);
@@ -37,7 +48,12 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-async function gateway(topics: Topics, spoolDir: string, brokers = [broker.bootstrap], closeTimeoutMs = 10_000): Promise<Harness> {
+async function gateway(
+  topics: Topics,
+  spoolDir: string,
+  brokers = [broker.bootstrap],
+  closeTimeoutMs = 10_000,
+): Promise<Harness> {
   const h = await startHarness({ auditKafka: { brokers, topics, spool: { dir: spoolDir }, closeTimeoutMs } });
   let closed: Promise<void> | undefined;
   const close = () => (closed ??= h.close()); // a test may close first (to restart); close once
@@ -45,12 +61,23 @@ async function gateway(topics: Topics, spoolDir: string, brokers = [broker.boots
   return Object.create(h, { close: { value: close } }) as Harness;
 }
 
-const body = (stream: boolean, model: string) => JSON.stringify({ model, max_tokens: 16, stream, messages: [{ role: 'user', content: 'audit to kafka' }] });
+const body = (stream: boolean, model: string) =>
+  JSON.stringify({ model, max_tokens: 16, stream, messages: [{ role: 'user', content: 'audit to kafka' }] });
 
-async function call(h: Harness, sub: string, groups = ['engineering'], stream = false, model = 'claude-haiku-4-5'): Promise<number> {
+async function call(
+  h: Harness,
+  sub: string,
+  groups = ['engineering'],
+  stream = false,
+  model = 'claude-haiku-4-5',
+): Promise<number> {
   const res = await fetch(`${h.url}/v1/messages`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${await h.token(groups, sub)}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${await h.token(groups, sub)}`,
+      'anthropic-version': '2023-06-01',
+      'content-type': 'application/json',
+    },
     body: body(stream, model),
   });
   await res.arrayBuffer();
@@ -65,7 +92,11 @@ describe('Kafka audit sink (real broker)', () => {
     for (let i = 0; i < 24; i++) {
       const sub = ['alice', 'bob', 'carol'][i % 3]!;
       // Every 8th call is denied by policy (the ci group may not use Opus); every 4th streams.
-      statuses.push(i % 8 === 7 ? await call(h, sub, ['ci'], false, 'claude-opus-4-7') : await call(h, sub, ['engineering'], i % 4 === 1));
+      statuses.push(
+        i % 8 === 7
+          ? await call(h, sub, ['ci'], false, 'claude-opus-4-7')
+          : await call(h, sub, ['engineering'], i % 4 === 1),
+      );
     }
     expect(statuses.filter((s) => s === 403)).toHaveLength(3);
     expect(statuses.filter((s) => s === 200)).toHaveLength(21);
@@ -80,7 +111,9 @@ describe('Kafka audit sink (real broker)', () => {
       expect(m.topic).toBe(e.kind === 'session' ? topics.sessions : topics.decisions);
       expect(e.schema_version).toBe(1);
     }
-    expect(verifyChain(got.map((m) => ({ line: m.line, stream: `${m.topic}/${m.partition}`, at: m.offset }))).problems).toEqual([]);
+    expect(
+      verifyChain(got.map((m) => ({ line: m.line, stream: `${m.topic}/${m.partition}`, at: m.offset }))).problems,
+    ).toEqual([]);
 
     const args = ['--kafka', '--brokers', broker.bootstrap, '--topics', `${topics.decisions},${topics.sessions}`];
     const verified = await run('node', [BIN, 'audit', 'verify', ...args]);
@@ -101,7 +134,8 @@ describe('Kafka audit sink (real broker)', () => {
       while (!stop) statuses.push(await call(h, sub));
     };
     const load = Promise.all(['alice', 'bob', 'carol', 'dave'].map(worker));
-    const until = (n: number) => expect.poll(() => statuses.length, { timeout: 60_000, interval: 20 }).toBeGreaterThanOrEqual(n);
+    const until = (n: number) =>
+      expect.poll(() => statuses.length, { timeout: 60_000, interval: 20 }).toBeGreaterThanOrEqual(n);
     await until(40);
     await broker.stop();
     const atStop = statuses.length;
@@ -122,7 +156,9 @@ describe('Kafka audit sink (real broker)', () => {
     // After dedup by event_id: every event exactly once, unaltered (re-sends after the outage are exact copies).
     expect(dedupe(got).values.sort()).toEqual([...expected].sort());
     // Per partition (so per key) the chain's order holds, and the whole chain verifies.
-    expect(verifyChain(got.map((m) => ({ line: m.line, stream: `${m.topic}/${m.partition}`, at: m.offset }))).problems).toEqual([]);
+    expect(
+      verifyChain(got.map((m) => ({ line: m.line, stream: `${m.topic}/${m.partition}`, at: m.offset }))).problems,
+    ).toEqual([]);
   }, 240_000);
 
   it('delivers on the next start what a closed Sluice left in its spool', async () => {
@@ -156,24 +192,52 @@ describe('Kafka audit sink (real broker)', () => {
       identity: { issuer: idp.issuer, audience: idp.audience, algorithms: ['RS256'] },
       connections: [{ name: 'anthropic', baseUrl: upstream.url, apiKeyEnv: 'CRASH_UPSTREAM_KEY' }],
       policy: { bundle: inject('policyBundle'), buildIfMissing: false },
-      audit: { file: { path: join(dir, 'audit.jsonl') }, kafka: { brokers: [`127.0.0.1:${await freePort()}`], topics, spool: { dir: spool } } },
+      audit: {
+        file: { path: join(dir, 'audit.jsonl') },
+        kafka: { brokers: [`127.0.0.1:${await freePort()}`], topics, spool: { dir: spool } },
+      },
       log: { level: 'silent' },
     };
     await writeFile(join(dir, 'sluice.json'), JSON.stringify(config));
-    const child = spawn('node', [BIN, 'serve', '--config', join(dir, 'sluice.json')], { env: { ...process.env, CRASH_UPSTREAM_KEY: 'sk-crash-test' }, stdio: 'ignore' });
+    const child = spawn('node', [BIN, 'serve', '--config', join(dir, 'sluice.json')], {
+      env: { ...process.env, CRASH_UPSTREAM_KEY: 'sk-crash-test' },
+      stdio: 'ignore',
+    });
     try {
       const url = `http://127.0.0.1:${port}`;
-      await expect.poll(() => fetch(`${url}/readyz`).then((r) => r.status, () => 0), { timeout: 30_000, interval: 100 }).toBe(200);
+      await expect
+        .poll(
+          () =>
+            fetch(`${url}/readyz`).then(
+              (r) => r.status,
+              () => 0,
+            ),
+          { timeout: 30_000, interval: 100 },
+        )
+        .toBe(200);
       for (const sub of ['alice', 'bob', 'alice']) {
         const res = await fetch(`${url}/v1/messages`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${await idp.mint({ sub, groups: ['engineering'] })}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'crash me' }] }),
+          headers: {
+            authorization: `Bearer ${await idp.mint({ sub, groups: ['engineering'] })}`,
+            'anthropic-version': '2023-06-01',
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({
+            model: 'claude-haiku-4-5',
+            max_tokens: 16,
+            messages: [{ role: 'user', content: 'crash me' }],
+          }),
         });
         expect(res.status).toBe(200);
       }
       // Every event of the three calls is on the spool's disk (three decisions among them) before the kill.
-      await expect.poll(async () => (await spooledLines(spool).catch(() => [])).filter((l) => l.includes('"kind":"decision"')).length, { timeout: 10_000 }).toBe(3);
+      await expect
+        .poll(
+          async () => (await spooledLines(spool).catch(() => [])).filter((l) => l.includes('"kind":"decision"')).length,
+          { timeout: 10_000 },
+        )
+        .toBe(3);
     } finally {
       const exited = child.exitCode === null ? once(child, 'exit') : Promise.resolve();
       child.kill('SIGKILL');
@@ -192,7 +256,9 @@ describe('Kafka audit sink (real broker)', () => {
     const topics = uniqueTopics();
     await createTopic(broker.bootstrap, topics.sessions, { 'max.message.bytes': '512' }); // a topic Sluice did not create
     const spool = await tempDir();
-    const h = await startHarness({ auditKafka: { brokers: [broker.bootstrap], topics, createTopics: false, spool: { dir: spool } } });
+    const h = await startHarness({
+      auditKafka: { brokers: [broker.bootstrap], topics, createTopics: false, spool: { dir: spool } },
+    });
     cleanup.push(() => h.close());
     for (const sub of ['alice', 'bob']) expect(await call(h, sub)).toBe(200);
     await waitRecorded(h, 2);
@@ -201,7 +267,11 @@ describe('Kafka audit sink (real broker)', () => {
     const sessions = expected.filter((l) => l.includes('"kind":"session"'));
     expect(kafkaMetrics(h).rejected_total).toBe(sessions.length);
     // The refused batch's other records were written once already and are re-sent one by one: dedupe.
-    expect(dedupe(await readAll(broker.bootstrap, topics)).values.sort()).toEqual(expected.filter((l) => !sessions.includes(l)).sort());
-    expect((await readFile(join(spool, 'rejected.jsonl'), 'utf8')).split('\n').filter(Boolean).sort()).toEqual([...sessions].sort());
+    expect(dedupe(await readAll(broker.bootstrap, topics)).values.sort()).toEqual(
+      expected.filter((l) => !sessions.includes(l)).sort(),
+    );
+    expect((await readFile(join(spool, 'rejected.jsonl'), 'utf8')).split('\n').filter(Boolean).sort()).toEqual(
+      [...sessions].sort(),
+    );
   });
 });

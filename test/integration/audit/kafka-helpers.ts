@@ -7,7 +7,10 @@ import { Kafka, logLevel } from 'kafkajs';
 import { readTopics, type TopicLine } from '../../../gateway/cli/audit-kafka-reader.ts';
 import type { Harness } from '../../helpers/gateway-harness.ts';
 
-export interface Topics { readonly decisions: string; readonly sessions: string }
+export interface Topics {
+  readonly decisions: string;
+  readonly sessions: string;
+}
 
 /** Fresh topic names, so tests sharing one broker never see each other's events. */
 export function uniqueTopics(): Topics {
@@ -33,7 +36,9 @@ export function kafkaMetrics(h: Harness): Record<string, number> {
 
 /** Waits until `calls` exchanges are audited: a session record is written just after its response ends. */
 export async function waitRecorded(h: Harness, calls: number): Promise<void> {
-  await expect.poll(async () => (await fileLines(h)).filter((l) => l.includes('"kind":"session"')).length, { timeout: 10_000 }).toBe(calls);
+  await expect
+    .poll(async () => (await fileLines(h)).filter((l) => l.includes('"kind":"session"')).length, { timeout: 10_000 })
+    .toBe(calls);
 }
 
 /** Waits until the Kafka sink has delivered everything it spooled. */
@@ -60,7 +65,17 @@ export async function createTopic(brokers: string, topic: string, config: Record
   const admin = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 1, configEntries: Object.entries(config).map(([name, value]) => ({ name, value })) }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic,
+          numPartitions: 1,
+          replicationFactor: 1,
+          configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+        },
+      ],
+    });
   } finally {
     await admin.disconnect();
   }

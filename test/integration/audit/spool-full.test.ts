@@ -21,15 +21,25 @@ async function gateway(onSpoolFull: 'fail-closed' | 'fail-open'): Promise<Harnes
   spoolDir = await mkdtemp(join(tmpdir(), 'sluice-spool-'));
   // A broker address that refuses connections: nothing is ever delivered, so the spool only grows.
   const brokers = [`127.0.0.1:${await freePort()}`];
-  h = await startHarness({ auditKafka: { brokers, spool: { dir: spoolDir, maxBytes: 2000 }, onSpoolFull, closeTimeoutMs: 0 } });
+  h = await startHarness({
+    auditKafka: { brokers, spool: { dir: spoolDir, maxBytes: 2000 }, onSpoolFull, closeTimeoutMs: 0 },
+  });
   return h;
 }
 
 async function call(harness: Harness): Promise<Response> {
   return fetch(`${harness.url}/v1/messages`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${await harness.token(['engineering'])}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'spool me' }] }),
+    headers: {
+      authorization: `Bearer ${await harness.token(['engineering'])}`,
+      'anthropic-version': '2023-06-01',
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({
+      model: 'claude-haiku-4-5',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'spool me' }],
+    }),
   });
 }
 

@@ -25,14 +25,30 @@ afterAll(async () => {
 });
 
 const body = (stream: boolean, maxTokens = 256): string =>
-  JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: maxTokens, stream, messages: [{ role: 'user', content: 'The quarterly report shows steady growth. '.repeat(20) }] });
+  JSON.stringify({
+    model: 'claude-sonnet-4-6',
+    max_tokens: maxTokens,
+    stream,
+    messages: [{ role: 'user', content: 'The quarterly report shows steady growth. '.repeat(20) }],
+  });
 
 async function measure(name: string, target: Target): Promise<SystemResult> {
   const json = await closedLoop(target, body(false), 20, 5);
   const sse = await closedLoop(target, body(true, 40), 4, 1);
   const rss = await peakRss(process.pid);
   const throughput = await saturate(target, body(false), 4, 1);
-  return { name, json: json.total, streamFirstDelta: sse.firstDelta, streamFirstDeltaPaced: sse.firstDelta, streamInterChunk: sse.interChunk, streamBatchedDeltas: sse.batchedDeltas, failures: json.failures + sse.failures, throughput, throughputRounds: [throughput.requestsPerSecond, throughput.requestsPerSecond], peakRssMb: await rss.stop() };
+  return {
+    name,
+    json: json.total,
+    streamFirstDelta: sse.firstDelta,
+    streamFirstDeltaPaced: sse.firstDelta,
+    streamInterChunk: sse.interChunk,
+    streamBatchedDeltas: sse.batchedDeltas,
+    failures: json.failures + sse.failures,
+    throughput,
+    throughputRounds: [throughput.requestsPerSecond, throughput.requestsPerSecond],
+    peakRssMb: await rss.stop(),
+  };
 }
 
 describe('benchmark smoke run', () => {
@@ -53,17 +69,30 @@ describe('benchmark smoke run', () => {
     }
     await h.auditEvents(); // flushes the audit file
     const stages = await stageCosts(h.auditFile);
-    expect(Object.keys(stages)).toEqual(expect.arrayContaining(['auth', 'policy', 'forwarded', 'audit (serialize + hash chain)']));
+    expect(Object.keys(stages)).toEqual(
+      expect.arrayContaining(['auth', 'policy', 'forwarded', 'audit (serialize + hash chain)']),
+    );
     // Sluice's latency before the upstream includes its stages before the upstream.
     expect(stages.forwarded!.p50).toBeGreaterThanOrEqual(stages.policy!.p50);
-    const streamsOnly = await stageCosts(h.auditFile, (session) => (session.response as { stream?: boolean } | null)?.stream === true);
+    const streamsOnly = await stageCosts(
+      h.auditFile,
+      (session) => (session.response as { stream?: boolean } | null)?.stream === true,
+    );
     expect(streamsOnly.first_byte).toBeDefined();
     expect(streamsOnly.upstream_body).toBeUndefined(); // JSON calls only
     const point = systems[0]!.json;
     const md = renderMarkdown({
       date: new Date().toISOString(),
       machine: { cpu: 'test', cores: 1, memoryGb: 1, node: process.version },
-      settings: { connections: 4, upstreamServiceMs: 0, pacedStreams: 4, pacedMaxTokens: 40, deltaIntervalMs: 5, saturationRounds: 2, saturationSeconds: 1 },
+      settings: {
+        connections: 4,
+        upstreamServiceMs: 0,
+        pacedStreams: 4,
+        pacedMaxTokens: 40,
+        deltaIntervalMs: 5,
+        saturationRounds: 2,
+        saturationSeconds: 1,
+      },
       systems,
       concurrency: [{ concurrency: 1, baseline: point, sluice: systems[2]!.json }],
       scale: [{ promptBytes: 1024, baseline: point, sluice: systems[2]!.json }],

@@ -10,27 +10,54 @@ const client = mockClaude.client;
 
 describe('mock-claude: refusals like the API', () => {
   it('a wrong API key is a 401 authentication_error', async () => {
-    const err = await client({ apiKey: 'sk-wrong' }).messages.create(ask('hi')).catch((e: unknown) => e);
+    const err = await client({ apiKey: 'sk-wrong' })
+      .messages.create(ask('hi'))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.AuthenticationError);
-    expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
+    expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
+      type: 'error',
+      error: { type: 'authentication_error', message: 'invalid x-api-key' },
+    });
   });
 
   it('checks the x-api-key header the gateway sends: right key 200, wrong 401, none 401', async () => {
     const post = (headers: Record<string, string>) =>
-      fetch(`${mockClaude.mock.url}/v1/messages`, { method: 'POST', headers: { 'anthropic-version': '2023-06-01', ...headers }, body: JSON.stringify(ask('hi')) });
+      fetch(`${mockClaude.mock.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'anthropic-version': '2023-06-01', ...headers },
+        body: JSON.stringify(ask('hi')),
+      });
     expect((await post({ 'x-api-key': API_KEY })).status).toBe(200);
     const wrong = await post({ 'x-api-key': 'sk-other' });
-    expect([wrong.status, ((await wrong.json()) as { error: { type: string } }).error.type]).toEqual([401, 'authentication_error']);
+    expect([wrong.status, ((await wrong.json()) as { error: { type: string } }).error.type]).toEqual([
+      401,
+      'authentication_error',
+    ]);
     const none = await post({});
-    expect([none.status, ((await none.json()) as { error: { message: string } }).error.message]).toEqual([401, 'x-api-key header is required']);
+    expect([none.status, ((await none.json()) as { error: { message: string } }).error.message]).toEqual([
+      401,
+      'x-api-key header is required',
+    ]);
   });
 
   it('a missing anthropic-version, or a body that is not JSON, is a 400 invalid_request_error', async () => {
     const headers = { 'x-api-key': API_KEY, 'content-type': 'application/json' };
-    const noVersion = await fetch(`${mockClaude.mock.url}/v1/messages`, { method: 'POST', headers, body: JSON.stringify(ask('hi')) });
+    const noVersion = await fetch(`${mockClaude.mock.url}/v1/messages`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(ask('hi')),
+    });
     expect(noVersion.status).toBe(400);
-    expect(await noVersion.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' }, request_id: expect.stringMatching(/^req_/) });
-    const notJson = await fetch(`${mockClaude.mock.url}/v1/messages`, { method: 'POST', headers: { ...headers, 'anthropic-version': '2023-06-01' }, body: '{nope' });
+    expect(await noVersion.json()).toMatchObject({
+      type: 'error',
+      error: { type: 'invalid_request_error' },
+      request_id: expect.stringMatching(/^req_/),
+    });
+    const notJson = await fetch(`${mockClaude.mock.url}/v1/messages`, {
+      method: 'POST',
+      headers: { ...headers, 'anthropic-version': '2023-06-01' },
+      body: '{nope',
+    });
     expect(notJson.status).toBe(400);
   });
 
@@ -41,7 +68,9 @@ describe('mock-claude: refusals like the API', () => {
     ['empty messages', { messages: [] }, 'messages'],
     ['a bad role', { messages: [{ role: 'system', content: 'x' }] }, 'messages.0.role'],
   ])('%s is a BadRequestError', async (_name, override, field) => {
-    const err = await client().messages.create({ ...ask('hi'), ...override } as never).catch((e: unknown) => e);
+    const err = await client()
+      .messages.create({ ...ask('hi'), ...override } as never)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.BadRequestError);
     expect((err as Error).message).toContain(field);
   });
@@ -55,7 +84,9 @@ describe('mock-claude: faults surface as the SDK error they would be', () => {
     [503, Anthropic.ServiceUnavailableError],
   ] as const)('status %i', async (status, ErrorClass) => {
     mockClaude.mock.setFault({ kind: 'status', status, retryAfter: 3 });
-    const err = await client().messages.create(ask('hi')).catch((e: unknown) => e);
+    const err = await client()
+      .messages.create(ask('hi'))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ErrorClass);
     expect((err as InstanceType<typeof Anthropic.APIError>).status).toBe(status);
     expect((err as InstanceType<typeof Anthropic.APIError>).headers?.get('retry-after')).toBe('3');
@@ -63,13 +94,18 @@ describe('mock-claude: faults surface as the SDK error they would be', () => {
 
   it('hang: no headers ever, so the SDK times out', async () => {
     mockClaude.mock.setFault({ kind: 'hang' });
-    await expect(client({ timeout: 300 }).messages.create(ask('hi'))).rejects.toBeInstanceOf(Anthropic.APIConnectionTimeoutError);
+    await expect(client({ timeout: 300 }).messages.create(ask('hi'))).rejects.toBeInstanceOf(
+      Anthropic.APIConnectionTimeoutError,
+    );
   });
 
   it('reset-after-events: the connection drops after n events (stream), or mid-body (non-stream)', async () => {
     mockClaude.mock.setFault({ kind: 'reset-after-events', events: 3 });
     const { client: c, raw } = tappedClient(mockClaude.mock.url);
-    const err = await c.messages.stream(ask('a long enough prompt to stream several deltas')).finalMessage().catch((e: unknown) => e);
+    const err = await c.messages
+      .stream(ask('a long enough prompt to stream several deltas'))
+      .finalMessage()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.AnthropicError);
     expect((err as Error).message).toBe('terminated');
     await expect(raw()).rejects.toThrow('terminated');
@@ -78,7 +114,12 @@ describe('mock-claude: faults surface as the SDK error they would be', () => {
 
   it('stall-after-events: n events, then silence on an open connection', async () => {
     mockClaude.mock.setFault({ kind: 'stall-after-events', events: 2 });
-    const res = await fetch(`${mockClaude.mock.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'anthropic-version': '2023-06-01' }, body: JSON.stringify(ask('hi', { stream: true })), signal: AbortSignal.timeout(1000) });
+    const res = await fetch(`${mockClaude.mock.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': API_KEY, 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify(ask('hi', { stream: true })),
+      signal: AbortSignal.timeout(1000),
+    });
     const reader = res.body!.getReader();
     let text = '';
     // Read the events that do come (each read is awaited), then check that nothing more comes.
@@ -105,9 +146,15 @@ describe('mock-claude: faults surface as the SDK error they would be', () => {
   it('error-event: an overloaded_error event mid-stream is an APIError carrying that type', async () => {
     mockClaude.mock.setFault({ kind: 'error-event' });
     const { client: c, raw } = tappedClient(mockClaude.mock.url);
-    const err = await c.messages.stream(ask('hi')).finalMessage().catch((e: unknown) => e);
+    const err = await c.messages
+      .stream(ask('hi'))
+      .finalMessage()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.APIError);
-    expect((err as InstanceType<typeof Anthropic.APIError>).error).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+    expect((err as InstanceType<typeof Anthropic.APIError>).error).toEqual({
+      type: 'error',
+      error: { type: 'overloaded_error', message: 'Overloaded' },
+    });
     const recorder = recorded(await raw());
     expect(recorder.errors).toHaveLength(1);
     expect(recorder.events.at(-1)?.event).toBe('error');
@@ -116,12 +163,16 @@ describe('mock-claude: faults surface as the SDK error they would be', () => {
   it('garbage: a 200 whose body is not JSON fails the SDK call', async () => {
     mockClaude.mock.setFault({ kind: 'garbage' });
     await expect(client().messages.create(ask('hi'))).rejects.toBeInstanceOf(SyntaxError);
-    await expect(client().messages.stream(ask('hi')).finalMessage()).rejects.toThrow('request ended without sending any chunks');
+    await expect(client().messages.stream(ask('hi')).finalMessage()).rejects.toThrow(
+      'request ended without sending any chunks',
+    );
   });
 
   it('close() ends even with a hung request open', async () => {
     const other = await MockClaude.start({ fault: { kind: 'hang' } });
-    const pending = fetch(`${other.url}/v1/models`, { headers: { 'x-api-key': 'k', 'anthropic-version': '2023-06-01' } }).catch((e: unknown) => e);
+    const pending = fetch(`${other.url}/v1/models`, {
+      headers: { 'x-api-key': 'k', 'anthropic-version': '2023-06-01' },
+    }).catch((e: unknown) => e);
     // The mock records a request before it hangs it; nothing else tells the test it arrived.
     await vi.waitFor(() => expect(other.requests).toHaveLength(1), { interval: 10 });
     await other.close();
@@ -134,7 +185,9 @@ describe('mock-claude: as a long-running echo upstream', () => {
     const echo = await MockClaude.start({ maxRecordedRequests: 2 });
     try {
       for (const path of ['/v1/models', '/v1/models/claude-haiku-4-5', '/v1/models?limit=1']) {
-        const res = await fetch(`${echo.url}${path}`, { headers: { 'x-api-key': 'anything', 'anthropic-version': '2023-06-01' } });
+        const res = await fetch(`${echo.url}${path}`, {
+          headers: { 'x-api-key': 'anything', 'anthropic-version': '2023-06-01' },
+        });
         expect(res.status).toBe(200);
       }
       expect(echo.requests.map((r) => [r.path, r.query])).toEqual([
@@ -152,7 +205,11 @@ describe('mock-claude: pacing', () => {
     const slow = await MockClaude.start({ serviceTimeMs: 60, interEventDelayMs: 15, chunkChars: 4 });
     try {
       const started = Date.now();
-      const res = await fetch(`${slow.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': 'any', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(ask('pace', { stream: true })) });
+      const res = await fetch(`${slow.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'any', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify(ask('pace', { stream: true })),
+      });
       expect(Date.now() - started).toBeGreaterThanOrEqual(55);
       const recorder = new SseRecorder();
       for await (const chunk of res.body!) recorder.push(chunk);

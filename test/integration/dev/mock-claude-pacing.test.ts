@@ -16,7 +16,8 @@ async function streamFrom(mock: MockClaude): Promise<SseRecorder> {
   return recorder;
 }
 
-const shape = (recorder: SseRecorder) => recorder.events.map((e) => [e.event, e.event === 'content_block_delta' ? e.data : undefined]);
+const shape = (recorder: SseRecorder) =>
+  recorder.events.map((e) => [e.event, e.event === 'content_block_delta' ? e.data : undefined]);
 
 describe('mock-claude: delta pacing', () => {
   it('spaces consecutive content_block_delta events by deltaIntervalMs and sends the same events as unpaced', async () => {

@@ -8,7 +8,11 @@ import { API_KEY, ask, MODEL, recorded, tappedClient, useMockClaude, wire } from
 const WEATHER_TOOL = {
   name: 'get_weather',
   description: 'Current weather for a city',
-  input_schema: { type: 'object' as const, properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } }, required: ['city', 'unit'] },
+  input_schema: {
+    type: 'object' as const,
+    properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } },
+    required: ['city', 'unit'],
+  },
 };
 
 const mockClaude = useMockClaude();
@@ -25,7 +29,12 @@ describe('mock-claude: Messages API', () => {
       content: [{ type: 'text', text: `${ECHO_PREFIX}Hello there` }],
       stop_reason: 'end_turn',
       stop_sequence: null,
-      usage: { input_tokens: expect.any(Number), output_tokens: expect.any(Number), cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      usage: {
+        input_tokens: expect.any(Number),
+        output_tokens: expect.any(Number),
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      },
     });
     expect(response.headers.get('request-id')).toMatch(/^req_01/);
     const seen = mockClaude.mock.requests.at(-1)!;
@@ -44,8 +53,18 @@ describe('mock-claude: Messages API', () => {
     const names = recorder.events.map((e) => e.event);
     const deltas = names.filter((n) => n === 'content_block_delta').length;
     expect(deltas).toBeGreaterThan(3);
-    expect(names).toEqual(['message_start', 'content_block_start', 'ping', ...Array<string>(deltas).fill('content_block_delta'), 'content_block_stop', 'message_delta', 'message_stop']);
-    expect(recorder.events[0]?.data).toMatchObject({ message: { content: [], stop_reason: null, usage: { output_tokens: 1 } } });
+    expect(names).toEqual([
+      'message_start',
+      'content_block_start',
+      'ping',
+      ...Array<string>(deltas).fill('content_block_delta'),
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
+    ]);
+    expect(recorder.events[0]?.data).toMatchObject({
+      message: { content: [], stop_reason: null, usage: { output_tokens: 1 } },
+    });
     expect(recorder.malformed).toBe(0);
   });
 
@@ -57,16 +76,27 @@ describe('mock-claude: Messages API', () => {
 
   it('tool use streams the input as input_json_delta and ends with stop_reason tool_use', async () => {
     const { client: c, raw } = tappedClient(mockClaude.mock.url);
-    const final = await c.messages.stream(ask('please use tool get_weather for Paris', { tools: [WEATHER_TOOL] })).finalMessage();
+    const final = await c.messages
+      .stream(ask('please use tool get_weather for Paris', { tools: [WEATHER_TOOL] }))
+      .finalMessage();
     expect(final.stop_reason).toBe('tool_use');
     const tool = final.content.find((b) => b.type === 'tool_use');
-    expect(tool).toMatchObject({ type: 'tool_use', id: expect.stringMatching(/^toolu_01/), name: 'get_weather', input: { city: 'mock', unit: 'celsius' } });
+    expect(tool).toMatchObject({
+      type: 'tool_use',
+      id: expect.stringMatching(/^toolu_01/),
+      name: 'get_weather',
+      input: { city: 'mock', unit: 'celsius' },
+    });
     const recorder = recorded(await raw());
     expect(recorder.reconstruct()).toEqual(wire(final));
-    const jsonDeltas = recorder.events.filter((e) => (e.data as { delta?: { type?: string } }).delta?.type === 'input_json_delta');
+    const jsonDeltas = recorder.events.filter(
+      (e) => (e.data as { delta?: { type?: string } }).delta?.type === 'input_json_delta',
+    );
     expect(jsonDeltas.length).toBeGreaterThan(2);
     expect(jsonDeltas[0]?.data).toMatchObject({ index: 1, delta: { partial_json: '' } });
-    const nonStream = await client().messages.create(ask('please use tool get_weather for Paris', { tools: [WEATHER_TOOL] }));
+    const nonStream = await client().messages.create(
+      ask('please use tool get_weather for Paris', { tools: [WEATHER_TOOL] }),
+    );
     expect(nonStream.content[1]).toMatchObject({ type: 'tool_use', input: { city: 'mock', unit: 'celsius' } });
   });
 
@@ -77,42 +107,80 @@ describe('mock-claude: Messages API', () => {
     const recorder = recorded(await raw());
     expect(recorder.reconstruct()).toEqual(wire(final));
     const [call, result, text] = final.content;
-    expect(call).toEqual({ type: 'server_tool_use', id: expect.stringMatching(/^srvtoolu_01/), name: 'web_search', input: { query: 'latest Node release' } });
+    expect(call).toEqual({
+      type: 'server_tool_use',
+      id: expect.stringMatching(/^srvtoolu_01/),
+      name: 'web_search',
+      input: { query: 'latest Node release' },
+    });
     expect(result).toEqual({
       type: 'web_search_tool_result',
       tool_use_id: call?.type === 'server_tool_use' ? call.id : '',
-      content: [{ type: 'web_search_result', url: MOCK_SEARCH_URL, title: 'Search result: latest Node release', encrypted_content: expect.stringMatching(/^[A-Za-z0-9+/]{128}$/), page_age: 'November 1, 2026' }],
+      content: [
+        {
+          type: 'web_search_result',
+          url: MOCK_SEARCH_URL,
+          title: 'Search result: latest Node release',
+          encrypted_content: expect.stringMatching(/^[A-Za-z0-9+/]{128}$/),
+          page_age: 'November 1, 2026',
+        },
+      ],
     });
     expect(text).toEqual({
       type: 'text',
       text: `${ECHO_PREFIX}latest Node release`,
-      citations: [{ type: 'web_search_result_location', url: MOCK_SEARCH_URL, title: 'Search result: latest Node release', encrypted_index: expect.any(String), cited_text: 'latest Node release' }],
+      citations: [
+        {
+          type: 'web_search_result_location',
+          url: MOCK_SEARCH_URL,
+          title: 'Search result: latest Node release',
+          encrypted_index: expect.any(String),
+          cited_text: 'latest Node release',
+        },
+      ],
     });
     expect(final.usage.server_tool_use).toEqual({ web_search_requests: 1 });
-    const resultStart = recorder.events.find((e) => (e.data as { content_block?: { type?: string } }).content_block?.type === 'web_search_tool_result');
+    const resultStart = recorder.events.find(
+      (e) => (e.data as { content_block?: { type?: string } }).content_block?.type === 'web_search_tool_result',
+    );
     expect(resultStart?.event).toBe('content_block_start');
-    expect(recorder.events.some((e) => (e.data as { delta?: { type?: string } }).delta?.type === 'citations_delta')).toBe(true);
+    expect(
+      recorder.events.some((e) => (e.data as { delta?: { type?: string } }).delta?.type === 'citations_delta'),
+    ).toBe(true);
     const once = await client().messages.create(ask('latest Node release', { tools }));
     expect(once.content.map((b) => b.type)).toEqual(['server_tool_use', 'web_search_tool_result', 'text']);
   });
 
-  it('extended thinking: a signed thinking block first, streamed as thinking_delta then signature_delta, and the API\'s budget checks', async () => {
+  it("extended thinking: a signed thinking block first, streamed as thinking_delta then signature_delta, and the API's budget checks", async () => {
     const thinking = { type: 'enabled' as const, budget_tokens: 1024 };
     const { client: c, raw } = tappedClient(mockClaude.mock.url);
     const final = await c.messages.stream(ask('think about this', { max_tokens: 2048, thinking })).finalMessage();
-    expect(final.content[0]).toMatchObject({ type: 'thinking', thinking: '[mock-claude thinking] The user wrote: think about this', signature: expect.stringMatching(/^[A-Za-z0-9+/]{40,}={0,2}$/) });
+    expect(final.content[0]).toMatchObject({
+      type: 'thinking',
+      thinking: '[mock-claude thinking] The user wrote: think about this',
+      signature: expect.stringMatching(/^[A-Za-z0-9+/]{40,}={0,2}$/),
+    });
     expect(final.content[1]).toMatchObject({ type: 'text', text: `${ECHO_PREFIX}think about this` });
     const recorder = recorded(await raw());
     expect(recorder.reconstruct()).toEqual(wire(final));
-    const deltaTypes = recorder.events.flatMap((e) => ((e.data as { index?: number; delta?: { type?: string } }).index === 0 ? [(e.data as { delta?: { type?: string } }).delta?.type] : []));
-    expect(deltaTypes.filter((t) => t !== undefined)).toEqual([...Array<string>(deltaTypes.filter((t) => t === 'thinking_delta').length).fill('thinking_delta'), 'signature_delta']);
+    const deltaTypes = recorder.events.flatMap((e) =>
+      (e.data as { index?: number; delta?: { type?: string } }).index === 0
+        ? [(e.data as { delta?: { type?: string } }).delta?.type]
+        : [],
+    );
+    expect(deltaTypes.filter((t) => t !== undefined)).toEqual([
+      ...Array<string>(deltaTypes.filter((t) => t === 'thinking_delta').length).fill('thinking_delta'),
+      'signature_delta',
+    ]);
     const once = await client().messages.create(ask('think about this', { max_tokens: 2048, thinking }));
     expect(once.content.map((b) => b.type)).toEqual(['thinking', 'text']);
     for (const [override, message] of [
       [{ max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 512 } }, 'greater than or equal to 1024'],
       [{ max_tokens: 1024, thinking }, 'must be greater than `thinking.budget_tokens`'],
     ] as const) {
-      const err = await client().messages.create(ask('x', override as never)).catch((e: unknown) => e);
+      const err = await client()
+        .messages.create(ask('x', override as never))
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Anthropic.BadRequestError);
       expect((err as Error).message).toContain(message);
     }
@@ -139,7 +207,11 @@ describe('mock-claude: Messages API', () => {
     for await (const model of client().models.list({ limit: 2 })) all.push(model.id);
     expect(all).toEqual(MOCK_MODELS.map((m) => m.id));
     expect(all).toEqual(expect.arrayContaining(['claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-opus-4-1']));
-    expect(await client().models.retrieve('claude-haiku-4-5')).toMatchObject({ type: 'model', id: 'claude-haiku-4-5', display_name: 'Claude Haiku 4.5' });
+    expect(await client().models.retrieve('claude-haiku-4-5')).toMatchObject({
+      type: 'model',
+      id: 'claude-haiku-4-5',
+      display_name: 'Claude Haiku 4.5',
+    });
     await expect(client().models.retrieve('claude-nope')).rejects.toBeInstanceOf(Anthropic.NotFoundError);
   });
 });

@@ -17,7 +17,10 @@ export function sdkClient(baseURL: string, opts: { apiKey?: string; timeout?: nu
  * One mock Claude for a test file: started before its tests, its fault cleared after each, closed
  * at the end. `client` is an SDK client for it (see sdkClient).
  */
-export function useMockClaude(): { readonly mock: MockClaude; client(opts?: { apiKey?: string; timeout?: number }): Anthropic } {
+export function useMockClaude(): {
+  readonly mock: MockClaude;
+  client(opts?: { apiKey?: string; timeout?: number }): Anthropic;
+} {
   let mock: MockClaude | undefined;
   beforeAll(async () => {
     mock = await MockClaude.start({ apiKey: API_KEY });
@@ -34,7 +37,10 @@ export function useMockClaude(): { readonly mock: MockClaude; client(opts?: { ap
 }
 
 /** An SDK client whose fetch keeps a copy of every response body, so tests can see the raw SSE bytes. */
-export function tappedClient(baseURL: string, opts: { logLevel?: 'off' } = {}): { client: Anthropic; raw: () => Promise<Buffer> } {
+export function tappedClient(
+  baseURL: string,
+  opts: { logLevel?: 'off' } = {},
+): { client: Anthropic; raw: () => Promise<Buffer> } {
   const copies: Promise<ArrayBuffer>[] = [];
   const tap = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const res = await fetch(input, init);
@@ -62,4 +68,9 @@ export function wire(message: Anthropic.Message): unknown {
 }
 
 /** A one-user-turn Messages request. */
-export const ask = (content: string, extra: Record<string, unknown> = {}) => ({ model: MODEL, max_tokens: 256, messages: [{ role: 'user' as const, content }], ...extra });
+export const ask = (content: string, extra: Record<string, unknown> = {}) => ({
+  model: MODEL,
+  max_tokens: 256,
+  messages: [{ role: 'user' as const, content }],
+  ...extra,
+});

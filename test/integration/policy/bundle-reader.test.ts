@@ -33,7 +33,11 @@ describe('readBundle', () => {
       { entrypoint: 'sluice/decision', module: '/policy.wasm' },
       { entrypoint: 'sluice/text_rules', module: '/policy.wasm' },
     ]);
-    expect(Object.keys((bundle.data.sluice as { groups: object }).groups).sort()).toEqual(['admins', 'ci', 'engineering']);
+    expect(Object.keys((bundle.data.sluice as { groups: object }).groups).sort()).toEqual([
+      'admins',
+      'ci',
+      'engineering',
+    ]);
   });
 
   it('merges every data.json at its directory path and follows the manifest to the module', async () => {
@@ -69,10 +73,20 @@ describe('readBundle', () => {
   });
 
   it('refuses invalid JSON, an invalid manifest and conflicting data', async () => {
-    await expect(readBundle(await pack('badjson', { 'policy.wasm': WASM, 'data.json': '{nope' }))).rejects.toThrow(/invalid JSON in \/data\.json/);
-    await expect(readBundle(await pack('badmanifest', { 'policy.wasm': WASM, '.manifest': '{"revision": 42}' }))).rejects.toThrow(/invalid \.manifest: revision/);
-    const conflict = await pack('conflict', { 'policy.wasm': WASM, 'data.json': '{"a": {"b": 1}}', 'a/b/data.json': '{"c": 2}' });
+    await expect(readBundle(await pack('badjson', { 'policy.wasm': WASM, 'data.json': '{nope' }))).rejects.toThrow(
+      /invalid JSON in \/data\.json/,
+    );
+    await expect(
+      readBundle(await pack('badmanifest', { 'policy.wasm': WASM, '.manifest': '{"revision": 42}' })),
+    ).rejects.toThrow(/invalid \.manifest: revision/);
+    const conflict = await pack('conflict', {
+      'policy.wasm': WASM,
+      'data.json': '{"a": {"b": 1}}',
+      'a/b/data.json': '{"c": 2}',
+    });
     await expect(readBundle(conflict)).rejects.toThrow(/conflicting data/);
-    await expect(readBundle(await pack('notobject', { 'policy.wasm': WASM, 'data.json': '[1,2]' }))).rejects.toThrow(/must hold a JSON object/);
+    await expect(readBundle(await pack('notobject', { 'policy.wasm': WASM, 'data.json': '[1,2]' }))).rejects.toThrow(
+      /must hold a JSON object/,
+    );
   });
 });

@@ -21,7 +21,14 @@ async function verify(bundle: string, publicKey: string) {
 
 beforeAll(async () => {
   [rsa, ec] = await Promise.all([keyPair('rsa'), keyPair('ec')]);
-  signed = (await buildBundle({ policiesDir: 'policies', outFile: join(await tempDir(), 'signed.tar.gz'), revision: 'signed-1', signingKey: rsa.privateKey })).file;
+  signed = (
+    await buildBundle({
+      policiesDir: 'policies',
+      outFile: join(await tempDir(), 'signed.tar.gz'),
+      revision: 'signed-1',
+      signingKey: rsa.privateKey,
+    })
+  ).file;
 });
 
 afterEach(() => vi.restoreAllMocks());
@@ -39,9 +46,19 @@ describe('signed bundles', () => {
   });
 
   it('signs with ES256 when asked, and an EC key refuses an RSA signature', async () => {
-    const es = (await buildBundle({ policiesDir: 'policies', outFile: join(await tempDir(), 'es.tar.gz'), revision: 'es', signingKey: ec.privateKey, signingAlg: 'ES256' })).file;
+    const es = (
+      await buildBundle({
+        policiesDir: 'policies',
+        outFile: join(await tempDir(), 'es.tar.gz'),
+        revision: 'es',
+        signingKey: ec.privateKey,
+        signingAlg: 'ES256',
+      })
+    ).file;
     expect((await verify(es, ec.publicKey)).algorithm).toBe('ES256');
-    await expect(verify(signed, ec.publicKey)).rejects.toThrow(/bundle signature rejected .*"alg" \(Algorithm\) Header Parameter value not allowed/);
+    await expect(verify(signed, ec.publicKey)).rejects.toThrow(
+      /bundle signature rejected .*"alg" \(Algorithm\) Header Parameter value not allowed/,
+    );
   });
 
   it('refuses a bundle signed by another key', async () => {
@@ -55,18 +72,31 @@ describe('signed bundles', () => {
   });
 
   it('refuses a changed, a missing or an added file, naming it', async () => {
-    const changed = await repack(signed, (f) => f.set('data.json', Buffer.from(f.get('data.json')!.toString().replace('"max_tokens":2048', '"max_tokens":999999'))));
+    const changed = await repack(signed, (f) =>
+      f.set(
+        'data.json',
+        Buffer.from(f.get('data.json')!.toString().replace('"max_tokens":2048', '"max_tokens":999999')),
+      ),
+    );
     await expect(verify(changed, rsa.publicKey)).rejects.toThrow(/file data\.json does not match its signed digest/);
     const missing = await repack(signed, (f) => f.delete('sluice/grants.rego'));
-    await expect(verify(missing, rsa.publicKey)).rejects.toThrow(/file sluice\/grants\.rego is signed but missing from the bundle/);
+    await expect(verify(missing, rsa.publicKey)).rejects.toThrow(
+      /file sluice\/grants\.rego is signed but missing from the bundle/,
+    );
     const added = await repack(signed, (f) => f.set('sluice/backdoor.rego', Buffer.from('package sluice\n')));
-    await expect(verify(added, rsa.publicKey)).rejects.toThrow(/file\(s\) not covered by the signature: sluice\/backdoor\.rego/);
-    const wasm = await repack(signed, (f) => f.set('policy.wasm', Buffer.concat([f.get('policy.wasm')!, Buffer.from([0])])));
+    await expect(verify(added, rsa.publicKey)).rejects.toThrow(
+      /file\(s\) not covered by the signature: sluice\/backdoor\.rego/,
+    );
+    const wasm = await repack(signed, (f) =>
+      f.set('policy.wasm', Buffer.concat([f.get('policy.wasm')!, Buffer.from([0])])),
+    );
     await expect(verify(wasm, rsa.publicKey)).rejects.toThrow(/file policy\.wasm does not match/);
   });
 
   it('accepts a JSON file re-serialised without a semantic change, as OPA does', async () => {
-    const reformatted = await repack(signed, (f) => f.set('data.json', Buffer.from(JSON.stringify(JSON.parse(f.get('data.json')!.toString()), null, 4))));
+    const reformatted = await repack(signed, (f) =>
+      f.set('data.json', Buffer.from(JSON.stringify(JSON.parse(f.get('data.json')!.toString()), null, 4))),
+    );
     await expect(verify(reformatted, rsa.publicKey)).resolves.toMatchObject({ algorithm: 'RS256' });
   });
 
@@ -87,7 +117,19 @@ describe('sluice bundle build --sign / verify', () => {
     const printed: string[] = [];
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (printed.push(String(chunk)), true));
     vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (printed.push(String(chunk)), true));
-    expect(await bundleCommand(['build', '--out', out, '--revision', 'cli-s', '--sign', ec.privateKey, '--signing-alg', 'ES256'])).toBe(0);
+    expect(
+      await bundleCommand([
+        'build',
+        '--out',
+        out,
+        '--revision',
+        'cli-s',
+        '--sign',
+        ec.privateKey,
+        '--signing-alg',
+        'ES256',
+      ]),
+    ).toBe(0);
     expect(printed.join('')).toMatch(/revision cli-s, signed ES256/);
     expect(await bundleCommand(['verify', out, '--key', ec.publicKey])).toBe(0);
     expect(printed.join('')).toMatch(/signature OK \(ES256, keyid default\)[\s\S]*ok {2}policy\.wasm/);
@@ -101,6 +143,8 @@ describe('sluice bundle build --sign / verify', () => {
     expect(await bundleCommand(['verify', signed])).toBe(2);
     expect(await bundleCommand(['build', '--signing-alg', 'HS256', '--sign', rsa.privateKey])).toBe(2);
     expect(await bundleCommand(['build', '--signing-alg', 'ES256'])).toBe(2);
-    await expect(bundleCommand(['build', '--sign', '/nonexistent/key.pem', '--out', join(await tempDir(), 'x.tar.gz')])).rejects.toThrow(/signing key \/nonexistent\/key\.pem does not exist/);
+    await expect(
+      bundleCommand(['build', '--sign', '/nonexistent/key.pem', '--out', join(await tempDir(), 'x.tar.gz')]),
+    ).rejects.toThrow(/signing key \/nonexistent\/key\.pem does not exist/);
   });
 });

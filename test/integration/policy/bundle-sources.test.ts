@@ -23,8 +23,12 @@ const cleanup: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
   const dir = await tempDir();
-  v1 = await readFile((await buildBundle({ policiesDir: 'policies', outFile: join(dir, 'v1.tar.gz'), revision: 'v1' })).file);
-  v2 = await readFile((await buildBundle({ policiesDir: 'policies', outFile: join(dir, 'v2.tar.gz'), revision: 'v2' })).file);
+  v1 = await readFile(
+    (await buildBundle({ policiesDir: 'policies', outFile: join(dir, 'v1.tar.gz'), revision: 'v1' })).file,
+  );
+  v2 = await readFile(
+    (await buildBundle({ policiesDir: 'policies', outFile: join(dir, 'v2.tar.gz'), revision: 'v2' })).file,
+  );
 });
 
 afterEach(async () => {
@@ -58,7 +62,12 @@ describe('file bundle hot reload', () => {
   it('swaps in a new file, refuses a broken one and keeps serving, stops on close', async () => {
     const path = join(await tempDir(), 'sluice.tar.gz');
     await writeFile(path, v1);
-    const runtime: PolicyRuntime = await openPolicy({ bundle: path, buildIfMissing: false, policiesDir: 'policies', polling: { minDelaySeconds: 0.2, maxDelaySeconds: 1 } });
+    const runtime: PolicyRuntime = await openPolicy({
+      bundle: path,
+      buildIfMissing: false,
+      policiesDir: 'policies',
+      polling: { minDelaySeconds: 0.2, maxDelaySeconds: 1 },
+    });
     cleanup.push(() => runtime.close());
     runtime.watch(SILENT_LOG);
     expect(runtime.store.current()!.revision).toBe('v1');
@@ -82,7 +91,9 @@ describe('file bundle hot reload', () => {
   it('refuses to start on a broken file bundle', async () => {
     const path = join(await tempDir(), 'sluice.tar.gz');
     await writeFile(path, 'junk');
-    await expect(openPolicy({ bundle: path, buildIfMissing: false, policiesDir: 'policies' })).rejects.toThrow(/is not a readable \.tar\.gz/);
+    await expect(openPolicy({ bundle: path, buildIfMissing: false, policiesDir: 'policies' })).rejects.toThrow(
+      /is not a readable \.tar\.gz/,
+    );
   });
 });
 
@@ -109,7 +120,13 @@ async function scripted(
 }
 
 function source(url: string, extra: Partial<ConstructorParameters<typeof HttpBundleSource>[0]> = {}): HttpBundleSource {
-  const s = new HttpBundleSource({ url, loader: new PolicyLoader(new PolicyStore(), undefined), minDelayMs: 1000, maxDelayMs: 2000, ...extra });
+  const s = new HttpBundleSource({
+    url,
+    loader: new PolicyLoader(new PolicyStore(), undefined),
+    minDelayMs: 1000,
+    maxDelayMs: 2000,
+    ...extra,
+  });
   cleanup.push(() => s.stop());
   return s;
 }
@@ -117,7 +134,9 @@ function source(url: string, extra: Partial<ConstructorParameters<typeof HttpBun
 describe('HTTP bundle server protocol', () => {
   it('sends If-None-Match with the last ETag; 304 keeps the bundle; a new ETag swaps', async () => {
     let current = { etag: '"v1"', body: v1 };
-    const server = await scripted((h) => (h['if-none-match'] === current.etag ? { status: 304, etag: current.etag } : { status: 200, ...current }));
+    const server = await scripted((h) =>
+      h['if-none-match'] === current.etag ? { status: 304, etag: current.etag } : { status: 200, ...current },
+    );
     const s = source(server.url);
     const store = (s as unknown as { options: { loader: PolicyLoader } }).options.loader.store;
     expect(await s.poll()).toMatchObject({ status: 200, load: { kind: 'loaded', revision: 'v1' } });
@@ -134,7 +153,12 @@ describe('HTTP bundle server protocol', () => {
   });
 
   it('keeps serving through server errors and a refused bundle, backing off', async () => {
-    const answers = [{ status: 200, etag: '"v1"', body: v1 }, { status: 500 }, { status: 200, etag: '"bad"', body: Buffer.from('garbage') }, { status: 503 }];
+    const answers = [
+      { status: 200, etag: '"v1"', body: v1 },
+      { status: 500 },
+      { status: 200, etag: '"bad"', body: Buffer.from('garbage') },
+      { status: 503 },
+    ];
     const server = await scripted((_h, n) => answers[n - 1] ?? { status: 500 });
     const s = source(server.url, { minDelayMs: 100, maxDelayMs: 10_000 });
     const store = (s as unknown as { options: { loader: PolicyLoader } }).options.loader.store;
@@ -152,7 +176,11 @@ describe('HTTP bundle server protocol', () => {
 
   it('long polls with Prefer: wait=N while the server answers with the OPA bundle type, else falls back', async () => {
     let type = OPA_BUNDLE_CONTENT_TYPE;
-    const server = await scripted((h) => (h['if-none-match'] === '"v1"' ? { status: 304, etag: '"v1"', type } : { status: 200, etag: '"v1"', body: v1, type }));
+    const server = await scripted((h) =>
+      h['if-none-match'] === '"v1"'
+        ? { status: 304, etag: '"v1"', type }
+        : { status: 200, etag: '"v1"', body: v1, type },
+    );
     const s = source(server.url, { longPollingTimeoutSeconds: 7 });
     await s.poll();
     expect(server.seen[0]!.prefer).toBe('wait=7');
@@ -180,7 +208,12 @@ describe('HTTP bundle server protocol', () => {
     const dir = await tempDir();
     const bundles: BundleServer = await serveBundles({ dir, port: 0 });
     cleanup.push(() => bundles.close());
-    const runtime = await openPolicy({ bundle: `${bundles.url}/sluice.tar.gz`, buildIfMissing: false, policiesDir: 'policies', polling: { minDelaySeconds: 0.1, maxDelaySeconds: 0.2 } });
+    const runtime = await openPolicy({
+      bundle: `${bundles.url}/sluice.tar.gz`,
+      buildIfMissing: false,
+      policiesDir: 'policies',
+      polling: { minDelaySeconds: 0.1, maxDelaySeconds: 0.2 },
+    });
     cleanup.push(() => runtime.close());
     expect(runtime.store.current()).toBeUndefined();
     expect(runtime.store.status().lastFailure?.message).toBe('bundle server answered HTTP 404');
@@ -208,7 +241,10 @@ describe('sluice bundle serve', () => {
     const arrived = once(server.server, 'request');
     let answered = false;
     const poll = fetch(`${server.url}/sluice.tar.gz`, { headers: { 'if-none-match': etag, prefer: 'wait=10' } });
-    void poll.then(() => (answered = true), () => undefined);
+    void poll.then(
+      () => (answered = true),
+      () => undefined,
+    );
     await arrived;
     // The sleep is the test: a held poll is one still unanswered a while after it arrived.
     await new Promise((r) => setTimeout(r, 400));
@@ -221,7 +257,9 @@ describe('sluice bundle serve', () => {
     expect(held.headers.get('content-type')).toBe(OPA_BUNDLE_CONTENT_TYPE);
     expect(Date.now() - changed).toBeLessThan(5000);
     // Nothing changes: 304 after the wait.
-    const again = await fetch(`${server.url}/sluice.tar.gz`, { headers: { 'if-none-match': held.headers.get('etag')!, prefer: 'wait=1' } });
+    const again = await fetch(`${server.url}/sluice.tar.gz`, {
+      headers: { 'if-none-match': held.headers.get('etag')!, prefer: 'wait=1' },
+    });
     expect(again.status).toBe(304);
   });
 

@@ -18,8 +18,15 @@ let allowBundle: Buffer;
 let denyBundle: Buffer;
 
 beforeAll(async () => {
-  allowBundle = await readFile(await bundleOf('decision := {"allow": true, "reasons": [], "labels": {"rule": "open"}}', 'rev-open'));
-  denyBundle = await readFile(await bundleOf('decision := {"allow": false, "reasons": ["closed by rev-closed"], "labels": {"rule": "closed"}}', 'rev-closed'));
+  allowBundle = await readFile(
+    await bundleOf('decision := {"allow": true, "reasons": [], "labels": {"rule": "open"}}', 'rev-open'),
+  );
+  denyBundle = await readFile(
+    await bundleOf(
+      'decision := {"allow": false, "reasons": ["closed by rev-closed"], "labels": {"rule": "closed"}}',
+      'rev-closed',
+    ),
+  );
   path = join(await tempDir(), 'sluice.tar.gz');
   await writeFile(path, allowBundle);
   h = await startHarness({ policyBundle: path });
@@ -37,7 +44,11 @@ async function deploy(bytes: Buffer): Promise<void> {
 async function call(token: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`${h.url}/v1/messages`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      'anthropic-version': '2023-06-01',
+    },
     body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
   });
   return { status: res.status, body: await res.text() };
@@ -51,11 +62,14 @@ async function readyz(): Promise<Ready> {
 
 /** Polls /readyz until `what` holds: the endpoint is what is under test, and it has no push form. */
 async function waitForReady(what: (r: Ready) => boolean): Promise<Ready> {
-  return vi.waitFor(async () => {
-    const body = await readyz();
-    if (!what(body)) throw new Error(`readyz never settled: ${JSON.stringify(body)}`);
-    return body;
-  }, { timeout: 10_000, interval: 25 });
+  return vi.waitFor(
+    async () => {
+      const body = await readyz();
+      if (!what(body)) throw new Error(`readyz never settled: ${JSON.stringify(body)}`);
+      return body;
+    },
+    { timeout: 10_000, interval: 25 },
+  );
 }
 
 describe('hot swap under load', () => {
@@ -78,19 +92,25 @@ describe('hot swap under load', () => {
       await deploy(allowBundle);
       await waitForReady((r) => r.bundle.revision === 'rev-open');
       // Let the open bundle decide a round of calls (one per caller) before the next deploy.
-      for (const target = answers.length + 8; answers.length < target; ) await once(answered, 'answer');
+      for (const target = answers.length + 8; answers.length < target;) await once(answered, 'answer');
     }
     loading = false;
     await Promise.all(callers);
 
     expect(new Set(answers.map((a) => a.status))).toEqual(new Set([200, 403]));
-    const events = (await h.auditEvents()).filter((e): e is Extract<AuditEvent, { kind: 'decision' }> => e.kind === 'decision');
+    const events = (await h.auditEvents()).filter(
+      (e): e is Extract<AuditEvent, { kind: 'decision' }> => e.kind === 'decision',
+    );
     expect(events).toHaveLength(answers.length);
     const byRevision = { 'rev-open': 0, 'rev-closed': 0 };
     for (const e of events) {
       const revision = e.bundles.sluice!.revision as keyof typeof byRevision;
       const rule = (e.result as { labels: { rule: string } }).labels.rule;
-      expect({ revision, rule, outcome: e.outcome }).toEqual(revision === 'rev-open' ? { revision, rule: 'open', outcome: 'allow' } : { revision, rule: 'closed', outcome: 'deny' });
+      expect({ revision, rule, outcome: e.outcome }).toEqual(
+        revision === 'rev-open'
+          ? { revision, rule: 'open', outcome: 'allow' }
+          : { revision, rule: 'closed', outcome: 'deny' },
+      );
       byRevision[revision]++;
     }
     expect(byRevision['rev-open']).toBeGreaterThan(0);

@@ -28,21 +28,29 @@ describe('loadPolicyStore', () => {
 
   it('refuses to start without a bundle when buildIfMissing is off', async () => {
     const bundle = join(await tempDir(), 'missing.tar.gz');
-    await expect(loadPolicyStore({ bundle, buildIfMissing: false, policiesDir: 'policies' })).rejects.toThrow(/policy bundle .*missing\.tar\.gz does not exist/);
+    await expect(loadPolicyStore({ bundle, buildIfMissing: false, policiesDir: 'policies' })).rejects.toThrow(
+      /policy bundle .*missing\.tar\.gz does not exist/,
+    );
   });
 
   it('says which file was missing and why building it failed', async () => {
     const bundle = join(await tempDir(), 'sluice.tar.gz');
-    const broken = await writePolicies({ 'sluice/decision.rego': 'package sluice\n\ndecision := {"allow": http.send({})}\n' });
+    const broken = await writePolicies({
+      'sluice/decision.rego': 'package sluice\n\ndecision := {"allow": http.send({})}\n',
+    });
     await expect(loadPolicyStore({ bundle, buildIfMissing: true, policiesDir: broken })).rejects.toThrow(
-      new RegExp(`policy bundle ${bundle.replace(/[.]/g, '\\.')} is missing and building it from ${broken} failed: [\\s\\S]*undefined function http\\.send`),
+      new RegExp(
+        `policy bundle ${bundle.replace(/[.]/g, '\\.')} is missing and building it from ${broken} failed: [\\s\\S]*undefined function http\\.send`,
+      ),
     );
   });
 
   it('refuses a bundle that does not evaluate', async () => {
     const file = join(await tempDir(), 'garbage.tar.gz');
     await writeFile(file, 'x');
-    await expect(loadPolicyStore({ bundle: file, buildIfMissing: true, policiesDir: 'policies' })).rejects.toThrow(/garbage\.tar\.gz is not a readable/);
+    await expect(loadPolicyStore({ bundle: file, buildIfMissing: true, policiesDir: 'policies' })).rejects.toThrow(
+      /garbage\.tar\.gz is not a readable/,
+    );
   });
 });
 
@@ -52,7 +60,11 @@ describe('sluice bundle build', () => {
     const printed: string[] = [];
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (printed.push(String(chunk)), true));
     expect(await bundleCommand(['build', '--policies', 'policies', '--out', out, '--revision', 'cli-1'])).toBe(0);
-    expect(printed.join('')).toMatch(new RegExp(`bundle built: ${out.replace(/[.]/g, '\\.')} \\(revision cli-1, \\d+ tests pass on WASM too, \\d+ ms\\)`));
+    expect(printed.join('')).toMatch(
+      new RegExp(
+        `bundle built: ${out.replace(/[.]/g, '\\.')} \\(revision cli-1, \\d+ tests pass on WASM too, \\d+ ms\\)`,
+      ),
+    );
     expect((await readFile(out)).length).toBeGreaterThan(1000);
   });
 
@@ -60,7 +72,9 @@ describe('sluice bundle build', () => {
     vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     expect(await bundleCommand([])).toBe(2);
     expect(await bundleCommand(['push'])).toBe(2);
-    await expect(bundleCommand(['build', '--policies', '/nonexistent'])).rejects.toThrow(/policy directory \/nonexistent does not exist/);
+    await expect(bundleCommand(['build', '--policies', '/nonexistent'])).rejects.toThrow(
+      /policy directory \/nonexistent does not exist/,
+    );
     await expect(bundleCommand(['build', '--bogus'])).rejects.toThrow(/Unknown option '--bogus'/);
   });
 });

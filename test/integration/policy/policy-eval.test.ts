@@ -20,7 +20,9 @@ const CANDIDATE = `decision := {"allow": true, "reasons": [], "labels": {"rule":
 	input.request.findings.PROJECT_CODE > 0
 } else := {"allow": true, "reasons": [], "labels": {"rule": "grant"}}`;
 // sluice/data.json is data.sluice in the bundle.
-const CANDIDATE_DATA = { masking: { custom_entities: [{ type: 'PROJECT_CODE', pattern: 'PRJ-[0-9]{4}', max_length: 8 }] } };
+const CANDIDATE_DATA = {
+  masking: { custom_entities: [{ type: 'PROJECT_CODE', pattern: 'PRJ-[0-9]{4}', max_length: 8 }] },
+};
 
 let audit: string;
 let candidate: string;
@@ -29,14 +31,22 @@ beforeAll(async () => {
   const current = await PolicyEngine.fromBundle(await bundleOf(ALLOW, 'current'));
   const input = policyInput({ request: { text: 'summarise the status of PRJ-4711 for the board' } });
   const { result, input: evaluated } = current.evaluateWithResult(input);
-  const event = { kind: 'decision', decision_id: 'dec_prj', timestamp: new Date().toISOString(), input: evaluated, result };
+  const event = {
+    kind: 'decision',
+    decision_id: 'dec_prj',
+    timestamp: new Date().toISOString(),
+    input: evaluated,
+    result,
+  };
   audit = join(await tempDir(), 'audit.jsonl');
   await writeFile(audit, `${JSON.stringify(event)}\n`);
   const dir = await writePolicies({
     'sluice/decision.rego': `package sluice\n\n${CANDIDATE}\n`,
     'sluice/data.json': JSON.stringify(CANDIDATE_DATA),
   });
-  candidate = (await buildBundle({ policiesDir: dir, outFile: join(await tempDir(), 'c.tar.gz'), revision: 'candidate' })).file;
+  candidate = (
+    await buildBundle({ policiesDir: dir, outFile: join(await tempDir(), 'c.tar.gz'), revision: 'candidate' })
+  ).file;
 });
 
 afterEach(() => vi.restoreAllMocks());
@@ -62,8 +72,13 @@ describe('sluice policy eval', () => {
 
   it('prints the rebuilt input with --json: the new entity counted and masked', async () => {
     const io = captured();
-    expect(await policyCommand(['eval', '--bundle', candidate, '--audit', audit, '--decision-id', 'dec_prj', '--json'])).toBe(0);
-    const printed = JSON.parse(io.out()) as { decision: { kind: string }; input: { request: { findings: object; text: string } } };
+    expect(
+      await policyCommand(['eval', '--bundle', candidate, '--audit', audit, '--decision-id', 'dec_prj', '--json']),
+    ).toBe(0);
+    const printed = JSON.parse(io.out()) as {
+      decision: { kind: string };
+      input: { request: { findings: object; text: string } };
+    };
     expect(printed.decision.kind).toBe('approval_required');
     expect(printed.input.request.findings).toEqual({ PROJECT_CODE: 1 });
     expect(printed.input.request.text).toBe('summarise the status of [PROJECT_CODE] for the board');
@@ -77,7 +92,9 @@ describe('sluice policy eval', () => {
 
   it('refuses ambiguous arguments with its usage (exit 2)', async () => {
     const io = captured();
-    expect(await policyCommand(['eval', '--bundle', candidate, '--input', audit, '--audit', audit, '--decision-id', 'x'])).toBe(2);
+    expect(
+      await policyCommand(['eval', '--bundle', candidate, '--input', audit, '--audit', audit, '--decision-id', 'x']),
+    ).toBe(2);
     expect(io.err()).toContain('usage: sluice policy eval');
   });
 

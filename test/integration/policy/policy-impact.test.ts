@@ -16,7 +16,12 @@ let candidate: string;
 let same: string;
 
 /** A decision event as the gateway records it, decided by the shipped bundle. */
-function recorded(engine: PolicyEngine, n: number, overrides: PolicyInputOverrides, timestamp = new Date().toISOString()): string {
+function recorded(
+  engine: PolicyEngine,
+  n: number,
+  overrides: PolicyInputOverrides,
+  timestamp = new Date().toISOString(),
+): string {
   const input = policyInput(overrides);
   let result: unknown = null;
   try {
@@ -24,7 +29,16 @@ function recorded(engine: PolicyEngine, n: number, overrides: PolicyInputOverrid
   } catch {
     // recorded as a refusal without a result
   }
-  return JSON.stringify({ kind: 'decision', decision_id: `dec_${n}`, timestamp, subject: input.identity.sub, input, result, bundles: { sluice: { revision: engine.revision } }, outcome: 'allow' });
+  return JSON.stringify({
+    kind: 'decision',
+    decision_id: `dec_${n}`,
+    timestamp,
+    subject: input.identity.sub,
+    input,
+    result,
+    bundles: { sluice: { revision: engine.revision } },
+    outcome: 'allow',
+  });
 }
 
 // Own small policies, so the test does not move when policies/ does.
@@ -53,7 +67,14 @@ beforeAll(async () => {
     recorded(current, 8, { identity: { groups: ['engineering'] }, request: { findings: { EMAIL: 1 } } }), // → new mask (EMAIL)
     recorded(current, 5, { identity: { groups: ['marketing'] } }), // deny before and after: unchanged
     recorded(current, 6, { identity: { groups: ['engineering'] } }, '2020-01-01T00:00:00.000Z'), // before --since
-    JSON.stringify({ kind: 'decision', decision_id: 'dec_7', timestamp: new Date().toISOString(), input: null, result: null, outcome: 'error' }),
+    JSON.stringify({
+      kind: 'decision',
+      decision_id: 'dec_7',
+      timestamp: new Date().toISOString(),
+      input: null,
+      result: null,
+      outcome: 'error',
+    }),
     JSON.stringify({ kind: 'session', decision_id: 'dec_1', timestamp: new Date().toISOString() }),
     '{ not json',
   ];
@@ -67,15 +88,42 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('replayAudit', () => {
   it('reports each change by kind and rule, with examples, and skips what cannot be replayed', async () => {
-    const r: ImpactReport = await replayAudit({ engine: await PolicyEngine.fromBundle(candidate), auditFile: audit, since: new Date(Date.now() - 3_600_000) });
-    expect(r).toMatchObject({ candidateRevision: 'candidate', recordedRevisions: { current: 6 }, replayed: 6, unchanged: 2, skipped: { noInput: 1, beforeSince: 1, unreadable: 1 } });
-    expect(r.counts).toEqual({ allow_to_deny: 2, deny_to_allow: 0, new_approval: 1, approval_removed: 0, new_mask: 1, mask_removed: 0, new_error: 0, other: 0 });
-    expect(r.byRule).toEqual({ freeze: { allow_to_deny: 1 }, tools: { allow_to_deny: 1 }, grant: { new_mask: 1, new_approval: 1 } });
+    const r: ImpactReport = await replayAudit({
+      engine: await PolicyEngine.fromBundle(candidate),
+      auditFile: audit,
+      since: new Date(Date.now() - 3_600_000),
+    });
+    expect(r).toMatchObject({
+      candidateRevision: 'candidate',
+      recordedRevisions: { current: 6 },
+      replayed: 6,
+      unchanged: 2,
+      skipped: { noInput: 1, beforeSince: 1, unreadable: 1 },
+    });
+    expect(r.counts).toEqual({
+      allow_to_deny: 2,
+      deny_to_allow: 0,
+      new_approval: 1,
+      approval_removed: 0,
+      new_mask: 1,
+      mask_removed: 0,
+      new_error: 0,
+      other: 0,
+    });
+    expect(r.byRule).toEqual({
+      freeze: { allow_to_deny: 1 },
+      tools: { allow_to_deny: 1 },
+      grant: { new_mask: 1, new_approval: 1 },
+    });
     expect(r.examples.allow_to_deny!.map((e) => [e.decisionId, e.after.reasons])).toEqual([
       ['dec_2', ['ci is frozen']],
       ['dec_3', ['bash is gone']],
     ]);
-    expect(r.examples.new_approval![0]).toMatchObject({ decisionId: 'dec_4', before: { kind: 'allow' }, after: { kind: 'approval_required', reasons: [] } });
+    expect(r.examples.new_approval![0]).toMatchObject({
+      decisionId: 'dec_4',
+      before: { kind: 'allow' },
+      after: { kind: 'approval_required', reasons: [] },
+    });
   });
 
   it('finds nothing to report when the candidate is the recorded bundle', async () => {
@@ -85,8 +133,12 @@ describe('replayAudit', () => {
   });
 
   it('reports a change under the stable id of each Rego rule behind it (deny/tool, approval/keyword)', async () => {
-    const deny = 'decision := {"allow": false, "reasons": ["r"], "labels": {"rule": "deny", "checks": ["model", "tool"]}}';
-    const r = await replayAudit({ engine: await PolicyEngine.fromBundle(await bundleOf(deny, 'strict')), auditFile: audit });
+    const deny =
+      'decision := {"allow": false, "reasons": ["r"], "labels": {"rule": "deny", "checks": ["model", "tool"]}}';
+    const r = await replayAudit({
+      engine: await PolicyEngine.fromBundle(await bundleOf(deny, 'strict')),
+      auditFile: audit,
+    });
     expect(Object.keys(r.byRule).sort()).toEqual(['deny/model', 'deny/tool']);
     expect(ruleIdsOf({ rule: 'approval', approval_rules: ['keyword', 'token_size'] })).toEqual([
       'approval/keyword',
@@ -97,7 +149,15 @@ describe('replayAudit', () => {
   });
 
   it('classifies reversals, removals, errors and other changes', () => {
-    const s = (kind: 'allow' | 'deny' | 'approval_required' | 'error', extra: object = {}) => ({ kind, reasons: [], rule: null, ruleIds: [], masks: [], maxTokens: null, ...extra });
+    const s = (kind: 'allow' | 'deny' | 'approval_required' | 'error', extra: object = {}) => ({
+      kind,
+      reasons: [],
+      rule: null,
+      ruleIds: [],
+      masks: [],
+      maxTokens: null,
+      ...extra,
+    });
     expect(classify(s('deny'), s('approval_required'))).toEqual(['deny_to_allow', 'new_approval']);
     expect(classify(s('approval_required'), s('allow'))).toEqual(['approval_removed']);
     expect(classify(s('allow', { masks: ['request:EMAIL'] }), s('allow'))).toEqual(['mask_removed']);
@@ -107,7 +167,15 @@ describe('replayAudit', () => {
   });
 
   it('counts a new request mask only when the prompt held that type; a new response mask always', () => {
-    const s = (kind: 'allow', extra: object = {}) => ({ kind, reasons: [], rule: null, ruleIds: [], masks: [], maxTokens: null, ...extra });
+    const s = (kind: 'allow', extra: object = {}) => ({
+      kind,
+      reasons: [],
+      rule: null,
+      ruleIds: [],
+      masks: [],
+      maxTokens: null,
+      ...extra,
+    });
     const withMask = s('allow', { masks: ['request:EMPLOYEE_ID'] });
     expect(classify(s('allow'), withMask, {})).toEqual([]);
     expect(classify(s('allow'), withMask, { EMAIL: 2 })).toEqual([]);
@@ -129,15 +197,23 @@ describe('sluice policy impact', () => {
     expect(await policyCommand(['impact', '--bundle', candidate, '--audit', audit, '--since', '24h'])).toBe(1);
     const text = out.join('');
     expect(text).toMatch(/allow_to_deny +2 {3}<- fails the gate/);
-    expect(text).toMatch(/by rule \(labels\.rule, refined by labels\.checks \/ labels\.approval_rules\):\n {2}freeze: allow_to_deny 1\n {2}tools: allow_to_deny 1\n {2}grant: new_approval 1, new_mask 1\n/);
+    expect(text).toMatch(
+      /by rule \(labels\.rule, refined by labels\.checks \/ labels\.approval_rules\):\n {2}freeze: allow_to_deny 1\n {2}tools: allow_to_deny 1\n {2}grant: new_approval 1, new_mask 1\n/,
+    );
     expect(text).toMatch(/dec_2: allow \(rule grant\) -> deny \(rule freeze, "ci is frozen"\)/);
     expect(text).toMatch(/result: FAIL \(allow_to_deny 2, new_approval 1, new_mask 1\)/);
   });
 
   it('passes when only kinds outside --fail-on change; --json is machine-readable', async () => {
     const out = capture();
-    expect(await policyCommand(['impact', '--bundle', candidate, '--audit', audit, '--fail-on', 'deny_to_allow', '--json'])).toBe(0);
-    expect(JSON.parse(out.join(''))).toMatchObject({ pass: true, failOn: ['deny_to_allow'], counts: { allow_to_deny: 2 } });
+    expect(
+      await policyCommand(['impact', '--bundle', candidate, '--audit', audit, '--fail-on', 'deny_to_allow', '--json']),
+    ).toBe(0);
+    expect(JSON.parse(out.join(''))).toMatchObject({
+      pass: true,
+      failOn: ['deny_to_allow'],
+      counts: { allow_to_deny: 2 },
+    });
   });
 
   it('fails a gate that checked nothing: an empty audit, or --since older than every decision', async () => {
@@ -148,7 +224,10 @@ describe('sluice policy impact', () => {
     expect(out.join('')).toMatch(/result: FAIL \(replayed 0 decision\(s\), fewer than --min-decisions 1\)/);
     expect(await policyCommand(['impact', '--bundle', same, '--audit', '/dev/null'])).toBe(1);
     const old = join(await tempDir('sluice-impact-old-'), 'old.jsonl');
-    await writeFile(old, (await readFile(audit, 'utf8')).replace(/"timestamp":"[^"]+"/g, '"timestamp":"2020-01-01T00:00:00.000Z"'));
+    await writeFile(
+      old,
+      (await readFile(audit, 'utf8')).replace(/"timestamp":"[^"]+"/g, '"timestamp":"2020-01-01T00:00:00.000Z"'),
+    );
     expect(await policyCommand(['impact', '--bundle', same, '--audit', old])).toBe(0);
     expect(await policyCommand(['impact', '--bundle', same, '--audit', old, '--since', '7d'])).toBe(1);
     // Enough decisions and no change: the gate passes; asking for more than there are fails it.

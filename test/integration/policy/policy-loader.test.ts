@@ -18,8 +18,14 @@ let key: KeyFiles;
 const bundles: Record<string, Buffer> = {};
 
 async function build(name: string, rego: string | undefined, sign: string | undefined): Promise<Buffer> {
-  const policiesDir = rego === undefined ? 'policies' : await writePolicies({ 'sluice/decision.rego': `package sluice\n\n${rego}\n` });
-  const built = await buildBundle({ policiesDir, outFile: join(await tempDir(), `${name}.tar.gz`), revision: name, ...(sign ? { signingKey: sign } : {}) });
+  const policiesDir =
+    rego === undefined ? 'policies' : await writePolicies({ 'sluice/decision.rego': `package sluice\n\n${rego}\n` });
+  const built = await buildBundle({
+    policiesDir,
+    outFile: join(await tempDir(), `${name}.tar.gz`),
+    revision: name,
+    ...(sign ? { signingKey: sign } : {}),
+  });
   return readFile(built.file);
 }
 
@@ -33,11 +39,19 @@ beforeAll(async () => {
   key = await keyPair('rsa');
   const other = await keyPair('rsa');
   bundles.good1 = await build('good-1', undefined, key.privateKey);
-  bundles.good2 = await build('good-2', 'decision := {"allow": false, "reasons": ["closed"], "labels": {"rule": "closed"}}', key.privateKey);
+  bundles.good2 = await build(
+    'good-2',
+    'decision := {"allow": false, "reasons": ["closed"], "labels": {"rule": "closed"}}',
+    key.privateKey,
+  );
   bundles.unsigned = await build('unsigned', undefined, undefined);
   bundles.otherKey = await build('other-key', undefined, other.privateKey);
   // Compiles and signs fine, but the smoke evaluation (max_tokens 1) hits a conflict: a trap.
-  bundles.trapping = await build('trapping', 'decision := {"allow": true}\n\ndecision := {"allow": false} if input.request.max_tokens == 1', key.privateKey);
+  bundles.trapping = await build(
+    'trapping',
+    'decision := {"allow": true}\n\ndecision := {"allow": false} if input.request.max_tokens == 1',
+    key.privateKey,
+  );
   bundles.missingFile = await readFile(await repack(await fileOf(bundles.good2), (f) => f.delete('data.json')));
   bundles.corrupt = Buffer.concat([bundles.good2.subarray(0, 200), Buffer.from('garbage')]);
 });
@@ -61,9 +75,20 @@ describe('PolicyLoader', () => {
       expect(store.current()!.revision, name).toBe('good-1');
       expect(store.current()!.evaluateWithResult(policyInput()).decision.kind).toBe('allow');
     }
-    expect(store.status()).toMatchObject({ revision: 'good-1', swaps: 1, failures: cases.length, lastFailure: { source: 'trapping' } });
-    expect(policyReadiness(store)).toMatchObject({ revision: 'good-1', failures: 5, last_failure: { source: 'trapping' } });
-    expect(policyMetricsText(store)).toMatch(/sluice_policy_bundle_info\{revision="good-1"\} 1\n[\s\S]*sluice_policy_bundle_failures_total 5\n/);
+    expect(store.status()).toMatchObject({
+      revision: 'good-1',
+      swaps: 1,
+      failures: cases.length,
+      lastFailure: { source: 'trapping' },
+    });
+    expect(policyReadiness(store)).toMatchObject({
+      revision: 'good-1',
+      failures: 5,
+      last_failure: { source: 'trapping' },
+    });
+    expect(policyMetricsText(store)).toMatch(
+      /sluice_policy_bundle_info\{revision="good-1"\} 1\n[\s\S]*sluice_policy_bundle_failures_total 5\n/,
+    );
     // A good bundle after all that is taken.
     expect(await loader.load(bundles.good2!, 'good-2')).toMatchObject({ kind: 'loaded', revision: 'good-2' });
   });
@@ -88,7 +113,11 @@ describe('PolicyLoader', () => {
   it('serializes loads: the last bundle asked for wins, whatever finishes first', async () => {
     const store = new PolicyStore();
     const loader = new PolicyLoader(store, undefined);
-    const results = await Promise.all([loader.load(bundles.good2!, 'g2'), loader.load(bundles.unsigned!, 'u'), loader.load(bundles.good1!, 'g1')]);
+    const results = await Promise.all([
+      loader.load(bundles.good2!, 'g2'),
+      loader.load(bundles.unsigned!, 'u'),
+      loader.load(bundles.good1!, 'g1'),
+    ]);
     expect(results.map((r) => r.kind)).toEqual(['loaded', 'loaded', 'loaded']);
     expect(store.current()!.revision).toBe('good-1');
     expect(store.status().swaps).toBe(3);
@@ -101,6 +130,9 @@ describe('PolicyLoader', () => {
     const taken = store.current()!;
     await loader.load(bundles.good2!, 'g2');
     expect(taken.evaluateWithResult(policyInput()).decision.kind).toBe('allow');
-    expect(store.current()!.evaluateWithResult(policyInput()).decision).toMatchObject({ kind: 'deny', reasons: ['closed'] });
+    expect(store.current()!.evaluateWithResult(policyInput()).decision).toMatchObject({
+      kind: 'deny',
+      reasons: ['closed'],
+    });
   });
 });

@@ -14,13 +14,18 @@ describe('PolicyStore', () => {
 
   it('swaps atomically: a request keeps the engine it took, new requests get the new one', async () => {
     const real = await PolicyEngine.fromBundle(inject('policyBundle'));
-    const denyAll = await PolicyEngine.fromBundle(await bundleOf('decision := {"allow": false, "reasons": ["closed for maintenance"]}', 'deny-all'));
+    const denyAll = await PolicyEngine.fromBundle(
+      await bundleOf('decision := {"allow": false, "reasons": ["closed for maintenance"]}', 'deny-all'),
+    );
     const store = new PolicyStore(real);
     const inFlight = store.current()!;
     store.swap(denyAll);
     expect(inFlight.revision).toBe('test');
     expect(inFlight.evaluateWithResult(policyInput()).decision.kind).toBe('allow');
     expect(store.current()!.revision).toBe('deny-all');
-    expect(store.current()!.evaluateWithResult(policyInput()).decision).toMatchObject({ kind: 'deny', reasons: ['closed for maintenance'] });
+    expect(store.current()!.evaluateWithResult(policyInput()).decision).toMatchObject({
+      kind: 'deny',
+      reasons: ['closed for maintenance'],
+    });
   });
 });

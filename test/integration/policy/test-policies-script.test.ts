@@ -32,16 +32,22 @@ describe('scripts/test-policies.sh', () => {
     expect(run.out).toMatch(/FAIL: 1\/81/);
   });
 
-  it('fails on a rule that passes opa test but fails on the gateway\'s WASM engine (sprintf %q)', async () => {
+  it("fails on a rule that passes opa test but fails on the gateway's WASM engine (sprintf %q)", async () => {
     const dir = join(await tempDir('sluice-test-policies-'), 'policies');
     await cp('policies', dir, { recursive: true });
-    await writeFile(join(dir, 'sluice', 'quoted.rego'), 'package sluice\n\nquoted_tool_reason(name) := sprintf("tool %q is not allowed", [name])\n');
-    const test = 'package sluice_test\n\nimport data.sluice\n\ntest_quoted_reason if sluice.quoted_tool_reason("bash") == `tool "bash" is not allowed`\n';
+    await writeFile(
+      join(dir, 'sluice', 'quoted.rego'),
+      'package sluice\n\nquoted_tool_reason(name) := sprintf("tool %q is not allowed", [name])\n',
+    );
+    const test =
+      'package sluice_test\n\nimport data.sluice\n\ntest_quoted_reason if sluice.quoted_tool_reason("bash") == `tool "bash" is not allowed`\n';
     await writeFile(join(dir, 'sluice', 'quoted_test.rego'), test);
     const run = await testPolicies(dir);
     expect(run.code).not.toBe(0);
     expect(run.out).toMatch(/PASS: \d+\/\d+/); // the interpreter is content
-    expect(run.out).toMatch(/quoted_test\.rego:5 data\.sluice_test\.test_quoted_reason: passes on OPA's interpreter but on the gateway's WASM engine fails: \[sprintf\] unexpected placeholder/);
+    expect(run.out).toMatch(
+      /quoted_test\.rego:5 data\.sluice_test\.test_quoted_reason: passes on OPA's interpreter but on the gateway's WASM engine fails: \[sprintf\] unexpected placeholder/,
+    );
   });
 
   it('fails on a rule reading an input field the gateway never sets, naming the field and the right ones', async () => {
@@ -60,7 +66,8 @@ describe('scripts/test-policies.sh', () => {
   it('fails on a new policy file without tests, though the total coverage stays above the floor', async () => {
     const dir = join(await tempDir('sluice-test-policies-'), 'policies');
     await cp('policies', dir, { recursive: true });
-    const untested = 'package sluice\n\nuntested_reasons contains "friday" if input.now == "friday"\n\nuntested_reasons contains "late" if input.connection == "late"\n';
+    const untested =
+      'package sluice\n\nuntested_reasons contains "friday" if input.now == "friday"\n\nuntested_reasons contains "late" if input.connection == "late"\n';
     await writeFile(join(dir, 'sluice', 'untested.rego'), untested);
     const run = await testPolicies(dir);
     expect(run.code).not.toBe(0);

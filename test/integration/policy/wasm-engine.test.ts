@@ -11,7 +11,15 @@ import { defaultOpaBin } from '../../../gateway/policy/bundle-build.ts';
 import type { Decision } from '../../../gateway/policy/decision.ts';
 import { PolicyEngine } from '../../../gateway/policy/wasm-engine.ts';
 import { expectSluiceError } from '../../unit/identity/expect-sluice-error.ts';
-import { bundleOf, policyInput, skill, tempDir, tool, writePolicies, type PolicyInputOverrides } from '../../helpers/policy-fixtures.ts';
+import {
+  bundleOf,
+  policyInput,
+  skill,
+  tempDir,
+  tool,
+  writePolicies,
+  type PolicyInputOverrides,
+} from '../../helpers/policy-fixtures.ts';
 
 const run = promisify(execFile);
 
@@ -26,23 +34,68 @@ function decide(groups: string[], overrides: PolicyInputOverrides = {}): Decisio
 
 describe('the shipped policy', () => {
   it('allows engineering on sonnet with its skills and tools, with its limits, mask and session', () => {
-    const d = decide(['engineering'], { request: { skills: [skill('xlsx'), skill('pdf')], tools: [tool('web_search', 'web_search_20250305'), tool('get_weather')] } });
-    expect(d).toMatchObject({ kind: 'allow', reasons: [], limits: { maxTokens: 8192 }, session: { idleTimeoutSeconds: 900 }, labels: { rule: 'grant', groups: ['engineering'] } });
-    expect(d.kind === 'allow' && d.mask).toMatchObject({ request: ['CREDIT_CARD', 'EMAIL', 'EMPLOYEE_ID', 'IBAN', 'PHONE', 'US_SSN'], style: 'placeholder', restore: true });
+    const d = decide(['engineering'], {
+      request: {
+        skills: [skill('xlsx'), skill('pdf')],
+        tools: [tool('web_search', 'web_search_20250305'), tool('get_weather')],
+      },
+    });
+    expect(d).toMatchObject({
+      kind: 'allow',
+      reasons: [],
+      limits: { maxTokens: 8192 },
+      session: { idleTimeoutSeconds: 900 },
+      labels: { rule: 'grant', groups: ['engineering'] },
+    });
+    expect(d.kind === 'allow' && d.mask).toMatchObject({
+      request: ['CREDIT_CARD', 'EMAIL', 'EMPLOYEE_ID', 'IBAN', 'PHONE', 'US_SSN'],
+      style: 'placeholder',
+      restore: true,
+    });
     expect(d.kind === 'allow' && d.mask.response).toContain('ANTHROPIC_API_KEY');
     expect(engine.revision).toBe('test');
   });
 
   it.each([
     [['ci'], { model: 'claude-haiku-4-5', max_tokens: 2048 }, 'allow', []],
-    [['ci'], { model: 'claude-sonnet-4-5', max_tokens: 1024 }, 'deny', ['model "claude-sonnet-4-5" is not allowed for your groups (ci)']],
-    [['engineering'], { model: 'claude-opus-4-1' }, 'deny', ['model "claude-opus-4-1" is not allowed for your groups (engineering)']],
+    [
+      ['ci'],
+      { model: 'claude-sonnet-4-5', max_tokens: 1024 },
+      'deny',
+      ['model "claude-sonnet-4-5" is not allowed for your groups (ci)'],
+    ],
+    [
+      ['engineering'],
+      { model: 'claude-opus-4-1' },
+      'deny',
+      ['model "claude-opus-4-1" is not allowed for your groups (engineering)'],
+    ],
     [['admins'], { model: 'claude-opus-4-1', max_tokens: 64000 }, 'allow', []],
     [['admins'], { model: 'gpt-4o' }, 'deny', ['model "gpt-4o" is not allowed for your groups (admins)']],
-    [['engineering'], { skills: [skill('pptx')] }, 'deny', ['skill "pptx" is not allowed for your groups (engineering)']],
-    [['ci'], { model: 'claude-haiku-4-5', skills: [skill('pdf')] }, 'deny', ['skill "pdf" is not allowed for your groups (ci)']],
-    [['engineering'], { tools: [tool('delete_database')] }, 'deny', ['tool "delete_database" is not allowed for your groups (engineering)']],
-    [['ci'], { model: 'claude-haiku-4-5', tools: [tool('bash', 'bash_20250124')] }, 'deny', ['tool "bash" is not allowed for your groups (ci)']],
+    [
+      ['engineering'],
+      { skills: [skill('pptx')] },
+      'deny',
+      ['skill "pptx" is not allowed for your groups (engineering)'],
+    ],
+    [
+      ['ci'],
+      { model: 'claude-haiku-4-5', skills: [skill('pdf')] },
+      'deny',
+      ['skill "pdf" is not allowed for your groups (ci)'],
+    ],
+    [
+      ['engineering'],
+      { tools: [tool('delete_database')] },
+      'deny',
+      ['tool "delete_database" is not allowed for your groups (engineering)'],
+    ],
+    [
+      ['ci'],
+      { model: 'claude-haiku-4-5', tools: [tool('bash', 'bash_20250124')] },
+      'deny',
+      ['tool "bash" is not allowed for your groups (ci)'],
+    ],
     [['engineering'], { max_tokens: 100000 }, 'deny', ['max_tokens 100000 exceeds your limit of 8192']],
     [['ci', 'engineering'], { max_tokens: 8192 }, 'allow', []],
     [['marketing'], {}, 'deny', ['no group of yours grants access']],
@@ -68,14 +121,22 @@ describe('the shipped policy', () => {
   });
 
   it('restricts connections per group', () => {
-    expect(decide(['ci'], { connection: 'bedrock', request: { model: 'claude-haiku-4-5' } }).reasons).toEqual(['connection "bedrock" is not allowed for your groups (ci)']);
+    expect(decide(['ci'], { connection: 'bedrock', request: { model: 'claude-haiku-4-5' } }).reasons).toEqual([
+      'connection "bedrock" is not allowed for your groups (ci)',
+    ]);
     expect(decide(['engineering'], { connection: 'bedrock' }).kind).toBe('allow');
   });
 
   it('denies a prompt that carries a private key outright, approved or not', () => {
     const denied = decide(['engineering'], { request: { findings: { PRIVATE_KEY: 1 } } });
-    expect(denied).toMatchObject({ kind: 'deny', reasons: ['the prompt contains PRIVATE_KEY, which may not be sent to Claude'] });
-    const approved = decide(['engineering'], { request: { findings: { PRIVATE_KEY: 1 } }, approval: { id: 'apr_1', state: 'approved', approver: 'bob' } });
+    expect(denied).toMatchObject({
+      kind: 'deny',
+      reasons: ['the prompt contains PRIVATE_KEY, which may not be sent to Claude'],
+    });
+    const approved = decide(['engineering'], {
+      request: { findings: { PRIVATE_KEY: 1 } },
+      approval: { id: 'apr_1', state: 'approved', approver: 'bob' },
+    });
     expect(approved.kind).toBe('deny');
   });
 
@@ -89,26 +150,44 @@ describe('fail closed', () => {
   it('refuses a corrupt tarball and a bundle without WASM at load', async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'garbage.tar.gz'), 'definitely not a bundle');
-    await expect(PolicyEngine.fromBundle(join(dir, 'garbage.tar.gz'))).rejects.toThrow(/garbage\.tar\.gz is not a readable \.tar\.gz/);
+    await expect(PolicyEngine.fromBundle(join(dir, 'garbage.tar.gz'))).rejects.toThrow(
+      /garbage\.tar\.gz is not a readable \.tar\.gz/,
+    );
     // A plain (rego target) bundle: valid tarball, manifest and data, but no WASM module.
     const regoOnly = join(dir, 'rego.tar.gz');
     await run(defaultOpaBin(), ['build', '-o', regoOnly, 'policies']);
-    await expect(PolicyEngine.fromBundle(regoOnly)).rejects.toThrow(/rego\.tar\.gz has no WASM module at \/policy\.wasm/);
+    await expect(PolicyEngine.fromBundle(regoOnly)).rejects.toThrow(
+      /rego\.tar\.gz has no WASM module at \/policy\.wasm/,
+    );
   });
 
   it('refuses a bundle whose result does not match the contract, at load', async () => {
-    await expect(PolicyEngine.fromBundle(await bundleOf('decision := {"allow": "yes"}'))).rejects.toThrow(/does not evaluate: policy result does not match the decision contract \(allow:/);
-    await expect(PolicyEngine.fromBundle(await bundleOf('decision := {"allow": true} if input.never'))).rejects.toThrow(/does not evaluate: policy sluice\/decision is undefined/);
+    await expect(PolicyEngine.fromBundle(await bundleOf('decision := {"allow": "yes"}'))).rejects.toThrow(
+      /does not evaluate: policy result does not match the decision contract \(allow:/,
+    );
+    await expect(PolicyEngine.fromBundle(await bundleOf('decision := {"allow": true} if input.never'))).rejects.toThrow(
+      /does not evaluate: policy sluice\/decision is undefined/,
+    );
   });
 
   it('refuses a bundle whose text rules hold a pattern that could backtrack badly, at load', async () => {
-    const bundle = await bundleOf('decision := {"allow": true}\ntext_rules := {"patterns": ["(?i)\\\\b[a-z]+\\\\.corp"]}');
-    await expect(PolicyEngine.fromBundle(bundle)).rejects.toThrow(/sluice\/text_rules: pattern .*unbounded quantifiers/);
+    const bundle = await bundleOf(
+      'decision := {"allow": true}\ntext_rules := {"patterns": ["(?i)\\\\b[a-z]+\\\\.corp"]}',
+    );
+    await expect(PolicyEngine.fromBundle(bundle)).rejects.toThrow(
+      /sluice\/text_rules: pattern .*unbounded quantifiers/,
+    );
   });
 
   it('passes the text rules it found to the policy, and reports them in the evaluated input', async () => {
-    const engine = await PolicyEngine.fromBundle(await bundleOf('text_rules := {"keywords": ["Falcon"]}\ndecision := {"allow": true, "reasons": input.request.text_matches.keywords}'));
-    const { decision, input } = engine.evaluateWithResult(policyInput({ request: { text: 'the FALCON has landed', text_matches: { keywords: ['stale'], patterns: [] } } }));
+    const engine = await PolicyEngine.fromBundle(
+      await bundleOf(
+        'text_rules := {"keywords": ["Falcon"]}\ndecision := {"allow": true, "reasons": input.request.text_matches.keywords}',
+      ),
+    );
+    const { decision, input } = engine.evaluateWithResult(
+      policyInput({ request: { text: 'the FALCON has landed', text_matches: { keywords: ['stale'], patterns: [] } } }),
+    );
     expect(decision.reasons).toEqual(['falcon']);
     expect(input.request.text_matches).toEqual({ keywords: ['falcon'], patterns: [] });
   });
@@ -116,14 +195,21 @@ describe('fail closed', () => {
   it('gives back the memory a multi-MiB prompt grew, with a fresh instance that decides the same', async () => {
     // A policy that reads the prompt text itself, so the whole prompt is copied into WASM.
     const readsText = await PolicyEngine.fromBundle(
-      await bundleOf('default decision := {"allow": true}\ndecision := {"allow": false, "reasons": ["nightingale"]} if contains(lower(input.request.text), "nightingale")'),
+      await bundleOf(
+        'default decision := {"allow": true}\ndecision := {"allow": false, "reasons": ["nightingale"]} if contains(lower(input.request.text), "nightingale")',
+      ),
     );
     expect(readsText.readsText).toBe(true);
     const initial = readsText.memoryBytes;
-    expect(readsText.evaluateWithResult(policyInput({ request: { text: 'project nightingale '.repeat(400_000) } })).decision.kind).toBe('deny');
+    expect(
+      readsText.evaluateWithResult(policyInput({ request: { text: 'project nightingale '.repeat(400_000) } })).decision
+        .kind,
+    ).toBe('deny');
     expect(readsText.memoryBytes).toBeGreaterThan(16 * 2 ** 20);
     await expect.poll(() => readsText.memoryBytes, { timeout: 5000 }).toBe(initial);
-    expect(readsText.evaluateWithResult(policyInput({ request: { text: 'Plan for Project NIGHTINGALE' } })).decision).toMatchObject({ kind: 'deny', reasons: ['nightingale'] });
+    expect(
+      readsText.evaluateWithResult(policyInput({ request: { text: 'Plan for Project NIGHTINGALE' } })).decision,
+    ).toMatchObject({ kind: 'deny', reasons: ['nightingale'] });
     expect(readsText.evaluateWithResult(policyInput()).decision.kind).toBe('allow');
   });
 
@@ -132,8 +218,13 @@ describe('fail closed', () => {
     expect(fresh.readsText).toBe(false);
     const initial = fresh.memoryBytes;
     const text = 'project nightingale '.repeat(400_000);
-    const { decision, input } = fresh.evaluateWithResult(policyInput({ identity: { groups: ['admins'] }, request: { text } }));
-    expect(decision).toMatchObject({ kind: 'deny', reasons: ['the prompt names Project Nightingale, an embargoed codename'] });
+    const { decision, input } = fresh.evaluateWithResult(
+      policyInput({ identity: { groups: ['admins'] }, request: { text } }),
+    );
+    expect(decision).toMatchObject({
+      kind: 'deny',
+      reasons: ['the prompt names Project Nightingale, an embargoed codename'],
+    });
     // 8 MB of prompt never reached WASM memory, yet the decision event's input still records it.
     expect(fresh.memoryBytes).toBe(initial);
     expect(input.request.text).toBe(text);
@@ -143,7 +234,9 @@ describe('fail closed', () => {
     const dir = await writePolicies({ 'sluice/decision.rego': 'package sluice\n\nother := {"allow": true}\n' });
     const file = join(await tempDir(), 'other.tar.gz');
     await run(defaultOpaBin(), ['build', '-t', 'wasm', '-e', 'sluice/other', '-o', file, dir]);
-    await expect(PolicyEngine.fromBundle(file)).rejects.toThrow(/other\.tar\.gz does not evaluate: the WASM module has no entrypoint sluice\/decision/);
+    await expect(PolicyEngine.fromBundle(file)).rejects.toThrow(
+      /other\.tar\.gz does not evaluate: the WASM module has no entrypoint sluice\/decision/,
+    );
   });
 
   it('answers SLUICE_ERR_POLICY_ERROR when a request makes the policy undefined, trap or break the contract', async () => {
@@ -156,9 +249,21 @@ describe('fail closed', () => {
         ].join('\n'),
       ),
     );
-    await expectSluiceError(() => tricky.evaluateWithResult(policyInput({ request: { model: 'undefined-me' } })), 'SLUICE_ERR_POLICY_ERROR', /undefined for this request/);
-    await expectSluiceError(() => tricky.evaluateWithResult(policyInput({ request: { model: 'conflict' } })), 'SLUICE_ERR_POLICY_ERROR', /policy evaluation failed \(.*conflict/);
-    await expectSluiceError(() => tricky.evaluateWithResult(policyInput({ request: { model: 'undefined-me', stream: true } })), 'SLUICE_ERR_POLICY_ERROR', /limits\.max_tokens/);
+    await expectSluiceError(
+      () => tricky.evaluateWithResult(policyInput({ request: { model: 'undefined-me' } })),
+      'SLUICE_ERR_POLICY_ERROR',
+      /undefined for this request/,
+    );
+    await expectSluiceError(
+      () => tricky.evaluateWithResult(policyInput({ request: { model: 'conflict' } })),
+      'SLUICE_ERR_POLICY_ERROR',
+      /policy evaluation failed \(.*conflict/,
+    );
+    await expectSluiceError(
+      () => tricky.evaluateWithResult(policyInput({ request: { model: 'undefined-me', stream: true } })),
+      'SLUICE_ERR_POLICY_ERROR',
+      /limits\.max_tokens/,
+    );
     // The instance survives a trap: the next request is decided normally.
     expect(tricky.evaluateWithResult(policyInput()).decision).toMatchObject({ kind: 'deny', reasons: ['ok'] });
   });

@@ -12,14 +12,22 @@ describe('approvals, sessions and console config', () => {
   it('has safe defaults: 5-minute holds, 15-minute idle sessions, console off', () => {
     const config = resolveConfig({}, {});
     expect(config.approvals).toMatchObject({ holdSeconds: 300, keepAliveSeconds: 15 });
-    expect(config.sessions).toMatchObject({ idleTimeoutSeconds: 900, adminGroups: ['admins'], grants: { approverGroups: ['admins'], maxMinutes: 480 } });
+    expect(config.sessions).toMatchObject({
+      idleTimeoutSeconds: 900,
+      adminGroups: ['admins'],
+      grants: { approverGroups: ['admins'], maxMinutes: 480 },
+    });
     expect(config.console.enabled).toBe(false);
   });
 
   it('reports bad values with dotted keys, and a console without an OIDC provider', () => {
-    expect(() => resolveConfig({ approvals: { holdSeconds: -1, webhook: { url: 'ftp://x' } } }, {})).toThrow(/approvals\.holdSeconds[\s\S]*approvals\.webhook\.url/);
+    expect(() => resolveConfig({ approvals: { holdSeconds: -1, webhook: { url: 'ftp://x' } } }, {})).toThrow(
+      /approvals\.holdSeconds[\s\S]*approvals\.webhook\.url/,
+    );
     expect(() => resolveConfig({ console: { enabled: true } }, {})).toThrow(/console\.enabled: .*identity\.issuer/);
-    expect(() => resolveConfig({ console: { enabled: true }, identity: { issuer: 'https://idp.example' } }, {})).not.toThrow();
+    expect(() =>
+      resolveConfig({ console: { enabled: true }, identity: { issuer: 'https://idp.example' } }, {}),
+    ).not.toThrow();
   });
 
   it('resolves the webhook URL from urlEnv and refuses a webhook without one', async () => {

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { DurableRecords } from '../../../gateway/access/durable-records.ts';
 
-interface Rec { id: string; n: number }
+interface Rec {
+  id: string;
+  n: number;
+}
 
 async function file(): Promise<string> {
   return join(await mkdtemp(join(tmpdir(), 'sluice-durable-')), 'state', 'r.jsonl');
@@ -46,7 +49,12 @@ describe('DurableRecords', () => {
     for (let i = 0; i < 5; i++) a.put({ id: `r${i}`, n: i });
     expect(a.prune((r) => r.n >= 3)).toBe(3);
     a.close();
-    expect(DurableRecords.open<Rec>(path).values().map((r) => r.id).sort()).toEqual(['r3', 'r4']);
+    expect(
+      DurableRecords.open<Rec>(path)
+        .values()
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(['r3', 'r4']);
   });
 
   it('writes lazy puts later, once per record, and before the next plain put or close', async () => {
@@ -57,7 +65,10 @@ describe('DurableRecords', () => {
     expect(a.get('touched')).toEqual({ id: 'touched', n: 100 });
     expect(lines()).toEqual([]);
     a.put({ id: 'revoked', n: 1 });
-    expect(lines().map((l) => JSON.parse(l))).toEqual([{ id: 'touched', n: 100 }, { id: 'revoked', n: 1 }]);
+    expect(lines().map((l) => JSON.parse(l))).toEqual([
+      { id: 'touched', n: 100 },
+      { id: 'revoked', n: 1 },
+    ]);
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     onTestFinished(() => void vi.useRealTimers());
     a.put({ id: 'touched', n: 101 }, { lazy: true });

@@ -14,7 +14,20 @@ class MemorySink implements AuditSink {
   async close(): Promise<void> {}
 }
 
-const session = { kind: 'session' as const, decision_id: 'd', timestamp: 't', subject: 's', session_id: null, connection: 'c', operation: 'messages.create', outcome: 'allow' as const, masks_applied: [], request: null, response: null, timings_ms: {} };
+const session = {
+  kind: 'session' as const,
+  decision_id: 'd',
+  timestamp: 't',
+  subject: 's',
+  session_id: null,
+  connection: 'c',
+  operation: 'messages.create',
+  outcome: 'allow' as const,
+  masks_applied: [],
+  request: null,
+  response: null,
+  timings_ms: {},
+};
 
 describe('AuditLog', () => {
   it('chains events: sequence numbers and the hash of the previous line', () => {

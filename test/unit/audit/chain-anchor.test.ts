@@ -10,10 +10,27 @@ describe('anchorChainHead', () => {
   it('logs INSTANCE:SEQ:HASH each interval the chain moved and at close, and verify accepts what it logged', () => {
     vi.useFakeTimers();
     const lines: string[] = [];
-    const audit = new AuditLog([{ name: 'mem', write: (_e, line) => void lines.push(line), flush: async () => {}, close: async () => {} }], 'inst-1');
+    const audit = new AuditLog(
+      [{ name: 'mem', write: (_e, line) => void lines.push(line), flush: async () => {}, close: async () => {} }],
+      'inst-1',
+    );
     const logged: string[] = [];
-    const anchors = anchorChainHead(audit, { info: (obj) => logged.push((obj as { audit_chain_head: string }).audit_chain_head) }, 60_000);
-    const record = (): void => void audit.record({ kind: 'access', session_id: 's', state: 'opened', timestamp: new Date(0).toISOString(), subject: 'alice', connection: 'c', cause: null, actor: null });
+    const anchors = anchorChainHead(
+      audit,
+      { info: (obj) => logged.push((obj as { audit_chain_head: string }).audit_chain_head) },
+      60_000,
+    );
+    const record = (): void =>
+      void audit.record({
+        kind: 'access',
+        session_id: 's',
+        state: 'opened',
+        timestamp: new Date(0).toISOString(),
+        subject: 'alice',
+        connection: 'c',
+        cause: null,
+        actor: null,
+      });
 
     vi.advanceTimersByTime(60_000);
     expect(logged).toEqual([]); // nothing recorded yet: nothing to anchor

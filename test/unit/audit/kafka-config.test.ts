@@ -24,7 +24,8 @@ describe('audit.kafka config', () => {
   });
 
   it('reports bad values with their dotted keys', () => {
-    const bad = () => resolveConfig({ audit: { kafka: { brokers: ['no-port'], onSpoolFull: 'maybe', spool: { maxBytes: 0 } } } }, {});
+    const bad = () =>
+      resolveConfig({ audit: { kafka: { brokers: ['no-port'], onSpoolFull: 'maybe', spool: { maxBytes: 0 } } } }, {});
     expect(bad).toThrow(ConfigError);
     try {
       bad();

@@ -21,7 +21,11 @@ const ns = (recs: { line: string }[]) => recs.map((r) => (JSON.parse(r.line) as 
 
 /** A record of a few hundred bytes, its size varying, with multi-byte characters: byte positions differ from string indexes. */
 function bigRecord(n: number) {
-  const event = { kind: n % 2 === 0 ? 'decision' : 'session', subject: `user-${n % 5}`, timestamp: new Date().toISOString() } as const;
+  const event = {
+    kind: n % 2 === 0 ? 'decision' : 'session',
+    subject: `user-${n % 5}`,
+    timestamp: new Date().toISOString(),
+  } as const;
   return spoolRecordOf(event, JSON.stringify({ ...event, n, pad: 'é€😀x'.repeat(20 + (n % 30)) }), Date.now());
 }
 const diskBytes = (lines: string[]) => lines.reduce((sum, l) => sum + Buffer.byteLength(l) + 1, 0);

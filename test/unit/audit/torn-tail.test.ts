@@ -16,7 +16,10 @@ let dir: string;
 afterEach(async () => rm(dir, { recursive: true, force: true }));
 
 const readLines = async (file: string) =>
-  (await readFile(file, 'utf8')).split('\n').filter(Boolean).map((line, i) => ({ line, stream: 'audit.jsonl', at: `line ${i + 1}` }));
+  (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((line, i) => ({ line, stream: 'audit.jsonl', at: `line ${i + 1}` }));
 
 describe('a torn last line at start', () => {
   it('is moved to <file>.torn, recorded as audit_recovery, and the file verifies', async () => {
@@ -24,12 +27,16 @@ describe('a torn last line at start', () => {
     const file = join(dir, 'audit.jsonl');
     // A first run writes two whole events, then dies in the middle of the third.
     const first = new AuditLog([new FileAuditSink(file)]);
-    for (const id of ['a', 'b']) first.record({ kind: 'access', timestamp: new Date().toISOString(), session_id: id } as never);
+    for (const id of ['a', 'b'])
+      first.record({ kind: 'access', timestamp: new Date().toISOString(), session_id: id } as never);
     await first.close();
     const torn = '{"schema_version":1,"event_id":"half-writ';
     await writeFile(file, torn, { flag: 'a' });
 
-    const second = await openAuditLog({ stateDir: dir, audit: { file: { path: file }, onWriteFailure: 'fail-closed' } });
+    const second = await openAuditLog({
+      stateDir: dir,
+      audit: { file: { path: file }, onWriteFailure: 'fail-closed' },
+    });
     await second.close();
     expect(await readFile(`${file}.torn`, 'utf8')).toBe(torn);
     const lines = await readLines(file);
@@ -39,7 +46,9 @@ describe('a torn last line at start', () => {
     const report = verifyChain(lines);
     expect(report.problems).toEqual([]);
     expect(report.recoveries).toHaveLength(1);
-    expect(formatReport(report)).toMatch(/recovered: audit\.jsonl line 3: a torn last line of 41 bytes was moved to .*audit\.jsonl\.torn/);
+    expect(formatReport(report)).toMatch(
+      /recovered: audit\.jsonl line 3: a torn last line of 41 bytes was moved to .*audit\.jsonl\.torn/,
+    );
   });
 
   it('a last line that ends in a newline but is not JSON (zeros after a power cut) is moved aside too', async () => {

@@ -8,14 +8,33 @@ import { formatReport, parseChainHead, verifyChain, type ReadLine } from '../../
 /** A real chain from AuditLog, captured line by line. */
 function chain(n: number, instance = 'inst-a'): string[] {
   const lines: string[] = [];
-  const sink: AuditSink = { name: 'mem', write: (_e: AuditEvent, line: string) => void lines.push(line), flush: async () => {}, close: async () => {} };
+  const sink: AuditSink = {
+    name: 'mem',
+    write: (_e: AuditEvent, line: string) => void lines.push(line),
+    flush: async () => {},
+    close: async () => {},
+  };
   const log = new AuditLog([sink], instance);
   for (let i = 0; i < n; i++) {
-    log.record({ kind: 'session', decision_id: `d${i}`, timestamp: new Date(0).toISOString(), subject: 'alice', session_id: null, connection: 'c', operation: 'messages.create', outcome: 'allow' as const, masks_applied: [], request: { i }, response: null, timings_ms: {} });
+    log.record({
+      kind: 'session',
+      decision_id: `d${i}`,
+      timestamp: new Date(0).toISOString(),
+      subject: 'alice',
+      session_id: null,
+      connection: 'c',
+      operation: 'messages.create',
+      outcome: 'allow' as const,
+      masks_applied: [],
+      request: { i },
+      response: null,
+      timings_ms: {},
+    });
   }
   return lines;
 }
-const asFile = (lines: string[]): ReadLine[] => lines.map((line, i) => ({ line, stream: 'audit.jsonl', at: `line ${i + 1}` }));
+const asFile = (lines: string[]): ReadLine[] =>
+  lines.map((line, i) => ({ line, stream: 'audit.jsonl', at: `line ${i + 1}` }));
 const sha256 = (line: string): string => createHash('sha256').update(line).digest('hex');
 const kinds = (lines: string[]) => verifyChain(asFile(lines)).problems.map((p) => p.kind);
 
@@ -49,14 +68,23 @@ describe('sluice audit verify', () => {
 
     const lastEdited = [...lines.slice(0, 4), lines[4]!.replace('"alice"', '"mallory"')];
     expect(kinds(lastEdited)).toEqual([]); // invisible without the head
-    expect(verifyChain(asFile(lastEdited), [head]).problems).toEqual([{ kind: 'edit', message: expect.stringContaining('seq 5 of instance inst-a differs from its recorded head') }]);
+    expect(verifyChain(asFile(lastEdited), [head]).problems).toEqual([
+      { kind: 'edit', message: expect.stringContaining('seq 5 of instance inst-a differs from its recorded head') },
+    ]);
 
     const cut = lines.slice(0, 3);
     expect(kinds(cut)).toEqual([]); // invisible without the head
-    expect(verifyChain(asFile(cut), [head]).problems).toEqual([{ kind: 'truncated', message: expect.stringContaining('the recorded head is seq 5, but the chain ends at seq 3') }]);
+    expect(verifyChain(asFile(cut), [head]).problems).toEqual([
+      {
+        kind: 'truncated',
+        message: expect.stringContaining('the recorded head is seq 5, but the chain ends at seq 3'),
+      },
+    ]);
     expect(verifyChain(asFile(chain(2, 'inst-b')), [head]).problems.map((p) => p.kind)).toEqual(['truncated']);
     // An older head still holds once the chain has grown past it.
-    expect(verifyChain(asFile(lines), [{ instanceId: 'inst-a', seq: 2, hash: sha256(lines[1]!) }]).problems).toEqual([]);
+    expect(verifyChain(asFile(lines), [{ instanceId: 'inst-a', seq: 2, hash: sha256(lines[1]!) }]).problems).toEqual(
+      [],
+    );
   });
 
   it('refuses a head that is not INSTANCE:SEQ:SHA256', () => {
@@ -74,7 +102,9 @@ describe('sluice audit verify', () => {
     const lines = chain(4);
     lines[1] = lines[1]!.replace('"alice"', '"mallory"');
     const report = verifyChain(asFile(lines));
-    expect(report.problems).toEqual([{ kind: 'edit', message: expect.stringContaining('prev_hash does not match seq 2') }]);
+    expect(report.problems).toEqual([
+      { kind: 'edit', message: expect.stringContaining('prev_hash does not match seq 2') },
+    ]);
     const twice = chain(3);
     expect(kinds([...twice, twice[2]!.replace('"alice"', '"bob"')])).toEqual(['edit']);
   });

@@ -30,7 +30,13 @@ async function stateDir(): Promise<string> {
 }
 
 function verifierFor(issuer: DevIssuer, audience = 'sluice'): OidcTokenVerifier {
-  return new OidcTokenVerifier({ ...IDENTITY_DEFAULTS, issuer: issuer.issuer, audience, discoveryTimeoutMs: 1000, jwksCooldownSeconds: 0 });
+  return new OidcTokenVerifier({
+    ...IDENTITY_DEFAULTS,
+    issuer: issuer.issuer,
+    audience,
+    discoveryTimeoutMs: 1000,
+    jwksCooldownSeconds: 0,
+  });
 }
 
 beforeAll(async () => {
@@ -61,10 +67,21 @@ describe('tokens', () => {
     served = await DevIssuer.open({ stateDir: await stateDir(), issuerUrl: `${issuerUrl}/` });
     expect(served.issuer).toBe(issuerUrl);
     const sub = `dev-${randomUUID()}`;
-    const token = await served.mintToken({ sub, groups: ['engineering', 'oncall'], scopes: ['messages:write', 'models:read'], audience: 'sluice', clientId: 'sluice-cli', ttlSeconds: 600 });
+    const token = await served.mintToken({
+      sub,
+      groups: ['engineering', 'oncall'],
+      scopes: ['messages:write', 'models:read'],
+      audience: 'sluice',
+      clientId: 'sluice-cli',
+      ttlSeconds: 600,
+    });
     const identity = await verifierFor(served).verify(token);
     expect(identity).toMatchObject({
-      sub, iss: issuerUrl, clientId: 'sluice-cli', groups: ['engineering', 'oncall'], scopes: ['messages:write', 'models:read'],
+      sub,
+      iss: issuerUrl,
+      clientId: 'sluice-cli',
+      groups: ['engineering', 'oncall'],
+      scopes: ['messages:write', 'models:read'],
     });
     expect(identity.tokenId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(identity.expiresAt - identity.issuedAt).toBe(600);
@@ -73,9 +90,12 @@ describe('tokens', () => {
 
   it('serves discovery naming itself and a JWKS with the public key only', async () => {
     served = await DevIssuer.open({ stateDir: await stateDir(), issuerUrl });
-    const discovery = await (await fetch(`${issuerUrl}/.well-known/openid-configuration`)).json() as Record<string, unknown>;
+    const discovery = (await (await fetch(`${issuerUrl}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
     expect(discovery).toMatchObject({ issuer: issuerUrl, jwks_uri: `${issuerUrl}/jwks` });
-    const jwks = await (await fetch(`${issuerUrl}/jwks`)).json() as { keys: Record<string, unknown>[] };
+    const jwks = (await (await fetch(`${issuerUrl}/jwks`)).json()) as { keys: Record<string, unknown>[] };
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', kid: served.kid, alg: 'ES256', use: 'sig' });
     expect(jwks.keys[0]).not.toHaveProperty('d');
@@ -92,13 +112,17 @@ describe('tokens', () => {
     const verifier = verifierFor(served);
     const short = await verifier.verify(await served.mintToken({ sub: 'alice', audience: 'sluice' }));
     expect(short.expiresAt - short.issuedAt).toBe(900);
-    const longest = await verifier.verify(await served.mintToken({ sub: 'alice', audience: 'sluice', ttlSeconds: 3600 }));
+    const longest = await verifier.verify(
+      await served.mintToken({ sub: 'alice', audience: 'sluice', ttlSeconds: 3600 }),
+    );
     expect(longest.expiresAt - longest.issuedAt).toBe(3600);
   });
 
   it.each([3601, 86_400, 0, -5, 1.5, Number.NaN])('refuses ttlSeconds %s', async (ttlSeconds) => {
     const issuer = await DevIssuer.open({ stateDir: await stateDir(), issuerUrl });
-    await expect(issuer.mintToken({ sub: 'alice', audience: 'sluice', ttlSeconds })).rejects.toThrow(/ttlSeconds must be an integer from 1 to 3600/);
+    await expect(issuer.mintToken({ sub: 'alice', audience: 'sluice', ttlSeconds })).rejects.toThrow(
+      /ttlSeconds must be an integer from 1 to 3600/,
+    );
   });
 
   it('refuses an empty sub', async () => {
@@ -149,13 +173,17 @@ describe('key persistence', () => {
     await DevIssuer.open({ stateDir: dir, issuerUrl });
     const path = join(dir, DEV_ISSUER_KEY_FILE);
     await chmod(path, 0o644);
-    await expect(DevIssuer.open({ stateDir: dir, issuerUrl })).rejects.toThrow(/accessible by other users \(mode 644\); run: chmod 600/);
+    await expect(DevIssuer.open({ stateDir: dir, issuerUrl })).rejects.toThrow(
+      /accessible by other users \(mode 644\); run: chmod 600/,
+    );
   });
 
   it('refuses a corrupt key file with a clear message instead of a JSON parse error', async () => {
     const dir = await stateDir();
     await DevIssuer.open({ stateDir: dir, issuerUrl });
     await writeFile(join(dir, DEV_ISSUER_KEY_FILE), '{"kty":', { mode: 0o600 });
-    await expect(DevIssuer.open({ stateDir: dir, issuerUrl })).rejects.toThrow(/is not an ES256 private JWK with a kid; delete it/);
+    await expect(DevIssuer.open({ stateDir: dir, issuerUrl })).rejects.toThrow(
+      /is not an ES256 private JWK with a kid; delete it/,
+    );
   });
 });

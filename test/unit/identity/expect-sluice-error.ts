@@ -20,7 +20,10 @@ export async function expectSluiceError(
   }
   expect(caught, `expected a SluiceError ${code}, but nothing was thrown`).toBeInstanceOf(SluiceError);
   const err = caught as SluiceError;
-  expect({ code: err.code, status: err.status, message: err.message }).toMatchObject({ code, status: ERRORS[code].status });
+  expect({ code: err.code, status: err.status, message: err.message }).toMatchObject({
+    code,
+    status: ERRORS[code].status,
+  });
   expect(err.message).toMatch(message);
   if (token !== undefined) {
     for (const part of token.split('.')) if (part.length >= 8) expect(err.message).not.toContain(part.slice(0, 64));

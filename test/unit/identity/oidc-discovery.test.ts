@@ -21,24 +21,35 @@ afterEach(async () => {
   await idp.close();
 });
 
-const verifierFor = (overrides: Partial<IdentityConfig> = {}): OidcTokenVerifier => new OidcTokenVerifier(identityConfigFor(idp, overrides));
+const verifierFor = (overrides: Partial<IdentityConfig> = {}): OidcTokenVerifier =>
+  new OidcTokenVerifier(identityConfigFor(idp, overrides));
 
 describe('discovery document', () => {
   it('refuses a discovery document that names a different issuer, without fetching its JWKS', async () => {
     idp.discoveryOverrides = { issuer: 'https://evil.example/issuer' };
-    await expectSluiceError(verifierFor().verify(await idp.mint()), 'SLUICE_ERR_IDP_UNAVAILABLE', /^identity provider unavailable: discovery document names a different issuer$/);
+    await expectSluiceError(
+      verifierFor().verify(await idp.mint()),
+      'SLUICE_ERR_IDP_UNAVAILABLE',
+      /^identity provider unavailable: discovery document names a different issuer$/,
+    );
     expect(idp.requests).toEqual({ discovery: 1, jwks: 0 });
   });
 
   it('refuses a jwks_uri on plain http to a non-loopback host', async () => {
     idp.discoveryOverrides = { jwks_uri: 'http://keys.example.com/jwks' };
-    await expectSluiceError(verifierFor().verify(await idp.mint()), 'SLUICE_ERR_IDP_UNAVAILABLE', /jwks_uri must be an https URL \(http only on loopback\)/);
+    await expectSluiceError(
+      verifierFor().verify(await idp.mint()),
+      'SLUICE_ERR_IDP_UNAVAILABLE',
+      /jwks_uri must be an https URL \(http only on loopback\)/,
+    );
     expect(idp.requests.jwks).toBe(0);
   });
 
   it('validates the document shape: not an object, or no jwks_uri, is refused', () => {
     expect(() => validateDiscoveryDocument([], idp.issuer)).toThrow(/discovery document is not a JSON object/);
-    expect(() => validateDiscoveryDocument({ issuer: idp.issuer }, idp.issuer)).toThrow(/jwks_uri must be an https URL/);
+    expect(() => validateDiscoveryDocument({ issuer: idp.issuer }, idp.issuer)).toThrow(
+      /jwks_uri must be an https URL/,
+    );
   });
 
   it('fetches discovery once and reuses it while fresh', async () => {
@@ -64,8 +75,12 @@ describe('discovery document', () => {
 
   it('refuses an issuer or jwksUri that is plain http off loopback at construction', () => {
     const options = { timeoutMs: 400, cacheMaxAgeSeconds: 600, cooldownSeconds: 0 };
-    expect(() => new OidcKeySource({ ...options, issuer: 'http://idp.example.com' })).toThrow(/issuer must be an https URL/);
-    expect(() => new OidcKeySource({ ...options, issuer: 'https://idp.example.com', jwksUri: 'ftp://x/jwks' })).toThrow(/jwksUri must be an https URL/);
+    expect(() => new OidcKeySource({ ...options, issuer: 'http://idp.example.com' })).toThrow(
+      /issuer must be an https URL/,
+    );
+    expect(() => new OidcKeySource({ ...options, issuer: 'https://idp.example.com', jwksUri: 'ftp://x/jwks' })).toThrow(
+      /jwksUri must be an https URL/,
+    );
   });
 });
 
@@ -81,23 +96,26 @@ describe('IdP outages fail closed with 503 and recover', () => {
     ['JWKS returns garbage', 'jwks', 'garbage', false, /JWKS could not be fetched/],
   ];
 
-  it.each(outages)('%s: 503 IDP_UNAVAILABLE, then verifies once the IdP is back', async (_name, target, mode, closeConnection, message) => {
-    const verifier = verifierFor({ discoveryTimeoutMs: 400 });
-    idp.setMode(mode, { target, closeConnection });
-    const token = await idp.mint({ sub: 'patient' });
-    const started = performance.now();
-    const err = await expectSluiceError(verifier.verify(token), 'SLUICE_ERR_IDP_UNAVAILABLE', message, token);
-    expect(err.message).toMatch(/^identity provider unavailable: /);
-    expect(err.type).toBe('api_error');
-    // A slow IdP costs one timeout, not the IdP's whole delay.
-    expect(performance.now() - started).toBeLessThan(SLOW_MS - 300);
-    expect(idp.requests[target]).toBe(1);
+  it.each(outages)(
+    '%s: 503 IDP_UNAVAILABLE, then verifies once the IdP is back',
+    async (_name, target, mode, closeConnection, message) => {
+      const verifier = verifierFor({ discoveryTimeoutMs: 400 });
+      idp.setMode(mode, { target, closeConnection });
+      const token = await idp.mint({ sub: 'patient' });
+      const started = performance.now();
+      const err = await expectSluiceError(verifier.verify(token), 'SLUICE_ERR_IDP_UNAVAILABLE', message, token);
+      expect(err.message).toMatch(/^identity provider unavailable: /);
+      expect(err.type).toBe('api_error');
+      // A slow IdP costs one timeout, not the IdP's whole delay.
+      expect(performance.now() - started).toBeLessThan(SLOW_MS - 300);
+      expect(idp.requests[target]).toBe(1);
 
-    idp.setMode('ok');
-    await expect(verifier.verify(token)).resolves.toMatchObject({ sub: 'patient' });
-    // The failure was not cached: the endpoint was asked again.
-    expect(idp.requests[target]).toBe(2);
-  });
+      idp.setMode('ok');
+      await expect(verifier.verify(token)).resolves.toMatchObject({ sub: 'patient' });
+      // The failure was not cached: the endpoint was asked again.
+      expect(idp.requests[target]).toBe(2);
+    },
+  );
 
   it('keeps verifying with cached keys while the JWKS endpoint is down', async () => {
     const verifier = verifierFor();
@@ -134,7 +152,9 @@ describe('key rotation', () => {
 
     const added = await idp.addKey('RS256');
     const newToken = await idp.mint({ sub: 'new-key' });
-    expect(newToken.split('.')[0]).toBe(Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: added.kid })).toString('base64url'));
+    expect(newToken.split('.')[0]).toBe(
+      Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: added.kid })).toString('base64url'),
+    );
     await expect(verifier.verify(newToken)).resolves.toMatchObject({ sub: 'new-key' });
     expect(idp.requests.jwks).toBe(2);
     await expect(verifier.verify(oldToken)).resolves.toMatchObject({ sub: 'old-key' });
@@ -154,7 +174,9 @@ describe('key rotation', () => {
     expect(idp.requests.jwks).toBe(1);
 
     vi.setSystemTime(Date.now() + 11_000);
-    await expect(verifier.verify(await idp.mint({ sub: 'rotated' }, { alg: 'ES256' }))).resolves.toMatchObject({ sub: 'rotated' });
+    await expect(verifier.verify(await idp.mint({ sub: 'rotated' }, { alg: 'ES256' }))).resolves.toMatchObject({
+      sub: 'rotated',
+    });
     expect(idp.requests.jwks).toBe(2);
   });
 
@@ -163,7 +185,9 @@ describe('key rotation', () => {
     await verifier.verify(await idp.mint({ sub: 'before' }));
     expect(idp.requests.jwks).toBe(1);
     await idp.replaceKeyKeepingKid('RS256');
-    await expect(verifier.verify(await idp.mint({ sub: 'after-restart' }))).resolves.toMatchObject({ sub: 'after-restart' });
+    await expect(verifier.verify(await idp.mint({ sub: 'after-restart' }))).resolves.toMatchObject({
+      sub: 'after-restart',
+    });
     expect(idp.requests.jwks).toBe(2);
   });
 
@@ -173,13 +197,20 @@ describe('key rotation', () => {
     await verifier.verify(await idp.mint({ sub: 'before' }));
     vi.setSystemTime(Date.now() + 31_000);
     await idp.replaceKeyKeepingKid('RS256');
-    await expect(verifier.verify(await idp.mint({ sub: 'after-restart' }))).resolves.toMatchObject({ sub: 'after-restart' });
+    await expect(verifier.verify(await idp.mint({ sub: 'after-restart' }))).resolves.toMatchObject({
+      sub: 'after-restart',
+    });
     expect(idp.requests.jwks).toBe(2);
   });
 
   it('a call that failed on the old key after another call refetched retries with the new key, no fetch', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
-    const source = new OidcKeySource({ issuer: idp.issuer, timeoutMs: 2000, cacheMaxAgeSeconds: 600, cooldownSeconds: 30 });
+    const source = new OidcKeySource({
+      issuer: idp.issuer,
+      timeoutMs: 2000,
+      cacheMaxAgeSeconds: 600,
+      cooldownSeconds: 30,
+    });
     // The next getKey answer is held until released: that call checks its signature with the key
     // it got after the other call has already reloaded the set (the cooldown is running by then).
     let holding: { taken: () => void; released: Promise<void> } | undefined;
@@ -219,10 +250,18 @@ describe('key rotation', () => {
     const attacker = await generateIdpKey('RS256');
     const forged = (sub: string) => idp.mint({ sub }, { kid: idp.keys.RS256.kid, key: attacker.privateKey });
     vi.setSystemTime(Date.now() + 31_000);
-    await expectSluiceError(verifier.verify(await forged('f1')), 'SLUICE_ERR_AUTH_INVALID', /signature verification failed/);
+    await expectSluiceError(
+      verifier.verify(await forged('f1')),
+      'SLUICE_ERR_AUTH_INVALID',
+      /signature verification failed/,
+    );
     expect(idp.requests.jwks).toBe(2);
     for (const sub of ['f2', 'f3', 'f4']) {
-      await expectSluiceError(verifier.verify(await forged(sub)), 'SLUICE_ERR_AUTH_INVALID', /signature verification failed/);
+      await expectSluiceError(
+        verifier.verify(await forged(sub)),
+        'SLUICE_ERR_AUTH_INVALID',
+        /signature verification failed/,
+      );
     }
     expect(idp.requests.jwks).toBe(2);
   });

@@ -39,13 +39,21 @@ describe('checkTokenShape', () => {
   it('passes an honest compact JWS and refuses the same one with a duplicate claim', async () => {
     const header = b64('{"alg":"RS256","kid":"k1"}');
     expect(() => checkTokenShape(`${header}.${b64('{"sub":"alice","exp":1}')}.c2ln`)).not.toThrow();
-    await expectSluiceError(() => checkTokenShape(`${header}.${b64('{"sub":"alice","sub":"root"}')}.c2ln`), 'SLUICE_ERR_AUTH_INVALID', /duplicate "sub" member in token payload/);
+    await expectSluiceError(
+      () => checkTokenShape(`${header}.${b64('{"sub":"alice","sub":"root"}')}.c2ln`),
+      'SLUICE_ERR_AUTH_INVALID',
+      /duplicate "sub" member in token payload/,
+    );
   });
 
   it('does not echo a duplicate name that is long or unusual (unverified attacker text)', async () => {
     const name = `<script>${'x'.repeat(100)}`;
     const payload = b64(`{${JSON.stringify(name)}:1,${JSON.stringify(name)}:2}`);
-    const err = await expectSluiceError(() => checkTokenShape(`${b64('{"alg":"RS256"}')}.${payload}.c2ln`), 'SLUICE_ERR_AUTH_INVALID', /^invalid token: duplicate member in token payload/);
+    const err = await expectSluiceError(
+      () => checkTokenShape(`${b64('{"alg":"RS256"}')}.${payload}.c2ln`),
+      'SLUICE_ERR_AUTH_INVALID',
+      /^invalid token: duplicate member in token payload/,
+    );
     expect(err.message).not.toContain('script');
   });
 

@@ -28,12 +28,24 @@ describe('valid tokens become an Identity', () => {
     const jti = randomUUID();
     const iat = now() - 5;
     const token = await idp.mint({
-      sub, jti, iat, exp: iat + 600, client_id: 'cli-rs', groups: ['eng', 'oncall'], scope: 'messages:write  models:read ',
+      sub,
+      jti,
+      iat,
+      exp: iat + 600,
+      client_id: 'cli-rs',
+      groups: ['eng', 'oncall'],
+      scope: 'messages:write  models:read ',
     });
     const identity = await verifier.verify(token);
     expect(identity).toEqual({
-      sub, iss: idp.issuer, clientId: 'cli-rs', groups: ['eng', 'oncall'], scopes: ['messages:write', 'models:read'],
-      tokenId: jti, issuedAt: iat, expiresAt: iat + 600,
+      sub,
+      iss: idp.issuer,
+      clientId: 'cli-rs',
+      groups: ['eng', 'oncall'],
+      scopes: ['messages:write', 'models:read'],
+      tokenId: jti,
+      issuedAt: iat,
+      expiresAt: iat + 600,
     });
     expect(Object.isFrozen(identity)).toBe(true);
     expect(Object.isFrozen(identity.groups)).toBe(true);
@@ -94,19 +106,35 @@ describe('valid tokens become an Identity', () => {
 describe('time claims', () => {
   it('refuses an expired token with AUTH_EXPIRED', async () => {
     const token = await idp.mint({ iat: now() - 600, exp: now() - 300 });
-    await expectSluiceError(verifier.verify(token), 'SLUICE_ERR_AUTH_EXPIRED', /token expired: obtain a new token/, token);
+    await expectSluiceError(
+      verifier.verify(token),
+      'SLUICE_ERR_AUTH_EXPIRED',
+      /token expired: obtain a new token/,
+      token,
+    );
   });
 
   it('accepts a token expired by less than the clock tolerance, refuses one just past it', async () => {
     const config = identityConfigFor(idp, { clockToleranceSeconds: 30 });
     const lenient = new OidcTokenVerifier(config);
-    await expect(lenient.verify(await idp.mint({ iat: now() - 100, exp: now() - 10 }))).resolves.toMatchObject({ sub: 'alice' });
-    await expectSluiceError(lenient.verify(await idp.mint({ iat: now() - 100, exp: now() - 40 })), 'SLUICE_ERR_AUTH_EXPIRED', /expired/);
+    await expect(lenient.verify(await idp.mint({ iat: now() - 100, exp: now() - 10 }))).resolves.toMatchObject({
+      sub: 'alice',
+    });
+    await expectSluiceError(
+      lenient.verify(await idp.mint({ iat: now() - 100, exp: now() - 40 })),
+      'SLUICE_ERR_AUTH_EXPIRED',
+      /expired/,
+    );
   });
 
   it('refuses a token that is not yet valid (nbf beyond the tolerance)', async () => {
     const token = await idp.mint({ nbf: now() + 600 });
-    await expectSluiceError(verifier.verify(token), 'SLUICE_ERR_AUTH_INVALID', /^invalid token: token not yet valid \(nbf\)$/, token);
+    await expectSluiceError(
+      verifier.verify(token),
+      'SLUICE_ERR_AUTH_INVALID',
+      /^invalid token: token not yet valid \(nbf\)$/,
+      token,
+    );
   });
 
   it('refuses a token issued in the future (iat beyond the tolerance)', async () => {
@@ -122,7 +150,12 @@ describe('time claims', () => {
   it('refuses a lifetime (exp - iat) above maxTokenLifetimeSeconds with AUTH_LIFETIME', async () => {
     const iat = now();
     const token = await idp.mint({ iat, exp: iat + 3601 });
-    await expectSluiceError(verifier.verify(token), 'SLUICE_ERR_AUTH_LIFETIME', /token lifetime 3601s exceeds the 3600s .*short-lived/, token);
+    await expectSluiceError(
+      verifier.verify(token),
+      'SLUICE_ERR_AUTH_LIFETIME',
+      /token lifetime 3601s exceeds the 3600s .*short-lived/,
+      token,
+    );
   });
 
   it('accepts a lifetime of exactly maxTokenLifetimeSeconds', async () => {
@@ -139,12 +172,21 @@ describe('time claims', () => {
 
   it('refuses an exp that is not after iat', async () => {
     const token = await idp.mint({ iat: now() + 20, exp: now() + 10 });
-    await expectSluiceError(verifier.verify(token), 'SLUICE_ERR_AUTH_INVALID', /expiry \(exp\) is not after issued-at \(iat\)/);
+    await expectSluiceError(
+      verifier.verify(token),
+      'SLUICE_ERR_AUTH_INVALID',
+      /expiry \(exp\) is not after issued-at \(iat\)/,
+    );
   });
 
   it.each(['exp', 'iat', 'sub', 'aud', 'iss'])('refuses a token without "%s"', async (claim) => {
     const token = await idp.mint({ [claim]: undefined });
-    await expectSluiceError(verifier.verify(token), 'SLUICE_ERR_AUTH_INVALID', new RegExp(`missing required claim "${claim}"`), token);
+    await expectSluiceError(
+      verifier.verify(token),
+      'SLUICE_ERR_AUTH_INVALID',
+      new RegExp(`missing required claim "${claim}"`),
+      token,
+    );
   });
 
   it('refuses a non-numeric exp', async () => {
@@ -156,7 +198,12 @@ describe('time claims', () => {
 describe('issuer, audience and subject', () => {
   it('refuses a token from another issuer', async () => {
     const token = await idp.mint({ iss: 'https://evil.example/issuer' });
-    await expectSluiceError(verifier.verify(token), 'SLUICE_ERR_AUTH_INVALID', /^invalid token: issuer mismatch$/, token);
+    await expectSluiceError(
+      verifier.verify(token),
+      'SLUICE_ERR_AUTH_INVALID',
+      /^invalid token: issuer mismatch$/,
+      token,
+    );
   });
 
   it('compares the issuer exactly (a trailing slash is another issuer)', async () => {
@@ -166,23 +213,39 @@ describe('issuer, audience and subject', () => {
 
   it('refuses a token for another audience', async () => {
     const token = await idp.mint({ aud: ['other-api', 'yet-another'] });
-    await expectSluiceError(verifier.verify(token), 'SLUICE_ERR_AUTH_INVALID', /^invalid token: audience mismatch$/, token);
+    await expectSluiceError(
+      verifier.verify(token),
+      'SLUICE_ERR_AUTH_INVALID',
+      /^invalid token: audience mismatch$/,
+      token,
+    );
   });
 
   it('refuses an empty or non-string sub', async () => {
-    await expectSluiceError(verifier.verify(await idp.mint({ sub: '' })), 'SLUICE_ERR_AUTH_INVALID', /invalid subject \(sub\)/);
-    await expectSluiceError(verifier.verify(await idp.mint({ sub: 42 })), 'SLUICE_ERR_AUTH_INVALID', /invalid subject \(sub\)/);
+    await expectSluiceError(
+      verifier.verify(await idp.mint({ sub: '' })),
+      'SLUICE_ERR_AUTH_INVALID',
+      /invalid subject \(sub\)/,
+    );
+    await expectSluiceError(
+      verifier.verify(await idp.mint({ sub: 42 })),
+      'SLUICE_ERR_AUTH_INVALID',
+      /invalid subject \(sub\)/,
+    );
   });
 });
 
 describe('construction', () => {
   it('refuses an HMAC secret shorter than 32 bytes', () => {
-    expect(() => new OidcTokenVerifier(identityConfigFor(idp, { algorithms: ['HS256'], hmacSecret: new Uint8Array(16) })))
-      .toThrow(/hmacSecret must be at least 32 bytes/);
+    expect(
+      () => new OidcTokenVerifier(identityConfigFor(idp, { algorithms: ['HS256'], hmacSecret: new Uint8Array(16) })),
+    ).toThrow(/hmacSecret must be at least 32 bytes/);
   });
 
   it('refuses an algorithm list that leaves nothing usable (none, HMAC without secret)', () => {
-    expect(() => new OidcTokenVerifier(identityConfigFor(idp, { algorithms: ['none', 'HS256'] }))).toThrow(/allows no usable algorithm/);
+    expect(() => new OidcTokenVerifier(identityConfigFor(idp, { algorithms: ['none', 'HS256'] }))).toThrow(
+      /allows no usable algorithm/,
+    );
   });
 });
 
@@ -205,7 +268,11 @@ describe('extractBearerToken', () => {
     ['a tab inside the value', 'Bearer aaaa.bbbb\t.cccc'],
     ['characters outside token68', 'Bearer aaaa.bbbb.cc"cc'],
   ])('refuses Bearer with %s as AUTH_INVALID', async (_name, header) => {
-    await expectSluiceError(() => extractBearerToken(header), 'SLUICE_ERR_AUTH_INVALID', /malformed Authorization header: Bearer must be followed by exactly one token/);
+    await expectSluiceError(
+      () => extractBearerToken(header),
+      'SLUICE_ERR_AUTH_INVALID',
+      /malformed Authorization header: Bearer must be followed by exactly one token/,
+    );
   });
 
   it.each([

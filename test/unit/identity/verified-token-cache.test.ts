@@ -31,7 +31,9 @@ describe('verified-token cache', () => {
   });
 
   it('never serves a token past its expiry (plus clock tolerance)', async () => {
-    const verifier = new OidcTokenVerifier(identityConfigFor(idp, { verifiedTokenCacheSeconds: 60, clockToleranceSeconds: 0 }));
+    const verifier = new OidcTokenVerifier(
+      identityConfigFor(idp, { verifiedTokenCacheSeconds: 60, clockToleranceSeconds: 0 }),
+    );
     const token = await idp.mint({ iat: now() - 1, exp: now() + 1 });
     await verifier.verify(token);
     // The clock moves past exp instead of the test waiting for it (only Date: timers and I/O stay real).
@@ -51,7 +53,9 @@ describe('verified-token cache', () => {
   });
 
   it('a key the IdP withdraws stops working once the cache entry lapses', async () => {
-    const verifier = new OidcTokenVerifier(identityConfigFor(idp, { verifiedTokenCacheSeconds: 1, jwksCooldownSeconds: 0 }));
+    const verifier = new OidcTokenVerifier(
+      identityConfigFor(idp, { verifiedTokenCacheSeconds: 1, jwksCooldownSeconds: 0 }),
+    );
     const token = await idp.mint({ sub: 'retired' });
     await verifier.verify(token);
     await idp.rotateKeys();

@@ -49,7 +49,14 @@ describe('entity corpus', () => {
       recall: s.tp + s.fn === 0 ? 1 : s.tp / (s.tp + s.fn),
       ...s,
     }));
-    console.log(rows.map((r) => `${r.type.padEnd(18)} P=${r.precision.toFixed(3)} R=${r.recall.toFixed(3)} tp=${r.tp} fp=${r.fp} fn=${r.fn}`).join('\n'));
+    console.log(
+      rows
+        .map(
+          (r) =>
+            `${r.type.padEnd(18)} P=${r.precision.toFixed(3)} R=${r.recall.toFixed(3)} tp=${r.tp} fp=${r.fp} fn=${r.fn}`,
+        )
+        .join('\n'),
+    );
     for (const r of rows) {
       expect(r.tp, `${r.type} has positives`).toBeGreaterThan(0);
       const structured = BUILTIN_PATTERNS.find((p) => p.type === r.type)!.structured;

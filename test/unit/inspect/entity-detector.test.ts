@@ -51,17 +51,24 @@ function msPerMb(text: string): number {
 }
 
 describe('EntityDetector on hostile input', () => {
-  it.each(Object.keys(ADVERSARIAL))('scans %s in linear time (doubling the input at most ~doubles the time)', (name) => {
-    const text = ADVERSARIAL[name]!;
-    const small = msPerMb(text.slice(0, text.length / 4));
-    const large = msPerMb(text);
-    // Catastrophic backtracking grows per-MB cost with length; linear scanning keeps it flat.
-    expect(large).toBeLessThan(Math.max(small * 3, 5) + 50);
-    expect(large).toBeLessThan(2_000);
-  });
+  it.each(Object.keys(ADVERSARIAL))(
+    'scans %s in linear time (doubling the input at most ~doubles the time)',
+    (name) => {
+      const text = ADVERSARIAL[name]!;
+      const small = msPerMb(text.slice(0, text.length / 4));
+      const large = msPerMb(text);
+      // Catastrophic backtracking grows per-MB cost with length; linear scanning keeps it flat.
+      expect(large).toBeLessThan(Math.max(small * 3, 5) + 50);
+      expect(large).toBeLessThan(2_000);
+    },
+  );
 
   it('reads text decoded from invalid UTF-8 and finds what is around the damage', () => {
-    const bytes = Buffer.concat([Buffer.from('mail '), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from(' bob@example.com \ud800 ok')]);
+    const bytes = Buffer.concat([
+      Buffer.from('mail '),
+      Buffer.from([0xff, 0xfe, 0xc3]),
+      Buffer.from(' bob@example.com \ud800 ok'),
+    ]);
     const found = detector.scan(bytes.toString('utf8') + '\ud800 jane@example.org');
     expect(found.map((m) => m.type)).toEqual(['EMAIL', 'EMAIL']);
   });
@@ -83,9 +90,22 @@ describe('EntityDetector on hostile input', () => {
     const body = {
       system: [{ type: 'text', text: 'ops@example.com' }],
       messages: [
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [{ type: 'text', text: 'card 4111111111111111' }] }] },
-        { role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'x', input: { 'to addr': 'a@example.com', list: ['b@example.com'] } }] },
-        { role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'ssn 123-45-6789' } }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 't', content: [{ type: 'text', text: 'card 4111111111111111' }] },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'tool_use', id: 't', name: 'x', input: { 'to addr': 'a@example.com', list: ['b@example.com'] } },
+          ],
+        },
+        {
+          role: 'user',
+          content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'ssn 123-45-6789' } }],
+        },
       ],
     };
     expect(scanRequest(body, detector).details).toEqual([
@@ -100,7 +120,9 @@ describe('EntityDetector on hostile input', () => {
 
 describe('custom entities from policy data', () => {
   it('adds them to the detector', () => {
-    const kit = buildDetectorKit({ sluice: { masking: { custom_entities: [{ type: 'TICKET', pattern: 'TCK-[0-9]{5}', max_length: 9 }] } } });
+    const kit = buildDetectorKit({
+      sluice: { masking: { custom_entities: [{ type: 'TICKET', pattern: 'TCK-[0-9]{5}', max_length: 9 }] } },
+    });
     expect(kit.detector.scan('see TCK-12345 and TCK-1').map((m) => m.type)).toEqual(['TICKET']);
   });
 
@@ -112,12 +134,17 @@ describe('custom entities from policy data', () => {
     ['(ab)', /non-capturing/],
   ])('refuses the unsafe pattern %s when the bundle loads', (pattern, reason) => {
     expect(unsafePatternReason(pattern)).toMatch(reason);
-    expect(() => patternsFromPolicyData({ sluice: { masking: { custom_entities: [{ type: 'BAD', pattern, max_length: 10 }] } } })).toThrow(/custom_entities/);
+    expect(() =>
+      patternsFromPolicyData({ sluice: { masking: { custom_entities: [{ type: 'BAD', pattern, max_length: 10 }] } } }),
+    ).toThrow(/custom_entities/);
   });
 
-  it.each(['(?:ab){1,3}', 'x(?:-[0-9])?', '(?:ab|cd)?e'])('accepts the bounded group %s (the ? of (?: is no quantifier)', (pattern) => {
-    expect(unsafePatternReason(pattern)).toBeUndefined();
-  });
+  it.each(['(?:ab){1,3}', 'x(?:-[0-9])?', '(?:ab|cd)?e'])(
+    'accepts the bounded group %s (the ? of (?: is no quantifier)',
+    (pattern) => {
+      expect(unsafePatternReason(pattern)).toBeUndefined();
+    },
+  );
 });
 
 /** Entities as written plainly, and the ways a character of them can be spelled to look the same. */
@@ -131,10 +158,30 @@ const PLAIN_ENTITIES: Array<[string, string]> = [
   ['US_SSN', '078-05-1120'],
   ['GITHUB_TOKEN', `ghp_${'a1B2'.repeat(9)}`],
 ];
-const LOOK_ALIKES: Record<string, string> = { a: '\u0430', e: '\u0435', o: '\u043e', p: '\u0440', c: '\u0441', x: '\u0445', A: '\u0410', B: '\u0392', E: '\u0415', K: '\u039a', T: '\u0422', Y: '\u03a5' };
+const LOOK_ALIKES: Record<string, string> = {
+  a: '\u0430',
+  e: '\u0435',
+  o: '\u043e',
+  p: '\u0440',
+  c: '\u0441',
+  x: '\u0445',
+  A: '\u0410',
+  B: '\u0392',
+  E: '\u0415',
+  K: '\u039a',
+  T: '\u0422',
+  Y: '\u03a5',
+};
 function spellings(c: string): string[] {
   const code = c.charCodeAt(0);
-  if (c >= '0' && c <= '9') return [c, String.fromCharCode(code + 0xfee0), String.fromCharCode(0x0660 + code - 48), String.fromCodePoint(0x1d7ce + code - 48), String.fromCharCode(0x0966 + code - 48)];
+  if (c >= '0' && c <= '9')
+    return [
+      c,
+      String.fromCharCode(code + 0xfee0),
+      String.fromCharCode(0x0660 + code - 48),
+      String.fromCodePoint(0x1d7ce + code - 48),
+      String.fromCharCode(0x0966 + code - 48),
+    ];
   if (/[A-Za-z]/.test(c)) {
     const bold = String.fromCodePoint((c <= 'Z' ? 0x1d400 : 0x1d41a) + (c.toLowerCase().charCodeAt(0) - 97));
     return [c, String.fromCharCode(code + 0xfee0), bold, ...(LOOK_ALIKES[c] ? [LOOK_ALIKES[c]] : [])];
@@ -147,9 +194,17 @@ function spellings(c: string): string[] {
 }
 const INVISIBLES = ['\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad', '\u202a', '\u2066', '\ufe0f', '\u034f'];
 /** One entity, each character spelled one of its ways, maybe followed by an invisible character. */
-const disguised = fc.constantFrom(...PLAIN_ENTITIES).chain(([type, plain]) =>
-  fc.tuple(...[...plain].map((c) => fc.tuple(fc.constantFrom(...spellings(c)), fc.option(fc.constantFrom(...INVISIBLES), { nil: '' }))))
-    .map((chars) => ({ type, plain, value: chars.map(([c, hidden]) => c + hidden).join('') })));
+const disguised = fc
+  .constantFrom(...PLAIN_ENTITIES)
+  .chain(([type, plain]) =>
+    fc
+      .tuple(
+        ...[...plain].map((c) =>
+          fc.tuple(fc.constantFrom(...spellings(c)), fc.option(fc.constantFrom(...INVISIBLES), { nil: '' })),
+        ),
+      )
+      .map((chars) => ({ type, plain, value: chars.map(([c, hidden]) => c + hidden).join('') })),
+  );
 
 describe('entities spelled with Unicode look-alikes (fast-check)', () => {
   it('finds each one once, its span covering every visible character, whatever the spelling', () => {
@@ -168,10 +223,19 @@ describe('entities spelled with Unicode look-alikes (fast-check)', () => {
   it('the trigger prefilter, run on the view, finds what a scan with every pattern finds', () => {
     const reference = new EntityDetector(undefined, { prefilter: false });
     fc.assert(
-      fc.property(fc.array(fc.oneof(disguised.map((d) => d.value), fc.string({ unit: 'grapheme', maxLength: 8 })), { maxLength: 5 }), (parts) => {
-        const text = parts.join(' ');
-        expect(detector.scan(text)).toEqual(reference.scan(text));
-      }),
+      fc.property(
+        fc.array(
+          fc.oneof(
+            disguised.map((d) => d.value),
+            fc.string({ unit: 'grapheme', maxLength: 8 }),
+          ),
+          { maxLength: 5 },
+        ),
+        (parts) => {
+          const text = parts.join(' ');
+          expect(detector.scan(text)).toEqual(reference.scan(text));
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -185,7 +249,8 @@ describe('trigger prefilter', () => {
     .map((line) => (JSON.parse(line) as { text: string }).text);
 
   it('finds exactly what a scan with every pattern finds, on every corpus text and all of them joined', () => {
-    for (const text of [...corpusTexts, corpusTexts.join('\n')]) expect(detector.scan(text)).toEqual(reference.scan(text));
+    for (const text of [...corpusTexts, corpusTexts.join('\n')])
+      expect(detector.scan(text)).toEqual(reference.scan(text));
   });
 
   it('every built-in pattern names a trigger, and prose without any trigger yields nothing', () => {

@@ -35,7 +35,20 @@ function expectFactsOrBadRequest(r: { facts?: RequestFacts; err?: unknown }): vo
 }
 
 /** Any text, Unicode included: zero-width and bidi characters, full-width forms, no-break spaces, astral characters. */
-const unicodeUnit = fc.constantFrom('\u200b', '\u00ad', '\u202e', '\ufeff', '\u00a0', '\uff20', '\uff14', '\u{1d7d2}', '\u0430', 'a', ' ', '\n');
+const unicodeUnit = fc.constantFrom(
+  '\u200b',
+  '\u00ad',
+  '\u202e',
+  '\ufeff',
+  '\u00a0',
+  '\uff20',
+  '\uff14',
+  '\u{1d7d2}',
+  '\u0430',
+  'a',
+  ' ',
+  '\n',
+);
 const text = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
@@ -44,23 +57,58 @@ const text = fc.oneof(
 );
 const block = fc.oneof(
   fc.record({ type: fc.constant('text'), text }),
-  fc.record({ type: fc.constant('image'), source: fc.record({ type: fc.constant('base64'), media_type: fc.constant('image/png'), data: fc.base64String({ maxLength: 16 }) }) }),
+  fc.record({
+    type: fc.constant('image'),
+    source: fc.record({
+      type: fc.constant('base64'),
+      media_type: fc.constant('image/png'),
+      data: fc.base64String({ maxLength: 16 }),
+    }),
+  }),
   fc.record({ type: fc.constant('tool_use'), id: text, name: text, input: fc.jsonValue({ maxDepth: 3 }) }),
-  fc.record({ type: fc.constant('tool_result'), tool_use_id: text, content: fc.oneof(text, fc.array(fc.record({ type: fc.constant('text'), text }), { maxLength: 3 })) }),
-  fc.record({ type: fc.constant('document'), source: fc.record({ type: fc.constant('text'), media_type: fc.constant('text/plain'), data: text }) }),
+  fc.record({
+    type: fc.constant('tool_result'),
+    tool_use_id: text,
+    content: fc.oneof(text, fc.array(fc.record({ type: fc.constant('text'), text }), { maxLength: 3 })),
+  }),
+  fc.record({
+    type: fc.constant('document'),
+    source: fc.record({ type: fc.constant('text'), media_type: fc.constant('text/plain'), data: text }),
+  }),
 );
 const content = fc.oneof(text, fc.array(block, { maxLength: 4 }));
-const tool = fc.record({ name: fc.string({ minLength: 1, maxLength: 20 }), type: fc.option(fc.constantFrom('web_search_20250305', 'code_execution_20250825', 'custom'), { nil: undefined }), input_schema: fc.constant({ type: 'object' }) }, { requiredKeys: ['name', 'input_schema'] });
-const skill = fc.record({ type: fc.constantFrom('anthropic', 'custom'), skill_id: fc.string({ minLength: 1, maxLength: 20 }), version: fc.option(fc.oneof(fc.string({ maxLength: 8 }), fc.integer()), { nil: undefined }) }, { requiredKeys: ['type', 'skill_id'] });
+const tool = fc.record(
+  {
+    name: fc.string({ minLength: 1, maxLength: 20 }),
+    type: fc.option(fc.constantFrom('web_search_20250305', 'code_execution_20250825', 'custom'), { nil: undefined }),
+    input_schema: fc.constant({ type: 'object' }),
+  },
+  { requiredKeys: ['name', 'input_schema'] },
+);
+const skill = fc.record(
+  {
+    type: fc.constantFrom('anthropic', 'custom'),
+    skill_id: fc.string({ minLength: 1, maxLength: 20 }),
+    version: fc.option(fc.oneof(fc.string({ maxLength: 8 }), fc.integer()), { nil: undefined }),
+  },
+  { requiredKeys: ['type', 'skill_id'] },
+);
 const validBody = fc.record(
   {
     model: fc.string({ minLength: 1, maxLength: 40 }),
     max_tokens: fc.integer({ min: 1, max: 2 ** 31 }),
-    messages: fc.array(fc.record({ role: fc.constantFrom('user' as const, 'assistant' as const), content }), { minLength: 1, maxLength: 4 }),
+    messages: fc.array(fc.record({ role: fc.constantFrom('user' as const, 'assistant' as const), content }), {
+      minLength: 1,
+      maxLength: 4,
+    }),
     system: content,
     stream: fc.boolean(),
     tools: fc.array(tool, { maxLength: 4 }),
-    container: fc.oneof(fc.constant(null), fc.string({ maxLength: 10 }), fc.record({ skills: fc.array(skill, { maxLength: 4 }) })),
+    container: fc.oneof(
+      fc.constant(null),
+      fc.string({ maxLength: 10 }),
+      fc.record({ skills: fc.array(skill, { maxLength: 4 }) }),
+    ),
     metadata: fc.jsonValue({ maxDepth: 3 }),
   },
   { requiredKeys: ['model', 'max_tokens', 'messages'] },
@@ -69,38 +117,65 @@ const validBody = fc.record(
 describe('inspectMessagesRequest (properties)', () => {
   it('any JSON value: facts or a SluiceError 400, for both operations', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...OPS), fc.jsonValue({ maxDepth: 6 }), (op, value) => expectFactsOrBadRequest(attempt(op, value))),
+      fc.property(fc.constantFrom(...OPS), fc.jsonValue({ maxDepth: 6 }), (op, value) =>
+        expectFactsOrBadRequest(attempt(op, value)),
+      ),
       { numRuns: 1000 },
     );
   });
 
   it('a valid body with any one field replaced by anything: facts or a SluiceError 400', () => {
-    const field = fc.constantFrom('model', 'max_tokens', 'messages', 'system', 'stream', 'tools', 'container', '__proto__', 'constructor');
+    const field = fc.constantFrom(
+      'model',
+      'max_tokens',
+      'messages',
+      'system',
+      'stream',
+      'tools',
+      'container',
+      '__proto__',
+      'constructor',
+    );
     fc.assert(
-      fc.property(fc.constantFrom(...OPS), validBody, field, fc.anything({ maxDepth: 4, withNullPrototype: true, withBigInt: true, withDate: true, withMap: true }), (op, body, key, value) => {
-        const mutated: Record<string, unknown> = { ...body };
-        Object.defineProperty(mutated, key, { value, enumerable: true, configurable: true, writable: true });
-        expectFactsOrBadRequest(attempt(op, mutated));
-      }),
+      fc.property(
+        fc.constantFrom(...OPS),
+        validBody,
+        field,
+        fc.anything({ maxDepth: 4, withNullPrototype: true, withBigInt: true, withDate: true, withMap: true }),
+        (op, body, key, value) => {
+          const mutated: Record<string, unknown> = { ...body };
+          Object.defineProperty(mutated, key, { value, enumerable: true, configurable: true, writable: true });
+          expectFactsOrBadRequest(attempt(op, mutated));
+        },
+      ),
       { numRuns: 1000 },
     );
   });
 
   it('arbitrary bytes through the whole body pipeline (parse, then inspect): facts or a SluiceError 400', () => {
-    const nearJson = validBody.chain((b) => fc.tuple(fc.constant(JSON.stringify(b)), fc.nat(), fc.string({ unit: 'binary', maxLength: 6 }))).map(([s, at, junk]) => {
-      const i = at % (s.length + 1);
-      return Buffer.from(s.slice(0, i) + junk + s.slice(i + junk.length));
-    });
+    const nearJson = validBody
+      .chain((b) => fc.tuple(fc.constant(JSON.stringify(b)), fc.nat(), fc.string({ unit: 'binary', maxLength: 6 })))
+      .map(([s, at, junk]) => {
+        const i = at % (s.length + 1);
+        return Buffer.from(s.slice(0, i) + junk + s.slice(i + junk.length));
+      });
     fc.assert(
-      fc.property(fc.constantFrom(...OPS), fc.oneof(nearJson, fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b))), (op, raw) => {
-        let r: { facts?: RequestFacts; err?: unknown };
-        try {
-          r = attempt(op, parseJsonBody(raw).value);
-        } catch (err) {
-          r = { err };
-        }
-        expectFactsOrBadRequest(r);
-      }),
+      fc.property(
+        fc.constantFrom(...OPS),
+        fc.oneof(
+          nearJson,
+          fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
+        ),
+        (op, raw) => {
+          let r: { facts?: RequestFacts; err?: unknown };
+          try {
+            r = attempt(op, parseJsonBody(raw).value);
+          } catch (err) {
+            r = { err };
+          }
+          expectFactsOrBadRequest(r);
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -109,7 +184,11 @@ describe('inspectMessagesRequest (properties)', () => {
     fc.assert(
       fc.property(validBody, (body) => {
         // Through the bytes, as the gateway sees it.
-        const facts = inspectMessagesRequest('messages.create', parseJsonBody(Buffer.from(JSON.stringify(body))).value, ['b1']);
+        const facts = inspectMessagesRequest(
+          'messages.create',
+          parseJsonBody(Buffer.from(JSON.stringify(body))).value,
+          ['b1'],
+        );
         expect(facts.operation).toBe('messages.create');
         expect(facts.model).toBe(body.model);
         expect(facts.maxTokens).toBe(body.max_tokens);
@@ -121,10 +200,30 @@ describe('inspectMessagesRequest (properties)', () => {
         const tools = (body.tools ?? []).map((t) => ({ name: t.name, type: t.type ?? 'custom', family: family(t) }));
         expect(facts.tools).toEqual(tools);
         const skills = body.container && typeof body.container === 'object' ? body.container.skills : [];
-        expect(facts.skills).toEqual(skills.map((s) => ({ type: s.type, skill_id: s.skill_id, version: s.version === undefined ? undefined : String(s.version) })));
+        expect(facts.skills).toEqual(
+          skills.map((s) => ({
+            type: s.type,
+            skill_id: s.skill_id,
+            version: s.version === undefined ? undefined : String(s.version),
+          })),
+        );
         // Every text the prompt carries is in the policy's text.
         const texts = [body.system, ...body.messages.map((m) => m.content)].flatMap((c) =>
-          c === undefined ? [] : typeof c === 'string' ? [c] : c.flatMap((b) => (b.type === 'text' ? [b.text] : b.type === 'document' ? [b.source.data] : b.type === 'tool_result' ? (typeof b.content === 'string' ? [b.content] : b.content.map((x) => x.text)) : [])),
+          c === undefined
+            ? []
+            : typeof c === 'string'
+              ? [c]
+              : c.flatMap((b) =>
+                  b.type === 'text'
+                    ? [b.text]
+                    : b.type === 'document'
+                      ? [b.source.data]
+                      : b.type === 'tool_result'
+                        ? typeof b.content === 'string'
+                          ? [b.content]
+                          : b.content.map((x) => x.text)
+                        : [],
+                ),
         );
         for (const t of texts) expect(facts.text).toContain(t);
         // count_tokens reads the same prompt, without max_tokens.
@@ -182,7 +281,11 @@ describe('inspectMessagesRequest (properties)', () => {
     fc.assert(
       fc.property(fc.array(wrap, { minLength: 0, maxLength: 120 }), (wraps) => {
         const deep = wraps.reduce<unknown>((inner, w) => w(inner), 'leaf-text');
-        const r = attempt('messages.create', { model: 'm', max_tokens: 1, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: deep }] }] });
+        const r = attempt('messages.create', {
+          model: 'm',
+          max_tokens: 1,
+          messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: deep }] }],
+        });
         if (wraps.length <= 28) expect(r.facts?.text).toContain('leaf-text');
         else if (wraps.length > 33) expect((r.err as Error).message).toMatch(/nested deeper than 32/);
         expectFactsOrBadRequest(r);
@@ -205,16 +308,29 @@ describe('inspectMessagesRequest (properties)', () => {
       (c) => (c >= 'a' && c <= 'z' ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c),
     );
     fc.assert(
-      fc.property(fc.nat({ max: keyword.length }), fc.array(hide, { minLength: keyword.length, maxLength: keyword.length }), text, (at, ways, around) => {
-        const spelled = [...keyword].map((c, i) => ways[i]!(c));
-        const body = {
-          model: 'm',
-          max_tokens: 1,
-          messages: [{ role: 'user', content: [{ type: 'text', text: `${around} ${spelled.slice(0, at).join('')}` }, { type: 'text', text: `${spelled.slice(at).join('')} ${around}` }] }],
-        };
-        const facts = inspectMessagesRequest('messages.create', body, []);
-        expect(matcher.match(facts.text).keywords).toEqual([keyword]);
-      }),
+      fc.property(
+        fc.nat({ max: keyword.length }),
+        fc.array(hide, { minLength: keyword.length, maxLength: keyword.length }),
+        text,
+        (at, ways, around) => {
+          const spelled = [...keyword].map((c, i) => ways[i]!(c));
+          const body = {
+            model: 'm',
+            max_tokens: 1,
+            messages: [
+              {
+                role: 'user',
+                content: [
+                  { type: 'text', text: `${around} ${spelled.slice(0, at).join('')}` },
+                  { type: 'text', text: `${spelled.slice(at).join('')} ${around}` },
+                ],
+              },
+            ],
+          };
+          const facts = inspectMessagesRequest('messages.create', body, []);
+          expect(matcher.match(facts.text).keywords).toEqual([keyword]);
+        },
+      ),
       { numRuns: 1000 },
     );
   });

@@ -22,16 +22,33 @@ describe('inspectMessagesRequest', () => {
         stream: true,
         system: [{ type: 'text', text: 'be brief' }],
         messages: [
-          { role: 'user', content: [{ type: 'text', text: 'first' }, { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'doc body' } }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'first' },
+              { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'doc body' } },
+            ],
+          },
           { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'lookup', input: { q: 'x' } }] },
-          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: 'result text' }] }] },
+          {
+            role: 'user',
+            content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: 'result text' }] }],
+          },
         ],
-        tools: [{ name: 'lookup', input_schema: { type: 'object' } }, { type: 'code_execution_20250825', name: 'code_execution' }],
+        tools: [
+          { name: 'lookup', input_schema: { type: 'object' } },
+          { type: 'code_execution_20250825', name: 'code_execution' },
+        ],
         container: { skills: [{ type: 'anthropic', skill_id: 'xlsx', version: 'latest' }] },
       },
       parseBetas('skills-2025-10-02, code-execution-2025-08-25'),
     );
-    expect(facts).toMatchObject({ operation: 'messages.create', model: 'claude-sonnet-4-5', stream: true, maxTokens: 100 });
+    expect(facts).toMatchObject({
+      operation: 'messages.create',
+      model: 'claude-sonnet-4-5',
+      stream: true,
+      maxTokens: 100,
+    });
     expect(facts.skills).toEqual([{ type: 'anthropic', skill_id: 'xlsx', version: 'latest' }]);
     expect(facts.tools).toEqual([
       { name: 'lookup', type: 'custom', family: 'lookup' },
@@ -54,13 +71,20 @@ describe('inspectMessagesRequest', () => {
   it('refuses content nested deeper than any real request', () => {
     let deep: unknown = 'x';
     for (let i = 0; i < 10_000; i++) deep = [{ type: 'tool_result', tool_use_id: 't', content: deep }];
-    const err = refusal({ ...base, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: deep }] }] });
+    const err = refusal({
+      ...base,
+      messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: deep }] }],
+    });
     expect(err.status).toBe(400);
     expect(err.message).toMatch(/nested deeper/);
   });
 
   it('count_tokens needs no max_tokens', () => {
-    const facts = inspectMessagesRequest('messages.count_tokens', { model: 'm', messages: [{ role: 'user', content: 'hello' }] }, []);
+    const facts = inspectMessagesRequest(
+      'messages.count_tokens',
+      { model: 'm', messages: [{ role: 'user', content: 'hello' }] },
+      [],
+    );
     expect(facts.operation).toBe('messages.count_tokens');
     expect(facts.maxTokens).toBeUndefined();
   });

@@ -33,7 +33,11 @@ describe('normalizedView', () => {
     ['full-width letters, digits and at sign', '\uff4a\uff41\uff4e\uff45\uff20\uff11\uff12', 'jane@12'],
     ['mathematical bold digits (two UTF-16 units each)', '\u{1d7d2}\u{1d7cf}', '41'],
     ['Arabic-Indic and Devanagari digits', '\u0664\u0661 \u0967\u0968', '41 12'],
-    ['Cyrillic and Greek look-alikes, both cases', '\u0440\u0430\u0455\u0455 \u0397\u0395\u039b\u039b\u039f \u03b7', 'pass HEΛΛO n'],
+    [
+      'Cyrillic and Greek look-alikes, both cases',
+      '\u0440\u0430\u0455\u0455 \u0397\u0395\u039b\u039b\u039f \u03b7',
+      'pass HEΛΛO n',
+    ],
     ['dashes and the minus sign', '4111\u20131111\u20101111\u22121111', '4111-1111-1111-1111'],
     ['each kind of space as one space, each line break as one', 'a\u00a0b\u2009c\u3000d\te\r\nf', 'a b c d e\n\nf'],
     ['a ligature as its letters', '\ufb01le', 'file'],
@@ -62,26 +66,52 @@ describe('normalizedView', () => {
 
   // Strings of pieces that each read as something or nothing: every view character comes from
   // a span of the original that reads as that character, spans in order, nothing invented.
-  const piece = fc.constantFrom('a', 'Z', '4', '@', '.', ' ', '  ', '\n', '\u200b', '\u00ad', '\ufeff', '\u00a0', '\t',
-    '\uff14', '\uff20', '\u{1d7d2}', '\u0664', '\u0430', '\u0397', '\ufb01', '\u2013', 'é', '\u{1f600}');
-  it.each(['seen', 'joined'] as const)('maps every character of a %s view to an ordered original span (fast-check)', (spaces) => {
-    fc.assert(
-      fc.property(fc.array(piece, { maxLength: 30 }), (pieces) => {
-        const text = pieces.join('');
-        const view = normalizedView(text, spaces);
-        if (!view) return;
-        let last = 0;
-        for (let i = 0; i < view.text.length; i++) {
-          const span = view.toOriginal(i, i + 1);
-          expect(span.start).toBeGreaterThanOrEqual(last);
-          expect(span.end).toBeGreaterThan(span.start);
-          expect(read(text.slice(span.start, span.end), spaces)).toContain(view.text[i]);
-          last = span.start;
-        }
-      }),
-      { numRuns: 1000 },
-    );
-  });
+  const piece = fc.constantFrom(
+    'a',
+    'Z',
+    '4',
+    '@',
+    '.',
+    ' ',
+    '  ',
+    '\n',
+    '\u200b',
+    '\u00ad',
+    '\ufeff',
+    '\u00a0',
+    '\t',
+    '\uff14',
+    '\uff20',
+    '\u{1d7d2}',
+    '\u0664',
+    '\u0430',
+    '\u0397',
+    '\ufb01',
+    '\u2013',
+    'é',
+    '\u{1f600}',
+  );
+  it.each(['seen', 'joined'] as const)(
+    'maps every character of a %s view to an ordered original span (fast-check)',
+    (spaces) => {
+      fc.assert(
+        fc.property(fc.array(piece, { maxLength: 30 }), (pieces) => {
+          const text = pieces.join('');
+          const view = normalizedView(text, spaces);
+          if (!view) return;
+          let last = 0;
+          for (let i = 0; i < view.text.length; i++) {
+            const span = view.toOriginal(i, i + 1);
+            expect(span.start).toBeGreaterThanOrEqual(last);
+            expect(span.end).toBeGreaterThan(span.start);
+            expect(read(text.slice(span.start, span.end), spaces)).toContain(view.text[i]);
+            last = span.start;
+          }
+        }),
+        { numRuns: 1000 },
+      );
+    },
+  );
 });
 
 describe('entities hidden with Unicode are found, and their original span is what gets masked', () => {
@@ -92,10 +122,18 @@ describe('entities hidden with Unicode are found, and their original span is wha
     ['an e-mail with a full-width at sign', 'EMAIL', 'jane.roe\uff20example.org'],
     ['an e-mail with no-break spaces around the at sign', 'EMAIL', 'jane.roe\u00a0@\u00a0example.org'],
     ['an e-mail with a Cyrillic look-alike letter (masked whole)', 'EMAIL', 'j\u0430ne.roe@ex\u0430mple.org'],
-    ['a card in full-width digits', 'CREDIT_CARD', '\uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11'],
+    [
+      'a card in full-width digits',
+      'CREDIT_CARD',
+      '\uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11',
+    ],
     ['a card with no-break spaces', 'CREDIT_CARD', '4111\u00a01111\u00a01111\u00a01111'],
     ['a card with dots', 'CREDIT_CARD', '4111.1111.1111.1111'],
-    ['a card in Arabic-Indic digits', 'CREDIT_CARD', '\u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661'],
+    [
+      'a card in Arabic-Indic digits',
+      'CREDIT_CARD',
+      '\u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661',
+    ],
     ['a card in mathematical digits', 'CREDIT_CARD', `\u{1d7d2}${'\u{1d7cf}'.repeat(15)}`],
     ['a card with doubled spaces', 'CREDIT_CARD', '4111  1111  1111  1111'],
     ['a card with tabs', 'CREDIT_CARD', '4111\t1111\t1111\t1111'],
@@ -120,11 +158,24 @@ describe('entities hidden with Unicode are found, and their original span is wha
   });
 
   it('any mix of invisible characters and odd spaces inside an e-mail hides nothing (fast-check)', () => {
-    const hidden = fc.constantFrom('\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad', '\u00a0', '\u202f', '\u2009', '\u034f', '\ufe0f');
+    const hidden = fc.constantFrom(
+      '\u200b',
+      '\u200c',
+      '\u200d',
+      '\u2060',
+      '\ufeff',
+      '\u00ad',
+      '\u00a0',
+      '\u202f',
+      '\u2009',
+      '\u034f',
+      '\ufe0f',
+    );
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.nat({ max: email.length }), hidden), { maxLength: 6 }), (inserts) => {
         let value = email;
-        for (const [at, ch] of [...inserts].sort((a, b) => b[0] - a[0])) value = value.slice(0, at) + ch + value.slice(at);
+        for (const [at, ch] of [...inserts].sort((a, b) => b[0] - a[0]))
+          value = value.slice(0, at) + ch + value.slice(at);
         const text = `mail: ${value} (work)`;
         const matches = found(text);
         expect(matches).toHaveLength(1);

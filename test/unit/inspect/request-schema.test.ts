@@ -23,10 +23,37 @@ const e = (label: string): string => `${label}.person@example.org`;
 
 /** Every label used below, so the test can check that each visible field was reached. */
 const VISIBLE = [
-  'system', 'cited', 'citedtitle', 'doctitle', 'doccontext', 'docdata', 'doccontent', 'srsource',
-  'srtitle', 'srcontent', 'srcited', 'toolresult', 'mcpresult', 'thinking', 'text', 'tooluse',
-  'inputkey', 'srvquery', 'mcpuse', 'mcpserver', 'wstitle', 'fetched', 'fetchtitle', 'stdout',
-  'stderr', 'bashout', 'editorview', 'tooldesc', 'schemadesc', 'city', 'outputdesc',
+  'system',
+  'cited',
+  'citedtitle',
+  'doctitle',
+  'doccontext',
+  'docdata',
+  'doccontent',
+  'srsource',
+  'srtitle',
+  'srcontent',
+  'srcited',
+  'toolresult',
+  'mcpresult',
+  'thinking',
+  'text',
+  'tooluse',
+  'inputkey',
+  'srvquery',
+  'mcpuse',
+  'mcpserver',
+  'wstitle',
+  'fetched',
+  'fetchtitle',
+  'stdout',
+  'stderr',
+  'bashout',
+  'editorview',
+  'tooldesc',
+  'schemadesc',
+  'city',
+  'outputdesc',
 ];
 
 const textSource = (data: string) => ({ type: 'text', media_type: 'text/plain', data });
@@ -179,7 +206,11 @@ function refusal(fn: () => unknown): SluiceError {
 
 describe('the request schema walk', () => {
   it('the fixture covers every block type the schema describes', () => {
-    const types = new Set(JSON.stringify(everyBlock()).match(/"type":"[a-z_]+"/g)!.map((t) => t.slice(8, -1)));
+    const types = new Set(
+      JSON.stringify(everyBlock())
+        .match(/"type":"[a-z_]+"/g)!
+        .map((t) => t.slice(8, -1)),
+    );
     for (const type of Object.keys(BLOCK_FIELDS)) expect(types, type).toContain(type);
   });
 

@@ -76,7 +76,10 @@ function cutAt(text: string, cuts: readonly number[]): string[] {
 
 /** Every `size` characters. */
 const every = (text: string, size: number): string[] =>
-  cutAt(text, Array.from({ length: Math.ceil(text.length / size) }, (_, i) => i * size));
+  cutAt(
+    text,
+    Array.from({ length: Math.ceil(text.length / size) }, (_, i) => i * size),
+  );
 
 describe('private keys in a stream', () => {
   for (const [name, pem] of Object.entries(KEYS)) {
@@ -109,7 +112,10 @@ describe('private keys in a stream', () => {
 
     it(`${name}: no line of the key reaches the caller`, () => {
       const out = streamed(every(text, 3));
-      for (const line of pem.trim().split('\n').filter((l) => l.length > 0)) {
+      for (const line of pem
+        .trim()
+        .split('\n')
+        .filter((l) => l.length > 0)) {
         expect(out, line.slice(0, 12)).not.toContain(line);
       }
       expect(out).not.toContain('-----');

@@ -23,6 +23,8 @@ describe('placeholder numbering', () => {
   it('holds keyed hashes, never the values', () => {
     const n = new PlaceholderNumbering(key);
     n.numberFor('EMAIL', 'secret.person@example.com');
-    expect(JSON.stringify([...(n as unknown as { byDigest: Map<string, number> }).byDigest.keys()])).not.toContain('secret.person');
+    expect(JSON.stringify([...(n as unknown as { byDigest: Map<string, number> }).byDigest.keys()])).not.toContain(
+      'secret.person',
+    );
   });
 });

@@ -34,7 +34,12 @@ function messageWithServerTools(): { content: unknown[] } {
   return {
     content: [
       { type: 'redacted_thinking', data: OPAQUE },
-      { type: 'server_tool_use', id: 'srvtoolu_1', name: 'web_fetch', input: { url: `https://example.com/?k=${AWS_KEY}` } },
+      {
+        type: 'server_tool_use',
+        id: 'srvtoolu_1',
+        name: 'web_fetch',
+        input: { url: `https://example.com/?k=${AWS_KEY}` },
+      },
       {
         type: 'web_fetch_tool_result',
         tool_use_id: 'srvtoolu_1',
@@ -42,25 +47,72 @@ function messageWithServerTools(): { content: unknown[] } {
           type: 'web_fetch_result',
           url: 'https://example.com/',
           retrieved_at: '2026-11-01T00:00:00Z',
-          content: { type: 'document', title: 'Config', citations: null, source: { type: 'text', media_type: 'text/plain', data: `the config holds ${AWS_KEY} today` } },
+          content: {
+            type: 'document',
+            title: 'Config',
+            citations: null,
+            source: { type: 'text', media_type: 'text/plain', data: `the config holds ${AWS_KEY} today` },
+          },
         },
       },
       {
         type: 'web_fetch_tool_result',
         tool_use_id: 'srvtoolu_2',
-        content: { type: 'web_fetch_result', url: 'https://example.com/a.pdf', retrieved_at: null, content: { type: 'document', title: null, citations: null, source: { type: 'base64', media_type: 'application/pdf', data: OPAQUE } } },
+        content: {
+          type: 'web_fetch_result',
+          url: 'https://example.com/a.pdf',
+          retrieved_at: null,
+          content: {
+            type: 'document',
+            title: null,
+            citations: null,
+            source: { type: 'base64', media_type: 'application/pdf', data: OPAQUE },
+          },
+        },
       },
-      { type: 'code_execution_tool_result', tool_use_id: 'srvtoolu_3', content: { type: 'code_execution_result', stdout: `found ${AWS_KEY}\n`, stderr: '', return_code: 0, content: [] } },
-      { type: 'encrypted_code_execution_result', encrypted_stdout: OPAQUE, stderr: `warn ${AWS_KEY}`, return_code: 0, content: [] },
+      {
+        type: 'code_execution_tool_result',
+        tool_use_id: 'srvtoolu_3',
+        content: {
+          type: 'code_execution_result',
+          stdout: `found ${AWS_KEY}\n`,
+          stderr: '',
+          return_code: 0,
+          content: [],
+        },
+      },
+      {
+        type: 'encrypted_code_execution_result',
+        encrypted_stdout: OPAQUE,
+        stderr: `warn ${AWS_KEY}`,
+        return_code: 0,
+        content: [],
+      },
       {
         type: 'web_search_tool_result',
         tool_use_id: 'srvtoolu_4',
-        content: [{ type: 'web_search_result', url: 'https://example.com/s', title: `Leaked ${AWS_KEY}`, encrypted_content: OPAQUE, page_age: null }],
+        content: [
+          {
+            type: 'web_search_result',
+            url: 'https://example.com/s',
+            title: `Leaked ${AWS_KEY}`,
+            encrypted_content: OPAQUE,
+            page_age: null,
+          },
+        ],
       },
       {
         type: 'text',
         text: 'See the page.',
-        citations: [{ type: 'web_search_result_location', url: 'https://example.com/s', title: 'Leaked', encrypted_index: OPAQUE, cited_text: `key ${AWS_KEY} for [EMAIL_1]` }],
+        citations: [
+          {
+            type: 'web_search_result_location',
+            url: 'https://example.com/s',
+            title: 'Leaked',
+            encrypted_index: OPAQUE,
+            cited_text: `key ${AWS_KEY} for [EMAIL_1]`,
+          },
+        ],
       },
     ],
   };
@@ -76,8 +128,20 @@ function expectMaskedForCaller(content: unknown[]): void {
   expect(pdf!.content.content.source).toEqual({ type: 'base64', media_type: 'application/pdf', data: OPAQUE });
   expect(code!.content.stdout).toBe('found [AWS_ACCESS_KEY_1]\n');
   expect(encrypted).toMatchObject({ encrypted_stdout: OPAQUE, stderr: 'warn [AWS_ACCESS_KEY_1]' });
-  expect(search!.content[0]).toEqual({ type: 'web_search_result', url: 'https://example.com/s', title: 'Leaked [AWS_ACCESS_KEY_1]', encrypted_content: OPAQUE, page_age: null });
-  expect(text!.citations[0]).toEqual({ type: 'web_search_result_location', url: 'https://example.com/s', title: 'Leaked', encrypted_index: OPAQUE, cited_text: `key [AWS_ACCESS_KEY_1] for ${EMAIL}` });
+  expect(search!.content[0]).toEqual({
+    type: 'web_search_result',
+    url: 'https://example.com/s',
+    title: 'Leaked [AWS_ACCESS_KEY_1]',
+    encrypted_content: OPAQUE,
+    page_age: null,
+  });
+  expect(text!.citations[0]).toEqual({
+    type: 'web_search_result_location',
+    url: 'https://example.com/s',
+    title: 'Leaked',
+    encrypted_index: OPAQUE,
+    cited_text: `key [AWS_ACCESS_KEY_1] for ${EMAIL}`,
+  });
 }
 
 describe('response masking of server tool results and citations', () => {
@@ -105,22 +169,72 @@ describe('response masking of server tool results and citations', () => {
   it('masks the same on a stream: blocks that arrive whole in content_block_start, and citations_delta citations', () => {
     const plan = planWithMaskedPrompt();
     const message = messageWithServerTools();
-    const events = [formatSseEvent('message_start', { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [], stop_reason: null, usage: { input_tokens: 5, output_tokens: 1 } } })];
+    const events = [
+      formatSseEvent('message_start', {
+        type: 'message_start',
+        message: {
+          id: 'msg_1',
+          type: 'message',
+          role: 'assistant',
+          model: 'm',
+          content: [],
+          stop_reason: null,
+          usage: { input_tokens: 5, output_tokens: 1 },
+        },
+      }),
+    ];
     message.content.forEach((block, index) => {
       const b = block as Record<string, unknown>;
       if (b.type === 'text') {
-        events.push(formatSseEvent('content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } }));
-        for (const citation of b.citations as unknown[]) events.push(formatSseEvent('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'citations_delta', citation } }));
-        events.push(formatSseEvent('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: b.text } }));
+        events.push(
+          formatSseEvent('content_block_start', {
+            type: 'content_block_start',
+            index,
+            content_block: { type: 'text', text: '' },
+          }),
+        );
+        for (const citation of b.citations as unknown[])
+          events.push(
+            formatSseEvent('content_block_delta', {
+              type: 'content_block_delta',
+              index,
+              delta: { type: 'citations_delta', citation },
+            }),
+          );
+        events.push(
+          formatSseEvent('content_block_delta', {
+            type: 'content_block_delta',
+            index,
+            delta: { type: 'text_delta', text: b.text },
+          }),
+        );
       } else if (b.type === 'server_tool_use') {
-        events.push(formatSseEvent('content_block_start', { type: 'content_block_start', index, content_block: { ...b, input: {} } }));
-        events.push(formatSseEvent('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(b.input) } }));
+        events.push(
+          formatSseEvent('content_block_start', {
+            type: 'content_block_start',
+            index,
+            content_block: { ...b, input: {} },
+          }),
+        );
+        events.push(
+          formatSseEvent('content_block_delta', {
+            type: 'content_block_delta',
+            index,
+            delta: { type: 'input_json_delta', partial_json: JSON.stringify(b.input) },
+          }),
+        );
       } else {
         events.push(formatSseEvent('content_block_start', { type: 'content_block_start', index, content_block: b }));
       }
       events.push(formatSseEvent('content_block_stop', { type: 'content_block_stop', index }));
     });
-    events.push(formatSseEvent('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 9 } }));
+    events.push(
+      formatSseEvent('message_delta', {
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { output_tokens: 9 },
+      }),
+    );
     events.push(formatSseEvent('message_stop', { type: 'message_stop' }));
 
     const masker = new SseStreamMasker(plan);

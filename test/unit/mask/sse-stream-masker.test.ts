@@ -36,18 +36,44 @@ function streamOf(text: string, cuts: number[]): string {
   }
   const ev = (event: string, data: unknown): string => formatSseEvent(event, data);
   return [
-    ev('message_start', { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [], stop_reason: null, usage: { input_tokens: 5, output_tokens: 1 } } }),
+    ev('message_start', {
+      type: 'message_start',
+      message: {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: 'm',
+        content: [],
+        stop_reason: null,
+        usage: { input_tokens: 5, output_tokens: 1 },
+      },
+    }),
     ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
     ev('ping', { type: 'ping' }),
-    ...pieces.map((t) => ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t } })),
+    ...pieces.map((t) =>
+      ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t } }),
+    ),
     ev('content_block_stop', { type: 'content_block_stop', index: 0 }),
-    ev('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 42 } }),
+    ev('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: 42 },
+    }),
     ev('message_stop', { type: 'message_stop' }),
   ].join('');
 }
 
 /** Runs the masker over `sse` cut into byte chunks at `cuts`; returns what the client got, parsed. */
-function run(sse: string, byteCuts: number[], directive = ALL): { text: string; message: { usage: { output_tokens: number }; content: Array<{ text: string }> }; events: string[]; raw: string } {
+function run(
+  sse: string,
+  byteCuts: number[],
+  directive = ALL,
+): {
+  text: string;
+  message: { usage: { output_tokens: number }; content: Array<{ text: string }> };
+  events: string[];
+  raw: string;
+} {
   const bytes = Buffer.from(sse);
   const masker = new SseStreamMasker(new MaskPlan(kit, directive, Buffer.alloc(32)));
   const recorder = new SseRecorder();
@@ -118,7 +144,12 @@ describe('SseStreamMasker', () => {
   });
 
   it('masks cards in full-width, mathematical and Arabic-Indic digits or with doubled spaces, at every delta cut', () => {
-    const cards = ['\uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11', `\u{1d7d2}${'\u{1d7cf}'.repeat(15)}`, '\u0664\u0661\u0661\u0661\u2060\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661', '4111  1111\u200b  1111  1111'];
+    const cards = [
+      '\uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11',
+      `\u{1d7d2}${'\u{1d7cf}'.repeat(15)}`,
+      '\u0664\u0661\u0661\u0661\u2060\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661',
+      '4111  1111\u200b  1111  1111',
+    ];
     const text = `Cards: ${cards.join(', ')}; mail j\u0430ne.roe\u00ad@example.org.`;
     const want = expected(text);
     expect(want).toBe('Cards: [CREDIT_CARD_1], [CREDIT_CARD_2], [CREDIT_CARD_3], [CREDIT_CARD_4]; mail [EMAIL_1].');
@@ -144,13 +175,21 @@ describe('SseStreamMasker', () => {
 
   it('masks a PEM private key whole in a stream exactly as in a JSON answer, however its deltas are cut', () => {
     // Generated at test time: no key material in the repository.
-    const pem = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const pem = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    }) as string;
     const text = `the key:\n${pem}\nkeep it safe.`;
     const want = expected(text);
     expect(want).toBe('the key:\n[PRIVATE_KEY_1]\n\nkeep it safe.');
     const lines = text.split('\n');
     const lineStarts = lines.map((_, i) => lines.slice(0, i).join('\n').length + (i > 0 ? 1 : 0));
-    const cutSets = [lineStarts, lineStarts.map((c) => c + 5), [text.indexOf('-----END'), text.indexOf('-----END') + 9], Array.from({ length: 60 }, (_, i) => i * 17)];
+    const cutSets = [
+      lineStarts,
+      lineStarts.map((c) => c + 5),
+      [text.indexOf('-----END'), text.indexOf('-----END') + 9],
+      Array.from({ length: 60 }, (_, i) => i * 17),
+    ];
     for (const cuts of cutSets) {
       const { text: got, raw } = run(streamOf(text, cuts), []);
       expect(got).toBe(want);
@@ -160,12 +199,28 @@ describe('SseStreamMasker', () => {
 
   it('keeps event order, usage and pings, and adds no delay when a chunk ends on a break', () => {
     const { message, events } = run(streamOf('Hello there! How are you? ', [7, 13]), []);
-    expect(events.filter((e, i) => e !== 'content_block_delta' || events[i - 1] !== 'content_block_delta')).toEqual(['message_start', 'content_block_start', 'ping', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+    expect(events.filter((e, i) => e !== 'content_block_delta' || events[i - 1] !== 'content_block_delta')).toEqual([
+      'message_start',
+      'content_block_start',
+      'ping',
+      'content_block_delta',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
+    ]);
     expect(message.content[0]!.text).toBe('Hello there! How are you? ');
     expect(message.usage.output_tokens).toBe(42);
     const masker = new SseStreamMasker(new MaskPlan(kit, ALL, Buffer.alloc(32)));
     masker.push(Buffer.from(streamOf('', []).split('event: content_block_stop')[0]!));
-    const first = masker.push(Buffer.from(formatSseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hello! ' } })));
+    const first = masker.push(
+      Buffer.from(
+        formatSseEvent('content_block_delta', {
+          type: 'content_block_delta',
+          index: 0,
+          delta: { type: 'text_delta', text: 'Hello! ' },
+        }),
+      ),
+    );
     expect(first.client).toContain('"text":"Hello! "');
   });
 
@@ -185,8 +240,24 @@ describe('SseStreamMasker', () => {
 
   it('lets pings through while text is held', () => {
     const masker = new SseStreamMasker(new MaskPlan(kit, ALL, Buffer.alloc(32)));
-    masker.push(Buffer.from(formatSseEvent('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })));
-    const held = masker.push(Buffer.from(formatSseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'key sk-ant-api03-Qw3' } })));
+    masker.push(
+      Buffer.from(
+        formatSseEvent('content_block_start', {
+          type: 'content_block_start',
+          index: 0,
+          content_block: { type: 'text', text: '' },
+        }),
+      ),
+    );
+    const held = masker.push(
+      Buffer.from(
+        formatSseEvent('content_block_delta', {
+          type: 'content_block_delta',
+          index: 0,
+          delta: { type: 'text_delta', text: 'key sk-ant-api03-Qw3' },
+        }),
+      ),
+    );
     expect(held.client).not.toContain('Qw3');
     const ping = masker.push(Buffer.from(formatSseEvent('ping', { type: 'ping' })));
     expect(ping.client).toBe('event: ping\ndata: {"type":"ping"}\n\n');
@@ -194,30 +265,64 @@ describe('SseStreamMasker', () => {
 
   it('masks tool input split across input_json_delta fragments and keeps it valid JSON', () => {
     const input = JSON.stringify({ to: SECRETS[1], note: 'line\nsk-ant-api03-' + 'Qw3'.repeat(31) });
-    const ev = (t: string): string => formatSseEvent('content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: t } });
-    const sse = formatSseEvent('content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 't', name: 'send', input: {} } })
-      + [...input.matchAll(/.{1,5}/gs)].map((m) => ev(m[0])).join('') + formatSseEvent('content_block_stop', { type: 'content_block_stop', index: 1 });
+    const ev = (t: string): string =>
+      formatSseEvent('content_block_delta', {
+        type: 'content_block_delta',
+        index: 1,
+        delta: { type: 'input_json_delta', partial_json: t },
+      });
+    const sse =
+      formatSseEvent('content_block_start', {
+        type: 'content_block_start',
+        index: 1,
+        content_block: { type: 'tool_use', id: 't', name: 'send', input: {} },
+      }) +
+      [...input.matchAll(/.{1,5}/gs)].map((m) => ev(m[0])).join('') +
+      formatSseEvent('content_block_stop', { type: 'content_block_stop', index: 1 });
     const masker = new SseStreamMasker(new MaskPlan(kit, ALL, Buffer.alloc(32)));
     const out = masker.push(Buffer.from(sse)).client + masker.end().client;
-    const json = [...out.matchAll(/"partial_json":"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string).join('');
+    const json = [...out.matchAll(/"partial_json":"((?:[^"\\]|\\.)*)"/g)]
+      .map((m) => JSON.parse(`"${m[1]}"`) as string)
+      .join('');
     expect(JSON.parse(json)).toEqual({ to: '[EMAIL_1]', note: 'line\n[ANTHROPIC_API_KEY_1]' });
   });
 
   it('masks tool input whose entities are spelled with JSON escapes (\\u0040, \\u0041…), wherever the fragments and bytes are cut', () => {
     // What a model could write to slip an address or key past a scanner that reads the raw JSON text.
-    const partialJson = '{"to":"jane.roe\\u0040example.org","key":"\\u0041KIAQWERTYUI2345ABCD","note":"caf\\u00e9 \\ud83c\\udf0d ok"}';
+    const partialJson =
+      '{"to":"jane.roe\\u0040example.org","key":"\\u0041KIAQWERTYUI2345ABCD","note":"caf\\u00e9 \\ud83c\\udf0d ok"}';
     expect(JSON.parse(partialJson)).toEqual({ to: SECRETS[1], key: SECRETS[3], note: 'café 🌍 ok' });
-    const ev = (t: string): string => formatSseEvent('content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: t } });
+    const ev = (t: string): string =>
+      formatSseEvent('content_block_delta', {
+        type: 'content_block_delta',
+        index: 1,
+        delta: { type: 'input_json_delta', partial_json: t },
+      });
     for (let fragment = 1; fragment <= 9; fragment += 4) {
-      const sse = formatSseEvent('content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 't', name: 'send', input: {} } })
-        + [...partialJson.matchAll(new RegExp(`.{1,${fragment}}`, 'gs'))].map((m) => ev(m[0])).join('') + formatSseEvent('content_block_stop', { type: 'content_block_stop', index: 1 });
+      const sse =
+        formatSseEvent('content_block_start', {
+          type: 'content_block_start',
+          index: 1,
+          content_block: { type: 'tool_use', id: 't', name: 'send', input: {} },
+        }) +
+        [...partialJson.matchAll(new RegExp(`.{1,${fragment}}`, 'gs'))].map((m) => ev(m[0])).join('') +
+        formatSseEvent('content_block_stop', { type: 'content_block_stop', index: 1 });
       for (let cut = 1; cut < sse.length; cut += 11) {
         const plan = new MaskPlan(kit, ALL, Buffer.alloc(32));
         const masker = new SseStreamMasker(plan);
-        const out = masker.push(Buffer.from(sse.slice(0, cut))).client + masker.push(Buffer.from(sse.slice(cut))).client + masker.end().client;
-        const json = [...out.matchAll(/"partial_json":"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string).join('');
+        const out =
+          masker.push(Buffer.from(sse.slice(0, cut))).client +
+          masker.push(Buffer.from(sse.slice(cut))).client +
+          masker.end().client;
+        const json = [...out.matchAll(/"partial_json":"((?:[^"\\]|\\.)*)"/g)]
+          .map((m) => JSON.parse(`"${m[1]}"`) as string)
+          .join('');
         // Numbered like the plain values: the placeholders name what the escapes spelled.
-        expect(JSON.parse(json)).toEqual({ to: '[EMAIL_1]', key: '[AWS_ACCESS_KEY_1]', note: 'caf\u00e9 \ud83c\udf0d ok' });
+        expect(JSON.parse(json)).toEqual({
+          to: '[EMAIL_1]',
+          key: '[AWS_ACCESS_KEY_1]',
+          note: 'caf\u00e9 \ud83c\udf0d ok',
+        });
         expect(plan.replacer.replace('EMAIL', SECRETS[1]!)).toBe('[EMAIL_1]');
       }
     }
@@ -236,9 +341,9 @@ describe('SseStreamMasker', () => {
       expect(client).toBe('');
       expect(masker.broken).toBe('content_block_delta');
       expect(record).toContain('[ANTHROPIC_API_KEY_1] [EMAIL_1]');
-      for (const out of [client, record]) for (const secret of [SECRETS[0]!, SECRETS[1]!]) expect(out).not.toContain(secret.slice(-10));
+      for (const out of [client, record])
+        for (const secret of [SECRETS[0]!, SECRETS[1]!]) expect(out).not.toContain(secret.slice(-10));
       expect(plan.ledger.entries()).toContainEqual({ type: 'EMAIL', count: 1, path: 'response.malformed_event' });
     }
   });
-
 });

@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { OPERATIONS, methodsFor, operationNamed, operationsMarkdownTable } from '../../../gateway/operations/operation-table.ts';
+import {
+  OPERATIONS,
+  methodsFor,
+  operationNamed,
+  operationsMarkdownTable,
+} from '../../../gateway/operations/operation-table.ts';
 
 describe('operation table', () => {
   it('is the route table of docs/routes.md, word for word', () => {
@@ -17,10 +22,16 @@ describe('operation table', () => {
 
   it('rebuilds upstream paths from what it understood, never from the caller path', () => {
     const get = operationNamed('models.get')!;
-    expect(get.upstreamPath({ params: { model_id: '../../v1/files' }, query: {} })).toBe('/v1/models/..%2F..%2Fv1%2Ffiles');
+    expect(get.upstreamPath({ params: { model_id: '../../v1/files' }, query: {} })).toBe(
+      '/v1/models/..%2F..%2Fv1%2Ffiles',
+    );
     const list = operationNamed('models.list')!;
-    expect(list.upstreamPath({ params: {}, query: { limit: '2', evil: 'x', after_id: ['a', 'b'] } })).toBe('/v1/models?limit=2');
-    expect(operationNamed('messages.create')!.upstreamPath({ params: {}, query: { beta: 'true' } })).toBe('/v1/messages');
+    expect(list.upstreamPath({ params: {}, query: { limit: '2', evil: 'x', after_id: ['a', 'b'] } })).toBe(
+      '/v1/models?limit=2',
+    );
+    expect(operationNamed('messages.create')!.upstreamPath({ params: {}, query: { beta: 'true' } })).toBe(
+      '/v1/messages',
+    );
   });
 
   it('knows the methods of each path, with or without a connection prefix', () => {

@@ -6,13 +6,19 @@ const sha256 = (s: string | Buffer): string => createHash('sha256').update(s).di
 
 describe('OPA bundle file digests', () => {
   it('hashes structured documents over sorted keys, without whitespace, numbers as written', () => {
-    expect(canonicalJson('{ "b": [1.0, 2e3, -0], "a": {"z": null, "y": true}, "c": "x" }')).toBe('{"a":{"y":true,"z":null},"b":[1.0,2e3,-0],"c":"x"}');
+    expect(canonicalJson('{ "b": [1.0, 2e3, -0], "a": {"z": null, "y": true}, "c": "x" }')).toBe(
+      '{"a":{"y":true,"z":null},"b":[1.0,2e3,-0],"c":"x"}',
+    );
     expect(hashBundleFile('data.json', Buffer.from('{"b":1,\n "a":2}'))).toBe(sha256('{"a":2,"b":1}'));
-    expect(hashBundleFile('sluice/data.json', Buffer.from('{"a":2,"b":1}'))).toBe(hashBundleFile('data.json', Buffer.from('{ "b":1, "a":2 }')));
+    expect(hashBundleFile('sluice/data.json', Buffer.from('{"a":2,"b":1}'))).toBe(
+      hashBundleFile('data.json', Buffer.from('{ "b":1, "a":2 }')),
+    );
   });
 
   it("escapes strings as Go's encoder does (no HTML escaping, U+2028 escaped)", () => {
-    expect(canonicalJson('["<&>", "\\u2028", "tab\\t", "\\u0001", "é"]')).toBe('["<&>","\\u2028","tab\\t","\\u0001","é"]');
+    expect(canonicalJson('["<&>", "\\u2028", "tab\\t", "\\u0001", "é"]')).toBe(
+      '["<&>","\\u2028","tab\\t","\\u0001","é"]',
+    );
   });
 
   it('hashes Rego and WASM as raw bytes', () => {
@@ -27,6 +33,8 @@ describe('OPA bundle file digests', () => {
     expect(() => hashBundleFile('data.json', Buffer.from('{"a":1} x'))).toThrow(/trailing/);
     expect(() => hashBundleFile('policy.wasm', Buffer.from('x'), 'MD5')).toThrow(/unsupported hash algorithm "MD5"/);
     expect(() => hashBundleFile('data.yaml', Buffer.from('a: 1'))).toThrow(/data\.yaml is not supported/);
-    expect(hashBundleFile('policy.wasm', Buffer.from('x'), 'SHA-512')).toBe(createHash('sha512').update('x').digest('hex'));
+    expect(hashBundleFile('policy.wasm', Buffer.from('x'), 'SHA-512')).toBe(
+      createHash('sha512').update('x').digest('hex'),
+    );
   });
 });

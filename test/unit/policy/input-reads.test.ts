@@ -23,16 +23,30 @@ describe('readsPromptText', () => {
   it('does not count other input paths, text_matches included, nor data', () => {
     const others = [ref('request', 'model'), ref('request', 'text_matches', 'keywords'), ref('identity'), ref('now')];
     expect(readsPromptText(others)).toBe(false);
-    expect(readsPromptText([[{ type: 'var', value: 'data' }, { type: 'string', value: 'request' }, { type: 'string', value: 'text' }]])).toBe(false);
+    expect(
+      readsPromptText([
+        [
+          { type: 'var', value: 'data' },
+          { type: 'string', value: 'request' },
+          { type: 'string', value: 'text' },
+        ],
+      ]),
+    ).toBe(false);
     expect(readsPromptText([])).toBe(false);
   });
 });
 
 describe('manifestSaysReadsText', () => {
   it('is false only when the builder recorded false; absent means the text is passed', () => {
-    expect(manifestSaysReadsText({ revision: 'r', wasm: [], metadata: { sluice: { policy_reads_text: false } } })).toBe(false);
-    expect(manifestSaysReadsText({ revision: 'r', wasm: [], metadata: { sluice: { policy_reads_text: true } } })).toBe(true);
+    expect(manifestSaysReadsText({ revision: 'r', wasm: [], metadata: { sluice: { policy_reads_text: false } } })).toBe(
+      false,
+    );
+    expect(manifestSaysReadsText({ revision: 'r', wasm: [], metadata: { sluice: { policy_reads_text: true } } })).toBe(
+      true,
+    );
     expect(manifestSaysReadsText({ revision: 'r', wasm: [] })).toBe(true);
-    expect(manifestSaysReadsText({ revision: 'r', wasm: [], metadata: { sluice: { policy_reads_text: 'no' } } })).toBe(true);
+    expect(manifestSaysReadsText({ revision: 'r', wasm: [], metadata: { sluice: { policy_reads_text: 'no' } } })).toBe(
+      true,
+    );
   });
 });

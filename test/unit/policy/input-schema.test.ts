@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { policyInputSchema, POLICY_INPUT_SCHEMA_FILE } from '../../../scripts/policy-input-schema.ts';
 
 describe('policy input schema', () => {
-  it('is committed exactly as generated from the gateway\'s PolicyInput type', () => {
+  it("is committed exactly as generated from the gateway's PolicyInput type", () => {
     const committed = JSON.parse(readFileSync(POLICY_INPUT_SCHEMA_FILE, 'utf8')) as unknown;
     expect(committed, 'run: node --import tsx scripts/gen-policy-schema.ts').toEqual(policyInputSchema());
   });

@@ -11,15 +11,31 @@ describe('policy configuration', () => {
   });
 
   it('takes a bundle URL, a public key (also from SLUICE_POLICY_PUBLIC_KEY) and long polling', () => {
-    const { policy } = resolveConfig({ policy: { bundle: 'https://bundles.example/sluice.tar.gz', longPollingTimeoutSeconds: 30, polling: { minDelaySeconds: 5, maxDelaySeconds: 10 } } }, { SLUICE_POLICY_PUBLIC_KEY: '/etc/sluice/bundle.pub.pem' });
-    expect(policy).toMatchObject({ bundle: 'https://bundles.example/sluice.tar.gz', publicKey: '/etc/sluice/bundle.pub.pem', longPollingTimeoutSeconds: 30 });
+    const { policy } = resolveConfig(
+      {
+        policy: {
+          bundle: 'https://bundles.example/sluice.tar.gz',
+          longPollingTimeoutSeconds: 30,
+          polling: { minDelaySeconds: 5, maxDelaySeconds: 10 },
+        },
+      },
+      { SLUICE_POLICY_PUBLIC_KEY: '/etc/sluice/bundle.pub.pem' },
+    );
+    expect(policy).toMatchObject({
+      bundle: 'https://bundles.example/sluice.tar.gz',
+      publicKey: '/etc/sluice/bundle.pub.pem',
+      longPollingTimeoutSeconds: 30,
+    });
     expect(isBundleUrl(policy.bundle)).toBe(true);
     expect(isBundleUrl('bundles/build/sluice.tar.gz')).toBe(false);
   });
 
   it('reports inverted delays and unsupported URL schemes with their keys', () => {
     try {
-      resolveConfig({ policy: { bundle: 'ftp://x/b.tar.gz', polling: { minDelaySeconds: 10, maxDelaySeconds: 5 } } }, {});
+      resolveConfig(
+        { policy: { bundle: 'ftp://x/b.tar.gz', polling: { minDelaySeconds: 10, maxDelaySeconds: 5 } } },
+        {},
+      );
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
@@ -28,6 +44,8 @@ describe('policy configuration', () => {
         'policy.bundle: "ftp://x/b.tar.gz" is neither a file path nor an http(s) URL',
       ]);
     }
-    expect(() => resolveConfig({ policy: { longPollingTimeoutSeconds: 0 } }, {})).toThrow(/policy\.longPollingTimeoutSeconds/);
+    expect(() => resolveConfig({ policy: { longPollingTimeoutSeconds: 0 } }, {})).toThrow(
+      /policy\.longPollingTimeoutSeconds/,
+    );
   });
 });

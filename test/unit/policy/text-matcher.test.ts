@@ -10,12 +10,17 @@ describe('TextMatcher', () => {
   });
 
   it('finds keywords case-insensitively and reports them lower-cased', () => {
-    expect(matcher.match('About PROJECT nightingale and a Wire Transfer').keywords).toEqual(['project nightingale', 'wire transfer']);
+    expect(matcher.match('About PROJECT nightingale and a Wire Transfer').keywords).toEqual([
+      'project nightingale',
+      'wire transfer',
+    ]);
     expect(matcher.match('nightingales sing').keywords).toEqual([]);
   });
 
   it('reports each matching pattern by its RE2 source, honouring (?i)', () => {
-    expect(matcher.match('ssh db-01.CORP.example.com now').patterns).toEqual(['(?i)\\b[a-z0-9-]{1,63}\\.corp\\.example\\.com\\b']);
+    expect(matcher.match('ssh db-01.CORP.example.com now').patterns).toEqual([
+      '(?i)\\b[a-z0-9-]{1,63}\\.corp\\.example\\.com\\b',
+    ]);
     expect(matcher.match('emp-123456 is lower case').patterns).toEqual([]);
     expect(matcher.match('EMP-123456').patterns).toEqual(['EMP-[0-9]{6}']);
     expect(matcher.match('db-01.corp.example.org')).toEqual({ keywords: [], patterns: [] });
@@ -58,14 +63,48 @@ describe('TextMatcher', () => {
   });
 
   it('answers exactly as the regex alone on the text or its normalised view (the literal only skips hopeless texts)', () => {
-    const patterns = ['(?i)\\b[a-z0-9-]{1,63}\\.corp\\.example\\.com\\b', 'EMP-[0-9]{6}', '(?i)colou?r(?:ed|s)?', '(?i)\\p{Lu}{1,3}kelvin', 'ab\\.c{0,2}d'];
+    const patterns = [
+      '(?i)\\b[a-z0-9-]{1,63}\\.corp\\.example\\.com\\b',
+      'EMP-[0-9]{6}',
+      '(?i)colou?r(?:ed|s)?',
+      '(?i)\\p{Lu}{1,3}kelvin',
+      'ab\\.c{0,2}d',
+    ];
     const matcher = TextMatcher.fromRules({ patterns });
-    const pieces = ['.corp', '.CORP', '.example', '.Example', '.com', 'db-1', 'ſ', '\u212A', 'EMP-', 'emp-', '123456', 'colo', 'COLOU', 'r', 'ed', 'ab.', 'AB.', 'cc', 'd', ' ', '-', 'Kelvin', 'İ', 'σ', 'ς'];
+    const pieces = [
+      '.corp',
+      '.CORP',
+      '.example',
+      '.Example',
+      '.com',
+      'db-1',
+      'ſ',
+      '\u212A',
+      'EMP-',
+      'emp-',
+      '123456',
+      'colo',
+      'COLOU',
+      'r',
+      'ed',
+      'ab.',
+      'AB.',
+      'cc',
+      'd',
+      ' ',
+      '-',
+      'Kelvin',
+      'İ',
+      'σ',
+      'ς',
+    ];
     fc.assert(
       fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 14 }), (parts) => {
         const text = parts.join('');
         const view = normalizedView(text)?.text;
-        const expected = patterns.filter((p) => regExpFromRe2(p).test(text) || (view !== undefined && regExpFromRe2(p).test(view)));
+        const expected = patterns.filter(
+          (p) => regExpFromRe2(p).test(text) || (view !== undefined && regExpFromRe2(p).test(view)),
+        );
         expect(matcher.match(text).patterns).toEqual(expected);
       }),
       { numRuns: 3000 },

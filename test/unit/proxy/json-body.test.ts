@@ -32,12 +32,18 @@ const nested = (kinds: boolean[], filler: string): string => {
 describe('parseJsonBody (properties)', () => {
   it('arbitrary bytes: the value JSON.parse gives, or a SluiceError 400, nothing else', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 200 }).map((s) => new TextEncoder().encode(s))), (bytes) => {
-        const raw = Buffer.from(bytes);
-        const got = outcome(raw);
-        if (!got.ok) return expectBadRequest(got.err);
-        expect(got.value).toEqual(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw)));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 300 }),
+          fc.string({ unit: 'binary', maxLength: 200 }).map((s) => new TextEncoder().encode(s)),
+        ),
+        (bytes) => {
+          const raw = Buffer.from(bytes);
+          const got = outcome(raw);
+          if (!got.ok) return expectBadRequest(got.err);
+          expect(got.value).toEqual(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw)));
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -91,10 +97,18 @@ function refusal(raw: string): SluiceError | undefined {
 
 describe('duplicate keys (JSON.parse keeps the last, an upstream may read the first)', () => {
   const cases: Array<[string, string, string]> = [
-    ['top level', '{"messages":[{"role":"user","content":"4111 1111 1111 1111"}],"messages":[]}', 'body: key "messages"'],
+    [
+      'top level',
+      '{"messages":[{"role":"user","content":"4111 1111 1111 1111"}],"messages":[]}',
+      'body: key "messages"',
+    ],
     ['spelled with an escape', '{"model":"a","\\u006dodel":"b"}', 'body: key "model"'],
     ['escaped both times, differently', '{"\\u006dodel":"a","m\\u006fdel":"b"}', 'body: key "model"'],
-    ['in an object inside an array', '{"messages":[{"role":"user"},{"role":"user","content":"x","content":"y"}]}', 'messages[1]: key "content"'],
+    [
+      'in an object inside an array',
+      '{"messages":[{"role":"user"},{"role":"user","content":"x","content":"y"}]}',
+      'messages[1]: key "content"',
+    ],
     ['deep in a tool input', '{"a":{"b":[0,{"c":{"d":1,"d":2}}]}}', 'a.b[1].c: key "d"'],
     ['with a key that needs quoting in the path', '{"x y":{"k":1,"k":1}}', '["x y"]: key "k"'],
   ];
@@ -120,13 +134,22 @@ describe('duplicate keys (JSON.parse keeps the last, an upstream may read the fi
   it('any object with one key repeated anywhere inside it is refused (fast-check)', () => {
     const key = fc.constantFrom('model', 'messages', 'max_tokens', 'content', 'k');
     fc.assert(
-      fc.property(fc.jsonValue({ maxDepth: 4 }), key, fc.jsonValue({ maxDepth: 2 }), fc.nat(), fc.boolean(), (value, k, dup, at, escape) => {
-        // Wrap the value, put a duplicate of `k` into the innermost object on one path, spelled plain or escaped.
-        const spelled = escape ? `"\\u${k.charCodeAt(0).toString(16).padStart(4, '0')}${k.slice(1)}"` : JSON.stringify(k);
-        const doc = `{"outer":[${JSON.stringify(value)},{${JSON.stringify(k)}:${JSON.stringify(dup)},"x":${at},${spelled}:0}]}`;
-        const err = refusal(doc);
-        expect((err as SluiceError | undefined)?.code).toBe('SLUICE_ERR_DUPLICATE_KEY');
-      }),
+      fc.property(
+        fc.jsonValue({ maxDepth: 4 }),
+        key,
+        fc.jsonValue({ maxDepth: 2 }),
+        fc.nat(),
+        fc.boolean(),
+        (value, k, dup, at, escape) => {
+          // Wrap the value, put a duplicate of `k` into the innermost object on one path, spelled plain or escaped.
+          const spelled = escape
+            ? `"\\u${k.charCodeAt(0).toString(16).padStart(4, '0')}${k.slice(1)}"`
+            : JSON.stringify(k);
+          const doc = `{"outer":[${JSON.stringify(value)},{${JSON.stringify(k)}:${JSON.stringify(dup)},"x":${at},${spelled}:0}]}`;
+          const err = refusal(doc);
+          expect((err as SluiceError | undefined)?.code).toBe('SLUICE_ERR_DUPLICATE_KEY');
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -7,31 +7,59 @@ import type { Identity } from '../../../gateway/identity/identity.ts';
 import { GrantService } from '../../../gateway/access/grant-service.ts';
 import { FileGrantStore } from '../../../gateway/access/grant-store.ts';
 
-const who = (sub: string, groups: string[]): Identity => ({ sub, iss: 'i', clientId: undefined, groups, scopes: [], tokenId: undefined, issuedAt: 0, expiresAt: 0 });
+const who = (sub: string, groups: string[]): Identity => ({
+  sub,
+  iss: 'i',
+  clientId: undefined,
+  groups,
+  scopes: [],
+  tokenId: undefined,
+  issuedAt: 0,
+  expiresAt: 0,
+});
 const audit = new AuditLog([{ name: 'null', write: () => {}, flush: async () => {}, close: async () => {} }]);
 
 describe('GrantService', () => {
   it('activates on approval for N minutes, then expires; survives a store reopen', async () => {
     let clock = Date.parse('2025-06-01T12:00:00Z');
     const dir = await mkdtemp(join(tmpdir(), 'sluice-grt-'));
-    const grants = new GrantService(FileGrantStore.open(dir), audit, { approverGroups: ['admins'], maxMinutes: 60, connections: ['anthropic', 'secondary', 'tertiary'] }, () => new Date(clock));
+    const grants = new GrantService(
+      FileGrantStore.open(dir),
+      audit,
+      { approverGroups: ['admins'], maxMinutes: 60, connections: ['anthropic', 'secondary', 'tertiary'] },
+      () => new Date(clock),
+    );
     const g = await grants.request(who('gina', ['engineering']), 'secondary', 10, 'incident');
     expect(await grants.activeFor('gina')).toEqual([]);
-    await expect(grants.decide(g.id, who('carol', ['engineering']), 'approve', 'x')).rejects.toMatchObject({ code: 'SLUICE_ERR_FORBIDDEN' });
+    await expect(grants.decide(g.id, who('carol', ['engineering']), 'approve', 'x')).rejects.toMatchObject({
+      code: 'SLUICE_ERR_FORBIDDEN',
+    });
     await grants.decide(g.id, who('bob', ['admins']), 'approve', 'ok');
     expect(await grants.activeFor('gina')).toEqual(['secondary']);
-    const reopened = new GrantService(FileGrantStore.open(dir), audit, { approverGroups: ['admins'], maxMinutes: 60, connections: ['anthropic', 'secondary', 'tertiary'] }, () => new Date(clock));
+    const reopened = new GrantService(
+      FileGrantStore.open(dir),
+      audit,
+      { approverGroups: ['admins'], maxMinutes: 60, connections: ['anthropic', 'secondary', 'tertiary'] },
+      () => new Date(clock),
+    );
     expect(await reopened.activeFor('gina')).toEqual(['secondary']);
     clock += 10 * 60_000;
     expect(await reopened.activeFor('gina')).toEqual([]);
     expect((await reopened.get(g.id))!.state).toBe('expired');
-    await expect(reopened.request(who('gina', []), 'secondary', 61, 'too long')).rejects.toMatchObject({ code: 'SLUICE_ERR_BAD_REQUEST' });
+    await expect(reopened.request(who('gina', []), 'secondary', 61, 'too long')).rejects.toMatchObject({
+      code: 'SLUICE_ERR_BAD_REQUEST',
+    });
   });
 
   it('forgets ended grants last touched before the cut-off; active ones stay, in memory and on disk', async () => {
     let clock = Date.parse('2025-06-01T12:00:00Z');
     const dir = await mkdtemp(join(tmpdir(), 'sluice-grt-'));
-    const grants = new GrantService(FileGrantStore.open(dir), audit, { approverGroups: ['admins'], maxMinutes: 60, connections: ['anthropic', 'secondary', 'tertiary'] }, () => new Date(clock));
+    const grants = new GrantService(
+      FileGrantStore.open(dir),
+      audit,
+      { approverGroups: ['admins'], maxMinutes: 60, connections: ['anthropic', 'secondary', 'tertiary'] },
+      () => new Date(clock),
+    );
     const denied = await grants.request(who('gina', []), 'secondary', 10, 'x');
     await grants.decide(denied.id, who('bob', ['admins']), 'deny', 'no');
     const active = await grants.request(who('gina', []), 'anthropic', 60, 'y');
@@ -40,7 +68,12 @@ describe('GrantService', () => {
     expect(await grants.pruneFinished(new Date(clock))).toBe(1);
     expect(await grants.get(denied.id)).toBeUndefined();
     expect(await grants.activeFor('gina')).toEqual(['anthropic']);
-    const reopened = new GrantService(FileGrantStore.open(dir), audit, { approverGroups: ['admins'], maxMinutes: 60, connections: ['anthropic', 'secondary', 'tertiary'] }, () => new Date(clock));
+    const reopened = new GrantService(
+      FileGrantStore.open(dir),
+      audit,
+      { approverGroups: ['admins'], maxMinutes: 60, connections: ['anthropic', 'secondary', 'tertiary'] },
+      () => new Date(clock),
+    );
     expect(await reopened.get(denied.id)).toBeUndefined();
     expect((await reopened.get(active.id))?.state).toBe('approved');
   });
@@ -49,8 +82,19 @@ describe('GrantService', () => {
     const clock = Date.parse('2025-06-01T12:00:00Z');
     const dir = await mkdtemp(join(tmpdir(), 'sluice-grt-'));
     const store = FileGrantStore.open(dir);
-    const grants = new GrantService(store, audit, { approverGroups: ['admins'], maxMinutes: 60, connections: ['anthropic', 'secondary', 'tertiary'] }, () => new Date(clock));
-    const approve = async (sub: string, connection: string) => grants.decide((await grants.request(who(sub, []), connection, 10, 'x')).id, who('bob', ['admins']), 'approve', 'ok');
+    const grants = new GrantService(
+      store,
+      audit,
+      { approverGroups: ['admins'], maxMinutes: 60, connections: ['anthropic', 'secondary', 'tertiary'] },
+      () => new Date(clock),
+    );
+    const approve = async (sub: string, connection: string) =>
+      grants.decide(
+        (await grants.request(who(sub, []), connection, 10, 'x')).id,
+        who('bob', ['admins']),
+        'approve',
+        'ok',
+      );
     await approve('gina', 'anthropic');
     await approve('hank', 'secondary');
     const denied = await grants.request(who('gina', []), 'tertiary', 10, 'x');
@@ -58,7 +102,10 @@ describe('GrantService', () => {
     expect((await store.listFor('gina')).map((g) => g.connection).sort()).toEqual(['anthropic', 'tertiary']);
     expect(await grants.activeFor('hank')).toEqual(['secondary']);
     expect(await store.listFor('nobody')).toEqual([]);
-    expect((await FileGrantStore.open(dir).listFor('gina')).map((g) => g.connection).sort()).toEqual(['anthropic', 'tertiary']);
+    expect((await FileGrantStore.open(dir).listFor('gina')).map((g) => g.connection).sort()).toEqual([
+      'anthropic',
+      'tertiary',
+    ]);
     await grants.pruneFinished(new Date(clock + 60_000));
     expect((await store.listFor('gina')).map((g) => g.connection)).toEqual(['anthropic']);
   });

@@ -8,7 +8,16 @@ import { SessionService } from '../../../gateway/access/session-service.ts';
 import { FileSessionStore } from '../../../gateway/access/session-store.ts';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
-const token = (issuedAtMs: number): Identity => ({ sub: 'alice', iss: 'i', clientId: undefined, groups: [], scopes: [], tokenId: undefined, issuedAt: Math.floor(issuedAtMs / 1000), expiresAt: 0 });
+const token = (issuedAtMs: number): Identity => ({
+  sub: 'alice',
+  iss: 'i',
+  clientId: undefined,
+  groups: [],
+  scopes: [],
+  tokenId: undefined,
+  issuedAt: Math.floor(issuedAtMs / 1000),
+  expiresAt: 0,
+});
 
 let clock: number;
 let dir: string;
@@ -35,9 +44,14 @@ describe('SessionService', () => {
     const first = await sessions.enter(token(T0), 'anthropic');
     await sessions.setIdleTimeout(first.session.id, 10);
     clock += 30_000;
-    await expect(sessions.enter(token(T0), 'anthropic')).rejects.toMatchObject({ code: 'SLUICE_ERR_SESSION_REVOKED', status: 401 });
+    await expect(sessions.enter(token(T0), 'anthropic')).rejects.toMatchObject({
+      code: 'SLUICE_ERR_SESSION_REVOKED',
+      status: 401,
+    });
     // A token issued at T0+9s predates the revocation (T0+10s); one issued at T0+11s does not.
-    await expect(sessions.enter(token(T0 + 9000), 'anthropic')).rejects.toMatchObject({ code: 'SLUICE_ERR_SESSION_REVOKED' });
+    await expect(sessions.enter(token(T0 + 9000), 'anthropic')).rejects.toMatchObject({
+      code: 'SLUICE_ERR_SESSION_REVOKED',
+    });
     const next = await sessions.enter(token(T0 + 11_000), 'anthropic');
     expect(next.session.id).not.toBe(first.session.id);
     expect((await sessions.store.get(first.session.id))!.revokedAt).toBe('2025-06-01T12:00:10.000Z');

@@ -24,13 +24,37 @@ async function setup() {
     publish: (kind: StateKind, record: StateRecords[StateKind]) => void published.push([kind, record]),
     register: (kind: StateKind, target: StateTarget<StateKind>) => void targets.set(kind, target),
   } as StateRegistry;
-  const local = { approvals: FileApprovalStore.open(dir), sessions: FileSessionStore.open(dir), grants: FileGrantStore.open(dir) };
-  return { stores: replicateStores(local, registry), published, approvals: targets.get('approvals') as unknown as StateTarget<'approvals'> };
+  const local = {
+    approvals: FileApprovalStore.open(dir),
+    sessions: FileSessionStore.open(dir),
+    grants: FileGrantStore.open(dir),
+  };
+  return {
+    stores: replicateStores(local, registry),
+    published,
+    approvals: targets.get('approvals') as unknown as StateTarget<'approvals'>,
+  };
 }
 
 const pending: Approval = {
-  id: 'apr_1', state: 'pending', subject: 'alice', requesterGroups: [], connection: 'anthropic', operation: 'messages.create', model: null, bodySha256: 'x', reason: 'r',
-  labels: {}, findings: {}, approverGroups: ['admins'], decisionId: 'd', createdAt: '2026-01-01T00:00:00.000Z', expiresAt: '2099-01-01T00:00:00.000Z', verdict: null, usedAt: null, usedByDecisionId: null,
+  id: 'apr_1',
+  state: 'pending',
+  subject: 'alice',
+  requesterGroups: [],
+  connection: 'anthropic',
+  operation: 'messages.create',
+  model: null,
+  bodySha256: 'x',
+  reason: 'r',
+  labels: {},
+  findings: {},
+  approverGroups: ['admins'],
+  decisionId: 'd',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  expiresAt: '2099-01-01T00:00:00.000Z',
+  verdict: null,
+  usedAt: null,
+  usedByDecisionId: null,
 };
 
 describe('replicated stores', () => {
@@ -47,7 +71,11 @@ describe('replicated stores', () => {
     await stores.approvals.create(pending);
     const seen: string[] = [];
     stores.approvals.watch((a) => seen.push(a.state));
-    const approved: Approval = { ...pending, state: 'approved', verdict: { approver: 'bob', approverGroups: ['admins'], at: '2026-01-01T00:01:00.000Z', comment: 'ok' } };
+    const approved: Approval = {
+      ...pending,
+      state: 'approved',
+      verdict: { approver: 'bob', approverGroups: ['admins'], at: '2026-01-01T00:01:00.000Z', comment: 'ok' },
+    };
     await approvals.apply(approved);
     await approvals.apply(pending); // an older copy arriving late changes nothing
     expect(seen).toEqual(['approved']);

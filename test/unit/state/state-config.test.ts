@@ -20,6 +20,8 @@ describe('state.kafka config', () => {
 
   it('reports a bad broker address with its dotted key', () => {
     expect(() => resolveConfig({ state: { kafka: { brokers: ['no-port'] } } }, {})).toThrow(ConfigError);
-    expect(() => resolveConfig({ state: { kafka: { brokers: ['no-port'] } } }, {})).toThrow(/state\.kafka\.brokers\.0: host:port/);
+    expect(() => resolveConfig({ state: { kafka: { brokers: ['no-port'] } } }, {})).toThrow(
+      /state\.kafka\.brokers\.0: host:port/,
+    );
   });
 });

@@ -30,11 +30,19 @@ describe('header allow-lists', () => {
   });
 
   it('puts a bearer credential in authorization when the connection says so', () => {
-    expect(upstreamRequestHeaders({}, { header: 'authorization', value: 'Bearer k' })).toEqual({ authorization: 'Bearer k' });
+    expect(upstreamRequestHeaders({}, { header: 'authorization', value: 'Bearer k' })).toEqual({
+      authorization: 'Bearer k',
+    });
   });
 
   it('passes back rate-limit and retry headers only', () => {
-    const out = callerResponseHeaders({ 'retry-after': '3', 'anthropic-ratelimit-requests-remaining': '9', 'set-cookie': 'x', 'content-length': '10', 'request-id': 'req_1' });
+    const out = callerResponseHeaders({
+      'retry-after': '3',
+      'anthropic-ratelimit-requests-remaining': '9',
+      'set-cookie': 'x',
+      'content-length': '10',
+      'request-id': 'req_1',
+    });
     expect(out).toEqual({ 'retry-after': '3', 'anthropic-ratelimit-requests-remaining': '9', 'request-id': 'req_1' });
   });
 });

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SseFrameSplitter } from '../../../gateway/relay/sse-frame-splitter.ts';
 
-const STREAM = 'event: message_start\ndata: {"type":"message_start"}\n\nevent: ping\r\ndata: {"type": "ping"}\r\n\r\nevent: content_block_delta\ndata: {"text":"héllo ✓"}\n\n: comment\n\nevent: message_stop\ndata: {}';
+const STREAM =
+  'event: message_start\ndata: {"type":"message_start"}\n\nevent: ping\r\ndata: {"type": "ping"}\r\n\r\nevent: content_block_delta\ndata: {"text":"héllo ✓"}\n\n: comment\n\nevent: message_stop\ndata: {}';
 
 function split(bytes: Buffer, cuts: number[]): { frames: string[]; rest: string } {
   const splitter = new SseFrameSplitter();

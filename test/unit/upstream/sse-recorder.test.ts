@@ -13,13 +13,28 @@ const EXPECTED_MESSAGE = {
   role: 'assistant',
   model: 'claude-sonnet-4-5-20250929',
   content: [
-    { type: 'thinking', thinking: 'The user wants the weather in Zürich; I should call get_weather.', signature: 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds' },
+    {
+      type: 'thinking',
+      thinking: 'The user wants the weather in Zürich; I should call get_weather.',
+      signature: 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds',
+    },
     { type: 'text', text: 'Okay, let me check the weather in Zürich ☀️ for you — one moment.' },
-    { type: 'tool_use', id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', name: 'get_weather', input: { location: 'Zürich, CH', unit: 'celsius' } },
+    {
+      type: 'tool_use',
+      id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6',
+      name: 'get_weather',
+      input: { location: 'Zürich, CH', unit: 'celsius' },
+    },
   ],
   stop_reason: 'tool_use',
   stop_sequence: null,
-  usage: { input_tokens: 472, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 89, service_tier: 'standard' },
+  usage: {
+    input_tokens: 472,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+    output_tokens: 89,
+    service_tier: 'standard',
+  },
 };
 
 function record(chunks: Iterable<Uint8Array>, options?: ConstructorParameters<typeof SseRecorder>[0]): SseRecorder {
@@ -76,7 +91,11 @@ describe('SseRecorder on a recorded stream', () => {
 
 describe('SseRecorder on broken or hostile streams', () => {
   it('collects error events and counts data that is not JSON, keeping its raw text', () => {
-    const r = record([bytes(formatSseEvent('message_start', { type: 'message_start', message: { id: 'm', content: [], usage: {} } })), bytes('event: content_block_delta\ndata: {not json\n\n'), bytes(sseErrorEvent('overloaded_error', 'Overloaded'))]);
+    const r = record([
+      bytes(formatSseEvent('message_start', { type: 'message_start', message: { id: 'm', content: [], usage: {} } })),
+      bytes('event: content_block_delta\ndata: {not json\n\n'),
+      bytes(sseErrorEvent('overloaded_error', 'Overloaded')),
+    ]);
     expect(r.malformed).toBe(1);
     expect(r.events[1]).toMatchObject({ event: 'content_block_delta', data: '{not json' });
     expect(r.errors).toEqual([{ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }]);
@@ -91,13 +110,23 @@ describe('SseRecorder on broken or hostile streams', () => {
   });
 
   it('returns undefined without message_start, and ignores deltas before it', () => {
-    const r = record([bytes(formatSseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'x' } }))]);
+    const r = record([
+      bytes(
+        formatSseEvent('content_block_delta', {
+          type: 'content_block_delta',
+          index: 0,
+          delta: { type: 'text_delta', text: 'x' },
+        }),
+      ),
+    ]);
     expect(r.reconstruct()).toBeUndefined();
   });
 
   it('drops an event cut off by the end of the stream, and keeps unfinished tool JSON verbatim', () => {
     const text = FIXTURE.toString('utf8');
-    const cut = text.indexOf('data: {"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":", ');
+    const cut = text.indexOf(
+      'data: {"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":", ',
+    );
     const r = record([bytes(text.slice(0, cut + 40))]);
     expect(r.events.at(-1)?.event).toBe('content_block_delta');
     const message = r.reconstruct() as typeof EXPECTED_MESSAGE;
@@ -106,7 +135,12 @@ describe('SseRecorder on broken or hostile streams', () => {
   });
 
   it('discards an event that buffers more than maxEventChars and keeps parsing after it', () => {
-    const pieces = ['event: content_block_delta\ndata: {"text":"', ...Array<string>(10).fill('x'.repeat(500)), '"}\n\n', formatSseEvent('ping', { type: 'ping' })];
+    const pieces = [
+      'event: content_block_delta\ndata: {"text":"',
+      ...Array<string>(10).fill('x'.repeat(500)),
+      '"}\n\n',
+      formatSseEvent('ping', { type: 'ping' }),
+    ];
     const r = record(pieces.map(bytes), { maxEventChars: 1000 });
     expect(r.oversized).toBeGreaterThanOrEqual(1);
     expect(r.events.map((e) => e.event)).toEqual(['ping']);
@@ -114,11 +148,22 @@ describe('SseRecorder on broken or hostile streams', () => {
 
   it('merges message_delta usage as totals (nulls ignored) and appends citations', () => {
     const events = [
-      { type: 'message_start', message: { id: 'm', content: [], usage: { input_tokens: 5, output_tokens: 1, cache_read_input_tokens: 3 } } },
+      {
+        type: 'message_start',
+        message: { id: 'm', content: [], usage: { input_tokens: 5, output_tokens: 1, cache_read_input_tokens: 3 } },
+      },
       { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
-      { type: 'content_block_delta', index: 0, delta: { type: 'citations_delta', citation: { type: 'char_location', cited_text: 'c' } } },
+      {
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'citations_delta', citation: { type: 'char_location', cited_text: 'c' } },
+      },
       { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hi' } },
-      { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null, content: 'ignored' }, usage: { output_tokens: 7, cache_read_input_tokens: null } },
+      {
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn', stop_sequence: null, content: 'ignored' },
+        usage: { output_tokens: 7, cache_read_input_tokens: null },
+      },
     ];
     const r = record(events.map((e) => bytes(formatSseEvent(e.type, e))));
     expect(r.reconstruct()).toEqual({
@@ -132,8 +177,16 @@ describe('SseRecorder on broken or hostile streams', () => {
 
   it('cannot be used to pollute Object.prototype', () => {
     const r = new SseRecorder();
-    r.push(bytes('event: message_start\ndata: {"type":"message_start","message":{"__proto__":{"polluted":1},"content":[]}}\n\n'));
-    r.push(bytes('event: message_delta\ndata: {"type":"message_delta","delta":{"__proto__":{"polluted":2}},"usage":{"__proto__":{"polluted":3}}}\n\n'));
+    r.push(
+      bytes(
+        'event: message_start\ndata: {"type":"message_start","message":{"__proto__":{"polluted":1},"content":[]}}\n\n',
+      ),
+    );
+    r.push(
+      bytes(
+        'event: message_delta\ndata: {"type":"message_delta","delta":{"__proto__":{"polluted":2}},"usage":{"__proto__":{"polluted":3}}}\n\n',
+      ),
+    );
     r.end();
     expect(r.reconstruct()).toBeDefined();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -166,17 +219,49 @@ describe('SseRecorder properties', () => {
   });
 
   it('never throws on well-framed events carrying arbitrary or near-valid Messages data', () => {
-    const type = fc.constantFrom('message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop', 'error', 'ping');
-    const deltaType = fc.constantFrom('text_delta', 'input_json_delta', 'thinking_delta', 'signature_delta', 'citations_delta', 'other');
+    const type = fc.constantFrom(
+      'message_start',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
+      'error',
+      'ping',
+    );
+    const deltaType = fc.constantFrom(
+      'text_delta',
+      'input_json_delta',
+      'thinking_delta',
+      'signature_delta',
+      'citations_delta',
+      'other',
+    );
     const blockType = fc.constantFrom('text', 'tool_use', 'server_tool_use', 'thinking', 'redacted_thinking');
     const data = fc.oneof(
       fc.jsonValue(),
       fc.record({
         type,
         index: fc.oneof(fc.integer({ min: -1, max: 4 }), fc.jsonValue()),
-        message: fc.oneof(fc.record({ id: fc.string(), content: fc.oneof(fc.constant([]), fc.jsonValue()), usage: fc.jsonValue() }), fc.jsonValue()),
-        content_block: fc.oneof(fc.record({ type: blockType, text: fc.jsonValue(), input: fc.jsonValue() }), fc.jsonValue()),
-        delta: fc.oneof(fc.record({ type: deltaType, text: fc.jsonValue(), partial_json: fc.oneof(fc.string(), fc.jsonValue()), thinking: fc.jsonValue(), signature: fc.jsonValue(), stop_reason: fc.jsonValue() }), fc.jsonValue()),
+        message: fc.oneof(
+          fc.record({ id: fc.string(), content: fc.oneof(fc.constant([]), fc.jsonValue()), usage: fc.jsonValue() }),
+          fc.jsonValue(),
+        ),
+        content_block: fc.oneof(
+          fc.record({ type: blockType, text: fc.jsonValue(), input: fc.jsonValue() }),
+          fc.jsonValue(),
+        ),
+        delta: fc.oneof(
+          fc.record({
+            type: deltaType,
+            text: fc.jsonValue(),
+            partial_json: fc.oneof(fc.string(), fc.jsonValue()),
+            thinking: fc.jsonValue(),
+            signature: fc.jsonValue(),
+            stop_reason: fc.jsonValue(),
+          }),
+          fc.jsonValue(),
+        ),
         usage: fc.jsonValue(),
       }),
     );

@@ -12,13 +12,21 @@ function parse(text: string): EventSourceMessage[] {
 
 describe('formatSseEvent', () => {
   it('frames one event the way the Anthropic API does', () => {
-    expect(formatSseEvent('message_stop', { type: 'message_stop' })).toBe('event: message_stop\ndata: {"type":"message_stop"}\n\n');
+    expect(formatSseEvent('message_stop', { type: 'message_stop' })).toBe(
+      'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+    );
   });
 
   it('keeps line breaks inside data escaped, so a value cannot add SSE fields or events', () => {
     const frame = formatSseEvent('content_block_delta', { text: 'a\n\nevent: error\ndata: {}\r\n' });
     expect(frame.split('\n')).toHaveLength(4);
-    expect(parse(frame)).toEqual([{ event: 'content_block_delta', id: undefined, data: JSON.stringify({ text: 'a\n\nevent: error\ndata: {}\r\n' }) }]);
+    expect(parse(frame)).toEqual([
+      {
+        event: 'content_block_delta',
+        id: undefined,
+        data: JSON.stringify({ text: 'a\n\nevent: error\ndata: {}\r\n' }),
+      },
+    ]);
   });
 
   it('strips line breaks from the event name', () => {
@@ -42,12 +50,17 @@ describe('formatSseEvent', () => {
 
 describe('sseErrorEvent', () => {
   it("is Anthropic's mid-stream error frame", () => {
-    expect(sseErrorEvent('overloaded_error', 'Overloaded')).toBe('event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n');
+    expect(sseErrorEvent('overloaded_error', 'Overloaded')).toBe(
+      'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+    );
   });
 
   it('escapes the message', () => {
     const [event] = parse(sseErrorEvent('api_error', 'upstream "x"\nfailed'));
     expect(event?.event).toBe('error');
-    expect(JSON.parse(event!.data)).toEqual({ type: 'error', error: { type: 'api_error', message: 'upstream "x"\nfailed' } });
+    expect(JSON.parse(event!.data)).toEqual({
+      type: 'error',
+      error: { type: 'api_error', message: 'upstream "x"\nfailed' },
+    });
   });
 });
