@@ -28,3 +28,11 @@ export async function refuseBodyFields(req: FastifyRequest): Promise<void> {
     throw new SluiceError('SLUICE_ERR_BAD_REQUEST', `this action takes no body fields; got ${fields.join(', ')}`);
   }
 }
+
+/** The body of an approve or deny (approvals and grants alike): exactly one comment, 1 to 2000 characters. */
+export const VERDICT_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['comment'],
+  properties: { comment: { type: 'string', minLength: 1, maxLength: 2000 } },
+} as const;

@@ -1,21 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { SluiceError } from '../errors.ts';
-import { caller } from './api-caller.ts';
+import { caller, VERDICT_BODY } from './api-caller.ts';
 import { mayDecide, maySeeDecidable, visibleOrNotFound } from './authorize.ts';
 import type { ApprovalService } from './approval-service.ts';
 import type { ApprovalState } from './approval-store.ts';
 
 const STATES: readonly ApprovalState[] = ['pending', 'approved', 'denied', 'expired', 'used'];
-
-const decideSchema = {
-  params: { type: 'object', properties: { id: { type: 'string', maxLength: 100 } }, required: ['id'] },
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['comment'],
-    properties: { comment: { type: 'string', minLength: 1, maxLength: 2000 } },
-  },
-} as const;
 
 /**
  * /sluice/api/approvals: list what the caller may decide (or has requested), read one,
@@ -44,10 +34,19 @@ export async function approvalRoutes(app: FastifyInstance, deps: { approvals: Ap
   });
 
   for (const verdict of ['approve', 'deny'] as const) {
-    app.post(`/:id/${verdict}`, { schema: decideSchema }, async (req) => {
-      const { id } = req.params as { id: string };
-      const { comment } = req.body as { comment: string };
-      return deps.approvals.decide(id, caller(req), verdict, comment);
-    });
+    app.post(
+      `/:id/${verdict}`,
+      {
+        schema: {
+          params: { type: 'object', properties: { id: { type: 'string', maxLength: 100 } }, required: ['id'] },
+          body: VERDICT_BODY,
+        },
+      },
+      async (req) => {
+        const { id } = req.params as { id: string };
+        const { comment } = req.body as { comment: string };
+        return deps.approvals.decide(id, caller(req), verdict, comment);
+      },
+    );
   }
 }

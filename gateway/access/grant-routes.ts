@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { caller, refuseBodyFields } from './api-caller.ts';
+import { caller, refuseBodyFields, VERDICT_BODY } from './api-caller.ts';
 import { mayDecide } from './authorize.ts';
 import { SluiceError } from '../errors.ts';
 import type { GrantService } from './grant-service.ts';
@@ -14,15 +14,6 @@ const requestSchema = {
       duration_minutes: { type: 'integer', minimum: 1 },
       reason: { type: 'string', minLength: 1, maxLength: 2000 },
     },
-  },
-} as const;
-
-const commentSchema = {
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['comment'],
-    properties: { comment: { type: 'string', minLength: 1, maxLength: 2000 } },
   },
 } as const;
 
@@ -47,7 +38,7 @@ export async function grantRoutes(app: FastifyInstance, deps: { grants: GrantSer
       .send(await grants().request(caller(req), body.connection, body.duration_minutes, body.reason));
   });
   for (const verdict of ['approve', 'deny'] as const) {
-    app.post(`/:id/${verdict}`, { schema: commentSchema }, async (req) => {
+    app.post(`/:id/${verdict}`, { schema: { body: VERDICT_BODY } }, async (req) => {
       const { id } = req.params as { id: string };
       return grants().decide(id, caller(req), verdict, (req.body as { comment: string }).comment);
     });

@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseDuration, policyCommand } from '../../../gateway/cli/cli-policy.ts';
-import { classify, replayAudit, ruleIdsOf, type ImpactReport } from '../../../gateway/cli/impact.ts';
+import { classify, replayAudit, ruleIdsOf, type DecisionSummary, type ImpactReport } from '../../../gateway/cli/impact.ts';
 import { PolicyEngine } from '../../../gateway/policy/wasm-engine.ts';
 import { bundleOf, policyInput, tempDir, tool, type PolicyInputOverrides } from '../../helpers/policy-fixtures.ts';
 
@@ -86,6 +86,11 @@ beforeAll(async () => {
 
 afterEach(() => vi.restoreAllMocks());
 
+/** A decision summary of `kind`, with `extra` fields, for classify. */
+function summary(kind: 'allow' | 'deny' | 'approval_required' | 'error', extra: object = {}): DecisionSummary {
+  return { kind, reasons: [], rule: null, ruleIds: [], masks: [], maxTokens: null, ...extra };
+}
+
 describe('replayAudit', () => {
   it('reports each change by kind and rule, with examples, and skips what cannot be replayed', async () => {
     const r: ImpactReport = await replayAudit({
@@ -149,15 +154,7 @@ describe('replayAudit', () => {
   });
 
   it('classifies reversals, removals, errors and other changes', () => {
-    const s = (kind: 'allow' | 'deny' | 'approval_required' | 'error', extra: object = {}) => ({
-      kind,
-      reasons: [],
-      rule: null,
-      ruleIds: [],
-      masks: [],
-      maxTokens: null,
-      ...extra,
-    });
+    const s = summary;
     expect(classify(s('deny'), s('approval_required'))).toEqual(['deny_to_allow', 'new_approval']);
     expect(classify(s('approval_required'), s('allow'))).toEqual(['approval_removed']);
     expect(classify(s('allow', { masks: ['request:EMAIL'] }), s('allow'))).toEqual(['mask_removed']);
@@ -167,15 +164,7 @@ describe('replayAudit', () => {
   });
 
   it('counts a new request mask only when the prompt held that type; a new response mask always', () => {
-    const s = (kind: 'allow', extra: object = {}) => ({
-      kind,
-      reasons: [],
-      rule: null,
-      ruleIds: [],
-      masks: [],
-      maxTokens: null,
-      ...extra,
-    });
+    const s = summary;
     const withMask = s('allow', { masks: ['request:EMPLOYEE_ID'] });
     expect(classify(s('allow'), withMask, {})).toEqual([]);
     expect(classify(s('allow'), withMask, { EMAIL: 2 })).toEqual([]);
