@@ -3,7 +3,7 @@ import { sendError, toSluiceError } from '../errors.ts';
 import type { TokenVerifier } from '../identity/identity.ts';
 import { caller } from './api-caller.ts';
 import { isSessionAdmin } from './authorize.ts';
-import { extractBearerToken } from '../identity/token-verifier.ts';
+import { extractToken } from '../identity/token-transport.ts';
 import { grantRoutes } from './grant-routes.ts';
 import type { SessionService } from './session-service.ts';
 import { sessionRoutes } from './session-routes.ts';
@@ -25,7 +25,7 @@ export interface ApiDeps {
  */
 export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   app.addHook('onRequest', async (req) => {
-    req.apiIdentity = await deps.verifier.verify(extractBearerToken(req.headers.authorization));
+    req.apiIdentity = await deps.verifier.verify(extractToken(req.headers));
   });
   app.setErrorHandler(async (err: unknown, req, reply) => {
     const sluiceErr = toSluiceError(err);

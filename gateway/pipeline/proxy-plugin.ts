@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SluiceError, sendError, toSluiceError } from '../errors.ts';
-import { extractBearerToken } from '../identity/token-verifier.ts';
+import { extractToken } from '../identity/token-transport.ts';
 import { OPERATIONS, operationNamed } from '../operations/operation-table.ts';
 import { Exchange } from './exchange.ts';
 import { recordExchange } from './exchange-record.ts';
@@ -58,7 +58,7 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
     if (!found) throw new SluiceError('SLUICE_ERR_UNKNOWN_CONNECTION', `unknown connection "${name}"`);
     const connection = ex.set('connection', found);
     const identity = await ex.trace.stage('auth', () =>
-      deps.verifier.verify(extractBearerToken(req.headers.authorization)),
+      deps.verifier.verify(extractToken(req.headers)),
     );
     const entry = await ex.trace.stage('session', () => deps.sessions.enter(identity, connection.name));
     ex.set('caller', { identity, session: entry.facts });

@@ -124,26 +124,66 @@ describe('the SDK through Sluice', () => {
     ).rejects.toBeInstanceOf(Anthropic.NotFoundError);
   });
 
-  it('a caller-supplied API key is ignored and never forwarded', async () => {
+  it("the token as Authorization or x-api-key; the caller's headers never reach the upstream", async () => {
+    const token = await h.token(['engineering']);
+    const call = (headers: Record<string, string>) =>
+      fetch(`${h.url}/v1/messages`, {
+        method: 'POST',
+        headers: {
+          'anthropic-version': '2023-06-01',
+          'content-type': 'application/json',
+          'x-forwarded-host': 'evil.example',
+          cookie: 'session=abc',
+          ...headers,
+        },
+        body: JSON.stringify({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    const transports: Record<string, string>[] = [
+      { authorization: `Bearer ${token}` },
+      { 'x-api-key': token },
+      { authorization: `Bearer ${token}`, 'x-api-key': token },
+    ];
+    for (const headers of transports) {
+      const before = h.upstream.requests.length;
+      expect((await call(headers)).status).toBe(200);
+      const sent = h.upstream.requests.slice(before)[0]!.headers;
+      expect(sent['x-api-key']).toBe(h.upstreamKey);
+      expect(sent.authorization).toBeUndefined();
+      expect(sent['anthropic-version']).toBe('2023-06-01');
+      expect(sent['x-forwarded-host']).toBeUndefined();
+      expect(sent['cookie']).toBeUndefined();
+    }
+    // The official SDK's own apiKey setting (x-api-key) works with a Sluice token too.
+    const viaApiKey = new Anthropic({ baseURL: h.url, apiKey: token, maxRetries: 0 });
+    expect(
+      (await viaApiKey.messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }))
+        .type,
+    ).toBe('message');
+  });
+
+  it('refuses two different credentials (400) and a Claude API key (401, saying what to send)', async () => {
     const before = h.upstream.requests.length;
-    const res = await fetch(`${h.url}/v1/messages`, {
+    const body = JSON.stringify({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+    const base = { 'anthropic-version': '2023-06-01', 'content-type': 'application/json' };
+    const token = await h.token(['engineering']);
+    const both = await fetch(`${h.url}/v1/messages`, {
       method: 'POST',
-      headers: {
-        authorization: `Bearer ${await h.token(['engineering'])}`,
-        'x-api-key': 'sk-ant-caller-supplied',
-        'anthropic-version': '2023-06-01',
-        'content-type': 'application/json',
-        'x-forwarded-host': 'evil.example',
-        cookie: 'session=abc',
-      },
-      body: JSON.stringify({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
+      headers: { ...base, authorization: `Bearer ${token}`, 'x-api-key': 'another-credential' },
+      body,
     });
-    expect(res.status).toBe(200);
-    const headers = h.upstream.requests.slice(before)[0]!.headers;
-    expect(headers['x-api-key']).toBe(h.upstreamKey);
-    expect(headers['anthropic-version']).toBe('2023-06-01');
-    expect(headers['x-forwarded-host']).toBeUndefined();
-    expect(headers['cookie']).toBeUndefined();
+    expect(both.status).toBe(400);
+    expect(JSON.stringify(await both.json())).toContain('Authorization and x-api-key carry different credentials');
+    const claudeKey = await fetch(`${h.url}/v1/messages`, {
+      method: 'POST',
+      headers: { ...base, 'x-api-key': 'sk-ant-api03-caller-supplied' },
+      body,
+    });
+    expect(claudeKey.status).toBe(401);
+    const err = (await claudeKey.json()) as { error: { type: string; message: string } };
+    expect(err.error.type).toBe('authentication_error');
+    expect(err.error.message).toContain('this is a Claude API key');
+    expect(err.error.message).not.toContain('caller-supplied');
+    expect(h.upstream.requests.length).toBe(before);
   });
 
   it('/readyz reports the loaded bundle revision', async () => {
