@@ -25,23 +25,6 @@ export default defineConfig(
     'test-output/',
   ]),
 
-  // TEMPORARY: test files with lines Prettier cannot wrap (long strings); each leaves the list once fixed.
-  globalIgnores([
-    'test/integration/audit/kafka-audit.test.ts',
-    'test/integration/dev/mock-claude-pacing.test.ts',
-    'test/integration/dev/mock-claude.test.ts',
-    'test/integration/dev/sdk-tap.ts',
-    'test/integration/policy/bundle-build.test.ts',
-    'test/integration/policy/capabilities.test.ts',
-    'test/integration/policy/load-policy.test.ts',
-    'test/integration/policy/policy-eval.test.ts',
-    'test/integration/policy/policy-impact.test.ts',
-    'test/integration/policy/policy-library.test.ts',
-    'test/integration/policy/test-policies-script.test.ts',
-    'test/integration/policy/wasm-engine.test.ts',
-    'test/soak/soak.test.ts',
-  ]),
-
   {
     files: ['**/*.{ts,mts,js,mjs}'],
     extends: [js.configs.recommended, tseslint.configs.recommended],
