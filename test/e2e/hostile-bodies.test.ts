@@ -67,12 +67,14 @@ describe('deeply nested JSON', () => {
   const places: Array<[string, string]> = [
     [
       'message content',
-      `{${head},"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":${deep(300_000)}}]}]}`,
+      `{${head},"messages":[{"role":"user","content":` +
+        `[{"type":"tool_result","tool_use_id":"t","content":${deep(300_000)}}]}]}`,
     ],
     ['metadata (a field Sluice passes through)', `{${head},${hi},"metadata":${deep(300_000)}}`],
     [
       'tool_use input',
-      `{${head},"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"x","input":${deep(300_000)}}]}]}`,
+      `{${head},"messages":[{"role":"assistant","content":` +
+        `[{"type":"tool_use","id":"t","name":"x","input":${deep(300_000)}}]}]}`,
     ],
     ["a tool's input_schema", `{${head},${hi},"tools":[{"name":"t","input_schema":${deep(300_000)}}]}`],
   ];
@@ -103,7 +105,8 @@ describe('deeply nested JSON', () => {
     const payload = `{${head},${hi},"metadata":{"user_id":"u","extra":[${items}]}}`;
     expect(payload.length).toBeGreaterThan(390_000);
     const { status } = await post(h, payload.replace(`[${items}]`, `[${items},${items},${items},${items},${items}]`));
-    // The mock upstream refuses unknown metadata fields as the real API would; what matters is that Sluice forwarded it.
+    // The mock upstream refuses unknown metadata fields as the real API would; what matters is that Sluice
+    // forwarded it.
     expect([200, 400]).toContain(status);
     expect(JSON.stringify(h.upstream.requests.at(-1)?.body ?? '').length).toBeGreaterThan(1_900_000);
     await servesNormally();
@@ -139,41 +142,48 @@ describe('upstream faults', () => {
     }
   });
 
-  it('a malformed SSE event ends the stream with an error event, never relays the broken frame, and the record says so', async () => {
-    h.upstream.setFault({ kind: 'malformed-sse' });
-    try {
-      const res = await fetch(`${h.url}/v1/messages`, {
-        method: 'POST',
-        headers: await headers(),
-        body: `{${head},"stream":true,${hi}}`,
-      });
-      expect(res.status).toBe(200);
-      const text = await res.text();
-      expect(text).toMatch(/^event: message_start/);
-      expect(text).not.toContain('{not json');
-      expect(text.trimEnd()).toMatch(
-        /event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"upstream sent a malformed[^\n]*\}\}$/,
-      );
-      const { session } = await lastExchange(h);
-      expect(session.response).toMatchObject({
-        status: 200,
-        stream: true,
-        events_malformed: 1,
-        error: { type: 'api_error', message: expect.stringMatching(/malformed/) },
-      });
+  it(
+    'a malformed SSE event ends the stream with an error event, never relays the broken frame, ' +
+      'and the record says so',
+    async () => {
+      h.upstream.setFault({ kind: 'malformed-sse' });
+      try {
+        const res = await fetch(`${h.url}/v1/messages`, {
+          method: 'POST',
+          headers: await headers(),
+          body: `{${head},"stream":true,${hi}}`,
+        });
+        expect(res.status).toBe(200);
+        const text = await res.text();
+        expect(text).toMatch(/^event: message_start/);
+        expect(text).not.toContain('{not json');
+        expect(text.trimEnd()).toMatch(
+          new RegExp(
+            /event: error\ndata: \{"type":"error","error":\{"type":"api_error",/.source +
+              /"message":"upstream sent a malformed[^\n]*\}\}$/.source,
+          ),
+        );
+        const { session } = await lastExchange(h);
+        expect(session.response).toMatchObject({
+          status: 200,
+          stream: true,
+          events_malformed: 1,
+          error: { type: 'api_error', message: expect.stringMatching(/malformed/) },
+        });
 
-      const client = new Anthropic({
-        baseURL: h.url,
-        authToken: await h.token(['engineering']),
-        apiKey: null,
-        maxRetries: 0,
-      });
-      const stream = client.messages.stream(JSON.parse(`{${head},${hi}}`));
-      await expect(stream.finalMessage()).rejects.toBeInstanceOf(Anthropic.APIError);
-    } finally {
-      h.upstream.setFault(undefined);
-    }
-  });
+        const client = new Anthropic({
+          baseURL: h.url,
+          authToken: await h.token(['engineering']),
+          apiKey: null,
+          maxRetries: 0,
+        });
+        const stream = client.messages.stream(JSON.parse(`{${head},${hi}}`));
+        await expect(stream.finalMessage()).rejects.toBeInstanceOf(Anthropic.APIError);
+      } finally {
+        h.upstream.setFault(undefined);
+      }
+    },
+  );
 });
 
 describe('duplicate keys and ambiguous spellings: the upstream gets the document the policy decided on', () => {
@@ -199,7 +209,8 @@ describe('duplicate keys and ambiguous spellings: the upstream gets the document
 
   it('escaped keys and numbers another parser could read differently go upstream as canonical JSON', async () => {
     const payload =
-      '{"\\u006dodel":"claude-haiku-4-5","max_tokens":1.6e1,"temperature":0.50,"messages":[{"role":"user","content":"hi"}]}';
+      '{"\\u006dodel":"claude-haiku-4-5","max_tokens":1.6e1,"temperature":0.50,' +
+      '"messages":[{"role":"user","content":"hi"}]}';
     const { status } = await post(h, payload);
     expect(status).toBe(200);
     const sent = h.upstream.requests.at(-1)!;

@@ -36,13 +36,16 @@ async function expectAllowed(groups: string[], params: Partial<CreateParams>): P
 }
 
 describe('least privilege per group', () => {
-  it('models: ci may use haiku but not sonnet or opus; engineering may use sonnet; admins any claude model', async () => {
-    await expectAllowed(['ci'], { model: 'claude-haiku-4-5' });
-    await expectDenied(['ci'], { model: 'claude-sonnet-4-6' }, /model "claude-sonnet-4-6"/);
-    await expectAllowed(['engineering'], { model: 'claude-sonnet-4-6' });
-    await expectDenied(['engineering'], { model: 'claude-opus-4-7' }, /model "claude-opus-4-7"/);
-    await expectAllowed(['admins'], { model: 'claude-opus-4-7' });
-  });
+  it(
+    'models: ci may use haiku but not sonnet or opus; ' + 'engineering may use sonnet; admins any claude model',
+    async () => {
+      await expectAllowed(['ci'], { model: 'claude-haiku-4-5' });
+      await expectDenied(['ci'], { model: 'claude-sonnet-4-6' }, /model "claude-sonnet-4-6"/);
+      await expectAllowed(['engineering'], { model: 'claude-sonnet-4-6' });
+      await expectDenied(['engineering'], { model: 'claude-opus-4-7' }, /model "claude-opus-4-7"/);
+      await expectAllowed(['admins'], { model: 'claude-opus-4-7' });
+    },
+  );
 
   it('skills: engineering may load xlsx but not an unlisted skill; ci may load none', async () => {
     const skill = (skill_id: string) => ({

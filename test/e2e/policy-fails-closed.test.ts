@@ -39,7 +39,8 @@ describe('policy fails closed', () => {
   // wrong only for a real caller, so the per-request path is what is tested.
   it('a result outside the decision contract', async () => {
     const { status, body, forwarded } = await callWith(
-      'default decision := {"allow": false}\n\ndecision := {"allow": "yes please"} if "engineering" in input.identity.groups',
+      'default decision := {"allow": false}\n\n' +
+        'decision := {"allow": "yes please"} if "engineering" in input.identity.groups',
     );
     expect(status).toBe(500);
     expect(body.error.type).toBe('api_error');

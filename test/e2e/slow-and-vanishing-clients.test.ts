@@ -66,7 +66,8 @@ describe('slow clients', () => {
     const done = closed(socket);
     const token = await h.token(['engineering']);
     socket.write(
-      `POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+      `POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
     );
     await servedNormally();
     const answer = await done;
@@ -160,7 +161,8 @@ describe('a refused caller does not get its body read', () => {
     socket.on('close', () => (gone = true));
     socket.on('error', () => (gone = true));
     socket.write(
-      `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${announced}\r\n${headers}\r\n`,
+      `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+        `content-length: ${announced}\r\n${headers}\r\n`,
     );
     const chunk = Buffer.alloc(1024 * 1024, 0x20);
     let written = 0;

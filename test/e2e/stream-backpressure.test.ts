@@ -101,7 +101,10 @@ function lineOn(stream: NodeJS.ReadableStream, text: string): Promise<void> {
     let seen = '';
     const onData = (chunk: Buffer): void => {
       seen += chunk.toString();
-      if (seen.includes(text)) (stream.off('data', onData), resolve());
+      if (seen.includes(text)) {
+        stream.off('data', onData);
+        resolve();
+      }
     };
     stream.on('data', onData);
   });
@@ -206,7 +209,10 @@ function slowReader(): SlowReader {
     socket.on('data', (chunk: Buffer) => {
       if (first === '') first = chunk.toString('latin1').split('\r\n')[0]!;
       received += chunk.length;
-      if (received >= READ_BEFORE_STALL) (socket.pause(), resolve(first));
+      if (received >= READ_BEFORE_STALL) {
+        socket.pause();
+        resolve(first);
+      }
     });
   });
   return { received: () => received, head, socket };
@@ -231,14 +237,14 @@ describe('a caller that stops reading a stream', () => {
     // Watch every upstream chunk: fail as soon as the gateway runs ahead of the caller.
     let peakRss = baseline;
     let lastSample = before;
-    let reader: SlowReader | undefined;
     const violation = new Promise<never>((_, reject) => {
+      // Runs on relay events only, so never before `reader` below is set (no await in between).
       const watch = (): void => {
         if (relay.forwarded - lastSample >= MiB) {
           lastSample = relay.forwarded;
           peakRss = Math.max(peakRss, rssOf(pid));
         }
-        const lag = relay.forwarded - before - (reader?.received() ?? 0);
+        const lag = relay.forwarded - before - reader.received();
         const growth = peakRss - baseline;
         if (lag > LAG_BOUND || growth > RSS_BOUND) {
           relay.off('forwarded', watch);
@@ -250,7 +256,7 @@ describe('a caller that stops reading a stream', () => {
     });
     violation.catch(() => undefined); // awaited below; not unhandled when the test ends otherwise
 
-    reader = slowReader();
+    const reader = slowReader();
     expect(await Promise.race([reader.head, violation])).toBe('HTTP/1.1 200 OK');
     mock.setFault(undefined); // the stream is under way; the calls below get plain echo answers
     // The gateway stops reading the upstream once the caller's socket is full. The relay blocks now

@@ -61,15 +61,19 @@ describe('Unicode evasion through the gateway', () => {
     });
   }
 
-  it('cards in Arabic-Indic digits with a word joiner and in full-width digits with no-break spaces are masked upstream', async () => {
-    const arabic =
-      '\u0664\u0661\u2060\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661';
-    const fullWidth = ['\uff14\uff11\uff11\uff11', ...Array<string>(3).fill('\uff11'.repeat(4))].join('\u00a0');
-    expect((await send(`cards ${arabic} and ${fullWidth}.`)).status).toBe(200);
-    const sent = JSON.stringify(h.upstream.requests.at(-1)?.body);
-    expect(sent).toContain('cards [CREDIT_CARD_1] and [CREDIT_CARD_2].');
-    expect(sent).not.toMatch(/\u0661|\uff11/u);
-  });
+  it(
+    'cards in Arabic-Indic digits with a word joiner and in full-width digits with no-break spaces ' +
+      'are masked upstream',
+    async () => {
+      const arabic =
+        '\u0664\u0661\u2060\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661';
+      const fullWidth = ['\uff14\uff11\uff11\uff11', ...Array<string>(3).fill('\uff11'.repeat(4))].join('\u00a0');
+      expect((await send(`cards ${arabic} and ${fullWidth}.`)).status).toBe(200);
+      const sent = JSON.stringify(h.upstream.requests.at(-1)?.body);
+      expect(sent).toContain('cards [CREDIT_CARD_1] and [CREDIT_CARD_2].');
+      expect(sent).not.toMatch(/\u0661|\uff11/u);
+    },
+  );
 
   it('a key hidden with zero-width characters in a streamed answer is masked across its many deltas', async () => {
     // A look-alike test key (right shape, not a real key), a zero-width space after every third character.

@@ -318,7 +318,8 @@ describe(`soak: ${SECONDS} s of mixed calls with the Kafka sink and a broker res
         calls.filter((c) => c.kind === 'held').length,
       );
 
-      // The file's chain verifies; after dedup by event_id the topics hold exactly the file's events, and their chain verifies too.
+      // The file's chain verifies; after dedup by event_id the topics hold exactly the file's events, and their chain
+      // verifies too.
       expect(
         verifyChain(lines.map((line, i) => ({ line, stream: 'audit.jsonl', at: `line ${i + 1}` }))).problems,
       ).toEqual([]);
@@ -333,9 +334,15 @@ describe(`soak: ${SECONDS} s of mixed calls with the Kafka sink and a broker res
       const growth = end_.heap - base.heap;
       const kinds = Object.fromEntries(KINDS.map((k) => [k, calls.filter((c) => c.kind === k).length]));
       console.log(
-        `[soak] ${calls.length} calls in ${duration.toFixed(1)} s (${(calls.length / duration).toFixed(1)}/s, ${WORKERS} workers) ${JSON.stringify(kinds)}\n` +
-          `[soak] audit: ${lines.length} events (${decisions.length} decisions, ${sessions.length} sessions, ${approvals.length} approval events); kafka: ${got.length} messages, ${duplicates} duplicates after the broker restart; ${outage.spooled} spooled during the outage (calls ${outage.from}..${outage.to})\n` +
-          `[soak] heap after warm-up ${base.heapMiB} MiB (rss ${base.rssMiB}), after soak ${end_.heapMiB} MiB (rss ${end_.rssMiB}), growth ${(growth / 1048576).toFixed(1)} MiB; samples ${JSON.stringify(samples)}`,
+        `[soak] ${calls.length} calls in ${duration.toFixed(1)} s ` +
+          `(${(calls.length / duration).toFixed(1)}/s, ${WORKERS} workers) ${JSON.stringify(kinds)}\n` +
+          `[soak] audit: ${lines.length} events (${decisions.length} decisions, ${sessions.length} sessions, ` +
+          `${approvals.length} approval events); kafka: ${got.length} messages, ` +
+          `${duplicates} duplicates after the broker restart; ` +
+          `${outage.spooled} spooled during the outage (calls ${outage.from}..${outage.to})\n` +
+          `[soak] heap after warm-up ${base.heapMiB} MiB (rss ${base.rssMiB}), ` +
+          `after soak ${end_.heapMiB} MiB (rss ${end_.rssMiB}), ` +
+          `growth ${(growth / 1048576).toFixed(1)} MiB; samples ${JSON.stringify(samples)}`,
       );
       expect(growth).toBeLessThan(HEAP_BOUND);
     },

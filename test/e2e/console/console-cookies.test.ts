@@ -43,15 +43,18 @@ describe('console cookies', () => {
     expect(cookie).not.toMatch(/Secure/);
   });
 
-  it('behind a trusted TLS-terminating proxy (X-Forwarded-Proto: https): Secure, and the redirect is https', async () => {
-    const res = await fetch(`${proxied.url}/sluice/console/login`, {
-      headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'sluice.example.com' },
-      redirect: 'manual',
-    });
-    expect(res.headers.get('set-cookie')).toMatch(/; Secure/);
-    const authorize = new URL(res.headers.get('location')!);
-    expect(authorize.searchParams.get('redirect_uri')).toBe('https://sluice.example.com/sluice/console/callback');
-  });
+  it(
+    'behind a trusted TLS-terminating proxy (X-Forwarded-Proto: https): ' + 'Secure, and the redirect is https',
+    async () => {
+      const res = await fetch(`${proxied.url}/sluice/console/login`, {
+        headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'sluice.example.com' },
+        redirect: 'manual',
+      });
+      expect(res.headers.get('set-cookie')).toMatch(/; Secure/);
+      const authorize = new URL(res.headers.get('location')!);
+      expect(authorize.searchParams.get('redirect_uri')).toBe('https://sluice.example.com/sluice/console/callback');
+    },
+  );
 
   it('an X-Forwarded-Proto from a proxy Sluice does not trust changes nothing', async () => {
     expect(await loginCookie(direct, { 'x-forwarded-proto': 'https' })).not.toMatch(/Secure/);

@@ -254,7 +254,8 @@ describe('Kafka audit sink (real broker)', () => {
 
   it('sets aside an event the topic refuses as too large instead of wedging delivery', async () => {
     const topics = uniqueTopics();
-    await createTopic(broker.bootstrap, topics.sessions, { 'max.message.bytes': '512' }); // a topic Sluice did not create
+    // a topic Sluice did not create
+    await createTopic(broker.bootstrap, topics.sessions, { 'max.message.bytes': '512' });
     const spool = await tempDir();
     const h = await startHarness({
       auditKafka: { brokers: [broker.bootstrap], topics, createTopics: false, spool: { dir: spool } },

@@ -43,30 +43,34 @@ describe('mock-claude: Messages API', () => {
     expect(seen.headers['x-api-key'] ?? seen.headers.authorization).toMatch(new RegExp(`^(Bearer )?${API_KEY}$`));
   });
 
-  it('messages.stream() emits the real event sequence, and finalMessage() equals the recorder reconstruction of the raw stream', async () => {
-    const { client: c, raw } = tappedClient(mockClaude.mock.url);
-    const stream = c.messages.stream(ask('stream me a reply, please — ünïcødé 🌍'));
-    const final = await stream.finalMessage();
-    const recorder = recorded(await raw());
-    expect(recorder.reconstruct()).toEqual(wire(final));
-    expect(final.content).toEqual([{ type: 'text', text: `${ECHO_PREFIX}stream me a reply, please — ünïcødé 🌍` }]);
-    const names = recorder.events.map((e) => e.event);
-    const deltas = names.filter((n) => n === 'content_block_delta').length;
-    expect(deltas).toBeGreaterThan(3);
-    expect(names).toEqual([
-      'message_start',
-      'content_block_start',
-      'ping',
-      ...Array<string>(deltas).fill('content_block_delta'),
-      'content_block_stop',
-      'message_delta',
-      'message_stop',
-    ]);
-    expect(recorder.events[0]?.data).toMatchObject({
-      message: { content: [], stop_reason: null, usage: { output_tokens: 1 } },
-    });
-    expect(recorder.malformed).toBe(0);
-  });
+  it(
+    'messages.stream() emits the real event sequence, ' +
+      'and finalMessage() equals the recorder reconstruction of the raw stream',
+    async () => {
+      const { client: c, raw } = tappedClient(mockClaude.mock.url);
+      const stream = c.messages.stream(ask('stream me a reply, please — ünïcødé 🌍'));
+      const final = await stream.finalMessage();
+      const recorder = recorded(await raw());
+      expect(recorder.reconstruct()).toEqual(wire(final));
+      expect(final.content).toEqual([{ type: 'text', text: `${ECHO_PREFIX}stream me a reply, please — ünïcødé 🌍` }]);
+      const names = recorder.events.map((e) => e.event);
+      const deltas = names.filter((n) => n === 'content_block_delta').length;
+      expect(deltas).toBeGreaterThan(3);
+      expect(names).toEqual([
+        'message_start',
+        'content_block_start',
+        'ping',
+        ...Array<string>(deltas).fill('content_block_delta'),
+        'content_block_stop',
+        'message_delta',
+        'message_stop',
+      ]);
+      expect(recorder.events[0]?.data).toMatchObject({
+        message: { content: [], stop_reason: null, usage: { output_tokens: 1 } },
+      });
+      expect(recorder.malformed).toBe(0);
+    },
+  );
 
   it('stream and non-stream answers to the same request agree (apart from the id)', async () => {
     const once = await client().messages.create(ask('same answer twice'));
@@ -100,91 +104,99 @@ describe('mock-claude: Messages API', () => {
     expect(nonStream.content[1]).toMatchObject({ type: 'tool_use', input: { city: 'mock', unit: 'celsius' } });
   });
 
-  it('web search: the server tool call, its result whole in content_block_start, and the echo citing it through a citations_delta', async () => {
-    const tools = [{ type: 'web_search_20250305' as const, name: 'web_search' as const, max_uses: 1 }];
-    const { client: c, raw } = tappedClient(mockClaude.mock.url);
-    const final = await c.messages.stream(ask('latest Node release', { tools })).finalMessage();
-    const recorder = recorded(await raw());
-    expect(recorder.reconstruct()).toEqual(wire(final));
-    const [call, result, text] = final.content;
-    expect(call).toEqual({
-      type: 'server_tool_use',
-      id: expect.stringMatching(/^srvtoolu_01/),
-      name: 'web_search',
-      input: { query: 'latest Node release' },
-    });
-    expect(result).toEqual({
-      type: 'web_search_tool_result',
-      tool_use_id: call?.type === 'server_tool_use' ? call.id : '',
-      content: [
-        {
-          type: 'web_search_result',
-          url: MOCK_SEARCH_URL,
-          title: 'Search result: latest Node release',
-          encrypted_content: expect.stringMatching(/^[A-Za-z0-9+/]{128}$/),
-          page_age: 'November 1, 2026',
-        },
-      ],
-    });
-    expect(text).toEqual({
-      type: 'text',
-      text: `${ECHO_PREFIX}latest Node release`,
-      citations: [
-        {
-          type: 'web_search_result_location',
-          url: MOCK_SEARCH_URL,
-          title: 'Search result: latest Node release',
-          encrypted_index: expect.any(String),
-          cited_text: 'latest Node release',
-        },
-      ],
-    });
-    expect(final.usage.server_tool_use).toEqual({ web_search_requests: 1 });
-    const resultStart = recorder.events.find(
-      (e) => (e.data as { content_block?: { type?: string } }).content_block?.type === 'web_search_tool_result',
-    );
-    expect(resultStart?.event).toBe('content_block_start');
-    expect(
-      recorder.events.some((e) => (e.data as { delta?: { type?: string } }).delta?.type === 'citations_delta'),
-    ).toBe(true);
-    const once = await client().messages.create(ask('latest Node release', { tools }));
-    expect(once.content.map((b) => b.type)).toEqual(['server_tool_use', 'web_search_tool_result', 'text']);
-  });
+  it(
+    'web search: the server tool call, its result whole in content_block_start, ' +
+      'and the echo citing it through a citations_delta',
+    async () => {
+      const tools = [{ type: 'web_search_20250305' as const, name: 'web_search' as const, max_uses: 1 }];
+      const { client: c, raw } = tappedClient(mockClaude.mock.url);
+      const final = await c.messages.stream(ask('latest Node release', { tools })).finalMessage();
+      const recorder = recorded(await raw());
+      expect(recorder.reconstruct()).toEqual(wire(final));
+      const [call, result, text] = final.content;
+      expect(call).toEqual({
+        type: 'server_tool_use',
+        id: expect.stringMatching(/^srvtoolu_01/),
+        name: 'web_search',
+        input: { query: 'latest Node release' },
+      });
+      expect(result).toEqual({
+        type: 'web_search_tool_result',
+        tool_use_id: call?.type === 'server_tool_use' ? call.id : '',
+        content: [
+          {
+            type: 'web_search_result',
+            url: MOCK_SEARCH_URL,
+            title: 'Search result: latest Node release',
+            encrypted_content: expect.stringMatching(/^[A-Za-z0-9+/]{128}$/),
+            page_age: 'November 1, 2026',
+          },
+        ],
+      });
+      expect(text).toEqual({
+        type: 'text',
+        text: `${ECHO_PREFIX}latest Node release`,
+        citations: [
+          {
+            type: 'web_search_result_location',
+            url: MOCK_SEARCH_URL,
+            title: 'Search result: latest Node release',
+            encrypted_index: expect.any(String),
+            cited_text: 'latest Node release',
+          },
+        ],
+      });
+      expect(final.usage.server_tool_use).toEqual({ web_search_requests: 1 });
+      const resultStart = recorder.events.find(
+        (e) => (e.data as { content_block?: { type?: string } }).content_block?.type === 'web_search_tool_result',
+      );
+      expect(resultStart?.event).toBe('content_block_start');
+      expect(
+        recorder.events.some((e) => (e.data as { delta?: { type?: string } }).delta?.type === 'citations_delta'),
+      ).toBe(true);
+      const once = await client().messages.create(ask('latest Node release', { tools }));
+      expect(once.content.map((b) => b.type)).toEqual(['server_tool_use', 'web_search_tool_result', 'text']);
+    },
+  );
 
-  it("extended thinking: a signed thinking block first, streamed as thinking_delta then signature_delta, and the API's budget checks", async () => {
-    const thinking = { type: 'enabled' as const, budget_tokens: 1024 };
-    const { client: c, raw } = tappedClient(mockClaude.mock.url);
-    const final = await c.messages.stream(ask('think about this', { max_tokens: 2048, thinking })).finalMessage();
-    expect(final.content[0]).toMatchObject({
-      type: 'thinking',
-      thinking: '[mock-claude thinking] The user wrote: think about this',
-      signature: expect.stringMatching(/^[A-Za-z0-9+/]{40,}={0,2}$/),
-    });
-    expect(final.content[1]).toMatchObject({ type: 'text', text: `${ECHO_PREFIX}think about this` });
-    const recorder = recorded(await raw());
-    expect(recorder.reconstruct()).toEqual(wire(final));
-    const deltaTypes = recorder.events.flatMap((e) =>
-      (e.data as { index?: number; delta?: { type?: string } }).index === 0
-        ? [(e.data as { delta?: { type?: string } }).delta?.type]
-        : [],
-    );
-    expect(deltaTypes.filter((t) => t !== undefined)).toEqual([
-      ...Array<string>(deltaTypes.filter((t) => t === 'thinking_delta').length).fill('thinking_delta'),
-      'signature_delta',
-    ]);
-    const once = await client().messages.create(ask('think about this', { max_tokens: 2048, thinking }));
-    expect(once.content.map((b) => b.type)).toEqual(['thinking', 'text']);
-    for (const [override, message] of [
-      [{ max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 512 } }, 'greater than or equal to 1024'],
-      [{ max_tokens: 1024, thinking }, 'must be greater than `thinking.budget_tokens`'],
-    ] as const) {
-      const err = await client()
-        .messages.create(ask('x', override as never))
-        .catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
-      expect((err as Error).message).toContain(message);
-    }
-  });
+  it(
+    'extended thinking: a signed thinking block first, streamed as thinking_delta then signature_delta, ' +
+      "and the API's budget checks",
+    async () => {
+      const thinking = { type: 'enabled' as const, budget_tokens: 1024 };
+      const { client: c, raw } = tappedClient(mockClaude.mock.url);
+      const final = await c.messages.stream(ask('think about this', { max_tokens: 2048, thinking })).finalMessage();
+      expect(final.content[0]).toMatchObject({
+        type: 'thinking',
+        thinking: '[mock-claude thinking] The user wrote: think about this',
+        signature: expect.stringMatching(/^[A-Za-z0-9+/]{40,}={0,2}$/),
+      });
+      expect(final.content[1]).toMatchObject({ type: 'text', text: `${ECHO_PREFIX}think about this` });
+      const recorder = recorded(await raw());
+      expect(recorder.reconstruct()).toEqual(wire(final));
+      const deltaTypes = recorder.events.flatMap((e) =>
+        (e.data as { index?: number; delta?: { type?: string } }).index === 0
+          ? [(e.data as { delta?: { type?: string } }).delta?.type]
+          : [],
+      );
+      expect(deltaTypes.filter((t) => t !== undefined)).toEqual([
+        ...Array<string>(deltaTypes.filter((t) => t === 'thinking_delta').length).fill('thinking_delta'),
+        'signature_delta',
+      ]);
+      const once = await client().messages.create(ask('think about this', { max_tokens: 2048, thinking }));
+      expect(once.content.map((b) => b.type)).toEqual(['thinking', 'text']);
+      for (const [override, message] of [
+        [{ max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 512 } }, 'greater than or equal to 1024'],
+        [{ max_tokens: 1024, thinking }, 'must be greater than `thinking.budget_tokens`'],
+      ] as const) {
+        const err = await client()
+          .messages.create(ask('x', override as never))
+          .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+        expect((err as Error).message).toContain(message);
+      }
+    },
+  );
 
   it('without tools "use tool" is just echoed; a small max_tokens truncates with stop_reason max_tokens', async () => {
     expect((await client().messages.create(ask('use tool please'))).stop_reason).toBe('end_turn');

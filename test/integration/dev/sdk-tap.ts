@@ -61,7 +61,10 @@ export function recorded(raw: Buffer): SseRecorder {
   return recorder;
 }
 
-/** The SDK's Message minus `parsed_output`, a field its structured-output helper adds (null here) that is not on the wire. */
+/**
+ * The SDK's Message minus `parsed_output`, a field its structured-output helper adds (null here) that is not on the
+ * wire.
+ */
 export function wire(message: Anthropic.Message): unknown {
   const { parsed_output: _, ...rest } = message as Anthropic.Message & { parsed_output?: unknown };
   return rest;

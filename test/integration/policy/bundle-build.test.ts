@@ -24,7 +24,8 @@ describe('buildBundle', () => {
     const out = join(await tempDir(), 'nested', 'sluice.tar.gz');
     const built = await buildBundle({ policiesDir: 'policies', outFile: out, revision: 'r-123' });
     expect(built).toMatchObject({ file: out, revision: 'r-123' });
-    // Test files and the Rego-only text-rule fallback are left out, and paths are relative (no build machine paths in the bundle).
+    // Test files and the Rego-only text-rule fallback are left out, and paths are relative (no build machine paths in
+    // the bundle).
     const rego = (await readdir('policies', { recursive: true }))
       .filter((f) => f.endsWith('.rego') && !f.endsWith('_test.rego') && !f.endsWith('text_rules_fallback.rego'))
       .map((f) => `/${f}`);
@@ -76,7 +77,8 @@ describe('buildBundle', () => {
   it('accepts the builtins opa-wasm implements in JavaScript, and they evaluate', async () => {
     const engine = await PolicyEngine.fromBundle(
       await bundleOf(
-        'decision := {"allow": false, "reasons": [sprintf("%s has %d groups", [input.identity.sub, count(input.identity.groups)])]}',
+        'decision := {"allow": false, "reasons": [sprintf("%s has %d groups", ' +
+          '[input.identity.sub, count(input.identity.groups)])]}',
       ),
     );
     expect(engine.evaluateWithResult(policyInput()).decision.reasons).toEqual(['alice has 1 groups']);
@@ -109,7 +111,8 @@ describe('buildBundle', () => {
     ['an alias of the request', 'decision := {"allow": r.text == ""} if r := input.request', true],
     [
       "only other fields and the gateway's text matches",
-      'default decision := {"allow": false}\ndecision := {"allow": true} if { input.request.model != ""; not input.request.text_matches.keywords[0] }',
+      'default decision := {"allow": false}\n' +
+        'decision := {"allow": true} if { input.request.model != ""; not input.request.text_matches.keywords[0] }',
       false,
     ],
   ])('records in the manifest whether the policy reads the prompt text: %s', async (_, rego, reads) => {
@@ -119,17 +122,21 @@ describe('buildBundle', () => {
     expect((await PolicyEngine.fromBundle(built.file)).readsText).toBe(reads);
   });
 
-  it("overrides a hand-written claim in the policies' .manifest, keeps its other fields, and leaves the directory untouched", async () => {
-    const manifest = JSON.stringify({ metadata: { owner: 'security', sluice: { policy_reads_text: false } } });
-    const dir = await writePolicies({
-      'sluice/decision.rego': 'package sluice\n\ndecision := {"allow": startswith(input.request.text, "hi")}\n',
-      '.manifest': manifest,
-    });
-    const built = await buildBundle({ policiesDir: dir, outFile: join(await tempDir(), 'b.tar.gz'), revision: 'x' });
-    expect((await readBundle(built.file)).manifest.metadata).toEqual({
-      owner: 'security',
-      sluice: { policy_reads_text: true },
-    });
-    expect(await readFile(join(dir, '.manifest'), 'utf8')).toBe(manifest);
-  });
+  it(
+    "overrides a hand-written claim in the policies' .manifest, " +
+      'keeps its other fields, and leaves the directory untouched',
+    async () => {
+      const manifest = JSON.stringify({ metadata: { owner: 'security', sluice: { policy_reads_text: false } } });
+      const dir = await writePolicies({
+        'sluice/decision.rego': 'package sluice\n\ndecision := {"allow": startswith(input.request.text, "hi")}\n',
+        '.manifest': manifest,
+      });
+      const built = await buildBundle({ policiesDir: dir, outFile: join(await tempDir(), 'b.tar.gz'), revision: 'x' });
+      expect((await readBundle(built.file)).manifest.metadata).toEqual({
+        owner: 'security',
+        sluice: { policy_reads_text: true },
+      });
+      expect(await readFile(join(dir, '.manifest'), 'utf8')).toBe(manifest);
+    },
+  );
 });

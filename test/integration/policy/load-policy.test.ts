@@ -40,7 +40,8 @@ describe('loadPolicyStore', () => {
     });
     await expect(loadPolicyStore({ bundle, buildIfMissing: true, policiesDir: broken })).rejects.toThrow(
       new RegExp(
-        `policy bundle ${bundle.replace(/[.]/g, '\\.')} is missing and building it from ${broken} failed: [\\s\\S]*undefined function http\\.send`,
+        `policy bundle ${bundle.replace(/[.]/g, '\\.')} is missing and building it from ${broken} failed: ` +
+          `[\\s\\S]*undefined function http\\.send`,
       ),
     );
   });

@@ -60,15 +60,18 @@ function captured(): { out: () => string; err: () => string } {
 }
 
 describe('sluice policy eval', () => {
-  it('decides a recorded call as the candidate would at the gateway: its own entities found in the prompt', async () => {
-    const io = captured();
-    const code = await policyCommand(['eval', '--bundle', candidate, '--audit', audit, '--decision-id', 'dec_prj']);
-    expect(io.err()).toBe('');
-    expect(code).toBe(0);
-    expect(io.out()).toContain('decision: approval_required (bundle revision candidate)');
-    expect(io.out()).toContain('rule: project_codes');
-    expect(io.out()).toContain('approval: project code in prompt (approvers: leads)');
-  });
+  it(
+    'decides a recorded call as the candidate would at the gateway: ' + 'its own entities found in the prompt',
+    async () => {
+      const io = captured();
+      const code = await policyCommand(['eval', '--bundle', candidate, '--audit', audit, '--decision-id', 'dec_prj']);
+      expect(io.err()).toBe('');
+      expect(code).toBe(0);
+      expect(io.out()).toContain('decision: approval_required (bundle revision candidate)');
+      expect(io.out()).toContain('rule: project_codes');
+      expect(io.out()).toContain('approval: project code in prompt (approvers: leads)');
+    },
+  );
 
   it('prints the rebuilt input with --json: the new entity counted and masked', async () => {
     const io = captured();

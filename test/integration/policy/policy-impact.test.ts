@@ -46,6 +46,11 @@ const CURRENT = `decision := {"allow": false, "reasons": ["no group"], "labels":
 	input.identity.groups[0] == "marketing"
 } else := {"allow": true, "reasons": [], "labels": {"rule": "grant"}}`;
 
+// The grant that asks for approval: split out only to keep the lines below 120 columns.
+const GRANT_WITH_APPROVAL =
+  '{"allow": true, "reasons": [], "labels": {"rule": "grant"}, "mask": {"request": ["EMAIL"]}, ' +
+  '"approval": {"required": true, "reason": "email"}}';
+
 const CANDIDATE = `decision := {"allow": false, "reasons": ["no group"], "labels": {"rule": "deny"}} if {
 	input.identity.groups[0] == "marketing"
 } else := {"allow": false, "reasons": ["ci is frozen"], "labels": {"rule": "freeze"}} if {
@@ -53,7 +58,7 @@ const CANDIDATE = `decision := {"allow": false, "reasons": ["no group"], "labels
 } else := {"allow": false, "reasons": ["bash is gone"], "labels": {"rule": "tools"}} if {
 	some t in input.request.tools
 	t.name == "bash"
-} else := {"allow": true, "reasons": [], "labels": {"rule": "grant"}, "mask": {"request": ["EMAIL"]}, "approval": {"required": true, "reason": "email"}} if {
+} else := ${GRANT_WITH_APPROVAL} if {
 	input.request.findings.EMAIL > 1
 } else := {"allow": true, "reasons": [], "labels": {"rule": "grant"}, "mask": {"request": ["EMAIL"]}}`;
 
@@ -62,9 +67,11 @@ beforeAll(async () => {
   const lines = [
     recorded(current, 1, { identity: { groups: ['engineering'] } }), // a new EMAIL mask, but no EMAIL in it: unchanged
     recorded(current, 2, { identity: { groups: ['ci'] } }), // → deny (freeze)
-    recorded(current, 3, { identity: { groups: ['engineering'] }, request: { tools: [tool('bash')] } }), // → deny (tools)
+    // → deny (tools)
+    recorded(current, 3, { identity: { groups: ['engineering'] }, request: { tools: [tool('bash')] } }),
     recorded(current, 4, { identity: { groups: ['engineering'] }, request: { findings: { EMAIL: 2 } } }), // → approval
-    recorded(current, 8, { identity: { groups: ['engineering'] }, request: { findings: { EMAIL: 1 } } }), // → new mask (EMAIL)
+    // → new mask (EMAIL)
+    recorded(current, 8, { identity: { groups: ['engineering'] }, request: { findings: { EMAIL: 1 } } }),
     recorded(current, 5, { identity: { groups: ['marketing'] } }), // deny before and after: unchanged
     recorded(current, 6, { identity: { groups: ['engineering'] } }, '2020-01-01T00:00:00.000Z'), // before --since
     JSON.stringify({
@@ -187,7 +194,10 @@ describe('sluice policy impact', () => {
     const text = out.join('');
     expect(text).toMatch(/allow_to_deny +2 {3}<- fails the gate/);
     expect(text).toMatch(
-      /by rule \(labels\.rule, refined by labels\.checks \/ labels\.approval_rules\):\n {2}freeze: allow_to_deny 1\n {2}tools: allow_to_deny 1\n {2}grant: new_approval 1, new_mask 1\n/,
+      new RegExp(
+        /by rule \(labels\.rule, refined by labels\.checks \/ labels\.approval_rules\):\n/.source +
+          / {2}freeze: allow_to_deny 1\n {2}tools: allow_to_deny 1\n {2}grant: new_approval 1, new_mask 1\n/.source,
+      ),
     );
     expect(text).toMatch(/dec_2: allow \(rule grant\) -> deny \(rule freeze, "ci is frozen"\)/);
     expect(text).toMatch(/result: FAIL \(allow_to_deny 2, new_approval 1, new_mask 1\)/);

@@ -18,7 +18,10 @@ const run = promisify(execFile);
 
 let shipped: PolicyEngine;
 let withHours: PolicyEngine;
-/** The policies with their Rego fallback, driven directly without the gateway's text matching: Rego matches the text. */
+/**
+ * The policies with their Rego fallback, driven directly without the gateway's text matching: Rego matches the
+ * text.
+ */
 let regoOnly: LoadedPolicy;
 
 beforeAll(async () => {

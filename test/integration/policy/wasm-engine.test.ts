@@ -182,7 +182,8 @@ describe('fail closed', () => {
   it('passes the text rules it found to the policy, and reports them in the evaluated input', async () => {
     const engine = await PolicyEngine.fromBundle(
       await bundleOf(
-        'text_rules := {"keywords": ["Falcon"]}\ndecision := {"allow": true, "reasons": input.request.text_matches.keywords}',
+        'text_rules := {"keywords": ["Falcon"]}\n' +
+          'decision := {"allow": true, "reasons": input.request.text_matches.keywords}',
       ),
     );
     const { decision, input } = engine.evaluateWithResult(
@@ -196,7 +197,9 @@ describe('fail closed', () => {
     // A policy that reads the prompt text itself, so the whole prompt is copied into WASM.
     const readsText = await PolicyEngine.fromBundle(
       await bundleOf(
-        'default decision := {"allow": true}\ndecision := {"allow": false, "reasons": ["nightingale"]} if contains(lower(input.request.text), "nightingale")',
+        'default decision := {"allow": true}\n' +
+          'decision := {"allow": false, "reasons": ["nightingale"]} if ' +
+          'contains(lower(input.request.text), "nightingale")',
       ),
     );
     expect(readsText.readsText).toBe(true);
@@ -213,22 +216,25 @@ describe('fail closed', () => {
     expect(readsText.evaluateWithResult(policyInput()).decision.kind).toBe('allow');
   });
 
-  it('leaves the prompt out of the WASM input when the policy never reads it, and still decides on its text rules', async () => {
-    const fresh = await PolicyEngine.fromBundle(inject('policyBundle'));
-    expect(fresh.readsText).toBe(false);
-    const initial = fresh.memoryBytes;
-    const text = 'project nightingale '.repeat(400_000);
-    const { decision, input } = fresh.evaluateWithResult(
-      policyInput({ identity: { groups: ['admins'] }, request: { text } }),
-    );
-    expect(decision).toMatchObject({
-      kind: 'deny',
-      reasons: ['the prompt names Project Nightingale, an embargoed codename'],
-    });
-    // 8 MB of prompt never reached WASM memory, yet the decision event's input still records it.
-    expect(fresh.memoryBytes).toBe(initial);
-    expect(input.request.text).toBe(text);
-  });
+  it(
+    'leaves the prompt out of the WASM input when the policy never reads it, ' + 'and still decides on its text rules',
+    async () => {
+      const fresh = await PolicyEngine.fromBundle(inject('policyBundle'));
+      expect(fresh.readsText).toBe(false);
+      const initial = fresh.memoryBytes;
+      const text = 'project nightingale '.repeat(400_000);
+      const { decision, input } = fresh.evaluateWithResult(
+        policyInput({ identity: { groups: ['admins'] }, request: { text } }),
+      );
+      expect(decision).toMatchObject({
+        kind: 'deny',
+        reasons: ['the prompt names Project Nightingale, an embargoed codename'],
+      });
+      // 8 MB of prompt never reached WASM memory, yet the decision event's input still records it.
+      expect(fresh.memoryBytes).toBe(initial);
+      expect(input.request.text).toBe(text);
+    },
+  );
 
   it('refuses a WASM bundle compiled for another entrypoint', async () => {
     const dir = await writePolicies({ 'sluice/decision.rego': 'package sluice\n\nother := {"allow": true}\n' });
@@ -239,32 +245,36 @@ describe('fail closed', () => {
     );
   });
 
-  it('answers SLUICE_ERR_POLICY_ERROR when a request makes the policy undefined, trap or break the contract', async () => {
-    const tricky = await PolicyEngine.fromBundle(
-      await bundleOf(
-        [
-          'decision := {"allow": false, "reasons": ["ok"]} if input.request.model != "undefined-me"',
-          'decision := {"allow": true} if input.request.model == "conflict"',
-          'decision := {"allow": true, "limits": {"max_tokens": -5}} if { input.request.model == "undefined-me"; input.request.stream }',
-        ].join('\n'),
-      ),
-    );
-    await expectSluiceError(
-      () => tricky.evaluateWithResult(policyInput({ request: { model: 'undefined-me' } })),
-      'SLUICE_ERR_POLICY_ERROR',
-      /undefined for this request/,
-    );
-    await expectSluiceError(
-      () => tricky.evaluateWithResult(policyInput({ request: { model: 'conflict' } })),
-      'SLUICE_ERR_POLICY_ERROR',
-      /policy evaluation failed \(.*conflict/,
-    );
-    await expectSluiceError(
-      () => tricky.evaluateWithResult(policyInput({ request: { model: 'undefined-me', stream: true } })),
-      'SLUICE_ERR_POLICY_ERROR',
-      /limits\.max_tokens/,
-    );
-    // The instance survives a trap: the next request is decided normally.
-    expect(tricky.evaluateWithResult(policyInput()).decision).toMatchObject({ kind: 'deny', reasons: ['ok'] });
-  });
+  it(
+    'answers SLUICE_ERR_POLICY_ERROR when a request makes the policy undefined, ' + 'trap or break the contract',
+    async () => {
+      const tricky = await PolicyEngine.fromBundle(
+        await bundleOf(
+          [
+            'decision := {"allow": false, "reasons": ["ok"]} if input.request.model != "undefined-me"',
+            'decision := {"allow": true} if input.request.model == "conflict"',
+            'decision := {"allow": true, "limits": {"max_tokens": -5}} if { input.request.model == "undefined-me"; ' +
+              'input.request.stream }',
+          ].join('\n'),
+        ),
+      );
+      await expectSluiceError(
+        () => tricky.evaluateWithResult(policyInput({ request: { model: 'undefined-me' } })),
+        'SLUICE_ERR_POLICY_ERROR',
+        /undefined for this request/,
+      );
+      await expectSluiceError(
+        () => tricky.evaluateWithResult(policyInput({ request: { model: 'conflict' } })),
+        'SLUICE_ERR_POLICY_ERROR',
+        /policy evaluation failed \(.*conflict/,
+      );
+      await expectSluiceError(
+        () => tricky.evaluateWithResult(policyInput({ request: { model: 'undefined-me', stream: true } })),
+        'SLUICE_ERR_POLICY_ERROR',
+        /limits\.max_tokens/,
+      );
+      // The instance survives a trap: the next request is decided normally.
+      expect(tricky.evaluateWithResult(policyInput()).decision).toMatchObject({ kind: 'deny', reasons: ['ok'] });
+    },
+  );
 });

@@ -19,7 +19,10 @@ function record(n: number, subject: string | null = 'alice', at = Date.now()) {
 }
 const ns = (recs: { line: string }[]) => recs.map((r) => (JSON.parse(r.line) as { n: number }).n);
 
-/** A record of a few hundred bytes, its size varying, with multi-byte characters: byte positions differ from string indexes. */
+/**
+ * A record of a few hundred bytes, its size varying, with multi-byte characters: byte positions differ from string
+ * indexes.
+ */
 function bigRecord(n: number) {
   const event = {
     kind: n % 2 === 0 ? 'decision' : 'session',

@@ -60,32 +60,35 @@ describe('sluice audit verify', () => {
     expect(kinds(chain(4).slice(1))).toEqual(['gap']); // the start of the chain is gone
   });
 
-  it('with a recorded head, finds what the chain alone cannot: an edit of the last event, and removed last events', () => {
-    const lines = chain(5);
-    const head = parseChainHead(verifyChain(asFile(lines)).instances[0]!.head);
-    expect(head).toEqual({ instanceId: 'inst-a', seq: 5, hash: sha256(lines[4]!) });
-    expect(verifyChain(asFile(lines), [head]).problems).toEqual([]);
+  it(
+    'with a recorded head, finds what the chain alone cannot: an edit of the last event, ' + 'and removed last events',
+    () => {
+      const lines = chain(5);
+      const head = parseChainHead(verifyChain(asFile(lines)).instances[0]!.head);
+      expect(head).toEqual({ instanceId: 'inst-a', seq: 5, hash: sha256(lines[4]!) });
+      expect(verifyChain(asFile(lines), [head]).problems).toEqual([]);
 
-    const lastEdited = [...lines.slice(0, 4), lines[4]!.replace('"alice"', '"mallory"')];
-    expect(kinds(lastEdited)).toEqual([]); // invisible without the head
-    expect(verifyChain(asFile(lastEdited), [head]).problems).toEqual([
-      { kind: 'edit', message: expect.stringContaining('seq 5 of instance inst-a differs from its recorded head') },
-    ]);
+      const lastEdited = [...lines.slice(0, 4), lines[4]!.replace('"alice"', '"mallory"')];
+      expect(kinds(lastEdited)).toEqual([]); // invisible without the head
+      expect(verifyChain(asFile(lastEdited), [head]).problems).toEqual([
+        { kind: 'edit', message: expect.stringContaining('seq 5 of instance inst-a differs from its recorded head') },
+      ]);
 
-    const cut = lines.slice(0, 3);
-    expect(kinds(cut)).toEqual([]); // invisible without the head
-    expect(verifyChain(asFile(cut), [head]).problems).toEqual([
-      {
-        kind: 'truncated',
-        message: expect.stringContaining('the recorded head is seq 5, but the chain ends at seq 3'),
-      },
-    ]);
-    expect(verifyChain(asFile(chain(2, 'inst-b')), [head]).problems.map((p) => p.kind)).toEqual(['truncated']);
-    // An older head still holds once the chain has grown past it.
-    expect(verifyChain(asFile(lines), [{ instanceId: 'inst-a', seq: 2, hash: sha256(lines[1]!) }]).problems).toEqual(
-      [],
-    );
-  });
+      const cut = lines.slice(0, 3);
+      expect(kinds(cut)).toEqual([]); // invisible without the head
+      expect(verifyChain(asFile(cut), [head]).problems).toEqual([
+        {
+          kind: 'truncated',
+          message: expect.stringContaining('the recorded head is seq 5, but the chain ends at seq 3'),
+        },
+      ]);
+      expect(verifyChain(asFile(chain(2, 'inst-b')), [head]).problems.map((p) => p.kind)).toEqual(['truncated']);
+      // An older head still holds once the chain has grown past it.
+      expect(verifyChain(asFile(lines), [{ instanceId: 'inst-a', seq: 2, hash: sha256(lines[1]!) }]).problems).toEqual(
+        [],
+      );
+    },
+  );
 
   it('refuses a head that is not INSTANCE:SEQ:SHA256', () => {
     expect(() => parseChainHead('inst-a:5')).toThrow(/INSTANCE:SEQ:SHA256/);

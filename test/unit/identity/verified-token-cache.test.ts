@@ -48,7 +48,8 @@ describe('verified-token cache', () => {
     await verifier.verify(token);
     const [header, payload, signature] = token.split('.');
     const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
-    const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, groups: ['admins'] })).toString('base64url')}.${signature}`;
+    const forgedPayload = Buffer.from(JSON.stringify({ ...claims, groups: ['admins'] })).toString('base64url');
+    const forged = `${header}.${forgedPayload}.${signature}`;
     await expectSluiceError(verifier.verify(forged), 'SLUICE_ERR_AUTH_INVALID', /signature/, forged);
   });
 

@@ -53,7 +53,8 @@ describe('entity corpus', () => {
       rows
         .map(
           (r) =>
-            `${r.type.padEnd(18)} P=${r.precision.toFixed(3)} R=${r.recall.toFixed(3)} tp=${r.tp} fp=${r.fp} fn=${r.fn}`,
+            `${r.type.padEnd(18)} P=${r.precision.toFixed(3)} R=${r.recall.toFixed(3)} ` +
+            `tp=${r.tp} fp=${r.fp} fn=${r.fn}`,
         )
         .join('\n'),
     );

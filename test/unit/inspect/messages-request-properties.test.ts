@@ -294,44 +294,48 @@ describe('inspectMessagesRequest (properties)', () => {
     );
   });
 
-  it('a keyword split across two text blocks anywhere, spelled to hide, is found in the prompt text the policy reads', () => {
-    const keyword = 'project nightingale';
-    const matcher = TextMatcher.fromRules({ keywords: [keyword] });
-    const hide = fc.constantFrom<(c: string) => string>(
-      (c) => c,
-      (c) => c.toUpperCase(),
-      (c) => `${c}\u200b`,
-      (c) => `\u00ad${c}`,
-      (c) => (c === ' ' ? '\u00a0' : c),
-      (c) => (c === ' ' ? '  ' : c),
-      (c) => ({ o: '\u043e', a: '\u0430', e: '\u0435', p: '\u0440' })[c] ?? c,
-      (c) => (c >= 'a' && c <= 'z' ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c),
-    );
-    fc.assert(
-      fc.property(
-        fc.nat({ max: keyword.length }),
-        fc.array(hide, { minLength: keyword.length, maxLength: keyword.length }),
-        text,
-        (at, ways, around) => {
-          const spelled = [...keyword].map((c, i) => ways[i]!(c));
-          const body = {
-            model: 'm',
-            max_tokens: 1,
-            messages: [
-              {
-                role: 'user',
-                content: [
-                  { type: 'text', text: `${around} ${spelled.slice(0, at).join('')}` },
-                  { type: 'text', text: `${spelled.slice(at).join('')} ${around}` },
-                ],
-              },
-            ],
-          };
-          const facts = inspectMessagesRequest('messages.create', body, []);
-          expect(matcher.match(facts.text).keywords).toEqual([keyword]);
-        },
-      ),
-      { numRuns: 1000 },
-    );
-  });
+  it(
+    'a keyword split across two text blocks anywhere, spelled to hide, ' +
+      'is found in the prompt text the policy reads',
+    () => {
+      const keyword = 'project nightingale';
+      const matcher = TextMatcher.fromRules({ keywords: [keyword] });
+      const hide = fc.constantFrom<(c: string) => string>(
+        (c) => c,
+        (c) => c.toUpperCase(),
+        (c) => `${c}\u200b`,
+        (c) => `\u00ad${c}`,
+        (c) => (c === ' ' ? '\u00a0' : c),
+        (c) => (c === ' ' ? '  ' : c),
+        (c) => ({ o: '\u043e', a: '\u0430', e: '\u0435', p: '\u0440' })[c] ?? c,
+        (c) => (c >= 'a' && c <= 'z' ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c),
+      );
+      fc.assert(
+        fc.property(
+          fc.nat({ max: keyword.length }),
+          fc.array(hide, { minLength: keyword.length, maxLength: keyword.length }),
+          text,
+          (at, ways, around) => {
+            const spelled = [...keyword].map((c, i) => ways[i]!(c));
+            const body = {
+              model: 'm',
+              max_tokens: 1,
+              messages: [
+                {
+                  role: 'user',
+                  content: [
+                    { type: 'text', text: `${around} ${spelled.slice(0, at).join('')}` },
+                    { type: 'text', text: `${spelled.slice(at).join('')} ${around}` },
+                  ],
+                },
+              ],
+            };
+            const facts = inspectMessagesRequest('messages.create', body, []);
+            expect(matcher.match(facts.text).keywords).toEqual([keyword]);
+          },
+        ),
+        { numRuns: 1000 },
+      );
+    },
+  );
 });

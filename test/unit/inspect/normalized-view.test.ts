@@ -150,12 +150,16 @@ describe('entities hidden with Unicode are found, and their original span is wha
     expect(found('oid 1.4111.1111.1111.1111 and 10.0.0.1')).toEqual([{ type: 'IP_ADDRESS', value: '10.0.0.1' }]);
   });
 
-  it('two entities in columns two spaces apart stay two (doubled spaces are joined only where nothing else was found)', () => {
-    expect(found('+1 (415) 555-0100  2001:db8::8a2e:370:7334')).toEqual([
-      { type: 'PHONE', value: '+1 (415) 555-0100' },
-      { type: 'IP_ADDRESS', value: '2001:db8::8a2e:370:7334' },
-    ]);
-  });
+  it(
+    'two entities in columns two spaces apart stay two ' +
+      '(doubled spaces are joined only where nothing else was found)',
+    () => {
+      expect(found('+1 (415) 555-0100  2001:db8::8a2e:370:7334')).toEqual([
+        { type: 'PHONE', value: '+1 (415) 555-0100' },
+        { type: 'IP_ADDRESS', value: '2001:db8::8a2e:370:7334' },
+      ]);
+    },
+  );
 
   it('any mix of invisible characters and odd spaces inside an e-mail hides nothing (fast-check)', () => {
     const hidden = fc.constantFrom(

@@ -1,4 +1,7 @@
-/** Decoding partial JSON text for the detectors: characters as JSON.parse would give them, offsets back into the raw text. */
+/**
+ * Decoding partial JSON text for the detectors: characters as JSON.parse would give them, offsets back into the raw
+ * text.
+ */
 import { describe, expect, it } from 'vitest';
 import { jsonTextView, rawOffset } from '../../../gateway/mask/json-text-view.ts';
 

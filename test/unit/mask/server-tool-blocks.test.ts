@@ -120,22 +120,32 @@ function messageWithServerTools(): { content: unknown[] } {
 
 /** What every block must look like for the caller: visible strings masked ([EMAIL_1] restored), opaque ones as sent. */
 function expectMaskedForCaller(content: unknown[]): void {
-  const [redacted, call, page, pdf, code, encrypted, search, text] = content as Array<Record<string, any>>;
+  // The blocks in messageWithServerTools() order, typed as far as the checks below read them.
+  const [redacted, call, page, pdf, code, encrypted, search, text] = content as [
+    unknown,
+    { input: { url: string } },
+    { tool_use_id: string; content: { content: { source: { data: string } } } },
+    { content: { content: { source: unknown } } },
+    { content: { stdout: string } },
+    unknown,
+    { content: unknown[] },
+    { citations: unknown[] },
+  ];
   expect(redacted).toEqual({ type: 'redacted_thinking', data: OPAQUE });
-  expect(call!.input.url).toBe('https://example.com/?k=[AWS_ACCESS_KEY_1]');
-  expect(page!.content.content.source.data).toBe('the config holds [AWS_ACCESS_KEY_1] today');
-  expect(page!.tool_use_id).toBe('srvtoolu_1');
-  expect(pdf!.content.content.source).toEqual({ type: 'base64', media_type: 'application/pdf', data: OPAQUE });
-  expect(code!.content.stdout).toBe('found [AWS_ACCESS_KEY_1]\n');
+  expect(call.input.url).toBe('https://example.com/?k=[AWS_ACCESS_KEY_1]');
+  expect(page.content.content.source.data).toBe('the config holds [AWS_ACCESS_KEY_1] today');
+  expect(page.tool_use_id).toBe('srvtoolu_1');
+  expect(pdf.content.content.source).toEqual({ type: 'base64', media_type: 'application/pdf', data: OPAQUE });
+  expect(code.content.stdout).toBe('found [AWS_ACCESS_KEY_1]\n');
   expect(encrypted).toMatchObject({ encrypted_stdout: OPAQUE, stderr: 'warn [AWS_ACCESS_KEY_1]' });
-  expect(search!.content[0]).toEqual({
+  expect(search.content[0]).toEqual({
     type: 'web_search_result',
     url: 'https://example.com/s',
     title: 'Leaked [AWS_ACCESS_KEY_1]',
     encrypted_content: OPAQUE,
     page_age: null,
   });
-  expect(text!.citations[0]).toEqual({
+  expect(text.citations[0]).toEqual({
     type: 'web_search_result_location',
     url: 'https://example.com/s',
     title: 'Leaked',
@@ -166,88 +176,91 @@ describe('response masking of server tool results and citations', () => {
     ]);
   });
 
-  it('masks the same on a stream: blocks that arrive whole in content_block_start, and citations_delta citations', () => {
-    const plan = planWithMaskedPrompt();
-    const message = messageWithServerTools();
-    const events = [
-      formatSseEvent('message_start', {
-        type: 'message_start',
-        message: {
-          id: 'msg_1',
-          type: 'message',
-          role: 'assistant',
-          model: 'm',
-          content: [],
-          stop_reason: null,
-          usage: { input_tokens: 5, output_tokens: 1 },
-        },
-      }),
-    ];
-    message.content.forEach((block, index) => {
-      const b = block as Record<string, unknown>;
-      if (b.type === 'text') {
-        events.push(
-          formatSseEvent('content_block_start', {
-            type: 'content_block_start',
-            index,
-            content_block: { type: 'text', text: '' },
-          }),
-        );
-        for (const citation of b.citations as unknown[])
+  it(
+    'masks the same on a stream: blocks that arrive whole in content_block_start, ' + 'and citations_delta citations',
+    () => {
+      const plan = planWithMaskedPrompt();
+      const message = messageWithServerTools();
+      const events = [
+        formatSseEvent('message_start', {
+          type: 'message_start',
+          message: {
+            id: 'msg_1',
+            type: 'message',
+            role: 'assistant',
+            model: 'm',
+            content: [],
+            stop_reason: null,
+            usage: { input_tokens: 5, output_tokens: 1 },
+          },
+        }),
+      ];
+      message.content.forEach((block, index) => {
+        const b = block as Record<string, unknown>;
+        if (b.type === 'text') {
+          events.push(
+            formatSseEvent('content_block_start', {
+              type: 'content_block_start',
+              index,
+              content_block: { type: 'text', text: '' },
+            }),
+          );
+          for (const citation of b.citations as unknown[])
+            events.push(
+              formatSseEvent('content_block_delta', {
+                type: 'content_block_delta',
+                index,
+                delta: { type: 'citations_delta', citation },
+              }),
+            );
           events.push(
             formatSseEvent('content_block_delta', {
               type: 'content_block_delta',
               index,
-              delta: { type: 'citations_delta', citation },
+              delta: { type: 'text_delta', text: b.text },
             }),
           );
-        events.push(
-          formatSseEvent('content_block_delta', {
-            type: 'content_block_delta',
-            index,
-            delta: { type: 'text_delta', text: b.text },
-          }),
-        );
-      } else if (b.type === 'server_tool_use') {
-        events.push(
-          formatSseEvent('content_block_start', {
-            type: 'content_block_start',
-            index,
-            content_block: { ...b, input: {} },
-          }),
-        );
-        events.push(
-          formatSseEvent('content_block_delta', {
-            type: 'content_block_delta',
-            index,
-            delta: { type: 'input_json_delta', partial_json: JSON.stringify(b.input) },
-          }),
-        );
-      } else {
-        events.push(formatSseEvent('content_block_start', { type: 'content_block_start', index, content_block: b }));
-      }
-      events.push(formatSseEvent('content_block_stop', { type: 'content_block_stop', index }));
-    });
-    events.push(
-      formatSseEvent('message_delta', {
-        type: 'message_delta',
-        delta: { stop_reason: 'end_turn', stop_sequence: null },
-        usage: { output_tokens: 9 },
-      }),
-    );
-    events.push(formatSseEvent('message_stop', { type: 'message_stop' }));
+        } else if (b.type === 'server_tool_use') {
+          events.push(
+            formatSseEvent('content_block_start', {
+              type: 'content_block_start',
+              index,
+              content_block: { ...b, input: {} },
+            }),
+          );
+          events.push(
+            formatSseEvent('content_block_delta', {
+              type: 'content_block_delta',
+              index,
+              delta: { type: 'input_json_delta', partial_json: JSON.stringify(b.input) },
+            }),
+          );
+        } else {
+          events.push(formatSseEvent('content_block_start', { type: 'content_block_start', index, content_block: b }));
+        }
+        events.push(formatSseEvent('content_block_stop', { type: 'content_block_stop', index }));
+      });
+      events.push(
+        formatSseEvent('message_delta', {
+          type: 'message_delta',
+          delta: { stop_reason: 'end_turn', stop_sequence: null },
+          usage: { output_tokens: 9 },
+        }),
+      );
+      events.push(formatSseEvent('message_stop', { type: 'message_stop' }));
 
-    const masker = new SseStreamMasker(plan);
-    const client = new SseRecorder();
-    const record = new SseRecorder();
-    for (const out of [masker.push(Buffer.from(events.join(''))), masker.end()]) {
-      client.push(Buffer.from(out.client));
-      record.push(Buffer.from(out.record));
-    }
-    client.end();
-    record.end();
-    expectMaskedForCaller((client.reconstruct() as { content: unknown[] }).content);
-    expect(JSON.stringify(record.reconstruct())).toContain('for [EMAIL_1]');
-    expect(plan.ledger.entries().map((e) => e.path)).toContain('response.content[7].citations[0].cited_text');
-  });
+      const masker = new SseStreamMasker(plan);
+      const client = new SseRecorder();
+      const record = new SseRecorder();
+      for (const out of [masker.push(Buffer.from(events.join(''))), masker.end()]) {
+        client.push(Buffer.from(out.client));
+        record.push(Buffer.from(out.record));
+      }
+      client.end();
+      record.end();
+      expectMaskedForCaller((client.reconstruct() as { content: unknown[] }).content);
+      expect(JSON.stringify(record.reconstruct())).toContain('for [EMAIL_1]');
+      expect(plan.ledger.entries().map((e) => e.path)).toContain('response.content[7].citations[0].cited_text');
+    },
+  );
 });

@@ -143,24 +143,27 @@ describe('SseStreamMasker', () => {
     }
   });
 
-  it('masks cards in full-width, mathematical and Arabic-Indic digits or with doubled spaces, at every delta cut', () => {
-    const cards = [
-      '\uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11',
-      `\u{1d7d2}${'\u{1d7cf}'.repeat(15)}`,
-      '\u0664\u0661\u0661\u0661\u2060\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661',
-      '4111  1111\u200b  1111  1111',
-    ];
-    const text = `Cards: ${cards.join(', ')}; mail j\u0430ne.roe\u00ad@example.org.`;
-    const want = expected(text);
-    expect(want).toBe('Cards: [CREDIT_CARD_1], [CREDIT_CARD_2], [CREDIT_CARD_3], [CREDIT_CARD_4]; mail [EMAIL_1].');
-    for (let cut = 1; cut < text.length; cut++) {
-      // Never between the two halves of a mathematical digit: an upstream delta holds whole characters.
-      if (/[\ud800-\udbff]/.test(text[cut - 1]!)) continue;
-      const { text: got, raw } = run(streamOf(text, [cut, cut + 2]), []);
-      expect(got, `delta cut at ${cut}`).toBe(want);
-      expect(raw).not.toMatch(/\uff11\uff11|\u{1d7cf}|\u0661\u0661|1111|example/u);
-    }
-  });
+  it(
+    'masks cards in full-width, mathematical and Arabic-Indic digits or with doubled spaces, ' + 'at every delta cut',
+    () => {
+      const cards = [
+        '\uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11',
+        `\u{1d7d2}${'\u{1d7cf}'.repeat(15)}`,
+        '\u0664\u0661\u0661\u0661\u2060\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661',
+        '4111  1111\u200b  1111  1111',
+      ];
+      const text = `Cards: ${cards.join(', ')}; mail j\u0430ne.roe\u00ad@example.org.`;
+      const want = expected(text);
+      expect(want).toBe('Cards: [CREDIT_CARD_1], [CREDIT_CARD_2], [CREDIT_CARD_3], [CREDIT_CARD_4]; mail [EMAIL_1].');
+      for (let cut = 1; cut < text.length; cut++) {
+        // Never between the two halves of a mathematical digit: an upstream delta holds whole characters.
+        if (/[\ud800-\udbff]/.test(text[cut - 1]!)) continue;
+        const { text: got, raw } = run(streamOf(text, [cut, cut + 2]), []);
+        expect(got, `delta cut at ${cut}`).toBe(want);
+        expect(raw).not.toMatch(/\uff11\uff11|\u{1d7cf}|\u0661\u0661|1111|example/u);
+      }
+    },
+  );
 
   it('never holds back half of a surrogate pair: an emoji before a held card leaves whole', () => {
     const text = 'Done \u{1f600}4111 1111 1111 1111 \u{1f600} ok';
@@ -287,49 +290,55 @@ describe('SseStreamMasker', () => {
     expect(JSON.parse(json)).toEqual({ to: '[EMAIL_1]', note: 'line\n[ANTHROPIC_API_KEY_1]' });
   });
 
-  it('masks tool input whose entities are spelled with JSON escapes (\\u0040, \\u0041…), wherever the fragments and bytes are cut', () => {
-    // What a model could write to slip an address or key past a scanner that reads the raw JSON text.
-    const partialJson =
-      '{"to":"jane.roe\\u0040example.org","key":"\\u0041KIAQWERTYUI2345ABCD","note":"caf\\u00e9 \\ud83c\\udf0d ok"}';
-    expect(JSON.parse(partialJson)).toEqual({ to: SECRETS[1], key: SECRETS[3], note: 'café 🌍 ok' });
-    const ev = (t: string): string =>
-      formatSseEvent('content_block_delta', {
-        type: 'content_block_delta',
-        index: 1,
-        delta: { type: 'input_json_delta', partial_json: t },
-      });
-    for (let fragment = 1; fragment <= 9; fragment += 4) {
-      const sse =
-        formatSseEvent('content_block_start', {
-          type: 'content_block_start',
+  it(
+    'masks tool input whose entities are spelled with JSON escapes (\\u0040, \\u0041…), ' +
+      'wherever the fragments and bytes are cut',
+    () => {
+      // What a model could write to slip an address or key past a scanner that reads the raw JSON text.
+      const partialJson =
+        '{"to":"jane.roe\\u0040example.org","key":"\\u0041KIAQWERTYUI2345ABCD","note":"caf\\u00e9 \\ud83c\\udf0d ok"}';
+      expect(JSON.parse(partialJson)).toEqual({ to: SECRETS[1], key: SECRETS[3], note: 'café 🌍 ok' });
+      const ev = (t: string): string =>
+        formatSseEvent('content_block_delta', {
+          type: 'content_block_delta',
           index: 1,
-          content_block: { type: 'tool_use', id: 't', name: 'send', input: {} },
-        }) +
-        [...partialJson.matchAll(new RegExp(`.{1,${fragment}}`, 'gs'))].map((m) => ev(m[0])).join('') +
-        formatSseEvent('content_block_stop', { type: 'content_block_stop', index: 1 });
-      for (let cut = 1; cut < sse.length; cut += 11) {
-        const plan = new MaskPlan(kit, ALL, Buffer.alloc(32));
-        const masker = new SseStreamMasker(plan);
-        const out =
-          masker.push(Buffer.from(sse.slice(0, cut))).client +
-          masker.push(Buffer.from(sse.slice(cut))).client +
-          masker.end().client;
-        const json = [...out.matchAll(/"partial_json":"((?:[^"\\]|\\.)*)"/g)]
-          .map((m) => JSON.parse(`"${m[1]}"`) as string)
-          .join('');
-        // Numbered like the plain values: the placeholders name what the escapes spelled.
-        expect(JSON.parse(json)).toEqual({
-          to: '[EMAIL_1]',
-          key: '[AWS_ACCESS_KEY_1]',
-          note: 'caf\u00e9 \ud83c\udf0d ok',
+          delta: { type: 'input_json_delta', partial_json: t },
         });
-        expect(plan.replacer.replace('EMAIL', SECRETS[1]!)).toBe('[EMAIL_1]');
+      for (let fragment = 1; fragment <= 9; fragment += 4) {
+        const sse =
+          formatSseEvent('content_block_start', {
+            type: 'content_block_start',
+            index: 1,
+            content_block: { type: 'tool_use', id: 't', name: 'send', input: {} },
+          }) +
+          [...partialJson.matchAll(new RegExp(`.{1,${fragment}}`, 'gs'))].map((m) => ev(m[0])).join('') +
+          formatSseEvent('content_block_stop', { type: 'content_block_stop', index: 1 });
+        for (let cut = 1; cut < sse.length; cut += 11) {
+          const plan = new MaskPlan(kit, ALL, Buffer.alloc(32));
+          const masker = new SseStreamMasker(plan);
+          const out =
+            masker.push(Buffer.from(sse.slice(0, cut))).client +
+            masker.push(Buffer.from(sse.slice(cut))).client +
+            masker.end().client;
+          const json = [...out.matchAll(/"partial_json":"((?:[^"\\]|\\.)*)"/g)]
+            .map((m) => JSON.parse(`"${m[1]}"`) as string)
+            .join('');
+          // Numbered like the plain values: the placeholders name what the escapes spelled.
+          expect(JSON.parse(json)).toEqual({
+            to: '[EMAIL_1]',
+            key: '[AWS_ACCESS_KEY_1]',
+            note: 'caf\u00e9 \ud83c\udf0d ok',
+          });
+          expect(plan.replacer.replace('EMAIL', SECRETS[1]!)).toBe('[EMAIL_1]');
+        }
       }
-    }
-  });
+    },
+  );
 
   it('never relays a malformed (not JSON) event and records it masked: a broken frame is no way around masking', () => {
-    const broken = `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"text":"${SECRETS[0]} ${SECRETS[1]}\n\n`;
+    const broken =
+      'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,' +
+      `"delta":{"text":"${SECRETS[0]} ${SECRETS[1]}\n\n`;
     for (let cut = 1; cut < broken.length; cut += 7) {
       const plan = new MaskPlan(kit, ALL, Buffer.alloc(32));
       const masker = new SseStreamMasker(plan);

@@ -59,23 +59,27 @@ describe('parseJsonBody (properties)', () => {
     );
   });
 
-  it(`nesting is refused above ${MAX_JSON_DEPTH} levels and only there; brackets and escapes inside strings do not count`, () => {
-    const filler = fc.constantFrom('', '[[[{{{', '\\"[{', ']]}}', 'é[{😀', '"\\', '\\\\"[');
-    fc.assert(
-      fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: MAX_JSON_DEPTH * 3 }), filler, (kinds, fill) => {
-        const got = outcome(Buffer.from(nested(kinds, fill)));
-        if (kinds.length <= MAX_JSON_DEPTH) expect(got.ok).toBe(true);
-        else {
-          expect(got.ok).toBe(false);
-          if (!got.ok) {
-            expectBadRequest(got.err);
-            expect((got.err as Error).message).toMatch(/nested deeper than 64/);
+  it(
+    `nesting is refused above ${MAX_JSON_DEPTH} levels and only there; ` +
+      'brackets and escapes inside strings do not count',
+    () => {
+      const filler = fc.constantFrom('', '[[[{{{', '\\"[{', ']]}}', 'é[{😀', '"\\', '\\\\"[');
+      fc.assert(
+        fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: MAX_JSON_DEPTH * 3 }), filler, (kinds, fill) => {
+          const got = outcome(Buffer.from(nested(kinds, fill)));
+          if (kinds.length <= MAX_JSON_DEPTH) expect(got.ok).toBe(true);
+          else {
+            expect(got.ok).toBe(false);
+            if (!got.ok) {
+              expectBadRequest(got.err);
+              expect((got.err as Error).message).toMatch(/nested deeper than 64/);
+            }
           }
-        }
-      }),
-      { numRuns: 500 },
-    );
-  });
+        }),
+        { numRuns: 500 },
+      );
+    },
+  );
 
   it('a body far deeper than any stack (a million levels) is refused quickly, not parsed', () => {
     const raw = Buffer.from('['.repeat(1_000_000) + ']'.repeat(1_000_000));
@@ -145,7 +149,9 @@ describe('duplicate keys (JSON.parse keeps the last, an upstream may read the fi
           const spelled = escape
             ? `"\\u${k.charCodeAt(0).toString(16).padStart(4, '0')}${k.slice(1)}"`
             : JSON.stringify(k);
-          const doc = `{"outer":[${JSON.stringify(value)},{${JSON.stringify(k)}:${JSON.stringify(dup)},"x":${at},${spelled}:0}]}`;
+          const doc =
+            `{"outer":[${JSON.stringify(value)},{${JSON.stringify(k)}:${JSON.stringify(dup)},` +
+            `"x":${at},${spelled}:0}]}`;
           const err = refusal(doc);
           expect((err as SluiceError | undefined)?.code).toBe('SLUICE_ERR_DUPLICATE_KEY');
         },

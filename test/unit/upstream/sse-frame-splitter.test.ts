@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { SseFrameSplitter } from '../../../gateway/relay/sse-frame-splitter.ts';
 
 const STREAM =
-  'event: message_start\ndata: {"type":"message_start"}\n\nevent: ping\r\ndata: {"type": "ping"}\r\n\r\nevent: content_block_delta\ndata: {"text":"héllo ✓"}\n\n: comment\n\nevent: message_stop\ndata: {}';
+  'event: message_start\ndata: {"type":"message_start"}\n\n' +
+  'event: ping\r\ndata: {"type": "ping"}\r\n\r\n' +
+  'event: content_block_delta\ndata: {"text":"héllo ✓"}\n\n' +
+  ': comment\n\n' +
+  'event: message_stop\ndata: {}';
 
 function split(bytes: Buffer, cuts: number[]): { frames: string[]; rest: string } {
   const splitter = new SseFrameSplitter();

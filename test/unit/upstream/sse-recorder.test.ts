@@ -69,9 +69,13 @@ describe('SseRecorder on a recorded stream', () => {
     expect(r).toMatchObject({ dropped: 0, malformed: 0, oversized: 0, errors: [] });
   });
 
-  it('rebuilds the final Message: thinking + signature, text, tool input parsed at content_block_stop, stop reason and usage', () => {
-    expect(record([FIXTURE]).reconstruct()).toEqual(EXPECTED_MESSAGE);
-  });
+  it(
+    'rebuilds the final Message: thinking + signature, text, tool input parsed at content_block_stop, ' +
+      'stop reason and usage',
+    () => {
+      expect(record([FIXTURE]).reconstruct()).toEqual(EXPECTED_MESSAGE);
+    },
+  );
 
   it('joins UTF-8 characters split across chunks (one byte at a time)', () => {
     const r = record([...FIXTURE].map((b) => Uint8Array.of(b)));
@@ -184,7 +188,8 @@ describe('SseRecorder on broken or hostile streams', () => {
     );
     r.push(
       bytes(
-        'event: message_delta\ndata: {"type":"message_delta","delta":{"__proto__":{"polluted":2}},"usage":{"__proto__":{"polluted":3}}}\n\n',
+        'event: message_delta\ndata: {"type":"message_delta",' +
+          '"delta":{"__proto__":{"polluted":2}},"usage":{"__proto__":{"polluted":3}}}\n\n',
       ),
     );
     r.end();
