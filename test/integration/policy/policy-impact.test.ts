@@ -7,7 +7,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseDuration, policyCommand } from '../../../gateway/cli/cli-policy.ts';
-import { classify, replayAudit, ruleIdsOf, type DecisionSummary, type ImpactReport } from '../../../gateway/cli/impact.ts';
+import {
+  classify,
+  replayAudit,
+  ruleIdsOf,
+  type DecisionSummary,
+  type ImpactReport,
+} from '../../../gateway/cli/impact.ts';
 import { PolicyEngine } from '../../../gateway/policy/wasm-engine.ts';
 import { bundleOf, policyInput, tempDir, tool, type PolicyInputOverrides } from '../../helpers/policy-fixtures.ts';
 
