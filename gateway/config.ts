@@ -84,6 +84,26 @@ const kafkaStateSchema = z.object({
   startTimeoutMs: z.number().int().positive().default(30_000),
 });
 
+/** One trusted token issuer of `identity.issuers` (see IdentityConfig for each field's meaning). */
+const trustedIssuerSchema = z.object({
+  /** Its name in the policy input (`identity.issuer_name`) and, by default, the prefix of its subjects. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'lowercase letters, digits, - and _ (at most 32)'),
+  issuer: z.url(),
+  audience: z.union([z.string(), z.array(z.string()).min(1)]),
+  jwksUri: z.url().optional(),
+  algorithms: z
+    .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+    .min(1)
+    .optional(),
+  groupsClaim: z.string().optional(),
+  scopesClaim: z.string().optional(),
+  /** Claims passed to the policy as `identity.claims` (e.g. repository, environment, ref). */
+  claims: z.array(z.string().min(1)).default([]),
+  /** Prepended to `sub`; default `{name}:`, so `alice` of two issuers is two subjects. */
+  subjectPrefix: z.string().optional(),
+  maxTokenLifetimeSeconds: z.number().int().positive().optional(),
+});
+
 /** The whole config file; exported for the test that keeps every key of it checked (config-keys.ts). */
 export const configSchema = z.object({
   listen: z
@@ -161,6 +181,11 @@ export const configSchema = z.object({
       verifiedTokenCacheSeconds: z.number().int().min(0).max(300).default(60),
       /** Env var with a shared HMAC secret; HS* algorithms are refused unless this is set. */
       hmacSecretEnv: z.string().optional(),
+      /**
+       * More trusted issuers (CI, Kubernetes, a second IdP), beside or instead of `issuer`. The
+       * token's `iss` picks one; each has its own keys, audience and claims passed to the policy.
+       */
+      issuers: z.array(trustedIssuerSchema).min(1).optional(),
     })
     .prefault({}),
   connections: z
@@ -352,9 +377,14 @@ export class ConfigError extends Error {
   }
 }
 
+/** True when no issuer is configured: the embedded dev issuer mints the tokens (loopback only). */
+export function usesDevIssuer(config: Pick<SluiceConfig, 'identity'>): boolean {
+  return !config.identity.issuer && !config.identity.issuers;
+}
+
 /** Refuses the embedded dev issuer beyond loopback: it mints tokens for anyone who can reach it. */
 export function devIssuerProblem(config: Pick<SluiceConfig, 'identity' | 'listen'>): ConfigProblem | undefined {
-  if (config.identity.issuer || config.identity.devIssuer || isLoopback(config.listen.host)) return undefined;
+  if (!usesDevIssuer(config) || config.identity.devIssuer || isLoopback(config.listen.host)) return undefined;
   const text =
     `identity.issuer: not set, and listen.host ${config.listen.host} is not a loopback address: ` +
     'the embedded dev issuer mints tokens for anyone who can reach it, so it starts only on loopback. ' +
@@ -453,6 +483,16 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   }
   const noIssuer = devIssuerProblem(config);
   if (noIssuer) problems.push(noIssuer);
+  const trusted = [
+    ...(config.identity.issuer ? [{ name: 'default', issuer: config.identity.issuer }] : []),
+    ...(config.identity.issuers ?? []),
+  ];
+  trusted.forEach((t, i) => {
+    const at = `identity.issuers.${i - (config.identity.issuer ? 1 : 0)}`;
+    if (trusted.findIndex((o) => o.name === t.name) !== i) problems.push(`${at}.name: "${t.name}" is used twice`);
+    if (trusted.findIndex((o) => o.issuer === t.issuer) !== i)
+      problems.push(`${at}.issuer: ${t.issuer} is configured twice (one token issuer, one set of rules)`);
+  });
   if (config.console.enabled && !config.console.issuer && !config.identity.issuer) {
     problems.push(
       'console.enabled: the console signs in through an OIDC provider; set console.issuer or identity.issuer',

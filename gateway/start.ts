@@ -5,7 +5,7 @@ import type { AuditLog } from './audit/audit-log.ts';
 import { auditGate } from './audit/audit-ops.ts';
 import { anchorChainHead } from './audit/chain-anchor.ts';
 import { openAuditLog } from './audit/open-audit.ts';
-import { ConfigError, devIssuerProblem, type SluiceConfig } from './config.ts';
+import { ConfigError, devIssuerProblem, usesDevIssuer, type SluiceConfig } from './config.ts';
 import { createVerifier, devIssuerUrl } from './identity/create-verifier.ts';
 import { DevIssuer } from './identity/dev-issuer.ts';
 import { openPolicy } from './policy/load-policy.ts';
@@ -39,11 +39,11 @@ export async function startGateway(
   const policy = await openPolicy(config.policy);
   const policies = policy.store;
   const port =
-    config.identity.issuer || config.listen.port !== 0 ? config.listen.port : await freePort(config.listen.host);
-  const devIssuer = config.identity.issuer
-    ? undefined
-    : await DevIssuer.open({ stateDir: config.stateDir, issuerUrl: devIssuerUrl(config, port) });
-  const verifier = createVerifier(config, config.identity.issuer ?? devIssuer!.issuer, env);
+    !usesDevIssuer(config) || config.listen.port !== 0 ? config.listen.port : await freePort(config.listen.host);
+  const devIssuer = usesDevIssuer(config)
+    ? await DevIssuer.open({ stateDir: config.stateDir, issuerUrl: devIssuerUrl(config, port) })
+    : undefined;
+  const verifier = createVerifier(config, config.identity.issuer ?? devIssuer?.issuer, env);
   // File sink always; with audit.kafka also the Kafka sink (its spool's leftovers are delivered first).
   const audit = await openAuditLog(config, pino({ level: config.log.level, name: 'sluice-audit' }));
   const shared = openSharedState(config, pino({ level: config.log.level, name: 'sluice-state' }));

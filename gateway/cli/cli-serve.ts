@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { loadConfig, resolveConfig, type SluiceConfig } from '../config.ts';
+import { loadConfig, resolveConfig, usesDevIssuer, type SluiceConfig } from '../config.ts';
 import { MockClaude } from '../dev/mock-claude.ts';
 import { startGateway } from '../start.ts';
 
@@ -31,7 +31,7 @@ async function embeddedDefaults(env: NodeJS.ProcessEnv): Promise<EmbeddedUpstrea
 
 function example(url: string, config: SluiceConfig): string {
   const echo = config.connections.some((c) => c.echo);
-  const tokenCmd = config.identity.issuer
+  const tokenCmd = !usesDevIssuer(config)
     ? '# get an access token from your OIDC provider'
     : 'export SLUICE_TOKEN=$(npx sluice token --sub alice --groups engineering)';
   return [

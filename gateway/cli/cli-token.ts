@@ -1,4 +1,4 @@
-import { loadConfig } from '../config.ts';
+import { loadConfig, usesDevIssuer } from '../config.ts';
 import { devIssuerUrl } from '../identity/create-verifier.ts';
 import { DevIssuer } from '../identity/dev-issuer.ts';
 
@@ -20,9 +20,10 @@ export async function tokenCommand(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   const config = loadConfig(opts.config, env);
-  if (config.identity.issuer) {
+  if (!usesDevIssuer(config)) {
     throw new Error(
-      `identity.issuer is ${config.identity.issuer}: get tokens from that provider; ` +
+      `identity.issuer(s) is configured (${config.identity.issuer ?? config.identity.issuers?.[0]?.issuer}): ` +
+        'get tokens from that provider; ' +
         'the dev issuer only serves embedded defaults',
     );
   }

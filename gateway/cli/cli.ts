@@ -11,7 +11,6 @@ import { tokenCommand } from './cli-token.ts';
 import { ConfigError } from '../config.ts';
 import { describeStartupFailure, EXIT_CONFIG, formatStartupFailure } from './startup-failure.ts';
 
-
 const USAGE = `usage: sluice <command> [options]
 
 commands:

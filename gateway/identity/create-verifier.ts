@@ -1,6 +1,8 @@
 import type { SluiceConfig } from '../config.ts';
 import { ConfigError } from '../config.ts';
 import { IDENTITY_DEFAULTS, type IdentityConfig } from './identity-config.ts';
+import type { TokenVerifier } from './identity.ts';
+import { MultiIssuerVerifier } from './multi-issuer-verifier.ts';
 import { OidcTokenVerifier } from './token-verifier.ts';
 
 /** The dev issuer's URL for a listen address: `serve` serves it and `token` mints for it. */
@@ -36,6 +38,41 @@ export function identityConfigFrom(config: SluiceConfig, issuer: string, env: No
   };
 }
 
-export function createVerifier(config: SluiceConfig, issuer: string, env: NodeJS.ProcessEnv): OidcTokenVerifier {
-  return new OidcTokenVerifier(identityConfigFrom(config, issuer, env));
+/** The settings of each entry of `identity.issuers`: the shared timings, its own issuer, keys and claims. */
+function trustedIssuerConfigs(config: SluiceConfig, env: NodeJS.ProcessEnv): IdentityConfig[] {
+  return (config.identity.issuers ?? []).map((t) => {
+    const shared = identityConfigFrom(config, t.issuer, env);
+    return {
+      ...shared,
+      name: t.name,
+      audience: t.audience,
+      jwksUri: t.jwksUri,
+      algorithms: t.algorithms ?? shared.algorithms.filter((a) => !a.startsWith('HS')),
+      groupsClaim: t.groupsClaim ?? shared.groupsClaim,
+      scopesClaim: t.scopesClaim ?? shared.scopesClaim,
+      claims: t.claims,
+      subjectPrefix: t.subjectPrefix ?? `${t.name}:`,
+      maxTokenLifetimeSeconds: t.maxTokenLifetimeSeconds ?? shared.maxTokenLifetimeSeconds,
+      // The shared HMAC secret belongs to identity.issuer only: another issuer's tokens are never HMAC.
+      hmacSecret: undefined,
+    };
+  });
+}
+
+/**
+ * The gateway's token verifier: `issuer` (identity.issuer, or the dev issuer when no issuer is
+ * configured) and each entry of identity.issuers, chosen by the token's `iss`. One issuer alone
+ * is verified directly.
+ */
+export function createVerifier(
+  config: SluiceConfig,
+  issuer: string | undefined,
+  env: NodeJS.ProcessEnv,
+): TokenVerifier {
+  const configs = [
+    ...(issuer === undefined ? [] : [identityConfigFrom(config, issuer, env)]),
+    ...trustedIssuerConfigs(config, env),
+  ];
+  if (configs.length === 1) return new OidcTokenVerifier(configs[0]!);
+  return new MultiIssuerVerifier(new Map(configs.map((c) => [c.issuer, new OidcTokenVerifier(c)])));
 }

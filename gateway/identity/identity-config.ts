@@ -34,6 +34,12 @@ export interface IdentityConfig {
   readonly verifiedTokenCacheSeconds: number;
   /** Shared secret for HS256/384/512; at least 32 bytes. Unset: HMAC tokens are refused. */
   readonly hmacSecret?: Uint8Array | undefined;
+  /** The issuer's name in the policy input (`identity.issuer_name`); `default` for `identity.issuer`. */
+  readonly name?: string;
+  /** Prepended to `sub`, so the same subject of two issuers is two subjects (`github:repo:…`). */
+  readonly subjectPrefix?: string;
+  /** Claims passed to the policy as `identity.claims` (exact name, else a dotted path). */
+  readonly claims?: readonly string[];
 }
 
 /** Defaults for every IdentityConfig field that has one (issuer and audience have none). */

@@ -7,7 +7,7 @@
 import { LRUCache } from 'lru-cache';
 import { errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { SluiceError } from '../errors.ts';
-import type { Identity, TokenVerifier } from './identity.ts';
+import type { ClaimValue, Identity, TokenVerifier } from './identity.ts';
 import type { IdentityConfig } from './identity-config.ts';
 import { OidcKeySource, type KeyUse } from './oidc-discovery.ts';
 import { checkTokenShape, invalidToken as invalid } from './token-shape.ts';
@@ -207,7 +207,7 @@ export class OidcTokenVerifier implements TokenVerifier {
       );
     }
     return Object.freeze({
-      sub,
+      sub: `${this.#config.subjectPrefix ?? ''}${sub}`,
       iss,
       clientId: optionalString(payload['client_id']) ?? optionalString(payload.azp),
       groups: stringList(readClaim(payload, this.#config.groupsClaim), false),
@@ -215,7 +215,20 @@ export class OidcTokenVerifier implements TokenVerifier {
       tokenId: optionalString(payload.jti),
       issuedAt: iat,
       expiresAt: exp,
+      issuerName: this.#config.name ?? 'default',
+      claims: this.#allowedClaims(payload),
     });
+  }
+
+  /** The allow-listed claims with a value the policy can use; others (absent, nested objects) are left out. */
+  #allowedClaims(payload: JWTPayload): Readonly<Record<string, ClaimValue>> {
+    const out: Record<string, ClaimValue> = {};
+    for (const name of this.#config.claims ?? []) {
+      const value = readClaim(payload, name);
+      if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) out[name] = value as ClaimValue;
+      else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) out[name] = Object.freeze([...value]);
+    }
+    return Object.freeze(out);
   }
 
   // With the default `scope`, tokens from IdPs that use `scp` instead (Okta, Entra ID) still

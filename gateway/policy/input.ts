@@ -1,4 +1,4 @@
-import type { Identity } from '../identity/identity.ts';
+import type { ClaimValue, Identity } from '../identity/identity.ts';
 import type { RequestFacts } from '../inspect/facts.ts';
 import type { TextMatches } from './text-matcher.ts';
 
@@ -22,6 +22,10 @@ export interface PolicyInput {
     token_id: string | null;
     issued_at: number;
     expires_at: number;
+    /** The configured name of the issuer that vouched for the token (`default` for identity.issuer). */
+    issuer_name: string;
+    /** The token claims that issuer passes to the policy (identity.issuers[].claims); {} when none. */
+    claims: Readonly<Record<string, ClaimValue>>;
   };
   readonly connection: string;
   readonly request: {
@@ -70,6 +74,8 @@ export function buildPolicyInput(args: {
       token_id: identity.tokenId ?? null,
       issued_at: identity.issuedAt,
       expires_at: identity.expiresAt,
+      issuer_name: identity.issuerName ?? 'default',
+      claims: identity.claims ?? {},
     },
     connection: args.connection,
     request: {

@@ -40,6 +40,8 @@ const SMOKE_INPUT: PolicyInput = {
     token_id: null,
     issued_at: 0,
     expires_at: 0,
+    issuer_name: 'default',
+    claims: {},
   },
   connection: 'sluice-smoke-test',
   request: {

@@ -50,6 +50,8 @@ function input(text: string): PolicyInput {
       token_id: 't',
       issued_at: 1_700_000_000,
       expires_at: 1_700_000_900,
+      issuer_name: 'default',
+      claims: {},
     },
     connection: 'anthropic',
     request: {

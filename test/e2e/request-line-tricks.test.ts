@@ -106,7 +106,12 @@ describe('routes and request lines', () => {
 
   it('hop-by-hop smuggling (Connection naming a header) does not carry a caller key upstream', async () => {
     const before = h.upstream.requests.length;
-    await raw(post('/v1/messages', ['X-Api-Key: sk-ant-smuggled', 'Connection: x-api-key']));
+    // A Claude API key beside the Sluice token is refused outright: nothing goes upstream at all.
+    const refused = await raw(post('/v1/messages', ['X-Api-Key: sk-ant-smuggled', 'Connection: x-api-key']));
+    expect(refused.status).toBe(401);
+    expect(h.upstream.requests.length).toBe(before);
+    // The same token as x-api-key, named in Connection: the call goes, with only the connection's key upstream.
+    await raw(post('/v1/messages', [`X-Api-Key: ${token}`, 'Connection: x-api-key']));
     const seen = h.upstream.requests.slice(before)[0]!;
     expect(seen.headers['x-api-key']).toBe(h.upstreamKey);
   });

@@ -34,6 +34,8 @@ export function policyInput(overrides: PolicyInputOverrides = {}): PolicyInput {
       token_id: 'tok-1',
       issued_at: 1_700_000_000,
       expires_at: 1_700_000_900,
+      issuer_name: 'default',
+      claims: {},
       ...overrides.identity,
     },
     connection: overrides.connection ?? 'anthropic',

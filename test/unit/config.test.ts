@@ -77,8 +77,9 @@ describe('config: unknown keys and the dev issuer', () => {
     expect(problemsOf({ identity: { isuer: 'https://idp.example.com' } })).toEqual([
       'identity.isuer: unknown key (did you mean identity.issuer?)',
     ]);
-    expect(problemsOf({ identity: { issuers: [{ issuer: 'https://idp.example.com' }] } })).toEqual([
-      'identity.issuers: unknown key (did you mean identity.issuer?)',
+    const ci = { name: 'ci', issuer: 'https://token.actions.githubusercontent.com', audience: 'sluice' };
+    expect(problemsOf({ identity: { issuers: [{ ...ci, claim: ['repository'] }] } })).toEqual([
+      'identity.issuers.0.claim: unknown key (did you mean identity.issuers.0.claims?)',
     ]);
     expect(problemsOf({ connections: [{ name: 'a', baseUrl: 'http://127.0.0.1:1', apikeyEnv: 'K' }] })).toEqual([
       'connections.0.apikeyEnv: unknown key (did you mean connections.0.apiKeyEnv?)',

@@ -46,6 +46,8 @@ describe('valid tokens become an Identity', () => {
       tokenId: jti,
       issuedAt: iat,
       expiresAt: iat + 600,
+      issuerName: 'default',
+      claims: {},
     });
     expect(Object.isFrozen(identity)).toBe(true);
     expect(Object.isFrozen(identity.groups)).toBe(true);
