@@ -65,7 +65,10 @@ export function validateMessagesBody(body: unknown, opts: { countTokens: boolean
   if (body.messages.length === 0) return 'messages: List should have at least 1 item after validation, not 0';
   for (const [i, m] of body.messages.entries()) {
     if (!isObj(m)) return `messages.${i}: Input should be a valid dictionary`;
-    if (m.role !== 'user' && m.role !== 'assistant') return `messages.${i}.role: Input should be 'user' or 'assistant'`;
+    if (m.role !== 'user' && m.role !== 'assistant' && m.role !== 'system')
+      return `messages.${i}.role: Input should be 'user', 'assistant' or 'system'`;
+    if (m.role === 'system' && Array.isArray(m.content) && m.content.some((b) => !isObj(b) || b.type !== 'text'))
+      return `messages.${i}.content: a system message holds text blocks only`;
     if (typeof m.content !== 'string' && !Array.isArray(m.content))
       return `messages.${i}.content: Input should be a valid list`;
     if (Array.isArray(m.content) && m.content.some((b) => !isObj(b) || typeof b.type !== 'string'))
@@ -108,9 +111,10 @@ export function modelsPage(models: readonly MockModel[], query: URLSearchParams)
 function thinkingProblem(body: Record<string, unknown>): string | undefined {
   const thinking = body.thinking;
   if (thinking === undefined) return undefined;
-  if (!isObj(thinking) || (thinking.type !== 'enabled' && thinking.type !== 'disabled'))
-    return "thinking: Input tag should be 'enabled' or 'disabled'";
-  if (thinking.type === 'disabled') return undefined;
+  if (!isObj(thinking) || !['enabled', 'disabled', 'adaptive'].includes(String(thinking.type)))
+    return "thinking: Input tag should be 'enabled', 'disabled' or 'adaptive'";
+  // adaptive: the model decides how much to think (no budget), as Claude Code asks by default.
+  if (thinking.type === 'disabled' || thinking.type === 'adaptive') return undefined;
   const budget = thinking.budget_tokens;
   if (typeof budget !== 'number' || !Number.isInteger(budget)) return 'thinking.enabled.budget_tokens: Field required';
   if (budget < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';

@@ -141,7 +141,7 @@ export function buildReply(body: Obj): MockMessage {
   if (tool)
     content.push({ type: 'tool_use', id: mockId('toolu'), name: tool.name, input: sampleInput(tool.input_schema) });
   // Extended thinking: a signed thinking block first, as the API returns it (the mock's thinking restates the prompt).
-  if (isObj(body.thinking) && body.thinking.type === 'enabled')
+  if (isObj(body.thinking) && (body.thinking.type === 'enabled' || body.thinking.type === 'adaptive'))
     content.unshift({ type: 'thinking', thinking: `${THINKING_PREFIX}${userText}`, signature: mockSignature() });
   const outputChars = content.reduce(
     (n, b) =>

@@ -16,7 +16,17 @@ const content = z.union([z.string(), z.array(contentBlock)]);
 const messagesBody = z.looseObject({
   model: z.string().min(1),
   max_tokens: z.number().int().positive(),
-  messages: z.array(z.looseObject({ role: z.enum(['user', 'assistant']), content })),
+  // `system` messages mid-conversation (beta mid-conversation-system; Claude Code sends them): text only.
+  messages: z.array(
+    z.discriminatedUnion('role', [
+      z.looseObject({ role: z.literal('user'), content }),
+      z.looseObject({ role: z.literal('assistant'), content }),
+      z.looseObject({
+        role: z.literal('system'),
+        content: z.union([z.string(), z.array(z.looseObject({ type: z.literal('text'), text: z.string() }))]),
+      }),
+    ]),
+  ),
   system: content.optional(),
   stream: z.boolean().optional(),
   // An mcp_toolset entry has no name: it names its MCP server instead.

@@ -66,7 +66,7 @@ describe('mock-claude: refusals like the API', () => {
     ['max_tokens not an integer', { max_tokens: 1.5 }, 'max_tokens'],
     ['no model', { model: undefined }, 'model'],
     ['empty messages', { messages: [] }, 'messages'],
-    ['a bad role', { messages: [{ role: 'system', content: 'x' }] }, 'messages.0.role'],
+    ['a bad role', { messages: [{ role: 'tool', content: 'x' }] }, 'messages.0.role'],
   ])('%s is a BadRequestError', async (_name, override, field) => {
     const err = await client()
       .messages.create({ ...ask('hi'), ...override } as never)

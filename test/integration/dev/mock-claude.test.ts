@@ -159,6 +159,27 @@ describe('mock-claude: Messages API', () => {
     },
   );
 
+  it('accepts what Claude Code sends: adaptive thinking, effort, context management, system messages', async () => {
+    const body = {
+      ...ask('fix the build'),
+      thinking: { type: 'adaptive' },
+      output_config: { effort: 'high' },
+      context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
+      messages: [
+        { role: 'user' as const, content: 'fix the build' },
+        { role: 'system' as const, content: 'agents available: Explore' },
+      ],
+    };
+    const res = await fetch(`${mockClaude.mock.url}/v1/messages?beta=true`, {
+      method: 'POST',
+      headers: { 'x-api-key': API_KEY, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(200);
+    const message = (await res.json()) as { content: { type: string }[] };
+    expect(message.content.map((b) => b.type)).toEqual(['thinking', 'text']);
+  });
+
   it(
     'extended thinking: a signed thinking block first, streamed as thinking_delta then signature_delta, ' +
       "and the API's budget checks",

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../../gateway/errors.ts';
+import { buildDetectorKit } from '../../../gateway/inspect/detector-kit.ts';
 import { inspectMessagesRequest, parseBetas } from '../../../gateway/inspect/messages-request.ts';
+import { scanRequest } from '../../../gateway/inspect/request-entities.ts';
 
 const base = { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] };
 
@@ -62,7 +64,7 @@ describe('inspectMessagesRequest', () => {
   it('refuses wrong types with the field name, as the Claude API does', () => {
     expect(refusal({ ...base, max_tokens: '100' }).message).toMatch(/^max_tokens:/);
     expect(refusal({ ...base, model: 7 }).message).toMatch(/^model:/);
-    expect(refusal({ ...base, messages: [{ role: 'system', content: 'x' }] }).message).toMatch(/^messages\.0\.role/);
+    expect(refusal({ ...base, messages: [{ role: 'tool', content: 'x' }] }).message).toMatch(/^messages\.0\.role/);
     expect(refusal({ ...base, stream: 'yes' }).message).toMatch(/^stream:/);
     expect(refusal([base]).status).toBe(400);
     expect(refusal(null).type).toBe('invalid_request_error');
@@ -87,5 +89,45 @@ describe('inspectMessagesRequest', () => {
     );
     expect(facts.operation).toBe('messages.count_tokens');
     expect(facts.maxTokens).toBeUndefined();
+  });
+
+  it('accepts a system message mid-conversation (Claude Code sends them) and reads its text', () => {
+    const facts = inspectMessagesRequest(
+      'messages.create',
+      {
+        ...base,
+        thinking: { type: 'adaptive' },
+        messages: [
+          { role: 'user', content: 'fix the build' },
+          { role: 'system', content: 'the deploy key is in vault://ops/deploy' },
+          { role: 'system', content: [{ type: 'text', text: 'second note' }] },
+        ],
+      },
+      [],
+    );
+    expect(facts.text).toContain('the deploy key is in vault://ops/deploy');
+    expect(facts.text).toContain('second note');
+    // The entity scan walks the same places: a value in a system message is found (and so masked).
+    const mail = {
+      ...base,
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'system', content: 'mail ops@example.com' },
+      ],
+    };
+    expect(scanRequest(mail, buildDetectorKit({}).detector).findings).toEqual({ EMAIL: 1 });
+  });
+
+  it('refuses a system message holding anything but text', () => {
+    const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } };
+    const err = refusal({
+      ...base,
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'system', content: [image] },
+      ],
+    });
+    expect(err.code).toBe('SLUICE_ERR_BAD_REQUEST');
+    expect(err.message).toMatch(/^messages\.1/);
   });
 });
