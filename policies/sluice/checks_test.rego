@@ -42,8 +42,8 @@ test_tool_not_granted if {
 }
 
 test_max_tokens_above_ceiling if {
-	reasons(["engineering"], {"max_tokens": 100000}) == {"max_tokens 100000 exceeds your limit of 8192"}
-	count(reasons(["engineering"], {"max_tokens": 8192})) == 0
+	reasons(["engineering"], {"max_tokens": 100000}) == {"max_tokens 100000 exceeds your limit of 32000"}
+	count(reasons(["engineering"], {"max_tokens": 32000})) == 0
 	count(reasons(["engineering", "admins"], {"max_tokens": 64000})) == 0
 }
 
@@ -81,4 +81,14 @@ test_media_per_group if {
 	no_media := {"engineering": {"models": ["*"], "connections": ["*"], "max_tokens": 10}}
 	r := {v.reason | some v in sluice.violations} with input as request_by(["engineering"], object.union({"max_tokens": 10}, images)) with data.sluice.groups as no_media
 	r == {"the request carries 2 images, which your groups (engineering) may not send"}
+}
+
+# Claude Code's defaults for Sonnet: its client-side tools, max_tokens 32000.
+test_engineering_may_run_claude_code if {
+	cc_tools := [tool(name) | some name in ["Agent", "Bash", "Edit", "Read", "Skill", "TaskCreate", "WebFetch", "Write"]]
+	count(reasons(["engineering"], {"max_tokens": 32000, "tools": cc_tools})) == 0
+}
+
+test_ci_may_not_run_claude_code_tools if {
+	reasons(["ci"], {"model": "claude-haiku-4-5", "max_tokens": 1024, "tools": [tool("Bash")]}) == {`tool "Bash" is not allowed for your groups (ci)`}
 }

@@ -23,7 +23,7 @@ test_model_glob_spans_dots if {
 }
 
 test_max_tokens_ceiling_is_the_largest_of_the_groups if {
-	sluice.max_tokens_ceiling == 8192 with input as request_by(["ci", "engineering"], {})
+	sluice.max_tokens_ceiling == 32000 with input as request_by(["ci", "engineering"], {})
 	sluice.max_tokens_ceiling == 2048 with input as request_by(["ci"], {})
 	not sluice.max_tokens_ceiling with input as request_by([], {})
 }

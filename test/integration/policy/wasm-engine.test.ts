@@ -43,7 +43,7 @@ describe('the shipped policy', () => {
     expect(d).toMatchObject({
       kind: 'allow',
       reasons: [],
-      limits: { maxTokens: 8192 },
+      limits: { maxTokens: 32000 },
       session: { idleTimeoutSeconds: 900 },
       labels: { rule: 'grant', groups: ['engineering'] },
     });
@@ -96,8 +96,8 @@ describe('the shipped policy', () => {
       'deny',
       ['tool "bash" is not allowed for your groups (ci)'],
     ],
-    [['engineering'], { max_tokens: 100000 }, 'deny', ['max_tokens 100000 exceeds your limit of 8192']],
-    [['ci', 'engineering'], { max_tokens: 8192 }, 'allow', []],
+    [['engineering'], { max_tokens: 100000 }, 'deny', ['max_tokens 100000 exceeds your limit of 32000']],
+    [['ci', 'engineering'], { max_tokens: 32000 }, 'allow', []],
     [['marketing'], {}, 'deny', ['no group of yours grants access']],
     [[], { operation: 'models.list', model: null, max_tokens: null }, 'deny', ['no group of yours grants access']],
     [['ci'], { operation: 'models.list', model: null, max_tokens: null }, 'allow', []],
@@ -110,7 +110,7 @@ describe('the shipped policy', () => {
 
   it('grants the union of the caller’s groups; the highest max_tokens ceiling applies', () => {
     const d = decide(['ci', 'engineering'], { request: { model: 'claude-sonnet-4-5', tools: [tool('get_weather')] } });
-    expect(d).toMatchObject({ kind: 'allow', limits: { maxTokens: 8192 }, labels: { groups: ['ci', 'engineering'] } });
+    expect(d).toMatchObject({ kind: 'allow', limits: { maxTokens: 32000 }, labels: { groups: ['ci', 'engineering'] } });
   });
 
   it('lists every violation, sorted, and labels the failed checks', () => {
