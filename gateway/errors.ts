@@ -26,13 +26,17 @@ export const ERRORS = {
   SLUICE_ERR_AUTH_MISSING: {
     status: 401,
     type: 'authentication_error',
-    message: 'missing bearer token: send an OIDC access token as Authorization: Bearer <token> (SDK authToken)',
+    message:
+      'missing bearer token: send an OIDC access token as Authorization: Bearer <token> (SDK authToken, ' +
+      'Claude Code ANTHROPIC_AUTH_TOKEN) or as x-api-key (SDK apiKey, Claude Code apiKeyHelper)',
   },
   SLUICE_ERR_AUTH_INVALID: { status: 401, type: 'authentication_error', message: 'invalid token' },
   SLUICE_ERR_AUTH_EXPIRED: {
     status: 401,
     type: 'authentication_error',
-    message: 'token expired: obtain a new token and retry',
+    message:
+      'token expired: obtain a new token and retry (sluice token, or your identity provider; ' +
+      'Claude Code: an apiKeyHelper refreshes it for you)',
   },
   SLUICE_ERR_AUTH_LIFETIME: {
     status: 401,

@@ -20,7 +20,9 @@ const MIN_HMAC_SECRET_BYTES = 32;
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 /** Verified tokens remembered at most; the least recently used leave first. */
 const VERIFIED_CACHE_ENTRIES = 10_000;
-const TOKEN_HINT = 'send an OIDC access token as Authorization: Bearer <token> (SDK authToken)';
+const TOKEN_HINT =
+  'send an OIDC access token as Authorization: Bearer <token> (SDK authToken, Claude Code ANTHROPIC_AUTH_TOKEN) ' +
+  'or as x-api-key (SDK apiKey, Claude Code apiKeyHelper)';
 
 /**
  * Returns the token from an `Authorization: Bearer <token>` header. No header, another scheme or

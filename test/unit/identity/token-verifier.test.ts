@@ -263,6 +263,10 @@ describe('extractBearerToken', () => {
   ])('refuses %s with AUTH_MISSING', async (_name, header, message) => {
     const err = await expectSluiceError(() => extractBearerToken(header), 'SLUICE_ERR_AUTH_MISSING', message);
     if (header && header.length > 12) expect(err.message).not.toContain(header.slice(7));
+    // Every refusal says where the token goes, Claude Code's settings included.
+    expect(err.message).toMatch(
+      /Claude Code ANTHROPIC_AUTH_TOKEN\) or as x-api-key \(SDK apiKey, Claude Code apiKeyHelper\)/,
+    );
   });
 
   it.each([
