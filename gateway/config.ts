@@ -99,6 +99,19 @@ const trustedIssuerSchema = z.object({
   scopesClaim: z.string().optional(),
   /** Claims passed to the policy as `identity.claims` (e.g. repository, environment, ref). */
   claims: z.array(z.string().min(1)).default([]),
+  /** Groups granted by claim values (`equals`, or a `matches` glob), so CI tokens fit group-based rules. */
+  groupsFrom: z
+    .array(
+      z
+        .object({
+          claim: z.string().min(1),
+          equals: z.string().optional(),
+          matches: z.string().min(1).optional(),
+          groups: z.array(z.string().min(1)).min(1),
+        })
+        .refine((r) => (r.equals === undefined) !== (r.matches === undefined), 'give exactly one of equals, matches'),
+    )
+    .default([]),
   /** Prepended to `sub`; default `{name}:`, so `alice` of two issuers is two subjects. */
   subjectPrefix: z.string().optional(),
   maxTokenLifetimeSeconds: z.number().int().positive().optional(),

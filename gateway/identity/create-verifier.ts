@@ -51,6 +51,7 @@ function trustedIssuerConfigs(config: SluiceConfig, env: NodeJS.ProcessEnv): Ide
       groupsClaim: t.groupsClaim ?? shared.groupsClaim,
       scopesClaim: t.scopesClaim ?? shared.scopesClaim,
       claims: t.claims,
+      groupsFrom: t.groupsFrom,
       subjectPrefix: t.subjectPrefix ?? `${t.name}:`,
       maxTokenLifetimeSeconds: t.maxTokenLifetimeSeconds ?? shared.maxTokenLifetimeSeconds,
       // The shared HMAC secret belongs to identity.issuer only: another issuer's tokens are never HMAC.

@@ -40,6 +40,16 @@ export interface IdentityConfig {
   readonly subjectPrefix?: string;
   /** Claims passed to the policy as `identity.claims` (exact name, else a dotted path). */
   readonly claims?: readonly string[];
+  /** Groups granted by claim values, added to the groups claim's (CI and workload tokens carry none). */
+  readonly groupsFrom?: readonly GroupRule[];
+}
+
+/** `groups` for a token whose `claim` equals `equals`, or matches the glob `matches` (`*`: any run of characters). */
+export interface GroupRule {
+  readonly claim: string;
+  readonly equals?: string | undefined;
+  readonly matches?: string | undefined;
+  readonly groups: readonly string[];
 }
 
 /** Defaults for every IdentityConfig field that has one (issuer and audience have none). */

@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache';
 import { errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { SluiceError } from '../errors.ts';
 import type { ClaimValue, Identity, TokenVerifier } from './identity.ts';
-import type { IdentityConfig } from './identity-config.ts';
+import type { GroupRule, IdentityConfig } from './identity-config.ts';
 import { OidcKeySource, type KeyUse } from './oidc-discovery.ts';
 import { checkTokenShape, invalidToken as invalid } from './token-shape.ts';
 
@@ -103,6 +103,17 @@ function stringList(value: unknown, splitString: boolean): readonly string[] {
 }
 
 const optionalString = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+/**
+ * Whether a claim value satisfies a groupsFrom rule: exact equality, or a glob where `*` stands for
+ * any run of characters (hand-written: a two-line translation, no path semantics wanted).
+ */
+function ruleMatches(rule: GroupRule, value: string): boolean {
+  if (rule.equals !== undefined) return value === rule.equals;
+  if (rule.matches === undefined) return false;
+  const pattern = rule.matches.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${pattern.join('.*')}$`, 's').test(value);
+}
 
 /** The TokenVerifier for OIDC issuers: discovery + JWKS, jose jwtVerify, lifetime limits. */
 export class OidcTokenVerifier implements TokenVerifier {
@@ -212,7 +223,7 @@ export class OidcTokenVerifier implements TokenVerifier {
       sub: `${this.#config.subjectPrefix ?? ''}${sub}`,
       iss,
       clientId: optionalString(payload['client_id']) ?? optionalString(payload.azp),
-      groups: stringList(readClaim(payload, this.#config.groupsClaim), false),
+      groups: this.#groups(payload),
       scopes: stringList(this.#scopeClaim(payload), true),
       tokenId: optionalString(payload.jti),
       issuedAt: iat,
@@ -220,6 +231,16 @@ export class OidcTokenVerifier implements TokenVerifier {
       issuerName: this.#config.name ?? 'default',
       claims: this.#allowedClaims(payload),
     });
+  }
+
+  /** The groups claim's groups, plus those the issuer's groupsFrom rules grant for this token's claims. */
+  #groups(payload: JWTPayload): readonly string[] {
+    const groups = new Set(stringList(readClaim(payload, this.#config.groupsClaim), false));
+    for (const rule of this.#config.groupsFrom ?? []) {
+      const value = readClaim(payload, rule.claim);
+      if (typeof value === 'string' && ruleMatches(rule, value)) for (const g of rule.groups) groups.add(g);
+    }
+    return Object.freeze([...groups]);
   }
 
   /** The allow-listed claims with a value the policy can use; others (absent, nested objects) are left out. */

@@ -40,6 +40,10 @@ beforeAll(async () => {
             issuer: ci.issuer,
             audience: 'https://github.com/acme',
             claims: ['repository', 'environment', 'ref', 'missing_claim'],
+            groupsFrom: [
+              { claim: 'repository', equals: 'acme/app', groups: ['ci'] },
+              { claim: 'ref', matches: 'refs/tags/v*', groups: ['release'] },
+            ],
           },
         ],
       },
@@ -74,7 +78,22 @@ describe('several trusted issuers', () => {
     expect(identity.sub).toBe('github:repo:acme/app:environment:prod');
     expect(identity.issuerName).toBe('github');
     expect(identity.claims).toEqual({ repository: 'acme/app', environment: 'prod', ref: 'refs/heads/main' });
-    expect(identity.groups).toEqual([]);
+    expect(identity.groups).toEqual(['ci']);
+  });
+
+  it('grants groups by claim value (groupsFrom): an exact value, a glob, nothing for other values', async () => {
+    const mint = (claims: Record<string, unknown>) => ci.mint({ ...claims, aud: 'https://github.com/acme' });
+    const tag = await verifier.verify(await mint({ ...GITHUB_CLAIMS, ref: 'refs/tags/v1.2.0' }));
+    expect(tag.groups).toEqual(['ci', 'release']);
+    const other = await verifier.verify(
+      await mint({ ...GITHUB_CLAIMS, repository: 'acme/other', ref: 'refs/tags/x1' }),
+    );
+    expect(other.groups).toEqual([]);
+    // A glob is anchored and its other characters literal: "acme/app.evil" is not "acme/app", "v" must lead.
+    const near = await verifier.verify(
+      await mint({ ...GITHUB_CLAIMS, repository: 'acme/app.evil', ref: 'xrefs/tags/v1' }),
+    );
+    expect(near.groups).toEqual([]);
   });
 
   it('keeps the same sub of two issuers apart', async () => {
@@ -106,5 +125,17 @@ describe('several trusted issuers', () => {
 
   it('refuses a token without iss', async () => {
     expect((await refusal(await people.mint({ iss: undefined }))).code).toBe('SLUICE_ERR_AUTH_INVALID');
+  });
+
+  it('refuses a groupsFrom rule with both or neither of equals and matches', () => {
+    const issuer = { name: 'gh', issuer: 'https://token.actions.githubusercontent.com', audience: 'x' };
+    for (const rule of [
+      { claim: 'ref', equals: 'a', matches: 'b*', groups: ['g'] },
+      { claim: 'ref', groups: ['g'] },
+    ]) {
+      expect(() => resolveConfig({ identity: { issuers: [{ ...issuer, groupsFrom: [rule] }] } }, {})).toThrow(
+        /identity\.issuers\.0\.groupsFrom\.0: give exactly one of equals, matches/,
+      );
+    }
   });
 });
