@@ -84,6 +84,20 @@ const kafkaStateSchema = z.object({
   startTimeoutMs: z.number().int().positive().default(30_000),
 });
 
+/** JWS algorithms verified with an issuer's public keys (JWKS). */
+const PUBLIC_KEY_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+
 /** One trusted token issuer of `identity.issuers` (see IdentityConfig for each field's meaning). */
 const trustedIssuerSchema = z.object({
   /** Its name in the policy input (`identity.issuer_name`) and, by default, the prefix of its subjects. */
@@ -91,10 +105,8 @@ const trustedIssuerSchema = z.object({
   issuer: z.url(),
   audience: z.union([z.string(), z.array(z.string()).min(1)]),
   jwksUri: z.url().optional(),
-  algorithms: z
-    .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
-    .min(1)
-    .optional(),
+  /** Token algorithms of this issuer: public-key ones only (an HMAC secret belongs to identity.issuer). */
+  algorithms: z.array(z.enum(PUBLIC_KEY_ALGORITHMS)).min(1).optional(),
   groupsClaim: z.string().optional(),
   scopesClaim: z.string().optional(),
   /** Claims passed to the policy as `identity.claims` (e.g. repository, environment, ref). */
@@ -163,23 +175,7 @@ export const configSchema = z.object({
       devIssuer: z.boolean().default(false),
       audience: z.union([z.string(), z.array(z.string()).min(1)]).default('sluice'),
       algorithms: z
-        .array(
-          z.enum([
-            'RS256',
-            'RS384',
-            'RS512',
-            'PS256',
-            'PS384',
-            'PS512',
-            'ES256',
-            'ES384',
-            'ES512',
-            'EdDSA',
-            'HS256',
-            'HS384',
-            'HS512',
-          ]),
-        )
+        .array(z.enum([...PUBLIC_KEY_ALGORITHMS, 'HS256', 'HS384', 'HS512']))
         .min(1)
         .default(['RS256', 'PS256', 'ES256', 'EdDSA']),
       clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
