@@ -13,7 +13,8 @@ import { createTailFilter, formatEvent } from './audit-tail-format.ts';
 import { formatReport, parseChainHead, verifyChain, type ReadLine } from './audit-verify.ts';
 import { loadConfig } from '../config.ts';
 
-const OPTIONS = {
+/** The flags of `sluice audit verify` and `tail` (the usage text in cli.ts names each). */
+export const AUDIT_OPTIONS = {
   config: { type: 'string' },
   kafka: { type: 'boolean', default: false },
   brokers: { type: 'string' },
@@ -28,13 +29,13 @@ const OPTIONS = {
 } as const;
 
 type Values = ReturnType<
-  typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true }>
+  typeof parseArgs<{ args: string[]; options: typeof AUDIT_OPTIONS; allowPositionals: true }>
 >['values'];
 
 /** Runs `sluice audit <verify|tail> …` and returns the exit code (verify: 1 when a chain is broken). */
 export async function auditCommand(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
+  const { values, positionals } = parseArgs({ args: rest, options: AUDIT_OPTIONS, allowPositionals: true });
   if (sub === 'verify') return verify(values, positionals, env);
   if (sub === 'tail') return tail(values, env);
   throw new Error(

@@ -11,7 +11,7 @@ import { tokenCommand } from './cli-token.ts';
 import { ConfigError } from '../config.ts';
 import { describeStartupFailure, EXIT_CONFIG, formatStartupFailure } from './startup-failure.ts';
 
-const USAGE = `usage: sluice <command> [options]
+export const USAGE = `usage: sluice <command> [options]
 
 commands:
   serve [--config FILE]                      start the gateway (embedded defaults without --config)
@@ -21,13 +21,15 @@ commands:
                                              build (and sign) the policy bundle with the pinned OPA CLI
   bundle verify BUNDLE --key PUBLIC.pem      check a bundle's signature, file by file
   bundle serve DIR [--port N] [--host H]     host bundles over HTTP (ETag, 304, long polling)
-  policy impact --bundle NEW --audit FILE [--since 24h] [--fail-on KINDS] [--json]
+  policy impact --bundle NEW --audit FILE [--since 24h] [--fail-on KINDS] [--key PUB] [--examples N]
+                [--min-decisions N] [--json]
                                              replay recorded decisions through a candidate bundle
   policy eval --bundle B (--input FILE | --audit FILE --decision-id ID) [--json]
                                              one recorded decision through bundle B, with what decided it
-  audit verify FILE... | --kafka [--brokers B] [--config FILE]
+  audit verify FILE... | --kafka [--brokers B] [--topics T] [--config FILE] [--head ID:SEQ:HASH]... [--json]
                                              check the audit hash chain for gaps, reordering, edits
-  audit tail [--file F | --kafka] [--subject S] [--outcome O] [--session ID] [--follow] [--json]
+  audit tail [--file F | --kafka [--brokers B] [--topics T]] [--subject S] [--outcome O] [--session ID]
+             [--follow] [--json] [--config FILE]
                                              print audit events readably, filtered
 `;
 

@@ -151,6 +151,25 @@ describe('sluice serve on embedded defaults', () => {
     expect(failed?.stderr).toMatch(/fix: stop that process, or set listen\.port/);
   });
 
+  it('sluice audit tail into a reader that stops early (| head) ends quietly with exit 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-pipe-'));
+    const file = join(dir, 'audit.jsonl');
+    const line = (i: number) =>
+      JSON.stringify({ kind: 'access', timestamp: new Date(0).toISOString(), subject: `s${i}` });
+    await writeFile(file, `${Array.from({ length: 50_000 }, (_, i) => line(i)).join('\n')}\n`);
+    const child = spawn(process.execPath, [SLUICE, 'audit', 'tail', '--file', file, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await once(child.stdout, 'data');
+    child.stdout.destroy(); // the reader goes away, as head does after its lines
+    const [code] = (await once(child, 'exit')) as [number | null];
+    await rm(dir, { recursive: true, force: true });
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(0);
+  });
+
   it('sluice token refuses a lifetime above the dev issuer maximum', async () => {
     const run = promisify(execFile)(process.execPath, [SLUICE, 'token', '--ttl', '86400'], {
       env: { ...process.env, SLUICE_STATE_DIR: dir ?? tmpdir() },
