@@ -23,7 +23,18 @@ const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: D
 /** Node types the walk below looks through to the schema inside. */
 const WRAPPERS = new Set(['optional', 'default', 'prefault', 'nullable', 'nonoptional', 'readonly', 'catch', 'pipe']);
 /** Node types whose values hold no keys. */
-const LEAVES = new Set(['string', 'number', 'int', 'boolean', 'bigint', 'enum', 'literal', 'null', 'undefined']);
+const LEAVES = new Set([
+  'unknown',
+  'string',
+  'number',
+  'int',
+  'boolean',
+  'bigint',
+  'enum',
+  'literal',
+  'null',
+  'undefined',
+]);
 
 /**
  * Dotted schema paths of nodes the walk cannot look into (z.record, z.intersection, z.lazy, …):

@@ -65,23 +65,24 @@ const kafkaAuditSchema = z.object({
   closeTimeoutMs: z.number().int().min(0).default(5000),
 });
 
-/** `state.kafka`: approvals, sessions and grants shared by several instances (gateway/state). */
-const kafkaStateSchema = z.object({
-  brokers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port')).min(1),
-  clientId: z.string().min(1).default('sluice-state'),
-  topics: z
+/** `state.postgres`: the PostgreSQL server several instances share (gateway/store). */
+const postgresStateSchema = z.object({
+  /** postgres://user@host:port/db; a password belongs in urlEnv, not in the file. */
+  url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(),
+  /** Env var holding the URL (with its password); used when `url` is unset. */
+  urlEnv: z.string().optional(),
+  poolSize: z.number().int().positive().max(1000).default(10),
+  connectTimeoutMs: z.number().int().positive().default(5000),
+  /** A statement running longer is cancelled (and its call refused), so a stuck database cannot hold calls. */
+  statementTimeoutMs: z.number().int().positive().default(10_000),
+  tls: z
     .object({
-      approvals: z.string().min(1).default('sluice.state.approvals'),
-      sessions: z.string().min(1).default('sluice.state.sessions'),
-      grants: z.string().min(1).default('sluice.state.grants'),
+      /** Default: verify-full, except disable for a loopback host (the traffic never leaves the machine). */
+      mode: z.enum(['disable', 'require', 'verify-full']).optional(),
+      /** PEM file of the CA that signed the server's certificate (default: the system CAs). */
+      caFile: z.string().optional(),
     })
     .prefault({}),
-  /** Create missing topics with cleanup.policy=compact; set false where topics are managed elsewhere. */
-  createTopics: z.boolean().default(true),
-  partitions: z.number().int().positive().default(3),
-  replicationFactor: z.number().int().positive().default(1),
-  /** Time allowed at start to read the topics to their end; Sluice refuses to start otherwise. */
-  startTimeoutMs: z.number().int().positive().default(30_000),
 });
 
 /** JWS algorithms verified with an issuer's public keys (JWKS). */
@@ -259,9 +260,26 @@ export const configSchema = z.object({
         .default(1024 * 1024),
     })
     .prefault({}),
-  /** Where approvals, sessions and grants live: always {stateDir}; with `kafka` also shared by every instance. */
-  state: z.object({ kafka: kafkaStateSchema.optional() }).prefault({}),
-  /** Human approval holds (gateway/approvals); state in {stateDir}/approvals.jsonl. */
+  /**
+   * The control-plane state (approvals, sessions, grants, console sign-ins, object ownership,
+   * usage): the embedded PGlite database in {stateDir}/db, or with `postgres` a server shared by
+   * every instance (gateway/store).
+   */
+  state: z
+    .object({
+      postgres: postgresStateSchema.optional(),
+      /** Polling fallback for held calls when a change notification is lost or the listener is down. */
+      pollIntervalMs: z.number().int().min(50).max(60_000).default(1000),
+      /**
+       * How long a caller whose session was read recently may go on while the database is
+       * unreachable (0: every call is refused at once, fail closed).
+       */
+      unavailableGraceSeconds: z.number().int().min(0).max(3600).default(0),
+      /** Removed: state replication through Kafka. Still declared only to refuse it with a clear message. */
+      kafka: z.unknown().optional(),
+    })
+    .prefault({}),
+  /** Human approval holds (gateway/approvals); approvals live in the state database. */
   approvals: z
     .object({
       /** How long a held call waits for a decision before 403 SLUICE_ERR_APPROVAL_TIMEOUT. */
@@ -296,7 +314,7 @@ export const configSchema = z.object({
       sessionTtlSeconds: z.number().int().positive().default(3600),
     })
     .prefault({}),
-  /** Just-in-time sessions (gateway/access); state in {stateDir}/sessions.jsonl. */
+  /** Just-in-time sessions (gateway/access), in the state database. */
   sessions: z
     .object({
       /** Idle period after which a session is revoked, unless the policy sets one per group. */
@@ -423,15 +441,7 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string[], (v: string) => unknown]> =
         .map((b) => b.trim())
         .filter(Boolean),
   ],
-  [
-    'SLUICE_STATE_KAFKA_BROKERS',
-    ['state', 'kafka', 'brokers'],
-    (v) =>
-      v
-        .split(',')
-        .map((b) => b.trim())
-        .filter(Boolean),
-  ],
+  ['SLUICE_STATE_POSTGRES_URL', ['state', 'postgres', 'url'], String],
 ];
 
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
@@ -492,6 +502,14 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env
   }
   const noIssuer = devIssuerProblem(config);
   if (noIssuer) problems.push(noIssuer);
+  if (config.state.kafka !== undefined)
+    problems.push(
+      'state.kafka: removed. Approvals, sessions and grants now live in PostgreSQL: set state.postgres.url ' +
+        '(or urlEnv) for several instances sharing state, or delete state.kafka for one instance ' +
+        '(the embedded database under stateDir). Kafka stays the audit stream (audit.kafka).',
+    );
+  const pg = config.state.postgres;
+  if (pg && !pg.url && !pg.urlEnv) problems.push('state.postgres: set url, or urlEnv naming an environment variable');
   const trusted = [
     ...(config.identity.issuer ? [{ name: 'default', issuer: config.identity.issuer }] : []),
     ...(config.identity.issuers ?? []),

@@ -121,12 +121,27 @@ export const ERRORS = {
       'audit trail unavailable: an audit sink cannot take more events (audit file not writable or far behind, ' +
       'or Kafka spool full), so new requests are refused (fail closed)',
   },
+  SLUICE_ERR_STATE_UNAVAILABLE: {
+    status: 503,
+    type: 'api_error',
+    message: 'the state database is unreachable: calls that need sessions or approvals are refused (fail closed)',
+  },
   // Startup only: a configuration Sluice refuses to start with (never an HTTP answer; 500 were one raised later).
   SLUICE_ERR_CONFIG_INVALID: { status: 500, type: 'api_error', message: 'invalid Sluice configuration' },
   SLUICE_ERR_CONFIG_UNKNOWN_KEY: { status: 500, type: 'api_error', message: 'a config key Sluice does not know' },
   SLUICE_ERR_CONFIG_NO_ISSUER: { status: 500, type: 'api_error', message: 'identity.issuer unset off loopback' },
   SLUICE_ERR_START_PORT_IN_USE: { status: 500, type: 'api_error', message: 'the listen address is in use' },
   SLUICE_ERR_START_PORT_DENIED: { status: 500, type: 'api_error', message: 'not allowed to listen on that address' },
+  SLUICE_ERR_START_STATE_SCHEMA_NEWER: {
+    status: 500,
+    type: 'api_error',
+    message: 'the state database has a schema newer than this Sluice: upgrade Sluice, or restore a backup',
+  },
+  SLUICE_ERR_START_STATE_LOCKED: {
+    status: 500,
+    type: 'api_error',
+    message: 'another running Sluice uses this embedded state database',
+  },
   SLUICE_ERR_START_FAILED: { status: 500, type: 'api_error', message: 'the gateway could not start' },
   SLUICE_ERR_INTERNAL: { status: 500, type: 'api_error', message: 'internal gateway error' },
 } as const satisfies Record<string, ErrorSpec>;

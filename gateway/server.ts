@@ -6,6 +6,7 @@ import type { ApprovalGate } from './approvals/approval-stage.ts';
 import type { AuditLog } from './audit/audit-log.ts';
 import { ConfigError, isLoopback, type SluiceConfig } from './config.ts';
 import { consolePlugin } from './console/console-plugin.ts';
+import type { ConsoleSignInStore } from './console/console-sessions.ts';
 import { OidcLogin } from './console/oidc-login.ts';
 import { SluiceError, errorBody, sendError, toSluiceError } from './errors.ts';
 import type { DevIssuer } from './identity/dev-issuer.ts';
@@ -30,6 +31,8 @@ export interface AppDeps {
   /** Approval holds and JIT sessions (gateway/approvals, gateway/access). */
   readonly approvals: ApprovalGate;
   readonly sessions: SessionService;
+  /** Console sign-ins in the shared state store. */
+  readonly consoleSignIns: ConsoleSignInStore;
   /** Present on the embedded default: serves the dev issuer's discovery and JWKS at /dev-issuer. */
   readonly devIssuer?: DevIssuer;
 }
@@ -136,6 +139,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
       connections: config.connections.map((c) => c.name),
       auditFile: config.audit.file.path,
       sessionTtlSeconds: config.console.sessionTtlSeconds,
+      signIns: deps.consoleSignIns,
       redirectUrl: config.console.redirectUrl,
       plainHttpLoopback: isLoopback(config.listen.host),
     });

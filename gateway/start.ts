@@ -9,8 +9,7 @@ import { ConfigError, devIssuerProblem, usesDevIssuer, type SluiceConfig } from 
 import { createVerifier, devIssuerUrl } from './identity/create-verifier.ts';
 import { DevIssuer } from './identity/dev-issuer.ts';
 import { openPolicy } from './policy/load-policy.ts';
-import { openSharedState } from './state/open-shared-state.ts';
-import { replicateStores } from './state/replicated-stores.ts';
+import { openState } from './store/open-state.ts';
 import { buildApp } from './server.ts';
 import { ConnectionRegistry } from './upstream/connections.ts';
 
@@ -46,14 +45,14 @@ export async function startGateway(
   const verifier = createVerifier(config, config.identity.issuer ?? devIssuer?.issuer, env);
   // File sink always; with audit.kafka also the Kafka sink (its spool's leftovers are delivered first).
   const audit = await openAuditLog(config, pino({ level: config.log.level, name: 'sluice-audit' }));
-  const shared = openSharedState(config, pino({ level: config.log.level, name: 'sluice-state' }));
-  const access = createAccessControl(config, audit, env, shared && ((local) => replicateStores(local, shared)));
-  // Listen only once the shared state is read to its end: a revocation made elsewhere holds from the first call.
-  await shared?.start().catch(async (err: unknown) => {
-    await shared.close(0);
-    await Promise.all([access.close(), audit.close(), connections.close(), policy.close()]);
-    throw err;
-  });
+  // Listen only once the state database is open and migrated: every call needs its session.
+  const state = await openState(config, env, pino({ level: config.log.level, name: 'sluice-state' })).catch(
+    async (err: unknown) => {
+      await Promise.all([audit.close(), connections.close(), policy.close()]);
+      throw err;
+    },
+  );
+  const access = createAccessControl(config, audit, env, state);
   const app = buildApp(config, {
     verifier,
     policies,
@@ -62,6 +61,7 @@ export async function startGateway(
     devIssuer,
     approvals: access.approvals,
     sessions: access.sessions,
+    consoleSignIns: state.consoleSignIns,
   });
   access.useLogger(app.log);
   app.addHook('onRequest', auditGate(audit)); // root hook: fail closed when the audit spool is full
@@ -72,7 +72,17 @@ export async function startGateway(
     config.audit.anchorIntervalSeconds > 0
       ? anchorChainHead(audit, anchorLog, config.audit.anchorIntervalSeconds * 1000)
       : undefined;
-  await app.listen({ host: config.listen.host, port });
+  try {
+    await app.listen({ host: config.listen.host, port });
+  } catch (err) {
+    // Not listening (port taken, not allowed): release what was opened so the process can exit.
+    anchors?.close();
+    await app.close();
+    await access.close();
+    await state.close();
+    await Promise.all([audit.close(), connections.close(), policy.close()]);
+    throw err;
+  }
   policy.watch(app.log); // hot reload / bundle polling, only once the gateway runs
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
@@ -86,8 +96,8 @@ export async function startGateway(
       await policy.close();
       access.releaseHolds();
       await app.close();
-      await shared?.close(); // after the app: the last writes of held calls are still published
       await access.close();
+      await state.close(); // after the app: the last touches and approval uses are written
       anchors?.close(); // every event is recorded by now: this is the final head
       await Promise.all([audit.close(), connections.close()]);
     },

@@ -120,7 +120,12 @@ export class ApprovalService {
       state,
       verdict: { approver: approver.sub, approverGroups: approver.groups, at: this.now().toISOString(), comment },
     });
-    if (!next) throw new SluiceError('SLUICE_ERR_CONFLICT', `approval ${id} is ${approval.state}, not pending`);
+    if (!next) {
+      // Another approver (on any instance) won: name the verdict that stands.
+      const won = (await this.store.get(id)) ?? approval;
+      const by = won.verdict ? ` by ${won.verdict.approver}` : '';
+      throw new SluiceError('SLUICE_ERR_CONFLICT', `approval ${id} was already ${won.state}${by}, not pending`);
+    }
     this.#previews.delete(id);
     this.#record(next, state, approver.sub, comment, null);
     return next;
@@ -211,17 +216,14 @@ export class ApprovalService {
 
   /** Expires every pending or approved approval whose time ran out (called by a sweeper). */
   async expireDue(): Promise<number> {
-    const before = await this.store.list();
-    const after = await Promise.all(before.map((a) => this.#expireIfDue(a)));
-    return after.filter((a, i) => a.state !== before[i]!.state).length;
+    const due = await this.store.list({ dueBy: this.now() });
+    const after = await Promise.all(due.map((a) => this.#expireIfDue(a)));
+    return after.filter((a, i) => a.state !== due[i]!.state).length;
   }
 
-  /** Forgets denied, expired and used approvals last touched before `before` (their events stay in the audit). */
+  /** Forgets denied, expired and used approvals last changed before `before` (their events stay in the audit). */
   pruneFinished(before: Date): Promise<number> {
-    const ended = new Set<ApprovalState>(['denied', 'expired', 'used']);
-    const lastTouched = (a: Approval): number =>
-      Math.max(...[a.createdAt, a.expiresAt, a.usedAt].filter((t) => t !== null).map((t) => Date.parse(t)));
-    return this.store.prune((a) => !(ended.has(a.state) && lastTouched(a) < before.getTime()));
+    return this.store.pruneEnded(before);
   }
 
   async #expireIfDue(approval: Approval): Promise<Approval> {

@@ -2,25 +2,19 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { SluiceConfig } from '../config.ts';
 import { ConfigError } from '../config.ts';
 import { GrantService } from './grant-service.ts';
-import { FileGrantStore } from './grant-store.ts';
 import { SessionService } from './session-service.ts';
-import { FileSessionStore } from './session-store.ts';
 import type { Approval, ApprovalStore } from './approval-store.ts';
-import { FileApprovalStore } from './approval-store.ts';
 import { ApprovalService } from './approval-service.ts';
 import { webhookNotifier, type WebhookTarget } from './approval-webhook.ts';
 import type { GrantStore } from './grant-store.ts';
 import type { SessionStore } from './session-store.ts';
 
-/** The three stores of one instance. */
+/** The stores access control works on, shared by every instance (gateway/store). */
 export interface AccessStores {
   readonly approvals: ApprovalStore;
   readonly sessions: SessionStore;
   readonly grants: GrantStore;
 }
-
-/** Wraps an instance's stores, e.g. to replicate them to other instances (gateway/state, with state.kafka). */
-export type WrapStores = (local: AccessStores) => AccessStores;
 
 /** The approval service and how long the proxy holds a call for a human (the proxy's approval gate). */
 export interface ApprovalSettings {
@@ -53,37 +47,30 @@ function webhookTarget(config: SluiceConfig, env: NodeJS.ProcessEnv): WebhookTar
 }
 
 /**
- * Opens the durable stores under stateDir (so pending approvals survive a restart), builds the
- * services and starts one unref'd sweeper that expires approvals, revokes idle sessions and
- * forgets long-ended sessions, approvals and grants, so audit events and listings do not wait
- * for the next request to notice and the state does not grow for ever.
+ * Builds the services on the shared stores and starts one unref'd sweeper that expires
+ * approvals, revokes idle sessions and forgets long-ended sessions, approvals and grants, so
+ * audit events and listings do not wait for the next request to notice and the state does not
+ * grow for ever.
  */
 export function createAccessControl(
   config: SluiceConfig,
   audit: AuditLog,
   env: NodeJS.ProcessEnv,
-  wrapStores?: WrapStores,
+  stores: AccessStores,
 ): AccessControl {
   const target = webhookTarget(config, env);
   let log: WarnLogger = { warn: (obj, msg) => console.warn(msg, obj) };
   const notify = target ? webhookNotifier(target, { warn: (obj, msg) => log.warn(obj, msg) }) : undefined;
-  const local = {
-    approvals: FileApprovalStore.open(config.stateDir),
-    sessions: FileSessionStore.open(config.stateDir),
-    grants: FileGrantStore.open(config.stateDir),
-  };
-  // With state.kafka every write is also published and other instances' writes merged in (gateway/state).
-  const {
-    approvals: approvalStore,
-    sessions: sessionStore,
-    grants: grantStore,
-  } = wrapStores ? wrapStores(local) : local;
+  const { approvals: approvalStore, sessions: sessionStore, grants: grantStore } = stores;
   const service = new ApprovalService(approvalStore, audit, (a: Approval) => notify?.(a));
   const grants = new GrantService(grantStore, audit, {
     ...config.sessions.grants,
     connections: config.connections.map((c) => c.name),
   });
-  const sessions = new SessionService(sessionStore, audit, config.sessions.idleTimeoutSeconds, undefined, grants);
+  const sessions = new SessionService(sessionStore, audit, config.sessions.idleTimeoutSeconds, {
+    grants,
+    unavailableGraceMs: config.state.unavailableGraceSeconds * 1000,
+  });
   // A revoked session refuses tokens issued before its revocation: keep it until all of those have expired.
   const retainEndedMs =
     Math.max(
@@ -111,9 +98,9 @@ export function createAccessControl(
     releaseHolds() {
       service.releaseHolds();
     },
+    /** Stops the sweeper; the stores belong to whoever opened them. */
     async close() {
       clearInterval(sweep);
-      await Promise.all([approvalStore.close(), sessionStore.close(), grantStore.close()]);
     },
   };
 }

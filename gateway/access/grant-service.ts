@@ -3,7 +3,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { GrantEventBody } from '../audit/events.ts';
 import { SluiceError } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
-import type { AccessGrant, GrantState, GrantStore } from './grant-store.ts';
+import type { AccessGrant, GrantStore } from './grant-store.ts';
 import { mayDecide, maySeeDecidable } from './authorize.ts';
 
 /** Settings for grants (config `sessions.grants`). */
@@ -105,12 +105,9 @@ export class GrantService {
     return [...new Set(active.filter((g) => g.state === 'approved').map((g) => g.connection))].sort();
   }
 
-  /** Forgets denied, revoked and expired grants last touched before `before` (their events stay in the audit). */
+  /** Forgets denied, revoked and expired grants last changed before `before` (their events stay in the audit). */
   pruneFinished(before: Date): Promise<number> {
-    const ended = new Set<GrantState>(['denied', 'revoked', 'expired']);
-    const lastTouched = (g: AccessGrant): number =>
-      Math.max(...[g.requestedAt, g.decidedAt, g.expiresAt].filter((t) => t !== null).map((t) => Date.parse(t)));
-    return this.store.prune((g) => !(ended.has(g.state) && lastTouched(g) < before.getTime()));
+    return this.store.pruneEnded(before);
   }
 
   async #expireIfDue(grant: AccessGrant): Promise<AccessGrant> {

@@ -1,6 +1,3 @@
-import { join } from 'node:path';
-import { DurableRecords } from './durable-records.ts';
-
 /** requested → approved | denied; approved → revoked | expired (at expiresAt). */
 export type GrantState = 'requested' | 'approved' | 'denied' | 'revoked' | 'expired';
 
@@ -26,7 +23,7 @@ export interface AccessGrant {
   readonly expiresAt: string | null;
 }
 
-/** Where grants live; async and compare-and-set like the approval store, for a later shared store. */
+/** Where grants live, shared by every instance; `transition` is a compare-and-set. */
 export interface GrantStore {
   create(grant: AccessGrant): Promise<AccessGrant>;
   get(id: string): Promise<AccessGrant | undefined>;
@@ -38,78 +35,7 @@ export interface GrantStore {
     from: GrantState,
     change: Partial<AccessGrant> & { readonly state: GrantState },
   ): Promise<AccessGrant | undefined>;
-  /** Drops the grants `keep` declines, from memory and the state file; returns how many. */
-  prune(keep: (grant: AccessGrant) => boolean): Promise<number>;
+  /** Forgets denied, revoked and expired grants last changed before `before`; returns how many. */
+  pruneEnded(before: Date): Promise<number>;
   close(): Promise<void>;
-}
-
-/** The embedded default: in memory, durable in `{stateDir}/grants.jsonl`. */
-export class FileGrantStore implements GrantStore {
-  /** Grant ids per subject, kept beside the records: listFor runs on every call. */
-  readonly #bySubject = new Map<string, Set<string>>();
-
-  private constructor(private readonly records: DurableRecords<AccessGrant>) {
-    for (const grant of records.values()) this.#index(grant);
-  }
-
-  static open(stateDir: string): FileGrantStore {
-    return new FileGrantStore(DurableRecords.open<AccessGrant>(join(stateDir, 'grants.jsonl')));
-  }
-
-  async create(grant: AccessGrant): Promise<AccessGrant> {
-    this.#index(grant);
-    return this.records.put(grant);
-  }
-
-  async get(id: string): Promise<AccessGrant | undefined> {
-    return this.records.get(id);
-  }
-
-  async list(): Promise<AccessGrant[]> {
-    return this.records.values().sort((a, b) => b.requestedAt.localeCompare(a.requestedAt));
-  }
-
-  async listFor(subject: string): Promise<AccessGrant[]> {
-    const ids = this.#bySubject.get(subject) ?? [];
-    return [...ids].map((id) => this.records.get(id)).filter((g): g is AccessGrant => g !== undefined);
-  }
-
-  async transition(
-    id: string,
-    from: GrantState,
-    change: Partial<AccessGrant> & { readonly state: GrantState },
-  ): Promise<AccessGrant | undefined> {
-    const current = this.records.get(id);
-    if (!current || current.state !== from) return undefined;
-    const next = { ...current, ...change };
-    if (next.subject !== current.subject) {
-      this.#unindex(current);
-      this.#index(next);
-    }
-    return this.records.put(next);
-  }
-
-  async prune(keep: (grant: AccessGrant) => boolean): Promise<number> {
-    return this.records.prune((grant) => {
-      if (keep(grant)) return true;
-      this.#unindex(grant);
-      return false;
-    });
-  }
-
-  #index(grant: AccessGrant): void {
-    const ids = this.#bySubject.get(grant.subject) ?? new Set<string>();
-    ids.add(grant.id);
-    this.#bySubject.set(grant.subject, ids);
-  }
-
-  #unindex(grant: AccessGrant): void {
-    const ids = this.#bySubject.get(grant.subject);
-    ids?.delete(grant.id);
-    if (ids?.size === 0) this.#bySubject.delete(grant.subject);
-  }
-
-  async close(): Promise<void> {
-    this.records.close();
-  }
 }

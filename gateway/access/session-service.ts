@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { SluiceError } from '../errors.ts';
@@ -12,26 +13,70 @@ export interface SessionEntry {
   readonly facts: SessionFacts;
 }
 
+/** Optional parts of the session service. */
+export interface SessionServiceOptions {
+  /** Time-bounded access grants, whose active connections the policy sees in `session.grants`. */
+  readonly grants?: GrantService;
+  /** How long a recently seen caller may go on while the database is unreachable (0: not at all). */
+  readonly unavailableGraceMs?: number;
+  readonly now?: () => Date;
+}
+
 /**
  * Just-in-time sessions: opened on first use per (subject, connection), revoked after an idle
  * period or by an administrator. After a revocation, only tokens issued later open a new
  * session: a stolen or cached token cannot outlive the session it belonged to.
  */
 export class SessionService {
+  /** The idle timeout each recently seen session has in the store, so an unchanged one is not rewritten. */
+  readonly #idleTimeouts = new LRUCache<string, number>({ max: 10_000 });
+
+  /** The last entry of each recent caller, for the grace period while the database is unreachable. */
+  readonly #recent = new LRUCache<string, { entry: SessionEntry; at: number }>({ max: 10_000 });
+  readonly grants: GrantService | undefined;
+  readonly #unavailableGraceMs: number;
+  readonly #now: () => Date;
+
   constructor(
     readonly store: SessionStore,
     private readonly audit: AuditLog,
     private readonly defaultIdleSeconds: number,
-    private readonly now: () => Date = () => new Date(),
-    /** Time-bounded access grants, whose active connections the policy sees in `session.grants`. */
-    readonly grants?: GrantService,
-  ) {}
+    options: SessionServiceOptions = {},
+  ) {
+    this.grants = options.grants;
+    this.#unavailableGraceMs = options.unavailableGraceMs ?? 0;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  private now(): Date {
+    return this.#now();
+  }
 
   /**
    * The session stage: finds or opens the caller's session, refuses a token issued before its
    * revocation (401), and counts the request.
    */
   async enter(identity: Identity, connection: string): Promise<SessionEntry> {
+    const key = `${identity.sub}\u0000${connection}`;
+    try {
+      const entry = await this.#enter(identity, connection);
+      if (this.#unavailableGraceMs > 0) this.#recent.set(key, { entry, at: Date.now() });
+      return entry;
+    } catch (err) {
+      // Database unreachable: a caller seen within the grace period goes on with what was read then.
+      const recent = this.#recent.get(key);
+      if (
+        err instanceof SluiceError &&
+        err.code === 'SLUICE_ERR_STATE_UNAVAILABLE' &&
+        recent &&
+        Date.now() - recent.at <= this.#unavailableGraceMs
+      )
+        return recent.entry;
+      throw err;
+    }
+  }
+
+  async #enter(identity: Identity, connection: string): Promise<SessionEntry> {
     const now = this.now();
     let session = await this.store.latest(identity.sub, connection);
     if (session?.state === 'active') session = await this.#revokeIfIdle(session, now);
@@ -52,7 +97,8 @@ export class SessionService {
     }
     session ??= await this.#open(identity.sub, connection, now);
     const before = session;
-    const touched = (await this.store.touch(session.id, now.toISOString())) ?? session;
+    const touched = this.store.touch(session, now.toISOString());
+    this.#idleTimeouts.set(touched.id, touched.idleTimeoutSeconds);
     return {
       session: touched,
       facts: {
@@ -67,10 +113,10 @@ export class SessionService {
 
   /** Applies the policy's idle timeout for the caller's groups (when it sets one). */
   async setIdleTimeout(id: string, seconds: number | undefined): Promise<void> {
-    if (seconds === undefined) return;
-    await this.store.update(id, (s) =>
-      s.idleTimeoutSeconds === seconds ? undefined : { ...s, idleTimeoutSeconds: seconds },
-    );
+    // Most calls set the timeout the session already has: no write for those.
+    if (seconds === undefined || this.#idleTimeouts.get(id) === seconds) return;
+    await this.store.setIdleTimeout(id, seconds);
+    this.#idleTimeouts.set(id, seconds);
   }
 
   /** Revokes a session now, on behalf of `actor`. */
@@ -90,12 +136,9 @@ export class SessionService {
 
   /** Revokes every active session that has been idle past its timeout; returns how many. */
   async sweep(): Promise<number> {
-    const now = this.now();
-    let revoked = 0;
-    for (const s of await this.store.list()) {
-      if (s.state === 'active' && (await this.#revokeIfIdle(s, now)).state === 'revoked') revoked += 1;
-    }
-    return revoked;
+    const revoked = await this.store.revokeIdle(this.now());
+    for (const s of revoked) this.#record(s, 'revoked', 'idle', null, new Date(s.revokedAt!));
+    return revoked.length;
   }
 
   /**
@@ -104,13 +147,11 @@ export class SessionService {
    * older tokens, so none may still be valid.
    */
   pruneRevoked(before: Date): Promise<number> {
-    return this.store.prune(
-      (s) => !(s.state === 'revoked' && s.revokedAt !== null && Date.parse(s.revokedAt) < before.getTime()),
-    );
+    return this.store.pruneRevoked(before);
   }
 
   async #open(subject: string, connection: string, now: Date): Promise<JitSession> {
-    const session = await this.store.create({
+    const { session, opened } = await this.store.open({
       id: `ses_${randomBytes(12).toString('base64url')}`,
       subject,
       connection,
@@ -123,7 +164,8 @@ export class SessionService {
       revokedCause: null,
       revokedBy: null,
     });
-    this.#record(session, 'opened', null, null, now);
+    // Opened meanwhile by another call or instance: that one is the session, and it recorded the opening.
+    if (opened) this.#record(session, 'opened', null, null, now);
     return session;
   }
 
@@ -135,11 +177,7 @@ export class SessionService {
   }
 
   async #revoke(s: JitSession, cause: RevokeCause, at: Date, actor: string | null): Promise<JitSession | undefined> {
-    const next = await this.store.update(s.id, (cur) =>
-      cur.state === 'revoked'
-        ? undefined
-        : { ...cur, state: 'revoked', revokedAt: at.toISOString(), revokedCause: cause, revokedBy: actor },
-    );
+    const next = await this.store.revoke(s.id, { at: at.toISOString(), cause, by: actor });
     if (next) this.#record(next, 'revoked', cause, actor, at);
     return next;
   }

@@ -1,5 +1,5 @@
 import { ConfigError } from '../config.ts';
-import type { SluiceErrorCode } from '../errors.ts';
+import { SluiceError, type SluiceErrorCode } from '../errors.ts';
 
 /** EX_CONFIG (sysexits.h): a supervisor can tell "will not start as configured" from a failure. */
 export const EXIT_CONFIG = 78;
@@ -17,6 +17,30 @@ export function describeStartupFailure(err: unknown): StartupFailure {
   if (err instanceof ConfigError) {
     const fix = 'correct the keys listed (docs/configuration.md lists every key), then start again';
     return { code: err.issues[0]?.code ?? err.code, cause: err.message, fix, exitCode: EXIT_CONFIG };
+  }
+  if (err instanceof SluiceError && err.code === 'SLUICE_ERR_START_STATE_SCHEMA_NEWER') {
+    return {
+      code: err.code,
+      cause: err.message,
+      fix: 'run the Sluice version that migrated the database (or newer), or restore the backup taken before it',
+      exitCode: EXIT_CONFIG,
+    };
+  }
+  if (err instanceof SluiceError && err.code === 'SLUICE_ERR_START_STATE_LOCKED') {
+    return {
+      code: err.code,
+      cause: err.message,
+      fix: 'stop the other instance, give this one its own stateDir, or set state.postgres to share state',
+      exitCode: EXIT_CONFIG,
+    };
+  }
+  if (err instanceof SluiceError && err.code === 'SLUICE_ERR_STATE_UNAVAILABLE') {
+    return {
+      code: 'SLUICE_ERR_START_FAILED',
+      cause: err.message,
+      fix: 'start the PostgreSQL server or correct state.postgres (url, tls), then start again',
+      exitCode: 1,
+    };
   }
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
   const where = e.address === undefined ? 'the listen address' : `${e.address}:${e.port}`;

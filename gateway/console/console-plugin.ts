@@ -6,7 +6,7 @@ import { SluiceError, toSluiceError } from '../errors.ts';
 import type { SessionService } from '../access/session-service.ts';
 import { approvalsPage } from './approval-pages.ts';
 import { readExchanges } from './audit-reader.ts';
-import { ConsoleSessions, type ConsoleSession } from './console-sessions.ts';
+import { ConsoleSessions, type ConsoleSession, type ConsoleSignInStore } from './console-sessions.ts';
 import { formFields } from './form-fields.ts';
 import { grantPages } from './grant-console-routes.ts';
 import { esc, layout, PAGE_HEADERS } from './html.ts';
@@ -24,6 +24,8 @@ export interface ConsoleDeps {
   readonly connections: readonly string[];
   readonly auditFile: string;
   readonly sessionTtlSeconds: number;
+  /** Sign-ins in the shared state store, so any instance serves any signed-in browser. */
+  readonly signIns: ConsoleSignInStore;
   /** Fixed redirect URI; otherwise derived from the request's origin. */
   readonly redirectUrl: string | undefined;
   /**
@@ -71,7 +73,7 @@ function checkCsrf(req: FastifyRequest, session: ConsoleSession): void {
 export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Promise<void> {
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 16 * 1024 });
-  const sessions = new ConsoleSessions(deps.sessionTtlSeconds * 1000);
+  const sessions = new ConsoleSessions(deps.signIns, deps.sessionTtlSeconds * 1000);
   const isAdmin = (s: ConsoleSession): boolean => isSessionAdmin(s.identity, deps.adminGroups);
   const mayAccess = (s: ConsoleSession, record: { subject: string }): boolean =>
     mayAccessOwned(s.identity, record, deps.adminGroups);
@@ -93,7 +95,7 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
   app.addHook('preHandler', async (req, reply) => {
     const open = ['/login', '/callback'].some((p) => req.routeOptions.url === `${BASE}${p}`);
     if (open) return;
-    req.consoleSession = sessions.get(req.cookies[SESSION_COOKIE]);
+    req.consoleSession = await sessions.get(req.cookies[SESSION_COOKIE]);
     if (!req.consoleSession) {
       if (req.method === 'GET') return reply.redirect(`${BASE}/login`);
       throw new SluiceError('SLUICE_ERR_AUTH_MISSING', 'sign in to the console first');
@@ -114,7 +116,7 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
   app.get('/login', async (req, reply) => {
     const redirectUri = deps.redirectUrl ?? `${originOf(req)}${BASE}/callback`;
     const { url, pending } = await deps.login.start(redirectUri);
-    sessions.addLogin(pending);
+    await sessions.addLogin(pending);
     // Binds the login to this browser: a callback carrying someone else's state is refused.
     reply.setCookie(LOGIN_COOKIE, pending.state, { ...cookieOptions(req, `${BASE}/callback`), maxAge: 600 });
     return reply.redirect(url.href);
@@ -122,7 +124,7 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
 
   app.get('/callback', async (req, reply) => {
     const state = (req.query as { state?: string }).state;
-    const pending = state && req.cookies[LOGIN_COOKIE] === state ? sessions.takeLogin(state) : undefined;
+    const pending = state && req.cookies[LOGIN_COOKIE] === state ? await sessions.takeLogin(state) : undefined;
     if (!pending)
       throw new SluiceError(
         'SLUICE_ERR_CSRF',
@@ -130,7 +132,7 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
       );
     const callbackUrl = new URL(req.url, pending.redirectUri);
     const { identity, expiresAt } = await deps.login.finish(callbackUrl, pending);
-    const session = sessions.open(identity, expiresAt);
+    const session = await sessions.open(identity, expiresAt);
     reply.clearCookie(LOGIN_COOKIE, cookieOptions(req, `${BASE}/callback`));
     const maxAge = Math.floor((session.expiresAt - Date.now()) / 1000);
     reply.setCookie(SESSION_COOKIE, session.id, { ...cookieOptions(req, BASE), maxAge });
@@ -139,7 +141,7 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
 
   app.post('/logout', async (req, reply) => {
     formFields(req, []);
-    sessions.close(req.consoleSession!.id);
+    await sessions.close(req.consoleSession!.id);
     reply.clearCookie(SESSION_COOKIE, cookieOptions(req, BASE));
     return reply.redirect(`${BASE}/login`, 303);
   });

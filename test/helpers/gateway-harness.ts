@@ -46,8 +46,8 @@ export interface HarnessOptions {
   readonly listen?: Record<string, unknown>;
   /** Config section `audit.kafka` (gateway/audit/kafka-sink.ts): the Kafka sink beside the file. */
   readonly auditKafka?: Record<string, unknown>;
-  /** Config section `state.kafka` (gateway/state): approvals, sessions and grants shared through Kafka. */
-  readonly stateKafka?: Record<string, unknown>;
+  /** Config section `state` (gateway/store), e.g. `{ postgres: { url } }` for a shared server. */
+  readonly state?: Record<string, unknown>;
   /** Config section `inspect` (gateway/inspect/request-schema.ts), e.g. `{ unknownBlocks: 'scan' }`. */
   readonly inspect?: Record<string, unknown>;
 }
@@ -122,7 +122,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.approvals ? { approvals: options.approvals } : {}),
       ...(options.sessions ? { sessions: options.sessions } : {}),
       ...(options.console ? { console: options.console } : {}),
-      ...(options.stateKafka ? { state: { kafka: options.stateKafka } } : {}),
+      ...(options.state ? { state: options.state } : {}),
       ...(options.inspect ? { inspect: options.inspect } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
     },

@@ -9,16 +9,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestState } from '../../helpers/test-state.ts';
 import { ApprovalService } from '../../../gateway/access/approval-service.ts';
-import { FileApprovalStore } from '../../../gateway/access/approval-store.ts';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import { consolePlugin } from '../../../gateway/console/console-plugin.ts';
 import type { OidcLogin, PendingLogin } from '../../../gateway/console/oidc-login.ts';
 import type { Identity } from '../../../gateway/identity/identity.ts';
 import { GrantService } from '../../../gateway/access/grant-service.ts';
-import { FileGrantStore } from '../../../gateway/access/grant-store.ts';
 import { SessionService } from '../../../gateway/access/session-service.ts';
-import { FileSessionStore } from '../../../gateway/access/session-store.ts';
 
 const BASE = '/sluice/console';
 const audit = new AuditLog([{ name: 'null', write: () => {}, flush: async () => {}, close: async () => {} }]);
@@ -37,7 +35,8 @@ let signingIn: Identity;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sluice-console-grants-'));
-  grants = new GrantService(FileGrantStore.open(dir), audit, {
+  const state = await openTestState();
+  grants = new GrantService(state.grants, audit, {
     approverGroups: ['admins'],
     maxMinutes: 120,
     connections: ['anthropic', 'secondary', 'tertiary'],
@@ -50,15 +49,14 @@ beforeAll(async () => {
     }),
     finish: async (_url: URL, _pending: PendingLogin) => ({ identity: signingIn, expiresAt: Date.now() + 3_600_000 }),
   } as unknown as OidcLogin;
-  const approvals = FileApprovalStore.open(dir);
-  const sessions = FileSessionStore.open(dir);
-  closeStores = () => Promise.all([approvals.close(), sessions.close(), grants.store.close()]);
+  closeStores = () => state.close();
   app = Fastify();
   const deps = {
     prefix: BASE,
     login,
-    approvals: new ApprovalService(approvals, audit),
-    sessions: (sessionService = new SessionService(sessions, audit, 900, undefined, grants)),
+    approvals: new ApprovalService(state.approvals, audit),
+    sessions: (sessionService = new SessionService(state.sessions, audit, 900, { grants })),
+    signIns: state.consoleSignIns,
     adminGroups: ['admins'],
     connections: ['anthropic', 'secondary'],
     auditFile: join(dir, 'audit.jsonl'),

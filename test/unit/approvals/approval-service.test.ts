@@ -1,9 +1,7 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApprovalService, type ApprovalRequest } from '../../../gateway/access/approval-service.ts';
-import { FileApprovalStore } from '../../../gateway/access/approval-store.ts';
+import type { StateStores } from '../../../gateway/store/open-state.ts';
+import { openTestState } from '../../helpers/test-state.ts';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import type { AuditEvent } from '../../../gateway/audit/events.ts';
 import type { Identity } from '../../../gateway/identity/identity.ts';
@@ -37,6 +35,12 @@ let clock: number;
 let events: AuditEvent[];
 let service: ApprovalService;
 let pending: string[];
+let state: StateStores;
+
+afterEach(async () => {
+  await state.close();
+});
+
 beforeEach(async () => {
   clock = Date.parse('2025-06-01T12:00:00Z');
   events = [];
@@ -44,7 +48,8 @@ beforeEach(async () => {
   const audit = new AuditLog([
     { name: 'mem', write: (e) => events.push(e), flush: async () => {}, close: async () => {} },
   ]);
-  const store = FileApprovalStore.open(await mkdtemp(join(tmpdir(), 'sluice-apr-')));
+  state = await openTestState();
+  const store = state.approvals;
   service = new ApprovalService(
     store,
     audit,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createAccessControl } from '../../../gateway/access/create-access.ts';
+import { openTestState } from '../../helpers/test-state.ts';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import { ConfigError, resolveConfig } from '../../../gateway/config.ts';
 
@@ -33,9 +34,11 @@ describe('approvals, sessions and console config', () => {
   it('resolves the webhook URL from urlEnv and refuses a webhook without one', async () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'sluice-cfg-'));
     const unset = resolveConfig({ stateDir, approvals: { webhook: { urlEnv: 'SLACK_HOOK', format: 'slack' } } }, {});
-    expect(() => createAccessControl(unset, audit, {})).toThrow(ConfigError);
-    const access = createAccessControl(unset, audit, { SLACK_HOOK: 'https://hooks.example/T000' });
+    const state = await openTestState();
+    expect(() => createAccessControl(unset, audit, {}, state)).toThrow(ConfigError);
+    const access = createAccessControl(unset, audit, { SLACK_HOOK: 'https://hooks.example/T000' }, state);
     expect(access.approvals.hold).toEqual({ holdMs: 300_000, keepAliveMs: 15_000 });
     await access.close();
+    await state.close();
   });
 });

@@ -1,11 +1,24 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import type { Identity } from '../../../gateway/identity/identity.ts';
 import { GrantService } from '../../../gateway/access/grant-service.ts';
-import { FileGrantStore } from '../../../gateway/access/grant-store.ts';
+import type { StateStores } from '../../../gateway/store/open-state.ts';
+import { openTestState } from '../../helpers/test-state.ts';
+
+let state: StateStores | undefined;
+/** The grant store on a durable PGlite under `dir`; reopening closes the previous one first (a restart). */
+async function storeIn(dir: string) {
+  await state?.close();
+  state = await openTestState(dir);
+  return state.grants;
+}
+afterEach(async () => {
+  await state?.close();
+  state = undefined;
+});
 
 const who = (sub: string, groups: string[]): Identity => ({
   sub,
@@ -24,7 +37,7 @@ describe('GrantService', () => {
     let clock = Date.parse('2025-06-01T12:00:00Z');
     const dir = await mkdtemp(join(tmpdir(), 'sluice-grt-'));
     const grants = new GrantService(
-      FileGrantStore.open(dir),
+      await storeIn(dir),
       audit,
       { approverGroups: ['admins'], maxMinutes: 60, connections: ['anthropic', 'secondary', 'tertiary'] },
       () => new Date(clock),
@@ -37,7 +50,7 @@ describe('GrantService', () => {
     await grants.decide(g.id, who('bob', ['admins']), 'approve', 'ok');
     expect(await grants.activeFor('gina')).toEqual(['secondary']);
     const reopened = new GrantService(
-      FileGrantStore.open(dir),
+      await storeIn(dir),
       audit,
       { approverGroups: ['admins'], maxMinutes: 60, connections: ['anthropic', 'secondary', 'tertiary'] },
       () => new Date(clock),
@@ -55,7 +68,7 @@ describe('GrantService', () => {
     let clock = Date.parse('2025-06-01T12:00:00Z');
     const dir = await mkdtemp(join(tmpdir(), 'sluice-grt-'));
     const grants = new GrantService(
-      FileGrantStore.open(dir),
+      await storeIn(dir),
       audit,
       { approverGroups: ['admins'], maxMinutes: 60, connections: ['anthropic', 'secondary', 'tertiary'] },
       () => new Date(clock),
@@ -69,7 +82,7 @@ describe('GrantService', () => {
     expect(await grants.get(denied.id)).toBeUndefined();
     expect(await grants.activeFor('gina')).toEqual(['anthropic']);
     const reopened = new GrantService(
-      FileGrantStore.open(dir),
+      await storeIn(dir),
       audit,
       { approverGroups: ['admins'], maxMinutes: 60, connections: ['anthropic', 'secondary', 'tertiary'] },
       () => new Date(clock),
@@ -81,7 +94,7 @@ describe('GrantService', () => {
   it("answers activeFor from the subject's own grants only, through grants, reopen and prune", async () => {
     const clock = Date.parse('2025-06-01T12:00:00Z');
     const dir = await mkdtemp(join(tmpdir(), 'sluice-grt-'));
-    const store = FileGrantStore.open(dir);
+    const store = await storeIn(dir);
     const grants = new GrantService(
       store,
       audit,
@@ -102,11 +115,9 @@ describe('GrantService', () => {
     expect((await store.listFor('gina')).map((g) => g.connection).sort()).toEqual(['anthropic', 'tertiary']);
     expect(await grants.activeFor('hank')).toEqual(['secondary']);
     expect(await store.listFor('nobody')).toEqual([]);
-    expect((await FileGrantStore.open(dir).listFor('gina')).map((g) => g.connection).sort()).toEqual([
-      'anthropic',
-      'tertiary',
-    ]);
-    await grants.pruneFinished(new Date(clock + 60_000));
-    expect((await store.listFor('gina')).map((g) => g.connection)).toEqual(['anthropic']);
+    const reopened = await storeIn(dir);
+    expect((await reopened.listFor('gina')).map((g) => g.connection).sort()).toEqual(['anthropic', 'tertiary']);
+    await reopened.pruneEnded(new Date(clock + 60_000));
+    expect((await reopened.listFor('gina')).map((g) => g.connection)).toEqual(['anthropic']);
   });
 });

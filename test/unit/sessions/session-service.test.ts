@@ -1,11 +1,12 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import type { Identity } from '../../../gateway/identity/identity.ts';
 import { SessionService } from '../../../gateway/access/session-service.ts';
-import { FileSessionStore } from '../../../gateway/access/session-store.ts';
+import type { StateStores } from '../../../gateway/store/open-state.ts';
+import { openTestState } from '../../helpers/test-state.ts';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
 const token = (issuedAtMs: number): Identity => ({
@@ -22,11 +23,22 @@ const token = (issuedAtMs: number): Identity => ({
 let clock: number;
 let dir: string;
 let sessions: SessionService;
+let state: StateStores | undefined;
+/** Sessions on a durable PGlite under `dir`; opening again closes the previous one first (a restart). */
+async function serviceIn(dir: string): Promise<SessionService> {
+  await state?.close();
+  state = await openTestState(dir);
+  return new SessionService(state.sessions, audit, 60, { now: () => new Date(clock) });
+}
+afterEach(async () => {
+  await state?.close();
+  state = undefined;
+});
 const audit = new AuditLog([{ name: 'null', write: () => {}, flush: async () => {}, close: async () => {} }]);
 beforeEach(async () => {
   clock = T0;
   dir = await mkdtemp(join(tmpdir(), 'sluice-ses-'));
-  sessions = new SessionService(FileSessionStore.open(dir), audit, 60, () => new Date(clock));
+  sessions = await serviceIn(dir);
 });
 
 describe('SessionService', () => {
@@ -60,7 +72,7 @@ describe('SessionService', () => {
   it('keeps revocations across a restart of the store', async () => {
     const s = await sessions.enter(token(T0), 'anthropic');
     await sessions.revoke(s.session.id, 'bob');
-    const reopened = new SessionService(FileSessionStore.open(dir), audit, 60, () => new Date(clock));
+    const reopened = await serviceIn(dir);
     await expect(reopened.enter(token(T0), 'anthropic')).rejects.toThrow(/revoked by bob/);
   });
 
@@ -71,7 +83,7 @@ describe('SessionService', () => {
     expect((await sessions.list())[0]).toMatchObject({ state: 'revoked', revokedCause: 'idle' });
   });
 
-  it('forgets sessions revoked before the cut-off, in memory and in the state file; later ones stay', async () => {
+  it('forgets sessions revoked before the cut-off, across a restart; later ones stay', async () => {
     const old = await sessions.enter(token(T0), 'anthropic');
     await sessions.revoke(old.session.id, 'bob');
     clock += 3_600_000;
@@ -81,8 +93,7 @@ describe('SessionService', () => {
     expect(await sessions.pruneRevoked(new Date(clock - 60_000))).toBe(1);
     const ids = (await sessions.store.list()).map((s) => s.id).sort();
     expect(ids).toEqual([recent.session.id, active.session.id].sort());
-    await sessions.store.close();
-    const reopened = FileSessionStore.open(dir);
+    const reopened = (await serviceIn(dir)).store;
     expect((await reopened.list()).map((s) => s.id).sort()).toEqual(ids);
     expect((await reopened.latest('alice', 'anthropic'))?.id).toBe(active.session.id);
   });

@@ -1,27 +1,44 @@
-/** `state.kafka`: off by default (in-process stores), on with brokers from the file or the env. */
+/** `state`: the embedded database by default, a PostgreSQL server with state.postgres; state.kafka is refused. */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, resolveConfig } from '../../../gateway/config.ts';
+import { postgresSettings } from '../../../gateway/store/open-state.ts';
 
-describe('state.kafka config', () => {
-  it('is absent on the embedded default', () => {
-    expect(resolveConfig({}, {}).state.kafka).toBeUndefined();
+describe('state config', () => {
+  it('uses the embedded database by default, failing closed when it is unreachable', () => {
+    const { state } = resolveConfig({}, {});
+    expect(state.postgres).toBeUndefined();
+    expect(state.unavailableGraceSeconds).toBe(0);
+    expect(postgresSettings(resolveConfig({}, {}), {})).toBeUndefined();
   });
 
-  it('takes brokers from SLUICE_STATE_KAFKA_BROKERS and fills compacted-topic defaults', () => {
-    const kafka = resolveConfig({}, { SLUICE_STATE_KAFKA_BROKERS: 'k1:9092, k2:9092' }).state.kafka;
-    expect(kafka).toMatchObject({
-      brokers: ['k1:9092', 'k2:9092'],
-      clientId: 'sluice-state',
-      topics: { approvals: 'sluice.state.approvals', sessions: 'sluice.state.sessions', grants: 'sluice.state.grants' },
-      createTopics: true,
-      startTimeoutMs: 30_000,
+  it('refuses state.kafka, naming what replaces it', () => {
+    const refuse = () => resolveConfig({ state: { kafka: { brokers: ['k1:9092'] } } }, {});
+    expect(refuse).toThrow(ConfigError);
+    expect(refuse).toThrow(/state\.kafka: removed[\s\S]*state\.postgres\.url/);
+  });
+
+  it('takes the URL from the file, SLUICE_STATE_POSTGRES_URL or urlEnv, and refuses none at all', () => {
+    const fromEnv = resolveConfig({}, { SLUICE_STATE_POSTGRES_URL: 'postgres://sluice@10.0.0.5:5432/sluice' });
+    expect(postgresSettings(fromEnv, {})).toMatchObject({
+      url: 'postgres://sluice@10.0.0.5:5432/sluice',
+      poolSize: 10,
     });
+    const viaUrlEnv = resolveConfig({ state: { postgres: { urlEnv: 'PG_URL' } } }, {});
+    expect(postgresSettings(viaUrlEnv, { PG_URL: 'postgres://u:pw@127.0.0.1/s' })?.url).toBe(
+      'postgres://u:pw@127.0.0.1/s',
+    );
+    expect(() => postgresSettings(viaUrlEnv, {})).toThrow(/urlEnv naming a set environment variable/);
+    expect(() => resolveConfig({ state: { postgres: {} } }, {})).toThrow(/state\.postgres: set url, or urlEnv/);
+    expect(() => resolveConfig({ state: { postgres: { url: 'mysql://x' } } }, {})).toThrow(/state\.postgres\.url/);
   });
 
-  it('reports a bad broker address with its dotted key', () => {
-    expect(() => resolveConfig({ state: { kafka: { brokers: ['no-port'] } } }, {})).toThrow(ConfigError);
-    expect(() => resolveConfig({ state: { kafka: { brokers: ['no-port'] } } }, {})).toThrow(
-      /state\.kafka\.brokers\.0: host:port/,
-    );
+  it('verifies TLS to a remote server by default and skips it only on loopback', () => {
+    const tls = (url: string, mode?: string) =>
+      postgresSettings(resolveConfig({ state: { postgres: { url, ...(mode ? { tls: { mode } } : {}) } } }, {}), {})!.tls
+        .mode;
+    expect(tls('postgres://sluice@db.internal:5432/sluice')).toBe('verify-full');
+    expect(tls('postgres://sluice@127.0.0.1:5432/sluice')).toBe('disable');
+    expect(tls('postgres://sluice@[::1]:5432/sluice')).toBe('disable');
+    expect(tls('postgres://sluice@db.internal/sluice', 'require')).toBe('require');
   });
 });

@@ -1,0 +1,92 @@
+import { join } from 'node:path';
+import type { AccessStores } from '../access/create-access.ts';
+import type { OwnershipStore } from '../access/ownership.ts';
+import type { SluiceConfig } from '../config.ts';
+import { ConfigError, isLoopback } from '../config.ts';
+import type { ConsoleSignInStore } from '../console/console-sessions.ts';
+import { MIGRATIONS } from './migrations.ts';
+import { openPglite } from './pglite-db.ts';
+import { openPostgres, type PostgresSettings } from './postgres-db.ts';
+import { SqlApprovalStore } from './sql-approval-store.ts';
+import { SqlConsoleStore } from './sql-console-store.ts';
+import { SqlGrantStore } from './sql-grant-store.ts';
+import { SqlOwnershipStore } from './sql-ownership-store.ts';
+import { SqlSessionStore } from './sql-session-store.ts';
+import type { StateDb, StateLogger } from './state-db.ts';
+import { StateFeed } from './state-feed.ts';
+
+/** Every store of the control-plane state, on one database. */
+export interface StateStores extends AccessStores {
+  readonly db: StateDb;
+  readonly ownership: OwnershipStore;
+  readonly consoleSignIns: ConsoleSignInStore;
+  close(): Promise<void>;
+}
+
+/** Where the embedded database lives: {stateDir}/db. */
+export function embeddedDbDir(config: Pick<SluiceConfig, 'stateDir'>): string {
+  return join(config.stateDir, 'db');
+}
+
+/** The PostgreSQL settings from `state.postgres` (URL from the file or its env var, TLS default by host). */
+export function postgresSettings(config: SluiceConfig, env: NodeJS.ProcessEnv): PostgresSettings | undefined {
+  const pg = config.state.postgres;
+  if (!pg) return undefined;
+  const url = pg.url ?? (pg.urlEnv ? env[pg.urlEnv] : undefined);
+  if (!url) throw new ConfigError([`state.postgres: set url, or urlEnv naming a set environment variable`]);
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    throw new ConfigError([`state.postgres.url: not a valid postgres:// URL`]);
+  }
+  // A Unix socket (no host) or a loopback host never leaves the machine; anything else is TLS-verified.
+  const local = host === '' || isLoopback(host);
+  return {
+    url,
+    poolSize: pg.poolSize,
+    connectTimeoutMs: pg.connectTimeoutMs,
+    statementTimeoutMs: pg.statementTimeoutMs,
+    tls: { mode: pg.tls.mode ?? (local ? 'disable' : 'verify-full'), caFile: pg.tls.caFile },
+  };
+}
+
+/**
+ * Opens the state database (PostgreSQL with `state.postgres`, else PGlite under stateDir),
+ * migrates it, and builds the stores on it. `memory` is for tests that need no durable state.
+ */
+export async function openState(
+  config: SluiceConfig,
+  env: NodeJS.ProcessEnv,
+  log: StateLogger,
+  options: { readonly memory?: boolean } = {},
+): Promise<StateStores> {
+  const pg = postgresSettings(config, env);
+  const db = pg
+    ? await openPostgres(pg, MIGRATIONS, log)
+    : await openPglite(options.memory ? 'memory' : { dir: embeddedDbDir(config) }, MIGRATIONS);
+  let feed: StateFeed;
+  try {
+    feed = await StateFeed.open(db, config.state.pollIntervalMs, log);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  const approvals = new SqlApprovalStore(db, feed);
+  const sessions = new SqlSessionStore(db, log);
+  const grants = new SqlGrantStore(db);
+  const ownership = new SqlOwnershipStore(db);
+  return {
+    db,
+    approvals,
+    sessions,
+    grants,
+    ownership,
+    consoleSignIns: new SqlConsoleStore(db),
+    async close() {
+      await Promise.all([approvals.close(), sessions.close(), grants.close(), ownership.close()]);
+      await feed.close();
+      await db.close();
+    },
+  };
+}

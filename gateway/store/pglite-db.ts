@@ -1,0 +1,138 @@
+import { PGlite } from '@electric-sql/pglite';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { SluiceError } from '../errors.ts';
+import { dirname } from 'node:path';
+import { migrate, type Migration } from './migrations.ts';
+import { stateUnavailable, type Queryable, type StateDb } from './state-db.ts';
+
+/** Where the embedded database lives: a directory (durable), or `memory` (gone on close; tests). */
+export type PgliteLocation = { readonly dir: string } | 'memory';
+
+// initdb inside PGlite takes 1–2 s. A fresh database is instead unpacked from a migrated
+// template made once per process (~0.4 s), which keeps a test suite of many gateways fast.
+let template: Promise<Blob> | undefined;
+
+function migratedTemplate(migrations: readonly Migration[]): Promise<Blob> {
+  template ??= (async () => {
+    const db = await PGlite.create();
+    try {
+      await migrate(wrap(db), migrations);
+      return await db.dumpDataDir('none');
+    } finally {
+      await db.close();
+    }
+  })();
+  return template;
+}
+
+/**
+ * Opens (creating and migrating as needed) the embedded PostgreSQL: PGlite, Postgres compiled
+ * to WebAssembly, in this process. Same SQL as a PostgreSQL server, one connection.
+ */
+export async function openPglite(location: PgliteLocation, migrations: readonly Migration[]): Promise<StateDb> {
+  let db: PGlite;
+  const unlock = location === 'memory' ? () => undefined : lockDir(location.dir);
+  try {
+    db = await create(location, migrations);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+  const state = wrap(db, unlock);
+  try {
+    await migrate(state, migrations);
+  } catch (err) {
+    await state.close();
+    throw err;
+  }
+  return state;
+}
+
+async function create(location: PgliteLocation, migrations: readonly Migration[]): Promise<PGlite> {
+  if (location === 'memory') {
+    return PGlite.create({ loadDataDir: await migratedTemplate(migrations) });
+  }
+  if (existsSync(location.dir)) return PGlite.create({ dataDir: location.dir });
+  return PGlite.create({ dataDir: location.dir, loadDataDir: await migratedTemplate(migrations) });
+}
+
+/**
+ * One process per embedded database: PGlite has no postmaster to refuse a second one, and two
+ * writers would corrupt it. The lock file holds the owner's pid; a lock whose process is gone
+ * (a crash) is taken over. Returns the unlock function.
+ */
+function lockDir(dir: string): () => void {
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
+  const lock = `${dir}.lock`;
+  if (lockedHere.has(lock)) throw lockedBy(dir, process.pid);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      lockedHere.add(lock);
+      return () => {
+        lockedHere.delete(lock);
+        rmSync(lock, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(readFileSync(lock, 'utf8').trim());
+      // Our own pid in a lock this process does not hold: left by an earlier run (pid 1 in a container).
+      if (owner > 0 && owner !== process.pid && alive(owner)) throw lockedBy(dir, owner);
+      rmSync(lock, { force: true }); // left by a process that is gone
+    }
+  }
+  throw new Error(`cannot take the lock ${lock}`);
+}
+
+/** Lock files this process holds. */
+const lockedHere = new Set<string>();
+
+function lockedBy(dir: string, pid: number): SluiceError {
+  return new SluiceError(
+    'SLUICE_ERR_START_STATE_LOCKED',
+    `the embedded state database ${dir} is in use by process ${pid}: ` +
+      'one instance per stateDir; several instances share state through state.postgres',
+  );
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function rowsOf<Row>(run: Promise<{ rows: unknown[] }>): Promise<Row[]> {
+  return run.then(
+    (r) => r.rows as Row[],
+    (err: unknown) => {
+      throw stateUnavailable(err);
+    },
+  );
+}
+
+function wrap(db: PGlite, unlock: () => void = () => undefined): StateDb {
+  return {
+    kind: 'pglite',
+    query: <Row>(sql: string, params: readonly unknown[] = []) => rowsOf<Row>(db.query(sql, [...params])),
+    transaction: <T>(work: (tx: Queryable) => Promise<T>) =>
+      db.transaction((tx) =>
+        work({ query: <Row>(sql: string, params: readonly unknown[] = []) => rowsOf<Row>(tx.query(sql, [...params])) }),
+      ),
+    // In-process: a notification cannot be lost, so there is nothing to reconnect.
+    listen: async (channel, onPayload) => {
+      const stop = await db.listen(channel, onPayload);
+      return async () => {
+        if (!db.closed) await stop();
+      };
+    },
+    close: async () => {
+      if (!db.closed) await db.close();
+      unlock();
+    },
+  };
+}
