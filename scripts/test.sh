@@ -9,6 +9,9 @@ bash scripts/install-chromium.sh     # the console browser test (playwright-core
 # Kafka jars from Maven Central (first run only). The Kafka tests start and stop their own broker
 # with scripts/kafka.sh; its watchdog stops it even if a test process dies before its teardown.
 bash scripts/kafka.sh prepare
+# PostgreSQL 15 server binaries (apt-get when missing). The PostgreSQL tests start a throwaway
+# cluster each with scripts/postgres.sh, whose watchdog likewise stops it if a test process dies.
+bash scripts/postgres.sh prepare
 echo "== type check"
 npx tsc --noEmit -p tsconfig.json
 echo "== lint (eslint.config.js; import rules in .dependency-cruiser.cjs)"
