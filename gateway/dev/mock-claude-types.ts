@@ -47,3 +47,22 @@ export interface RecordedRequest {
   /** The body's text exactly as received (tests check what the gateway forwarded byte for byte). */
   readonly text: string;
 }
+
+/** A request as the mock's API routes (Files, Skills, Batches) see it, after auth and faults. */
+export interface MockCall {
+  readonly method: string;
+  readonly url: URL;
+  readonly headers: IncomingHttpHeaders;
+  /** The body exactly as received. */
+  readonly bytes: Buffer;
+  /** The body parsed as JSON; undefined when it is empty or not JSON. */
+  readonly json: unknown;
+}
+
+/** How a route answers: JSON, an error in the API's shape, or raw bytes. */
+export interface MockReply {
+  json(status: number, body: unknown, headers?: Record<string, string>): void;
+  /** `details` becomes `error.details` (e.g. `{error_code: 'file_not_downloadable'}`), as the API sends it. */
+  error(status: number, message: string, details?: Record<string, unknown>): void;
+  bytes(status: number, headers: Record<string, string>, data: Buffer | string): void;
+}

@@ -12,7 +12,8 @@ import {
   type Fault,
 } from './mock-claude-faults.ts';
 import { buildReply, estimateInputTokens, messageEvents, mockId, type MockSseEvent } from './mock-claude-responses.ts';
-import type { MockClaudeOptions, RecordedRequest } from './mock-claude-types.ts';
+import { MAX_FILE_BYTES, MockFileStore } from './mock-claude-files.ts';
+import type { MockCall, MockClaudeOptions, MockReply, RecordedRequest } from './mock-claude-types.ts';
 
 export type { Fault } from './mock-claude-faults.ts';
 export type { MockClaudeOptions, RecordedRequest } from './mock-claude-types.ts';
@@ -38,6 +39,8 @@ export class MockClaude extends EventEmitter {
   /** Requests received, oldest first (bounded by `maxRecordedRequests`). */
   readonly requests: RecordedRequest[] = [];
   private fault: Fault | undefined;
+  /** The Files API's files (uploads and the files code execution creates). */
+  readonly files = new MockFileStore();
 
   private constructor(
     private readonly server: Server,
@@ -86,8 +89,12 @@ export class MockClaude extends EventEmitter {
       send(status, apiErrorBody(errorTypeFor(status), message, requestId), headers);
 
     const url = new URL(req.url ?? '/', 'http://mock-claude.invalid');
-    const raw = await readBody(req);
-    if (raw === undefined) return fail(413, `Request exceeds the maximum allowed number of bytes (${MAX_BODY_BYTES})`);
+    // A file upload may be up to 500 MB, as at the API; every other body keeps the 32 MB request limit.
+    const limit = req.method === 'POST' && url.pathname === '/v1/files' ? MAX_FILE_BYTES : MAX_BODY_BYTES;
+    const bytes = await readBody(req, limit);
+    if (bytes === undefined) return fail(413, `Request exceeds the maximum allowed number of bytes (${limit})`);
+    // Above 32 MB (uploads only) the text is not kept: the bytes are held once, by the file store.
+    const raw = bytes.length > MAX_BODY_BYTES ? '' : bytes.toString('utf8');
     const { json, body } = parseJson(raw);
     this.record({
       method: req.method ?? 'GET',
@@ -139,6 +146,23 @@ export class MockClaude extends EventEmitter {
       const found = (this.opts.models ?? MOCK_MODELS).find((m) => m.id === id);
       return found ? send(200, found) : fail(404, `model: ${id}`);
     }
+    const call: MockCall = {
+      method: req.method ?? 'GET',
+      url,
+      headers: req.headers,
+      bytes,
+      json: json ? body : undefined,
+    };
+    const reply: MockReply = {
+      json: send,
+      error: (status, message, details) =>
+        send(status, apiErrorBody(errorTypeFor(status), message, requestId, details)),
+      bytes: (status, headers, data) =>
+        void res
+          .writeHead(status, { 'request-id': requestId, 'content-length': String(Buffer.byteLength(data)), ...headers })
+          .end(data),
+    };
+    if (this.files.route(call, reply)) return;
     return fail(404, 'Not found');
   }
 
@@ -173,16 +197,23 @@ export class MockClaude extends EventEmitter {
   }
 }
 
-/** The request body as text, or undefined if it is larger than MAX_BODY_BYTES. */
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
+/**
+ * The request body, or undefined if it is larger than `limit`. With a content-length the Buffer is allocated once
+ * and filled, so a large upload is never held twice (chunks plus their concatenation).
+ */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isInteger(declared) && declared > limit) return undefined;
+  const into = Number.isInteger(declared) && declared > 0 ? Buffer.allocUnsafe(declared) : undefined;
   const parts: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
+    if (size + chunk.length > (into?.length ?? limit)) return undefined;
+    if (into) chunk.copy(into, size);
+    else parts.push(chunk);
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    parts.push(chunk);
   }
-  return Buffer.concat(parts).toString('utf8');
+  return into ? into.subarray(0, size) : Buffer.concat(parts);
 }
 
 /** A path segment decoded, or as sent when its %-escapes are invalid (then it simply matches no model). */
