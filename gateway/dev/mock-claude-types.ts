@@ -30,6 +30,11 @@ export interface MockClaudeOptions {
   readonly maxRecordedRequests?: number;
   /** The catalogue served by /v1/models. Default MOCK_MODELS. */
   readonly models?: readonly MockModel[];
+  /**
+   * How long a message batch stays in_progress before it ends with its results (MockClaude.batchEnded resolves
+   * then). Default 200.
+   */
+  readonly batchProcessingMs?: number;
   /** A fault active from the start, as if setFault had been called. */
   readonly fault?: Fault;
 }

@@ -12,7 +12,9 @@ import {
   type Fault,
 } from './mock-claude-faults.ts';
 import { buildReply, estimateInputTokens, messageEvents, mockId, type MockSseEvent } from './mock-claude-responses.ts';
+import { MockBatchStore } from './mock-claude-batches.ts';
 import { MAX_FILE_BYTES, MockFileStore } from './mock-claude-files.ts';
+import { multipartBoundary } from './mock-claude-multipart.ts';
 import type { MockCall, MockClaudeOptions, MockReply, RecordedRequest } from './mock-claude-types.ts';
 
 export type { Fault } from './mock-claude-faults.ts';
@@ -31,6 +33,13 @@ export { MOCK_MODELS, type MockModel } from './mock-claude-api.ts';
 
 /** Request bodies above this get 413 request_too_large, as the API's 32 MB limit does. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
+/** The API's larger limits: a file upload (500 MB) and a message batch (256 MB). */
+const MAX_BATCH_BYTES = 256 * 1024 * 1024;
+
+function bodyLimit(method: string | undefined, path: string): number {
+  if (method !== 'POST') return MAX_BODY_BYTES;
+  return path === '/v1/files' ? MAX_FILE_BYTES : path === '/v1/messages/batches' ? MAX_BATCH_BYTES : MAX_BODY_BYTES;
+}
 
 /** A running mock of the Anthropic API on a local port. */
 export class MockClaude extends EventEmitter {
@@ -41,6 +50,7 @@ export class MockClaude extends EventEmitter {
   private fault: Fault | undefined;
   /** The Files API's files (uploads and the files code execution creates). */
   readonly files = new MockFileStore();
+  private readonly batches: MockBatchStore;
 
   private constructor(
     private readonly server: Server,
@@ -50,6 +60,11 @@ export class MockClaude extends EventEmitter {
     const { address, port } = server.address() as AddressInfo;
     this.url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
     this.fault = opts.fault;
+    this.batches = new MockBatchStore({
+      processingMs: opts.batchProcessingMs ?? 200,
+      origin: () => this.url,
+      answer: (params) => buildReply(params),
+    });
   }
 
   /** Starts listening and resolves once the port is bound. */
@@ -71,8 +86,14 @@ export class MockClaude extends EventEmitter {
     this.fault = fault;
   }
 
+  /** Resolves once message batch `id` has ended (canceled or answered); at once if it already has. */
+  batchEnded(id: string): Promise<void> {
+    return this.batches.ended(id);
+  }
+
   /** Stops listening and drops every open connection, including hung and streaming ones. */
   async close(): Promise<void> {
+    this.batches.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await closed;
@@ -89,12 +110,12 @@ export class MockClaude extends EventEmitter {
       send(status, apiErrorBody(errorTypeFor(status), message, requestId), headers);
 
     const url = new URL(req.url ?? '/', 'http://mock-claude.invalid');
-    // A file upload may be up to 500 MB, as at the API; every other body keeps the 32 MB request limit.
-    const limit = req.method === 'POST' && url.pathname === '/v1/files' ? MAX_FILE_BYTES : MAX_BODY_BYTES;
+    const limit = bodyLimit(req.method, url.pathname);
     const bytes = await readBody(req, limit);
     if (bytes === undefined) return fail(413, `Request exceeds the maximum allowed number of bytes (${limit})`);
-    // Above 32 MB (uploads only) the text is not kept: the bytes are held once, by the file store.
-    const raw = bytes.length > MAX_BODY_BYTES ? '' : bytes.toString('utf8');
+    // A large upload's text is not kept: its bytes are held once, by the file store.
+    const upload = multipartBoundary(req.headers['content-type']) !== undefined;
+    const raw = upload && bytes.length > MAX_BODY_BYTES ? '' : bytes.toString('utf8');
     const { json, body } = parseJson(raw);
     this.record({
       method: req.method ?? 'GET',
@@ -162,7 +183,7 @@ export class MockClaude extends EventEmitter {
           .writeHead(status, { 'request-id': requestId, 'content-length': String(Buffer.byteLength(data)), ...headers })
           .end(data),
     };
-    if (this.files.route(call, reply)) return;
+    if (this.files.route(call, reply) || this.batches.route(call, reply)) return;
     return fail(404, 'Not found');
   }
 
