@@ -15,6 +15,7 @@ import { buildReply, estimateInputTokens, messageEvents, mockId, type MockSseEve
 import { MockBatchStore } from './mock-claude-batches.ts';
 import { MAX_FILE_BYTES, MockFileStore } from './mock-claude-files.ts';
 import { multipartBoundary } from './mock-claude-multipart.ts';
+import { MockSkillStore } from './mock-claude-skills.ts';
 import type { MockCall, MockClaudeOptions, MockReply, RecordedRequest } from './mock-claude-types.ts';
 
 export type { Fault } from './mock-claude-faults.ts';
@@ -51,6 +52,8 @@ export class MockClaude extends EventEmitter {
   /** The Files API's files (uploads and the files code execution creates). */
   readonly files = new MockFileStore();
   private readonly batches: MockBatchStore;
+  /** The Skills API's skills: Anthropic's pre-built ones and those uploaded. */
+  readonly skills = new MockSkillStore();
 
   private constructor(
     private readonly server: Server,
@@ -183,7 +186,7 @@ export class MockClaude extends EventEmitter {
           .writeHead(status, { 'request-id': requestId, 'content-length': String(Buffer.byteLength(data)), ...headers })
           .end(data),
     };
-    if (this.files.route(call, reply) || this.batches.route(call, reply)) return;
+    if (this.files.route(call, reply) || this.batches.route(call, reply) || this.skills.route(call, reply)) return;
     return fail(404, 'Not found');
   }
 
