@@ -45,6 +45,8 @@ export interface BatchStoreOptions {
   readonly origin: () => string;
   /** The echo for one request's params (already validated). */
   readonly answer: (params: Obj) => MockMessage;
+  /** A further check of valid Messages params (the mock's `container`), as a Messages call makes it. */
+  readonly check: (params: Obj) => string | undefined;
 }
 
 const CUSTOM_ID = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -129,7 +131,7 @@ export class MockBatchStore {
   }
 
   private create(call: MockCall, reply: MockReply): void {
-    const problem = checkBatchBody(call.json);
+    const problem = checkBatchBody(call.json, this.opts.check);
     if (problem) return reply.error(400, problem);
     const requests = (call.json as { requests: Array<{ custom_id: string; params: Obj }> }).requests;
     const now = Date.now();
@@ -180,7 +182,7 @@ export class MockBatchStore {
 }
 
 /** The API's complaint about a batch body, or undefined when every request is valid. */
-function checkBatchBody(body: unknown): string | undefined {
+function checkBatchBody(body: unknown, check: (params: Obj) => string | undefined): string | undefined {
   if (!isObj(body)) return 'Request body must be a JSON object';
   const requests = body.requests;
   if (requests === undefined) return 'requests: Field required';
@@ -198,7 +200,7 @@ function checkBatchBody(body: unknown): string | undefined {
     seen.add(id);
     if (request.params === undefined) return `requests.${i}.params: Field required`;
     if (!isObj(request.params)) return `requests.${i}.params: Input should be a valid dictionary`;
-    const problem = validateMessagesBody(request.params, { countTokens: false });
+    const problem = validateMessagesBody(request.params, { countTokens: false }) ?? check(request.params);
     if (problem) return `requests.${i}.params.${problem}`;
     if ((request.params as Obj).stream === true) return `requests.${i}.params.stream: batch requests cannot stream`;
   }

@@ -11,8 +11,16 @@ import {
   streamFaultBefore,
   type Fault,
 } from './mock-claude-faults.ts';
-import { buildReply, estimateInputTokens, messageEvents, mockId, type MockSseEvent } from './mock-claude-responses.ts';
+import {
+  buildReply,
+  estimateInputTokens,
+  messageEvents,
+  mockId,
+  type MockMessage,
+  type MockSseEvent,
+} from './mock-claude-responses.ts';
 import { MockBatchStore } from './mock-claude-batches.ts';
+import { containerProblem, withCodeExecution } from './mock-claude-code-execution.ts';
 import { MAX_FILE_BYTES, MockFileStore } from './mock-claude-files.ts';
 import { multipartBoundary } from './mock-claude-multipart.ts';
 import { MockSkillStore } from './mock-claude-skills.ts';
@@ -66,7 +74,8 @@ export class MockClaude extends EventEmitter {
     this.batches = new MockBatchStore({
       processingMs: opts.batchProcessingMs ?? 200,
       origin: () => this.url,
-      answer: (params) => buildReply(params),
+      answer: (params) => this.answer(params),
+      check: (params) => containerProblem(params, this.skills),
     });
   }
 
@@ -142,11 +151,14 @@ export class MockClaude extends EventEmitter {
     const route = `${req.method} ${url.pathname}`;
     if (route === 'POST /v1/messages' || route === 'POST /v1/messages/count_tokens') {
       const countTokens = route.endsWith('count_tokens');
-      const problem = json ? validateMessagesBody(body, { countTokens }) : 'Request body is not valid JSON';
+      const problem = json
+        ? (validateMessagesBody(body, { countTokens }) ??
+          containerProblem(body as Record<string, unknown>, this.skills))
+        : 'Request body is not valid JSON';
       if (problem) return fail(400, problem);
       const valid = body as Record<string, unknown>;
       if (countTokens) return send(200, { input_tokens: estimateInputTokens(valid) });
-      const message = buildReply(valid);
+      const message = this.answer(valid);
       const faulty = await faultyMessageAnswer(fault, res, message, { stream: valid.stream === true, requestId });
       if (faulty) {
         if (faulty.largeAnswer) this.emit('large-answer', faulty.largeAnswer);
@@ -188,6 +200,11 @@ export class MockClaude extends EventEmitter {
     };
     if (this.files.route(call, reply) || this.batches.route(call, reply) || this.skills.route(call, reply)) return;
     return fail(404, 'Not found');
+  }
+
+  /** The echo for a valid Messages body, with the code execution it asks for (its files join the Files API). */
+  private answer(body: Record<string, unknown>): MockMessage {
+    return withCodeExecution(buildReply(body), body, this.files);
   }
 
   /** Writes the events with the configured pacing, applying a stream fault at its point. */
