@@ -59,9 +59,16 @@ function mimeTypeOf(filename: string, sent: string | undefined): string {
   return MIME_BY_EXTENSION[extname(filename).toLowerCase()] ?? 'application/octet-stream';
 }
 
+/** Default storage quota: bounds the memory of a long-running echo upstream (`sluice serve` without a key). */
+export const DEFAULT_FILE_STORAGE_BYTES = 1024 * 1024 * 1024;
+
 /** The files of one mock, in upload order. */
 export class MockFileStore {
   private readonly files = new Map<string, { meta: MockFileMetadata; data: Buffer }>();
+  private storedBytes = 0;
+
+  /** `quotaBytes`: uploads beyond it are refused with error_code storage_quota_exceeded, as at the API. */
+  constructor(private readonly quotaBytes = DEFAULT_FILE_STORAGE_BYTES) {}
 
   /** Stores `data` as a file; `downloadable` marks files a tool created. */
   add(
@@ -82,6 +89,7 @@ export class MockFileStore {
       expires_at: opts.expiresInSeconds ? new Date(created + opts.expiresInSeconds * 1000).toISOString() : null,
     };
     this.files.set(meta.id, { meta, data });
+    this.storedBytes += data.length;
     return meta;
   }
 
@@ -114,6 +122,7 @@ export class MockFileStore {
     if (!file) return (void reply.error(404, `File not found: ${id}`), true);
     if (call.method === 'DELETE') {
       this.files.delete(id);
+      this.storedBytes -= file.data.length;
       return (void reply.json(200, { id, type: 'file_deleted' }), true);
     }
     if (!content) return (void reply.json(200, file.meta), true);
@@ -137,6 +146,10 @@ export class MockFileStore {
     if (typeof parts === 'string') return reply.error(400, parts);
     const file = parts.find((p) => p.name === 'file' && p.filename !== undefined);
     if (!file) return reply.error(400, 'file: Field required');
+    if (this.storedBytes + file.data.length > this.quotaBytes)
+      return reply.error(400, 'File storage quota exceeded: delete files to free up space, then retry the upload', {
+        error_code: 'storage_quota_exceeded',
+      });
     const expiry = parts.find((p) => p.name === 'expires_in_seconds')?.data.toString('utf8');
     const expiresInSeconds = expiry === undefined ? undefined : Number(expiry);
     if (

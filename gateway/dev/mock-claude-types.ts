@@ -35,6 +35,11 @@ export interface MockClaudeOptions {
    * then). Default 200.
    */
   readonly batchProcessingMs?: number;
+  /**
+   * Bytes the Files API stores at most (files in memory); an upload beyond it is refused with error_code
+   * storage_quota_exceeded, as the API refuses one over the organization's quota. Default 1 GiB.
+   */
+  readonly maxFileStorageBytes?: number;
   /** A fault active from the start, as if setFault had been called. */
   readonly fault?: Fault;
 }

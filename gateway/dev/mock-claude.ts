@@ -58,7 +58,7 @@ export class MockClaude extends EventEmitter {
   readonly requests: RecordedRequest[] = [];
   private fault: Fault | undefined;
   /** The Files API's files (uploads and the files code execution creates). */
-  readonly files = new MockFileStore();
+  readonly files: MockFileStore;
   private readonly batches: MockBatchStore;
   /** The Skills API's skills: Anthropic's pre-built ones and those uploaded. */
   readonly skills = new MockSkillStore();
@@ -71,6 +71,7 @@ export class MockClaude extends EventEmitter {
     const { address, port } = server.address() as AddressInfo;
     this.url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
     this.fault = opts.fault;
+    this.files = new MockFileStore(opts.maxFileStorageBytes);
     this.batches = new MockBatchStore({
       processingMs: opts.batchProcessingMs ?? 200,
       origin: () => this.url,

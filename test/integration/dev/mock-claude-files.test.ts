@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import Anthropic, { APIError, toFile } from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
-import { API_KEY, useMockClaude } from './sdk-tap.ts';
+import { MockClaude } from '../../../gateway/dev/mock-claude.ts';
+import { API_KEY, sdkClient, useMockClaude } from './sdk-tap.ts';
 
 const mockClaude = useMockClaude();
 const client = mockClaude.client;
@@ -124,5 +125,24 @@ describe('mock-claude: Files API', () => {
     const meta = (await res.json()) as { filename: string; mime_type: string; created_at: string; expires_at: string };
     expect(meta).toMatchObject({ filename: 'notes.md', mime_type: 'text/markdown' });
     expect(Date.parse(meta.expires_at) - Date.parse(meta.created_at)).toBe(3600 * 1000);
+  });
+
+  it('refuses an upload over the storage quota with storage_quota_exceeded; deleting frees the space', async () => {
+    const small = await MockClaude.start({ apiKey: API_KEY, maxFileStorageBytes: 1000 });
+    try {
+      const c = sdkClient(small.url);
+      const kept = await c.beta.files.upload({ file: await toFile(Buffer.alloc(600), 'a.bin') });
+      const over = await c.beta.files
+        .upload({ file: await toFile(Buffer.alloc(600), 'b.bin') })
+        .catch((e: unknown) => e);
+      expect(over).toBeInstanceOf(Anthropic.StorageQuotaExceededError);
+      expect(over).toMatchObject({ status: 400, errorCode: 'storage_quota_exceeded' });
+      await c.beta.files.delete(kept.id);
+      expect(await c.beta.files.upload({ file: await toFile(Buffer.alloc(600), 'b.bin') })).toMatchObject({
+        size_bytes: 600,
+      });
+    } finally {
+      await small.close();
+    }
   });
 });
