@@ -4,14 +4,15 @@ import { multipartBoundary, parseMultipart, type FormPart } from './mock-claude-
 import { listPage } from './mock-claude-pages.ts';
 import { mockId } from './mock-claude-responses.ts';
 import type { MockCall, MockReply } from './mock-claude-types.ts';
+import { unzip } from './mock-claude-zip.ts';
 
 /**
  * The Skills API of mock-claude (/v1/skills and its versions), with Anthropic's pre-built skills (xlsx, pptx, docx,
  * pdf) listed beside the custom ones. The API answers in two shapes: requests carrying the `skills-2025-10-02` beta
  * get the beta's (display_title, latest_version, source as a string, versions addressed by their epoch-microsecond
  * `version`); requests without it get the current one (display_name, latest_version_id, source as an object,
- * versions addressed by id). An upload is files under one top-level directory whose SKILL.md frontmatter gives the
- * version's name and description.
+ * versions addressed by id). An upload is files under one top-level directory (as files[] parts, or one .zip)
+ * whose SKILL.md frontmatter gives the version's name and description.
  */
 
 type Obj = Record<string, unknown>;
@@ -274,11 +275,15 @@ function readUpload(form: FormPart[]): Omit<SkillVersion, 'id' | 'epoch' | 'crea
   if (parts.length === 0) return 'files: Field required';
   if (parts.reduce((n, p) => n + p.data.length, 0) > MAX_SKILL_BYTES)
     return `Total upload size exceeds the ${MAX_SKILL_BYTES / 1024 / 1024} MB limit`;
+  // One .zip holds the whole directory; otherwise each part is one file, its filename the path.
+  const zipped = parts.length === 1 && isZip(parts[0]!) ? unzip(parts[0]!.data, MAX_SKILL_BYTES) : undefined;
+  if (typeof zipped === 'string') return zipped;
+  const entries = zipped ?? parts.map((p) => ({ path: p.filename!, data: p.data }));
   const files: Array<{ path: string; data: Buffer }> = [];
-  for (const part of parts) {
-    const path = posix.normalize(part.filename!.replace(/\\/g, '/'));
-    if (path.startsWith('/') || path.startsWith('../') || path === '..') return `Invalid file path: ${part.filename}`;
-    files.push({ path, data: part.data });
+  for (const entry of entries) {
+    const path = posix.normalize(entry.path.replace(/\\/g, '/'));
+    if (path.startsWith('/') || path.startsWith('../') || path === '..') return `Invalid file path: ${entry.path}`;
+    files.push({ path, data: entry.data });
   }
   const directories = new Set(files.map((f) => (f.path.includes('/') ? f.path.split('/')[0] : '')));
   const directory = [...directories][0] ?? '';
@@ -288,6 +293,10 @@ function readUpload(form: FormPart[]): Omit<SkillVersion, 'id' | 'epoch' | 'crea
   const frontmatter = readFrontmatter(skillMd.data.toString('utf8'));
   if (typeof frontmatter === 'string') return frontmatter;
   return { ...frontmatter, directory, files };
+}
+
+function isZip(part: FormPart): boolean {
+  return /\.zip$/i.test(part.filename ?? '') || /^application\/(x-)?zip(-compressed)?\b/i.test(part.contentType ?? '');
 }
 
 /** SKILL.md's YAML frontmatter: `name` (kebab-case, at most 64) and `description` (at most 1024 characters). */

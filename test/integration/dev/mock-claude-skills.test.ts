@@ -1,4 +1,5 @@
 /** mock-claude's Skills API driven by the official SDK (client.beta.skills), in both of the API's shapes. */
+import { crc32, deflateRawSync } from 'node:zlib';
 import Anthropic, { toFile } from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { useMockClaude } from './sdk-tap.ts';
@@ -12,6 +13,46 @@ const upload = async (dir: string, md: string, extra: Record<string, string> = {
   await toFile(Buffer.from(md), `${dir}/SKILL.md`, { type: 'text/markdown' }),
   ...(await Promise.all(Object.entries(extra).map(([path, text]) => toFile(Buffer.from(text), `${dir}/${path}`)))),
 ];
+/** A zip archive of `entries` (deflated when asked), written by hand as the test's fixture. */
+function zipOf(entries: Array<{ path: string; data: Buffer; deflate?: boolean; size?: number }>): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const { path, data, deflate, size = data.length } of entries) {
+    const name = Buffer.from(path);
+    const body = deflate ? deflateRawSync(data) : data;
+    const header = Buffer.alloc(30);
+    header.writeUInt32LE(0x04034b50, 0);
+    header.writeUInt16LE(20, 4);
+    header.writeUInt16LE(deflate ? 8 : 0, 8);
+    header.writeUInt32LE(crc32(data), 14);
+    header.writeUInt32LE(body.length, 18);
+    header.writeUInt32LE(size, 22);
+    header.writeUInt16LE(name.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(deflate ? 8 : 0, 10);
+    central.writeUInt32LE(crc32(data), 16);
+    central.writeUInt32LE(body.length, 20);
+    central.writeUInt32LE(size, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(header, name, body);
+    centrals.push(central, name);
+    offset += header.length + name.length + body.length;
+  }
+  const directory = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, directory, end]);
+}
+
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 describe('mock-claude: Skills API, current shape (no skills beta)', () => {
@@ -166,5 +207,33 @@ describe('mock-claude: Skills API, listing and refusals', () => {
       .catch((e: unknown) => e);
     expect(renamed).toBeInstanceOf(Anthropic.BadRequestError);
     expect((renamed as Error).message).toContain("does not match the skill's name");
+  });
+
+  it('accepts the directory as one .zip (stored, deflated entries), refuses one that unpacks too far', async () => {
+    const zip = zipOf([
+      { path: 'zipped-skill/', data: Buffer.alloc(0) },
+      { path: 'zipped-skill/SKILL.md', data: Buffer.from(skillMd('zipped-skill', 'From a zip')), deflate: true },
+      { path: 'zipped-skill/data/table.csv', data: Buffer.from('a,b\n') },
+    ]);
+    const skill = await client().beta.skills.create({
+      files: [await toFile(zip, 'zipped-skill.zip', { type: 'application/zip' })],
+      betas,
+    });
+    const version = await client().beta.skills.versions.retrieve('latest', { skill_id: skill.id, betas });
+    expect(version).toMatchObject({ name: 'zipped-skill', description: 'From a zip', directory: 'zipped-skill' });
+
+    // 9 MB of zeros in a few KB, once declared honestly and once declared as 10 bytes.
+    for (const size of [undefined, 10]) {
+      const bomb = zipOf([
+        { path: 'bomb/SKILL.md', data: Buffer.from(skillMd('bomb', 'x')) },
+        { path: 'bomb/zeros.bin', data: Buffer.alloc(9 * 1024 * 1024), deflate: true, size },
+      ]);
+      expect(bomb.length).toBeLessThan(100_000);
+      const refused = await client()
+        .beta.skills.create({ files: [await toFile(bomb, 'bomb.zip')] })
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((refused as Error).message).toMatch(/unpacks (to more than|past)/);
+    }
   });
 });
