@@ -54,7 +54,10 @@ export interface RecordedRequest {
   readonly headers: IncomingHttpHeaders;
   /** Parsed JSON body; the raw text if it was not JSON; undefined if empty. */
   readonly body: unknown;
-  /** The body's text exactly as received (tests check what the gateway forwarded byte for byte). */
+  /**
+   * The body's text exactly as received (tests check what the gateway forwarded byte for byte); empty for a
+   * multipart upload above 32 MB, whose bytes only the file store keeps.
+   */
   readonly text: string;
 }
 
