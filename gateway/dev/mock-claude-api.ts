@@ -40,9 +40,12 @@ export function errorTypeFor(status: number): string {
   return types[status] ?? 'api_error';
 }
 
-/** The API's error body; like the real API it carries the request id. */
-export function apiErrorBody(type: string, message: string, requestId: string): Obj {
-  return { type: 'error', error: { type, message }, request_id: requestId };
+/**
+ * The API's error body; like the real API it carries the request id, and `details` (with its `error_code`) when the
+ * error has a stable code.
+ */
+export function apiErrorBody(type: string, message: string, requestId: string, details?: Obj): Obj {
+  return { type: 'error', error: { type, message, ...(details ? { details } : {}) }, request_id: requestId };
 }
 
 /**

@@ -29,6 +29,24 @@ export interface MockMessage {
     cache_read_input_tokens: number;
     server_tool_use?: { web_search_requests: number };
   };
+  /** The container code execution ran in (mock-claude-code-execution.ts); absent when none ran. */
+  container?: MockContainer;
+}
+
+/** A code execution container, as the API reports it. */
+export interface MockContainer {
+  id: string;
+  expires_at: string;
+  skills: Array<{ type: 'anthropic' | 'custom'; skill_id: string; version: string }> | null;
+}
+
+/** What a code execution tool returned: its output and the files it created. */
+interface CodeExecutionResult<Kind extends string> {
+  type: `${Kind}_result`;
+  stdout: string;
+  stderr: string;
+  return_code: number;
+  content: Array<{ type: `${Kind}_output`; file_id: string }>;
 }
 
 /** A search result location, as the API cites one in a text block. */
@@ -40,7 +58,8 @@ interface WebSearchCitation {
   cited_text: string;
 }
 
-type MockBlock =
+/** A content block of a mock answer. */
+export type MockBlock =
   | { type: 'thinking'; thinking: string; signature: string }
   | { type: 'text'; text: string; citations?: WebSearchCitation[] }
   | { type: 'tool_use' | 'server_tool_use'; id: string; name: string; input: Obj }
@@ -54,7 +73,13 @@ type MockBlock =
         encrypted_content: string;
         page_age: string;
       }>;
-    };
+    }
+  | {
+      type: 'bash_code_execution_tool_result';
+      tool_use_id: string;
+      content: CodeExecutionResult<'bash_code_execution'>;
+    }
+  | { type: 'code_execution_tool_result'; tool_use_id: string; content: CodeExecutionResult<'code_execution'> };
 
 /** One SSE event before framing. */
 export interface MockSseEvent {
@@ -150,7 +175,7 @@ export function buildReply(body: Obj): MockMessage {
         ? b.text.length
         : b.type === 'thinking'
           ? b.thinking.length
-          : b.type === 'web_search_tool_result'
+          : 'tool_use_id' in b
             ? 0
             : JSON.stringify(b.input).length + b.name.length),
     0,
@@ -191,6 +216,8 @@ export function messageEvents(message: MockMessage, chunkChars: number): MockSse
           stop_reason: null,
           stop_sequence: null,
           usage: { ...message.usage, output_tokens: 1 },
+          // The container is reported when the answer ends, in message_delta.
+          ...(message.container ? { container: null } : {}),
         },
       },
     },
@@ -205,7 +232,7 @@ export function messageEvents(message: MockMessage, chunkChars: number): MockSse
         ? { type: 'text', text: '' }
         : block.type === 'thinking'
           ? { type: 'thinking', thinking: '', signature: '' }
-          : block.type === 'web_search_tool_result'
+          : 'tool_use_id' in block
             ? block
             : { type: block.type, id: block.id, name: block.name, input: {} };
     events.push({ event: 'content_block_start', data: { type: 'content_block_start', index, content_block: start } });
@@ -214,8 +241,8 @@ export function messageEvents(message: MockMessage, chunkChars: number): MockSse
       for (const piece of chunks(block.thinking, chunkChars))
         events.push(delta(index, { type: 'thinking_delta', thinking: piece }));
       events.push(delta(index, { type: 'signature_delta', signature: block.signature }));
-    } else if (block.type === 'web_search_tool_result') {
-      // Complete in its content_block_start: no deltas.
+    } else if ('tool_use_id' in block) {
+      // A server tool's result is complete in its content_block_start: no deltas.
     } else if (block.type === 'text') {
       for (const citation of block.citations ?? []) events.push(delta(index, { type: 'citations_delta', citation }));
       for (const piece of chunks(block.text, chunkChars))
@@ -232,7 +259,11 @@ export function messageEvents(message: MockMessage, chunkChars: number): MockSse
     event: 'message_delta',
     data: {
       type: 'message_delta',
-      delta: { stop_reason: message.stop_reason, stop_sequence: null },
+      delta: {
+        stop_reason: message.stop_reason,
+        stop_sequence: null,
+        ...(message.container ? { container: message.container } : {}),
+      },
       usage: { output_tokens: message.usage.output_tokens },
     },
   });

@@ -30,6 +30,16 @@ export interface MockClaudeOptions {
   readonly maxRecordedRequests?: number;
   /** The catalogue served by /v1/models. Default MOCK_MODELS. */
   readonly models?: readonly MockModel[];
+  /**
+   * How long a message batch stays in_progress before it ends with its results (MockClaude.batchEnded resolves
+   * then). Default 200.
+   */
+  readonly batchProcessingMs?: number;
+  /**
+   * Bytes the Files API stores at most (files in memory); an upload beyond it is refused with error_code
+   * storage_quota_exceeded, as the API refuses one over the organization's quota. Default 1 GiB.
+   */
+  readonly maxFileStorageBytes?: number;
   /** A fault active from the start, as if setFault had been called. */
   readonly fault?: Fault;
 }
@@ -44,6 +54,28 @@ export interface RecordedRequest {
   readonly headers: IncomingHttpHeaders;
   /** Parsed JSON body; the raw text if it was not JSON; undefined if empty. */
   readonly body: unknown;
-  /** The body's text exactly as received (tests check what the gateway forwarded byte for byte). */
+  /**
+   * The body's text exactly as received (tests check what the gateway forwarded byte for byte); empty for a
+   * multipart upload above 32 MB, whose bytes only the file store keeps.
+   */
   readonly text: string;
+}
+
+/** A request as the mock's API routes (Files, Skills, Batches) see it, after auth and faults. */
+export interface MockCall {
+  readonly method: string;
+  readonly url: URL;
+  readonly headers: IncomingHttpHeaders;
+  /** The body exactly as received. */
+  readonly bytes: Buffer;
+  /** The body parsed as JSON; undefined when it is empty or not JSON. */
+  readonly json: unknown;
+}
+
+/** How a route answers: JSON, an error in the API's shape, or raw bytes. */
+export interface MockReply {
+  json(status: number, body: unknown, headers?: Record<string, string>): void;
+  /** `details` becomes `error.details` (e.g. `{error_code: 'file_not_downloadable'}`), as the API sends it. */
+  error(status: number, message: string, details?: Record<string, unknown>): void;
+  bytes(status: number, headers: Record<string, string>, data: Buffer | string): void;
 }

@@ -11,8 +11,20 @@ import {
   streamFaultBefore,
   type Fault,
 } from './mock-claude-faults.ts';
-import { buildReply, estimateInputTokens, messageEvents, mockId, type MockSseEvent } from './mock-claude-responses.ts';
-import type { MockClaudeOptions, RecordedRequest } from './mock-claude-types.ts';
+import {
+  buildReply,
+  estimateInputTokens,
+  messageEvents,
+  mockId,
+  type MockMessage,
+  type MockSseEvent,
+} from './mock-claude-responses.ts';
+import { MockBatchStore } from './mock-claude-batches.ts';
+import { containerProblem, withCodeExecution } from './mock-claude-code-execution.ts';
+import { MAX_FILE_BYTES, MockFileStore } from './mock-claude-files.ts';
+import { multipartBoundary } from './mock-claude-multipart.ts';
+import { MockSkillStore } from './mock-claude-skills.ts';
+import type { MockCall, MockClaudeOptions, MockReply, RecordedRequest } from './mock-claude-types.ts';
 
 export type { Fault } from './mock-claude-faults.ts';
 export type { MockClaudeOptions, RecordedRequest } from './mock-claude-types.ts';
@@ -30,6 +42,13 @@ export { MOCK_MODELS, type MockModel } from './mock-claude-api.ts';
 
 /** Request bodies above this get 413 request_too_large, as the API's 32 MB limit does. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
+/** The API's larger limits: a file upload (500 MB) and a message batch (256 MB). */
+const MAX_BATCH_BYTES = 256 * 1024 * 1024;
+
+function bodyLimit(method: string | undefined, path: string): number {
+  if (method !== 'POST') return MAX_BODY_BYTES;
+  return path === '/v1/files' ? MAX_FILE_BYTES : path === '/v1/messages/batches' ? MAX_BATCH_BYTES : MAX_BODY_BYTES;
+}
 
 /** A running mock of the Anthropic API on a local port. */
 export class MockClaude extends EventEmitter {
@@ -38,6 +57,11 @@ export class MockClaude extends EventEmitter {
   /** Requests received, oldest first (bounded by `maxRecordedRequests`). */
   readonly requests: RecordedRequest[] = [];
   private fault: Fault | undefined;
+  /** The Files API's files (uploads and the files code execution creates). */
+  readonly files: MockFileStore;
+  private readonly batches: MockBatchStore;
+  /** The Skills API's skills: Anthropic's pre-built ones and those uploaded. */
+  readonly skills = new MockSkillStore();
 
   private constructor(
     private readonly server: Server,
@@ -47,6 +71,13 @@ export class MockClaude extends EventEmitter {
     const { address, port } = server.address() as AddressInfo;
     this.url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
     this.fault = opts.fault;
+    this.files = new MockFileStore(opts.maxFileStorageBytes);
+    this.batches = new MockBatchStore({
+      processingMs: opts.batchProcessingMs ?? 200,
+      origin: () => this.url,
+      answer: (params) => this.answer(params),
+      check: (params) => containerProblem(params, this.skills),
+    });
   }
 
   /** Starts listening and resolves once the port is bound. */
@@ -68,8 +99,14 @@ export class MockClaude extends EventEmitter {
     this.fault = fault;
   }
 
+  /** Resolves once message batch `id` has ended (canceled or answered); at once if it already has. */
+  batchEnded(id: string): Promise<void> {
+    return this.batches.ended(id);
+  }
+
   /** Stops listening and drops every open connection, including hung and streaming ones. */
   async close(): Promise<void> {
+    this.batches.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await closed;
@@ -86,8 +123,12 @@ export class MockClaude extends EventEmitter {
       send(status, apiErrorBody(errorTypeFor(status), message, requestId), headers);
 
     const url = new URL(req.url ?? '/', 'http://mock-claude.invalid');
-    const raw = await readBody(req);
-    if (raw === undefined) return fail(413, `Request exceeds the maximum allowed number of bytes (${MAX_BODY_BYTES})`);
+    const limit = bodyLimit(req.method, url.pathname);
+    const bytes = await readBody(req, limit);
+    if (bytes === undefined) return fail(413, `Request exceeds the maximum allowed number of bytes (${limit})`);
+    // A large upload's text is not kept: its bytes are held once, by the file store.
+    const upload = multipartBoundary(req.headers['content-type']) !== undefined;
+    const raw = upload && bytes.length > MAX_BODY_BYTES ? '' : bytes.toString('utf8');
     const { json, body } = parseJson(raw);
     this.record({
       method: req.method ?? 'GET',
@@ -111,11 +152,14 @@ export class MockClaude extends EventEmitter {
     const route = `${req.method} ${url.pathname}`;
     if (route === 'POST /v1/messages' || route === 'POST /v1/messages/count_tokens') {
       const countTokens = route.endsWith('count_tokens');
-      const problem = json ? validateMessagesBody(body, { countTokens }) : 'Request body is not valid JSON';
+      const problem = json
+        ? (validateMessagesBody(body, { countTokens }) ??
+          containerProblem(body as Record<string, unknown>, this.skills))
+        : 'Request body is not valid JSON';
       if (problem) return fail(400, problem);
       const valid = body as Record<string, unknown>;
       if (countTokens) return send(200, { input_tokens: estimateInputTokens(valid) });
-      const message = buildReply(valid);
+      const message = this.answer(valid);
       const faulty = await faultyMessageAnswer(fault, res, message, { stream: valid.stream === true, requestId });
       if (faulty) {
         if (faulty.largeAnswer) this.emit('large-answer', faulty.largeAnswer);
@@ -139,7 +183,29 @@ export class MockClaude extends EventEmitter {
       const found = (this.opts.models ?? MOCK_MODELS).find((m) => m.id === id);
       return found ? send(200, found) : fail(404, `model: ${id}`);
     }
+    const call: MockCall = {
+      method: req.method ?? 'GET',
+      url,
+      headers: req.headers,
+      bytes,
+      json: json ? body : undefined,
+    };
+    const reply: MockReply = {
+      json: send,
+      error: (status, message, details) =>
+        send(status, apiErrorBody(errorTypeFor(status), message, requestId, details)),
+      bytes: (status, headers, data) =>
+        void res
+          .writeHead(status, { 'request-id': requestId, 'content-length': String(Buffer.byteLength(data)), ...headers })
+          .end(data),
+    };
+    if (this.files.route(call, reply) || this.batches.route(call, reply) || this.skills.route(call, reply)) return;
     return fail(404, 'Not found');
+  }
+
+  /** The echo for a valid Messages body, with the code execution it asks for (its files join the Files API). */
+  private answer(body: Record<string, unknown>): MockMessage {
+    return withCodeExecution(buildReply(body), body, this.files);
   }
 
   /** Writes the events with the configured pacing, applying a stream fault at its point. */
@@ -173,16 +239,23 @@ export class MockClaude extends EventEmitter {
   }
 }
 
-/** The request body as text, or undefined if it is larger than MAX_BODY_BYTES. */
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
+/**
+ * The request body, or undefined if it is larger than `limit`. With a content-length the Buffer is allocated once
+ * and filled, so a large upload is never held twice (chunks plus their concatenation).
+ */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isInteger(declared) && declared > limit) return undefined;
+  const into = Number.isInteger(declared) && declared > 0 ? Buffer.allocUnsafe(declared) : undefined;
   const parts: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
+    if (size + chunk.length > (into?.length ?? limit)) return undefined;
+    if (into) chunk.copy(into, size);
+    else parts.push(chunk);
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    parts.push(chunk);
   }
-  return Buffer.concat(parts).toString('utf8');
+  return into ? into.subarray(0, size) : Buffer.concat(parts);
 }
 
 /** A path segment decoded, or as sent when its %-escapes are invalid (then it simply matches no model). */
