@@ -72,9 +72,11 @@ export async function openState(
     await db.close();
     throw err;
   }
-  const approvals = new SqlApprovalStore(db, feed);
-  const sessions = new SqlSessionStore(db, log);
-  const grants = new SqlGrantStore(db);
+  // PGlite is locked to this process, so reads on the request path may come from a write-through cache.
+  const storeOptions = { singleWriter: db.kind === 'pglite' };
+  const approvals = new SqlApprovalStore(db, feed, storeOptions);
+  const sessions = new SqlSessionStore(db, log, storeOptions);
+  const grants = new SqlGrantStore(db, storeOptions);
   const ownership = new SqlOwnershipStore(db);
   return {
     db,

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Approval, ApprovalChange, ApprovalState, ApprovalStore } from '../access/approval-store.ts';
+import { LRUCache } from 'lru-cache';
+import type { StoreOptions } from './sql-session-store.ts';
 import { announce, type StateDb } from './state-db.ts';
 import type { StateFeed } from './state-feed.ts';
 
@@ -18,11 +20,15 @@ const TABLE = 'approvals';
 export class SqlApprovalStore implements ApprovalStore {
   readonly #events = new EventEmitter();
   readonly #stopFeed: () => void;
+  /** Single writer only: approvals by id, as resubmissions and held calls read them. */
+  readonly #byId: LRUCache<string, Approval> | undefined;
 
   constructor(
     private readonly db: StateDb,
     feed: StateFeed,
+    options: StoreOptions = { singleWriter: false },
   ) {
+    this.#byId = options.singleWriter ? new LRUCache({ max: 10_000 }) : undefined;
     // One listener per held request; hundreds may wait at once.
     this.#events.setMaxListeners(0);
     this.#stopFeed = feed.subscribe(
@@ -48,13 +54,18 @@ export class SqlApprovalStore implements ApprovalStore {
       );
       await announce(tx, TABLE, approval.id);
     });
+    this.#byId?.set(approval.id, approval);
     this.#events.emit('change', approval);
     return approval;
   }
 
   async get(id: string): Promise<Approval | undefined> {
+    const cached = this.#byId?.get(id);
+    if (cached) return cached;
     const [row] = await this.db.query<Row>('SELECT state, doc FROM approvals WHERE id = $1', [id]);
-    return row && toApproval(row);
+    const approval = row && toApproval(row);
+    if (approval) this.#byId?.set(id, approval);
+    return approval;
   }
 
   async list(filter: { readonly state?: ApprovalState; readonly dueBy?: Date } = {}): Promise<Approval[]> {
@@ -78,7 +89,10 @@ export class SqlApprovalStore implements ApprovalStore {
       if (row) await announce(tx, TABLE, id);
       return row && toApproval(row);
     });
-    if (next) this.#events.emit('change', next);
+    if (next) {
+      this.#byId?.set(id, next);
+      this.#events.emit('change', next);
+    }
     return next;
   }
 
@@ -94,6 +108,7 @@ export class SqlApprovalStore implements ApprovalStore {
          AND greatest(created_at, expires_at, (doc->>'usedAt')::timestamptz) < $1 RETURNING id`,
       [before.toISOString()],
     );
+    for (const row of rows as Array<{ id: string }>) this.#byId?.delete(row.id);
     return rows.length;
   }
 

@@ -1,4 +1,5 @@
 import type { AccessGrant, GrantState, GrantStore } from '../access/grant-store.ts';
+import type { StoreOptions } from './sql-session-store.ts';
 import { announce, type StateDb } from './state-db.ts';
 
 interface Row {
@@ -8,7 +9,15 @@ interface Row {
 
 /** Access grants in the state database; a transition is one conditional UPDATE. */
 export class SqlGrantStore implements GrantStore {
-  constructor(private readonly db: StateDb) {}
+  /** Single writer only: each subject's grants, as every call reads them. */
+  readonly #bySubject: Map<string, AccessGrant[]> | undefined;
+
+  constructor(
+    private readonly db: StateDb,
+    options: StoreOptions = { singleWriter: false },
+  ) {
+    this.#bySubject = options.singleWriter ? new Map() : undefined;
+  }
 
   async create(grant: AccessGrant): Promise<AccessGrant> {
     await this.db.transaction(async (tx) => {
@@ -21,6 +30,7 @@ export class SqlGrantStore implements GrantStore {
       ]);
       await announce(tx, 'grants', grant.id);
     });
+    this.#bySubject?.delete(grant.subject);
     return grant;
   }
 
@@ -35,8 +45,12 @@ export class SqlGrantStore implements GrantStore {
   }
 
   async listFor(subject: string): Promise<AccessGrant[]> {
+    const cached = this.#bySubject?.get(subject);
+    if (cached) return cached;
     const rows = await this.db.query<Row>('SELECT state, doc FROM grants WHERE subject = $1', [subject]);
-    return rows.map(toGrant);
+    const grants = rows.map(toGrant);
+    this.#bySubject?.set(subject, grants);
+    return grants;
   }
 
   async transition(
@@ -44,7 +58,7 @@ export class SqlGrantStore implements GrantStore {
     from: GrantState,
     change: Partial<AccessGrant> & { readonly state: GrantState },
   ): Promise<AccessGrant | undefined> {
-    return this.db.transaction(async (tx) => {
+    const next = await this.db.transaction(async (tx) => {
       const [row] = await tx.query<Row>(
         `UPDATE grants SET state = $3, doc = doc || $4::jsonb, updated_at = now()
          WHERE id = $1 AND state = $2 RETURNING state, doc`,
@@ -53,6 +67,8 @@ export class SqlGrantStore implements GrantStore {
       if (row) await announce(tx, 'grants', id);
       return row && toGrant(row);
     });
+    if (next) this.#bySubject?.delete(next.subject);
+    return next;
   }
 
   async pruneEnded(before: Date): Promise<number> {
@@ -63,6 +79,7 @@ export class SqlGrantStore implements GrantStore {
        RETURNING id`,
       [before.toISOString()],
     );
+    if (rows.length > 0) this.#bySubject?.clear();
     return rows.length;
   }
 

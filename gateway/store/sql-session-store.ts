@@ -22,6 +22,18 @@ interface Row {
 interface PendingTouch {
   count: number;
   at: string;
+  /** subject \0 connection, the key of the session in the read cache. */
+  readonly key: string;
+}
+
+/** What the store may assume about who else writes the database. */
+export interface StoreOptions {
+  /**
+   * This process is the database's only writer (the embedded PGlite, locked to one process): reads
+   * the request path makes are answered from a write-through cache, costing no query. Never set
+   * for a shared server, where other instances write.
+   */
+  readonly singleWriter: boolean;
 }
 
 const COLUMNS =
@@ -35,13 +47,17 @@ const COLUMNS =
  */
 export class SqlSessionStore implements SessionStore {
   readonly #pending = new Map<string, PendingTouch>();
+  /** Single writer only: the newest session row per subject and connection. */
+  readonly #latest: Map<string, Row> | undefined;
   readonly #flusher: NodeJS.Timeout;
   #flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: StateDb,
     private readonly log: StateLogger,
+    options: StoreOptions = { singleWriter: false },
   ) {
+    this.#latest = options.singleWriter ? new Map() : undefined;
     this.#flusher = setInterval(() => void this.flush(), TOUCH_FLUSH_MS);
     this.#flusher.unref();
   }
@@ -52,11 +68,13 @@ export class SqlSessionStore implements SessionStore {
   }
 
   async latest(subject: string, connection: string): Promise<JitSession | undefined> {
+    const cached = this.#latest?.get(keyOf(subject, connection));
+    if (cached) return this.#withPending(cached);
     const [row] = await this.db.query<Row>(
       `SELECT ${COLUMNS} FROM jit_sessions WHERE subject = $1 AND connection = $2 ORDER BY opened_at DESC LIMIT 1`,
       [subject, connection],
     );
-    return row && this.#withPending(row);
+    return row && this.#withPending(this.#remember(row));
   }
 
   async list(): Promise<JitSession[]> {
@@ -79,14 +97,14 @@ export class SqlSessionStore implements SessionStore {
         session.idleTimeoutSeconds,
       ],
     );
-    if (row) return { session: this.#withPending(row), opened: true };
+    if (row) return { session: this.#withPending(this.#remember(row)), opened: true };
     const [winner] = await this.db.query<Row>(
       `SELECT ${COLUMNS} FROM jit_sessions WHERE subject = $1 AND connection = $2 AND state = 'active'`,
       [session.subject, session.connection],
     );
     // Revoked again between the two statements: rare enough to let the caller retry.
     if (!winner) throw new Error(`session of ${session.subject} on ${session.connection} changed while opening`);
-    return { session: this.#withPending(winner), opened: false };
+    return { session: this.#withPending(this.#remember(winner)), opened: false };
   }
 
   async revoke(
@@ -98,7 +116,7 @@ export class SqlSessionStore implements SessionStore {
        WHERE id = $1 AND state = 'active' RETURNING ${COLUMNS}`,
       [id, revocation.at, revocation.cause, revocation.by],
     );
-    return row && this.#withPending(row);
+    return row && this.#withPending(this.#remember(row));
   }
 
   async revokeIdle(now: Date): Promise<JitSession[]> {
@@ -112,14 +130,16 @@ export class SqlSessionStore implements SessionStore {
        RETURNING ${COLUMNS}`,
       [now.toISOString()],
     );
-    return rows.map((r) => this.#withPending(r));
+    return rows.map((r) => this.#withPending(this.#remember(r)));
   }
 
   async setIdleTimeout(id: string, seconds: number): Promise<void> {
-    await this.db.query(
-      'UPDATE jit_sessions SET idle_timeout_seconds = $2 WHERE id = $1 AND idle_timeout_seconds <> $2',
+    const rows = await this.db.query<Row>(
+      `UPDATE jit_sessions SET idle_timeout_seconds = $2 WHERE id = $1 AND idle_timeout_seconds <> $2
+       RETURNING ${COLUMNS}`,
       [id, seconds],
     );
+    for (const row of rows) this.#remember(row);
   }
 
   touch(session: JitSession, at: string): JitSession {
@@ -128,7 +148,7 @@ export class SqlSessionStore implements SessionStore {
       pending.count += 1;
       if (at > pending.at) pending.at = at;
     } else {
-      this.#pending.set(session.id, { count: 1, at });
+      this.#pending.set(session.id, { count: 1, at, key: keyOf(session.subject, session.connection) });
     }
     return {
       ...session,
@@ -143,6 +163,8 @@ export class SqlSessionStore implements SessionStore {
       if (this.#pending.size === 0) return;
       const batch = [...this.#pending];
       this.#pending.clear();
+      // The cached rows take the counts now, so no read sees them neither pending nor written.
+      for (const [id, p] of batch) this.#addToCached(id, p, 1);
       try {
         await this.db.query(
           `UPDATE jit_sessions AS s
@@ -153,8 +175,12 @@ export class SqlSessionStore implements SessionStore {
         );
       } catch (err) {
         for (const [id, p] of batch) {
+          this.#addToCached(id, p, -1);
           const newer = this.#pending.get(id);
-          this.#pending.set(id, newer ? { count: newer.count + p.count, at: newer.at > p.at ? newer.at : p.at } : p);
+          this.#pending.set(
+            id,
+            newer ? { count: newer.count + p.count, at: newer.at > p.at ? newer.at : p.at, key: p.key } : p,
+          );
         }
         this.log.warn({ err: (err as Error).message, sessions: batch.length }, 'session touches not written yet');
       }
@@ -167,12 +193,34 @@ export class SqlSessionStore implements SessionStore {
       `DELETE FROM jit_sessions WHERE state = 'revoked' AND revoked_at < $1 RETURNING id`,
       [before.toISOString()],
     );
+    if (rows.length > 0) this.#latest?.clear();
     return rows.length;
   }
 
   async close(): Promise<void> {
     clearInterval(this.#flusher);
     await this.flush();
+  }
+
+  /** Single writer: keeps `row` as the newest of its subject and connection unless a newer one is cached. */
+  #remember(row: Row): Row {
+    if (!this.#latest) return row;
+    const key = keyOf(row.subject, row.connection);
+    const cached = this.#latest.get(key);
+    if (!cached || cached.id === row.id || cached.opened_at <= row.opened_at) this.#latest.set(key, row);
+    return row;
+  }
+
+  /** Single writer: adds (sign 1) or takes back (sign -1) a batch of touches on the cached row. */
+  #addToCached(id: string, touch: PendingTouch, sign: 1 | -1): void {
+    const cached = this.#latest?.get(touch.key);
+    if (!cached || cached.id !== id) return;
+    const at = new Date(touch.at);
+    this.#latest!.set(touch.key, {
+      ...cached,
+      requests: Number(cached.requests) + sign * touch.count,
+      last_seen_at: sign > 0 && at > cached.last_seen_at ? at : cached.last_seen_at,
+    });
   }
 
   /** The row as a session, with this instance's touches not yet written added in. */
@@ -193,4 +241,8 @@ export class SqlSessionStore implements SessionStore {
       revokedBy: row.revoked_by,
     };
   }
+}
+
+function keyOf(subject: string, connection: string): string {
+  return `${subject}\u0000${connection}`;
 }

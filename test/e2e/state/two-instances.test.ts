@@ -88,6 +88,15 @@ async function startInstance(name: string, extraState: Record<string, unknown> =
   return instance;
 }
 
+/** The fields these tests read of /sluice/api answers: a record, a listing or an Anthropic-shaped error. */
+interface ApiBody {
+  readonly data?: Array<{ id: string; subject: string; state: string }>;
+  readonly error?: { message: string };
+  readonly state?: string;
+  readonly verdict?: { approver: string };
+  readonly usedAt?: string | null;
+}
+
 const token = (who: { sub: string; groups: string[] }) => idp.mint({ sub: who.sub, groups: who.groups });
 
 async function client(at: Instance, who: { sub: string; groups: string[] }): Promise<Anthropic> {
@@ -103,14 +112,14 @@ async function api(at: Instance, who: { sub: string; groups: string[] }, method:
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, body: (await res.json()) as ApiBody };
 }
 
 async function pendingOf(at: Instance, subject: string): Promise<string> {
   return vi.waitFor(
     async () => {
       const { body } = await api(at, BOB, 'GET', '/approvals?state=pending');
-      const found = (body.data as Array<{ id: string; subject: string }>).find((x) => x.subject === subject);
+      const found = body.data?.find((x) => x.subject === subject);
       expect(found).toBeDefined();
       return found!.id;
     },
@@ -150,7 +159,7 @@ afterAll(async () => {
 });
 
 describe('two instances on one PostgreSQL', () => {
-  it('decides 50 racing approve/deny calls on both instances once; every loser gets 409 naming the winner', async () => {
+  it('decides 50 racing verdicts on both instances once; every loser gets 409 naming the winner', async () => {
     const alice = await client(a, ALICE);
     const held = alice.messages.create(params(RISKY)).then(
       (m) => m,
@@ -171,7 +180,7 @@ describe('two instances on one PostgreSQL', () => {
     expect(losers).toHaveLength(49);
     for (const loser of losers) {
       expect(loser.status).toBe(409);
-      expect(loser.body.error.message).toContain(`was already ${won.state} by ${won.verdict.approver}`);
+      expect(loser.body.error?.message).toContain(`was already ${won.state} by ${won.verdict.approver}`);
     }
     // The held call on A follows the one verdict.
     const outcome = await held;
@@ -232,9 +241,7 @@ describe('two instances on one PostgreSQL', () => {
     await onA.messages.create(params('hello from A'));
     await onB.messages.create(params('hello from B'));
     const { body } = await api(a, BOB, 'GET', '/sessions');
-    const sessions = (body.data as Array<{ id: string; subject: string; state: string }>).filter(
-      (s) => s.subject === 'dave',
-    );
+    const sessions = (body.data ?? []).filter((s) => s.subject === 'dave');
     // One session for dave, whichever instance served him.
     expect(sessions).toHaveLength(1);
     expect((await api(a, BOB, 'POST', `/sessions/${sessions[0]!.id}/revoke`)).status).toBe(200);
@@ -293,7 +300,8 @@ describe('two instances on one PostgreSQL', () => {
     stop = true;
     await load;
     const refused = outcomes.filter((o) => o.startsWith('503 ')).length;
-    console.log(`[db restart] ${outcomes.length - refused} calls answered, ${refused} refused with 503 while it was down`);
+    const answered = outcomes.length - refused;
+    console.log(`[db restart] ${answered} calls answered, ${refused} refused with 503 while it was down`);
     // Every call either went through or was refused with the coded 503; nothing else.
     const other = outcomes.filter((o) => o !== 'ok' && !/^503 .*state database is unreachable/.test(o));
     expect(other).toEqual([]);
