@@ -39,6 +39,17 @@ export interface BenchResult {
    * caches).
    */
   readonly sluiceStagesPacedUs?: Record<string, { p50: number; p99: number }>;
+  /** scripts/bench/state-bench.ts in the same run: the state database's cost per call (ms). */
+  readonly state?: StateBenchResult;
+}
+
+/** What state-bench.ts measures, in milliseconds. */
+export interface StateBenchResult {
+  readonly pglite?: { readonly requestPathMs: { p50: number; p99: number } };
+  readonly postgres?: {
+    readonly requestPathMs: { p50: number; p99: number };
+    readonly crossInstanceReleaseMs: { p50: number; p99: number };
+  };
 }
 
 const f = (ms: number): string => ms.toFixed(3);
@@ -142,6 +153,20 @@ export function renderMarkdown(r: BenchResult): string {
   for (const [stage, v] of Object.entries(r.sluiceStagesUs)) {
     const paced = r.sluiceStagesPacedUs?.[stage];
     lines.push(`| ${stage} | ${v.p50} | ${v.p99} | ${paced?.p50 ?? 'n/a'} | ${paced?.p99 ?? 'n/a'} |`);
+  }
+  if (r.state) {
+    const row = (what: string, v: { p50: number; p99: number } | undefined): string =>
+      `| ${what} | ${v ? `${v.p50} | ${v.p99}` : 'n/a | n/a'} |`;
+    lines.push(
+      '',
+      '## State database (ms per call; scripts/bench/state-bench.ts)',
+      '',
+      '| what | p50 | p99 |',
+      '|---|---|---|',
+      row('session entry + approval lookup, PGlite', r.state.pglite?.requestPathMs),
+      row('session entry + approval lookup, PostgreSQL (local)', r.state.postgres?.requestPathMs),
+      row('verdict on one instance → held call woken on another', r.state.postgres?.crossInstanceReleaseMs),
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -7,6 +7,7 @@
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import { buildBundle } from '../../gateway/policy/bundle-build.ts';
 import { latencyChartSvg } from './chart.ts';
 import { closedLoop, peakRss, saturate, type Target, type Throughput } from './measure.ts';
 import { startLiteLlm, startPortkey } from './peers.ts';
-import { renderMarkdown, type BenchResult, type SystemResult } from './report.ts';
+import { renderMarkdown, type BenchResult, type StateBenchResult, type SystemResult } from './report.ts';
 import { stageCosts } from './stages.ts';
 
 const quick = process.argv.includes('--quick');
@@ -257,6 +258,7 @@ async function main(dir: string): Promise<void> {
     scale.push({ promptBytes: bytes, baseline: base.total, sluice: gw.total });
   }
   const result: BenchResult = {
+    state: stateBench(),
     date: new Date().toISOString(),
     machine: {
       cpu: cpus()[0]?.model ?? 'unknown',
@@ -296,6 +298,17 @@ async function main(dir: string): Promise<void> {
     latencyChartSvg(systems, `Latency per system, ${result.machine.cores} cores, ${result.date.slice(0, 10)}`),
   );
   process.stdout.write(md);
+}
+
+/** The state database's own bench (its process, its PostgreSQL), folded into this run's results. */
+function stateBench(): StateBenchResult | undefined {
+  const run = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'scripts/bench/state-bench.ts', ...(quick ? ['--quick'] : [])],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  if (run.status !== 0) return undefined;
+  return JSON.parse(readFileSync('bench-results/state.json', 'utf8')) as StateBenchResult;
 }
 
 /** SIGTERM, then SIGKILL if the process is still there after 10 s; resolves once it has exited. */

@@ -70,4 +70,32 @@ describe('several trusted issuers through the gateway', () => {
     expect(stranger.requests).toEqual({ discovery: 0, jwks: 0 });
     expect(h.upstream.requests.length).toBe(before);
   });
+
+  it("refuses the right issuer's token for another audience", async () => {
+    const elsewhere = await ci.mint({ sub: 'repo:acme/app:environment:prod', aud: 'https://github.com/other-org' });
+    await expect(sdk(h.url, elsewhere).messages.create(hello)).rejects.toMatchObject({
+      status: 401,
+      error: { error: { message: expect.stringMatching(/audience|aud/) } },
+    });
+  });
+
+  it("refuses one issuer's token signed with another trusted issuer's key", async () => {
+    // Claims of the GitHub issuer, signature of the people issuer (whose keys Sluice also trusts):
+    // each issuer's tokens are checked with that issuer's keys only.
+    const people = h.idp.keys.RS256;
+    const forged = await ci.mint(
+      { sub: 'repo:acme/app:environment:prod', repository: 'acme/app', environment: 'prod' },
+      { key: people.privateKey, kid: people.kid },
+    );
+    const before = h.upstream.requests.length;
+    await expect(sdk(h.url, forged).messages.create(hello)).rejects.toBeInstanceOf(Anthropic.AuthenticationError);
+    // And the other way round: a people token signed with the CI issuer's key.
+    const ciKey = ci.keys.RS256;
+    const forgedPerson = await h.idp.mint(
+      { sub: 'alice', groups: ['engineering'] },
+      { key: ciKey.privateKey, kid: ciKey.kid },
+    );
+    await expect(sdk(h.url, forgedPerson).messages.create(hello)).rejects.toBeInstanceOf(Anthropic.AuthenticationError);
+    expect(h.upstream.requests.length).toBe(before);
+  });
 });

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import type { Identity } from '../../../gateway/identity/identity.ts';
 import { SessionService } from '../../../gateway/access/session-service.ts';
+import { SluiceError } from '../../../gateway/errors.ts';
 import type { StateStores } from '../../../gateway/store/open-state.ts';
 import { openTestState } from '../../helpers/test-state.ts';
 
@@ -96,5 +97,36 @@ describe('SessionService', () => {
     const reopened = (await serviceIn(dir)).store;
     expect((await reopened.list()).map((s) => s.id).sort()).toEqual(ids);
     expect((await reopened.latest('alice', 'anthropic'))?.id).toBe(active.session.id);
+  });
+
+  it('refuses every call while the database is down, unless the caller was seen within the grace period', async () => {
+    const store = state!.sessions;
+    let down = false;
+    const unavailable = () => new SluiceError('SLUICE_ERR_STATE_UNAVAILABLE', 'connection refused');
+    // The store as the database being down makes it: every read fails with the coded 503.
+    const flaky = new Proxy(store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (down && prop !== 'touch') return Promise.reject(unavailable());
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const strict = new SessionService(flaky, audit, 60, { now: () => new Date(clock) });
+    const lenient = new SessionService(flaky, audit, 60, { now: () => new Date(clock), unavailableGraceMs: 60_000 });
+    await strict.enter(token(T0), 'anthropic');
+    const seen = await lenient.enter(token(T0), 'anthropic');
+    down = true;
+    await expect(strict.enter(token(T0), 'anthropic')).rejects.toMatchObject({
+      code: 'SLUICE_ERR_STATE_UNAVAILABLE',
+      status: 503,
+    });
+    expect((await lenient.enter(token(T0), 'anthropic')).session.id).toBe(seen.session.id);
+    // Someone the lenient instance never saw is refused all the same.
+    await expect(lenient.enter({ ...token(T0), sub: 'zoe' }, 'anthropic')).rejects.toMatchObject({
+      code: 'SLUICE_ERR_STATE_UNAVAILABLE',
+    });
   });
 });
