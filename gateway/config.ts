@@ -68,7 +68,10 @@ const kafkaAuditSchema = z.object({
 /** `state.postgres`: the PostgreSQL server several instances share (gateway/store). */
 const postgresStateSchema = z.object({
   /** postgres://user@host:port/db; a password belongs in urlEnv, not in the file. */
-  url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(),
+  url: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')
+    .optional(),
   /** Env var holding the URL (with its password); used when `url` is unset. */
   urlEnv: z.string().optional(),
   poolSize: z.number().int().positive().max(1000).default(10),
@@ -277,6 +280,23 @@ export const configSchema = z.object({
       unavailableGraceSeconds: z.number().int().min(0).max(3600).default(0),
       /** Removed: state replication through Kafka. Still declared only to refuse it with a clear message. */
       kafka: z.unknown().optional(),
+    })
+    .prefault({}),
+  /** Prices that turn a call's tokens into cost (budgets with cost_usd, the audit's cost). */
+  pricing: z
+    .object({
+      /** Checked before the shipped list prices; the first entry whose prefix the model id starts with wins. */
+      models: z
+        .array(
+          z.object({
+            prefix: z.string().min(1),
+            input: z.number().min(0),
+            output: z.number().min(0),
+            cacheWrite: z.number().min(0),
+            cacheRead: z.number().min(0),
+          }),
+        )
+        .default([]),
     })
     .prefault({}),
   /** Human approval holds (gateway/approvals); approvals live in the state database. */

@@ -121,6 +121,11 @@ export const ERRORS = {
       'audit trail unavailable: an audit sink cannot take more events (audit file not writable or far behind, ' +
       'or Kafka spool full), so new requests are refused (fail closed)',
   },
+  SLUICE_ERR_BUDGET_EXCEEDED: {
+    status: 429,
+    type: 'rate_limit_error',
+    message: 'a usage budget the policy set for this call is spent: retry after the window resets',
+  },
   SLUICE_ERR_STATE_UNAVAILABLE: {
     status: 503,
     type: 'api_error',
@@ -154,13 +159,21 @@ export class SluiceError extends Error {
   readonly status: number;
   readonly type: AnthropicErrorType;
 
-  constructor(code: SluiceErrorCode, detail?: string, options?: { cause?: unknown }) {
+  /** Response headers the refusal carries (retry-after and the rate-limit headers of a budget). */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    code: SluiceErrorCode,
+    detail?: string,
+    options?: { cause?: unknown; headers?: Readonly<Record<string, string>> },
+  ) {
     const spec = ERRORS[code];
     super(detail ?? spec.message, options);
     this.name = 'SluiceError';
     this.code = code;
     this.status = spec.status;
     this.type = spec.type;
+    this.headers = options?.headers ?? {};
   }
 }
 
@@ -214,6 +227,7 @@ interface ErrorReply {
 
 /** The one place a refusal becomes a JSON reply: its status and Anthropic's error body. */
 export function sendError(reply: ErrorReply, err: SluiceError): void {
+  for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);
   reply
     .code(err.status)
     .header('content-type', 'application/json')

@@ -19,6 +19,8 @@ import { loadHashKey } from './mask/hash-key.ts';
 import { SessionNumberings } from './mask/placeholder-numbering.ts';
 import { methodsFor } from './operations/operation-table.ts';
 import { proxyPlugin } from './pipeline/proxy-plugin.ts';
+import { PriceTable } from './usage/prices.ts';
+import type { UsageStore } from './usage/usage-store.ts';
 import type { SessionService } from './access/session-service.ts';
 import type { ConnectionRegistry } from './upstream/connections.ts';
 
@@ -31,6 +33,8 @@ export interface AppDeps {
   /** Approval holds and JIT sessions (gateway/approvals, gateway/access). */
   readonly approvals: ApprovalGate;
   readonly sessions: SessionService;
+  /** Usage counters of the budgets, in the shared state store. */
+  readonly usage: UsageStore;
   /** Console sign-ins in the shared state store. */
   readonly consoleSignIns: ConsoleSignInStore;
   /** Present on the embedded default: serves the dev issuer's discovery and JWKS at /dev-issuer. */
@@ -150,6 +154,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     approvals: deps.approvals.service,
     sessions: deps.sessions,
     adminGroups: config.sessions.adminGroups,
+    usage: deps.usage,
   });
   const hashKey = loadHashKey(config.masking.hashKeyEnv, process.env);
   if (hashKey.generated)
@@ -169,6 +174,8 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     sessions: deps.sessions,
     maskHashKey: hashKey.key,
     placeholderNumbering: new SessionNumberings(hashKey.key),
+    usage: deps.usage,
+    prices: new PriceTable(Object.fromEntries(config.pricing.models.map(({ prefix, ...price }) => [prefix, price]))),
   };
   app.register(proxyPlugin, proxyDeps);
   app.register(proxyPlugin, { ...proxyDeps, prefix: '/c/:connection' });

@@ -62,6 +62,7 @@ export async function startGateway(
     approvals: access.approvals,
     sessions: access.sessions,
     consoleSignIns: state.consoleSignIns,
+    usage: state.usage,
   });
   access.useLogger(app.log);
   app.addHook('onRequest', auditGate(audit)); // root hook: fail closed when the audit spool is full

@@ -9,6 +9,8 @@ import type { SessionService } from './session-service.ts';
 import { sessionRoutes } from './session-routes.ts';
 import type { ApprovalService } from './approval-service.ts';
 import { approvalRoutes } from './approval-routes.ts';
+import { usageRoutes } from './usage-routes.ts';
+import type { UsageStore } from '../usage/usage-store.ts';
 
 /** What the approver/admin REST API needs. */
 export interface ApiDeps {
@@ -16,6 +18,8 @@ export interface ApiDeps {
   readonly approvals: ApprovalService;
   readonly sessions: SessionService;
   readonly adminGroups: readonly string[];
+  /** Budget counters, for /usage. */
+  readonly usage: UsageStore;
 }
 
 /**
@@ -39,4 +43,5 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
   await app.register(approvalRoutes, { approvals: deps.approvals, prefix: '/approvals' });
   await app.register(sessionRoutes, { sessions: deps.sessions, adminGroups: deps.adminGroups, prefix: '/sessions' });
   await app.register(grantRoutes, { grants: deps.sessions.grants, prefix: '/grants' });
+  await app.register(usageRoutes, { usage: deps.usage, adminGroups: deps.adminGroups, prefix: '/usage' });
 }

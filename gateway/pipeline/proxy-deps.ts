@@ -6,6 +6,8 @@ import type { UnknownBlocks } from '../inspect/request-schema.ts';
 import type { SessionNumberings } from '../mask/placeholder-numbering.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
 import type { ConnectionRegistry } from '../upstream/connections.ts';
+import type { PriceTable } from '../usage/prices.ts';
+import type { UsageStore } from '../usage/usage-store.ts';
 import type { ExchangeSummary } from './exchange-record.ts';
 
 /** What the proxy route needs; all injected by buildApp so tests can pass real or stand-in parts. */
@@ -27,6 +29,9 @@ export interface ProxyDeps {
   readonly sessions: SessionService;
   /** Counts finished calls for /metrics (gateway/ops' RequestMetrics). */
   readonly metrics?: { observe(call: ExchangeSummary): void };
+  /** Usage counters for the budgets the policy sets, and the prices that turn tokens into cost. */
+  readonly usage: UsageStore;
+  readonly prices: PriceTable;
   /** Config `inspect.unknownBlocks`: refuse (default) or scan a content block type Sluice does not know. */
   readonly unknownBlocks?: UnknownBlocks;
 }

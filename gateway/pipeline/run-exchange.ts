@@ -9,12 +9,14 @@ import {
 import { SluiceError } from '../errors.ts';
 import { detectEntities } from '../inspect/detect-entities.ts';
 import { inspectRequest } from '../inspect/inspect-request.ts';
-import { maskStage } from '../mask/mask-stage.ts';
+import { maskStage, type ForwardPlan } from '../mask/mask-stage.ts';
 import { decide, type Decided } from '../policy/decide.ts';
 import { buildPolicyInput } from '../policy/input.ts';
 import { relayJson, type RelayContext } from '../relay/relay-json.ts';
 import { relayStream } from '../relay/relay-stream.ts';
 import { CallerGone, forward } from '../upstream/forward.ts';
+import { reserveBudgets, settleBudgets, tokenUsage, type Reservation } from '../usage/budget-stage.ts';
+import type { TokenUsage } from '../usage/prices.ts';
 import type { Exchange } from './exchange.ts';
 import { recordDecision } from './exchange-record.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
@@ -129,7 +131,44 @@ export async function runExchange(
     ),
   );
   if (caller.session) await deps.sessions.setIdleTimeout(caller.session.id, allow.session.idleTimeoutSeconds);
-  await useApproval(deps.approvals, approval, held);
+  // Before the approval is used: a call refused for budget keeps its approval for a later retry.
+  const reservation = await trace.stage('budget', () =>
+    reserveBudgets(deps.usage, deps.prices, allow.limits.budgets, inspected.facts),
+  );
+  try {
+    await useApproval(deps.approvals, approval, held);
+    await forwardAndRelay(req, reply, ex, deps, plan, reservation);
+  } catch (err) {
+    // Nothing reached the upstream, or its use is unknown: release the reservation, then answer.
+    if (ex.get('relayed') === undefined) await settle(deps, reservation, ZERO_USAGE);
+    throw err;
+  }
+}
+
+const ZERO_USAGE: TokenUsage = { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 };
+
+/**
+ * Settles a call's budgets. A settlement the database does not take (it went down meanwhile)
+ * leaves the reservation counted: the budget is overcharged by one estimate, the safe side, and
+ * the caller's answer is not disturbed.
+ */
+async function settle(deps: ProxyDeps, reservation: Reservation, used: TokenUsage | undefined): Promise<void> {
+  await settleBudgets(deps.usage, deps.prices, reservation, used).catch(() => undefined);
+}
+
+/** Write-ahead audit, forward, relay, then settle the budgets to the usage the answer reported. */
+async function forwardAndRelay(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  ex: Exchange,
+  deps: ProxyDeps,
+  plan: ForwardPlan,
+  reservation: Reservation,
+): Promise<void> {
+  const { trace } = ex;
+  const connection = ex.get('connection')!;
+  const inspected = ex.get('inspected')!;
+  const params = req.params as Record<string, string>;
 
   const callerGone = new CallerGone();
   reply.raw.on('close', () => {
@@ -172,5 +211,11 @@ export async function runExchange(
     upstream.statusCode < 400 &&
     isEventStream(upstream.headers);
   if (streamed) reply.hijack();
-  ex.set('relayed', streamed ? await relayStream(upstream, reply.raw, relay) : await relayJson(upstream, reply, relay));
+  const relayed = ex.set(
+    'relayed',
+    streamed ? await relayStream(upstream, reply.raw, relay) : await relayJson(upstream, reply, relay),
+  );
+  // What the answer says was used; an error answer used nothing; an answer without usage, the estimate.
+  const reported = tokenUsage(relayed.response.usage) ?? (upstream.statusCode >= 400 ? ZERO_USAGE : undefined);
+  await settle(deps, reservation, reported);
 }

@@ -29,11 +29,35 @@ export type Decision =
   | (DecisionCommon & {
       readonly kind: 'allow';
       readonly mask: MaskDirective;
-      readonly limits: { readonly maxTokens: number | undefined };
+      readonly limits: { readonly maxTokens: number | undefined; readonly budgets: readonly Budget[] };
       readonly session: { readonly idleTimeoutSeconds: number | undefined };
     })
   | (DecisionCommon & { readonly kind: 'deny' })
   | (DecisionCommon & { readonly kind: 'approval_required'; readonly approval: ApprovalRequirement });
+
+/**
+ * A usage budget the policy puts on a call: the key it counts under (the policy builds it, e.g.
+ * "subject:alice", "group:engineering"), a fixed window, and at least one limit.
+ */
+export interface Budget {
+  readonly key: string;
+  readonly window: 'minute' | 'hour' | 'day' | 'month' | number;
+  readonly tokens: number | undefined;
+  readonly requests: number | undefined;
+  readonly costUsd: number | undefined;
+}
+
+const budgetSchema = z
+  .object({
+    key: z.string().min(1).max(256),
+    window: z.union([z.enum(['minute', 'hour', 'day', 'month']), z.number().int().min(1).max(31_622_400)]),
+    tokens: z.number().int().positive().optional(),
+    requests: z.number().int().positive().optional(),
+    cost_usd: z.number().positive().optional(),
+  })
+  .refine((b) => b.tokens !== undefined || b.requests !== undefined || b.cost_usd !== undefined, {
+    message: 'a budget needs tokens, requests or cost_usd',
+  });
 
 const rawDecisionSchema = z.object({
   allow: z.boolean(),
@@ -54,7 +78,13 @@ const rawDecisionSchema = z.object({
       restore: z.boolean().default(false),
     })
     .optional(),
-  limits: z.object({ max_tokens: z.number().int().positive().optional() }).passthrough().optional(),
+  limits: z
+    .object({
+      max_tokens: z.number().int().positive().optional(),
+      budgets: z.array(budgetSchema).max(16).default([]),
+    })
+    .passthrough()
+    .optional(),
   session: z.object({ idle_timeout_seconds: z.number().int().positive().optional() }).optional(),
   labels: z.record(z.string(), z.unknown()).default({}),
 });
@@ -92,7 +122,16 @@ export function parseDecision(raw: unknown): Decision {
     kind: 'allow',
     ...common,
     mask: r.mask ?? NO_MASK,
-    limits: { maxTokens: r.limits?.max_tokens },
+    limits: {
+      maxTokens: r.limits?.max_tokens,
+      budgets: (r.limits?.budgets ?? []).map((b) => ({
+        key: b.key,
+        window: b.window,
+        tokens: b.tokens,
+        requests: b.requests,
+        costUsd: b.cost_usd,
+      })),
+    },
     session: { idleTimeoutSeconds: r.session?.idle_timeout_seconds },
   };
 }

@@ -12,6 +12,8 @@ import { SqlConsoleStore } from './sql-console-store.ts';
 import { SqlGrantStore } from './sql-grant-store.ts';
 import { SqlOwnershipStore } from './sql-ownership-store.ts';
 import { SqlSessionStore } from './sql-session-store.ts';
+import { SqlUsageStore } from './sql-usage-store.ts';
+import type { UsageStore } from '../usage/usage-store.ts';
 import type { StateDb, StateLogger } from './state-db.ts';
 import { StateFeed } from './state-feed.ts';
 
@@ -20,6 +22,7 @@ export interface StateStores extends AccessStores {
   readonly db: StateDb;
   readonly ownership: OwnershipStore;
   readonly consoleSignIns: ConsoleSignInStore;
+  readonly usage: UsageStore;
   close(): Promise<void>;
 }
 
@@ -85,6 +88,7 @@ export async function openState(
     grants,
     ownership,
     consoleSignIns: new SqlConsoleStore(db),
+    usage: new SqlUsageStore(db),
     async close() {
       await Promise.all([approvals.close(), sessions.close(), grants.close(), ownership.close()]);
       await feed.close();

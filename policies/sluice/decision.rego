@@ -28,7 +28,9 @@ allow_result := {
 
 # Only messages.create has a token ceiling; the listing operations have none. Two rules, no
 # `else`: a group without max_tokens leaves `limits` undefined, so the default deny answers.
-limits := {"max_tokens": max_tokens_ceiling} if input.request.operation == "messages.create"
+limits := {"max_tokens": max_tokens_ceiling, "budgets": [b | some b in call_budgets]} if {
+	input.request.operation == "messages.create"
+}
 
 limits := {} if input.request.operation in read_only_operations
 

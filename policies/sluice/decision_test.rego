@@ -27,7 +27,7 @@ test_allow_carries_limits_mask_and_session if {
 	d := sluice.decision with input as request_by(["engineering"], {})
 	d.allow == true
 	d.reasons == []
-	d.limits == {"max_tokens": 32000}
+	d.limits.max_tokens == 32000
 	d.mask.request == ["CREDIT_CARD", "EMAIL", "EMPLOYEE_ID", "IBAN", "PHONE", "US_SSN"]
 	d.session.idle_timeout_seconds == 900
 	d.labels == {"rule": "grant", "groups": ["engineering"]}

@@ -1,0 +1,128 @@
+import type { BudgetCharge, BudgetUsage, UsageStore } from '../usage/usage-store.ts';
+import { iso, type StateDb } from './state-db.ts';
+
+interface Row {
+  readonly budget_key: string;
+  readonly window_seconds: number;
+  readonly window_start: Date;
+  readonly requests: number;
+  readonly tokens: number;
+  readonly reserved_tokens: number;
+  readonly cost_micro_usd: number;
+  readonly reserved_cost_micro_usd: number;
+}
+
+/** Refused inside the reservation's transaction, so every upsert before it rolls back. */
+class OverBudget extends Error {
+  constructor(readonly index: number) {
+    super('over budget');
+  }
+}
+
+const usageOf = (r: Row): BudgetUsage => ({
+  key: r.budget_key,
+  requests: Number(r.requests),
+  tokens: Number(r.tokens),
+  reservedTokens: Number(r.reserved_tokens),
+  costMicroUsd: Number(r.cost_micro_usd),
+  reservedCostMicroUsd: Number(r.reserved_cost_micro_usd),
+});
+
+/**
+ * Usage counters in the state database. Each charge is one upsert whose update only happens
+ * when the charge still fits (`… DO UPDATE … WHERE used + reserved + charge <= limit`): the row
+ * lock makes the check and the increment one step, on any number of instances.
+ */
+export class SqlUsageStore implements UsageStore {
+  constructor(private readonly db: StateDb) {}
+
+  async reserve(charges: readonly BudgetCharge[]) {
+    // A charge larger than its limit on its own never fits, even in a fresh window (an insert has no WHERE).
+    const alone = charges.findIndex(
+      (c) =>
+        (c.limits.tokens !== undefined && c.tokens > c.limits.tokens) ||
+        (c.limits.costMicroUsd !== undefined && c.costMicroUsd > c.limits.costMicroUsd),
+    );
+    if (alone >= 0) return { charge: charges[alone]!, usage: await this.#current(charges[alone]!) };
+    try {
+      await this.db.transaction(async (tx) => {
+        for (const [index, c] of charges.entries()) {
+          const rows = await tx.query(
+            `INSERT INTO usage_counters AS u
+               (budget_key, window_seconds, window_start, requests, reserved_tokens, reserved_cost_micro_usd)
+             VALUES ($1, $2, $3, 1, $4, $5)
+             ON CONFLICT (budget_key, window_seconds, window_start) DO UPDATE
+             SET requests = u.requests + 1,
+                 reserved_tokens = u.reserved_tokens + EXCLUDED.reserved_tokens,
+                 reserved_cost_micro_usd = u.reserved_cost_micro_usd + EXCLUDED.reserved_cost_micro_usd,
+                 updated_at = now()
+             WHERE ($6::bigint IS NULL OR u.tokens + u.reserved_tokens + EXCLUDED.reserved_tokens <= $6)
+               AND ($7::bigint IS NULL OR u.requests + 1 <= $7)
+               AND ($8::bigint IS NULL
+                    OR u.cost_micro_usd + u.reserved_cost_micro_usd + EXCLUDED.reserved_cost_micro_usd <= $8)
+             RETURNING budget_key`,
+            [
+              c.key,
+              c.windowSeconds,
+              c.windowStart.toISOString(),
+              c.tokens,
+              c.costMicroUsd,
+              c.limits.tokens ?? null,
+              c.limits.requests ?? null,
+              c.limits.costMicroUsd ?? null,
+            ],
+          );
+          if (rows.length === 0) throw new OverBudget(index);
+        }
+      });
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof OverBudget)) throw err;
+      const charge = charges[err.index]!;
+      return { charge, usage: await this.#current(charge) };
+    }
+  }
+
+  async settle(charges: readonly BudgetCharge[], actual: { tokens: number; costMicroUsd: number }): Promise<void> {
+    if (charges.length === 0) return;
+    await this.db.query(
+      `UPDATE usage_counters AS u
+       SET reserved_tokens = greatest(0, u.reserved_tokens - c.reserved_tokens),
+           reserved_cost_micro_usd = greatest(0, u.reserved_cost_micro_usd - c.reserved_cost),
+           tokens = u.tokens + $6::bigint,
+           cost_micro_usd = u.cost_micro_usd + $7::bigint,
+           updated_at = now()
+       FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::bigint[], $5::bigint[])
+            AS c(budget_key, window_seconds, window_start, reserved_tokens, reserved_cost)
+       WHERE u.budget_key = c.budget_key AND u.window_seconds = c.window_seconds AND u.window_start = c.window_start`,
+      [
+        charges.map((c) => c.key),
+        charges.map((c) => c.windowSeconds),
+        charges.map((c) => c.windowStart.toISOString()),
+        charges.map((c) => c.tokens),
+        charges.map((c) => c.costMicroUsd),
+        actual.tokens,
+        actual.costMicroUsd,
+      ],
+    );
+  }
+
+  async usageOf(keys: readonly string[], since: Date) {
+    const rows = await this.db.query<Row>(
+      `SELECT * FROM usage_counters WHERE budget_key = ANY($1::text[]) AND window_start >= $2
+       ORDER BY window_start DESC, budget_key`,
+      [[...keys], since.toISOString()],
+    );
+    return rows.map((r) => ({ ...usageOf(r), windowSeconds: r.window_seconds, windowStart: iso(r.window_start)! }));
+  }
+
+  async #current(c: BudgetCharge): Promise<BudgetUsage> {
+    const [row] = await this.db.query<Row>(
+      'SELECT * FROM usage_counters WHERE budget_key = $1 AND window_seconds = $2 AND window_start = $3',
+      [c.key, c.windowSeconds, c.windowStart.toISOString()],
+    );
+    return row
+      ? usageOf(row)
+      : { key: c.key, requests: 0, tokens: 0, reservedTokens: 0, costMicroUsd: 0, reservedCostMicroUsd: 0 };
+  }
+}

@@ -1,0 +1,49 @@
+/** One budget's share of a reservation: where it counts and what it may not exceed. */
+export interface BudgetCharge {
+  readonly key: string;
+  readonly windowSeconds: number;
+  readonly windowStart: Date;
+  readonly tokens: number;
+  readonly costMicroUsd: number;
+  readonly limits: {
+    readonly tokens: number | undefined;
+    readonly requests: number | undefined;
+    readonly costMicroUsd: number | undefined;
+  };
+}
+
+/** A budget's counters as they stand: settled use plus what calls in flight reserved. */
+export interface BudgetUsage {
+  readonly key: string;
+  readonly requests: number;
+  readonly tokens: number;
+  readonly reservedTokens: number;
+  readonly costMicroUsd: number;
+  readonly reservedCostMicroUsd: number;
+}
+
+/** A charge that did not fit, and its budget's counters at that moment. */
+export interface BudgetRefusal {
+  readonly charge: BudgetCharge;
+  readonly usage: BudgetUsage;
+}
+
+/**
+ * Usage counters in the shared state store. `reserve` is all or nothing across the charges and
+ * atomic per counter, so concurrent calls on any number of instances can overrun a budget only
+ * by what calls already in flight reserved, never by a lost update.
+ */
+export interface UsageStore {
+  /** Reserves every charge (and counts one request on each), or none; the refusal says which did not fit. */
+  reserve(charges: readonly BudgetCharge[]): Promise<BudgetRefusal | undefined>;
+  /** Releases what was reserved and adds what the call really used. */
+  settle(
+    charges: readonly BudgetCharge[],
+    actual: { readonly tokens: number; readonly costMicroUsd: number },
+  ): Promise<void>;
+  /** The counters of `keys` in their windows starting at or after `since`, newest first. */
+  usageOf(
+    keys: readonly string[],
+    since: Date,
+  ): Promise<Array<BudgetUsage & { windowSeconds: number; windowStart: string }>>;
+}

@@ -1,0 +1,136 @@
+/**
+ * Budgets through the whole gateway with the official SDK: the policy sets them, the gateway
+ * reserves each call's estimate before it goes upstream and settles to the answer's usage; a
+ * call that does not fit is a 429 rate_limit_error naming the budget, which the SDK's retry
+ * honours once the window has reset.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
+import { bundleWithData } from '../helpers/policy-variant.ts';
+import { api } from '../helpers/sluice-api.ts';
+
+/**
+ * Every call here reserves its input estimate + max_tokens 100, about 102 tokens, and settles to
+ * the echo's reported usage, a few tokens: a budget of 300 fits two calls in flight at once and
+ * a dozen or so in a row.
+ */
+const params = (text: string, model = 'claude-sonnet-4-6') => ({
+  model,
+  max_tokens: 100,
+  messages: [{ role: 'user' as const, content: text }],
+});
+
+interface UsageRow {
+  key: string;
+  window_seconds: number;
+  requests: number;
+  tokens: number;
+  reserved_tokens: number;
+  cost_usd: number;
+}
+
+let h: Harness;
+beforeAll(async () => {
+  const policyBundle = await bundleWithData((data) => {
+    (data as Record<string, unknown>).budgets = {
+      // engineering: 300 tokens a minute; ci: 2 requests per 2-second window.
+      subject: { engineering: { window: 'minute', tokens: 300 }, ci: { window: 2, tokens: 1_000_000 } },
+      group: { ci: { window: 2, requests: 2 } },
+    };
+  });
+  h = await startHarness({ policyBundle });
+});
+afterAll(async () => h?.close());
+
+async function usage(sub: string, groups: string[], key?: string): Promise<UsageRow[]> {
+  const query = key ? `?key=${encodeURIComponent(key)}` : '';
+  const { status, body } = await api<{ data: UsageRow[] }>(h, { sub, groups }, 'GET', `/usage${query}`);
+  expect(status).toBe(200);
+  return body.data;
+}
+
+describe('budgets', () => {
+  it('refuses the call that does not fit with 429 naming the budget, before the upstream sees it', async () => {
+    const client = await h.client(['engineering'], 'alice');
+    const answered = [];
+    // Each call leaves its real usage behind; soon the next one's reservation no longer fits.
+    for (let i = 0; i < 60; i++) {
+      const result = await client.messages.create(params(`call ${i}`)).catch((err: unknown) => err);
+      answered.push(result);
+      if (result instanceof Anthropic.RateLimitError) break;
+    }
+    const refusal = answered.at(-1) as InstanceType<typeof Anthropic.RateLimitError>;
+    expect(refusal).toBeInstanceOf(Anthropic.RateLimitError);
+    expect(refusal.error).toMatchObject({ error: { type: 'rate_limit_error' } });
+    expect(refusal.message).toMatch(/budget \\"subject:alice\\" is spent/);
+    expect(Number(refusal.headers?.get('retry-after'))).toBeGreaterThan(0);
+    expect(refusal.headers?.get('x-sluice-budget-key')).toBe('subject:alice');
+    expect(refusal.headers?.get('anthropic-ratelimit-tokens-limit')).toBe('300');
+    const before = h.upstream.requests.length;
+    await expect(client.messages.create(params('one more'))).rejects.toBeInstanceOf(Anthropic.RateLimitError);
+    expect(h.upstream.requests.length).toBe(before);
+
+    // Settled to what the answers used (the echo reports its usage), nothing left reserved.
+    const [row] = await usage('alice', ['engineering']);
+    expect(row).toMatchObject({ key: 'subject:alice', window_seconds: 60, reserved_tokens: 0 });
+    const served = answered.length - 1;
+    expect(served).toBeGreaterThan(2);
+    // Settled to the real usage, not the reservations: more calls fit than 300 / 102.
+    expect(row!.tokens).toBeGreaterThan(0);
+    expect(row!.tokens).toBeLessThanOrEqual(300);
+    expect(row!.requests).toBeGreaterThanOrEqual(served);
+  });
+
+  it('lets concurrent calls overrun nothing: what they reserved never exceeds the budget', async () => {
+    const client = await h.client(['engineering'], 'bob');
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        client.messages.create(params(`concurrent ${i}`)).then(
+          () => 'ok',
+          (err: unknown) => (err instanceof Anthropic.RateLimitError ? '429' : String(err)),
+        ),
+      ),
+    );
+    expect(results.filter((r) => r !== 'ok' && r !== '429')).toEqual([]);
+    const passed = results.filter((r) => r === 'ok').length;
+    // 40 calls' usage is more than 300 tokens: some were refused, and what passed stayed within it.
+    expect(passed).toBeGreaterThan(0);
+    expect(results).toContain('429');
+    const [row] = await usage('bob', ['engineering']);
+    expect(row!.tokens).toBeLessThanOrEqual(300);
+    expect(row!.reserved_tokens).toBe(0);
+  });
+
+  it('reserves nothing for a call the policy denies', async () => {
+    const client = await h.client(['engineering'], 'carol');
+    await client.messages.create(params('fits'));
+    const [before] = await usage('carol', ['engineering']);
+    await expect(client.messages.create(params('not my model', 'claude-opus-4-1'))).rejects.toBeInstanceOf(
+      Anthropic.PermissionDeniedError,
+    );
+    const [after] = await usage('carol', ['engineering']);
+    expect(after).toEqual(before);
+  });
+
+  it('rolls over with the window; the SDK retries after retry-after and gets through', async () => {
+    const token = await h.token(['ci'], 'runner');
+    const retrying = new Anthropic({ baseURL: h.url, authToken: token, apiKey: null, maxRetries: 2 });
+    const once = new Anthropic({ baseURL: h.url, authToken: token, apiKey: null, maxRetries: 0 });
+    // Two requests per 2-second window for the ci group: spend them, then a third must wait for the next.
+    let refused = 0;
+    while (refused === 0) {
+      await once.messages.create(params('spend', 'claude-haiku-4-5')).catch((err: unknown) => {
+        if (err instanceof Anthropic.RateLimitError) refused += 1;
+        else throw err;
+      });
+    }
+    const msg = await retrying.messages.create(params('after the reset', 'claude-haiku-4-5'));
+    expect(msg.type).toBe('message');
+    // Only administrators read another budget than their own.
+    const denied = await api(h, { sub: 'runner', groups: ['ci'] }, 'GET', '/usage?key=group%3Aci');
+    expect(denied.status).toBe(403);
+    const rows = await usage('root', ['admins'], 'group:ci');
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+  });
+});
