@@ -13,6 +13,7 @@ import { SqlGrantStore } from './sql-grant-store.ts';
 import { SqlOwnershipStore } from './sql-ownership-store.ts';
 import { SqlSessionStore } from './sql-session-store.ts';
 import { SqlUsageStore } from './sql-usage-store.ts';
+import { CachedUsageStore } from './cached-usage-store.ts';
 import type { UsageStore } from '../usage/usage-store.ts';
 import type { StateDb, StateLogger } from './state-db.ts';
 import { StateFeed } from './state-feed.ts';
@@ -81,6 +82,8 @@ export async function openState(
   const sessions = new SqlSessionStore(db, log, storeOptions);
   const grants = new SqlGrantStore(db, storeOptions);
   const ownership = new SqlOwnershipStore(db);
+  const sqlUsage = new SqlUsageStore(db);
+  const usage = storeOptions.singleWriter ? await CachedUsageStore.open(db, sqlUsage, log) : sqlUsage;
   return {
     db,
     approvals,
@@ -88,9 +91,10 @@ export async function openState(
     grants,
     ownership,
     consoleSignIns: new SqlConsoleStore(db),
-    usage: new SqlUsageStore(db),
+    usage,
     async close() {
       await Promise.all([approvals.close(), sessions.close(), grants.close(), ownership.close()]);
+      if (usage instanceof CachedUsageStore) await usage.close();
       await feed.close();
       await db.close();
     },

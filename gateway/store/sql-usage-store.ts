@@ -43,7 +43,7 @@ export class SqlUsageStore implements UsageStore {
         (c.limits.tokens !== undefined && c.tokens > c.limits.tokens) ||
         (c.limits.costMicroUsd !== undefined && c.costMicroUsd > c.limits.costMicroUsd),
     );
-    if (alone >= 0) return { charge: charges[alone]!, usage: await this.#current(charges[alone]!) };
+    if (alone >= 0) return { charge: charges[alone]!, usage: await this.current(charges[alone]!) };
     try {
       await this.db.transaction(async (tx) => {
         for (const [index, c] of charges.entries()) {
@@ -79,7 +79,7 @@ export class SqlUsageStore implements UsageStore {
     } catch (err) {
       if (!(err instanceof OverBudget)) throw err;
       const charge = charges[err.index]!;
-      return { charge, usage: await this.#current(charge) };
+      return { charge, usage: await this.current(charge) };
     }
   }
 
@@ -116,7 +116,8 @@ export class SqlUsageStore implements UsageStore {
     return rows.map((r) => ({ ...usageOf(r), windowSeconds: r.window_seconds, windowStart: iso(r.window_start)! }));
   }
 
-  async #current(c: BudgetCharge): Promise<BudgetUsage> {
+  /** A budget's counters as the database has them (zeros for a window nobody used yet). */
+  async current(c: BudgetCharge): Promise<BudgetUsage> {
     const [row] = await this.db.query<Row>(
       'SELECT * FROM usage_counters WHERE budget_key = $1 AND window_seconds = $2 AND window_start = $3',
       [c.key, c.windowSeconds, c.windowStart.toISOString()],

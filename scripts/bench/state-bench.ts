@@ -5,7 +5,8 @@
  * session, count the use, read the grants) and, for a resubmission, reads the approval it names;
  * both are timed together, as the proxy runs them. Also the cross-instance release: the time from
  * an approval's verdict on one instance to the wake-up of a call held on another (PostgreSQL
- * only: two pools, LISTEN/NOTIFY). Writes bench-results/state.json.
+ * only: two pools, LISTEN/NOTIFY), and a budget reservation with its settlement (two budgets).
+ * Writes bench-results/state.json.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +19,8 @@ import { SessionService } from '../../gateway/access/session-service.ts';
 import { resolveConfig } from '../../gateway/config.ts';
 import type { Identity } from '../../gateway/identity/identity.ts';
 import { openState, type StateStores } from '../../gateway/store/open-state.ts';
+import { reserveBudgets, settleBudgets } from '../../gateway/usage/budget-stage.ts';
+import { PriceTable } from '../../gateway/usage/prices.ts';
 
 const quick = process.argv.includes('--quick');
 const CALLS = quick ? 2_000 : 20_000;
@@ -97,6 +100,33 @@ async function requestPath(state: StateStores, callers: number): Promise<Stats> 
   return stats(samples);
 }
 
+/** Reserve before the call and settle after, against a subject and a team budget, in milliseconds. */
+async function budgetPath(state: StateStores): Promise<Stats> {
+  const prices = new PriceTable();
+  const samples: number[] = [];
+  for (let i = 0; i < WARMUP + CALLS; i++) {
+    const budgets = [
+      {
+        key: `subject:bench:user${i % 100}`,
+        window: 'day' as const,
+        tokens: 1e12,
+        requests: undefined,
+        costUsd: undefined,
+      },
+      { key: 'group:engineering', window: 'month' as const, tokens: undefined, requests: undefined, costUsd: 1e9 },
+    ];
+    const start = performance.now();
+    const reservation = await reserveBudgets(state.usage, prices, budgets, {
+      model: 'claude-sonnet-4-6',
+      estimatedInputTokens: 1200,
+      maxTokens: 1024,
+    });
+    await settleBudgets(state.usage, prices, reservation, { input: 1200, output: 300, cacheWrite: 0, cacheRead: 0 });
+    if (i >= WARMUP) samples.push(performance.now() - start);
+  }
+  return stats(samples);
+}
+
 /** Verdict on one instance → wake-up of the watcher on the other, in milliseconds. */
 async function release(onA: StateStores, onB: StateStores): Promise<Stats> {
   const samples: number[] = [];
@@ -127,7 +157,10 @@ const result: Record<string, unknown> = {
 try {
   process.stderr.write('state-bench: PGlite …\n');
   const embedded = await openState(resolveConfig({ stateDir: join(dir, 'pglite') }, {}), {}, quiet);
-  result.pglite = { requestPathMs: await requestPath(embedded, 100) };
+  result.pglite = {
+    requestPathMs: await requestPath(embedded, 100),
+    budgetReserveSettleMs: await budgetPath(embedded),
+  };
   await embedded.close();
 
   let pg: { dir: string; url: string } | undefined;
@@ -149,7 +182,11 @@ try {
         {},
         quiet,
       );
-      result.postgres = { requestPathMs: await requestPath(a, 100), crossInstanceReleaseMs: await release(a, b) };
+      result.postgres = {
+        requestPathMs: await requestPath(a, 100),
+        budgetReserveSettleMs: await budgetPath(a),
+        crossInstanceReleaseMs: await release(a, b),
+      };
       await Promise.all([a.close(), b.close()]);
     } finally {
       execFileSync('bash', ['scripts/postgres.sh', 'stop', pg.dir]);

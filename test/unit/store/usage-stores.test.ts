@@ -1,0 +1,83 @@
+/**
+ * Budget counters on both stores: the SQL one every instance of a shared server uses, and the
+ * in-memory one of the embedded database's only writer. Both must refuse exactly what does not
+ * fit, all or none, and add up.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqlUsageStore } from '../../../gateway/store/sql-usage-store.ts';
+import type { StateStores } from '../../../gateway/store/open-state.ts';
+import type { BudgetCharge, UsageStore } from '../../../gateway/usage/usage-store.ts';
+import { openTestState } from '../../helpers/test-state.ts';
+
+const start = new Date('2026-12-04T00:00:00Z');
+const charge = (key: string, tokens: number, limit: number, requests?: number): BudgetCharge => ({
+  key,
+  windowSeconds: 86_400,
+  windowStart: start,
+  tokens,
+  costMicroUsd: tokens,
+  limits: { tokens: limit, requests, costMicroUsd: undefined },
+});
+
+let state: StateStores | undefined;
+afterEach(async () => {
+  await state?.close();
+  state = undefined;
+});
+
+const stores: Array<[string, (s: StateStores) => UsageStore]> = [
+  ['the SQL store', (s) => new SqlUsageStore(s.db)],
+  ['the single-writer store', (s) => s.usage],
+];
+
+describe.each(stores)('%s', (_name, storeOf) => {
+  it('lets exactly as many concurrent reservations through as fit, and settles to what was used', async () => {
+    state = await openTestState();
+    const usage = storeOf(state);
+    const results = await Promise.all(Array.from({ length: 100 }, () => usage.reserve([charge('subject:a', 10, 500)])));
+    expect(results.filter((r) => r === undefined)).toHaveLength(50);
+    expect(results.find((r) => r !== undefined)).toMatchObject({
+      charge: { key: 'subject:a' },
+      usage: { reservedTokens: 500 },
+    });
+    for (let i = 0; i < 50; i++) await usage.settle([charge('subject:a', 10, 500)], { tokens: 3, costMicroUsd: 3 });
+    const [row] = await usage.usageOf(['subject:a'], start);
+    expect(row).toMatchObject({ tokens: 150, reservedTokens: 0, requests: 50, costMicroUsd: 150 });
+  });
+
+  it('reserves all budgets of a call or none', async () => {
+    state = await openTestState();
+    const usage = storeOf(state);
+    expect(await usage.reserve([charge('subject:b', 10, 100), charge('group:g', 10, 15)])).toBeUndefined();
+    const refused = await usage.reserve([charge('subject:b', 10, 100), charge('group:g', 10, 15)]);
+    expect(refused?.charge.key).toBe('group:g');
+    const rows = await usage.usageOf(['subject:b', 'group:g'], start);
+    expect(rows.map((r) => [r.key, r.reservedTokens, r.requests]).sort()).toEqual([
+      ['group:g', 10, 1],
+      ['subject:b', 10, 1],
+    ]);
+    // A request limit counts calls, not tokens.
+    expect(await usage.reserve([charge('repo:x', 1, 1000, 1)])).toBeUndefined();
+    expect((await usage.reserve([charge('repo:x', 1, 1000, 1)]))?.charge.key).toBe('repo:x');
+  });
+});
+
+describe('the single-writer store', () => {
+  it('keeps settled use across a restart and clears the reservations of calls that cannot be in flight', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-usage-'));
+    state = await openTestState(dir);
+    await state.usage.reserve([charge('subject:c', 100, 1000)]);
+    await state.usage.settle([charge('subject:c', 100, 1000)], { tokens: 40, costMicroUsd: 40 });
+    await state.usage.reserve([charge('subject:c', 100, 1000)]); // in flight when the process stops
+    await state.close();
+    state = await openTestState(dir);
+    const [row] = await state.usage.usageOf(['subject:c'], start);
+    expect(row).toMatchObject({ tokens: 40, reservedTokens: 0, requests: 2 });
+    await state.close();
+    state = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
+});
