@@ -63,6 +63,12 @@ export async function openPostgres(
         throw stateUnavailable(err);
       });
       let broken = false;
+      // A checked-out client whose connection dies between statements emits 'error' with no query
+      // to take it; unheard, that event would crash the process. Heard, the next statement fails.
+      const onError = (): void => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         await run(client, 'BEGIN', []);
         const result = await work({ query: (sql, params = []) => run(client, sql, params) });
@@ -72,6 +78,7 @@ export async function openPostgres(
         await client.query('ROLLBACK').catch(() => (broken = true));
         throw err;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },

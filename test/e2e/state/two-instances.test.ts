@@ -305,12 +305,16 @@ describe('two instances on one PostgreSQL', () => {
     // Every call either went through or was refused with the coded 503; nothing else.
     const other = outcomes.filter((o) => o !== 'ok' && !/^503 .*state database is unreachable/.test(o));
     expect(other).toEqual([]);
-    // Each answered call has exactly one decision event, on the instance that served it.
+    // Each call that reached the policy has exactly one decision event, on the instance that served it.
     const events = [...(await auditOf(a)), ...(await auditOf(b))].filter(
       (e) => e.kind === 'decision' && (e as { subject?: string }).subject === 'frank',
     );
     const allowed = events.filter((e) => (e as { outcome?: string }).outcome === 'allow');
-    expect(allowed.length).toBe(outcomes.filter((o) => o === 'ok').length);
+    // Every answered call was allowed, once; an allowed call may still have been refused with the 503
+    // (its budget could not be reserved while the database was down): never more than were refused.
+    const answeredCalls = outcomes.filter((o) => o === 'ok').length;
+    expect(allowed.length).toBeGreaterThanOrEqual(answeredCalls);
+    expect(allowed.length - answeredCalls).toBeLessThanOrEqual(refused);
     const ids = events.map((e) => (e as { decision_id?: string }).decision_id);
     expect(new Set(ids).size).toBe(ids.length);
   });
