@@ -1,3 +1,4 @@
+import type { OwnershipStore } from '../access/ownership.ts';
 import type { ApprovalGate } from '../approvals/approval-stage.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SessionService } from '../access/session-service.ts';
@@ -7,6 +8,7 @@ import type { SessionNumberings } from '../mask/placeholder-numbering.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
 import type { ConnectionRegistry } from '../upstream/connections.ts';
 import type { ExchangeSummary } from './exchange-record.ts';
+import type { UnknownObjects } from './ownership-stage.ts';
 
 /** What the proxy route needs; all injected by buildApp so tests can pass real or stand-in parts. */
 export interface ProxyDeps {
@@ -25,6 +27,10 @@ export interface ProxyDeps {
   readonly placeholderNumbering: SessionNumberings;
   readonly approvals: ApprovalGate;
   readonly sessions: SessionService;
+  /** Owners of the objects created through Sluice (files…): the ownership stage reads, creates and deletes record. */
+  readonly ownership: OwnershipStore;
+  /** Config `ownership.unknownObjects`: an id with no recorded owner is refused (404) or left to the policy. */
+  readonly unknownObjects: UnknownObjects;
   /** Counts finished calls for /metrics (gateway/ops' RequestMetrics). */
   readonly metrics?: { observe(call: ExchangeSummary): void };
   /** Config `inspect.unknownBlocks`: refuse (default) or scan a content block type Sluice does not know. */
