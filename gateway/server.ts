@@ -172,6 +172,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     sessions: deps.sessions,
     ownership: deps.ownership,
     unknownObjects: config.ownership.unknownObjects,
+    files: config.files,
     maskHashKey: hashKey.key,
     placeholderNumbering: new SessionNumberings(hashKey.key),
   };

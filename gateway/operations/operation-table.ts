@@ -10,15 +10,17 @@ export type Operation =
   | 'messages.count_tokens'
   | 'models.list'
   | 'models.get'
+  | 'files.upload'
   | 'files.list'
   | 'files.get'
   | 'files.delete';
 
 /**
  * How the request is inspected: `message` parses and walks a Messages-shaped JSON body (the
- * Messages and count_tokens schemas); `none` has no body, only the route's parameters.
+ * Messages and count_tokens schemas); `none` has no body, only the route's parameters; `upload`
+ * is a multipart/form-data file upload, streamed to a temporary file and never held in memory.
  */
-export type RequestShape = 'message' | 'none';
+export type RequestShape = 'message' | 'none' | 'upload';
 
 /**
  * How the answer reaches the caller: `message` is JSON, or Server-Sent Events when the request
@@ -110,6 +112,16 @@ export const OPERATIONS: readonly OperationSpec[] = [
     relay: 'json',
     resource: { type: 'model', action: 'read', idParam: 'model_id' },
     summary: 'one model',
+  },
+  {
+    operation: 'files.upload',
+    method: 'POST',
+    route: '/v1/files',
+    request: 'upload',
+    upstreamPath: () => '/v1/files',
+    relay: 'json',
+    resource: { type: 'file', action: 'create' },
+    summary: 'upload a file (multipart `file`, optional `expires_in_seconds`); the caller becomes its owner',
   },
   {
     operation: 'files.list',

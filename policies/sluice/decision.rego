@@ -41,6 +41,11 @@ limits := {"max_tokens": max_tokens_ceiling} if input.request.operation == "mess
 
 limits := {} if input.request.operation in read_only_operations
 
-limits := {} if input.request.operation in file_operations
+limits := {} if {
+	input.request.operation in file_operations
+	input.request.operation != "files.upload"
+}
+
+limits := upload_limits if input.request.operation == "files.upload"
 
 # approval_result (approvals.rego): the human approval the allow still needs, or {}.
