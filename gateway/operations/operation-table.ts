@@ -13,6 +13,7 @@ export type Operation =
   | 'files.upload'
   | 'files.list'
   | 'files.get'
+  | 'files.download'
   | 'files.delete';
 
 /**
@@ -24,9 +25,10 @@ export type RequestShape = 'message' | 'none' | 'upload';
 
 /**
  * How the answer reaches the caller: `message` is JSON, or Server-Sent Events when the request
- * asked for a stream (and the upstream answered with one); `json` is always JSON.
+ * asked for a stream (and the upstream answered with one); `json` is always JSON; `binary` streams
+ * the upstream's bytes through unparsed and unbuffered (a file download; an upstream error is JSON).
  */
-export type RelayMode = 'message' | 'json';
+export type RelayMode = 'message' | 'json' | 'binary';
 
 /**
  * The resource an operation acts on, for ownership and audit: which kind, what it does, which route parameter names it.
@@ -143,6 +145,16 @@ export const OPERATIONS: readonly OperationSpec[] = [
     relay: 'json',
     resource: { type: 'file', action: 'read', idParam: 'file_id' },
     summary: "a file's metadata",
+  },
+  {
+    operation: 'files.download',
+    method: 'GET',
+    route: '/v1/files/:file_id/content',
+    request: 'none',
+    upstreamPath: ({ params }) => `/v1/files/${encodeURIComponent(params.file_id ?? '')}/content`,
+    relay: 'binary',
+    resource: { type: 'file', action: 'download', idParam: 'file_id' },
+    summary: "a file's content, streamed (files a tool created)",
   },
   {
     operation: 'files.delete',

@@ -15,6 +15,7 @@ import { maskStage } from '../mask/mask-stage.ts';
 import { decide, type Decided } from '../policy/decide.ts';
 import { buildPolicyInput, type ResourceFacts } from '../policy/input.ts';
 import { relayJson, type RelayContext } from '../relay/relay-json.ts';
+import { relayBinary } from '../relay/relay-binary.ts';
 import { relayStream } from '../relay/relay-stream.ts';
 import { CallerGone, forward } from '../upstream/forward.ts';
 import type { Exchange } from './exchange.ts';
@@ -248,7 +249,14 @@ async function runStages(
   if (streamed) reply.hijack();
   // Before the answer goes out: a caller told "deleted" can rely on the record being gone too.
   await settleOwnership(deps.ownership, ex.operation, connection.name, resource, upstream.statusCode);
-  ex.set('relayed', streamed ? await relayStream(upstream, reply.raw, relay) : await relayJson(upstream, reply, relay));
+  ex.set(
+    'relayed',
+    streamed
+      ? await relayStream(upstream, reply.raw, relay)
+      : ex.operation.relay === 'binary'
+        ? await relayBinary(upstream, reply, relay)
+        : await relayJson(upstream, reply, relay),
+  );
 }
 
 /**

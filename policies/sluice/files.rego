@@ -18,3 +18,18 @@ violations contains {"check": "upload", "reason": $"{input.upload.filename} is t
 	input.upload.text == true
 	input.upload.scanned == false
 }
+
+# Downloads (files.download) are judged on the file's ownership record (input.resource): media
+# types matching data.sluice.files.download.blocked_media_types (exact or prefix*), and files
+# larger than data.sluice.files.download.max_bytes when set, are refused.
+violations contains {"check": "download", "reason": $"files of type {input.resource.media_type} may not be downloaded"} if {
+	input.request.operation == "files.download"
+	some pattern in data.sluice.files.download.blocked_media_types
+	pattern_matches(pattern, input.resource.media_type)
+}
+
+violations contains {"check": "download", "reason": $"the file is larger than the download limit of {data.sluice.files.download.max_bytes} bytes"} if {
+	input.request.operation == "files.download"
+	is_number(input.resource.size_bytes)
+	input.resource.size_bytes > data.sluice.files.download.max_bytes
+}

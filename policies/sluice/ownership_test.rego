@@ -87,3 +87,15 @@ test_an_upload_with_a_private_key_is_refused if {
 	d := sluice.decision with input as i
 	d.allow == false
 }
+
+test_downloads_refused_by_media_type_or_size if {
+	i := file_call(["engineering"], "files.download", "alice")
+	d := sluice.decision with input as i with data.sluice.files.download.blocked_media_types as ["text/*"]
+	d.allow == false
+	d.not_found == false
+	d.reasons == ["files of type text/plain may not be downloaded"]
+	d2 := sluice.decision with input as i with data.sluice.files.download.max_bytes as 10
+	d2.reasons == ["the file is larger than the download limit of 10 bytes"]
+	d3 := sluice.decision with input as i with data.sluice.files.download.max_bytes as 12
+	d3.allow == true
+}

@@ -83,7 +83,7 @@ describe('the Files API through Sluice', () => {
     expect(await spoolDirs()).toEqual([]);
   });
 
-  it("bob can neither list, read nor delete alice's upload: 404, as for a missing file", async () => {
+  it("bob can neither list, read, download nor delete alice's upload: 404, as for a missing file", async () => {
     const alice = await h.client(['engineering'], 'alice');
     const file = await alice.beta.files.upload({ file: await toFile(Buffer.from('plain notes\n'), 'notes.txt') });
     const bob = await h.client(['engineering'], 'bob');
@@ -97,6 +97,45 @@ describe('the Files API through Sluice', () => {
       expect(err.error).toMatchObject({ error: { type: 'not_found_error', message: `file not found: ${file.id}` } });
     }
     expect(h.upstream.files.metadata(file.id)).toBeDefined();
+  });
+
+  it('downloads a file a tool created, streamed byte for byte; the audit keeps its size and SHA-256', async () => {
+    // Code execution creates downloadable files; the gateway does not yet record owners from message answers,
+    // so the file is created on the upstream and its owner seeded, as that recording would.
+    const data = randomBytes(5 * 1024 * 1024);
+    const meta = h.upstream.files.add('chart.png', 'image/png', data, { downloadable: true });
+    await h.gateway.ownership.record({
+      type: 'file',
+      id: meta.id,
+      connection: 'anthropic',
+      owner: 'alice',
+      createdAt: new Date().toISOString(),
+      details: { filename: 'chart.png', media_type: 'image/png', size_bytes: data.length },
+    });
+    const alice = await h.client(['engineering'], 'alice');
+    const response = await alice.beta.files.download(meta.id);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('image/png');
+    expect(response.headers.get('content-disposition')).toContain('chart.png');
+    const got = Buffer.from(await response.arrayBuffer());
+    expect(got.equals(data)).toBe(true);
+    const { decision, session } = await lastCall(h);
+    expect((decision.input as { resource: unknown }).resource).toMatchObject({ id: meta.id, media_type: 'image/png' });
+    expect(session.response).toMatchObject({
+      status: 200,
+      body: { content_type: 'image/png', size_bytes: data.length, sha256: sha256(data) },
+    });
+    expect(JSON.stringify(await h.auditEvents()).length).toBeLessThan(data.length / 10);
+  });
+
+  it('an uploaded file is not downloadable: the upstream refusal is relayed in the API shape', async () => {
+    const alice = await h.client(['engineering'], 'alice');
+    const file = await alice.beta.files.upload({ file: await toFile(randomBytes(100), 'raw.bin') });
+    const err = (await alice.beta.files.download(file.id).catch((e: unknown) => e)) as InstanceType<
+      typeof Anthropic.APIError
+    >;
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(err.error).toMatchObject({ error: { type: 'invalid_request_error' } });
   });
 
   it('a text upload is scanned: the e-mail address is a finding, masked in what goes upstream', async () => {
