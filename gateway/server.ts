@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { STATUS_CODES } from 'node:http';
 import { apiPlugin } from './access/api-plugin.ts';
 import type { OwnershipStore } from './access/ownership.ts';
@@ -172,7 +173,8 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     sessions: deps.sessions,
     ownership: deps.ownership,
     unknownObjects: config.ownership.unknownObjects,
-    files: config.files,
+    // On disk under stateDir, not the OS temp dir, which may be a tmpfs held in memory.
+    files: { ...config.files, spoolDir: join(config.stateDir, 'uploads') },
     maskHashKey: hashKey.key,
     placeholderNumbering: new SessionNumberings(hashKey.key),
   };

@@ -4,8 +4,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { once } from 'node:events';
 import { SluiceError } from '../errors.ts';
@@ -13,7 +12,7 @@ import { multipartBoundary, readMultipart, type PartSink } from './multipart-str
 
 /** The upload as spooled: the file on disk and what the policy learns about it. */
 export interface SpooledUpload {
-  /** The temporary file (mode 0600, in a private 0700 directory); gone after `remove()`. */
+  /** The temporary file (mode 0600, in a private 0700 directory under the spool directory); gone after `remove()`. */
   readonly path: string;
   readonly filename: string;
   /** The media type the upstream stores: the part's, or by extension for `application/octet-stream`. */
@@ -115,13 +114,15 @@ export async function spoolUpload(
   body: AsyncIterable<Buffer>,
   headers: { readonly 'content-type'?: string; readonly 'content-length'?: string },
   maxBytes: number,
+  spoolDir: string,
 ): Promise<SpooledUpload> {
   const boundary = multipartBoundary(headers['content-type']);
   // The multipart framing around the file is small; a declared length far over the limit is refused unread.
   const declared = Number(headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes + 64 * 1024) throw tooLarge(maxBytes);
 
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-upload-'));
+  await mkdir(spoolDir, { recursive: true, mode: 0o700 });
+  const dir = await mkdtemp(join(spoolDir, 'upload-'));
   const remove = () => rm(dir, { recursive: true, force: true });
   const path = join(dir, 'file');
   const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });

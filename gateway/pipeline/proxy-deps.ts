@@ -30,7 +30,7 @@ export interface ProxyDeps {
   /** Owners of the objects created through Sluice (files…): the ownership stage reads, creates and deletes record. */
   readonly ownership: OwnershipStore;
   /** Config `files`: the largest upload (413 above it, before the upstream) and the largest text upload scanned. */
-  readonly files: { readonly maxUploadBytes: number; readonly maxScanBytes: number };
+  readonly files: { readonly maxUploadBytes: number; readonly maxScanBytes: number; readonly spoolDir: string };
   /** Config `ownership.unknownObjects`: an id with no recorded owner is refused (404) or left to the policy. */
   readonly unknownObjects: UnknownObjects;
   /** Counts finished calls for /metrics (gateway/ops' RequestMetrics). */

@@ -80,7 +80,7 @@ export async function runExchange(
   const upload =
     ex.operation.request === 'upload'
       ? await ex.trace.stage('spool', () =>
-          spoolUpload(req.raw, req.headers as Record<string, string>, deps.files.maxUploadBytes),
+          spoolUpload(req.raw, req.headers as Record<string, string>, deps.files.maxUploadBytes, deps.files.spoolDir),
         )
       : undefined;
   try {

@@ -6,7 +6,7 @@
 import Anthropic, { toFile } from '@anthropic-ai/sdk';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AuditEvent } from '../../gateway/audit/events.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
@@ -34,9 +34,9 @@ async function lastCall(harness: Harness): Promise<{ decision: Decision; session
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-/** Temporary upload directories the gateway left behind (there must be none once a call is over). */
-async function spoolDirs(): Promise<string[]> {
-  return (await readdir(tmpdir())).filter((name) => name.startsWith('sluice-upload-'));
+/** Temporary upload directories `harness`'s gateway left behind (there must be none once a call is over). */
+async function spoolDirs(harness: Harness = h): Promise<string[]> {
+  return readdir(join(harness.stateDir, 'uploads')).catch(() => []);
 }
 
 describe('the Files API through Sluice', () => {
@@ -170,7 +170,7 @@ describe('the Files API through Sluice', () => {
     expect(small.upstream.requests.length).toBe(before);
     const { decision } = await lastCall(small);
     expect(decision.error?.code).toBe('SLUICE_ERR_UPLOAD_TOO_LARGE');
-    expect(await spoolDirs()).toEqual([]);
+    expect(await spoolDirs(small)).toEqual([]);
   });
 
   it('refuses a malformed upload with 400 and forwards nothing', async () => {

@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SluiceError } from '../../../gateway/errors.ts';
 import { spoolUpload } from '../../../gateway/inspect/upload-spool.ts';
 
 const BOUNDARY = 'b0undary';
+const SPOOL = join(tmpdir(), `sluice-spool-test-${process.pid}`);
 const TYPE = `multipart/form-data; boundary=${BOUNDARY}`;
 
 function multipart(file: Buffer, extra = ''): Buffer {
@@ -31,12 +33,14 @@ async function refusal(promise: Promise<unknown>): Promise<SluiceError> {
   return err as SluiceError;
 }
 
+afterAll(() => rm(SPOOL, { recursive: true, force: true }));
+
 describe('spoolUpload', () => {
   it('streams the file part to a private file, whatever the chunking, with its size and SHA-256', async () => {
     // Content that holds most of a delimiter, so only the full one ends the part.
     const data = Buffer.concat([randomBytes(70_000), Buffer.from(`\r\n--${BOUNDARY.slice(0, 5)}`), randomBytes(999)]);
     for (const size of [3, 8, 4096, 1 << 20]) {
-      const up = await spoolUpload(chunks(multipart(data), size), { 'content-type': TYPE }, 1 << 20);
+      const up = await spoolUpload(chunks(multipart(data), size), { 'content-type': TYPE }, 1 << 20, SPOOL);
       expect(up.filename).toBe('re"port.txt');
       expect(up.mediaType).toBe('text/plain');
       expect(up.sizeBytes).toBe(data.length);
@@ -58,9 +62,10 @@ describe('spoolUpload', () => {
         yield Buffer.alloc(65536);
       }
     }
-    const err = await refusal(spoolUpload(endless(), { 'content-type': TYPE }, 1_000_000));
+    const err = await refusal(spoolUpload(endless(), { 'content-type': TYPE }, 1_000_000, SPOOL));
     expect(err.code).toBe('SLUICE_ERR_UPLOAD_TOO_LARGE');
     expect(read).toBeLessThan(1_000_000 + 2 * 65536);
+    expect(await readdir(SPOOL)).toEqual([]);
   });
 
   it('refuses a declared length over the limit before reading anything', async () => {
@@ -69,7 +74,9 @@ describe('spoolUpload', () => {
       touched = true;
       yield Buffer.alloc(1);
     }
-    const err = await refusal(spoolUpload(body(), { 'content-type': TYPE, 'content-length': '5000000' }, 1_000_000));
+    const err = await refusal(
+      spoolUpload(body(), { 'content-type': TYPE, 'content-length': '5000000' }, 1_000_000, SPOOL),
+    );
     expect(err.code).toBe('SLUICE_ERR_UPLOAD_TOO_LARGE');
     expect(touched).toBe(false);
   });
@@ -79,26 +86,25 @@ describe('spoolUpload', () => {
       `\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}`;
     const ok = await spoolUpload(
       chunks(multipart(Buffer.from('x'), field('expires_in_seconds', '3600')), 5),
-      {
-        'content-type': TYPE,
-      },
+      { 'content-type': TYPE },
       1000,
+      SPOOL,
     );
     expect(ok.expiresInSeconds).toBe('3600');
     await ok.remove();
     for (const extra of [field('purpose', 'x'), field('expires_in_seconds', 'soon'), field('file', 'x')]) {
       const err = await refusal(
-        spoolUpload(chunks(multipart(Buffer.from('x'), extra), 3), { 'content-type': TYPE }, 1000),
+        spoolUpload(chunks(multipart(Buffer.from('x'), extra), 3), { 'content-type': TYPE }, 1000, SPOOL),
       );
       expect(err.code).toBe('SLUICE_ERR_BAD_UPLOAD');
     }
     const unclosed = Buffer.from(
       `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nabc`,
     );
-    expect((await refusal(spoolUpload(chunks(unclosed, 4), { 'content-type': TYPE }, 1000))).code).toBe(
+    expect((await refusal(spoolUpload(chunks(unclosed, 4), { 'content-type': TYPE }, 1000, SPOOL))).code).toBe(
       'SLUICE_ERR_BAD_UPLOAD',
     );
-    expect((await refusal(spoolUpload(chunks(unclosed, 4), { 'content-type': 'text/plain' }, 1000))).code).toBe(
+    expect((await refusal(spoolUpload(chunks(unclosed, 4), { 'content-type': 'text/plain' }, 1000, SPOOL))).code).toBe(
       'SLUICE_ERR_UNSUPPORTED_MEDIA',
     );
   });
