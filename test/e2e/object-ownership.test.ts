@@ -91,6 +91,21 @@ describe('object ownership through Sluice', () => {
     expect(seen.sort()).toEqual([...mine].sort());
   });
 
+  it('ownership is per connection: a file recorded on one is unknown on another', async () => {
+    const id = await upstreamFile('on-anthropic.txt', 'alice');
+    const token = await h.token(['engineering'], 'alice');
+    const viaSecondary = new Anthropic({
+      baseURL: `${h.url}/c/secondary`,
+      authToken: token,
+      apiKey: null,
+      maxRetries: 0,
+    });
+    const err = await viaSecondary.beta.files.retrieveMetadata(id).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+    const viaDefault = await h.client(['engineering'], 'alice');
+    expect(await viaDefault.beta.files.retrieveMetadata(id)).toMatchObject({ id });
+  });
+
   it('a group without the files operations is refused with 403, not hidden', async () => {
     const ci = await h.client(['ci'], 'alice');
     const err = await ci.beta.files.list().catch((e: unknown) => e);
