@@ -53,6 +53,15 @@ export function effectiveMediaType(filename: string, declared: string | undefine
   return MEDIA_TYPE_BY_EXTENSION[extname(filename).toLowerCase()] ?? 'application/octet-stream';
 }
 
+/** Media types whose content is text a model reads, and so is scanned for entities. */
+const TEXT_TYPES = new Set(['application/json', 'application/x-ndjson', 'application/xml', 'application/yaml']);
+
+/** True for text/*, JSON, XML, YAML (CSV and Markdown are text/csv and text/markdown); parameters ignored. */
+export function isTextMediaType(contentType: string): boolean {
+  const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
+  return mediaType.startsWith('text/') || TEXT_TYPES.has(mediaType) || mediaType.endsWith('+json');
+}
+
 /** Longest value of a plain field (`expires_in_seconds`): a number. */
 const MAX_FIELD_BYTES = 64;
 

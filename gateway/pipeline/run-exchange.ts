@@ -254,7 +254,7 @@ async function runStages(
     streamed
       ? await relayStream(upstream, reply.raw, relay)
       : ex.operation.relay === 'binary'
-        ? await relayBinary(upstream, reply, relay)
+        ? await relayBinary(upstream, reply, relay, deps.files.maxScanBytes)
         : await relayJson(upstream, reply, relay),
   );
 }

@@ -13,21 +13,13 @@ import type { EntityMatch } from '../inspect/combined-scan.ts';
 import type { Detection } from '../inspect/detect-entities.ts';
 import type { DetectorKit } from '../inspect/detector-kit.ts';
 import type { Inspected } from '../inspect/inspect-request.ts';
-import type { SpooledUpload } from '../inspect/upload-spool.ts';
+import { isTextMediaType, type SpooledUpload } from '../inspect/upload-spool.ts';
 import type { ForwardPlan } from '../mask/mask-stage.ts';
 import { MaskPlan } from '../mask/mask-plan.ts';
 import { maskText } from '../mask/mask-text.ts';
 import type { PlaceholderNumbering } from '../mask/placeholder-numbering.ts';
 import type { MaskDirective } from '../policy/decision.ts';
 import type { UploadFacts } from '../policy/input.ts';
-
-/** Media types whose content is text a model reads, and so is scanned for entities. */
-const TEXT_TYPES = new Set(['application/json', 'application/x-ndjson', 'application/xml', 'application/yaml']);
-
-/** True for text/*, JSON, XML, YAML (CSV and Markdown are text/csv and text/markdown). */
-export function isTextMediaType(mediaType: string): boolean {
-  return mediaType.startsWith('text/') || TEXT_TYPES.has(mediaType) || mediaType.endsWith('+json');
-}
 
 /** The detect stage's view of an upload: the policy's facts and, for scanned text, the text and its entities. */
 export interface UploadScan {

@@ -14,7 +14,10 @@ import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 let h: Harness;
 let small: Harness;
 beforeAll(async () => {
-  [h, small] = await Promise.all([startHarness(), startHarness({ files: { maxUploadBytes: 1024 * 1024 } })]);
+  [h, small] = await Promise.all([
+    startHarness(),
+    startHarness({ files: { maxUploadBytes: 1024 * 1024, maxScanBytes: 4096 } }),
+  ]);
 });
 afterAll(async () => Promise.all([h?.close(), small?.close()]));
 
@@ -126,6 +129,40 @@ describe('the Files API through Sluice', () => {
       body: { content_type: 'image/png', size_bytes: data.length, sha256: sha256(data) },
     });
     expect(JSON.stringify(await h.auditEvents()).length).toBeLessThan(data.length / 10);
+  });
+
+  it('a text file for a caller whose answers are masked is masked, or refused when it cannot be', async () => {
+    /** A downloadable text file owned by alice on `harness`'s upstream. */
+    const seed = async (harness: Harness, name: string, text: string): Promise<string> => {
+      const meta = harness.upstream.files.add(name, 'text/plain', Buffer.from(text), { downloadable: true });
+      await harness.gateway.ownership.record({
+        type: 'file',
+        id: meta.id,
+        connection: 'anthropic',
+        owner: 'alice',
+        createdAt: new Date().toISOString(),
+        details: { filename: name, media_type: 'text/plain', size_bytes: meta.size_bytes },
+      });
+      return meta.id;
+    };
+    // engineering's answers never carry credentials (policies/sluice/data.json): a file a tool wrote may not either.
+    const key = 'AKIAQ3EGRXOYBZNMW7PD';
+    const id = await seed(small, 'out.txt', `the key is ${key}\n`);
+    const alice = await small.client(['engineering'], 'alice');
+    const text = await (await alice.beta.files.download(id)).text();
+    expect(text).not.toContain(key);
+    expect(text).toMatch(/^the key is \[AWS_ACCESS_KEY_\d+\]\n$/);
+    // The exchange record lists the masks of the answer (the decision event was written before it).
+    expect((await lastCall(small)).session.masks_applied).toEqual([
+      { type: 'AWS_ACCESS_KEY', count: 1, path: 'response.file' },
+    ]);
+    // Larger than files.maxScanBytes (4096 here): refused, never sent unmasked.
+    const big = await seed(small, 'big.txt', `${'x'.repeat(5000)} ${key}\n`);
+    const err = (await alice.beta.files.download(big).catch((e: unknown) => e)) as InstanceType<
+      typeof Anthropic.APIError
+    >;
+    expect(err).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    expect(err.message).toContain('files.maxScanBytes');
   });
 
   it('an uploaded file is not downloadable: the upstream refusal is relayed in the API shape', async () => {
