@@ -235,6 +235,14 @@ describe('the Files API through Sluice', () => {
     expect(cut.status).toBe(400);
     const json = await post('{}', 'application/json');
     expect(json.status).toBe(400);
+    // The other way round: a multipart body where JSON is expected is refused as before, not parsed.
+    const onMessages = await fetch(`${h.url}/v1/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': `multipart/form-data; boundary=${b}` },
+      body: `--${b}--\r\n`,
+    });
+    expect(onMessages.status).toBe(400);
+    expect(await onMessages.json()).toMatchObject({ error: { message: 'request body must be application/json' } });
     expect(h.upstream.requests.length).toBe(before);
     expect(await spoolDirs()).toEqual([]);
   });
