@@ -81,6 +81,23 @@ describe('object ownership through Sluice', () => {
     expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
   });
 
+  it('with ownership.unknownObjects: allow, the policy decides on an unknown id (shipped: refused)', async () => {
+    const migrating = await startHarness({ ownership: { unknownObjects: 'allow' } });
+    try {
+      const meta = migrating.upstream.files.add('old.txt', 'text/plain', Buffer.from('old\n'), { downloadable: false });
+      const alice = await migrating.client(['engineering'], 'alice');
+      const err = await alice.beta.files.retrieveMetadata(meta.id).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+      const decisions = (await migrating.auditEvents()).filter((e) => e.kind === 'decision');
+      const decision = decisions.at(-1) as Extract<AuditEvent, { kind: 'decision' }>;
+      // Refused by the policy this time, not before it: the decision names the reason.
+      expect(decision.reasons).toEqual([`file ${meta.id} has no recorded owner`]);
+      expect((decision.input as { resource?: { owner: unknown } }).resource?.owner).toBeNull();
+    } finally {
+      await migrating.close();
+    }
+  });
+
   it("a listing shows only the caller's files, and the SDK's auto-paging ends", async () => {
     const mine = [await upstreamFile('l-a1.txt', 'carol'), await upstreamFile('l-a2.txt', 'carol')];
     await upstreamFile('l-b1.txt', 'dave');
