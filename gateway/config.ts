@@ -362,6 +362,23 @@ export const configSchema = z.object({
       unknownBlocks: z.enum(['refuse', 'scan']).default('refuse'),
     })
     .prefault({}),
+  files: z
+    .object({
+      /** Largest Files API upload, in bytes (the API's own limit is 500 MB); refused with 413 before the upstream. */
+      maxUploadBytes: z.number().int().positive().default(500 * 1024 * 1024),
+      /** Largest text upload read for entities (else `upload.scanned: false`), and text download masked (else 403). */
+      maxScanBytes: z.number().int().positive().default(32 * 1024 * 1024),
+    })
+    .prefault({}),
+  ownership: z
+    .object({
+      /**
+       * An object id Sluice has no owner for (created before Sluice, or elsewhere): `deny` answers 404 before the
+       * policy; `allow` lets the policy decide with `resource.owner: null` (for migrations).
+       */
+      unknownObjects: z.enum(['deny', 'allow']).default('deny'),
+    })
+    .prefault({}),
   metrics: z
     .object({
       /** Env var holding a token /metrics then requires as `Authorization: Bearer`; unset: /metrics is open. */

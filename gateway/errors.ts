@@ -65,7 +65,23 @@ export const ERRORS = {
     type: 'request_too_large',
     message: 'request body exceeds the configured limit',
   },
+  SLUICE_ERR_UPLOAD_TOO_LARGE: {
+    status: 413,
+    type: 'request_too_large',
+    message: 'the file exceeds the upload limit',
+  },
+  SLUICE_ERR_DOWNLOAD_NOT_MASKABLE: {
+    status: 403,
+    type: 'permission_error',
+    message: 'this text file cannot be masked for you, so it is not downloaded',
+  },
+  SLUICE_ERR_BAD_UPLOAD: { status: 400, type: 'invalid_request_error', message: 'malformed file upload' },
   SLUICE_ERR_NOT_FOUND: { status: 404, type: 'not_found_error', message: 'no such route on this gateway' },
+  SLUICE_ERR_OBJECT_NOT_FOUND: {
+    status: 404,
+    type: 'not_found_error',
+    message: 'no such object, or not one of yours',
+  },
   SLUICE_ERR_METHOD: { status: 405, type: 'invalid_request_error', message: 'method not allowed on this route' },
   SLUICE_ERR_UNKNOWN_CONNECTION: { status: 404, type: 'not_found_error', message: 'unknown connection' },
   SLUICE_ERR_POLICY_DENIED: { status: 403, type: 'permission_error', message: 'request denied by policy' },

@@ -1,7 +1,9 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { STATUS_CODES } from 'node:http';
 import { apiPlugin } from './access/api-plugin.ts';
+import type { OwnershipStore } from './access/ownership.ts';
 import type { ApprovalGate } from './approvals/approval-stage.ts';
 import type { AuditLog } from './audit/audit-log.ts';
 import { ConfigError, isLoopback, type SluiceConfig } from './config.ts';
@@ -37,6 +39,8 @@ export interface AppDeps {
   readonly usage: UsageStore;
   /** Console sign-ins in the shared state store. */
   readonly consoleSignIns: ConsoleSignInStore;
+  /** Who created which file (or other upstream object) through Sluice, in the shared state store. */
+  readonly ownership: OwnershipStore;
   /** Present on the embedded default: serves the dev issuer's discovery and JWKS at /dev-issuer. */
   readonly devIssuer?: DevIssuer;
 }
@@ -172,6 +176,10 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     auditMaxContentBytes: config.audit.maxContentBytes,
     approvals: deps.approvals,
     sessions: deps.sessions,
+    ownership: deps.ownership,
+    unknownObjects: config.ownership.unknownObjects,
+    // On disk under stateDir, not the OS temp dir, which may be a tmpfs held in memory.
+    files: { ...config.files, spoolDir: join(config.stateDir, 'uploads') },
     maskHashKey: hashKey.key,
     placeholderNumbering: new SessionNumberings(hashKey.key),
     usage: deps.usage,

@@ -32,8 +32,13 @@ export function inspectRequest(op: OperationSpec, parts: RequestParts, unknownBl
       return { facts: inspectMessagesRequest(op.operation, body.value, betas, unknownBlocks), body };
     }
     case 'none': {
-      const id = op.resource?.idParam === undefined ? undefined : parts.params[op.resource.idParam];
+      // The model routes name their model in the path; a file id is no model.
+      const idParam = op.resource?.type === 'model' ? op.resource.idParam : undefined;
+      const id = idParam === undefined ? undefined : parts.params[idParam];
       return { facts: inspectBodilessRequest(op.operation, id, betas), body: undefined };
     }
+    case 'upload':
+      // The body was spooled to disk before this stage (upload-spool.ts); its facts are the policy's `upload`.
+      return { facts: inspectBodilessRequest(op.operation, undefined, betas), body: undefined };
   }
 }

@@ -5,26 +5,38 @@
  */
 
 /** The operations the gateway knows; the policy sees the name as `input.request.operation`. */
-export type Operation = 'messages.create' | 'messages.count_tokens' | 'models.list' | 'models.get';
+export type Operation =
+  | 'messages.create'
+  | 'messages.count_tokens'
+  | 'models.list'
+  | 'models.get'
+  | 'files.upload'
+  | 'files.list'
+  | 'files.get'
+  | 'files.download'
+  | 'files.delete';
 
 /**
  * How the request is inspected: `message` parses and walks a Messages-shaped JSON body (the
- * Messages and count_tokens schemas); `none` has no body, only the route's parameters.
+ * Messages and count_tokens schemas); `none` has no body, only the route's parameters; `upload`
+ * is a multipart/form-data file upload, streamed to a temporary file and never held in memory.
  */
-export type RequestShape = 'message' | 'none';
+export type RequestShape = 'message' | 'none' | 'upload';
 
 /**
  * How the answer reaches the caller: `message` is JSON, or Server-Sent Events when the request
- * asked for a stream (and the upstream answered with one); `json` is always JSON.
+ * asked for a stream (and the upstream answered with one); `json` is always JSON; `binary` streams
+ * the upstream's bytes through unparsed and unbuffered (a file download; an upstream error is JSON).
  */
-export type RelayMode = 'message' | 'json';
+export type RelayMode = 'message' | 'json' | 'binary';
 
 /**
  * The resource an operation acts on, for ownership and audit: which kind, what it does, which route parameter names it.
  */
 export interface ResourceAction {
-  readonly type: 'model';
-  readonly action: 'list' | 'read';
+  /** A type Sluice records owners for (gateway/access/ownership.ts) goes through the ownership stage. */
+  readonly type: 'model' | 'file';
+  readonly action: 'create' | 'list' | 'read' | 'download' | 'delete';
   /** The route parameter holding the resource id; absent for a listing. */
   readonly idParam?: string;
 }
@@ -38,7 +50,7 @@ export interface RouteValues {
 /** One operation: everything the gateway knows about it. */
 export interface OperationSpec {
   readonly operation: Operation;
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   /** Fastify route (with `:param`s), served at `/` and under `/c/{connection}`. */
   readonly route: string;
   readonly request: RequestShape;
@@ -102,6 +114,57 @@ export const OPERATIONS: readonly OperationSpec[] = [
     relay: 'json',
     resource: { type: 'model', action: 'read', idParam: 'model_id' },
     summary: 'one model',
+  },
+  {
+    operation: 'files.upload',
+    method: 'POST',
+    route: '/v1/files',
+    request: 'upload',
+    upstreamPath: () => '/v1/files',
+    relay: 'json',
+    resource: { type: 'file', action: 'create' },
+    summary: 'upload a file (multipart `file`, optional `expires_in_seconds`); the caller becomes its owner',
+  },
+  {
+    operation: 'files.list',
+    method: 'GET',
+    route: '/v1/files',
+    request: 'none',
+    // `page` is the cursor the SDK pages with: dropping it would answer the first page forever.
+    upstreamPath: ({ query }) => `/v1/files${keptQuery(query, ['limit', 'before_id', 'after_id', 'page'])}`,
+    relay: 'json',
+    resource: { type: 'file', action: 'list' },
+    summary: 'list files, only those the caller may see (`limit`, `before_id`, `after_id`, `page` kept)',
+  },
+  {
+    operation: 'files.get',
+    method: 'GET',
+    route: '/v1/files/:file_id',
+    request: 'none',
+    upstreamPath: ({ params }) => `/v1/files/${encodeURIComponent(params.file_id ?? '')}`,
+    relay: 'json',
+    resource: { type: 'file', action: 'read', idParam: 'file_id' },
+    summary: "a file's metadata",
+  },
+  {
+    operation: 'files.download',
+    method: 'GET',
+    route: '/v1/files/:file_id/content',
+    request: 'none',
+    upstreamPath: ({ params }) => `/v1/files/${encodeURIComponent(params.file_id ?? '')}/content`,
+    relay: 'binary',
+    resource: { type: 'file', action: 'download', idParam: 'file_id' },
+    summary: "a file's content, streamed (files a tool created)",
+  },
+  {
+    operation: 'files.delete',
+    method: 'DELETE',
+    route: '/v1/files/:file_id',
+    request: 'none',
+    upstreamPath: ({ params }) => `/v1/files/${encodeURIComponent(params.file_id ?? '')}`,
+    relay: 'json',
+    resource: { type: 'file', action: 'delete', idParam: 'file_id' },
+    summary: 'delete a file',
   },
 ];
 

@@ -1,3 +1,4 @@
+import type { OwnershipStore } from '../access/ownership.ts';
 import type { ApprovalGate } from '../approvals/approval-stage.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SessionService } from '../access/session-service.ts';
@@ -9,6 +10,7 @@ import type { ConnectionRegistry } from '../upstream/connections.ts';
 import type { PriceTable } from '../usage/prices.ts';
 import type { UsageStore } from '../usage/usage-store.ts';
 import type { ExchangeSummary } from './exchange-record.ts';
+import type { UnknownObjects } from './ownership-stage.ts';
 
 /** What the proxy route needs; all injected by buildApp so tests can pass real or stand-in parts. */
 export interface ProxyDeps {
@@ -27,6 +29,12 @@ export interface ProxyDeps {
   readonly placeholderNumbering: SessionNumberings;
   readonly approvals: ApprovalGate;
   readonly sessions: SessionService;
+  /** Owners of the objects created through Sluice (files…): the ownership stage reads, creates and deletes record. */
+  readonly ownership: OwnershipStore;
+  /** Config `files`: the largest upload (413 above it, before the upstream) and the largest text upload scanned. */
+  readonly files: { readonly maxUploadBytes: number; readonly maxScanBytes: number; readonly spoolDir: string };
+  /** Config `ownership.unknownObjects`: an id with no recorded owner is refused (404) or left to the policy. */
+  readonly unknownObjects: UnknownObjects;
   /** Counts finished calls for /metrics (gateway/ops' RequestMetrics). */
   readonly metrics?: { observe(call: ExchangeSummary): void };
   /** Usage counters for the budgets the policy sets, and the prices that turn tokens into cost. */

@@ -44,6 +44,12 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: deps.bodyLimit }, (_req, body, done) =>
     done(null, body),
   );
+  // A file upload is not read here: the upload stage streams it to disk once the caller is known
+  // (run-exchange.ts), so no multipart body is ever buffered whole.
+  app.addContentTypeParser('multipart/form-data', (req, _payload, done) => {
+    if (req.exchange?.operation.request === 'upload') return done(null, undefined);
+    done(new SluiceError('SLUICE_ERR_UNSUPPORTED_MEDIA'), undefined);
+  });
 
   // The authenticate stage: connection, caller and session are known before any body byte is read,
   // so an anonymous caller or a revoked session's token gets nothing parsed either.

@@ -9,16 +9,28 @@ import {
 import { SluiceError } from '../errors.ts';
 import { detectEntities } from '../inspect/detect-entities.ts';
 import { inspectRequest } from '../inspect/inspect-request.ts';
+import { spoolUpload, type SpooledUpload } from '../inspect/upload-spool.ts';
+import type { Identity } from '../identity/identity.ts';
 import { maskStage, type ForwardPlan } from '../mask/mask-stage.ts';
 import { decide, type Decided } from '../policy/decide.ts';
-import { buildPolicyInput } from '../policy/input.ts';
+import { buildPolicyInput, type ResourceFacts } from '../policy/input.ts';
 import { relayJson, type RelayContext } from '../relay/relay-json.ts';
+import { relayBinary } from '../relay/relay-binary.ts';
 import { relayStream } from '../relay/relay-stream.ts';
 import { CallerGone, forward } from '../upstream/forward.ts';
 import { reserveBudgets, settleBudgets, tokenUsage, type Reservation } from '../usage/budget-stage.ts';
 import type { TokenUsage } from '../usage/prices.ts';
 import type { Exchange } from './exchange.ts';
 import { recordDecision } from './exchange-record.ts';
+import {
+  filterListing,
+  lookUpResource,
+  objectNotFound,
+  ownedTypeOf,
+  recordCreated,
+  settleOwnership,
+} from './ownership-stage.ts';
+import { maskUpload, scanUpload, uploadBody, uploadDetection, type ForwardedFile } from './upload-stage.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
 
 function isEventStream(headers: Record<string, string | string[] | undefined>): boolean {
@@ -27,13 +39,19 @@ function isEventStream(headers: Record<string, string | string[] | undefined>): 
 
 type Allow = Extract<Decided['decision'], { kind: 'allow' }>;
 
-/** The allow that lets the call go on; the policy's refusal, as the caller sees it, otherwise. */
-function allowed(decided: Decided, approvalId: string | undefined): Allow {
+/**
+ * The allow that lets the call go on; the policy's refusal, as the caller sees it, otherwise. A deny
+ * with `not_found` (a refusal on ownership) is the 404 a missing object gets, its reasons kept for the audit only.
+ */
+function allowed(decided: Decided, approvalId: string | undefined, resource: ResourceFacts | null): Allow {
   const { decision } = decided;
   switch (decision.kind) {
     case 'allow':
       return decision;
     case 'deny': {
+      if (decision.notFound) {
+        throw resource ? objectNotFound(resource.type, resource.id) : new SluiceError('SLUICE_ERR_OBJECT_NOT_FOUND');
+      }
       const why = decision.reasons.length > 0 ? `denied by policy: ${decision.reasons.join('; ')}` : undefined;
       throw new SluiceError('SLUICE_ERR_POLICY_DENIED', why);
     }
@@ -47,7 +65,7 @@ function allowed(decided: Decided, approvalId: string | undefined): Allow {
 }
 
 /**
- * The stages of one authenticated call, top to bottom: inspect → detect → decide → (hold →
+ * The stages of one authenticated call, top to bottom: inspect → detect → ownership → decide → (hold →
  * decide again) → mask → write-ahead audit → forward → relay. Each stage is a function of earlier
  * outputs; the exchange stores each output once and the audit is built from them. A refusal at
  * any stage throws a SluiceError; the route's error handler answers and audits.
@@ -58,6 +76,28 @@ export async function runExchange(
   reply: FastifyReply,
   ex: Exchange,
   deps: ProxyDeps,
+): Promise<void> {
+  // A file upload is streamed to a private temporary file first (the request body is read here,
+  // after authentication), and that file is removed however the call ends.
+  const upload =
+    ex.operation.request === 'upload'
+      ? await ex.trace.stage('spool', () =>
+          spoolUpload(req.raw, req.headers as Record<string, string>, deps.files.maxUploadBytes, deps.files.spoolDir),
+        )
+      : undefined;
+  try {
+    await runStages(req, reply, ex, deps, upload);
+  } finally {
+    await upload?.remove();
+  }
+}
+
+async function runStages(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  ex: Exchange,
+  deps: ProxyDeps,
+  upload: SpooledUpload | undefined,
 ): Promise<void> {
   const { trace } = ex;
   const connection = ex.get('connection')!;
@@ -73,7 +113,21 @@ export async function runExchange(
   const engine = deps.policies.current();
   if (!engine) throw new SluiceError('SLUICE_ERR_POLICY_NOT_READY');
   ex.set('bundleRevision', engine.revision);
-  const detection = ex.set('detection', await trace.stage('detect', () => detectEntities(engine.entities, inspected)));
+  const uploadScan =
+    upload && (await trace.stage('scan_upload', () => scanUpload(upload, engine.entities, deps.files.maxScanBytes)));
+  const detection = ex.set(
+    'detection',
+    await trace.stage('detect', () =>
+      uploadScan ? uploadDetection(engine.entities, inspected, uploadScan) : detectEntities(engine.entities, inspected),
+    ),
+  );
+
+  const resource = ex.set(
+    'resource',
+    await trace.stage('ownership', () =>
+      lookUpResource(deps.ownership, ex.operation, connection.name, params, deps.unknownObjects),
+    ),
+  );
 
   // Hashed only when an approval is presented or required: most calls never need it.
   const held: HeldCall = {
@@ -83,7 +137,8 @@ export async function runExchange(
     operation: ex.operation.operation,
     decisionId: ex.decisionId,
     facts: detection.facts,
-    bodyHash: () => bodySha256(inspected.body?.raw),
+    // An approval binds to the file's bytes for an upload, to the JSON body's otherwise.
+    bodyHash: () => upload?.sha256 ?? bodySha256(inspected.body?.raw),
     onApproval: (approval) => ex.noteApproval(approval),
   };
   const presented = await presentedApproval(deps.approvals, req.headers, held);
@@ -94,6 +149,8 @@ export async function runExchange(
       connection: connection.name,
       facts: detection.facts,
       session: caller.session,
+      resource,
+      upload: uploadScan?.facts ?? null,
       approval: ex.approval,
       now: new Date(),
     }),
@@ -116,20 +173,30 @@ export async function runExchange(
     });
     final = ex.set('redecided', await trace.stage('policy_after_approval', () => decide(engine, again)));
   }
-  const allow = allowed(final, approval?.id);
+  const allow = allowed(final, approval?.id, resource);
+  if (upload && allow.limits.maxUploadBytes !== undefined && upload.sizeBytes > allow.limits.maxUploadBytes) {
+    const limit = allow.limits.maxUploadBytes;
+    throw new SluiceError('SLUICE_ERR_UPLOAD_TOO_LARGE', `the file exceeds your upload limit of ${limit} bytes`);
+  }
 
+  const numbering = deps.placeholderNumbering.for(caller.session?.id);
+  const masked =
+    upload && uploadScan
+      ? await trace.stage('mask', () =>
+          maskUpload(upload, uploadScan, {
+            directive: allow.mask,
+            kit: engine.entities,
+            hashKey: deps.maskHashKey,
+            numbering,
+          }),
+        )
+      : undefined;
   const plan = ex.set(
     'forwardPlan',
-    await trace.stage('mask', () =>
-      maskStage(
-        detection,
-        inspected.body,
-        allow.mask,
-        deps.maskHashKey,
-        deps.placeholderNumbering.for(caller.session?.id),
-      ),
-    ),
+    masked?.forwardPlan ??
+      (await trace.stage('mask', () => maskStage(detection, inspected.body, allow.mask, deps.maskHashKey, numbering))),
   );
+  const sent = upload && masked ? uploadBody(upload, masked.file) : undefined;
   if (caller.session) await deps.sessions.setIdleTimeout(caller.session.id, allow.session.idleTimeoutSeconds);
   // Before the approval is used: a call refused for budget keeps its approval for a later retry.
   const reservation = await trace.stage('budget', () =>
@@ -137,7 +204,7 @@ export async function runExchange(
   );
   try {
     await useApproval(deps.approvals, approval, held);
-    await forwardAndRelay(req, reply, ex, deps, plan, reservation);
+    await forwardAndRelay(req, reply, ex, deps, { plan, reservation, sent, upload, masked, resource });
   } catch (err) {
     // Nothing reached the upstream, or its use is unknown: release the reservation, then answer.
     if (ex.get('relayed') === undefined) await settle(deps, reservation, ZERO_USAGE);
@@ -156,17 +223,28 @@ async function settle(deps: ProxyDeps, reservation: Reservation, used: TokenUsag
   await settleBudgets(deps.usage, deps.prices, reservation, used).catch(() => undefined);
 }
 
-/** Write-ahead audit, forward, relay, then settle the budgets to the usage the answer reported. */
+/** What the stages before forwarding decided goes upstream, and what the answer settles. */
+interface Forwarding {
+  readonly plan: ForwardPlan;
+  readonly reservation: Reservation;
+  /** An upload's multipart body and headers, rebuilt from the (masked) spooled file. */
+  readonly sent: ReturnType<typeof uploadBody> | undefined;
+  readonly upload: SpooledUpload | undefined;
+  readonly masked: Awaited<ReturnType<typeof maskUpload>> | undefined;
+  readonly resource: ResourceFacts | null;
+}
+
+/** Write-ahead audit, forward, relay, then settle ownership and the budgets to what the answer reported. */
 async function forwardAndRelay(
   req: FastifyRequest,
   reply: FastifyReply,
   ex: Exchange,
   deps: ProxyDeps,
-  plan: ForwardPlan,
-  reservation: Reservation,
+  { plan, reservation, sent, upload, masked, resource }: Forwarding,
 ): Promise<void> {
   const { trace } = ex;
   const connection = ex.get('connection')!;
+  const caller = ex.get('caller')!;
   const inspected = ex.get('inspected')!;
   const params = req.params as Record<string, string>;
 
@@ -194,7 +272,8 @@ async function forwardAndRelay(
       method: ex.operation.method,
       path: ex.operation.upstreamPath({ params, query: req.query as Record<string, unknown> }),
       callerHeaders: req.headers,
-      body: plan.bytes,
+      body: sent?.body ?? plan.bytes,
+      ...(sent ? { headers: sent.headers } : {}),
       signal: callerGone,
     }),
   );
@@ -204,6 +283,13 @@ async function forwardAndRelay(
     mask: plan.mask,
     mark: (stage) => trace.mark(stage),
     responseBytes: deps.responseBytes,
+    rewrite: answerHook(
+      ex,
+      deps,
+      connection.name,
+      caller.identity,
+      masked && upload && uploadDetails(upload, masked.file),
+    ),
   };
   const streamed =
     ex.operation.relay === 'message' &&
@@ -211,11 +297,54 @@ async function forwardAndRelay(
     upstream.statusCode < 400 &&
     isEventStream(upstream.headers);
   if (streamed) reply.hijack();
+  // Before the answer goes out: a caller told "deleted" can rely on the record being gone too.
+  await settleOwnership(deps.ownership, ex.operation, connection.name, resource, upstream.statusCode);
   const relayed = ex.set(
     'relayed',
-    streamed ? await relayStream(upstream, reply.raw, relay) : await relayJson(upstream, reply, relay),
+    streamed
+      ? await relayStream(upstream, reply.raw, relay)
+      : ex.operation.relay === 'binary'
+        ? await relayBinary(upstream, reply, relay, deps.files.maxScanBytes)
+        : await relayJson(upstream, reply, relay),
   );
   // What the answer says was used; an error answer used nothing; an answer without usage, the estimate.
   const reported = tokenUsage(relayed.response.usage) ?? (upstream.statusCode >= 400 ? ZERO_USAGE : undefined);
   await settle(deps, reservation, reported);
+}
+
+/**
+ * What happens to a successful JSON answer before it goes out, for operations on owned objects: a
+ * listing keeps the caller's own objects; a creation records the caller as the new object's owner
+ * (so a caller that got the id can use it). Undefined for every other call.
+ */
+function answerHook(
+  ex: Exchange,
+  deps: ProxyDeps,
+  connection: string,
+  identity: Identity,
+  details: Readonly<Record<string, unknown>> | undefined,
+): ((body: unknown) => Promise<unknown>) | undefined {
+  const type = ownedTypeOf(ex.operation);
+  switch (type === undefined ? undefined : ex.operation.resource?.action) {
+    case 'list':
+      return (body) => filterListing(deps.ownership, type!, connection, identity.sub, body);
+    case 'create':
+      return async (body) => {
+        await recordCreated(deps.ownership, type!, connection, identity, body, details ?? {});
+        return body;
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** What an uploaded file's ownership record keeps: the facts of the bytes that went upstream, never content. */
+function uploadDetails(upload: SpooledUpload, file: ForwardedFile): Record<string, unknown> {
+  return {
+    filename: upload.filename,
+    media_type: upload.mediaType,
+    size_bytes: file.sizeBytes,
+    sha256: file.sha256,
+    ...(file.sha256 === upload.sha256 ? {} : { sha256_received: upload.sha256 }),
+  };
 }

@@ -29,10 +29,19 @@ export type Decision =
   | (DecisionCommon & {
       readonly kind: 'allow';
       readonly mask: MaskDirective;
-      readonly limits: { readonly maxTokens: number | undefined; readonly budgets: readonly Budget[] };
+      /** `maxUploadBytes`: the largest file this caller may upload (the gateway answers 413 above it). */
+      readonly limits: {
+        readonly maxTokens: number | undefined;
+        readonly maxUploadBytes: number | undefined;
+        readonly budgets: readonly Budget[];
+      };
       readonly session: { readonly idleTimeoutSeconds: number | undefined };
     })
-  | (DecisionCommon & { readonly kind: 'deny' })
+  | (DecisionCommon & {
+      readonly kind: 'deny';
+      /** Answer 404 as if the object did not exist (a refusal on ownership must not reveal that it exists). */
+      readonly notFound: boolean;
+    })
   | (DecisionCommon & { readonly kind: 'approval_required'; readonly approval: ApprovalRequirement });
 
 /**
@@ -62,6 +71,7 @@ const budgetSchema = z
 const rawDecisionSchema = z.object({
   allow: z.boolean(),
   reasons: z.array(z.string()).default([]),
+  not_found: z.boolean().default(false),
   approval: z
     .object({
       required: z.boolean(),
@@ -82,6 +92,7 @@ const rawDecisionSchema = z.object({
     .object({
       max_tokens: z.number().int().positive().optional(),
       budgets: z.array(budgetSchema).max(16).default([]),
+      max_upload_bytes: z.number().int().nonnegative().optional(),
     })
     .passthrough()
     .optional(),
@@ -106,7 +117,7 @@ export function parseDecision(raw: unknown): Decision {
   }
   const r = parsed.data;
   const common = { reasons: r.reasons, labels: r.labels };
-  if (!r.allow) return { kind: 'deny', ...common };
+  if (!r.allow) return { kind: 'deny', ...common, notFound: r.not_found };
   if (r.approval?.required) {
     return {
       kind: 'approval_required',
@@ -124,6 +135,7 @@ export function parseDecision(raw: unknown): Decision {
     mask: r.mask ?? NO_MASK,
     limits: {
       maxTokens: r.limits?.max_tokens,
+      maxUploadBytes: r.limits?.max_upload_bytes,
       budgets: (r.limits?.budgets ?? []).map((b) => ({
         key: b.key,
         window: b.window,

@@ -15,6 +15,8 @@ export interface RelayContext {
   readonly mark: (stage: string) => void;
   /** Largest upstream answer relayed (config `limits.responseBytes`). */
   readonly responseBytes: number;
+  /** Rewrites a successful JSON answer before it is masked and sent (a listing filtered to the caller's objects). */
+  readonly rewrite?: (body: unknown) => Promise<unknown>;
 }
 
 function parseJson(buffer: Buffer): unknown {
@@ -43,24 +45,25 @@ export async function relayJson(
 ): Promise<Relayed> {
   const buffer = await readCappedBody(upstream, ctx.responseBytes, ctx.connection);
   ctx.mark('upstream_body');
-  const body = parseJson(buffer);
+  const parsed = parseJson(buffer);
   const status = upstream.statusCode;
-  if (body === undefined || (status >= 400 && !isAnthropicError(body))) {
+  if (parsed === undefined || (status >= 400 && !isAnthropicError(parsed))) {
     throw new SluiceError(
       'SLUICE_ERR_UPSTREAM_BAD_RESPONSE',
       `upstream "${ctx.connection}" answered ${status} with a body that is not a Claude API response`,
     );
   }
+  const body = ctx.rewrite && status < 400 ? await ctx.rewrite(parsed) : parsed;
   // The audit keeps the masked body; the caller gets it too,
   // with the prompt's placeholders restored if the policy asks.
   const masking = ctx.mask.touchesResponse && !isAnthropicError(body) ? maskResponseBody(body, ctx.mask) : undefined;
   // Unchanged by masking (the usual case): the upstream's own bytes go out, no re-serialisation.
-  const changed = masking !== undefined && masking.client !== body;
+  const changed = body !== parsed || (masking !== undefined && masking.client !== body);
   reply
     .code(status)
     .headers(callerResponseHeaders(upstream.headers))
     .header('content-type', 'application/json')
-    .send(changed ? JSON.stringify(masking.client) : buffer);
+    .send(changed ? JSON.stringify(masking?.client ?? body) : buffer);
   return {
     response: {
       status,

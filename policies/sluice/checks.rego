@@ -6,7 +6,10 @@ package sluice
 # known group may do them, without the model and token ceilings of messages.create.
 read_only_operations := {"models.list", "models.get", "messages.count_tokens"}
 
-known_operations := read_only_operations | {"messages.create"}
+# The Files API: a group uses an operation only when its `operations` list grants it ("files.*").
+file_operations := {"files.upload", "files.list", "files.get", "files.download", "files.delete"}
+
+known_operations := (read_only_operations | {"messages.create"}) | file_operations
 
 violations contains {"check": "groups", "reason": "no group of yours grants access"} if {
 	count(caller_groups) == 0
@@ -15,6 +18,13 @@ violations contains {"check": "groups", "reason": "no group of yours grants acce
 violations contains {"check": "operation", "reason": $"operation \"{op}\" is not handled by this policy"} if {
 	op := request_operation
 	not op in known_operations
+}
+
+violations contains {"check": "operation", "reason": $"operation \"{op}\" is not allowed for your groups ({caller_groups_text})"} if {
+	count(caller_groups) > 0
+	op := request_operation
+	op in file_operations
+	not granted("operations", op)
 }
 
 violations contains {"check": "connection", "reason": $"connection \"{conn}\" is not allowed for your groups ({caller_groups_text})"} if {

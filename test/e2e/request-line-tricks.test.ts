@@ -69,7 +69,7 @@ describe('routes and request lines', () => {
     '/v1/complete',
     '/v1/messages/batches',
     '/%2e%2e/v1/messages',
-    '/v1/files',
+    '/v1/files/../complete',
     '//evil.example/v1/messages',
     '/c/..%2fanthropic/v1/messages',
   ]) {

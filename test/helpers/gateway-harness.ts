@@ -50,6 +50,11 @@ export interface HarnessOptions {
   readonly state?: Record<string, unknown>;
   /** Config section `inspect` (gateway/inspect/request-schema.ts), e.g. `{ unknownBlocks: 'scan' }`. */
   readonly inspect?: Record<string, unknown>;
+  /** Config sections `files` (upload limits) and `ownership`. */
+  readonly files?: Record<string, unknown>;
+  readonly ownership?: Record<string, unknown>;
+  /** Another upstream for the `anthropic` connection (the mock still runs, for `secondary`). */
+  readonly upstreamUrl?: string;
 }
 
 export interface Harness {
@@ -61,6 +66,8 @@ export interface Harness {
   readonly upstreamKey: string;
   /** The JSONL audit file the gateway writes. */
   readonly auditFile: string;
+  /** The gateway's stateDir (its database, uploads being spooled). */
+  readonly stateDir: string;
   /** A token for `sub` with `groups`, from the test IdP. */
   token(groups: readonly string[], sub?: string): Promise<string>;
   /** The official SDK pointed at Sluice with a fresh token (no retries, so each call is one request). */
@@ -101,7 +108,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       connections: [
         {
           name: 'anthropic',
-          baseUrl: upstream.url,
+          baseUrl: options.upstreamUrl ?? upstream.url,
           apiKeyEnv: UPSTREAM_KEY_ENV,
           headersTimeoutMs: options.headersTimeoutMs ?? 5000,
           bodyTimeoutMs: options.bodyTimeoutMs ?? 5000,
@@ -124,6 +131,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.console ? { console: options.console } : {}),
       ...(options.state ? { state: options.state } : {}),
       ...(options.inspect ? { inspect: options.inspect } : {}),
+      ...(options.files ? { files: options.files } : {}),
+      ...(options.ownership ? { ownership: options.ownership } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
     },
     env,
@@ -145,6 +154,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     upstreamKey,
     auditFile,
+    stateDir: dir,
     token,
     async client(groups, sub) {
       return new Anthropic({ baseURL: gateway.url, authToken: await token(groups, sub), apiKey: null, maxRetries: 0 });
