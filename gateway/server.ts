@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { apiPlugin } from './access/api-plugin.ts';
 import type { ApprovalGate } from './approvals/approval-stage.ts';
+import type { OwnershipStore } from './access/ownership.ts';
+import type { BatchRequestStore } from './batches/batch-store.ts';
 import type { AuditLog } from './audit/audit-log.ts';
 import { ConfigError, isLoopback, type SluiceConfig } from './config.ts';
 import { consolePlugin } from './console/console-plugin.ts';
@@ -31,6 +33,9 @@ export interface AppDeps {
   /** Approval holds and JIT sessions (gateway/approvals, gateway/access). */
   readonly approvals: ApprovalGate;
   readonly sessions: SessionService;
+  /** Message Batches created through Sluice: each request's decision and masking, and the batch's owner. */
+  readonly batchRequests: BatchRequestStore;
+  readonly ownership: OwnershipStore;
   /** Console sign-ins in the shared state store. */
   readonly consoleSignIns: ConsoleSignInStore;
   /** Present on the embedded default: serves the dev issuer's discovery and JWKS at /dev-issuer. */
@@ -167,6 +172,8 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     auditMaxContentBytes: config.audit.maxContentBytes,
     approvals: deps.approvals,
     sessions: deps.sessions,
+    batchRequests: deps.batchRequests,
+    ownership: deps.ownership,
     maskHashKey: hashKey.key,
     placeholderNumbering: new SessionNumberings(hashKey.key),
   };

@@ -62,6 +62,8 @@ export async function startGateway(
     approvals: access.approvals,
     sessions: access.sessions,
     consoleSignIns: state.consoleSignIns,
+    batchRequests: state.batchRequests,
+    ownership: state.ownership,
   });
   access.useLogger(app.log);
   app.addHook('onRequest', auditGate(audit)); // root hook: fail closed when the audit spool is full

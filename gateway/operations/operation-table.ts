@@ -5,26 +5,39 @@
  */
 
 /** The operations the gateway knows; the policy sees the name as `input.request.operation`. */
-export type Operation = 'messages.create' | 'messages.count_tokens' | 'models.list' | 'models.get';
+export type Operation =
+  | 'messages.create'
+  | 'messages.count_tokens'
+  | 'models.list'
+  | 'models.get'
+  | 'batches.create'
+  | 'batches.list'
+  | 'batches.get'
+  | 'batches.results'
+  | 'batches.cancel'
+  | 'batches.delete';
 
 /**
  * How the request is inspected: `message` parses and walks a Messages-shaped JSON body (the
- * Messages and count_tokens schemas); `none` has no body, only the route's parameters.
+ * Messages and count_tokens schemas); `batch` a Message Batch, each inner request as `message`;
+ * `none` has no body, only the route's parameters.
  */
-export type RequestShape = 'message' | 'none';
+export type RequestShape = 'message' | 'batch' | 'none';
 
 /**
  * How the answer reaches the caller: `message` is JSON, or Server-Sent Events when the request
- * asked for a stream (and the upstream answered with one); `json` is always JSON.
+ * asked for a stream (and the upstream answered with one); `json` is always JSON; `batch` is JSON
+ * holding Message Batch objects, whose `results_url` points back at Sluice; `batch_results` is a
+ * batch's JSONL results, masked line by line.
  */
-export type RelayMode = 'message' | 'json';
+export type RelayMode = 'message' | 'json' | 'batch' | 'batch_results';
 
 /**
  * The resource an operation acts on, for ownership and audit: which kind, what it does, which route parameter names it.
  */
 export interface ResourceAction {
-  readonly type: 'model';
-  readonly action: 'list' | 'read';
+  readonly type: 'model' | 'batch';
+  readonly action: 'list' | 'read' | 'create' | 'update' | 'delete';
   /** The route parameter holding the resource id; absent for a listing. */
   readonly idParam?: string;
 }
@@ -38,7 +51,7 @@ export interface RouteValues {
 /** One operation: everything the gateway knows about it. */
 export interface OperationSpec {
   readonly operation: Operation;
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   /** Fastify route (with `:param`s), served at `/` and under `/c/{connection}`. */
   readonly route: string;
   readonly request: RequestShape;
@@ -60,6 +73,11 @@ function keptQuery(query: Readonly<Record<string, unknown>>, keys: readonly stri
   }
   const qs = kept.toString();
   return qs ? `?${qs}` : '';
+}
+
+/** `/v1/messages/batches/{batch_id}`, the id encoded as one path segment. */
+function batchPath(params: Readonly<Record<string, string>>): string {
+  return `/v1/messages/batches/${encodeURIComponent(params.batch_id ?? '')}`;
 }
 
 export const OPERATIONS: readonly OperationSpec[] = [
@@ -102,6 +120,66 @@ export const OPERATIONS: readonly OperationSpec[] = [
     relay: 'json',
     resource: { type: 'model', action: 'read', idParam: 'model_id' },
     summary: 'one model',
+  },
+  {
+    operation: 'batches.create',
+    method: 'POST',
+    route: '/v1/messages/batches',
+    request: 'batch',
+    upstreamPath: () => '/v1/messages/batches',
+    relay: 'batch',
+    resource: { type: 'batch', action: 'create' },
+    summary: 'create a Message Batch: each request decided and masked as `messages.create`',
+  },
+  {
+    operation: 'batches.list',
+    method: 'GET',
+    route: '/v1/messages/batches',
+    request: 'none',
+    upstreamPath: ({ query }) => `/v1/messages/batches${keptQuery(query, ['limit', 'before_id', 'after_id'])}`,
+    relay: 'batch',
+    resource: { type: 'batch', action: 'list' },
+    summary: 'list Message Batches (`limit`, `before_id`, `after_id` kept; other query parameters dropped)',
+  },
+  {
+    operation: 'batches.get',
+    method: 'GET',
+    route: '/v1/messages/batches/:batch_id',
+    request: 'none',
+    upstreamPath: ({ params }) => batchPath(params),
+    relay: 'batch',
+    resource: { type: 'batch', action: 'read', idParam: 'batch_id' },
+    summary: 'one Message Batch (`results_url` points at Sluice)',
+  },
+  {
+    operation: 'batches.results',
+    method: 'GET',
+    route: '/v1/messages/batches/:batch_id/results',
+    request: 'none',
+    upstreamPath: ({ params }) => `${batchPath(params)}/results`,
+    relay: 'batch_results',
+    resource: { type: 'batch', action: 'read', idParam: 'batch_id' },
+    summary: "a Message Batch's results (JSONL, streamed), masked per request as its decision said",
+  },
+  {
+    operation: 'batches.cancel',
+    method: 'POST',
+    route: '/v1/messages/batches/:batch_id/cancel',
+    request: 'none',
+    upstreamPath: ({ params }) => `${batchPath(params)}/cancel`,
+    relay: 'batch',
+    resource: { type: 'batch', action: 'update', idParam: 'batch_id' },
+    summary: 'cancel a Message Batch',
+  },
+  {
+    operation: 'batches.delete',
+    method: 'DELETE',
+    route: '/v1/messages/batches/:batch_id',
+    request: 'none',
+    upstreamPath: ({ params }) => batchPath(params),
+    relay: 'json',
+    resource: { type: 'batch', action: 'delete', idParam: 'batch_id' },
+    summary: 'delete an ended Message Batch',
   },
 ];
 

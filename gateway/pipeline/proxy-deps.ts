@@ -6,10 +6,11 @@ import type { UnknownBlocks } from '../inspect/request-schema.ts';
 import type { SessionNumberings } from '../mask/placeholder-numbering.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
 import type { ConnectionRegistry } from '../upstream/connections.ts';
+import type { BatchDeps } from '../batches/batch-store.ts';
 import type { ExchangeSummary } from './exchange-record.ts';
 
 /** What the proxy route needs; all injected by buildApp so tests can pass real or stand-in parts. */
-export interface ProxyDeps {
+export interface ProxyDeps extends BatchDeps {
   readonly verifier: TokenVerifier;
   readonly policies: PolicyStore;
   readonly connections: ConnectionRegistry;

@@ -14,8 +14,10 @@ import { decide, type Decided } from '../policy/decide.ts';
 import { buildPolicyInput } from '../policy/input.ts';
 import { relayJson, type RelayContext } from '../relay/relay-json.ts';
 import { relayStream } from '../relay/relay-stream.ts';
+import { relayBatchResults } from '../batches/batch-results.ts';
 import { CallerGone, forward } from '../upstream/forward.ts';
 import type { Exchange } from './exchange.ts';
+import { batchAnswer, batchForwardPlan, resultsRequests } from './batch-stage.ts';
 import { recordDecision } from './exchange-record.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
 
@@ -118,16 +120,22 @@ export async function runExchange(
 
   const plan = ex.set(
     'forwardPlan',
-    await trace.stage('mask', () =>
-      maskStage(
-        detection,
-        inspected.body,
-        allow.mask,
-        deps.maskHashKey,
-        deps.placeholderNumbering.for(caller.session?.id),
-      ),
-    ),
+    inspected.batch
+      ? // A batch: each request decided and masked as a messages.create, the batch refused whole if one is not allowed.
+        await trace.stage('batch', () => batchForwardPlan(ex, deps, engine, inspected, detection))
+      : await trace.stage('mask', () =>
+          maskStage(
+            detection,
+            inspected.body,
+            allow.mask,
+            deps.maskHashKey,
+            deps.placeholderNumbering.for(caller.session?.id),
+          ),
+        ),
   );
+  // A batch's results are masked by the decisions its requests got: none recorded, nothing to relay.
+  const batchRequests =
+    ex.operation.relay === 'batch_results' ? await resultsRequests(ex, deps, params.batch_id ?? '') : undefined;
   if (caller.session) await deps.sessions.setIdleTimeout(caller.session.id, allow.session.idleTimeoutSeconds);
   await useApproval(deps.approvals, approval, held);
 
@@ -160,12 +168,29 @@ export async function runExchange(
     }),
   );
 
+  const onAnswer = batchAnswer(req, ex, deps);
   const relay: RelayContext = {
     connection: connection.name,
     mask: plan.mask,
     mark: (stage) => trace.mark(stage),
     responseBytes: deps.responseBytes,
+    ...(onAnswer ? { onAnswer } : {}),
   };
+  if (batchRequests && upstream.statusCode === 200) {
+    reply.hijack();
+    const results = {
+      connection: connection.name,
+      requests: batchRequests,
+      kit: detection.kit,
+      hashKey: deps.maskHashKey,
+      numbering: deps.placeholderNumbering.for(caller.session?.id),
+      ledger: plan.mask.ledger,
+      maxLineBytes: deps.responseBytes,
+      mark: relay.mark,
+    };
+    ex.set('relayed', await relayBatchResults(upstream, reply.raw, results));
+    return;
+  }
   const streamed =
     ex.operation.relay === 'message' &&
     inspected.facts.stream &&

@@ -15,6 +15,11 @@ export interface RelayContext {
   readonly mark: (stage: string) => void;
   /** Largest upstream answer relayed (config `limits.responseBytes`). */
   readonly responseBytes: number;
+  /**
+   * Runs on a successful answer before the caller gets it (Message Batch objects: records what a
+   * created batch needs, points `results_url` at Sluice); returns the body to send, `body` itself if unchanged.
+   */
+  readonly onAnswer?: (body: unknown) => Promise<unknown>;
 }
 
 function parseJson(buffer: Buffer): unknown {
@@ -54,18 +59,19 @@ export async function relayJson(
   // The audit keeps the masked body; the caller gets it too,
   // with the prompt's placeholders restored if the policy asks.
   const masking = ctx.mask.touchesResponse && !isAnthropicError(body) ? maskResponseBody(body, ctx.mask) : undefined;
+  const answered = ctx.onAnswer && status < 400 && !isAnthropicError(body) ? await ctx.onAnswer(body) : body;
   // Unchanged by masking (the usual case): the upstream's own bytes go out, no re-serialisation.
-  const changed = masking !== undefined && masking.client !== body;
+  const changed = (masking !== undefined && masking.client !== body) || answered !== body;
   reply
     .code(status)
     .headers(callerResponseHeaders(upstream.headers))
     .header('content-type', 'application/json')
-    .send(changed ? JSON.stringify(masking.client) : buffer);
+    .send(changed ? JSON.stringify(answered !== body ? answered : masking!.client) : buffer);
   return {
     response: {
       status,
       stream: false,
-      body: masking ? masking.masked : body,
+      body: masking ? masking.masked : answered,
       usage: (body as { usage?: unknown }).usage ?? null,
       ...(isAnthropicError(body) ? { error: body.error } : {}),
     },

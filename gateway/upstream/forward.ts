@@ -25,7 +25,7 @@ export class CallerGone extends EventEmitter {
 /** What the gateway asks of the upstream: the API path (e.g. /v1/messages) and the body to send. */
 export interface UpstreamCall {
   readonly connection: Connection;
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   /** API path plus query string, always one of the gateway's documented routes. */
   readonly path: string;
   readonly callerHeaders: IncomingHttpHeaders;

@@ -6,7 +6,20 @@ package sluice
 # known group may do them, without the model and token ceilings of messages.create.
 read_only_operations := {"models.list", "models.get", "messages.count_tokens"}
 
-known_operations := read_only_operations | {"messages.create"}
+# Message Batches: a group uses them only when its `batches` list grants the action (`create`,
+# `list`, `get`, `results`, `cancel`, `delete`; "*" for all). Each request of a new batch is
+# decided on its own as a messages.create, so the model, tool and token checks apply to each.
+batch_operations := {"batches.create", "batches.list", "batches.get", "batches.results", "batches.cancel", "batches.delete"}
+
+known_operations := (read_only_operations | batch_operations) | {"messages.create"}
+
+violations contains {"check": "batches", "reason": $"message batches ({action}) are not allowed for your groups ({caller_groups_text})"} if {
+	count(caller_groups) > 0
+	op := request_operation
+	op in batch_operations
+	action := trim_prefix(op, "batches.")
+	not granted("batches", action)
+}
 
 violations contains {"check": "groups", "reason": "no group of yours grants access"} if {
 	count(caller_groups) == 0

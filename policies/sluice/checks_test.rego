@@ -92,3 +92,21 @@ test_engineering_may_run_claude_code if {
 test_ci_may_not_run_claude_code_tools if {
 	reasons(["ci"], {"model": "claude-haiku-4-5", "max_tokens": 1024, "tools": [tool("Bash")]}) == {`tool "Bash" is not allowed for your groups (ci)`}
 }
+
+batch_call(op) := {"operation": op, "model": null, "max_tokens": null}
+
+test_batches_only_for_groups_granting_them if {
+	every op in sluice.batch_operations {
+		count(reasons(["engineering"], batch_call(op))) == 0
+		count(reasons(["admins"], batch_call(op))) == 0
+	}
+	reasons(["ci"], batch_call("batches.create")) == {"message batches (create) are not allowed for your groups (ci)"}
+	reasons(["ci"], batch_call("batches.results")) == {"message batches (results) are not allowed for your groups (ci)"}
+	reasons([], batch_call("batches.list")) == {"no group of yours grants access"}
+}
+
+test_batches_granted_per_action if {
+	readers := {"ci": {"models": ["claude-haiku-*"], "connections": ["*"], "max_tokens": 2048, "batches": ["get", "results"]}}
+	count(reasons(["ci"], batch_call("batches.results"))) == 0 with data.sluice.groups as readers
+	reasons(["ci"], batch_call("batches.create")) == {"message batches (create) are not allowed for your groups (ci)"} with data.sluice.groups as readers
+}

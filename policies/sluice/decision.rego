@@ -32,4 +32,7 @@ limits := {"max_tokens": max_tokens_ceiling} if input.request.operation == "mess
 
 limits := {} if input.request.operation in read_only_operations
 
+# A batch call has no ceiling of its own: each of its requests was decided as a messages.create.
+limits := {} if input.request.operation in batch_operations
+
 # approval_result (approvals.rego): the human approval the allow still needs, or {}.
