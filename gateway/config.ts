@@ -342,6 +342,15 @@ export const configSchema = z.object({
       unknownBlocks: z.enum(['refuse', 'scan']).default('refuse'),
     })
     .prefault({}),
+  ownership: z
+    .object({
+      /**
+       * An object id Sluice has no owner for (created before Sluice, or elsewhere): `deny` answers 404 before the
+       * policy; `allow` lets the policy decide with `resource.owner: null` (for migrations).
+       */
+      unknownObjects: z.enum(['deny', 'allow']).default('deny'),
+    })
+    .prefault({}),
   metrics: z
     .object({
       /** Env var holding a token /metrics then requires as `Authorization: Bearer`; unset: /metrics is open. */

@@ -66,6 +66,11 @@ export const ERRORS = {
     message: 'request body exceeds the configured limit',
   },
   SLUICE_ERR_NOT_FOUND: { status: 404, type: 'not_found_error', message: 'no such route on this gateway' },
+  SLUICE_ERR_OBJECT_NOT_FOUND: {
+    status: 404,
+    type: 'not_found_error',
+    message: 'no such object, or not one of yours',
+  },
   SLUICE_ERR_METHOD: { status: 405, type: 'invalid_request_error', message: 'method not allowed on this route' },
   SLUICE_ERR_UNKNOWN_CONNECTION: { status: 404, type: 'not_found_error', message: 'unknown connection' },
   SLUICE_ERR_POLICY_DENIED: { status: 403, type: 'permission_error', message: 'request denied by policy' },

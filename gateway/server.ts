@@ -33,11 +33,12 @@ export interface AppDeps {
   /** Approval holds and JIT sessions (gateway/approvals, gateway/access). */
   readonly approvals: ApprovalGate;
   readonly sessions: SessionService;
-  /** Message Batches created through Sluice: each request's decision and masking, and the batch's owner. */
+  /** Message Batches created through Sluice: each request's decision and response masking. */
   readonly batchRequests: BatchRequestStore;
-  readonly ownership: OwnershipStore;
   /** Console sign-ins in the shared state store. */
   readonly consoleSignIns: ConsoleSignInStore;
+  /** Who created which file (or other upstream object) through Sluice, in the shared state store. */
+  readonly ownership: OwnershipStore;
   /** Present on the embedded default: serves the dev issuer's discovery and JWKS at /dev-issuer. */
   readonly devIssuer?: DevIssuer;
 }
@@ -174,6 +175,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     sessions: deps.sessions,
     batchRequests: deps.batchRequests,
     ownership: deps.ownership,
+    unknownObjects: config.ownership.unknownObjects,
     maskHashKey: hashKey.key,
     placeholderNumbering: new SessionNumberings(hashKey.key),
   };

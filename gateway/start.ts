@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { OwnershipStore } from './access/ownership.ts';
 import { createAccessControl } from './access/create-access.ts';
 import { pino } from 'pino';
 import type { AuditLog } from './audit/audit-log.ts';
@@ -19,6 +20,8 @@ export interface RunningGateway {
   readonly url: string;
   readonly audit: AuditLog;
   readonly devIssuer: DevIssuer | undefined;
+  /** Who created which object through this gateway (tests seed and read it; the proxy keeps it). */
+  readonly ownership: OwnershipStore;
   close(): Promise<void>;
 }
 
@@ -94,6 +97,7 @@ export async function startGateway(
     url: `http://${host}:${boundPort}`,
     audit,
     devIssuer,
+    ownership: state.ownership,
     async close() {
       await policy.close();
       access.releaseHolds();

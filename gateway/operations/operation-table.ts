@@ -10,6 +10,9 @@ export type Operation =
   | 'messages.count_tokens'
   | 'models.list'
   | 'models.get'
+  | 'files.list'
+  | 'files.get'
+  | 'files.delete'
   | 'batches.create'
   | 'batches.list'
   | 'batches.get'
@@ -36,8 +39,9 @@ export type RelayMode = 'message' | 'json' | 'batch' | 'batch_results';
  * The resource an operation acts on, for ownership and audit: which kind, what it does, which route parameter names it.
  */
 export interface ResourceAction {
-  readonly type: 'model' | 'batch';
-  readonly action: 'list' | 'read' | 'create' | 'update' | 'delete';
+  /** A type Sluice records owners for (gateway/access/ownership.ts) goes through the ownership stage. */
+  readonly type: 'model' | 'file' | 'batch';
+  readonly action: 'create' | 'list' | 'read' | 'download' | 'update' | 'delete';
   /** The route parameter holding the resource id; absent for a listing. */
   readonly idParam?: string;
 }
@@ -120,6 +124,37 @@ export const OPERATIONS: readonly OperationSpec[] = [
     relay: 'json',
     resource: { type: 'model', action: 'read', idParam: 'model_id' },
     summary: 'one model',
+  },
+  {
+    operation: 'files.list',
+    method: 'GET',
+    route: '/v1/files',
+    request: 'none',
+    // `page` is the cursor the SDK pages with: dropping it would answer the first page forever.
+    upstreamPath: ({ query }) => `/v1/files${keptQuery(query, ['limit', 'before_id', 'after_id', 'page'])}`,
+    relay: 'json',
+    resource: { type: 'file', action: 'list' },
+    summary: 'list files, only those the caller may see (`limit`, `before_id`, `after_id`, `page` kept)',
+  },
+  {
+    operation: 'files.get',
+    method: 'GET',
+    route: '/v1/files/:file_id',
+    request: 'none',
+    upstreamPath: ({ params }) => `/v1/files/${encodeURIComponent(params.file_id ?? '')}`,
+    relay: 'json',
+    resource: { type: 'file', action: 'read', idParam: 'file_id' },
+    summary: "a file's metadata",
+  },
+  {
+    operation: 'files.delete',
+    method: 'DELETE',
+    route: '/v1/files/:file_id',
+    request: 'none',
+    upstreamPath: ({ params }) => `/v1/files/${encodeURIComponent(params.file_id ?? '')}`,
+    relay: 'json',
+    resource: { type: 'file', action: 'delete', idParam: 'file_id' },
+    summary: 'delete a file',
   },
   {
     operation: 'batches.create',

@@ -107,16 +107,17 @@ async function recordBatch(body: unknown, ex: Exchange, connection: string, deps
     decisionId: inner.decisionId,
     responseMask: { response: inner.directive.response, style: inner.directive.style },
   }));
-  const owner = ex.get('caller')!.identity.sub;
+  const { identity } = ex.get('caller')!;
   await stored(async () => {
     await deps.batchRequests.record(connection, id, requests);
     await deps.ownership.record({
       type: 'batch',
       id,
       connection,
-      owner,
+      owner: identity.sub,
       createdAt: new Date().toISOString(),
-      details: { requests: requests.length },
+      // The groups at creation: the ownership policy's shared_groups compares them with the caller's.
+      details: { requests: requests.length, owner_groups: identity.groups },
     });
   });
 }

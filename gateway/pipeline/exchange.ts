@@ -8,7 +8,7 @@ import type { Inspected } from '../inspect/inspect-request.ts';
 import type { ForwardPlan } from '../mask/mask-stage.ts';
 import type { OperationSpec } from '../operations/operation-table.ts';
 import type { Decided } from '../policy/decide.ts';
-import type { PolicyInput, SessionFacts } from '../policy/input.ts';
+import type { PolicyInput, ResourceFacts, SessionFacts } from '../policy/input.ts';
 import type { Relayed } from '../relay/relayed.ts';
 import type { Connection } from '../upstream/connections.ts';
 import { Trace } from './trace.ts';
@@ -30,6 +30,8 @@ export interface StageOutputs {
   /** The revision of the policy bundle that decides this call (taken once: a hot swap mid-call does not change it). */
   readonly bundleRevision: string;
   readonly detection: Detection;
+  /** The owned object the call names by id, as the ownership stage found it; null when it names none. */
+  readonly resource: ResourceFacts | null;
   /** The input the first decision evaluates (kept apart so a policy that fails still has its input audited). */
   readonly policyInput: PolicyInput;
   readonly decided: Decided;

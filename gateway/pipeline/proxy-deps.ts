@@ -1,3 +1,4 @@
+import type { OwnershipStore } from '../access/ownership.ts';
 import type { ApprovalGate } from '../approvals/approval-stage.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SessionService } from '../access/session-service.ts';
@@ -8,6 +9,7 @@ import type { PolicyStore } from '../policy/policy-store.ts';
 import type { ConnectionRegistry } from '../upstream/connections.ts';
 import type { BatchDeps } from '../batches/batch-store.ts';
 import type { ExchangeSummary } from './exchange-record.ts';
+import type { UnknownObjects } from './ownership-stage.ts';
 
 /** What the proxy route needs; all injected by buildApp so tests can pass real or stand-in parts. */
 export interface ProxyDeps extends BatchDeps {
@@ -26,6 +28,10 @@ export interface ProxyDeps extends BatchDeps {
   readonly placeholderNumbering: SessionNumberings;
   readonly approvals: ApprovalGate;
   readonly sessions: SessionService;
+  /** Owners of the objects created through Sluice (files…): the ownership stage reads, creates and deletes record. */
+  readonly ownership: OwnershipStore;
+  /** Config `ownership.unknownObjects`: an id with no recorded owner is refused (404) or left to the policy. */
+  readonly unknownObjects: UnknownObjects;
   /** Counts finished calls for /metrics (gateway/ops' RequestMetrics). */
   readonly metrics?: { observe(call: ExchangeSummary): void };
   /** Config `inspect.unknownBlocks`: refuse (default) or scan a content block type Sluice does not know. */

@@ -11,7 +11,7 @@ import { detectEntities } from '../inspect/detect-entities.ts';
 import { inspectRequest } from '../inspect/inspect-request.ts';
 import { maskStage } from '../mask/mask-stage.ts';
 import { decide, type Decided } from '../policy/decide.ts';
-import { buildPolicyInput } from '../policy/input.ts';
+import { buildPolicyInput, type ResourceFacts } from '../policy/input.ts';
 import { relayJson, type RelayContext } from '../relay/relay-json.ts';
 import { relayStream } from '../relay/relay-stream.ts';
 import { relayBatchResults } from '../batches/batch-results.ts';
@@ -19,6 +19,7 @@ import { CallerGone, forward } from '../upstream/forward.ts';
 import type { Exchange } from './exchange.ts';
 import { batchAnswer, batchForwardPlan, resultsRequests } from './batch-stage.ts';
 import { recordDecision } from './exchange-record.ts';
+import { filterListing, lookUpResource, objectNotFound, ownedTypeOf, settleOwnership } from './ownership-stage.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
 
 function isEventStream(headers: Record<string, string | string[] | undefined>): boolean {
@@ -27,13 +28,19 @@ function isEventStream(headers: Record<string, string | string[] | undefined>): 
 
 type Allow = Extract<Decided['decision'], { kind: 'allow' }>;
 
-/** The allow that lets the call go on; the policy's refusal, as the caller sees it, otherwise. */
-function allowed(decided: Decided, approvalId: string | undefined): Allow {
+/**
+ * The allow that lets the call go on; the policy's refusal, as the caller sees it, otherwise. A deny
+ * with `not_found` (a refusal on ownership) is the 404 a missing object gets, its reasons kept for the audit only.
+ */
+function allowed(decided: Decided, approvalId: string | undefined, resource: ResourceFacts | null): Allow {
   const { decision } = decided;
   switch (decision.kind) {
     case 'allow':
       return decision;
     case 'deny': {
+      if (decision.notFound) {
+        throw resource ? objectNotFound(resource.type, resource.id) : new SluiceError('SLUICE_ERR_OBJECT_NOT_FOUND');
+      }
       const why = decision.reasons.length > 0 ? `denied by policy: ${decision.reasons.join('; ')}` : undefined;
       throw new SluiceError('SLUICE_ERR_POLICY_DENIED', why);
     }
@@ -47,7 +54,7 @@ function allowed(decided: Decided, approvalId: string | undefined): Allow {
 }
 
 /**
- * The stages of one authenticated call, top to bottom: inspect → detect → decide → (hold →
+ * The stages of one authenticated call, top to bottom: inspect → detect → ownership → decide → (hold →
  * decide again) → mask → write-ahead audit → forward → relay. Each stage is a function of earlier
  * outputs; the exchange stores each output once and the audit is built from them. A refusal at
  * any stage throws a SluiceError; the route's error handler answers and audits.
@@ -75,6 +82,13 @@ export async function runExchange(
   ex.set('bundleRevision', engine.revision);
   const detection = ex.set('detection', await trace.stage('detect', () => detectEntities(engine.entities, inspected)));
 
+  const resource = ex.set(
+    'resource',
+    await trace.stage('ownership', () =>
+      lookUpResource(deps.ownership, ex.operation, connection.name, params, deps.unknownObjects),
+    ),
+  );
+
   // Hashed only when an approval is presented or required: most calls never need it.
   const held: HeldCall = {
     subject: caller.identity.sub,
@@ -94,6 +108,7 @@ export async function runExchange(
       connection: connection.name,
       facts: detection.facts,
       session: caller.session,
+      resource,
       approval: ex.approval,
       now: new Date(),
     }),
@@ -116,7 +131,7 @@ export async function runExchange(
     });
     final = ex.set('redecided', await trace.stage('policy_after_approval', () => decide(engine, again)));
   }
-  const allow = allowed(final, approval?.id);
+  const allow = allowed(final, approval?.id, resource);
 
   const plan = ex.set(
     'forwardPlan',
@@ -168,13 +183,12 @@ export async function runExchange(
     }),
   );
 
-  const onAnswer = batchAnswer(req, ex, deps);
   const relay: RelayContext = {
     connection: connection.name,
     mask: plan.mask,
     mark: (stage) => trace.mark(stage),
     responseBytes: deps.responseBytes,
-    ...(onAnswer ? { onAnswer } : {}),
+    rewrite: answerRewrite(listingFilter(ex, deps, connection.name, caller.identity.sub), batchAnswer(req, ex, deps)),
   };
   if (batchRequests && upstream.statusCode === 200) {
     reply.hijack();
@@ -197,5 +211,32 @@ export async function runExchange(
     upstream.statusCode < 400 &&
     isEventStream(upstream.headers);
   if (streamed) reply.hijack();
+  // Before the answer goes out: a caller told "deleted" can rely on the record being gone too.
+  await settleOwnership(deps.ownership, ex.operation, connection.name, resource, upstream.statusCode);
   ex.set('relayed', streamed ? await relayStream(upstream, reply.raw, relay) : await relayJson(upstream, reply, relay));
+}
+
+/** For a listing of owned objects: the filter that keeps the caller's own; undefined for every other call. */
+function listingFilter(
+  ex: Exchange,
+  deps: ProxyDeps,
+  connection: string,
+  subject: string,
+): ((body: unknown) => Promise<unknown>) | undefined {
+  const type = ownedTypeOf(ex.operation);
+  if (type === undefined || ex.operation.resource?.action !== 'list') return undefined;
+  return (body) => filterListing(deps.ownership, type, connection, subject, body);
+}
+
+/** The listing filter, then the batch step (records a new batch, points results_url at Sluice): whichever apply. */
+function answerRewrite(
+  ...steps: ReadonlyArray<((body: unknown) => Promise<unknown>) | undefined>
+): ((body: unknown) => Promise<unknown>) | undefined {
+  const present = steps.filter((s): s is (body: unknown) => Promise<unknown> => s !== undefined);
+  if (present.length === 0) return undefined;
+  return async (body) => {
+    let out = body;
+    for (const step of present) out = await step(out);
+    return out;
+  };
 }

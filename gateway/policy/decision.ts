@@ -32,12 +32,17 @@ export type Decision =
       readonly limits: { readonly maxTokens: number | undefined };
       readonly session: { readonly idleTimeoutSeconds: number | undefined };
     })
-  | (DecisionCommon & { readonly kind: 'deny' })
+  | (DecisionCommon & {
+      readonly kind: 'deny';
+      /** Answer 404 as if the object did not exist (a refusal on ownership must not reveal that it exists). */
+      readonly notFound: boolean;
+    })
   | (DecisionCommon & { readonly kind: 'approval_required'; readonly approval: ApprovalRequirement });
 
 const rawDecisionSchema = z.object({
   allow: z.boolean(),
   reasons: z.array(z.string()).default([]),
+  not_found: z.boolean().default(false),
   approval: z
     .object({
       required: z.boolean(),
@@ -76,7 +81,7 @@ export function parseDecision(raw: unknown): Decision {
   }
   const r = parsed.data;
   const common = { reasons: r.reasons, labels: r.labels };
-  if (!r.allow) return { kind: 'deny', ...common };
+  if (!r.allow) return { kind: 'deny', ...common, notFound: r.not_found };
   if (r.approval?.required) {
     return {
       kind: 'approval_required',

@@ -11,6 +11,21 @@ export interface SessionFacts {
   readonly grants: readonly string[];
 }
 
+/**
+ * The object an operation names by id (a file…), as the ownership stage found it. `owner` is null when
+ * Sluice has no record of it (created before Sluice or elsewhere); the size and media type come from that record.
+ */
+export interface ResourceFacts {
+  readonly type: string;
+  readonly id: string;
+  readonly owner: string | null;
+  /** The owner's groups when the object was created (for a policy sharing objects within a group). */
+  readonly owner_groups: readonly string[];
+  readonly created_at: string | null;
+  readonly size_bytes: number | null;
+  readonly media_type: string | null;
+}
+
 /** The `input` document of `sluice/decision`, exactly as DESIGN.md's policy contract names it. */
 export interface PolicyInput {
   readonly identity: {
@@ -48,6 +63,8 @@ export interface PolicyInput {
     /** The bundle's text rules found in `text`: set by the engine (PolicyEngine.evaluateWithResult). */
     text_matches?: TextMatches;
   };
+  /** The object the call names by id, for operations on owned objects (files…); null for every other call. */
+  readonly resource?: ResourceFacts | null;
   readonly session: SessionFacts | null;
   readonly approval: { id: string; state: string; approver: string | null } | null;
   readonly now: string;
@@ -59,6 +76,8 @@ export function buildPolicyInput(args: {
   connection: string;
   facts: RequestFacts;
   session: SessionFacts | null;
+  /** The object the call names, from the ownership stage; null or absent when the call names none. */
+  resource?: ResourceFacts | null;
   /** The approval the call presents or waited for (gateway/approvals). */
   approval?: PolicyInput['approval'];
   now: Date;
@@ -94,6 +113,7 @@ export function buildPolicyInput(args: {
       text: facts.text,
       findings: facts.findings,
     },
+    resource: args.resource ?? null,
     session: args.session,
     approval: args.approval ?? null,
     now: args.now.toISOString(),

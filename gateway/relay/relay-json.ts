@@ -15,11 +15,8 @@ export interface RelayContext {
   readonly mark: (stage: string) => void;
   /** Largest upstream answer relayed (config `limits.responseBytes`). */
   readonly responseBytes: number;
-  /**
-   * Runs on a successful answer before the caller gets it (Message Batch objects: records what a
-   * created batch needs, points `results_url` at Sluice); returns the body to send, `body` itself if unchanged.
-   */
-  readonly onAnswer?: (body: unknown) => Promise<unknown>;
+  /** Rewrites a successful JSON answer before it is masked and sent (a listing filtered to the caller's objects). */
+  readonly rewrite?: (body: unknown) => Promise<unknown>;
 }
 
 function parseJson(buffer: Buffer): unknown {
@@ -48,30 +45,30 @@ export async function relayJson(
 ): Promise<Relayed> {
   const buffer = await readCappedBody(upstream, ctx.responseBytes, ctx.connection);
   ctx.mark('upstream_body');
-  const body = parseJson(buffer);
+  const parsed = parseJson(buffer);
   const status = upstream.statusCode;
-  if (body === undefined || (status >= 400 && !isAnthropicError(body))) {
+  if (parsed === undefined || (status >= 400 && !isAnthropicError(parsed))) {
     throw new SluiceError(
       'SLUICE_ERR_UPSTREAM_BAD_RESPONSE',
       `upstream "${ctx.connection}" answered ${status} with a body that is not a Claude API response`,
     );
   }
+  const body = ctx.rewrite && status < 400 ? await ctx.rewrite(parsed) : parsed;
   // The audit keeps the masked body; the caller gets it too,
   // with the prompt's placeholders restored if the policy asks.
   const masking = ctx.mask.touchesResponse && !isAnthropicError(body) ? maskResponseBody(body, ctx.mask) : undefined;
-  const answered = ctx.onAnswer && status < 400 && !isAnthropicError(body) ? await ctx.onAnswer(body) : body;
   // Unchanged by masking (the usual case): the upstream's own bytes go out, no re-serialisation.
-  const changed = (masking !== undefined && masking.client !== body) || answered !== body;
+  const changed = body !== parsed || (masking !== undefined && masking.client !== body);
   reply
     .code(status)
     .headers(callerResponseHeaders(upstream.headers))
     .header('content-type', 'application/json')
-    .send(changed ? JSON.stringify(answered !== body ? answered : masking!.client) : buffer);
+    .send(changed ? JSON.stringify(masking?.client ?? body) : buffer);
   return {
     response: {
       status,
       stream: false,
-      body: masking ? masking.masked : answered,
+      body: masking ? masking.masked : body,
       usage: (body as { usage?: unknown }).usage ?? null,
       ...(isAnthropicError(body) ? { error: body.error } : {}),
     },

@@ -6,20 +6,18 @@ package sluice
 # known group may do them, without the model and token ceilings of messages.create.
 read_only_operations := {"models.list", "models.get", "messages.count_tokens"}
 
-# Message Batches: a group uses them only when its `batches` list grants the action (`create`,
-# `list`, `get`, `results`, `cancel`, `delete`; "*" for all). Each request of a new batch is
-# decided on its own as a messages.create, so the model, tool and token checks apply to each.
+# The Files API: a group uses an operation only when its `operations` list grants it ("files.*").
+file_operations := {"files.upload", "files.list", "files.get", "files.download", "files.delete"}
+
+# Message Batches, granted the same way ("batches.*", or one by one: "batches.get", …). Each
+# request of a new batch is decided on its own as a messages.create, so the model, tool and
+# token checks apply to every one.
 batch_operations := {"batches.create", "batches.list", "batches.get", "batches.results", "batches.cancel", "batches.delete"}
 
-known_operations := (read_only_operations | batch_operations) | {"messages.create"}
+# The operations a group's `operations` list must grant.
+granted_operations := file_operations | batch_operations
 
-violations contains {"check": "batches", "reason": $"message batches ({action}) are not allowed for your groups ({caller_groups_text})"} if {
-	count(caller_groups) > 0
-	op := request_operation
-	op in batch_operations
-	action := trim_prefix(op, "batches.")
-	not granted("batches", action)
-}
+known_operations := (read_only_operations | {"messages.create"}) | granted_operations
 
 violations contains {"check": "groups", "reason": "no group of yours grants access"} if {
 	count(caller_groups) == 0
@@ -28,6 +26,13 @@ violations contains {"check": "groups", "reason": "no group of yours grants acce
 violations contains {"check": "operation", "reason": $"operation \"{op}\" is not handled by this policy"} if {
 	op := request_operation
 	not op in known_operations
+}
+
+violations contains {"check": "operation", "reason": $"operation \"{op}\" is not allowed for your groups ({caller_groups_text})"} if {
+	count(caller_groups) > 0
+	op := request_operation
+	op in granted_operations
+	not granted("operations", op)
 }
 
 violations contains {"check": "connection", "reason": $"connection \"{conn}\" is not allowed for your groups ({caller_groups_text})"} if {

@@ -15,7 +15,7 @@ test_no_known_group if {
 }
 
 test_unknown_operation if {
-	reasons(["admins"], {"operation": "files.upload"}) == {`operation "files.upload" is not handled by this policy`}
+	reasons(["admins"], {"operation": "skills.create"}) == {`operation "skills.create" is not handled by this policy`}
 	`operation "(none)" is not handled by this policy` in {v.reason | some v in sluice.violations} with input as {"identity": {"groups": ["admins"]}, "connection": "anthropic"}
 }
 
@@ -100,13 +100,13 @@ test_batches_only_for_groups_granting_them if {
 		count(reasons(["engineering"], batch_call(op))) == 0
 		count(reasons(["admins"], batch_call(op))) == 0
 	}
-	reasons(["ci"], batch_call("batches.create")) == {"message batches (create) are not allowed for your groups (ci)"}
-	reasons(["ci"], batch_call("batches.results")) == {"message batches (results) are not allowed for your groups (ci)"}
+	reasons(["ci"], batch_call("batches.create")) == {`operation "batches.create" is not allowed for your groups (ci)`}
+	reasons(["ci"], batch_call("batches.results")) == {`operation "batches.results" is not allowed for your groups (ci)`}
 	reasons([], batch_call("batches.list")) == {"no group of yours grants access"}
 }
 
 test_batches_granted_per_action if {
-	readers := {"ci": {"models": ["claude-haiku-*"], "connections": ["*"], "max_tokens": 2048, "batches": ["get", "results"]}}
+	readers := {"ci": {"connections": ["*"], "operations": ["batches.get", "batches.results"]}}
 	count(reasons(["ci"], batch_call("batches.results"))) == 0 with data.sluice.groups as readers
-	reasons(["ci"], batch_call("batches.create")) == {"message batches (create) are not allowed for your groups (ci)"} with data.sluice.groups as readers
+	reasons(["ci"], batch_call("batches.create")) == {`operation "batches.create" is not allowed for your groups (ci)`} with data.sluice.groups as readers
 }

@@ -9,11 +9,20 @@ default decision := {
 	"labels": {"rule": "default_deny"},
 }
 
+# `not_found`: a refusal on ownership answers 404 as if the object did not exist (ownership.rego).
 decision := {
 	"allow": false,
 	"reasons": sort([v.reason | some v in violations]),
+	"not_found": refused_on_ownership,
 	"labels": {"rule": "deny", "checks": sort({v.check | some v in violations}), "groups": sort(caller_groups)},
 } if count(violations) > 0
+
+default refused_on_ownership := false
+
+refused_on_ownership if {
+	some v in violations
+	v.check == "ownership"
+}
 
 decision := object.union(allow_result, approval_result) if count(violations) == 0
 
@@ -32,7 +41,7 @@ limits := {"max_tokens": max_tokens_ceiling} if input.request.operation == "mess
 
 limits := {} if input.request.operation in read_only_operations
 
-# A batch call has no ceiling of its own: each of its requests was decided as a messages.create.
-limits := {} if input.request.operation in batch_operations
+# Files and batch calls have no ceiling of their own (each request of a batch was decided as a messages.create).
+limits := {} if input.request.operation in granted_operations
 
 # approval_result (approvals.rego): the human approval the allow still needs, or {}.

@@ -210,7 +210,7 @@ describe('Message Batches through Sluice', () => {
     const ci = await h.client(['ci']);
     await expect(
       ci.messages.batches.create({ requests: [{ custom_id: 'a', params: ask('hi', HAIKU) }] }),
-    ).rejects.toThrow(/message batches \(create\) are not allowed for your groups \(ci\)/);
+    ).rejects.toThrow(/batches\.create.{0,2} is not allowed for your groups \(ci\)/);
     const res = await fetch(`${h.url}/v1/messages/batches`, {
       method: 'POST',
       headers: { authorization: `Bearer ${await h.token(['engineering'])}`, 'content-type': 'application/json' },
@@ -220,6 +220,27 @@ describe('Message Batches through Sluice', () => {
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain(
       'requests[0].params.stream: a batch request cannot stream',
     );
+  });
+
+  it("keeps a batch its creator's: another subject can neither see nor touch it (404)", async () => {
+    const alice = await h.client(['engineering'], 'alice');
+    const bob = await h.client(['engineering'], 'bob');
+    const created = await alice.messages.batches.create({ requests: [{ custom_id: 'a', params: ask('mine') }] });
+    await h.upstream.batchEnded(created.id);
+    const refusals = await Promise.all([
+      bob.messages.batches.retrieve(created.id).catch((e: unknown) => e),
+      bob.messages.batches.cancel(created.id).catch((e: unknown) => e),
+      bob.messages.batches.delete(created.id).catch((e: unknown) => e),
+      fetch(`${h.url}/v1/messages/batches/${created.id}/results`, {
+        headers: { authorization: `Bearer ${await h.token(['engineering'], 'bob')}` },
+      }),
+    ]);
+    for (const refusal of refusals.slice(0, 3)) expect(refusal).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((refusals[3] as Response).status).toBe(404);
+    expect((await bob.messages.batches.list()).data.map((b) => b.id)).not.toContain(created.id);
+    expect((await alice.messages.batches.list()).data.map((b) => b.id)).toContain(created.id);
+    // Still there for alice: none of bob's calls reached it.
+    expect((await alice.messages.batches.retrieve(created.id)).processing_status).toBe('ended');
   });
 
   it("leaves an audit trail that verifies whole: each request's decision ends with its batch call", async () => {

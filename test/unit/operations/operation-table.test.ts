@@ -29,6 +29,13 @@ describe('operation table', () => {
     expect(list.upstreamPath({ params: {}, query: { limit: '2', evil: 'x', after_id: ['a', 'b'] } })).toBe(
       '/v1/models?limit=2',
     );
+    expect(operationNamed('files.get')!.upstreamPath({ params: { file_id: '../models' }, query: {} })).toBe(
+      '/v1/files/..%2Fmodels',
+    );
+    const files = operationNamed('files.list')!;
+    expect(files.upstreamPath({ params: {}, query: { limit: '2', page: 'p1', ids: 'x', scope_id: 'y' } })).toBe(
+      '/v1/files?limit=2&page=p1',
+    );
     expect(operationNamed('messages.create')!.upstreamPath({ params: {}, query: { beta: 'true' } })).toBe(
       '/v1/messages',
     );
@@ -46,7 +53,8 @@ describe('operation table', () => {
     expect(methodsFor('/v1/messages')).toEqual(['POST']);
     expect(methodsFor('/c/secondary/v1/models/claude-x')).toEqual(['GET']);
     expect(methodsFor('/v1/models/a/b')).toEqual([]);
-    expect(methodsFor('/v1/files')).toEqual([]);
+    expect(methodsFor('/v1/files/file_1')).toEqual(['GET', 'DELETE']);
+    expect(methodsFor('/v1/files/a/b')).toEqual([]);
     expect(methodsFor('/v1/messages/batches')).toEqual(['POST', 'GET']);
     expect(methodsFor('/c/secondary/v1/messages/batches/msgbatch_1')).toEqual(['GET', 'DELETE']);
     expect(methodsFor('/v1/messages/batches/msgbatch_1/cancel')).toEqual(['POST']);

@@ -1,0 +1,117 @@
+import type { OwnedObject, OwnedObjectType, OwnershipStore } from '../access/ownership.ts';
+import { SluiceError } from '../errors.ts';
+import type { OperationSpec } from '../operations/operation-table.ts';
+import type { ResourceFacts } from '../policy/input.ts';
+
+/** Config `ownership.unknownObjects`: what an id with no recorded owner gets. */
+export type UnknownObjects = 'deny' | 'allow';
+
+/** The resource types Sluice records owners for; every other type (models) is not owned by anyone. */
+const OWNED_TYPES: ReadonlySet<string> = new Set<OwnedObjectType>([
+  'file',
+  'skill',
+  'skill_version',
+  'batch',
+  'container',
+]);
+
+/** The owned type an operation acts on, or undefined when the operation touches nothing anyone owns. */
+export function ownedTypeOf(op: OperationSpec): OwnedObjectType | undefined {
+  const type = op.resource?.type;
+  return type !== undefined && OWNED_TYPES.has(type) ? (type as OwnedObjectType) : undefined;
+}
+
+/** The refusal for an object the caller may not know about: the same 404 whether it exists or not. */
+export function objectNotFound(type: string, id: string): SluiceError {
+  return new SluiceError('SLUICE_ERR_OBJECT_NOT_FOUND', `${type} not found: ${id}`);
+}
+
+function numberOr(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+function stringsOr(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+function stringOr(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+/** The policy's view of an owned object: who owns it and what its record says of its size and media type. */
+export function resourceFacts(type: string, id: string, record: OwnedObject | undefined): ResourceFacts {
+  return {
+    type,
+    id,
+    owner: record?.owner ?? null,
+    owner_groups: stringsOr(record?.details.owner_groups),
+    created_at: record?.createdAt ?? null,
+    size_bytes: numberOr(record?.details.size_bytes),
+    media_type: stringOr(record?.details.media_type),
+  };
+}
+
+/**
+ * The ownership stage, for an operation naming an owned object by id (its ResourceAction's
+ * `idParam`): looks the object up so the policy decides with its owner. An id Sluice has no owner
+ * for is refused here (404, before the policy) unless `ownership.unknownObjects` is `allow`.
+ * Returns null for an operation that names no owned object.
+ */
+export async function lookUpResource(
+  store: OwnershipStore,
+  op: OperationSpec,
+  connection: string,
+  params: Readonly<Record<string, string>>,
+  unknownObjects: UnknownObjects,
+): Promise<ResourceFacts | null> {
+  const type = ownedTypeOf(op);
+  const idParam = op.resource?.idParam;
+  if (type === undefined || idParam === undefined) return null;
+  const id = params[idParam] ?? '';
+  const record = await store.get(connection, type, id).catch((err: unknown) => {
+    const why = `object ownership cannot be read: ${(err as Error).message}`;
+    throw new SluiceError('SLUICE_ERR_STATE_UNAVAILABLE', why, { cause: err });
+  });
+  if (record === undefined && unknownObjects === 'deny') throw objectNotFound(type, id);
+  return resourceFacts(type, id, record);
+}
+
+/**
+ * After the upstream answered a call on an owned object successfully: a deleted object is
+ * forgotten, so its id cannot be used (or claimed) again through Sluice.
+ */
+export async function settleOwnership(
+  store: OwnershipStore,
+  op: OperationSpec,
+  connection: string,
+  resource: ResourceFacts | null,
+  status: number,
+): Promise<void> {
+  const type = ownedTypeOf(op);
+  if (type === undefined || resource === null || status >= 300) return;
+  if (op.resource?.action === 'delete') await store.forget(connection, type, resource.id);
+}
+
+/**
+ * Keeps, of a listing's `data`, the objects `subject` owns: the upstream lists the whole
+ * organisation's objects (one key for everyone). The paging fields (`first_id`, `last_id`,
+ * `has_more`, `next_page`) stay the upstream's, so cursors keep working; a page may hold fewer
+ * objects than `limit`, or none, while `has_more` is true.
+ */
+export async function filterListing(
+  store: OwnershipStore,
+  type: OwnedObjectType,
+  connection: string,
+  subject: string,
+  body: unknown,
+): Promise<unknown> {
+  const page = body as { data?: unknown } | null;
+  if (typeof page !== 'object' || page === null || !Array.isArray(page.data)) return body;
+  const ids = page.data.flatMap((item: { id?: unknown }) => (typeof item?.id === 'string' ? [item.id] : []));
+  const owned = await store.getMany(connection, type, ids);
+  const data = page.data.filter((item: { id?: unknown }) => {
+    const id = typeof item?.id === 'string' ? item.id : undefined;
+    return id !== undefined && owned.get(id)?.owner === subject;
+  });
+  return { ...page, data };
+}
