@@ -25,17 +25,17 @@ const NO_MASK = { request: [], response: [], style: 'placeholder', restore: fals
  * with its custom_id), the batch refused whole if any is not allowed, then each masked in place.
  * What goes upstream is the batch body with the masked params: what each decision saw.
  */
-export function batchForwardPlan(
+export async function batchForwardPlan(
   ex: Exchange,
   deps: ProxyDeps,
   engine: PolicyEngine,
   inspected: Inspected,
   detection: Detection,
-): ForwardPlan {
+): Promise<ForwardPlan> {
   const caller = ex.get('caller')!;
   const decisions = ex.set(
     'batch',
-    decideBatch(inspected.batch ?? [], {
+    await decideBatch(inspected.batch ?? [], {
       engine,
       identity: caller.identity,
       connection: ex.get('connection')!.name,
@@ -46,7 +46,7 @@ export function batchForwardPlan(
   const refusal = batchRefusal(decisions);
   if (refusal) throw refusal;
   const numbering = deps.placeholderNumbering.for(caller.session?.id);
-  const masked = ex.set('batchMasked', maskBatch(decisions, deps.maskHashKey, numbering));
+  const masked = ex.set('batchMasked', await maskBatch(decisions, deps.maskHashKey, numbering));
   // The batch call's own plan masks nothing (a batch object holds no prompt); its ledger lists every request's masks.
   const plan = new MaskPlan(detection.kit, NO_MASK, deps.maskHashKey);
   for (const inner of masked) {

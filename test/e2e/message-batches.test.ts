@@ -174,6 +174,8 @@ describe('Message Batches through Sluice', () => {
     const session = await lastSession('batches.results');
     expect(session.masks_applied.map((m) => m.type).sort()).toEqual(['ANTHROPIC_API_KEY', 'IP_ADDRESS']);
     expect(JSON.stringify(session)).not.toContain(IP);
+    // The upstream got the key (the policy let it through), the audit never does: not in the batch record either.
+    expect(JSON.stringify(await h.auditEvents())).not.toContain(ANT_KEY);
   });
 
   it('refuses a batch whole when one request is denied or needs an approval, naming each', async () => {
