@@ -342,6 +342,14 @@ export const configSchema = z.object({
       unknownBlocks: z.enum(['refuse', 'scan']).default('refuse'),
     })
     .prefault({}),
+  files: z
+    .object({
+      /** Largest Files API upload, in bytes (the API's own limit is 500 MB); refused with 413 before the upstream. */
+      maxUploadBytes: z.number().int().positive().default(500 * 1024 * 1024),
+      /** Largest text upload read for entities; a larger one reaches the policy as `upload.scanned: false`. */
+      maxScanBytes: z.number().int().positive().default(32 * 1024 * 1024),
+    })
+    .prefault({}),
   ownership: z
     .object({
       /**

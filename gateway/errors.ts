@@ -65,6 +65,12 @@ export const ERRORS = {
     type: 'request_too_large',
     message: 'request body exceeds the configured limit',
   },
+  SLUICE_ERR_UPLOAD_TOO_LARGE: {
+    status: 413,
+    type: 'request_too_large',
+    message: 'the file exceeds the upload limit',
+  },
+  SLUICE_ERR_BAD_UPLOAD: { status: 400, type: 'invalid_request_error', message: 'malformed file upload' },
   SLUICE_ERR_NOT_FOUND: { status: 404, type: 'not_found_error', message: 'no such route on this gateway' },
   SLUICE_ERR_OBJECT_NOT_FOUND: {
     status: 404,

@@ -176,6 +176,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     batchRequests: deps.batchRequests,
     ownership: deps.ownership,
     unknownObjects: config.ownership.unknownObjects,
+    files: config.files,
     maskHashKey: hashKey.key,
     placeholderNumbering: new SessionNumberings(hashKey.key),
   };

@@ -1,4 +1,3 @@
-import type { OwnershipStore } from '../access/ownership.ts';
 import type { MaskStyle } from '../mask/mask-replacer.ts';
 
 /**
@@ -28,8 +27,7 @@ export interface BatchRequestStore {
   forget(connection: string, batchId: string): Promise<void>;
 }
 
-/** The batch state the proxy needs (the state database's stores). */
+/** The batch state the proxy needs (the state database's store; owners are the ownership stage's). */
 export interface BatchDeps {
   readonly batchRequests: BatchRequestStore;
-  readonly ownership: OwnershipStore;
 }

@@ -41,12 +41,13 @@ export function inspectRequest(op: OperationSpec, parts: RequestParts, unknownBl
       return { facts: inspectBodilessRequest(op.operation, undefined, betas), body, batch };
     }
     case 'none': {
-      // Only a model route's id is a model: a batch id is not one the policy should judge as a model name.
-      const id =
-        op.resource?.type !== 'model' || op.resource.idParam === undefined
-          ? undefined
-          : parts.params[op.resource.idParam];
+      // The model routes name their model in the path; a file id is no model.
+      const idParam = op.resource?.type === 'model' ? op.resource.idParam : undefined;
+      const id = idParam === undefined ? undefined : parts.params[idParam];
       return { facts: inspectBodilessRequest(op.operation, id, betas), body: undefined };
     }
+    case 'upload':
+      // The body was spooled to disk before this stage (upload-spool.ts); its facts are the policy's `upload`.
+      return { facts: inspectBodilessRequest(op.operation, undefined, betas), body: undefined };
   }
 }

@@ -10,8 +10,10 @@ export type Operation =
   | 'messages.count_tokens'
   | 'models.list'
   | 'models.get'
+  | 'files.upload'
   | 'files.list'
   | 'files.get'
+  | 'files.download'
   | 'files.delete'
   | 'batches.create'
   | 'batches.list'
@@ -23,17 +25,19 @@ export type Operation =
 /**
  * How the request is inspected: `message` parses and walks a Messages-shaped JSON body (the
  * Messages and count_tokens schemas); `batch` a Message Batch, each inner request as `message`;
- * `none` has no body, only the route's parameters.
+ * `none` has no body, only the route's parameters; `upload` is a multipart/form-data file upload,
+ * streamed to a temporary file and never held in memory.
  */
-export type RequestShape = 'message' | 'batch' | 'none';
+export type RequestShape = 'message' | 'batch' | 'none' | 'upload';
 
 /**
  * How the answer reaches the caller: `message` is JSON, or Server-Sent Events when the request
- * asked for a stream (and the upstream answered with one); `json` is always JSON; `batch` is JSON
- * holding Message Batch objects, whose `results_url` points back at Sluice; `batch_results` is a
- * batch's JSONL results, masked line by line.
+ * asked for a stream (and the upstream answered with one); `json` is always JSON; `binary` streams
+ * the upstream's bytes through unparsed and unbuffered (a file download; an upstream error is JSON);
+ * `batch` is JSON holding Message Batch objects, whose `results_url` points back at Sluice;
+ * `batch_results` is a batch's JSONL results, masked line by line.
  */
-export type RelayMode = 'message' | 'json' | 'batch' | 'batch_results';
+export type RelayMode = 'message' | 'json' | 'binary' | 'batch' | 'batch_results';
 
 /**
  * The resource an operation acts on, for ownership and audit: which kind, what it does, which route parameter names it.
@@ -126,6 +130,16 @@ export const OPERATIONS: readonly OperationSpec[] = [
     summary: 'one model',
   },
   {
+    operation: 'files.upload',
+    method: 'POST',
+    route: '/v1/files',
+    request: 'upload',
+    upstreamPath: () => '/v1/files',
+    relay: 'json',
+    resource: { type: 'file', action: 'create' },
+    summary: 'upload a file (multipart `file`, optional `expires_in_seconds`); the caller becomes its owner',
+  },
+  {
     operation: 'files.list',
     method: 'GET',
     route: '/v1/files',
@@ -145,6 +159,16 @@ export const OPERATIONS: readonly OperationSpec[] = [
     relay: 'json',
     resource: { type: 'file', action: 'read', idParam: 'file_id' },
     summary: "a file's metadata",
+  },
+  {
+    operation: 'files.download',
+    method: 'GET',
+    route: '/v1/files/:file_id/content',
+    request: 'none',
+    upstreamPath: ({ params }) => `/v1/files/${encodeURIComponent(params.file_id ?? '')}/content`,
+    relay: 'binary',
+    resource: { type: 'file', action: 'download', idParam: 'file_id' },
+    summary: "a file's content, streamed (files a tool created)",
   },
   {
     operation: 'files.delete',

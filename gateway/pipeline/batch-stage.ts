@@ -73,8 +73,8 @@ async function stored<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /**
- * What runs on a successful Batches answer before the caller gets it: a created batch is
- * recorded (owner; each custom_id's decision and response masking), a deleted one forgotten,
+ * What runs on a successful Batches answer before the caller gets it: a created batch's requests
+ * are recorded (each custom_id's decision and response masking), a deleted batch's forgotten,
  * and every batch object's `results_url` rebuilt on the origin and prefix the caller used.
  */
 export function batchAnswer(
@@ -96,7 +96,10 @@ export function batchAnswer(
   };
 }
 
-/** Records a created batch: its owner, and each custom_id's decision and response masking. */
+/**
+ * Records a created batch's requests: each custom_id's decision and response masking. (Its owner
+ * is recorded by the ownership stage's creation hook, which runs first.)
+ */
 async function recordBatch(body: unknown, ex: Exchange, connection: string, deps: BatchDeps): Promise<void> {
   const id = (body as { id?: unknown } | null)?.id;
   if (typeof id !== 'string' || id === '') {
@@ -107,19 +110,7 @@ async function recordBatch(body: unknown, ex: Exchange, connection: string, deps
     decisionId: inner.decisionId,
     responseMask: { response: inner.directive.response, style: inner.directive.style },
   }));
-  const { identity } = ex.get('caller')!;
-  await stored(async () => {
-    await deps.batchRequests.record(connection, id, requests);
-    await deps.ownership.record({
-      type: 'batch',
-      id,
-      connection,
-      owner: identity.sub,
-      createdAt: new Date().toISOString(),
-      // The groups at creation: the ownership policy's shared_groups compares them with the caller's.
-      details: { requests: requests.length, owner_groups: identity.groups },
-    });
-  });
+  await stored(() => deps.batchRequests.record(connection, id, requests));
 }
 
 /** The requests of the batch whose results are asked for; refused (404) for a batch Sluice did not create. */

@@ -93,6 +93,40 @@ export async function settleOwnership(
 }
 
 /**
+ * Records `identity` as the owner of the object a creation answered with (its `id`), with the
+ * owner's groups (for a policy that shares within a group) and `details`. An answer without an id
+ * is the upstream's problem, not an object: a 502, so no caller holds an id Sluice has no owner for.
+ */
+export async function recordCreated(
+  store: OwnershipStore,
+  type: OwnedObjectType,
+  connection: string,
+  identity: { readonly sub: string; readonly groups: readonly string[] },
+  body: unknown,
+  details: Readonly<Record<string, unknown>>,
+): Promise<OwnedObject> {
+  const id = (body as { id?: unknown } | null)?.id;
+  if (typeof id !== 'string' || id === '') {
+    throw new SluiceError('SLUICE_ERR_UPSTREAM_BAD_RESPONSE', `the upstream created a ${type} but sent no id`);
+  }
+  const object: OwnedObject = {
+    type,
+    id,
+    connection,
+    owner: identity.sub,
+    createdAt: new Date().toISOString(),
+    details: { ...details, owner_groups: [...identity.groups] },
+  };
+  const recorded = await store.record(object).catch((err: unknown) => {
+    const why = `the new ${type}'s owner cannot be recorded: ${(err as Error).message}`;
+    throw new SluiceError('SLUICE_ERR_STATE_UNAVAILABLE', why, { cause: err });
+  });
+  // First owner wins: an id already claimed by another subject (an upstream reusing ids) is not handed over.
+  if (recorded.owner !== identity.sub) throw objectNotFound(type, id);
+  return recorded;
+}
+
+/**
  * Keeps, of a listing's `data`, the objects `subject` owns: the upstream lists the whole
  * organisation's objects (one key for everyone). The paging fields (`first_id`, `last_id`,
  * `has_more`, `next_page`) stay the upstream's, so cursors keep working; a page may hold fewer

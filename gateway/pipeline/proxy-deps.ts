@@ -30,6 +30,8 @@ export interface ProxyDeps extends BatchDeps {
   readonly sessions: SessionService;
   /** Owners of the objects created through Sluice (files…): the ownership stage reads, creates and deletes record. */
   readonly ownership: OwnershipStore;
+  /** Config `files`: the largest upload (413 above it, before the upstream) and the largest text upload scanned. */
+  readonly files: { readonly maxUploadBytes: number; readonly maxScanBytes: number };
   /** Config `ownership.unknownObjects`: an id with no recorded owner is refused (404) or left to the policy. */
   readonly unknownObjects: UnknownObjects;
   /** Counts finished calls for /metrics (gateway/ops' RequestMetrics). */

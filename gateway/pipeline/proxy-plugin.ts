@@ -44,6 +44,9 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: deps.bodyLimit }, (_req, body, done) =>
     done(null, body),
   );
+  // A file upload is not read here: the upload stage streams it to disk once the caller is known
+  // (run-exchange.ts), so no multipart body is ever buffered whole.
+  app.addContentTypeParser('multipart/form-data', (_req, _payload, done) => done(null, undefined));
 
   // The authenticate stage: connection, caller and session are known before any body byte is read,
   // so an anonymous caller or a revoked session's token gets nothing parsed either.

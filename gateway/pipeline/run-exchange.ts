@@ -9,17 +9,28 @@ import {
 import { SluiceError } from '../errors.ts';
 import { detectEntities } from '../inspect/detect-entities.ts';
 import { inspectRequest } from '../inspect/inspect-request.ts';
+import { spoolUpload, type SpooledUpload } from '../inspect/upload-spool.ts';
+import type { Identity } from '../identity/identity.ts';
 import { maskStage } from '../mask/mask-stage.ts';
 import { decide, type Decided } from '../policy/decide.ts';
 import { buildPolicyInput, type ResourceFacts } from '../policy/input.ts';
 import { relayJson, type RelayContext } from '../relay/relay-json.ts';
+import { relayBinary } from '../relay/relay-binary.ts';
 import { relayStream } from '../relay/relay-stream.ts';
 import { relayBatchResults } from '../batches/batch-results.ts';
 import { CallerGone, forward } from '../upstream/forward.ts';
 import type { Exchange } from './exchange.ts';
 import { batchAnswer, batchForwardPlan, resultsRequests } from './batch-stage.ts';
 import { recordDecision } from './exchange-record.ts';
-import { filterListing, lookUpResource, objectNotFound, ownedTypeOf, settleOwnership } from './ownership-stage.ts';
+import {
+  filterListing,
+  lookUpResource,
+  objectNotFound,
+  ownedTypeOf,
+  recordCreated,
+  settleOwnership,
+} from './ownership-stage.ts';
+import { maskUpload, scanUpload, uploadBody, uploadDetection, type ForwardedFile } from './upload-stage.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
 
 function isEventStream(headers: Record<string, string | string[] | undefined>): boolean {
@@ -66,6 +77,28 @@ export async function runExchange(
   ex: Exchange,
   deps: ProxyDeps,
 ): Promise<void> {
+  // A file upload is streamed to a private temporary file first (the request body is read here,
+  // after authentication), and that file is removed however the call ends.
+  const upload =
+    ex.operation.request === 'upload'
+      ? await ex.trace.stage('spool', () =>
+          spoolUpload(req.raw, req.headers as Record<string, string>, deps.files.maxUploadBytes),
+        )
+      : undefined;
+  try {
+    await runStages(req, reply, ex, deps, upload);
+  } finally {
+    await upload?.remove();
+  }
+}
+
+async function runStages(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  ex: Exchange,
+  deps: ProxyDeps,
+  upload: SpooledUpload | undefined,
+): Promise<void> {
   const { trace } = ex;
   const connection = ex.get('connection')!;
   const caller = ex.get('caller')!;
@@ -80,7 +113,14 @@ export async function runExchange(
   const engine = deps.policies.current();
   if (!engine) throw new SluiceError('SLUICE_ERR_POLICY_NOT_READY');
   ex.set('bundleRevision', engine.revision);
-  const detection = ex.set('detection', await trace.stage('detect', () => detectEntities(engine.entities, inspected)));
+  const uploadScan =
+    upload && (await trace.stage('scan_upload', () => scanUpload(upload, engine.entities, deps.files.maxScanBytes)));
+  const detection = ex.set(
+    'detection',
+    await trace.stage('detect', () =>
+      uploadScan ? uploadDetection(engine.entities, inspected, uploadScan) : detectEntities(engine.entities, inspected),
+    ),
+  );
 
   const resource = ex.set(
     'resource',
@@ -97,7 +137,8 @@ export async function runExchange(
     operation: ex.operation.operation,
     decisionId: ex.decisionId,
     facts: detection.facts,
-    bodyHash: () => bodySha256(inspected.body?.raw),
+    // An approval binds to the file's bytes for an upload, to the JSON body's otherwise.
+    bodyHash: () => upload?.sha256 ?? bodySha256(inspected.body?.raw),
     onApproval: (approval) => ex.noteApproval(approval),
   };
   const presented = await presentedApproval(deps.approvals, req.headers, held);
@@ -109,6 +150,7 @@ export async function runExchange(
       facts: detection.facts,
       session: caller.session,
       resource,
+      upload: uploadScan?.facts ?? null,
       approval: ex.approval,
       now: new Date(),
     }),
@@ -132,22 +174,34 @@ export async function runExchange(
     final = ex.set('redecided', await trace.stage('policy_after_approval', () => decide(engine, again)));
   }
   const allow = allowed(final, approval?.id, resource);
+  if (upload && allow.limits.maxUploadBytes !== undefined && upload.sizeBytes > allow.limits.maxUploadBytes) {
+    const limit = allow.limits.maxUploadBytes;
+    throw new SluiceError('SLUICE_ERR_UPLOAD_TOO_LARGE', `the file exceeds your upload limit of ${limit} bytes`);
+  }
 
+  const numbering = deps.placeholderNumbering.for(caller.session?.id);
+  const masked =
+    upload && uploadScan
+      ? await trace.stage('mask', () =>
+          maskUpload(upload, uploadScan, {
+            directive: allow.mask,
+            kit: engine.entities,
+            hashKey: deps.maskHashKey,
+            numbering,
+          }),
+        )
+      : undefined;
   const plan = ex.set(
     'forwardPlan',
-    inspected.batch
-      ? // A batch: each request decided and masked as a messages.create, the batch refused whole if one is not allowed.
-        await trace.stage('batch', () => batchForwardPlan(ex, deps, engine, inspected, detection))
-      : await trace.stage('mask', () =>
-          maskStage(
-            detection,
-            inspected.body,
-            allow.mask,
-            deps.maskHashKey,
-            deps.placeholderNumbering.for(caller.session?.id),
-          ),
-        ),
+    masked?.forwardPlan ??
+      (inspected.batch
+        ? // A batch: each request decided and masked as a messages.create, refused whole if one is not allowed.
+          await trace.stage('batch', () => batchForwardPlan(ex, deps, engine, inspected, detection))
+        : await trace.stage('mask', () =>
+            maskStage(detection, inspected.body, allow.mask, deps.maskHashKey, numbering),
+          )),
   );
+  const sent = upload && masked ? uploadBody(upload, masked.file) : undefined;
   // A batch's results are masked by the decisions its requests got: none recorded, nothing to relay.
   const batchRequests =
     ex.operation.relay === 'batch_results' ? await resultsRequests(ex, deps, params.batch_id ?? '') : undefined;
@@ -178,7 +232,8 @@ export async function runExchange(
       method: ex.operation.method,
       path: ex.operation.upstreamPath({ params, query: req.query as Record<string, unknown> }),
       callerHeaders: req.headers,
-      body: plan.bytes,
+      body: sent?.body ?? plan.bytes,
+      ...(sent ? { headers: sent.headers } : {}),
       signal: callerGone,
     }),
   );
@@ -188,7 +243,10 @@ export async function runExchange(
     mask: plan.mask,
     mark: (stage) => trace.mark(stage),
     responseBytes: deps.responseBytes,
-    rewrite: answerRewrite(listingFilter(ex, deps, connection.name, caller.identity.sub), batchAnswer(req, ex, deps)),
+    rewrite: answerRewrite(
+      answerHook(ex, deps, connection.name, caller.identity, masked && upload && uploadDetails(upload, masked.file)),
+      batchAnswer(req, ex, deps),
+    ),
   };
   if (batchRequests && upstream.statusCode === 200) {
     reply.hijack();
@@ -213,19 +271,51 @@ export async function runExchange(
   if (streamed) reply.hijack();
   // Before the answer goes out: a caller told "deleted" can rely on the record being gone too.
   await settleOwnership(deps.ownership, ex.operation, connection.name, resource, upstream.statusCode);
-  ex.set('relayed', streamed ? await relayStream(upstream, reply.raw, relay) : await relayJson(upstream, reply, relay));
+  ex.set(
+    'relayed',
+    streamed
+      ? await relayStream(upstream, reply.raw, relay)
+      : ex.operation.relay === 'binary'
+        ? await relayBinary(upstream, reply, relay)
+        : await relayJson(upstream, reply, relay),
+  );
 }
 
-/** For a listing of owned objects: the filter that keeps the caller's own; undefined for every other call. */
-function listingFilter(
+/**
+ * What happens to a successful JSON answer before it goes out, for operations on owned objects: a
+ * listing keeps the caller's own objects; a creation records the caller as the new object's owner
+ * (so a caller that got the id can use it). Undefined for every other call.
+ */
+function answerHook(
   ex: Exchange,
   deps: ProxyDeps,
   connection: string,
-  subject: string,
+  identity: Identity,
+  details: Readonly<Record<string, unknown>> | undefined,
 ): ((body: unknown) => Promise<unknown>) | undefined {
   const type = ownedTypeOf(ex.operation);
-  if (type === undefined || ex.operation.resource?.action !== 'list') return undefined;
-  return (body) => filterListing(deps.ownership, type, connection, subject, body);
+  switch (type === undefined ? undefined : ex.operation.resource?.action) {
+    case 'list':
+      return (body) => filterListing(deps.ownership, type!, connection, identity.sub, body);
+    case 'create':
+      return async (body) => {
+        await recordCreated(deps.ownership, type!, connection, identity, body, details ?? {});
+        return body;
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** What an uploaded file's ownership record keeps: the facts of the bytes that went upstream, never content. */
+function uploadDetails(upload: SpooledUpload, file: ForwardedFile): Record<string, unknown> {
+  return {
+    filename: upload.filename,
+    media_type: upload.mediaType,
+    size_bytes: file.sizeBytes,
+    sha256: file.sha256,
+    ...(file.sha256 === upload.sha256 ? {} : { sha256_received: upload.sha256 }),
+  };
 }
 
 /** The listing filter, then the batch step (records a new batch, points results_url at Sluice): whichever apply. */

@@ -29,7 +29,8 @@ export type Decision =
   | (DecisionCommon & {
       readonly kind: 'allow';
       readonly mask: MaskDirective;
-      readonly limits: { readonly maxTokens: number | undefined };
+      /** `maxUploadBytes`: the largest file this caller may upload (the gateway answers 413 above it). */
+      readonly limits: { readonly maxTokens: number | undefined; readonly maxUploadBytes: number | undefined };
       readonly session: { readonly idleTimeoutSeconds: number | undefined };
     })
   | (DecisionCommon & {
@@ -59,7 +60,13 @@ const rawDecisionSchema = z.object({
       restore: z.boolean().default(false),
     })
     .optional(),
-  limits: z.object({ max_tokens: z.number().int().positive().optional() }).passthrough().optional(),
+  limits: z
+    .object({
+      max_tokens: z.number().int().positive().optional(),
+      max_upload_bytes: z.number().int().nonnegative().optional(),
+    })
+    .passthrough()
+    .optional(),
   session: z.object({ idle_timeout_seconds: z.number().int().positive().optional() }).optional(),
   labels: z.record(z.string(), z.unknown()).default({}),
 });
@@ -97,7 +104,7 @@ export function parseDecision(raw: unknown): Decision {
     kind: 'allow',
     ...common,
     mask: r.mask ?? NO_MASK,
-    limits: { maxTokens: r.limits?.max_tokens },
+    limits: { maxTokens: r.limits?.max_tokens, maxUploadBytes: r.limits?.max_upload_bytes },
     session: { idleTimeoutSeconds: r.session?.idle_timeout_seconds },
   };
 }

@@ -26,6 +26,21 @@ export interface ResourceFacts {
   readonly media_type: string | null;
 }
 
+/**
+ * A Files API upload as spooled (never its content): `text` when its media type is text-like
+ * (text/*, JSON, CSV, Markdown), `scanned` when that text was read for entities (its findings are in
+ * `request.findings`); a text upload too large to read, or not UTF-8, is `text: true, scanned: false`.
+ */
+export interface UploadFacts {
+  readonly filename: string;
+  readonly media_type: string;
+  readonly size_bytes: number;
+  /** Hex SHA-256 of the bytes received (before any masking). */
+  readonly sha256: string;
+  readonly text: boolean;
+  readonly scanned: boolean;
+}
+
 /** The `input` document of `sluice/decision`, exactly as DESIGN.md's policy contract names it. */
 export interface PolicyInput {
   readonly identity: {
@@ -63,6 +78,8 @@ export interface PolicyInput {
     /** The bundle's text rules found in `text`: set by the engine (PolicyEngine.evaluateWithResult). */
     text_matches?: TextMatches;
   };
+  /** The file of a `files.upload` call; null (or absent) for every other call. */
+  readonly upload?: UploadFacts | null;
   /** The object the call names by id, for operations on owned objects (files…); null for every other call. */
   readonly resource?: ResourceFacts | null;
   readonly session: SessionFacts | null;
@@ -78,6 +95,8 @@ export function buildPolicyInput(args: {
   session: SessionFacts | null;
   /** The object the call names, from the ownership stage; null or absent when the call names none. */
   resource?: ResourceFacts | null;
+  /** The spooled upload of `files.upload`. */
+  upload?: UploadFacts | null;
   /** The approval the call presents or waited for (gateway/approvals). */
   approval?: PolicyInput['approval'];
   now: Date;
@@ -113,6 +132,7 @@ export function buildPolicyInput(args: {
       text: facts.text,
       findings: facts.findings,
     },
+    upload: args.upload ?? null,
     resource: args.resource ?? null,
     session: args.session,
     approval: args.approval ?? null,

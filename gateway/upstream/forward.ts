@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { SluiceError } from '../errors.ts';
 import type { Connection } from './connections.ts';
@@ -29,7 +30,10 @@ export interface UpstreamCall {
   /** API path plus query string, always one of the gateway's documented routes. */
   readonly path: string;
   readonly callerHeaders: IncomingHttpHeaders;
-  readonly body: Buffer | undefined;
+  /** The bytes to send, or a stream of them (a file upload, read from disk as it goes). */
+  readonly body: Buffer | Readable | undefined;
+  /** Headers the gateway sets itself, over the caller's (a rebuilt multipart body's type and length). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Aborted when the caller goes away, so the upstream call is cancelled too. */
   readonly signal: CallerGone;
 }
@@ -44,10 +48,13 @@ export async function forward(call: UpstreamCall): Promise<Dispatcher.ResponseDa
     return await connection.pool.request({
       method: call.method,
       path: connection.basePath + call.path,
-      headers: upstreamRequestHeaders(call.callerHeaders, {
-        header: connection.authHeader,
-        value: connection.credentialHeaderValue(),
-      }),
+      headers: {
+        ...upstreamRequestHeaders(call.callerHeaders, {
+          header: connection.authHeader,
+          value: connection.credentialHeaderValue(),
+        }),
+        ...call.headers,
+      },
       body: call.body,
       signal: call.signal,
       headersTimeout: connection.headersTimeoutMs,

@@ -41,7 +41,14 @@ limits := {"max_tokens": max_tokens_ceiling} if input.request.operation == "mess
 
 limits := {} if input.request.operation in read_only_operations
 
-# Files and batch calls have no ceiling of their own (each request of a batch was decided as a messages.create).
-limits := {} if input.request.operation in granted_operations
+limits := {} if {
+	input.request.operation in file_operations
+	input.request.operation != "files.upload"
+}
+
+limits := upload_limits if input.request.operation == "files.upload"
+
+# A batch call has no ceiling of its own: each of its requests was decided as a messages.create.
+limits := {} if input.request.operation in batch_operations
 
 # approval_result (approvals.rego): the human approval the allow still needs, or {}.

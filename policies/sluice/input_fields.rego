@@ -16,7 +16,8 @@ request_operation := input.request.operation
 
 default request_model := ""
 
-request_model := input.request.model
+# A call without a model (a file upload: `null`) reads as "", so `"*"` patterns still match it.
+request_model := input.request.model if is_string(input.request.model)
 
 default request_findings := {}
 

@@ -52,3 +52,50 @@ test_listing_needs_no_resource if {
 	d := sluice.decision with input as request_by(["engineering"], {"operation": "files.list", "model": null, "max_tokens": null})
 	d.allow == true
 }
+
+upload_call(groups, upload) := object.union(request_by(groups, {"operation": "files.upload", "model": null, "max_tokens": null}), {"upload": object.union(
+	{"filename": "notes.txt", "media_type": "text/plain", "size_bytes": 12, "sha256": "ab", "text": true, "scanned": true},
+	upload,
+)})
+
+test_an_upload_carries_the_groups_size_limit if {
+	d := sluice.decision with input as upload_call(["engineering", "ci"], {})
+	d.allow == true
+	d.limits == {"max_upload_bytes": 268435456}
+	d2 := sluice.decision with input as upload_call(["admins"], {})
+	d2.limits == {}
+}
+
+test_text_no_one_read_is_refused if {
+	d := sluice.decision with input as upload_call(["engineering"], {"scanned": false})
+	d.allow == false
+	d.not_found == false
+	d.reasons == ["notes.txt is text Sluice could not inspect (larger than files.maxScanBytes, or not UTF-8)"]
+	d2 := sluice.decision with input as upload_call(["engineering"], {"media_type": "application/pdf", "text": false, "scanned": false})
+	d2.allow == true
+}
+
+test_an_uploads_entities_are_masked_by_the_callers_rules if {
+	i := object.union(upload_call(["engineering"], {}), {"request": {"findings": {"EMAIL": 1}}})
+	d := sluice.decision with input as i
+	d.allow == true
+	"EMAIL" in d.mask.request
+}
+
+test_an_upload_with_a_private_key_is_refused if {
+	i := object.union(upload_call(["engineering"], {}), {"request": {"findings": {"PRIVATE_KEY": 1}}})
+	d := sluice.decision with input as i
+	d.allow == false
+}
+
+test_downloads_refused_by_media_type_or_size if {
+	i := file_call(["engineering"], "files.download", "alice")
+	d := sluice.decision with input as i with data.sluice.files.download.blocked_media_types as ["text/*"]
+	d.allow == false
+	d.not_found == false
+	d.reasons == ["files of type text/plain may not be downloaded"]
+	d2 := sluice.decision with input as i with data.sluice.files.download.max_bytes as 10
+	d2.reasons == ["the file is larger than the download limit of 10 bytes"]
+	d3 := sluice.decision with input as i with data.sluice.files.download.max_bytes as 12
+	d3.allow == true
+}

@@ -50,6 +50,9 @@ export interface HarnessOptions {
   readonly state?: Record<string, unknown>;
   /** Config section `inspect` (gateway/inspect/request-schema.ts), e.g. `{ unknownBlocks: 'scan' }`. */
   readonly inspect?: Record<string, unknown>;
+  /** Config sections `files` (upload limits) and `ownership`. */
+  readonly files?: Record<string, unknown>;
+  readonly ownership?: Record<string, unknown>;
 }
 
 export interface Harness {
@@ -124,6 +127,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.console ? { console: options.console } : {}),
       ...(options.state ? { state: options.state } : {}),
       ...(options.inspect ? { inspect: options.inspect } : {}),
+      ...(options.files ? { files: options.files } : {}),
+      ...(options.ownership ? { ownership: options.ownership } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
     },
     env,

@@ -90,4 +90,9 @@ describe('the decision contract', () => {
     expect(parseDecision({ allow: false, not_found: true })).toMatchObject({ kind: 'deny', notFound: true });
     expect(parseDecision({ allow: false })).toMatchObject({ kind: 'deny', notFound: false });
   });
+
+  it('reads limits.max_upload_bytes, the upload cap the gateway enforces', () => {
+    const allow = parseDecision({ allow: true, limits: { max_upload_bytes: 5 } });
+    expect(allow).toMatchObject({ kind: 'allow', limits: { maxUploadBytes: 5, maxTokens: undefined } });
+  });
 });
