@@ -85,6 +85,16 @@ export const ERRORS = {
   SLUICE_ERR_METHOD: { status: 405, type: 'invalid_request_error', message: 'method not allowed on this route' },
   SLUICE_ERR_UNKNOWN_CONNECTION: { status: 404, type: 'not_found_error', message: 'unknown connection' },
   SLUICE_ERR_POLICY_DENIED: { status: 403, type: 'permission_error', message: 'request denied by policy' },
+  SLUICE_ERR_BATCH_UNKNOWN: {
+    status: 404,
+    type: 'not_found_error',
+    message: 'no such message batch was created through this gateway on this connection',
+  },
+  SLUICE_ERR_BATCH_REFUSED: {
+    status: 403,
+    type: 'permission_error',
+    message: 'message batch refused: a request in it was denied or needs an approval',
+  },
   SLUICE_ERR_POLICY_ERROR: {
     status: 500,
     type: 'api_error',

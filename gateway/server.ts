@@ -3,8 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { STATUS_CODES } from 'node:http';
 import { apiPlugin } from './access/api-plugin.ts';
-import type { OwnershipStore } from './access/ownership.ts';
 import type { ApprovalGate } from './approvals/approval-stage.ts';
+import type { OwnershipStore } from './access/ownership.ts';
+import type { BatchRequestStore } from './batches/batch-store.ts';
 import type { AuditLog } from './audit/audit-log.ts';
 import { ConfigError, isLoopback, type SluiceConfig } from './config.ts';
 import { consolePlugin } from './console/console-plugin.ts';
@@ -37,6 +38,8 @@ export interface AppDeps {
   readonly sessions: SessionService;
   /** Usage counters of the budgets, in the shared state store. */
   readonly usage: UsageStore;
+  /** Message Batches created through Sluice: each request's decision and response masking. */
+  readonly batchRequests: BatchRequestStore;
   /** Console sign-ins in the shared state store. */
   readonly consoleSignIns: ConsoleSignInStore;
   /** Who created which file (or other upstream object) through Sluice, in the shared state store. */
@@ -176,6 +179,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     auditMaxContentBytes: config.audit.maxContentBytes,
     approvals: deps.approvals,
     sessions: deps.sessions,
+    batchRequests: deps.batchRequests,
     ownership: deps.ownership,
     unknownObjects: config.ownership.unknownObjects,
     // On disk under stateDir, not the OS temp dir, which may be a tmpfs held in memory.

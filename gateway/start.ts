@@ -66,6 +66,7 @@ export async function startGateway(
     sessions: access.sessions,
     consoleSignIns: state.consoleSignIns,
     usage: state.usage,
+    batchRequests: state.batchRequests,
     ownership: state.ownership,
   });
   access.useLogger(app.log);

@@ -37,6 +37,12 @@ export interface DecisionEventBody {
   /** JSON pointers of `input` whose entity values were replaced before evaluation (as OPA's decision log `masked`). */
   masked?: readonly string[];
   error?: { code: string; message: string };
+  /**
+   * A request of a Message Batch: its custom_id, and the decision id of the batch call that
+   * carried it (whose exchange record tells how the call ended).
+   */
+  custom_id?: string;
+  batch_decision_id?: string;
 }
 
 export interface SessionRecordBody {

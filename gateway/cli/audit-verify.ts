@@ -84,6 +84,7 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
       instance_id?: unknown;
       kind?: unknown;
       decision_id?: unknown;
+      batch_decision_id?: unknown;
     } & Partial<Recovery>;
     try {
       e = JSON.parse(line) as typeof e;
@@ -114,7 +115,8 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
     byId.set(e.event_id, hash);
     events++;
     if (typeof e.decision_id === 'string') {
-      if (e.kind === 'decision') decided.add(e.decision_id);
+      // A batch request's decision ends with its batch call, whose own decision event is counted.
+      if (e.kind === 'decision' && e.batch_decision_id === undefined) decided.add(e.decision_id);
       else if (e.kind === 'session') ended.add(e.decision_id);
     }
     if (e.kind === 'audit_recovery') {

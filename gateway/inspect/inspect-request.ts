@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { OperationSpec } from '../operations/operation-table.ts';
+import { inspectBatchRequests, type BatchItem } from './batch-request.ts';
 import type { RequestFacts } from './facts.ts';
 import { parseJsonBody, type JsonBody } from './json-body.ts';
 import { inspectBodilessRequest, inspectMessagesRequest, parseBetas } from './messages-request.ts';
@@ -18,6 +19,8 @@ export interface Inspected {
   readonly facts: RequestFacts;
   /** The parsed body with its exact bytes; undefined for a body-less operation. */
   readonly body: JsonBody | undefined;
+  /** A Message Batch's requests, each inspected as `messages.create` (operations of request shape `batch`). */
+  readonly batch?: readonly BatchItem[];
 }
 
 /**
@@ -30,6 +33,12 @@ export function inspectRequest(op: OperationSpec, parts: RequestParts, unknownBl
     case 'message': {
       const body = parseJsonBody(parts.raw);
       return { facts: inspectMessagesRequest(op.operation, body.value, betas, unknownBlocks), body };
+    }
+    case 'batch': {
+      // The envelope's own facts carry no prompt: each request is decided on its own facts.
+      const body = parseJsonBody(parts.raw);
+      const batch = inspectBatchRequests(body.value, betas, unknownBlocks);
+      return { facts: inspectBodilessRequest(op.operation, undefined, betas), body, batch };
     }
     case 'none': {
       // The model routes name their model in the path; a file id is no model.

@@ -37,6 +37,20 @@ export function withoutCredentials(body: unknown): unknown {
 }
 
 /**
+ * A Message Batch body for the audit: each request's params cleared as a Messages body is
+ * (entities by their type, MCP credentials replaced), copied where a credential is replaced.
+ */
+export function redactBatchForAudit(body: unknown, kit: DetectorKit): unknown {
+  const requests = (body as { requests?: unknown } | null)?.requests;
+  if (!Array.isArray(requests)) return body;
+  const cleared = requests.map((r: unknown) => {
+    if (!r || typeof r !== 'object' || !('params' in r)) return r;
+    return { ...r, params: withoutCredentials(redactRequestForAudit(r.params, kit)) };
+  });
+  return { ...(body as object), requests: cleared };
+}
+
+/**
  * The response for the session record with every entity still present replaced by its type, in
  * every string of the body: thinking, citations and tool results included, which the caller's
  * masking leaves alone.

@@ -14,29 +14,38 @@ export type Operation =
   | 'files.list'
   | 'files.get'
   | 'files.download'
-  | 'files.delete';
+  | 'files.delete'
+  | 'batches.create'
+  | 'batches.list'
+  | 'batches.get'
+  | 'batches.results'
+  | 'batches.cancel'
+  | 'batches.delete';
 
 /**
  * How the request is inspected: `message` parses and walks a Messages-shaped JSON body (the
- * Messages and count_tokens schemas); `none` has no body, only the route's parameters; `upload`
- * is a multipart/form-data file upload, streamed to a temporary file and never held in memory.
+ * Messages and count_tokens schemas); `batch` a Message Batch, each inner request as `message`;
+ * `none` has no body, only the route's parameters; `upload` is a multipart/form-data file upload,
+ * streamed to a temporary file and never held in memory.
  */
-export type RequestShape = 'message' | 'none' | 'upload';
+export type RequestShape = 'message' | 'batch' | 'none' | 'upload';
 
 /**
  * How the answer reaches the caller: `message` is JSON, or Server-Sent Events when the request
  * asked for a stream (and the upstream answered with one); `json` is always JSON; `binary` streams
- * the upstream's bytes through unparsed and unbuffered (a file download; an upstream error is JSON).
+ * the upstream's bytes through unparsed and unbuffered (a file download; an upstream error is JSON);
+ * `batch` is JSON holding Message Batch objects, whose `results_url` points back at Sluice;
+ * `batch_results` is a batch's JSONL results, masked line by line.
  */
-export type RelayMode = 'message' | 'json' | 'binary';
+export type RelayMode = 'message' | 'json' | 'binary' | 'batch' | 'batch_results';
 
 /**
  * The resource an operation acts on, for ownership and audit: which kind, what it does, which route parameter names it.
  */
 export interface ResourceAction {
   /** A type Sluice records owners for (gateway/access/ownership.ts) goes through the ownership stage. */
-  readonly type: 'model' | 'file';
-  readonly action: 'create' | 'list' | 'read' | 'download' | 'delete';
+  readonly type: 'model' | 'file' | 'batch';
+  readonly action: 'create' | 'list' | 'read' | 'download' | 'update' | 'delete';
   /** The route parameter holding the resource id; absent for a listing. */
   readonly idParam?: string;
 }
@@ -72,6 +81,11 @@ function keptQuery(query: Readonly<Record<string, unknown>>, keys: readonly stri
   }
   const qs = kept.toString();
   return qs ? `?${qs}` : '';
+}
+
+/** `/v1/messages/batches/{batch_id}`, the id encoded as one path segment. */
+function batchPath(params: Readonly<Record<string, string>>): string {
+  return `/v1/messages/batches/${encodeURIComponent(params.batch_id ?? '')}`;
 }
 
 export const OPERATIONS: readonly OperationSpec[] = [
@@ -165,6 +179,66 @@ export const OPERATIONS: readonly OperationSpec[] = [
     relay: 'json',
     resource: { type: 'file', action: 'delete', idParam: 'file_id' },
     summary: 'delete a file',
+  },
+  {
+    operation: 'batches.create',
+    method: 'POST',
+    route: '/v1/messages/batches',
+    request: 'batch',
+    upstreamPath: () => '/v1/messages/batches',
+    relay: 'batch',
+    resource: { type: 'batch', action: 'create' },
+    summary: 'create a Message Batch: each request decided and masked as `messages.create`',
+  },
+  {
+    operation: 'batches.list',
+    method: 'GET',
+    route: '/v1/messages/batches',
+    request: 'none',
+    upstreamPath: ({ query }) => `/v1/messages/batches${keptQuery(query, ['limit', 'before_id', 'after_id'])}`,
+    relay: 'batch',
+    resource: { type: 'batch', action: 'list' },
+    summary: 'list Message Batches (`limit`, `before_id`, `after_id` kept; other query parameters dropped)',
+  },
+  {
+    operation: 'batches.get',
+    method: 'GET',
+    route: '/v1/messages/batches/:batch_id',
+    request: 'none',
+    upstreamPath: ({ params }) => batchPath(params),
+    relay: 'batch',
+    resource: { type: 'batch', action: 'read', idParam: 'batch_id' },
+    summary: 'one Message Batch (`results_url` points at Sluice)',
+  },
+  {
+    operation: 'batches.results',
+    method: 'GET',
+    route: '/v1/messages/batches/:batch_id/results',
+    request: 'none',
+    upstreamPath: ({ params }) => `${batchPath(params)}/results`,
+    relay: 'batch_results',
+    resource: { type: 'batch', action: 'read', idParam: 'batch_id' },
+    summary: "a Message Batch's results (JSONL, streamed), masked per request as its decision said",
+  },
+  {
+    operation: 'batches.cancel',
+    method: 'POST',
+    route: '/v1/messages/batches/:batch_id/cancel',
+    request: 'none',
+    upstreamPath: ({ params }) => `${batchPath(params)}/cancel`,
+    relay: 'batch',
+    resource: { type: 'batch', action: 'update', idParam: 'batch_id' },
+    summary: 'cancel a Message Batch',
+  },
+  {
+    operation: 'batches.delete',
+    method: 'DELETE',
+    route: '/v1/messages/batches/:batch_id',
+    request: 'none',
+    upstreamPath: ({ params }) => batchPath(params),
+    relay: 'json',
+    resource: { type: 'batch', action: 'delete', idParam: 'batch_id' },
+    summary: 'delete an ended Message Batch',
   },
 ];
 

@@ -4,7 +4,13 @@ import type { Outcome, SessionRecordBody } from '../audit/events.ts';
 import type { MaskApplied } from '../mask/mask-ledger.ts';
 import { buildDetectorKit, type DetectorKit } from '../inspect/detector-kit.ts';
 import type { PolicyInput } from '../policy/input.ts';
-import { redactRequestForAudit, redactResponseForAudit, withoutCredentials } from '../mask/audit-redaction.ts';
+import {
+  redactBatchForAudit,
+  redactRequestForAudit,
+  redactResponseForAudit,
+  withoutCredentials,
+} from '../mask/audit-redaction.ts';
+import type { InnerDecision, MaskedInner } from '../batches/batch-decide.ts';
 import type { Exchange } from './exchange.ts';
 
 const DECISION_PATH = 'sluice/decision';
@@ -104,6 +110,8 @@ function auditKit(ex: Exchange): DetectorKit {
  */
 function recordedRequest(ex: Exchange): unknown {
   const body = ex.get('forwardPlan')?.body ?? ex.get('inspected')?.body?.value ?? null;
+  // A batch's prompts are in its requests' params: each is cleared as a messages.create body is.
+  if (ex.operation.request === 'batch') return redactBatchForAudit(body, auditKit(ex));
   const detection = ex.get('detection');
   // The detect stage scanned these same places: a request it found nothing in needs no second scan.
   const mayHold = detection === undefined || Object.keys(detection.facts.findings).length > 0;
@@ -120,6 +128,7 @@ export function recordDecision(audit: AuditLog, ex: Exchange, maxContentBytes: n
   const p = progress(ex);
   if (p.decision) return;
   p.decision = true;
+  recordBatchDecisions(audit, ex, maxContentBytes);
   const policy = ex.trace.timingsMs().policy;
   const error = errorOf(ex);
   const revision = ex.get('bundleRevision');
@@ -145,6 +154,48 @@ export function recordDecision(audit: AuditLog, ex: Exchange, maxContentBytes: n
       : {}),
     ...(error ? { error } : {}),
   });
+}
+
+/** A batch request's outcome: its decision's, `mask` when its masking changed it. */
+function innerOutcome(inner: InnerDecision | MaskedInner): Outcome {
+  const d = inner.decided.decision;
+  if (d.kind !== 'allow') return d.kind;
+  return 'plan' in inner && inner.plan.ledger.applied ? 'mask' : 'allow';
+}
+
+/**
+ * One decision event per request of a Message Batch (the policy decided each as a
+ * messages.create), each with its custom_id and its own decision id, written with the batch
+ * call's decision event: before the batch goes upstream, or when the batch is refused.
+ */
+function recordBatchDecisions(audit: AuditLog, ex: Exchange, maxContentBytes: number): void {
+  const inners: readonly (InnerDecision | MaskedInner)[] = ex.get('batchMasked') ?? ex.get('batch') ?? [];
+  const revision = ex.get('bundleRevision');
+  const caller = ex.get('caller');
+  for (const inner of inners) {
+    const { decided, detection } = inner;
+    audit.record({
+      kind: 'decision',
+      decision_id: inner.decisionId,
+      path: DECISION_PATH,
+      input: boundedInput(decided.input, maxContentBytes),
+      result: decided.result,
+      bundles: revision === undefined ? {} : { sluice: { revision } },
+      timestamp: ex.startedAt.toISOString(),
+      labels: { id: audit.instanceId, app: 'sluice' },
+      requested_by: ex.requestedBy,
+      metrics: {},
+      outcome: innerOutcome(inner),
+      subject: caller?.identity.sub ?? null,
+      reasons: decided.decision.reasons,
+      session_id: caller?.session?.id ?? null,
+      approval: null,
+      masks_applied: 'plan' in inner ? inner.plan.ledger.entries() : [],
+      ...(detection.maskedInputPaths.length > 0 ? { masked: detection.maskedInputPaths } : {}),
+      custom_id: inner.item.customId,
+      batch_decision_id: ex.decisionId,
+    });
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ApprovalFacts } from '../approvals/approval-stage.ts';
+import type { InnerDecision, MaskedInner } from '../batches/batch-decide.ts';
 import type { SluiceError } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Detection } from '../inspect/detect-entities.ts';
@@ -37,6 +38,10 @@ export interface StageOutputs {
   /** The input and decision after a human approved the held call (same `decide` function). */
   readonly policyInputAfterApproval: PolicyInput;
   readonly redecided: Decided;
+  /** A Message Batch's requests, each decided as a messages.create (batches.create only). */
+  readonly batch: readonly InnerDecision[];
+  /** The same requests masked, once every one was allowed. */
+  readonly batchMasked: readonly MaskedInner[];
   readonly forwardPlan: ForwardPlan;
   readonly relayed: Relayed;
   /** The refusal or failure that ended the call early (the first one; a later one is only logged). */

@@ -9,11 +9,12 @@ import type { PolicyStore } from '../policy/policy-store.ts';
 import type { ConnectionRegistry } from '../upstream/connections.ts';
 import type { PriceTable } from '../usage/prices.ts';
 import type { UsageStore } from '../usage/usage-store.ts';
+import type { BatchDeps } from '../batches/batch-store.ts';
 import type { ExchangeSummary } from './exchange-record.ts';
 import type { UnknownObjects } from './ownership-stage.ts';
 
 /** What the proxy route needs; all injected by buildApp so tests can pass real or stand-in parts. */
-export interface ProxyDeps {
+export interface ProxyDeps extends BatchDeps {
   readonly verifier: TokenVerifier;
   readonly policies: PolicyStore;
   readonly connections: ConnectionRegistry;

@@ -17,10 +17,12 @@ import { buildPolicyInput, type ResourceFacts } from '../policy/input.ts';
 import { relayJson, type RelayContext } from '../relay/relay-json.ts';
 import { relayBinary } from '../relay/relay-binary.ts';
 import { relayStream } from '../relay/relay-stream.ts';
+import { relayBatchResults } from '../batches/batch-results.ts';
 import { CallerGone, forward } from '../upstream/forward.ts';
 import { reserveBudgets, settleBudgets, tokenUsage, type Reservation } from '../usage/budget-stage.ts';
 import type { TokenUsage } from '../usage/prices.ts';
 import type { Exchange } from './exchange.ts';
+import { batchAnswer, batchForwardPlan, resultsRequests } from './batch-stage.ts';
 import { recordDecision } from './exchange-record.ts';
 import {
   filterListing,
@@ -194,9 +196,17 @@ async function runStages(
   const plan = ex.set(
     'forwardPlan',
     masked?.forwardPlan ??
-      (await trace.stage('mask', () => maskStage(detection, inspected.body, allow.mask, deps.maskHashKey, numbering))),
+      (inspected.batch
+        ? // A batch: each request decided and masked as a messages.create, refused whole if one is not allowed.
+          await trace.stage('batch', () => batchForwardPlan(ex, deps, engine, inspected, detection))
+        : await trace.stage('mask', () =>
+            maskStage(detection, inspected.body, allow.mask, deps.maskHashKey, numbering),
+          )),
   );
   const sent = upload && masked ? uploadBody(upload, masked.file) : undefined;
+  // A batch's results are masked by the decisions its requests got: none recorded, nothing to relay.
+  const batchRequests =
+    ex.operation.relay === 'batch_results' ? await resultsRequests(ex, deps, params.batch_id ?? '') : undefined;
   if (caller.session) await deps.sessions.setIdleTimeout(caller.session.id, allow.session.idleTimeoutSeconds);
   // Before the approval is used: a call refused for budget keeps its approval for a later retry.
   const reservation = await trace.stage('budget', () =>
@@ -204,7 +214,7 @@ async function runStages(
   );
   try {
     await useApproval(deps.approvals, approval, held);
-    await forwardAndRelay(req, reply, ex, deps, { plan, reservation, sent, upload, masked, resource });
+    await forwardAndRelay(req, reply, ex, deps, { plan, reservation, sent, upload, masked, resource, batchRequests });
   } catch (err) {
     // Nothing reached the upstream, or its use is unknown: release the reservation, then answer.
     if (ex.get('relayed') === undefined) await settle(deps, reservation, ZERO_USAGE);
@@ -232,6 +242,8 @@ interface Forwarding {
   readonly upload: SpooledUpload | undefined;
   readonly masked: Awaited<ReturnType<typeof maskUpload>> | undefined;
   readonly resource: ResourceFacts | null;
+  /** For a batch's results: the decision each of its requests got, which masks its result. */
+  readonly batchRequests: Awaited<ReturnType<typeof resultsRequests>> | undefined;
 }
 
 /** Write-ahead audit, forward, relay, then settle ownership and the budgets to what the answer reported. */
@@ -240,7 +252,7 @@ async function forwardAndRelay(
   reply: FastifyReply,
   ex: Exchange,
   deps: ProxyDeps,
-  { plan, reservation, sent, upload, masked, resource }: Forwarding,
+  { plan, reservation, sent, upload, masked, resource, batchRequests }: Forwarding,
 ): Promise<void> {
   const { trace } = ex;
   const connection = ex.get('connection')!;
@@ -283,14 +295,26 @@ async function forwardAndRelay(
     mask: plan.mask,
     mark: (stage) => trace.mark(stage),
     responseBytes: deps.responseBytes,
-    rewrite: answerHook(
-      ex,
-      deps,
-      connection.name,
-      caller.identity,
-      masked && upload && uploadDetails(upload, masked.file),
+    rewrite: answerRewrite(
+      answerHook(ex, deps, connection.name, caller.identity, masked && upload && uploadDetails(upload, masked.file)),
+      batchAnswer(req, ex, deps),
     ),
   };
+  if (batchRequests && upstream.statusCode === 200) {
+    reply.hijack();
+    const results = {
+      connection: connection.name,
+      requests: batchRequests,
+      kit: ex.get('detection')!.kit,
+      hashKey: deps.maskHashKey,
+      numbering: deps.placeholderNumbering.for(caller.session?.id),
+      ledger: plan.mask.ledger,
+      maxLineBytes: deps.responseBytes,
+      mark: relay.mark,
+    };
+    ex.set('relayed', await relayBatchResults(upstream, reply.raw, results));
+    return;
+  }
   const streamed =
     ex.operation.relay === 'message' &&
     inspected.facts.stream &&
@@ -346,5 +370,18 @@ function uploadDetails(upload: SpooledUpload, file: ForwardedFile): Record<strin
     size_bytes: file.sizeBytes,
     sha256: file.sha256,
     ...(file.sha256 === upload.sha256 ? {} : { sha256_received: upload.sha256 }),
+  };
+}
+
+/** The listing filter, then the batch step (records a new batch, points results_url at Sluice): whichever apply. */
+function answerRewrite(
+  ...steps: ReadonlyArray<((body: unknown) => Promise<unknown>) | undefined>
+): ((body: unknown) => Promise<unknown>) | undefined {
+  const present = steps.filter((s): s is (body: unknown) => Promise<unknown> => s !== undefined);
+  if (present.length === 0) return undefined;
+  return async (body) => {
+    let out = body;
+    for (const step of present) out = await step(out);
+    return out;
   };
 }

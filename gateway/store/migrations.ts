@@ -104,6 +104,23 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'message batch requests: the decision and response masking of each custom_id',
+    sql: `
+      -- One row per request of a Message Batch created through Sluice: the decision that allowed
+      -- it and what its result's masking needs (entity types and style, never an entity value).
+      CREATE TABLE batch_requests (
+        connection text NOT NULL,
+        batch_id text NOT NULL,
+        custom_id text NOT NULL,
+        decision_id text NOT NULL,
+        response_mask jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (connection, batch_id, custom_id)
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

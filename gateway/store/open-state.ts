@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { AccessStores } from '../access/create-access.ts';
 import type { OwnershipStore } from '../access/ownership.ts';
+import type { BatchRequestStore } from '../batches/batch-store.ts';
 import type { SluiceConfig } from '../config.ts';
 import { ConfigError, isLoopback } from '../config.ts';
 import type { ConsoleSignInStore } from '../console/console-sessions.ts';
@@ -8,6 +9,7 @@ import { MIGRATIONS } from './migrations.ts';
 import { openPglite } from './pglite-db.ts';
 import { openPostgres, type PostgresSettings } from './postgres-db.ts';
 import { SqlApprovalStore } from './sql-approval-store.ts';
+import { SqlBatchRequestStore } from './sql-batch-request-store.ts';
 import { SqlConsoleStore } from './sql-console-store.ts';
 import { SqlGrantStore } from './sql-grant-store.ts';
 import { SqlOwnershipStore } from './sql-ownership-store.ts';
@@ -22,6 +24,8 @@ import { StateFeed } from './state-feed.ts';
 export interface StateStores extends AccessStores {
   readonly db: StateDb;
   readonly ownership: OwnershipStore;
+  /** The requests of Message Batches created through Sluice (their decisions and response masking). */
+  readonly batchRequests: BatchRequestStore;
   readonly consoleSignIns: ConsoleSignInStore;
   readonly usage: UsageStore;
   close(): Promise<void>;
@@ -90,6 +94,7 @@ export async function openState(
     sessions,
     grants,
     ownership,
+    batchRequests: new SqlBatchRequestStore(db),
     consoleSignIns: new SqlConsoleStore(db),
     usage,
     async close() {

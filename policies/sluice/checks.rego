@@ -9,7 +9,15 @@ read_only_operations := {"models.list", "models.get", "messages.count_tokens"}
 # The Files API: a group uses an operation only when its `operations` list grants it ("files.*").
 file_operations := {"files.upload", "files.list", "files.get", "files.download", "files.delete"}
 
-known_operations := (read_only_operations | {"messages.create"}) | file_operations
+# Message Batches, granted the same way ("batches.*", or one by one: "batches.get", …). Each
+# request of a new batch is decided on its own as a messages.create, so the model, tool and
+# token checks apply to every one.
+batch_operations := {"batches.create", "batches.list", "batches.get", "batches.results", "batches.cancel", "batches.delete"}
+
+# The operations a group's `operations` list must grant.
+granted_operations := file_operations | batch_operations
+
+known_operations := (read_only_operations | {"messages.create"}) | granted_operations
 
 violations contains {"check": "groups", "reason": "no group of yours grants access"} if {
 	count(caller_groups) == 0
@@ -23,7 +31,7 @@ violations contains {"check": "operation", "reason": $"operation \"{op}\" is not
 violations contains {"check": "operation", "reason": $"operation \"{op}\" is not allowed for your groups ({caller_groups_text})"} if {
 	count(caller_groups) > 0
 	op := request_operation
-	op in file_operations
+	op in granted_operations
 	not granted("operations", op)
 }
 

@@ -15,7 +15,7 @@ test_no_known_group if {
 }
 
 test_unknown_operation if {
-	reasons(["admins"], {"operation": "batches.create"}) == {`operation "batches.create" is not handled by this policy`}
+	reasons(["admins"], {"operation": "skills.create"}) == {`operation "skills.create" is not handled by this policy`}
 	`operation "(none)" is not handled by this policy` in {v.reason | some v in sluice.violations} with input as {"identity": {"groups": ["admins"]}, "connection": "anthropic"}
 }
 
@@ -91,4 +91,22 @@ test_engineering_may_run_claude_code if {
 
 test_ci_may_not_run_claude_code_tools if {
 	reasons(["ci"], {"model": "claude-haiku-4-5", "max_tokens": 1024, "tools": [tool("Bash")]}) == {`tool "Bash" is not allowed for your groups (ci)`}
+}
+
+batch_call(op) := {"operation": op, "model": null, "max_tokens": null}
+
+test_batches_only_for_groups_granting_them if {
+	every op in sluice.batch_operations {
+		count(reasons(["engineering"], batch_call(op))) == 0
+		count(reasons(["admins"], batch_call(op))) == 0
+	}
+	reasons(["ci"], batch_call("batches.create")) == {`operation "batches.create" is not allowed for your groups (ci)`}
+	reasons(["ci"], batch_call("batches.results")) == {`operation "batches.results" is not allowed for your groups (ci)`}
+	reasons([], batch_call("batches.list")) == {"no group of yours grants access"}
+}
+
+test_batches_granted_per_action if {
+	readers := {"ci": {"connections": ["*"], "operations": ["batches.get", "batches.results"]}}
+	count(reasons(["ci"], batch_call("batches.results"))) == 0 with data.sluice.groups as readers
+	reasons(["ci"], batch_call("batches.create")) == {`operation "batches.create" is not allowed for your groups (ci)`} with data.sluice.groups as readers
 }

@@ -50,4 +50,7 @@ limits := {} if {
 
 limits := upload_limits if input.request.operation == "files.upload"
 
+# A batch call has no ceiling of its own: each of its requests was decided as a messages.create.
+limits := {} if input.request.operation in batch_operations
+
 # approval_result (approvals.rego): the human approval the allow still needs, or {}.

@@ -71,3 +71,11 @@ test_deny_wins_over_approval if {
 	d.allow == false
 	not d.approval
 }
+
+test_batch_calls_have_no_ceiling_of_their_own if {
+	d := sluice.decision with input as request_by(["engineering"], {"operation": "batches.create", "model": null, "max_tokens": null})
+	d.allow == true
+	d.limits == {}
+	denied := sluice.decision with input as request_by(["ci"], {"operation": "batches.get", "model": null, "max_tokens": null})
+	denied.allow == false
+}

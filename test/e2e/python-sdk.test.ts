@@ -23,4 +23,25 @@ describe('Python anthropic SDK through Sluice', () => {
     expect((out.models as string[]).length).toBeGreaterThan(0);
     expect(out.denied).toMatchObject({ status: 403, message: expect.stringContaining('claude-opus-4-7') });
   });
+
+  it('creates a Message Batch and reads its masked results through Sluice, results_url included', async () => {
+    const env = { ...process.env, SLUICE_URL: h.url, SLUICE_TOKEN: await h.token(['engineering'], 'py-user') };
+    const script = 'test/e2e/python/batch_client.py';
+    const created = JSON.parse(
+      (await run('.venv/bin/python', [script, 'create'], { env, timeout: 20_000 })).stdout,
+    ) as {
+      id: string;
+      status: string;
+    };
+    expect(created.status).toBe('in_progress');
+    expect(JSON.stringify(h.upstream.requests.at(-1)?.body)).toContain('mail [EMAIL_1]');
+    await h.upstream.batchEnded(created.id);
+    const { stdout } = await run('.venv/bin/python', [script, 'results', created.id], { env, timeout: 20_000 });
+    const out = JSON.parse(stdout) as { results_url: string; results: Record<string, string> };
+    expect(out.results_url).toBe(`${h.url}/v1/messages/batches/${created.id}/results`);
+    expect(out.results['py-plain']).toContain('hello batch from python');
+    expect(out.results['py-email']).toContain('mail [EMAIL_1]');
+    const results = h.upstream.requests.filter((r) => r.path.endsWith('/results'));
+    expect(results.at(-1)?.headers['x-api-key']).toBe(h.upstreamKey);
+  });
 });

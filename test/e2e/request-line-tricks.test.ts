@@ -67,9 +67,10 @@ describe('routes and request lines', () => {
   for (const path of [
     '/v1/messages/../../v1/complete',
     '/v1/complete',
-    '/v1/messages/batches',
+    '/v1/skills',
     '/%2e%2e/v1/messages',
     '/v1/files/../complete',
+    '/v1/organizations',
     '//evil.example/v1/messages',
     '/c/..%2fanthropic/v1/messages',
   ]) {

@@ -39,6 +39,14 @@ describe('operation table', () => {
     expect(operationNamed('messages.create')!.upstreamPath({ params: {}, query: { beta: 'true' } })).toBe(
       '/v1/messages',
     );
+    const results = operationNamed('batches.results')!;
+    expect(results.upstreamPath({ params: { batch_id: '../../files/f?x=1' }, query: {} })).toBe(
+      '/v1/messages/batches/..%2F..%2Ffiles%2Ff%3Fx%3D1/results',
+    );
+    const batches = operationNamed('batches.list')!;
+    expect(batches.upstreamPath({ params: {}, query: { limit: '5', beta: 'true' } })).toBe(
+      '/v1/messages/batches?limit=5',
+    );
   });
 
   it('knows the methods of each path, with or without a connection prefix', () => {
@@ -47,5 +55,8 @@ describe('operation table', () => {
     expect(methodsFor('/v1/models/a/b')).toEqual([]);
     expect(methodsFor('/v1/files/file_1')).toEqual(['GET', 'DELETE']);
     expect(methodsFor('/v1/files/a/b')).toEqual([]);
+    expect(methodsFor('/v1/messages/batches')).toEqual(['POST', 'GET']);
+    expect(methodsFor('/c/secondary/v1/messages/batches/msgbatch_1')).toEqual(['GET', 'DELETE']);
+    expect(methodsFor('/v1/messages/batches/msgbatch_1/cancel')).toEqual(['POST']);
   });
 });

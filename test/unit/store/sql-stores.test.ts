@@ -171,6 +171,22 @@ describe('ownership and console sign-ins', () => {
     expect((await state.ownership.record({ ...base, owner: 'idp:bob', details: {} })).owner).toBe('idp:alice');
   });
 
+  it("keeps a batch's requests by custom_id, per connection, in chunks, and forgets them", async () => {
+    const requests = Array.from({ length: 12_001 }, (_, i) => ({
+      customId: `req-${i}`,
+      decisionId: `dec-${i}`,
+      responseMask: { response: i % 2 === 0 ? ['EMAIL'] : [], style: 'hash' as const },
+    }));
+    await state.batchRequests.record('anthropic', 'msgbatch_1', requests);
+    const stored = await state.batchRequests.requests('anthropic', 'msgbatch_1');
+    expect(stored.size).toBe(12_001);
+    expect(stored.get('req-12000')).toEqual(requests[12_000]);
+    expect(stored.get('req-1')?.responseMask).toEqual({ response: [], style: 'hash' });
+    expect((await state.batchRequests.requests('secondary', 'msgbatch_1')).size).toBe(0);
+    await state.batchRequests.forget('anthropic', 'msgbatch_1');
+    expect((await state.batchRequests.requests('anthropic', 'msgbatch_1')).size).toBe(0);
+  });
+
   it('gives a started console login to exactly one callback', async () => {
     const login = { state: 'st_1', codeVerifier: 'v', redirectUri: 'https://sluice.example/cb' };
     await state.consoleSignIns.putLogin('st_1', login, Date.now() + 60_000);

@@ -1,0 +1,33 @@
+import type { MaskStyle } from '../mask/mask-replacer.ts';
+
+/**
+ * What the results of one batch request need from its decision: the entity types to mask in its
+ * answer and the style. Never an entity value: placeholders from the prompt are therefore not
+ * restored in batch results (restoring needs the values, which live only as long as a call).
+ */
+export interface ResponseMask {
+  readonly response: readonly string[];
+  readonly style: MaskStyle;
+}
+
+/** One request of a batch created through Sluice: its custom_id, its decision and its answer's masking. */
+export interface BatchRequestRecord {
+  readonly customId: string;
+  readonly decisionId: string;
+  readonly responseMask: ResponseMask;
+}
+
+/** Where each batch's per-request decisions live (the state database), shared by every instance. */
+export interface BatchRequestStore {
+  /** Records the requests of batch `batchId` created on `connection` (a batch is recorded once). */
+  record(connection: string, batchId: string, requests: readonly BatchRequestRecord[]): Promise<void>;
+  /** The requests of a batch by custom_id; empty when the batch was not created through Sluice on `connection`. */
+  requests(connection: string, batchId: string): Promise<Map<string, BatchRequestRecord>>;
+  /** Forgets a deleted batch's requests. */
+  forget(connection: string, batchId: string): Promise<void>;
+}
+
+/** The batch state the proxy needs (the state database's store; owners are the ownership stage's). */
+export interface BatchDeps {
+  readonly batchRequests: BatchRequestStore;
+}

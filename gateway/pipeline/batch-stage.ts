@@ -1,0 +1,131 @@
+/**
+ * The Message Batch parts of the pipeline: each request of a new batch decided and masked as a
+ * messages.create (gateway/batches), the batch recorded before its creator hears of it (owner,
+ * and each request's decision and response masking), `results_url` pointed back at Sluice, and
+ * the decisions a batch's results are masked by.
+ */
+import type { FastifyRequest } from 'fastify';
+import { batchRefusal, decideBatch, maskBatch } from '../batches/batch-decide.ts';
+import { callerBase, rewriteBatchObjects } from '../batches/batch-objects.ts';
+import type { BatchDeps, BatchRequestRecord } from '../batches/batch-store.ts';
+import { SluiceError } from '../errors.ts';
+import type { Detection } from '../inspect/detect-entities.ts';
+import type { Inspected } from '../inspect/inspect-request.ts';
+import { MaskPlan } from '../mask/mask-plan.ts';
+import type { ForwardPlan } from '../mask/mask-stage.ts';
+import type { PolicyEngine } from '../policy/wasm-engine.ts';
+import { stateUnavailable } from '../store/state-db.ts';
+import type { Exchange } from './exchange.ts';
+import type { ProxyDeps } from './proxy-deps.ts';
+
+const NO_MASK = { request: [], response: [], style: 'placeholder', restore: false } as const;
+
+/**
+ * The forward plan of batches.create: every request decided (one decision each, in the audit
+ * with its custom_id), the batch refused whole if any is not allowed, then each masked in place.
+ * What goes upstream is the batch body with the masked params: what each decision saw.
+ */
+export async function batchForwardPlan(
+  ex: Exchange,
+  deps: ProxyDeps,
+  engine: PolicyEngine,
+  inspected: Inspected,
+  detection: Detection,
+): Promise<ForwardPlan> {
+  const caller = ex.get('caller')!;
+  const decisions = ex.set(
+    'batch',
+    await decideBatch(inspected.batch ?? [], {
+      engine,
+      identity: caller.identity,
+      connection: ex.get('connection')!.name,
+      session: caller.session,
+      now: new Date(),
+    }),
+  );
+  const refusal = batchRefusal(decisions);
+  if (refusal) throw refusal;
+  const numbering = deps.placeholderNumbering.for(caller.session?.id);
+  const masked = ex.set('batchMasked', await maskBatch(decisions, deps.maskHashKey, numbering));
+  // The batch call's own plan masks nothing (a batch object holds no prompt); its ledger lists every request's masks.
+  const plan = new MaskPlan(detection.kit, NO_MASK, deps.maskHashKey);
+  for (const inner of masked) {
+    for (const e of inner.plan.ledger.entries()) {
+      const path = e.path.replace(/^request\./, `request.requests[${inner.item.index}].params.`);
+      plan.ledger.add(path, new Map([[e.type, e.count]]));
+    }
+  }
+  const body = inspected.body!;
+  const changed = masked.some((inner) => inner.plan.ledger.applied);
+  return {
+    bytes: changed ? Buffer.from(JSON.stringify(body.value), 'utf8') : body.forward,
+    body: body.value,
+    mask: plan,
+  };
+}
+
+async function stored<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw stateUnavailable(err);
+  }
+}
+
+/**
+ * What runs on a successful Batches answer before the caller gets it: a created batch's requests
+ * are recorded (each custom_id's decision and response masking), a deleted batch's forgotten,
+ * and every batch object's `results_url` rebuilt on the origin and prefix the caller used.
+ */
+export function batchAnswer(
+  req: FastifyRequest,
+  ex: Exchange,
+  deps: BatchDeps,
+): ((body: unknown) => Promise<unknown>) | undefined {
+  const op = ex.operation;
+  if (op.resource?.type !== 'batch') return undefined;
+  const connection = ex.get('connection')!.name;
+  const base = callerBase(req.protocol, req.host, (req.params as { connection?: string }).connection);
+  return async (body) => {
+    if (op.operation === 'batches.create') await recordBatch(body, ex, connection, deps);
+    if (op.operation === 'batches.delete') {
+      const id = (req.params as { batch_id?: string }).batch_id ?? '';
+      await stored(() => deps.batchRequests.forget(connection, id));
+    }
+    return rewriteBatchObjects(body, base);
+  };
+}
+
+/**
+ * Records a created batch's requests: each custom_id's decision and response masking. (Its owner
+ * is recorded by the ownership stage's creation hook, which runs first.)
+ */
+async function recordBatch(body: unknown, ex: Exchange, connection: string, deps: BatchDeps): Promise<void> {
+  const id = (body as { id?: unknown } | null)?.id;
+  if (typeof id !== 'string' || id === '') {
+    throw new SluiceError('SLUICE_ERR_UPSTREAM_BAD_RESPONSE', `upstream "${connection}" created a batch without an id`);
+  }
+  const requests: BatchRequestRecord[] = (ex.get('batchMasked') ?? []).map((inner) => ({
+    customId: inner.item.customId,
+    decisionId: inner.decisionId,
+    responseMask: { response: inner.directive.response, style: inner.directive.style },
+  }));
+  await stored(() => deps.batchRequests.record(connection, id, requests));
+}
+
+/** The requests of the batch whose results are asked for; refused (404) for a batch Sluice did not create. */
+export async function resultsRequests(
+  ex: Exchange,
+  deps: BatchDeps,
+  batchId: string,
+): Promise<ReadonlyMap<string, BatchRequestRecord>> {
+  const connection = ex.get('connection')!.name;
+  const requests = await stored(() => deps.batchRequests.requests(connection, batchId));
+  if (requests.size === 0) {
+    throw new SluiceError(
+      'SLUICE_ERR_BATCH_UNKNOWN',
+      `message batch ${JSON.stringify(batchId.slice(0, 128))} was not created through this gateway on "${connection}"`,
+    );
+  }
+  return requests;
+}
