@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { decodeJwt } from 'jose';
 import { loadConfig } from '../config.ts';
 import { credentialsPath, writeCachedTokens } from './login-cache.ts';
-import { browserLogin, deviceLogin, type LoginPrompt, type LoginTarget } from './login-flows.ts';
+import { browserLogin, describeOAuthError, deviceLogin, type LoginPrompt, type LoginTarget } from './login-flows.ts';
 
 /** Flags of `sluice login`. */
 export interface LoginOptions {
@@ -67,7 +67,9 @@ export async function loginCommand(opts: LoginOptions, env: NodeJS.ProcessEnv = 
     openBrowser,
   };
   const useDevice = opts.device ?? (opts.browser ? false : !hasBrowser(env));
-  const cached = useDevice ? await deviceLogin(target, prompt) : await browserLogin(target, prompt);
+  const cached = await (useDevice ? deviceLogin(target, prompt) : browserLogin(target, prompt)).catch((err) => {
+    throw new Error(`sign-in failed: ${describeOAuthError(err)}`);
+  });
   const path = credentialsPath(opts.cache, env);
   await writeCachedTokens(path, cached);
   const who = subjectOf(cached.accessToken);

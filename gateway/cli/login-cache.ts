@@ -2,9 +2,10 @@
  * The people's token cache of `sluice login` / `sluice token --print`: one JSON file, mode 0600,
  * written atomically (a reader such as Claude Code's apiKeyHelper never sees half a file).
  */
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 
 /** What a sign-in leaves behind: enough to print the access token and to refresh it later. */
@@ -62,4 +63,39 @@ export async function writeCachedTokens(path: string, tokens: CachedTokens): Pro
   // writeFile's mode is filtered by the umask; 0600 is what we want whatever the umask says.
   await chmod(tmp, 0o600);
   await rename(tmp, path);
+}
+
+/** A lock older than this was left by a crashed process (a refresh takes a few seconds at most). */
+const STALE_LOCK_MS = 30_000;
+
+/**
+ * Runs `fn` while holding `<cache>.lock` (created exclusively), so that two `sluice token --print`
+ * never spend the same refresh token: providers rotate them and treat a second use as theft,
+ * revoking the whole sign-in. Hand-written because no lock library is a dependency; a lock that
+ * outlived STALE_LOCK_MS is taken over.
+ */
+export async function withCacheLock<T>(path: string, fn: () => Promise<T>, waitMs = 60_000): Promise<T> {
+  const lock = `${path}.lock`;
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      await (await open(lock, 'wx', 0o600)).close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const age = await stat(lock).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0, // removed meanwhile: try again at once
+    );
+    if (age > STALE_LOCK_MS) await rm(lock, { force: true });
+    else if (Date.now() > deadline) throw new Error(`${lock} is held by another sluice process`);
+    else await delay(50); // another process is refreshing: its result is what we want
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { force: true });
+  }
 }

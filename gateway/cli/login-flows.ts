@@ -170,3 +170,10 @@ export async function refreshCached(cached: CachedTokens): Promise<CachedTokens>
   );
   return toCached(target, tokens, cached.refreshToken);
 }
+
+/** An error's message with the provider's OAuth error code and description, when it sent them. */
+export function describeOAuthError(err: unknown): string {
+  if (err instanceof oidc.ResponseBodyError)
+    return `${err.error}${err.error_description ? `: ${err.error_description}` : ''}`;
+  return (err as Error).message;
+}

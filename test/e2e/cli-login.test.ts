@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { decodeJwt } from 'jose';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { printCachedToken } from '../../gateway/cli/token-print.ts';
 import { ECHO_PREFIX } from '../../gateway/dev/mock-claude.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 import { CLI_CLIENT_ID, startOidcProvider, type RunningOidcProvider } from '../helpers/oidc-provider-idp.ts';
@@ -210,7 +211,23 @@ describe('sluice login', () => {
     expect(third).not.toBe(second);
     expect(decodeJwt(third).exp! * 1000).toBeGreaterThan(Date.now());
     expect(await gatewayStatus(third)).toBe(200);
-  }, 60_000);
+
+    // Two helpers refreshing at once (two Claude Code sessions): a rotated refresh token spent twice
+    // makes the provider refuse the second and revoke the sign-in; the cache lock makes them take
+    // turns. In-process, so that both surely read the same refresh token before either refreshes.
+    const printed: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      printed.push(String(chunk));
+      return true;
+    });
+    const both = await Promise.allSettled([printCachedToken({ cache: path }), printCachedToken({ cache: path })]);
+    spy.mockRestore();
+    expect(both.map((r) => (r.status === 'rejected' ? String(r.reason) : r.value))).toEqual([0, 0]);
+    expect(printed).toHaveLength(2);
+    for (const token of printed) expect(await gatewayStatus(token.trim())).toBe(200);
+    const next = await sluice(['token', '--print']);
+    expect(next.code, next.stderr).toBe(0);
+  }, 90_000);
 
   it('fails with the login hint when there is no sign-in or the refresh is refused', async () => {
     const none = await sluice(['token', '--print', '--cache', join(dir, 'nothing.json')]);
@@ -228,7 +245,7 @@ describe('sluice login', () => {
     const refused = await sluice(['token', '--print', '--cache', path]);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toBe('');
-    expect(refused.stderr).toMatch(/could not refresh .*run `sluice login`/);
+    expect(refused.stderr).toMatch(/could not refresh .*invalid_grant.*run `sluice login`/);
 
     // `sluice token` without --print is still the dev issuer, which refuses a configured provider.
     const mixed = await sluice(['token', '--print', '--sub', 'x']);
