@@ -325,6 +325,8 @@ export const configSchema = z.object({
       enabled: z.boolean().default(false),
       /** Public OIDC client registered for the console (no secret: PKCE protects the code). */
       clientId: z.string().default('sluice-console'),
+      /** Public native client for `sluice login` (device grant, loopback redirect): people's CLI sign-in. */
+      cliClientId: z.string().default('sluice-cli'),
       /** Authorization server; defaults to identity.issuer (the embedded dev issuer cannot sign people in). */
       issuer: z.url().optional(),
       /** Registered redirect URI; defaults to {approvals.publicUrl or the request's origin}/sluice/console/callback. */

@@ -5,9 +5,12 @@
 import { parseArgs } from 'node:util';
 import { auditCommand } from './cli-audit.ts';
 import { bundleCommand } from './cli-bundle.ts';
+import { claudeCommand } from './cli-claude.ts';
+import { loginCommand } from './cli-login.ts';
 import { policyCommand } from './cli-policy.ts';
 import { serveCommand } from './cli-serve.ts';
 import { tokenCommand } from './cli-token.ts';
+import { printCachedToken } from './token-print.ts';
 import { ConfigError } from '../config.ts';
 import { describeStartupFailure, EXIT_CONFIG, formatStartupFailure } from './startup-failure.ts';
 
@@ -17,6 +20,15 @@ commands:
   serve [--config FILE]                      start the gateway (embedded defaults without --config)
   token [--sub S] [--groups a,b] [--scopes s1,s2] [--ttl SECONDS] [--config FILE]
                                              mint a token from the embedded dev issuer
+  token --print [--cache FILE] [--min-ttl SECONDS]
+                                             print the signed-in person's access token (refreshed when
+                                             it expires within --min-ttl, default 60)
+  login [--issuer URL] [--client-id ID] [--scope S] [--resource URI] [--device | --browser] [--cache FILE]
+        [--config FILE]
+                                             sign in at the people's identity provider (device code, or
+                                             browser with a loopback redirect) and cache the tokens
+  claude configure [--base-url URL] [--settings FILE] [--cache FILE] [--config FILE]
+                                             point Claude Code at Sluice with \`sluice token --print\`
   bundle build [--policies DIR] [--out FILE] [--revision REV] [--sign KEY.pem [--signing-alg ALG]]
                                              build (and sign) the policy bundle with the pinned OPA CLI
   bundle verify BUNDLE --key PUBLIC.pem      check a bundle's signature, file by file
@@ -40,19 +52,63 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (command) {
       case 'serve':
         return await serveCommand(parseArgs({ args: rest, options: { config: { type: 'string' } } }).values);
-      case 'token':
-        return await tokenCommand(
+      case 'token': {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            config: { type: 'string' },
+            sub: { type: 'string' },
+            groups: { type: 'string' },
+            scopes: { type: 'string' },
+            ttl: { type: 'string' },
+            print: { type: 'boolean' },
+            cache: { type: 'string' },
+            'min-ttl': { type: 'string' },
+          },
+        });
+        if (!values.print) {
+          if (values.cache !== undefined || values['min-ttl'] !== undefined)
+            throw new Error('--cache and --min-ttl go with --print (the signed-in token)');
+          return await tokenCommand(values);
+        }
+        // --print: the person's token from `sluice login`; the dev issuer's flags mean nothing here.
+        const devFlags = (['config', 'sub', 'groups', 'scopes', 'ttl'] as const).filter((k) => values[k] !== undefined);
+        if (devFlags.length > 0)
+          throw new Error(`--print reads the sluice login cache; --${devFlags.join(', --')} mint dev tokens`);
+        const minTtl = values['min-ttl'] === undefined ? undefined : Number(values['min-ttl']);
+        if (minTtl !== undefined && !(Number.isInteger(minTtl) && minTtl >= 0))
+          throw new Error(`--min-ttl must be a whole number of seconds, got "${values['min-ttl']}"`);
+        return await printCachedToken({ cache: values.cache, minTtlSeconds: minTtl });
+      }
+      case 'login':
+        return await loginCommand(
           parseArgs({
             args: rest,
             options: {
               config: { type: 'string' },
-              sub: { type: 'string' },
-              groups: { type: 'string' },
-              scopes: { type: 'string' },
-              ttl: { type: 'string' },
+              issuer: { type: 'string' },
+              'client-id': { type: 'string' },
+              scope: { type: 'string' },
+              resource: { type: 'string' },
+              device: { type: 'boolean' },
+              browser: { type: 'boolean' },
+              cache: { type: 'string' },
             },
           }).values,
         );
+      case 'claude': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            'base-url': { type: 'string' },
+            settings: { type: 'string' },
+            cache: { type: 'string' },
+            config: { type: 'string' },
+          },
+        });
+        return await claudeCommand(positionals, values);
+      }
       case 'audit':
         return await auditCommand(rest);
       case 'bundle':

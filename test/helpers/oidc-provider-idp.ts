@@ -1,6 +1,7 @@
 /**
- * A real, certified OpenID provider (npm oidc-provider) for the console tests: authorization
- * code + PKCE for people (its dev login form accepts any user name; groups come from `people`),
+ * A real, certified OpenID provider (npm oidc-provider) for the console and CLI tests:
+ * authorization code + PKCE for people (its dev login form accepts any user name; groups come
+ * from `people`), the device authorization grant and refresh tokens for the native CLI client,
  * client_credentials for service accounts, JWT access tokens with the gateway's audience.
  */
 import { createServer, type Server } from 'node:http';
@@ -17,7 +18,12 @@ export interface OidcProviderOptions {
   readonly people: Readonly<Record<string, readonly string[]>>;
   /** service client id → { secret, groups }, for client_credentials. */
   readonly services: Readonly<Record<string, { secret: string; groups: readonly string[] }>>;
+  /** Access-token lifetime in seconds (default 300); short to test refreshing. */
+  readonly accessTokenTtlSeconds?: number;
 }
+
+/** The public native client of `sluice login`: loopback redirect on any port (RFC 8252), device grant. */
+export const CLI_CLIENT_ID = 'sluice-cli';
 
 /** A running provider and how to get a service token from it. */
 export interface RunningOidcProvider {
@@ -43,6 +49,14 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
         grant_types: ['authorization_code'],
         response_types: ['code'],
       },
+      {
+        client_id: CLI_CLIENT_ID,
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        redirect_uris: ['http://127.0.0.1/callback'],
+        grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+        response_types: ['code'],
+      },
       ...Object.entries(options.services).map(([client_id, s]) => ({
         client_id,
         client_secret: s.secret,
@@ -54,8 +68,12 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
     jwks: { keys: [jwk] },
     findAccount: async (_ctx, id) => ({ accountId: id, claims: async () => ({ sub: id }) }),
     pkce: { required: () => true },
+    // Real providers want `offline_access` (which oidc-provider drops without a consent prompt);
+    // here any client allowed the refresh_token grant gets one, i.e. only the CLI client.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     features: {
       devInteractions: { enabled: true },
+      deviceFlow: { enabled: true },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
@@ -65,7 +83,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
           scope: 'openid',
           audience: options.audience,
           accessTokenFormat: 'jwt',
-          accessTokenTTL: 300,
+          accessTokenTTL: options.accessTokenTtlSeconds ?? 300,
           jwt: { sign: { alg: 'RS256' } },
         }),
       },
@@ -74,8 +92,12 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
       const t = token as { accountId?: string; clientId?: string };
       return { groups: [...groupsOf(t.accountId ?? t.clientId)] };
     },
-    // Skip the consent screen for the first-party console: a grant is made on the fly.
+    // Skip the consent screen for the first-party console and CLI: a grant is made on the fly
+    // (oidc-provider still shows native clients, the CLI, a consent page: RFC 8252 section 8.6).
     loadExistingGrant: async (ctx) => {
+      // The grant a consent page just saved (native clients), else the page would come back forever.
+      const consented = ctx.oidc.result?.consent?.grantId;
+      if (consented) return ctx.oidc.provider.Grant.find(consented);
       const grant = new ctx.oidc.provider.Grant({
         clientId: ctx.oidc.client!.clientId,
         accountId: ctx.oidc.session!.accountId!,

@@ -12,4 +12,17 @@ describe('sluice --help', () => {
     for (const flag of ['--min-decisions', '--examples', '--fail-on', '--decision-id', '--input'])
       expect(USAGE).toContain(flag);
   });
+
+  it("names people's sign-in commands and flags", () => {
+    for (const flag of [
+      'login',
+      '--device',
+      '--browser',
+      '--client-id',
+      'token --print',
+      '--min-ttl',
+      'claude configure',
+    ])
+      expect(USAGE).toContain(flag);
+  });
 });
