@@ -32,6 +32,8 @@ export interface StageOutputs {
   readonly detection: Detection;
   /** The owned object the call names by id, as the ownership stage found it; null when it names none. */
   readonly resource: ResourceFacts | null;
+  /** The owned objects a Messages request refers to, with their owners. */
+  readonly references: readonly ResourceFacts[];
   /** The input the first decision evaluates (kept apart so a policy that fails still has its input audited). */
   readonly policyInput: PolicyInput;
   readonly decided: Decided;

@@ -149,3 +149,53 @@ export async function filterListing(
   });
   return { ...page, data };
 }
+
+/**
+ * The reference check of a Messages request: each object it names by id (objectReferences) with
+ * its owner, for the policy. An id nobody recorded is refused here (404, before the policy) unless
+ * `ownership.unknownObjects` is `allow`, as for an object a route names.
+ */
+export async function lookUpReferences(
+  store: OwnershipStore,
+  references: readonly { readonly type: OwnedObjectType; readonly id: string }[],
+  connection: string,
+  unknownObjects: UnknownObjects,
+): Promise<ResourceFacts[]> {
+  const facts: ResourceFacts[] = [];
+  for (const type of new Set(references.map((r) => r.type))) {
+    const ids = references.filter((r) => r.type === type).map((r) => r.id);
+    const records = await store.getMany(connection, type, ids).catch((err: unknown) => {
+      const why = `object ownership cannot be read: ${(err as Error).message}`;
+      throw new SluiceError('SLUICE_ERR_STATE_UNAVAILABLE', why, { cause: err });
+    });
+    for (const id of ids) {
+      const record = records.get(id);
+      if (record === undefined && unknownObjects === 'deny') throw objectNotFound(type, id);
+      facts.push(resourceFacts(type, id, record));
+    }
+  }
+  return facts;
+}
+
+/**
+ * After a Messages answer: the files code execution wrote and the container it ran in become the
+ * caller's, so the next call (a download, a message continuing the container) is theirs to make.
+ */
+export async function recordAnswerObjects(
+  store: OwnershipStore,
+  created: readonly { readonly type: OwnedObjectType; readonly id: string }[],
+  connection: string,
+  owner: { readonly sub: string; readonly groups: readonly string[] },
+): Promise<void> {
+  const createdAt = new Date().toISOString();
+  for (const object of created) {
+    await store.record({
+      type: object.type,
+      id: object.id,
+      connection,
+      owner: owner.sub,
+      createdAt,
+      details: { owner_groups: [...owner.groups], source: 'message' },
+    });
+  }
+}

@@ -9,6 +9,8 @@ import {
 import { SluiceError } from '../errors.ts';
 import { detectEntities } from '../inspect/detect-entities.ts';
 import { inspectRequest } from '../inspect/inspect-request.ts';
+import { objectReferences } from '../inspect/object-references.ts';
+import { createdObjects } from '../relay/created-objects.ts';
 import { spoolUpload, type SpooledUpload } from '../inspect/upload-spool.ts';
 import type { Identity } from '../identity/identity.ts';
 import { maskStage, type ForwardPlan } from '../mask/mask-stage.ts';
@@ -26,7 +28,9 @@ import { batchAnswer, batchForwardPlan, resultsRequests } from './batch-stage.ts
 import { recordDecision } from './exchange-record.ts';
 import {
   filterListing,
+  lookUpReferences,
   lookUpResource,
+  recordAnswerObjects,
   objectNotFound,
   ownedTypeOf,
   recordCreated,
@@ -130,6 +134,20 @@ async function runStages(
       lookUpResource(deps.ownership, ex.operation, connection.name, params, deps.unknownObjects),
     ),
   );
+  // The files, container and custom skills a message names by id must be the caller's too.
+  const references = ex.set(
+    'references',
+    ex.operation.request === 'message'
+      ? await trace.stage('references', () =>
+          lookUpReferences(
+            deps.ownership,
+            objectReferences(inspected.body?.value),
+            connection.name,
+            deps.unknownObjects,
+          ),
+        )
+      : [],
+  );
 
   // Hashed only when an approval is presented or required: most calls never need it.
   const held: HeldCall = {
@@ -152,6 +170,7 @@ async function runStages(
       facts: detection.facts,
       session: caller.session,
       resource,
+      references,
       upload: uploadScan?.facts ?? null,
       approval: ex.approval,
       now: new Date(),
@@ -331,6 +350,8 @@ async function forwardAndRelay(
         ? await relayBinary(upstream, reply, relay, deps.files.maxScanBytes)
         : await relayJson(upstream, reply, relay),
   );
+  // A stream's created files and container are known once it ended (a JSON answer's, before it went out).
+  if (streamed) await recordCreatedByAnswer(deps, ex, relayed.response.body);
   // What the answer says was used; an error answer used nothing; an answer without usage, the estimate.
   const reported = tokenUsage(relayed.response.usage) ?? (upstream.statusCode >= 400 ? ZERO_USAGE : undefined);
   await settle(deps, reservation, reported);
@@ -348,6 +369,12 @@ function answerHook(
   identity: Identity,
   details: Readonly<Record<string, unknown>> | undefined,
 ): ((body: unknown) => Promise<unknown>) | undefined {
+  if (ex.operation.operation === 'messages.create') {
+    return async (body) => {
+      await recordCreatedByAnswer(deps, ex, body);
+      return body;
+    };
+  }
   const type = ownedTypeOf(ex.operation);
   switch (type === undefined ? undefined : ex.operation.resource?.action) {
     case 'list':
@@ -360,6 +387,14 @@ function answerHook(
     default:
       return undefined;
   }
+}
+
+/** Records the caller as owner of the files and container a message answer created. */
+async function recordCreatedByAnswer(deps: ProxyDeps, ex: Exchange, message: unknown): Promise<void> {
+  const created = createdObjects(message);
+  if (created.length === 0) return;
+  const { identity } = ex.get('caller')!;
+  await recordAnswerObjects(deps.ownership, created, ex.get('connection')!.name, identity);
 }
 
 /** What an uploaded file's ownership record keeps: the facts of the bytes that went upstream, never content. */

@@ -82,6 +82,12 @@ export interface PolicyInput {
   readonly upload?: UploadFacts | null;
   /** The object the call names by id, for operations on owned objects (files…); null for every other call. */
   readonly resource?: ResourceFacts | null;
+  /**
+   * The objects a Messages request refers to by id (files in document, image and container_upload
+   * blocks; the container it continues; custom skills it loads), each with its owner as the
+   * ownership store has it.
+   */
+  readonly references?: readonly ResourceFacts[];
   readonly session: SessionFacts | null;
   readonly approval: { id: string; state: string; approver: string | null } | null;
   readonly now: string;
@@ -97,6 +103,8 @@ export function buildPolicyInput(args: {
   resource?: ResourceFacts | null;
   /** The spooled upload of `files.upload`. */
   upload?: UploadFacts | null;
+  /** The owned objects a Messages request refers to. */
+  references?: readonly ResourceFacts[];
   /** The approval the call presents or waited for (gateway/approvals). */
   approval?: PolicyInput['approval'];
   now: Date;
@@ -134,6 +142,7 @@ export function buildPolicyInput(args: {
     },
     upload: args.upload ?? null,
     resource: args.resource ?? null,
+    references: args.references ?? [],
     session: args.session,
     approval: args.approval ?? null,
     now: args.now.toISOString(),

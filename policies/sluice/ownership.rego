@@ -27,3 +27,25 @@ shared_with_caller if {
 	group in input.identity.groups
 	group in input.resource.owner_groups
 }
+
+# The objects a Messages request refers to by id (input.references: files in document, image and
+# container_upload blocks, the container it continues, custom skills it loads) follow the same
+# rule: the caller's own, or shared through a group, or (for migrations) unknown when allowed.
+violations contains {"check": "ownership", "reason": $"{ref.type} {ref.id} has no recorded owner"} if {
+	some ref in input.references
+	not is_string(ref.owner)
+	not unknown_objects_allowed
+}
+
+violations contains {"check": "ownership", "reason": $"{ref.type} {ref.id} belongs to another subject"} if {
+	some ref in input.references
+	is_string(ref.owner)
+	ref.owner != input.identity.sub
+	not reference_shared_with_caller(ref)
+}
+
+reference_shared_with_caller(ref) if {
+	some group in data.sluice.ownership.shared_groups
+	group in input.identity.groups
+	group in ref.owner_groups
+}

@@ -99,3 +99,27 @@ test_downloads_refused_by_media_type_or_size if {
 	d3 := sluice.decision with input as i with data.sluice.files.download.max_bytes as 12
 	d3.allow == true
 }
+
+ref(owner, groups) := {"type": "file", "id": "file_x", "owner": owner, "owner_groups": groups, "created_at": null, "size_bytes": null, "media_type": null}
+
+test_a_message_may_reference_only_its_callers_objects if {
+	mine := object.union(request_by(["engineering"], {}), {"references": [ref("alice", ["engineering"])]})
+	sluice.decision.allow with input as mine
+	theirs := object.union(request_by(["engineering"], {}), {"references": [ref("bob", ["engineering"])]})
+	d := sluice.decision with input as theirs
+	d.allow == false
+	d.not_found == true
+	d.reasons == ["file file_x belongs to another subject"]
+}
+
+test_a_referenced_object_may_be_shared_through_a_group if {
+	theirs := object.union(request_by(["engineering"], {}), {"references": [ref("bob", ["engineering"])]})
+	sluice.decision.allow with input as theirs with data.sluice.ownership.shared_groups as ["engineering"]
+}
+
+test_an_unrecorded_reference_is_refused_unless_allowed if {
+	unknown := object.union(request_by(["engineering"], {}), {"references": [ref(null, [])]})
+	d := sluice.decision with input as unknown
+	d.not_found == true
+	sluice.decision.allow with input as unknown with data.sluice.ownership.unknown_objects as "allow"
+}
