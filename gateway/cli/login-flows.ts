@@ -41,7 +41,9 @@ type TokenResponse = oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelp
 
 /** The cache entry for a token response; a refresh that returns no new refresh token keeps the old one. */
 export function toCached(target: LoginTarget, tokens: TokenResponse, previousRefresh?: string): CachedTokens {
-  const lifetime = tokens.expiresIn();
+  // expires_in as the provider sent it: expiresIn() counts down from the response's arrival, so read
+  // a moment later (a loaded machine) it is a second short of the token's lifetime.
+  const lifetime = typeof tokens.expires_in === 'number' ? tokens.expires_in : undefined;
   return {
     issuer: target.issuer,
     clientId: target.clientId,

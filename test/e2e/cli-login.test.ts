@@ -18,6 +18,8 @@ import { printCachedToken } from '../../gateway/cli/token-print.ts';
 import { ECHO_PREFIX } from '../../gateway/dev/mock-claude.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 import { CLI_CLIENT_ID, startOidcProvider, type RunningOidcProvider } from '../helpers/oidc-provider-idp.ts';
+import { TestIdp } from '../helpers/test-idp.ts';
+import Anthropic from '@anthropic-ai/sdk';
 
 const run = promisify(execFile);
 const SLUICE = resolve('gateway/bin/sluice.mjs');
@@ -28,6 +30,7 @@ const TOKEN_TTL = 20;
 let op: RunningOidcProvider;
 let h: Harness;
 let browser: Browser;
+let ci: TestIdp;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 
@@ -39,7 +42,23 @@ beforeAll(async () => {
     services: {},
     accessTokenTtlSeconds: TOKEN_TTL,
   });
-  h = await startHarness({ identity: { issuer: op.issuer, audience: AUDIENCE } });
+  // People sign in with the real OpenID provider; CI jobs present GitHub Actions-shaped tokens of a second issuer.
+  ci = await TestIdp.start({ audience: 'https://github.com/acme' });
+  h = await startHarness({
+    identity: {
+      issuer: op.issuer,
+      audience: AUDIENCE,
+      issuers: [
+        {
+          name: 'github',
+          issuer: ci.issuer,
+          audience: ci.audience,
+          claims: ['repository', 'environment'],
+          groupsFrom: [{ claim: 'repository', equals: 'acme/app', groups: ['ci'] }],
+        },
+      ],
+    },
+  });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-background-networking'],
@@ -68,6 +87,7 @@ afterAll(async () => {
   await browser?.close();
   await h?.close();
   await op?.close();
+  await ci?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -178,6 +198,27 @@ describe('sluice login', () => {
     expect(cache.expiresAt! - Date.now()).toBeLessThanOrEqual(TOKEN_TTL * 1000);
     expect(decodeJwt(cache.accessToken)).toMatchObject({ sub: 'carol', aud: AUDIENCE, groups: ['engineering'] });
   }, 60_000);
+
+  it("serves a person's signed-in token and a CI job's token of a second issuer at once, through the SDK", async () => {
+    const person = (await sluice(['token', '--print', '--min-ttl', '0'])).stdout.trim();
+    const job = await ci.mint({ sub: 'repo:acme/app:environment:prod', repository: 'acme/app', environment: 'prod' });
+    const sdk = (token: string) => new Anthropic({ baseURL: h.url, authToken: token, apiKey: null, maxRetries: 0 });
+    const hello = (model: string) => ({ model, max_tokens: 16, messages: [{ role: 'user' as const, content: 'hi' }] });
+    const [carol, build] = await Promise.all([
+      sdk(person).messages.create(hello('claude-sonnet-4-5')),
+      sdk(job).messages.create(hello('claude-haiku-4-5')),
+    ]);
+    expect([carol.type, build.type]).toEqual(['message', 'message']);
+    const decisions = (await h.auditEvents()).filter((e) => e.kind === 'decision');
+    const subjects = decisions.map((e) => (e as { subject?: string }).subject);
+    expect(subjects).toContain('carol');
+    expect(subjects).toContain('github:repo:acme/app:environment:prod');
+    // The CI token is refused on the people issuer's rules: another repository gets no group.
+    const other = await ci.mint({ sub: 'repo:acme/other:ref:main', repository: 'acme/other' });
+    await expect(sdk(other).messages.create(hello('claude-haiku-4-5'))).rejects.toBeInstanceOf(
+      Anthropic.PermissionDeniedError,
+    );
+  });
 
   it('prints the cached token, refreshes it within the margin and after expiry; the gateway takes each', async () => {
     const path = join(dir, 'xdg', 'sluice', 'credentials.json');
