@@ -123,8 +123,11 @@ export class ApprovalService {
     if (!next) {
       // Another approver (on any instance) won: name the verdict that stands.
       const won = (await this.store.get(id)) ?? approval;
+      // The verdict, even once the approved call has used it (or it expired since).
+      const verdict = won.verdict ? (won.state === 'denied' ? 'denied' : 'approved') : won.state;
       const by = won.verdict ? ` by ${won.verdict.approver}` : '';
-      throw new SluiceError('SLUICE_ERR_CONFLICT', `approval ${id} was already ${won.state}${by}, not pending`);
+      const now = won.state === verdict ? '' : ` (now ${won.state})`;
+      throw new SluiceError('SLUICE_ERR_CONFLICT', `approval ${id} was already ${verdict}${by}${now}, not pending`);
     }
     this.#previews.delete(id);
     this.#record(next, state, approver.sub, comment, null);
