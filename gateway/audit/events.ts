@@ -76,6 +76,8 @@ export interface SessionRecordBody {
   } | null;
   /** Milliseconds per stage: auth, inspect, policy, upstream_headers, upstream_total, total. */
   timings_ms: Record<string, number>;
+  /** What the answer's usage costs at the model's price (pricing.models, else list prices); absent without usage. */
+  cost_usd?: number;
 }
 
 /** A state change of a human approval (gateway/approvals): who moved it, when and why. */

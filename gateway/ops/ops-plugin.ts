@@ -52,14 +52,12 @@ export async function opsPlugin(app: FastifyInstance, deps: OpsDeps): Promise<vo
     if (audit && !audit.accepting)
       return reply.code(503).send({ status: 'not_ready', reason: audit.reasons.join('; '), audit, connections });
     if (!engine)
-      return reply
-        .code(503)
-        .send({
-          status: 'not_ready',
-          reason: 'no policy bundle loaded',
-          bundle: policyReadiness(deps.policies),
-          connections,
-        });
+      return reply.code(503).send({
+        status: 'not_ready',
+        reason: 'no policy bundle loaded',
+        bundle: policyReadiness(deps.policies),
+        connections,
+      });
     return {
       status: 'ready',
       bundle: { ...policyReadiness(deps.policies), revision: engine.revision },

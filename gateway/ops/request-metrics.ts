@@ -43,6 +43,7 @@ export class RequestMetrics {
   private readonly stages = new Map<string, Histogram>();
   private readonly masks = new Map<string, number>();
   private readonly approvals = new Map<string, number>();
+  private readonly tokens = new Map<string, number>();
 
   /** Counts one finished call (called once per exchange, when its record is written). */
   observe(call: ExchangeSummary): void {
@@ -63,6 +64,20 @@ export class RequestMetrics {
       const direction = m.path.startsWith('response.') ? 'response' : 'request';
       const k = `type="${label(m.type)}",direction="${direction}"`;
       this.masks.set(k, (this.masks.get(k) ?? 0) + m.count);
+    }
+    if (call.billed) {
+      // model is the price family (a bounded set), never the model string the caller sent.
+      const { family, usage } = call.billed;
+      const where = `model="${label(family)}",connection="${label(call.connection ?? '')}"`;
+      for (const [kind, n] of [
+        ['input', usage.input],
+        ['output', usage.output],
+        ['cache_write', usage.cacheWrite],
+        ['cache_read', usage.cacheRead],
+      ] as const) {
+        const k = `kind="${kind}",${where}`;
+        this.tokens.set(k, (this.tokens.get(k) ?? 0) + n);
+      }
     }
     if (call.approvalState) {
       const k = `state="${label(call.approvalState)}"`;
@@ -93,6 +108,11 @@ export class RequestMetrics {
       );
     }
     counter('sluice_masks_total', 'Entities masked, by type and direction.', this.masks);
+    counter(
+      'sluice_tokens_total',
+      'Tokens the answers reported, by kind, model price family and connection.',
+      this.tokens,
+    );
     counter(
       'sluice_approval_calls_total',
       'Calls that presented or waited for an approval, by its final state.',

@@ -11,7 +11,7 @@ import {
   withoutCredentials,
 } from '../mask/audit-redaction.ts';
 import type { InnerDecision, MaskedInner } from '../batches/batch-decide.ts';
-import type { Exchange } from './exchange.ts';
+import type { Billed, Exchange } from './exchange.ts';
 
 const DECISION_PATH = 'sluice/decision';
 
@@ -26,6 +26,8 @@ export interface ExchangeSummary {
   readonly timingsMs: Record<string, number>;
   readonly masks: readonly MaskApplied[];
   readonly approvalState: string | null;
+  /** Tokens the answer reported, by kind, with the model's price family; undefined without usage. */
+  readonly billed?: Billed;
 }
 
 /** Which records of one call are written: each exactly once, whichever path ends the call. */
@@ -218,6 +220,7 @@ export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: n
   const timingsMs = ex.trace.timingsMs();
   const masks = masksOf(ex);
   const responseMayHold = ex.get('relayed')?.responseMayHoldEntities ?? true;
+  const billed = ex.get('billed');
   audit.record({
     kind: 'session',
     decision_id: ex.decisionId,
@@ -237,6 +240,7 @@ export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: n
       maxContentBytes,
     ),
     timings_ms: timingsMs,
+    ...(billed ? { cost_usd: billed.costMicroUsd / 1e6 } : {}),
   });
   return {
     outcome,
@@ -248,5 +252,6 @@ export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: n
     timingsMs,
     masks,
     approvalState: ex.approval?.state ?? null,
+    billed,
   };
 }

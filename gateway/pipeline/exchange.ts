@@ -6,6 +6,7 @@ import type { Identity } from '../identity/identity.ts';
 import type { Detection } from '../inspect/detect-entities.ts';
 import type { Inspected } from '../inspect/inspect-request.ts';
 import type { ForwardPlan } from '../mask/mask-stage.ts';
+import type { TokenUsage } from '../usage/prices.ts';
 import type { OperationSpec } from '../operations/operation-table.ts';
 import type { Decided } from '../policy/decide.ts';
 import type { PolicyInput, ResourceFacts, SessionFacts } from '../policy/input.ts';
@@ -46,6 +47,8 @@ export interface StageOutputs {
   readonly batchMasked: readonly MaskedInner[];
   readonly forwardPlan: ForwardPlan;
   readonly relayed: Relayed;
+  /** What the answer reported it used and what that costs, for the record and /metrics. */
+  readonly billed: Billed;
   /** The refusal or failure that ended the call early (the first one; a later one is only logged). */
   readonly failure: SluiceError;
 }
@@ -105,4 +108,11 @@ export class Exchange {
       this.get('policyInput')
     );
   }
+}
+
+/** A call's reported usage, its model's price family (a bounded label) and its cost. */
+export interface Billed {
+  readonly family: string;
+  readonly usage: TokenUsage;
+  readonly costMicroUsd: number;
 }

@@ -63,9 +63,7 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
     const found = deps.connections.get(name);
     if (!found) throw new SluiceError('SLUICE_ERR_UNKNOWN_CONNECTION', `unknown connection "${name}"`);
     const connection = ex.set('connection', found);
-    const identity = await ex.trace.stage('auth', () =>
-      deps.verifier.verify(extractToken(req.headers)),
-    );
+    const identity = await ex.trace.stage('auth', () => deps.verifier.verify(extractToken(req.headers)));
     const entry = await ex.trace.stage('session', () => deps.sessions.enter(identity, connection.name));
     ex.set('caller', { identity, session: entry.facts });
   });

@@ -355,6 +355,15 @@ async function forwardAndRelay(
   // What the answer says was used; an error answer used nothing; an answer without usage, the estimate.
   const reported = tokenUsage(relayed.response.usage) ?? (upstream.statusCode >= 400 ? ZERO_USAGE : undefined);
   await settle(deps, reservation, reported);
+  const usage = tokenUsage(relayed.response.usage);
+  if (usage) {
+    const model = inspected.facts.model;
+    ex.set('billed', {
+      family: deps.prices.familyOf(model),
+      usage,
+      costMicroUsd: deps.prices.costMicroUsd(model, usage),
+    });
+  }
 }
 
 /**

@@ -46,6 +46,11 @@ export class PriceTable {
     };
   }
 
+  /** The price entry's prefix `model` matched, or `other`: a bounded label for metrics, never the caller's string. */
+  familyOf(model: string | undefined): string {
+    return this.#entries.find(([prefix]) => model?.startsWith(prefix))?.[0] ?? 'other';
+  }
+
   priceOf(model: string | undefined): ModelPrice {
     return this.#entries.find(([prefix]) => model?.startsWith(prefix))?.[1] ?? this.#ceiling;
   }

@@ -54,6 +54,15 @@ describe('/metrics', () => {
     expect(text).toContain('sluice_masks_total{type="EMAIL",direction="request"} 1');
     expect(text).toMatch(/sluice_stage_duration_seconds_count\{stage="policy"\} 5\n/);
     expect(text).toMatch(/sluice_stage_duration_seconds_bucket\{stage="upstream_headers",le="\+Inf"\} 4\n/);
+    // Tokens the four answers reported, labelled by the model's price family (a bounded set).
+    const output = /sluice_tokens_total\{kind="output",model="claude-haiku-4-5",connection="anthropic"\} (\d+)/.exec(
+      text,
+    );
+    expect(Number(output?.[1])).toBeGreaterThan(0);
+    const records = (await open.auditEvents()).filter((e) => e.kind === 'session' && e.outcome !== 'deny');
+    expect(records).toHaveLength(4);
+    // Each answered call's record carries its cost at haiku-4-5's price.
+    for (const r of records) expect((r as { cost_usd?: number }).cost_usd).toBeGreaterThan(0);
   });
 
   it('with metrics.tokenEnv, answers only the bearer of that token', async () => {
