@@ -28,6 +28,9 @@ const connectionSchema = z.object({
 });
 
 /** `audit.kafka`: the Kafka audit sink (gateway/audit/kafka-sink.ts) and its spool. */
+/** What an audit sink receives of prompts and answers (gateway/audit/events.ts ContentMode). */
+const contentModeSchema = z.enum(['masked', 'digest', 'none']).default('masked');
+
 const kafkaAuditSchema = z.object({
   brokers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port')).min(1),
   clientId: z.string().min(1).default('sluice'),
@@ -63,6 +66,12 @@ const kafkaAuditSchema = z.object({
   onSpoolFull: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
   maxBatchRecords: z.number().int().positive().max(10_000).default(500),
   closeTimeoutMs: z.number().int().min(0).default(5000),
+  /** What the topics receive of prompts and answers: a SIEM usually wants `digest`. */
+  content: contentModeSchema,
+  /** Batch compression: gzip is built into kafkajs; `none` for brokers that refuse it. */
+  compression: z.enum(['gzip', 'none']).default('gzip'),
+  /** How long the producer waits for more events to fill a batch (Kafka's linger.ms). */
+  lingerMs: z.number().int().min(0).max(1000).default(5),
 });
 
 /** `state.postgres`: the PostgreSQL server several instances share (gateway/store). */
@@ -238,8 +247,17 @@ export const configSchema = z.object({
       file: z
         .object({
           path: z.string().min(1).optional(),
-          /** fdatasync each batch before a call goes upstream: its decision survives a power loss, not only a crash. */
-          fsync: z.boolean().default(false),
+          /**
+           * When the file is fdatasync'd (docs/audit.md says what each risks): `every` batch before
+           * a waiting call goes on (its decision survives a power loss, not only a crash);
+           * `interval` every syncIntervalMs; `none` leaves it to the kernel.
+           */
+          sync: z.enum(['every', 'interval', 'none']).optional(),
+          syncIntervalMs: z.number().int().min(10).max(60_000).default(1000),
+          /** Older spelling of `sync`: true is `every`, false `none`. */
+          fsync: z.boolean().optional(),
+          /** What the file receives of prompts and answers: masked text, only digests, or none. */
+          content: contentModeSchema,
         })
         .prefault({}),
       /**

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { AuditLog } from './audit-log.ts';
-import { FileAuditSink, type WriteFailurePolicy } from './file-sink.ts';
+import type { ContentMode } from './events.ts';
+import { FileAuditSink, type SyncPolicy, type WriteFailurePolicy } from './file-sink.ts';
 import { KafkaAuditSink, type SinkLogger } from './kafka-sink.ts';
 import type { AuditSink } from './sink.ts';
 import { Spool } from './spool.ts';
@@ -10,8 +11,15 @@ import { recoverTornTail } from './torn-tail.ts';
 export interface AuditConfig {
   readonly stateDir: string;
   readonly audit: {
-    readonly file: { readonly path: string; readonly fsync?: boolean };
+    readonly file: {
+      readonly path: string;
+      readonly sync?: SyncPolicy;
+      readonly syncIntervalMs?: number;
+      readonly fsync?: boolean;
+      readonly content?: ContentMode;
+    };
     readonly onWriteFailure: WriteFailurePolicy;
+    readonly maxContentBytes?: number;
     readonly kafka?: {
       readonly brokers: readonly string[];
       readonly clientId: string;
@@ -28,6 +36,9 @@ export interface AuditConfig {
       readonly onSpoolFull: 'fail-closed' | 'fail-open';
       readonly maxBatchRecords: number;
       readonly closeTimeoutMs: number;
+      readonly content?: ContentMode;
+      readonly compression?: 'gzip' | 'none';
+      readonly lingerMs?: number;
     };
   };
 }
@@ -45,7 +56,14 @@ export function defaultSpoolDir(stateDir: string): string {
 export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Promise<AuditLog> {
   const file = config.audit.file.path;
   const torn = recoverTornTail(file);
-  const fileOptions = { onWriteFailure: config.audit.onWriteFailure, fsync: config.audit.file.fsync ?? false };
+  const f = config.audit.file;
+  const fileOptions = {
+    onWriteFailure: config.audit.onWriteFailure,
+    // `fsync` is the older spelling of `sync`: true was every batch.
+    sync: f.sync ?? (f.fsync ? 'every' : 'none'),
+    syncIntervalMs: f.syncIntervalMs ?? 1000,
+    content: f.content ?? 'masked',
+  } as const;
   const sinks: AuditSink[] = [new FileAuditSink(file, { ...fileOptions, ...(logger ? { logger } : {}) })];
   const k = config.audit.kafka;
   if (k) {
@@ -68,11 +86,18 @@ export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Pr
           : {}),
         maxBatchRecords: k.maxBatchRecords,
         closeTimeoutMs: k.closeTimeoutMs,
+        content: k.content ?? 'masked',
+        compression: k.compression ?? 'gzip',
+        lingerMs: k.lingerMs ?? 5,
         ...(logger ? { logger } : {}),
       }),
     );
   }
-  const audit = new AuditLog(sinks);
+  const audit = new AuditLog(sinks, {
+    maxContentBytes: config.audit.maxContentBytes ?? 1024 * 1024,
+    onUnwritable: (err, kind) =>
+      logger?.error({ err: (err as Error).message, kind }, 'audit: an event could not be serialised (a bug): left out'),
+  });
   if (torn) {
     const { bytes, sha256, movedTo, reason } = torn;
     const fields = { file, torn_bytes: bytes, torn_sha256: sha256, moved_to: movedTo, reason };

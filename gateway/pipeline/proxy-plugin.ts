@@ -15,7 +15,7 @@ declare module 'fastify' {
 
 /** Audits the exchange once and logs its outcome with the decision id (never prompt text or tokens). */
 function settle(req: FastifyRequest, deps: ProxyDeps, ex: Exchange): void {
-  const call = recordExchange(deps.audit, ex, deps.auditMaxContentBytes);
+  const call = recordExchange(deps.audit, ex);
   if (call === undefined) return;
   deps.metrics?.observe(call);
   req.log.info(

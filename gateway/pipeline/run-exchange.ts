@@ -285,7 +285,7 @@ async function forwardAndRelay(
   });
   // Write-ahead: the decision is in the audit file before anything goes upstream, so a crash
   // mid-call leaves it (verify reports it without its exchange record, as incomplete).
-  recordDecision(deps.audit, ex, deps.auditMaxContentBytes);
+  recordDecision(deps.audit, ex);
   await trace.stage('audit_ahead', () =>
     deps.audit.written().catch((err: unknown) => {
       const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;

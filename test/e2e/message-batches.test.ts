@@ -7,7 +7,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
-import type { DecisionEventBody, SessionRecordBody } from '../../gateway/audit/events.ts';
+import type { DecisionEventBody, ExchangeRecordBody } from '../../gateway/audit/events.ts';
 import { verifyChain } from '../../gateway/cli/audit-verify.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 import { bundleWithData } from '../helpers/policy-variant.ts';
@@ -70,9 +70,9 @@ async function decisionsOf(batchDecisionId: string): Promise<DecisionEventBody[]
     .filter((e) => e.batch_decision_id === batchDecisionId);
 }
 
-async function lastSession(operation: string): Promise<SessionRecordBody> {
-  const sessions = (await h.auditEvents()).filter((e) => e.kind === 'session' && e.operation === operation);
-  return sessions.at(-1) as SessionRecordBody;
+async function lastSession(operation: string): Promise<ExchangeRecordBody> {
+  const sessions = (await h.auditEvents()).filter((e) => e.kind === 'exchange' && e.operation === operation);
+  return sessions.at(-1) as ExchangeRecordBody;
 }
 
 describe('Message Batches through Sluice', () => {

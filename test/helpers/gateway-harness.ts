@@ -3,6 +3,7 @@
  * discovery + JWKS), the bundle built from policies/ by global setup, the file audit sink in a
  * temp dir, and the mock Claude upstream as the only stand-in.
  */
+import { assertAuditSchema } from './audit-schema.ts';
 import Anthropic from '@anthropic-ai/sdk';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -162,10 +163,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async auditEvents() {
       await gateway.audit.flush();
       const text = await readFile(auditFile, 'utf8').catch(() => '');
-      return text
+      const events = text
         .split('\n')
         .filter(Boolean)
         .map((line) => JSON.parse(line) as AuditEvent);
+      assertAuditSchema(events);
+      return events;
     },
     async restart() {
       await gateway.close();

@@ -219,7 +219,11 @@ describe('config: where the audit file goes', () => {
   });
 
   it('audit.file.fsync is off unless set, and survives the path being filled in', () => {
-    expect(resolveConfig({}, {}).audit.file).toEqual({ path: join('.sluice', 'audit', 'audit.jsonl'), fsync: false });
+    expect(resolveConfig({}, {}).audit.file).toEqual({
+      path: join('.sluice', 'audit', 'audit.jsonl'),
+      syncIntervalMs: 1000,
+      content: 'masked',
+    });
     expect(resolveConfig({ audit: { file: { fsync: true } } }, {}).audit.file.fsync).toBe(true);
   });
 });
