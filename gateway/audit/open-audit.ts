@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { AuditLog } from './audit-log.ts';
 import { FileAuditSink, type WriteFailurePolicy } from './file-sink.ts';
 import { KafkaAuditSink, type SinkLogger } from './kafka-sink.ts';
+import { withFormat, type AuditFormat } from './ocsf-sink.ts';
 import type { AuditSink } from './sink.ts';
 import { Spool } from './spool.ts';
 import { recoverTornTail } from './torn-tail.ts';
@@ -10,7 +11,7 @@ import { recoverTornTail } from './torn-tail.ts';
 export interface AuditConfig {
   readonly stateDir: string;
   readonly audit: {
-    readonly file: { readonly path: string; readonly fsync?: boolean };
+    readonly file: { readonly path: string; readonly fsync?: boolean; readonly format?: AuditFormat };
     readonly onWriteFailure: WriteFailurePolicy;
     readonly kafka?: {
       readonly brokers: readonly string[];
@@ -28,6 +29,7 @@ export interface AuditConfig {
       readonly onSpoolFull: 'fail-closed' | 'fail-open';
       readonly maxBatchRecords: number;
       readonly closeTimeoutMs: number;
+      readonly format?: AuditFormat;
     };
   };
 }
@@ -46,7 +48,8 @@ export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Pr
   const file = config.audit.file.path;
   const torn = recoverTornTail(file);
   const fileOptions = { onWriteFailure: config.audit.onWriteFailure, fsync: config.audit.file.fsync ?? false };
-  const sinks: AuditSink[] = [new FileAuditSink(file, { ...fileOptions, ...(logger ? { logger } : {}) })];
+  const fileSink = new FileAuditSink(file, { ...fileOptions, ...(logger ? { logger } : {}) });
+  const sinks: AuditSink[] = [withFormat(fileSink, config.audit.file.format ?? 'sluice', logger)];
   const k = config.audit.kafka;
   if (k) {
     const spool = await Spool.open({
@@ -55,22 +58,19 @@ export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Pr
       memoryBytes: k.spool.memoryBytes,
       fsync: k.spool.fsync,
     });
-    sinks.push(
-      new KafkaAuditSink({
-        brokers: k.brokers,
-        clientId: k.clientId,
-        topics: k.topics,
-        spool,
-        maxSpoolBytes: k.spool.maxBytes,
-        onSpoolFull: k.onSpoolFull,
-        ...(k.createTopics
-          ? { createTopics: { partitions: k.partitions, replicationFactor: k.replicationFactor } }
-          : {}),
-        maxBatchRecords: k.maxBatchRecords,
-        closeTimeoutMs: k.closeTimeoutMs,
-        ...(logger ? { logger } : {}),
-      }),
-    );
+    const kafkaSink = new KafkaAuditSink({
+      brokers: k.brokers,
+      clientId: k.clientId,
+      topics: k.topics,
+      spool,
+      maxSpoolBytes: k.spool.maxBytes,
+      onSpoolFull: k.onSpoolFull,
+      ...(k.createTopics ? { createTopics: { partitions: k.partitions, replicationFactor: k.replicationFactor } } : {}),
+      maxBatchRecords: k.maxBatchRecords,
+      closeTimeoutMs: k.closeTimeoutMs,
+      ...(logger ? { logger } : {}),
+    });
+    sinks.push(withFormat(kafkaSink, k.format ?? 'sluice', logger));
   }
   const audit = new AuditLog(sinks);
   if (torn) {
