@@ -207,6 +207,8 @@ function dispositionOf(outcome: Outcome, errorCode: string | undefined) {
   if (outcome === 'error' && errorCode?.startsWith('SLUICE_ERR_AUTH_')) {
     return { ...DISPOSITION.error, disposition_id: 26, disposition: 'Unauthorized' };
   }
+  // The policy allowed the call but its usage budget was spent: the gateway blocked it all the same.
+  if (errorCode === 'SLUICE_ERR_BUDGET_EXCEEDED') return DISPOSITION.deny;
   return DISPOSITION[outcome];
 }
 

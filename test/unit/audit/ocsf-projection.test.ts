@@ -279,6 +279,26 @@ describe('OCSF projection', () => {
     ]);
   });
 
+  it('shows a call the policy allowed but its spent budget refused as blocked', () => {
+    const budget = { code: 'SLUICE_ERR_BUDGET_EXCEEDED', message: 'a usage budget … is spent' };
+    const [call] = project(
+      decision(),
+      exchange({
+        error: budget,
+        response: {
+          status: 429,
+          stream: false,
+          body: null,
+          usage: null,
+          error: { type: 'rate_limit_error', ...budget },
+        },
+      }),
+    );
+    expect(call).toMatchObject({ action_id: 2, disposition_id: 2, status_id: 2, api: { response: { code: 429 } } });
+    expect(call!.api.response.error).toBe('SLUICE_ERR_BUDGET_EXCEEDED');
+    expect(ocsfErrors(call)).toEqual([]);
+  });
+
   it('counts masked entities per type, request and answer together', () => {
     const masked = events.find((e) => e.api?.request?.uid === 'd-2')!;
     const masks = masked.enrichments.filter((x: Ocsf) => x.type === 'masked_entities');
