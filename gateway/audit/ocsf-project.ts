@@ -190,8 +190,8 @@ function actorOf(subject: string | null, facts?: DecisionFacts) {
 
 /**
  * What the gateway did with the call: OCSF has no "masked" or "held for approval" disposition, so masking is
- * action Modified with disposition Corrected (the pairing OCSF's action_id description names) and a held call
- * is Denied / Delayed until an approver lets a retry through.
+ * action Modified with disposition Corrected (the pairing OCSF's action_id description names), and a call that
+ * ended still waiting for an approver is Denied / Delayed (an approved one ends as the decision after approval).
  */
 const DISPOSITION: Record<Outcome, { action_id: number; action: string; disposition_id: number; disposition: string }> =
   {
