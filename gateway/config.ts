@@ -40,6 +40,8 @@ const kafkaAuditSchema = z.object({
       sessions: z.string().min(1).default('sluice.audit.sessions'),
     })
     .prefault({}),
+  /** What the topics carry: Sluice's audit lines, or their OCSF projection (gateway/audit/ocsf-project.ts). */
+  format: z.enum(['sluice', 'ocsf']).default('sluice'),
   /** Create the topics at first connect; set false where topics are managed elsewhere. */
   createTopics: z.boolean().default(true),
   partitions: z.number().int().positive().default(3),
@@ -258,6 +260,8 @@ export const configSchema = z.object({
           fsync: z.boolean().optional(),
           /** What the file receives of prompts and answers: masked text, only digests, or none. */
           content: contentModeSchema,
+          /** Sluice's chained audit lines, or their OCSF projection (a SIEM feed that `audit verify` cannot check). */
+          format: z.enum(['sluice', 'ocsf']).default('sluice'),
         })
         .prefault({}),
       /**
@@ -385,9 +389,17 @@ export const configSchema = z.object({
   files: z
     .object({
       /** Largest Files API upload, in bytes (the API's own limit is 500 MB); refused with 413 before the upstream. */
-      maxUploadBytes: z.number().int().positive().default(500 * 1024 * 1024),
+      maxUploadBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(500 * 1024 * 1024),
       /** Largest text upload read for entities (else `upload.scanned: false`), and text download masked (else 403). */
-      maxScanBytes: z.number().int().positive().default(32 * 1024 * 1024),
+      maxScanBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(32 * 1024 * 1024),
     })
     .prefault({}),
   ownership: z

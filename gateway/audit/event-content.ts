@@ -31,6 +31,9 @@ export function digestOf(value: unknown): ContentDigest {
 export function decisionBody(draft: DecisionDraft): DecisionEventBody {
   const { input, ...rest } = draft;
   if (!input) return { ...rest, input: null, erased: [] };
+  // Already erased (an event read back and recorded again, e.g. by a migration): as it is.
+  if (typeof input.request.text !== 'string')
+    return { ...rest, input: input as unknown as RecordedInput, erased: [ERASED_TEXT] };
   const { text, ...request } = input.request;
   const recorded: RecordedInput = {
     ...input,

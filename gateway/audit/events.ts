@@ -198,11 +198,36 @@ export interface AuditMigrationEventBody {
   source_sha256: string;
 }
 
+/**
+ * A bearer token the gateway refused (missing, malformed, untrusted issuer, bad signature, expired, or an IdP that
+ * could not vouch for it). Never holds the token: only why it was refused and where it came from.
+ */
+export interface AuthenticationEventBody {
+  kind: 'authentication';
+  outcome: 'failure';
+  timestamp: string;
+  /** No verified caller. */
+  subject: null;
+  /** The refusal's code (gateway/errors.ts): SLUICE_ERR_AUTH_MISSING, _AUTH_INVALID, _AUTH_EXPIRED, … */
+  reason_code: string;
+  /** Why, as the caller was told (the gateway's own words; a token is never quoted). */
+  reason: string;
+  /** The token's `iss` claim, UNVERIFIED (printable, at most 256 characters); null when it had none. */
+  issuer: string | null;
+  /** The caller's address. */
+  source_address: string;
+  connection: string | null;
+  operation: string;
+  /** The refused call's decision id: its decision event and exchange record carry the same. */
+  decision_id: string;
+}
+
 export type AuditEventBody =
   | DecisionEventBody
   | ExchangeRecordBody
   | ApprovalEventBody
   | AccessEventBody
   | AuditRecoveryEventBody
-  | AuditMigrationEventBody;
+  | AuditMigrationEventBody
+  | AuthenticationEventBody;
 export type AuditEvent = AuditEventBody & ChainFields;

@@ -3,6 +3,7 @@ import { AuditLog } from './audit-log.ts';
 import type { ContentMode } from './events.ts';
 import { FileAuditSink, type SyncPolicy, type WriteFailurePolicy } from './file-sink.ts';
 import { KafkaAuditSink, type SinkLogger } from './kafka-sink.ts';
+import { withFormat, type AuditFormat } from './ocsf-sink.ts';
 import type { AuditSink } from './sink.ts';
 import { Spool } from './spool.ts';
 import { recoverTornTail } from './torn-tail.ts';
@@ -17,6 +18,7 @@ export interface AuditConfig {
       readonly syncIntervalMs?: number;
       readonly fsync?: boolean;
       readonly content?: ContentMode;
+      readonly format?: AuditFormat;
     };
     readonly onWriteFailure: WriteFailurePolicy;
     readonly maxContentBytes?: number;
@@ -39,6 +41,7 @@ export interface AuditConfig {
       readonly content?: ContentMode;
       readonly compression?: 'gzip' | 'none';
       readonly lingerMs?: number;
+      readonly format?: AuditFormat;
     };
   };
 }
@@ -64,7 +67,8 @@ export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Pr
     syncIntervalMs: f.syncIntervalMs ?? 1000,
     content: f.content ?? 'masked',
   } as const;
-  const sinks: AuditSink[] = [new FileAuditSink(file, { ...fileOptions, ...(logger ? { logger } : {}) })];
+  const fileSink = new FileAuditSink(file, { ...fileOptions, ...(logger ? { logger } : {}) });
+  const sinks: AuditSink[] = [withFormat(fileSink, f.format ?? 'sluice', logger)];
   const k = config.audit.kafka;
   if (k) {
     const spool = await Spool.open({
@@ -73,25 +77,22 @@ export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Pr
       memoryBytes: k.spool.memoryBytes,
       fsync: k.spool.fsync,
     });
-    sinks.push(
-      new KafkaAuditSink({
-        brokers: k.brokers,
-        clientId: k.clientId,
-        topics: k.topics,
-        spool,
-        maxSpoolBytes: k.spool.maxBytes,
-        onSpoolFull: k.onSpoolFull,
-        ...(k.createTopics
-          ? { createTopics: { partitions: k.partitions, replicationFactor: k.replicationFactor } }
-          : {}),
-        maxBatchRecords: k.maxBatchRecords,
-        closeTimeoutMs: k.closeTimeoutMs,
-        content: k.content ?? 'masked',
-        compression: k.compression ?? 'gzip',
-        lingerMs: k.lingerMs ?? 5,
-        ...(logger ? { logger } : {}),
-      }),
-    );
+    const kafkaSink = new KafkaAuditSink({
+      brokers: k.brokers,
+      clientId: k.clientId,
+      topics: k.topics,
+      spool,
+      maxSpoolBytes: k.spool.maxBytes,
+      onSpoolFull: k.onSpoolFull,
+      ...(k.createTopics ? { createTopics: { partitions: k.partitions, replicationFactor: k.replicationFactor } } : {}),
+      maxBatchRecords: k.maxBatchRecords,
+      closeTimeoutMs: k.closeTimeoutMs,
+      content: k.content ?? 'masked',
+      compression: k.compression ?? 'gzip',
+      lingerMs: k.lingerMs ?? 5,
+      ...(logger ? { logger } : {}),
+    });
+    sinks.push(withFormat(kafkaSink, k.format ?? 'sluice', logger));
   }
   const audit = new AuditLog(sinks, {
     maxContentBytes: config.audit.maxContentBytes ?? 1024 * 1024,

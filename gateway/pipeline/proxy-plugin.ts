@@ -3,6 +3,7 @@ import { SluiceError, sendError, toSluiceError } from '../errors.ts';
 import { extractToken } from '../identity/token-transport.ts';
 import { OPERATIONS, operationNamed } from '../operations/operation-table.ts';
 import { Exchange } from './exchange.ts';
+import { recordAuthenticationFailure } from './auth-audit.ts';
 import { recordExchange } from './exchange-record.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
 import { runExchange } from './run-exchange.ts';
@@ -63,7 +64,17 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
     const found = deps.connections.get(name);
     if (!found) throw new SluiceError('SLUICE_ERR_UNKNOWN_CONNECTION', `unknown connection "${name}"`);
     const connection = ex.set('connection', found);
-    const identity = await ex.trace.stage('auth', () => deps.verifier.verify(extractToken(req.headers)));
+    const identity = await ex.trace.stage('auth', async () => {
+      let token: string | undefined;
+      try {
+        token = extractToken(req.headers);
+        return await deps.verifier.verify(token);
+      } catch (err) {
+        // Audited, not only logged: refused tokens are what a SIEM watches for credential stuffing.
+        recordAuthenticationFailure(deps.audit, ex, token, toSluiceError(err));
+        throw err;
+      }
+    });
     const entry = await ex.trace.stage('session', () => deps.sessions.enter(identity, connection.name));
     ex.set('caller', { identity, session: entry.facts });
   });

@@ -41,6 +41,8 @@ export interface HarnessOptions {
   /** Where the audit file goes (default: the harness's temp dir), and `audit.onWriteFailure`. */
   readonly auditFile?: string;
   readonly auditOnWriteFailure?: 'fail-closed' | 'fail-open';
+  /** `audit.file.format`: the file holds Sluice's audit lines (default) or their OCSF projection. */
+  readonly auditFileFormat?: 'sluice' | 'ocsf';
   /** Config section `metrics`, e.g. `{ tokenEnv: 'X' }`. */
   readonly metrics?: Record<string, unknown>;
   /** Config section `listen` beyond host and port, e.g. `{ trustProxy: true }`. */
@@ -119,7 +121,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       policy: { bundle: options.policyBundle ?? inject('policyBundle'), buildIfMissing: false },
       // No chain-head lines on the test run's stdout (they ignore log.level); cli-serve.test.ts covers them.
       audit: {
-        file: { path: auditFile },
+        file: { path: auditFile, ...(options.auditFileFormat ? { format: options.auditFileFormat } : {}) },
         anchorIntervalSeconds: 0,
         ...(options.auditOnWriteFailure ? { onWriteFailure: options.auditOnWriteFailure } : {}),
         ...(options.auditMaxContentBytes ? { maxContentBytes: options.auditMaxContentBytes } : {}),

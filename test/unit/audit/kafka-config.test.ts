@@ -18,6 +18,7 @@ describe('audit.kafka config', () => {
       content: 'masked',
       compression: 'gzip',
       lingerMs: 5,
+      format: 'sluice',
     });
   });
 
