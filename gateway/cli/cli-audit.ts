@@ -1,7 +1,7 @@
 /**
  * `sluice audit verify`, `tail` and `migrate`: check the hash chain of the JSONL file or the
- * Kafka topics, print events readably, rewrite a schema-1 file as schema 2. Brokers and topics come from --config (audit.kafka),
- * SLUICE_KAFKA_BROKERS or --brokers.
+ * Kafka topics, print events readably, rewrite a schema-1 file as schema 2.
+ * Brokers and topics come from --config (audit.kafka), SLUICE_KAFKA_BROKERS or --brokers.
  */
 import { open, readFile, stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
