@@ -282,7 +282,11 @@ export async function spoolSkillUpload(
     const displayTitle = title && value !== undefined ? { field: title.field, value } : undefined;
     return { ...skill, displayTitle, dir, remove };
   } catch (err) {
-    for (const part of parts) part.out.destroy();
+    for (const part of parts) {
+      // Writes still buffered fail once the stream is destroyed: the files are being removed, so that is expected.
+      part.out.on('error', () => undefined);
+      part.out.destroy();
+    }
     await remove();
     throw err;
   }
