@@ -260,7 +260,7 @@ async function runStages(
     upload && masked
       ? uploadBody(upload, masked.file)
       : skill && maskedSkill
-        ? skillBody(skill, maskedSkill.files)
+        ? skillBody(skill, maskedSkill)
         : undefined;
   // A batch's results are masked by the decisions its requests got: none recorded, nothing to relay.
   const batchRequests =

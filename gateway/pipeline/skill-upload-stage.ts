@@ -24,7 +24,10 @@ import type { SkillFacts } from '../policy/input.ts';
 export interface SkillScan {
   readonly facts: SkillFacts;
   readonly findings: Readonly<Record<string, number>>;
-  /** The text files' text, each headed by its path, entity values replaced by their type: `request.text`. */
+  /**
+   * The display title and the text files' text, each headed by its field name or path, entity values replaced by their
+   * type: `request.text`.
+   */
   readonly text: string;
   /** Entities found in each text file, for masking. */
   readonly matches: ReadonlyMap<SkillFile, readonly EntityMatch[]>;
@@ -35,6 +38,11 @@ export function scanSkill(skill: SpooledSkill, kit: DetectorKit): SkillScan {
   const findings: Record<string, number> = {};
   const matches = new Map<SkillFile, readonly EntityMatch[]>();
   const texts: string[] = [];
+  // The title is text the upstream keeps and shows: its entities count, and the text rules read it.
+  if (skill.displayTitle) {
+    for (const m of kit.detector.scan(skill.displayTitle.value)) findings[m.type] = (findings[m.type] ?? 0) + 1;
+    texts.push(`${skill.displayTitle.field}\n${redactFindings(skill.displayTitle.value, { kit })}`);
+  }
   for (const file of skill.files) {
     if (file.text === undefined) continue;
     const found = kit.detector.scan(file.text);
@@ -88,9 +96,16 @@ export async function maskSkill(
   skill: SpooledSkill,
   scan: SkillScan,
   plan: { directive: MaskDirective; kit: DetectorKit; hashKey: Buffer; numbering: PlaceholderNumbering },
-): Promise<{ forwardPlan: ForwardPlan; files: SentFile[] }> {
+): Promise<{ forwardPlan: ForwardPlan; files: SentFile[]; displayTitle: string | undefined }> {
   const mask = new MaskPlan(plan.kit, plan.directive, plan.hashKey, plan.numbering);
   const files: SentFile[] = [];
+  // The title is text the policy saw too (its entities replaced by their types): masked as the files are.
+  let displayTitle = skill.displayTitle?.value;
+  if (displayTitle !== undefined && mask.requestTypes.size > 0) {
+    const title = maskText(displayTitle, plan.kit.detector.scan(displayTitle), mask.requestTypes, mask.replacer);
+    if (title.counts.size > 0) mask.ledger.add('request.skill.display_title', title.counts);
+    displayTitle = title.text;
+  }
   for (const [i, file] of skill.files.entries()) {
     const found = scan.matches.get(file) ?? [];
     const masked =
@@ -108,7 +123,7 @@ export async function maskSkill(
     files.push({ path: file.path, mediaType: file.mediaType, diskPath, sizeBytes: bytes.length });
   }
   mask.replacer.sealRequest();
-  return { forwardPlan: { bytes: undefined, body: { skill: scan.facts }, mask }, files };
+  return { forwardPlan: { bytes: undefined, body: { skill: scan.facts }, mask }, files, displayTitle };
 }
 
 /** A quoted-string for a Content-Disposition parameter, escaped as browsers and undici's FormData do. */
@@ -122,15 +137,17 @@ function quoted(value: string): string {
  */
 export function skillBody(
   skill: SpooledSkill,
-  files: readonly SentFile[],
+  sent: { readonly files: readonly SentFile[]; readonly displayTitle: string | undefined },
 ): { body: Readable; headers: Record<string, string> } {
+  const { files } = sent;
   const boundary = `sluice-${randomBytes(24).toString('hex')}`;
-  const title = skill.displayTitle
-    ? Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="${skill.displayTitle.field}"\r\n\r\n` +
-          `${skill.displayTitle.value}\r\n`,
-      )
-    : Buffer.alloc(0);
+  const title =
+    skill.displayTitle && sent.displayTitle !== undefined
+      ? Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="${skill.displayTitle.field}"\r\n\r\n` +
+            `${sent.displayTitle}\r\n`,
+        )
+      : Buffer.alloc(0);
   const heads = files.map((f) =>
     Buffer.from(
       `--${boundary}\r\nContent-Disposition: form-data; name="files[]"; filename=${quoted(f.path)}\r\n` +

@@ -213,6 +213,29 @@ describe('the Skills API through Sluice', () => {
     expect(JSON.stringify(await h.auditEvents())).not.toContain(ANT_KEY);
   });
 
+  it("masks the entities the caller's rules mask in requests, in the files and title sent upstream", async () => {
+    const alice = await h.client(ENGINEERING, 'alice');
+    const email = 'jane.roe@example.org';
+    const skill = await alice.beta.skills.create({
+      files: await skillFiles('contacts', `Questions go to ${email}.`),
+      display_name: `Contacts of ${email}`,
+    });
+    expect(skill.id).toMatch(/^skill_/);
+    const sent = h.upstream.requests.at(-1)!.text;
+    expect(sent).not.toContain(email);
+    expect(sent).toMatch(/Questions go to \[EMAIL_\d+\]\./);
+    expect(sent).toMatch(/Contacts of \[EMAIL_\d+\]/);
+    const decision = (await lastDecision()) as Decision & { input: { request: { findings: Record<string, number> } } };
+    expect(decision.input.request.findings).toEqual({ EMAIL: 2 });
+    expect(decision.masks_applied.map((m) => [m.path, m.type])).toEqual(
+      expect.arrayContaining([
+        ['request.skill.display_title', 'EMAIL'],
+        ['request.skill.files[0]', 'EMAIL'],
+      ]),
+    );
+    expect(JSON.stringify(await h.auditEvents())).not.toContain(email);
+  });
+
   it('reads a zip the same way: the policy judges the files inside it, and they go upstream as files[]', async () => {
     const alice = await h.client(ENGINEERING, 'alice');
     const zip = storedZip({
