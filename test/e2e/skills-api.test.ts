@@ -236,6 +236,86 @@ describe('the Skills API through Sluice', () => {
     expect(JSON.stringify(await h.auditEvents())).not.toContain(email);
   });
 
+  it('the walkthrough of docs/skills.md: upload, use with code execution, download, batch', async () => {
+    // The shipped policy grants the code execution tool to admins only (engineering: add "code_execution").
+    const client = await h.client(['admins'], 'walker');
+    // Step 1: upload a custom skill.
+    const skill = await client.beta.skills.create({
+      files: await skillFiles('report-helper', 'Run scripts/table.py', { 'scripts/table.py': 'print("| a |")\n' }),
+      display_name: 'Report helper',
+    });
+    // Step 2: use it in a message with code execution.
+    const betas: Anthropic.Beta.AnthropicBeta[] = [
+      'code-execution-2025-08-25',
+      'skills-2025-10-02',
+      'files-api-2025-04-14',
+    ];
+    const message = await client.beta.messages.create({
+      model: 'claude-sonnet-4-6',
+      max_tokens: 4096,
+      betas,
+      container: { skills: [{ type: 'custom', skill_id: skill.id, version: 'latest' }] },
+      tools: [{ type: 'code_execution_20250825', name: 'code_execution' }],
+      messages: [{ role: 'user', content: "Make this week's report" }],
+    });
+    // Step 3: download the file it wrote.
+    const fileIds = message.content.flatMap((block) =>
+      block.type === 'bash_code_execution_tool_result' && block.content.type === 'bash_code_execution_result'
+        ? block.content.content.map((output) => output.file_id)
+        : [],
+    );
+    expect(fileIds).toHaveLength(1);
+    const file = await client.beta.files.download(fileIds[0]!, { betas });
+    expect(Buffer.from(await file.arrayBuffer()).equals(h.upstream.files.content(fileIds[0]!)!)).toBe(true);
+    // Another subject can neither download it nor continue the container.
+    const other = await h.client(['admins'], 'stranger');
+    expect(await other.beta.files.download(fileIds[0]!, { betas }).catch((e: unknown) => e)).toBeInstanceOf(
+      Anthropic.NotFoundError,
+    );
+    // Step 4: the same request as a batch.
+    const batch = await client.beta.messages.batches.create({
+      betas,
+      requests: [
+        {
+          custom_id: 'week-49',
+          params: {
+            model: 'claude-sonnet-4-6',
+            max_tokens: 4096,
+            container: { skills: [{ type: 'custom', skill_id: skill.id, version: 'latest' }] },
+            tools: [{ type: 'code_execution_20250825', name: 'code_execution' }],
+            messages: [{ role: 'user', content: "Make this week's report" }],
+          },
+        },
+      ],
+    });
+    await h.upstream.batchEnded(batch.id);
+    const results: string[] = [];
+    for await (const result of await client.beta.messages.batches.results(batch.id, { betas })) {
+      results.push(`${result.custom_id}:${result.result.type}`);
+    }
+    expect(results).toEqual(['week-49:succeeded']);
+    // The stranger's batch naming the walker's skill is refused, naming the request.
+    const refused = await other.beta.messages.batches
+      .create({
+        betas,
+        requests: [
+          {
+            custom_id: 'borrowed',
+            params: {
+              model: 'claude-sonnet-4-6',
+              max_tokens: 64,
+              container: { skills: [{ type: 'custom', skill_id: skill.id, version: 'latest' }] },
+              messages: [{ role: 'user', content: 'hi' }],
+            },
+          },
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    const why = ((refused as InstanceType<typeof Anthropic.APIError>).error as { error: { message: string } }).error;
+    expect(why.message).toContain(`request "borrowed": not found: skill ${skill.id}`);
+  });
+
   it('reads a zip the same way: the policy judges the files inside it, and they go upstream as files[]', async () => {
     const alice = await h.client(ENGINEERING, 'alice');
     const zip = storedZip({
