@@ -221,3 +221,54 @@ export async function recordAnswerObjects(
     });
   }
 }
+
+/**
+ * The key a skill version is addressed by in an answer: the beta's `version` timestamp (a version object) or
+ * `latest_version` (a skill), else the current API's `id` (a version object) or `latest_version_id` (a skill).
+ */
+function skillVersionKey(answer: Record<string, unknown>, of: 'skill' | 'version'): string | undefined {
+  const keys = of === 'skill' ? ['latest_version', 'latest_version_id'] : ['version', 'id'];
+  for (const key of keys) if (typeof answer[key] === 'string' && answer[key] !== '') return answer[key];
+  return undefined;
+}
+
+/**
+ * Records `owner` as the owner of the skill version an answer created (a new skill's first version, or a version
+ * added to a skill), under the key its routes address it by, with the skill it belongs to. Its routes are
+ * authorised on the skill's owner; this record says who made each version.
+ */
+export async function recordSkillVersion(
+  store: OwnershipStore,
+  connection: string,
+  owner: { readonly sub: string; readonly groups: readonly string[] },
+  answer: unknown,
+  of: 'skill' | 'version',
+): Promise<void> {
+  if (typeof answer !== 'object' || answer === null) return;
+  const fields = answer as Record<string, unknown>;
+  const key = skillVersionKey(fields, of);
+  const skillId = of === 'skill' ? fields.id : fields.skill_id;
+  if (key === undefined || typeof skillId !== 'string') return;
+  await store
+    .record({
+      type: 'skill_version',
+      id: `${skillId}/${key}`,
+      connection,
+      owner: owner.sub,
+      createdAt: new Date().toISOString(),
+      details: { skill_id: skillId, owner_groups: [...owner.groups] },
+    })
+    .catch((err: unknown) => {
+      const why = `the new skill version's owner cannot be recorded: ${(err as Error).message}`;
+      throw new SluiceError('SLUICE_ERR_STATE_UNAVAILABLE', why, { cause: err });
+    });
+}
+
+/** After a skill version was deleted: its record is forgotten, as a deleted object's is. */
+export async function forgetSkillVersion(
+  store: OwnershipStore,
+  connection: string,
+  params: Readonly<Record<string, string>>,
+): Promise<void> {
+  await store.forget(connection, 'skill_version', `${params.skill_id ?? ''}/${params.version ?? ''}`);
+}

@@ -30,6 +30,7 @@ import { batchAnswer, batchForwardPlan, resultsRequests } from './batch-stage.ts
 import { recordDecision } from './exchange-record.ts';
 import {
   filterListing,
+  forgetSkillVersion,
   isAnthropicSkill,
   lookUpReferences,
   lookUpResource,
@@ -37,6 +38,7 @@ import {
   objectNotFound,
   ownedTypeOf,
   recordCreated,
+  recordSkillVersion,
   settleOwnership,
 } from './ownership-stage.ts';
 import { maskUpload, scanUpload, uploadBody, uploadDetection, type ForwardedFile } from './upload-stage.ts';
@@ -388,6 +390,8 @@ async function forwardAndRelay(
   if (streamed) reply.hijack();
   // Before the answer goes out: a caller told "deleted" can rely on the record being gone too.
   await settleOwnership(deps.ownership, ex.operation, connection.name, resource, upstream.statusCode);
+  if (ex.operation.operation === 'skills.versions.delete' && upstream.statusCode < 300)
+    await forgetSkillVersion(deps.ownership, connection.name, params);
   const relayed = ex.set(
     'relayed',
     streamed
@@ -432,6 +436,12 @@ function answerHook(
       return body;
     };
   }
+  if (ex.operation.operation === 'skills.versions.create') {
+    return async (body) => {
+      await recordSkillVersion(deps.ownership, connection, identity, body, 'version');
+      return body;
+    };
+  }
   if (ex.operation.operation === 'messages.create') {
     return async (body) => {
       await recordCreatedByAnswer(deps, ex, body);
@@ -445,6 +455,7 @@ function answerHook(
     case 'create':
       return async (body) => {
         await recordCreated(deps.ownership, type!, connection, identity, body, details ?? {});
+        if (type === 'skill') await recordSkillVersion(deps.ownership, connection, identity, body, 'skill');
         return body;
       };
     default:
