@@ -493,9 +493,10 @@ function skillDetails(skill: SkillFacts | null | undefined): Record<string, unkn
   };
 }
 
-/** What an approval of a skill upload binds to: every file's path and SHA-256, in order. */
+/** What an approval of a skill upload binds to: its display title and every file's path and SHA-256, in order. */
 function skillSha256(skill: SpooledSkill): string {
   const hash = createHash('sha256');
+  hash.update(`${skill.displayTitle?.field ?? ''}\u0000${skill.displayTitle?.value ?? ''}\n`);
   for (const file of skill.files) hash.update(`${file.path}\u0000${file.sha256}\n`);
   return hash.digest('hex');
 }
