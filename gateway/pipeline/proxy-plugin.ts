@@ -48,7 +48,8 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
   // A file upload is not read here: the upload stage streams it to disk once the caller is known
   // (run-exchange.ts), so no multipart body is ever buffered whole.
   app.addContentTypeParser('multipart/form-data', (req, _payload, done) => {
-    if (req.exchange?.operation.request === 'upload') return done(null, undefined);
+    const shape = req.exchange?.operation.request;
+    if (shape === 'upload' || shape === 'skill_upload') return done(null, undefined);
     done(new SluiceError('SLUICE_ERR_UNSUPPORTED_MEDIA'), undefined);
   });
 
