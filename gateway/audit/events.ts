@@ -106,8 +106,11 @@ export interface ExchangeRecordBody {
     /** Upstream SSE events whose data was not JSON (relayed as they came, masked as plain text). */
     events_malformed?: number;
     usage: unknown;
-    /** Why the call failed; `code` is Sluice's own (gateway/errors.ts) when Sluice ended it. */
-    error?: { type: string; message: string; code?: string };
+    /**
+     * Why the call failed; `code` is Sluice's own (gateway/errors.ts) when Sluice ended it,
+     * `details` the upstream's own (e.g. its `error_code`) when the upstream refused the call.
+     */
+    error?: { type: string; message: string; code?: string; details?: Record<string, unknown> };
   } | null;
   /** Milliseconds per stage: auth, inspect, policy, upstream_headers, upstream_total, total. */
   timings_ms: Record<string, number>;

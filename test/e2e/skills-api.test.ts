@@ -105,7 +105,10 @@ describe('the Skills API through Sluice', () => {
         { path: 'report-helper/scripts/fmt.py', media_type: 'text/x-python', text: true },
       ],
     });
-    expect(decision.input.request.text).toContain('print("| a | b |")');
+    // The decision keeps the text's digest, not the text: its length counts both files' text.
+    const text = decision.input.request.text as unknown as { sha256: string; length: number };
+    expect(text.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(text.length).toBeGreaterThanOrEqual('Run scripts/fmt.py on the data.'.length + 'print("| a | b |")'.length);
     // The upstream got the files under their paths, rebuilt as files[] parts.
     const sent = h.upstream.requests.at(-1)!;
     expect(sent.text).toContain('name="files[]"; filename="report-helper/scripts/fmt.py"');
