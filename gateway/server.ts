@@ -15,6 +15,7 @@ import { SluiceError, errorBody, sendError, toSluiceError } from './errors.ts';
 import type { DevIssuer } from './identity/dev-issuer.ts';
 import { devIssuerRoutes } from './identity/dev-issuer-routes.ts';
 import type { TokenVerifier } from './identity/identity.ts';
+import { registerPreAuthLimits } from './identity/pre-auth-limits.ts';
 import { opsPlugin } from './ops/ops-plugin.ts';
 import { RequestMetrics } from './ops/request-metrics.ts';
 import type { PolicyStore } from './policy/policy-store.ts';
@@ -118,6 +119,9 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     if (sluiceErr.status >= 500) req.log.error({ err }, 'request failed');
     sendError(reply, sluiceErr);
   });
+
+  // Before every plugin, so its hook runs ahead of each authentication hook.
+  registerPreAuthLimits(app, config.rateLimits);
 
   const metrics = new RequestMetrics();
   const metricsToken = config.metrics.tokenEnv === undefined ? undefined : process.env[config.metrics.tokenEnv];
