@@ -1,6 +1,6 @@
 import type { AuditLog } from '../audit/audit-log.ts';
 import { boundContent, fieldSlots, type ContentSlot } from '../audit/content-bound.ts';
-import type { Outcome, SessionRecordBody } from '../audit/events.ts';
+import type { BudgetRefusalRecord, Outcome, SessionRecordBody } from '../audit/events.ts';
 import type { MaskApplied } from '../mask/mask-ledger.ts';
 import { buildDetectorKit, type DetectorKit } from '../inspect/detector-kit.ts';
 import type { PolicyInput } from '../policy/input.ts';
@@ -11,6 +11,7 @@ import {
   withoutCredentials,
 } from '../mask/audit-redaction.ts';
 import type { InnerDecision, MaskedInner } from '../batches/batch-decide.ts';
+import { BudgetExceeded } from '../usage/budget-stage.ts';
 import type { Billed, Exchange } from './exchange.ts';
 
 const DECISION_PATH = 'sluice/decision';
@@ -54,6 +55,12 @@ function masksOf(ex: Exchange): MaskApplied[] {
 function errorOf(ex: Exchange): { code: string; message: string } | undefined {
   const err = ex.get('failure') ?? ex.get('relayed')?.error;
   return err ? { code: err.code, message: err.message } : undefined;
+}
+
+/** The budget that refused the call, if one did: its key, limits and what was left (that budget only). */
+function budgetOf(ex: Exchange): { budget: BudgetRefusalRecord } | Record<string, never> {
+  const failure = ex.get('failure');
+  return failure instanceof BudgetExceeded ? { budget: failure.budget } : {};
 }
 
 /** The answer as the record keeps it: what was relayed, else the error reply the caller got. */
@@ -155,6 +162,7 @@ export function recordDecision(audit: AuditLog, ex: Exchange, maxContentBytes: n
       ? { masked: ex.get('detection')!.maskedInputPaths }
       : {}),
     ...(error ? { error } : {}),
+    ...budgetOf(ex),
   });
 }
 
@@ -241,6 +249,7 @@ export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: n
     ),
     timings_ms: timingsMs,
     ...(billed ? { cost_usd: billed.costMicroUsd / 1e6 } : {}),
+    ...budgetOf(ex),
   });
   return {
     outcome,

@@ -1,3 +1,4 @@
+import type { BudgetRefusalRecord } from '../audit/events.ts';
 import { SluiceError } from '../errors.ts';
 import type { Budget } from '../policy/decision.ts';
 import { windowOf, type BudgetWindow } from './budget-window.ts';
@@ -97,8 +98,48 @@ export function tokenUsage(usage: unknown): TokenUsage | undefined {
   };
 }
 
-function budgetExceeded(refused: BudgetRefusal, window: BudgetWindow, now: Date): SluiceError {
+/** A call refused for budget, with the audit's account of that one budget. */
+export class BudgetExceeded extends SluiceError {
+  constructor(
+    readonly budget: BudgetRefusalRecord,
+    detail: string,
+    headers: Readonly<Record<string, string>>,
+  ) {
+    super('SLUICE_ERR_BUDGET_EXCEEDED', detail, { headers });
+  }
+}
+
+/** The refusing budget's limits, what is left of each (settled and reserved use taken off) and the call's ask. */
+function refusalRecord(refused: BudgetRefusal, window: BudgetWindow): BudgetRefusalRecord {
   const { charge, usage } = refused;
+  const { limits } = charge;
+  const limit: BudgetRefusalRecord['limit'] = {};
+  const remaining: BudgetRefusalRecord['remaining'] = {};
+  if (limits.tokens !== undefined) {
+    limit.tokens = limits.tokens;
+    remaining.tokens = Math.max(0, limits.tokens - usage.tokens - usage.reservedTokens);
+  }
+  if (limits.requests !== undefined) {
+    limit.requests = limits.requests;
+    remaining.requests = Math.max(0, limits.requests - usage.requests);
+  }
+  if (limits.costMicroUsd !== undefined) {
+    limit.cost_usd = limits.costMicroUsd / 1e6;
+    remaining.cost_usd = Math.max(0, limits.costMicroUsd - usage.costMicroUsd - usage.reservedCostMicroUsd) / 1e6;
+  }
+  return {
+    key: charge.key,
+    window_seconds: window.seconds,
+    window_start: window.start.toISOString(),
+    limit,
+    remaining,
+    requested: { tokens: charge.tokens, cost_usd: charge.costMicroUsd / 1e6 },
+  };
+}
+
+function budgetExceeded(refused: BudgetRefusal, window: BudgetWindow, now: Date): BudgetExceeded {
+  const { charge } = refused;
+  const budget = refusalRecord(refused, window);
   const retryAfter = Math.max(1, Math.ceil((window.resetAt.getTime() - now.getTime()) / 1000));
   const reset = window.resetAt.toISOString();
   const headers: Record<string, string> = {
@@ -107,28 +148,27 @@ function budgetExceeded(refused: BudgetRefusal, window: BudgetWindow, now: Date)
     'x-sluice-budget-reset': reset,
   };
   let what = '';
-  if (charge.limits.tokens !== undefined) {
-    const remaining = Math.max(0, charge.limits.tokens - usage.tokens - usage.reservedTokens);
-    headers['anthropic-ratelimit-tokens-limit'] = String(charge.limits.tokens);
+  if (budget.remaining.tokens !== undefined) {
+    const remaining = budget.remaining.tokens;
+    headers['anthropic-ratelimit-tokens-limit'] = String(budget.limit.tokens);
     headers['anthropic-ratelimit-tokens-remaining'] = String(remaining);
     headers['anthropic-ratelimit-tokens-reset'] = reset;
     if (charge.tokens > remaining)
-      what = `${charge.tokens} tokens estimated, ${remaining} of ${charge.limits.tokens} left`;
+      what = `${charge.tokens} tokens estimated, ${remaining} of ${budget.limit.tokens} left`;
   }
-  if (charge.limits.requests !== undefined) {
-    const remaining = Math.max(0, charge.limits.requests - usage.requests);
-    headers['anthropic-ratelimit-requests-limit'] = String(charge.limits.requests);
+  if (budget.remaining.requests !== undefined) {
+    const remaining = budget.remaining.requests;
+    headers['anthropic-ratelimit-requests-limit'] = String(budget.limit.requests);
     headers['anthropic-ratelimit-requests-remaining'] = String(remaining);
     headers['anthropic-ratelimit-requests-reset'] = reset;
-    if (remaining === 0 && !what) what = `all ${charge.limits.requests} requests used`;
+    if (remaining === 0 && !what) what = `all ${budget.limit.requests} requests used`;
   }
-  if (charge.limits.costMicroUsd !== undefined && !what) {
-    const left = Math.max(0, charge.limits.costMicroUsd - usage.costMicroUsd - usage.reservedCostMicroUsd);
-    what = `$${(charge.costMicroUsd / 1e6).toFixed(4)} estimated, $${(left / 1e6).toFixed(4)} left`;
+  if (budget.remaining.cost_usd !== undefined && !what) {
+    what = `$${(charge.costMicroUsd / 1e6).toFixed(4)} estimated, $${budget.remaining.cost_usd.toFixed(4)} left`;
   }
-  return new SluiceError(
-    'SLUICE_ERR_BUDGET_EXCEEDED',
+  return new BudgetExceeded(
+    budget,
     `budget "${charge.key}" is spent for this window (${what}); it resets at ${reset}`,
-    { headers },
+    headers,
   );
 }

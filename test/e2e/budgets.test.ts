@@ -24,6 +24,7 @@ const params = (text: string, model = 'claude-sonnet-4-6') => ({
 interface UsageRow {
   key: string;
   window_seconds: number;
+  window_start: string;
   requests: number;
   tokens: number;
   reserved_tokens: number;
@@ -80,6 +81,43 @@ describe('budgets', () => {
     expect(row!.tokens).toBeGreaterThan(0);
     expect(row!.tokens).toBeLessThanOrEqual(300);
     expect(row!.requests).toBeGreaterThanOrEqual(served);
+  });
+
+  it('audits a refusal for budget with that budget, its limit and what was left, and nothing else', async () => {
+    const client = await h.client(['engineering'], 'erin');
+    let refusal: InstanceType<typeof Anthropic.RateLimitError> | undefined;
+    for (let i = 0; i < 60 && !refusal; i++) {
+      await client.messages.create(params(`call ${i}`)).catch((err: unknown) => {
+        if (err instanceof Anthropic.RateLimitError) refusal = err;
+        else throw err;
+      });
+    }
+    expect(refusal).toBeDefined();
+    const events = await h.auditEvents();
+    const refused = events.filter(
+      (e) => e.subject === 'erin' && (e as { error?: { code: string } }).error?.code === 'SLUICE_ERR_BUDGET_EXCEEDED',
+    );
+    // One decision event and one exchange record, each with the same account of the budget.
+    expect(refused.map((e) => e.kind).sort()).toEqual(['decision', 'session']);
+    const rows = await usage('erin', ['engineering']);
+    for (const e of refused) {
+      const budget = (e as { budget?: Record<string, unknown> }).budget;
+      // The window the refusal was in (a minute may have turned since).
+      const row = rows.find((r) => r.window_start === budget?.window_start);
+      expect(budget).toEqual({
+        key: 'subject:erin',
+        window_seconds: 60,
+        window_start: expect.stringMatching(/:00\.000Z$/),
+        limit: { tokens: 300 },
+        remaining: { tokens: Number(refusal!.headers?.get('anthropic-ratelimit-tokens-remaining')) },
+        requested: { tokens: expect.any(Number), cost_usd: expect.any(Number) },
+      });
+      // What was left is the limit less what erin's calls used: the counters the API shows.
+      expect((budget as { remaining: { tokens: number } }).remaining.tokens).toBe(300 - row!.tokens);
+      expect((budget as { requested: { tokens: number } }).requested.tokens).toBeGreaterThan(300 - row!.tokens);
+      // Another subject's budget (alice's, bob's) appears nowhere in erin's refusal.
+      expect(JSON.stringify(e)).not.toMatch(/subject:(alice|bob|carol)/);
+    }
   });
 
   it('lets concurrent calls overrun nothing: what they reserved never exceeds the budget', async () => {
