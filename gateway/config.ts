@@ -405,6 +405,8 @@ export const configSchema = z.object({
         .string()
         .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
         .optional(),
+      /** How many budgets, those nearest their limit, `sluice_budget_remaining` shows (0: none). */
+      budgetKeys: z.number().int().min(0).max(1000).default(20),
     })
     .prefault({}),
   masking: z

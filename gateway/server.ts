@@ -134,6 +134,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     audit: deps.audit,
     metrics,
     ...(metricsToken ? { metricsToken } : {}),
+    budgets: { usage: deps.usage, count: config.metrics.budgetKeys },
   });
   if (deps.devIssuer) app.register(devIssuerRoutes, { prefix: '/dev-issuer', issuer: deps.devIssuer });
   if (config.console.enabled) {

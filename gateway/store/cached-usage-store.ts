@@ -1,4 +1,4 @@
-import type { BudgetCharge, BudgetRefusal, BudgetUsage, UsageStore } from '../usage/usage-store.ts';
+import type { BudgetCharge, BudgetRefusal, BudgetStanding, BudgetUsage, UsageStore } from '../usage/usage-store.ts';
 import type { StateDb, StateLogger } from './state-db.ts';
 import type { SqlUsageStore } from './sql-usage-store.ts';
 
@@ -19,7 +19,8 @@ interface Counter {
 
 /** Changes not yet written, per counter: increments, so they add up whatever else wrote. */
 interface Delta {
-  readonly charge: BudgetCharge;
+  /** The latest charge: its limits are the ones written. */
+  charge: BudgetCharge;
   requests: number;
   tokens: number;
   reservedTokens: number;
@@ -105,6 +106,11 @@ export class CachedUsageStore implements UsageStore {
     return this.sql.usageOf(keys, since);
   }
 
+  async nearestLimits(count: number, now: Date): Promise<BudgetStanding[]> {
+    await this.flush();
+    return this.sql.nearestLimits(count, now);
+  }
+
   /** Writes the changes since the last flush; kept for the next one if the database refuses. */
   flush(): Promise<void> {
     this.#flushing = this.#flushing.then(async () => {
@@ -114,11 +120,15 @@ export class CachedUsageStore implements UsageStore {
         try {
           await this.db.query(
             `INSERT INTO usage_counters AS u (budget_key, window_seconds, window_start, requests, tokens,
-               reserved_tokens, cost_micro_usd, reserved_cost_micro_usd)
+               reserved_tokens, cost_micro_usd, reserved_cost_micro_usd, limit_tokens, limit_requests,
+               limit_cost_micro_usd)
              SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::bigint[], $5::bigint[],
-               $6::bigint[], $7::bigint[], $8::bigint[])
+               $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])
              ON CONFLICT (budget_key, window_seconds, window_start) DO UPDATE
              SET requests = u.requests + EXCLUDED.requests,
+                 limit_tokens = EXCLUDED.limit_tokens,
+                 limit_requests = EXCLUDED.limit_requests,
+                 limit_cost_micro_usd = EXCLUDED.limit_cost_micro_usd,
                  tokens = u.tokens + EXCLUDED.tokens,
                  reserved_tokens = greatest(0, u.reserved_tokens + EXCLUDED.reserved_tokens),
                  cost_micro_usd = u.cost_micro_usd + EXCLUDED.cost_micro_usd,
@@ -133,6 +143,9 @@ export class CachedUsageStore implements UsageStore {
               batch.map((d) => d.reservedTokens),
               batch.map((d) => d.costMicroUsd),
               batch.map((d) => d.reservedCostMicroUsd),
+              batch.map((d) => d.charge.limits.tokens ?? null),
+              batch.map((d) => d.charge.limits.requests ?? null),
+              batch.map((d) => d.charge.limits.costMicroUsd ?? null),
             ],
           );
         } catch (err) {
@@ -173,6 +186,7 @@ export class CachedUsageStore implements UsageStore {
       costMicroUsd: 0,
       reservedCostMicroUsd: 0,
     };
+    d.charge = charge;
     d.requests += change.requests ?? 0;
     d.tokens += change.tokens ?? 0;
     d.reservedTokens += change.reservedTokens ?? 0;

@@ -121,6 +121,18 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'usage counters: the limits their budget had, for what is left of each',
+    sql: `
+      -- The limits the policy last set for the budget (null: no limit of that kind), written with
+      -- each reservation, so /metrics can say which budgets are nearest their limit.
+      ALTER TABLE usage_counters ADD COLUMN limit_tokens bigint;
+      ALTER TABLE usage_counters ADD COLUMN limit_requests bigint;
+      ALTER TABLE usage_counters ADD COLUMN limit_cost_micro_usd bigint;
+      CREATE INDEX usage_counters_window_start ON usage_counters (window_start);
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

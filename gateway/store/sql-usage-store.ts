@@ -1,4 +1,5 @@
-import type { BudgetCharge, BudgetUsage, UsageStore } from '../usage/usage-store.ts';
+import { MONTH_ID } from '../usage/budget-window.ts';
+import type { BudgetCharge, BudgetStanding, BudgetUsage, UsageStore } from '../usage/usage-store.ts';
 import { iso, type StateDb } from './state-db.ts';
 
 interface Row {
@@ -10,7 +11,13 @@ interface Row {
   readonly reserved_tokens: number;
   readonly cost_micro_usd: number;
   readonly reserved_cost_micro_usd: number;
+  readonly limit_tokens?: number | null;
+  readonly limit_requests?: number | null;
+  readonly limit_cost_micro_usd?: number | null;
 }
+
+const limitOf = (v: number | null | undefined): number | undefined =>
+  v === null || v === undefined ? undefined : Number(v);
 
 /** Refused inside the reservation's transaction, so every upsert before it rolls back. */
 class OverBudget extends Error {
@@ -49,10 +56,14 @@ export class SqlUsageStore implements UsageStore {
         for (const [index, c] of charges.entries()) {
           const rows = await tx.query(
             `INSERT INTO usage_counters AS u
-               (budget_key, window_seconds, window_start, requests, reserved_tokens, reserved_cost_micro_usd)
-             VALUES ($1, $2, $3, 1, $4, $5)
+               (budget_key, window_seconds, window_start, requests, reserved_tokens, reserved_cost_micro_usd,
+                limit_tokens, limit_requests, limit_cost_micro_usd)
+             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8)
              ON CONFLICT (budget_key, window_seconds, window_start) DO UPDATE
              SET requests = u.requests + 1,
+                 limit_tokens = EXCLUDED.limit_tokens,
+                 limit_requests = EXCLUDED.limit_requests,
+                 limit_cost_micro_usd = EXCLUDED.limit_cost_micro_usd,
                  reserved_tokens = u.reserved_tokens + EXCLUDED.reserved_tokens,
                  reserved_cost_micro_usd = u.reserved_cost_micro_usd + EXCLUDED.reserved_cost_micro_usd,
                  updated_at = now()
@@ -114,6 +125,39 @@ export class SqlUsageStore implements UsageStore {
       [[...keys], since.toISOString()],
     );
     return rows.map((r) => ({ ...usageOf(r), windowSeconds: r.window_seconds, windowStart: iso(r.window_start)! }));
+  }
+
+  async nearestLimits(count: number, now: Date): Promise<BudgetStanding[]> {
+    if (count <= 0) return [];
+    // Windows that may still be open (the longest, a month, began at most 31 days ago), then those that are.
+    const rows = await this.db.query<Row>(
+      `SELECT * FROM (
+         SELECT *, least(
+             CASE WHEN limit_tokens > 0 THEN (limit_tokens - tokens - reserved_tokens)::float8 / limit_tokens END,
+             CASE WHEN limit_requests > 0 THEN (limit_requests - requests)::float8 / limit_requests END,
+             CASE WHEN limit_cost_micro_usd > 0
+               THEN (limit_cost_micro_usd - cost_micro_usd - reserved_cost_micro_usd)::float8 / limit_cost_micro_usd END
+           ) AS left_share
+         FROM usage_counters
+         WHERE window_start > $1::timestamptz - interval '32 days'
+           AND (CASE WHEN window_seconds = $3 THEN window_start + interval '1 month'
+                     ELSE window_start + window_seconds * interval '1 second' END) > $1::timestamptz
+       ) AS open
+       WHERE left_share IS NOT NULL
+       ORDER BY left_share, budget_key, window_seconds
+       LIMIT $2`,
+      [now.toISOString(), count, MONTH_ID],
+    );
+    return rows.map((r) => ({
+      ...usageOf(r),
+      windowSeconds: r.window_seconds,
+      windowStart: iso(r.window_start)!,
+      limits: {
+        tokens: limitOf(r.limit_tokens),
+        requests: limitOf(r.limit_requests),
+        costMicroUsd: limitOf(r.limit_cost_micro_usd),
+      },
+    }));
   }
 
   /** A budget's counters as the database has them (zeros for a window nobody used yet). */

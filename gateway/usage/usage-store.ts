@@ -22,6 +22,13 @@ export interface BudgetUsage {
   readonly reservedCostMicroUsd: number;
 }
 
+/** A budget in its current window with the limits it was last reserved under: what /metrics shows. */
+export interface BudgetStanding extends BudgetUsage {
+  readonly windowSeconds: number;
+  readonly windowStart: string;
+  readonly limits: BudgetCharge['limits'];
+}
+
 /** A charge that did not fit, and its budget's counters at that moment. */
 export interface BudgetRefusal {
   readonly charge: BudgetCharge;
@@ -46,4 +53,9 @@ export interface UsageStore {
     keys: readonly string[],
     since: Date,
   ): Promise<Array<BudgetUsage & { windowSeconds: number; windowStart: string }>>;
+  /**
+   * The `count` budgets whose current window (at `now`) has the smallest share of a limit left,
+   * nearest first: a bounded set, whatever the number of keys.
+   */
+  nearestLimits(count: number, now: Date): Promise<BudgetStanding[]>;
 }
