@@ -21,7 +21,7 @@ import { relayBinary } from '../relay/relay-binary.ts';
 import { relayStream } from '../relay/relay-stream.ts';
 import { relayBatchResults } from '../batches/batch-results.ts';
 import { CallerGone, forward } from '../upstream/forward.ts';
-import { reserveBudgets, settleBudgets, tokenUsage, type Reservation } from '../usage/budget-stage.ts';
+import { reserveBudgets, settleBudgets, streamUsage, tokenUsage, type Reservation } from '../usage/budget-stage.ts';
 import type { TokenUsage } from '../usage/prices.ts';
 import type { Exchange } from './exchange.ts';
 import { batchAnswer, batchForwardPlan, resultsRequests } from './batch-stage.ts';
@@ -352,8 +352,11 @@ async function forwardAndRelay(
   );
   // A stream's created files and container are known once it ended (a JSON answer's, before it went out).
   if (streamed) await recordCreatedByAnswer(deps, ex, relayed.response.body);
-  // What the answer says was used; an error answer used nothing; an answer without usage, the estimate.
-  const reported = tokenUsage(relayed.response.usage) ?? (upstream.statusCode >= 400 ? ZERO_USAGE : undefined);
+  // What the answer says was used (a cut stream: also the output it sent); an error answer used nothing;
+  // an answer without usage, the estimate.
+  const reported = streamed
+    ? streamUsage(relayed.response.body, reservation)
+    : (tokenUsage(relayed.response.usage) ?? (upstream.statusCode >= 400 ? ZERO_USAGE : undefined));
   await settle(deps, reservation, reported);
   const usage = tokenUsage(relayed.response.usage);
   if (usage) {

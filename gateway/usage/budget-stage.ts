@@ -1,5 +1,6 @@
 import type { BudgetRefusalRecord } from '../audit/events.ts';
 import { SluiceError } from '../errors.ts';
+import { estimateTokens } from '../inspect/token-estimate.ts';
 import type { Budget } from '../policy/decision.ts';
 import { windowOf, type BudgetWindow } from './budget-window.ts';
 import type { PriceTable, TokenUsage } from './prices.ts';
@@ -82,6 +83,21 @@ export async function settleBudgets(
     tokens: used.input + used.output + used.cacheWrite + used.cacheRead,
     costMicroUsd: prices.costMicroUsd(reservation.model, used),
   });
+}
+
+/**
+ * What a stream used, from the message it amounted to. A stream that ended before its final count
+ * (message_delta, which sets `stop_reason`: the caller left, the upstream broke off) reported only
+ * message_start's (its input, and 1 output token): the output already sent is counted from its
+ * content instead, at the input estimate's rate, up to the output the call reserved (so a cut
+ * stream never settles more than it reserved). Without even message_start, undefined: the estimate.
+ */
+export function streamUsage(message: unknown, reservation: Reservation): TokenUsage | undefined {
+  const m = (typeof message === 'object' && message !== null ? message : {}) as Record<string, unknown>;
+  const reported = tokenUsage(m.usage);
+  if (!reported || (m.stop_reason !== null && m.stop_reason !== undefined)) return reported;
+  const sent = Math.min(reservation.estimate.output, estimateTokens(JSON.stringify(m.content ?? [])));
+  return { ...reported, output: Math.max(reported.output, sent) };
 }
 
 /** The token counts of an Anthropic `usage` object; undefined when it carries none. */

@@ -5,7 +5,7 @@
  * honours once the window has reset.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 import { bundleWithData } from '../helpers/policy-variant.ts';
 import { api } from '../helpers/sluice-api.ts';
@@ -32,8 +32,9 @@ interface UsageRow {
 }
 
 let h: Harness;
+let policyBundle: string;
 beforeAll(async () => {
-  const policyBundle = await bundleWithData((data) => {
+  policyBundle = await bundleWithData((data) => {
     (data as Record<string, unknown>).budgets = {
       // engineering: 300 tokens a minute; ci: 2 requests per 2-second window.
       subject: { engineering: { window: 'minute', tokens: 300 }, ci: { window: 2, tokens: 1_000_000 } },
@@ -170,5 +171,48 @@ describe('budgets', () => {
     expect(denied.status).toBe(403);
     const rows = await usage('root', ['admins'], 'group:ci');
     expect(rows.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('settles what a stream the caller cut mid-way used: its input and the output it was sent', async () => {
+    // A slow stream (a delta every 20 ms) the caller leaves after a few deltas, long before message_delta.
+    const slow = await startHarness({ policyBundle, mock: { deltaIntervalMs: 20, chunkChars: 8 } });
+    try {
+      const sub = 'streamer';
+      const client = await slow.client(['ci'], sub);
+      const stream = await client.messages.create({
+        ...params(`echo this back: ${'lorem ipsum dolor sit amet '.repeat(40)}`, 'claude-haiku-4-5'),
+        max_tokens: 2000,
+        stream: true,
+      });
+      let inputTokens = 0;
+      let received = '';
+      let deltas = 0;
+      for await (const event of stream) {
+        if (event.type === 'message_start') inputTokens = event.message.usage.input_tokens;
+        if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') received += event.delta.text;
+        if (event.type === 'content_block_delta' && ++deltas === 30) break; // the SDK aborts the request
+      }
+      expect(inputTokens).toBeGreaterThan(0);
+      // Settled once the gateway sees the caller gone: nothing left reserved.
+      const rows = await vi.waitFor(
+        async () => {
+          const { body } = await api<{ data: UsageRow[] }>(slow, { sub, groups: ['ci'] }, 'GET', '/usage');
+          const mine = body.data.filter((r) => r.key === `subject:${sub}`);
+          expect(mine.length).toBeGreaterThan(0);
+          expect(mine.every((r) => r.reserved_tokens === 0)).toBe(true);
+          return mine;
+        },
+        { timeout: 10_000, interval: 50 },
+      );
+      const settled = rows.reduce((n, r) => n + r.tokens, 0);
+      // The input message_start reported plus at least the output already streamed (~4 characters a
+      // token, as the echo counts), never more than was reserved for the output (max_tokens).
+      expect(settled).toBeGreaterThanOrEqual(inputTokens + Math.floor(received.length / 4));
+      expect(settled).toBeLessThanOrEqual(inputTokens + 2000);
+      // The upstream's own count of the whole answer would be far more: the stream was cut well before its end.
+      expect(settled).toBeLessThan(inputTokens + 200);
+    } finally {
+      await slow.close();
+    }
   });
 });
