@@ -173,6 +173,51 @@ describe('budgets', () => {
     expect(rows.length).toBeGreaterThanOrEqual(2);
   });
 
+  it("the SDK's retry on a 429 for budget waits at least retry-after before the second attempt", async () => {
+    const token = await h.token(['ci'], 'patient');
+    const once = new Anthropic({ baseURL: h.url, authToken: token, apiKey: null, maxRetries: 0 });
+    /** Each attempt the SDK makes: when it went out, when its answer came, its status and retry-after. */
+    let attempts: Array<{ sent: number; answered: number; status: number; retryAfter: number }> = [];
+    const retrying = new Anthropic({
+      baseURL: h.url,
+      authToken: token,
+      apiKey: null,
+      maxRetries: 2,
+      fetch: async (url: string | URL | Request, init?: RequestInit) => {
+        const sent = Date.now();
+        const res = await fetch(url, init);
+        attempts.push({
+          sent,
+          answered: Date.now(),
+          status: res.status,
+          retryAfter: Number(res.headers.get('retry-after')),
+        });
+        return res;
+      },
+    });
+    // Spend group:ci's 2 requests of this 2-second window, then call with retries; should the window
+    // turn in between (the first attempt passes), spend the next one and try again.
+    for (let round = 0; round < 5 && attempts[0]?.status !== 429; round++) {
+      attempts = [];
+      let refused = false;
+      while (!refused) {
+        await once.messages.create(params('spend', 'claude-haiku-4-5')).catch((err: unknown) => {
+          if (err instanceof Anthropic.RateLimitError) refused = true;
+          else throw err;
+        });
+      }
+      expect((await retrying.messages.create(params('wait for it', 'claude-haiku-4-5'))).type).toBe('message');
+    }
+    expect(attempts[0]).toMatchObject({ status: 429 });
+    expect(attempts.at(-1)).toMatchObject({ status: 200 });
+    for (let i = 1; i < attempts.length; i++) {
+      const before = attempts[i - 1]!;
+      expect(before.retryAfter).toBeGreaterThanOrEqual(1);
+      // Timers fire on whole milliseconds: a millisecond of rounding either side.
+      expect(attempts[i]!.sent - before.answered).toBeGreaterThanOrEqual(before.retryAfter * 1000 - 1);
+    }
+  });
+
   it('settles what a stream the caller cut mid-way used: its input and the output it was sent', async () => {
     // A slow stream (a delta every 20 ms) the caller leaves after a few deltas, long before message_delta.
     const slow = await startHarness({ policyBundle, mock: { deltaIntervalMs: 20, chunkChars: 8 } });
