@@ -158,6 +158,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
       signIns: deps.consoleSignIns,
       redirectUrl: config.console.redirectUrl,
       plainHttpLoopback: isLoopback(config.listen.host),
+      usage: deps.usage,
     });
   }
   app.register(apiPlugin, {

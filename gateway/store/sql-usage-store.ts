@@ -35,6 +35,17 @@ const usageOf = (r: Row): BudgetUsage => ({
   reservedCostMicroUsd: Number(r.reserved_cost_micro_usd),
 });
 
+const standingOf = (r: Row): BudgetStanding => ({
+  ...usageOf(r),
+  windowSeconds: r.window_seconds,
+  windowStart: iso(r.window_start)!,
+  limits: {
+    tokens: limitOf(r.limit_tokens),
+    requests: limitOf(r.limit_requests),
+    costMicroUsd: limitOf(r.limit_cost_micro_usd),
+  },
+});
+
 /**
  * Usage counters in the state database. Each charge is one upsert whose update only happens
  * when the charge still fits (`… DO UPDATE … WHERE used + reserved + charge <= limit`): the row
@@ -124,7 +135,7 @@ export class SqlUsageStore implements UsageStore {
        ORDER BY window_start DESC, budget_key`,
       [[...keys], since.toISOString()],
     );
-    return rows.map((r) => ({ ...usageOf(r), windowSeconds: r.window_seconds, windowStart: iso(r.window_start)! }));
+    return rows.map(standingOf);
   }
 
   async nearestLimits(count: number, now: Date): Promise<BudgetStanding[]> {
@@ -148,16 +159,7 @@ export class SqlUsageStore implements UsageStore {
        LIMIT $2`,
       [now.toISOString(), count, MONTH_ID],
     );
-    return rows.map((r) => ({
-      ...usageOf(r),
-      windowSeconds: r.window_seconds,
-      windowStart: iso(r.window_start)!,
-      limits: {
-        tokens: limitOf(r.limit_tokens),
-        requests: limitOf(r.limit_requests),
-        costMicroUsd: limitOf(r.limit_cost_micro_usd),
-      },
-    }));
+    return rows.map(standingOf);
   }
 
   /** A budget's counters as the database has them (zeros for a window nobody used yet). */

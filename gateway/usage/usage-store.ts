@@ -48,11 +48,14 @@ export interface UsageStore {
     charges: readonly BudgetCharge[],
     actual: { readonly tokens: number; readonly costMicroUsd: number },
   ): Promise<void>;
-  /** The counters of `keys` in their windows starting at or after `since`, newest first. */
+  /**
+   * The counters of `keys` in their windows starting at or after `since`, newest first, with the
+   * limits last reserved under (none known for windows counted before schema version 3).
+   */
   usageOf(
     keys: readonly string[],
     since: Date,
-  ): Promise<Array<BudgetUsage & { windowSeconds: number; windowStart: string }>>;
+  ): Promise<BudgetStanding[]>;
   /**
    * The `count` budgets whose current window (at `now`) has the smallest share of a limit left,
    * nearest first: a bounded set, whatever the number of keys.
