@@ -15,6 +15,7 @@ import { MaskPlan } from '../mask/mask-plan.ts';
 import type { ForwardPlan } from '../mask/mask-stage.ts';
 import type { PolicyEngine } from '../policy/wasm-engine.ts';
 import { stateUnavailable } from '../store/state-db.ts';
+import { addBatchUsage, type BatchUse } from '../usage/budget-stage.ts';
 import type { Exchange } from './exchange.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
 
@@ -105,11 +106,17 @@ async function recordBatch(body: unknown, ex: Exchange, connection: string, deps
   if (typeof id !== 'string' || id === '') {
     throw new SluiceError('SLUICE_ERR_UPSTREAM_BAD_RESPONSE', `upstream "${connection}" created a batch without an id`);
   }
-  const requests: BatchRequestRecord[] = (ex.get('batchMasked') ?? []).map((inner) => ({
-    customId: inner.item.customId,
-    decisionId: inner.decisionId,
-    responseMask: { response: inner.directive.response, style: inner.directive.style },
-  }));
+  const requests: BatchRequestRecord[] = (ex.get('batchMasked') ?? []).map((inner) => {
+    const { decision } = inner.decided;
+    return {
+      customId: inner.item.customId,
+      decisionId: inner.decisionId,
+      responseMask: { response: inner.directive.response, style: inner.directive.style },
+      // Every request of a batch that went upstream was allowed; its budgets settle its result's usage.
+      budgets: decision.kind === 'allow' ? decision.limits.budgets : [],
+      model: inner.item.facts.model,
+    };
+  });
   await stored(() => deps.batchRequests.record(connection, id, requests));
 }
 
@@ -128,4 +135,22 @@ export async function resultsRequests(
     );
   }
   return requests;
+}
+
+/**
+ * Settles the usage of the batch results just relayed against each request's budgets: only the
+ * requests no earlier read settled (claimed in the state database, so two reads on two instances
+ * count a result once). Results are settled when read, not reserved when the batch was created:
+ * the use happened upstream already, so it is added whatever the limit (see docs/budgets.md).
+ */
+export async function settleBatchResults(
+  deps: ProxyDeps,
+  connection: string,
+  batchId: string,
+  used: ReadonlyMap<string, BatchUse>,
+): Promise<void> {
+  if (used.size === 0) return;
+  const claimed = await deps.batchRequests.claimSettlement(connection, batchId, [...used.keys()]);
+  const uses = [...used].filter(([customId]) => claimed.has(customId)).map(([, use]) => use);
+  await addBatchUsage(deps.usage, deps.prices, uses);
 }

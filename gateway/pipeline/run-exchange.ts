@@ -20,11 +20,19 @@ import { relayJson, type RelayContext } from '../relay/relay-json.ts';
 import { relayBinary } from '../relay/relay-binary.ts';
 import { relayStream } from '../relay/relay-stream.ts';
 import { relayBatchResults } from '../batches/batch-results.ts';
+import type { BatchRequestRecord } from '../batches/batch-store.ts';
 import { CallerGone, forward } from '../upstream/forward.ts';
-import { reserveBudgets, settleBudgets, streamUsage, tokenUsage, type Reservation } from '../usage/budget-stage.ts';
+import {
+  reserveBudgets,
+  settleBudgets,
+  streamUsage,
+  tokenUsage,
+  type BatchUse,
+  type Reservation,
+} from '../usage/budget-stage.ts';
 import type { TokenUsage } from '../usage/prices.ts';
 import type { Exchange } from './exchange.ts';
-import { batchAnswer, batchForwardPlan, resultsRequests } from './batch-stage.ts';
+import { batchAnswer, batchForwardPlan, resultsRequests, settleBatchResults } from './batch-stage.ts';
 import { recordDecision } from './exchange-record.ts';
 import {
   filterListing,
@@ -321,6 +329,8 @@ async function forwardAndRelay(
   };
   if (batchRequests && upstream.statusCode === 200) {
     reply.hijack();
+    // Each succeeded result's usage, by custom_id, settled against its request's budgets once relayed.
+    const used = new Map<string, BatchUse>();
     const results = {
       connection: connection.name,
       requests: batchRequests,
@@ -330,8 +340,16 @@ async function forwardAndRelay(
       ledger: plan.mask.ledger,
       maxLineBytes: deps.responseBytes,
       mark: relay.mark,
+      onUsage: (record: BatchRequestRecord, usage: unknown) => {
+        const u = tokenUsage(usage);
+        if (u) used.set(record.customId, { budgets: record.budgets, model: record.model, usage: u });
+      },
     };
     ex.set('relayed', await relayBatchResults(upstream, reply.raw, results));
+    // The caller has its results: a settlement the database does not take is logged, not answered.
+    await settleBatchResults(deps, connection.name, params.batch_id ?? '', used).catch((err: unknown) =>
+      req.log.error({ err, decision_id: ex.decisionId }, 'batch results usage not settled'),
+    );
     return;
   }
   const streamed =

@@ -1,4 +1,11 @@
-import type { BudgetCharge, BudgetRefusal, BudgetStanding, BudgetUsage, UsageStore } from '../usage/usage-store.ts';
+import type {
+  BudgetCharge,
+  BudgetRefusal,
+  BudgetStanding,
+  BudgetUsage,
+  UsageEntry,
+  UsageStore,
+} from '../usage/usage-store.ts';
 import type { StateDb, StateLogger } from './state-db.ts';
 import type { SqlUsageStore } from './sql-usage-store.ts';
 
@@ -81,6 +88,17 @@ export class CachedUsageStore implements UsageStore {
       this.#add(c, { requests: 1, reservedTokens: c.tokens, reservedCostMicroUsd: c.costMicroUsd });
     }
     return undefined;
+  }
+
+  async add(entries: readonly UsageEntry[]): Promise<void> {
+    for (const e of entries) {
+      const n = await this.#counter(e.charge);
+      n.requests += e.requests;
+      n.tokens += e.tokens;
+      n.costMicroUsd += e.costMicroUsd;
+      n.lastUsed = Date.now();
+      this.#add(e.charge, { requests: e.requests, tokens: e.tokens, costMicroUsd: e.costMicroUsd });
+    }
   }
 
   async settle(charges: readonly BudgetCharge[], actual: { tokens: number; costMicroUsd: number }): Promise<void> {

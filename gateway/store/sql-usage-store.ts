@@ -1,5 +1,5 @@
 import { MONTH_ID } from '../usage/budget-window.ts';
-import type { BudgetCharge, BudgetStanding, BudgetUsage, UsageStore } from '../usage/usage-store.ts';
+import type { BudgetCharge, BudgetStanding, BudgetUsage, UsageEntry, UsageStore } from '../usage/usage-store.ts';
 import { iso, type StateDb } from './state-db.ts';
 
 interface Row {
@@ -103,6 +103,35 @@ export class SqlUsageStore implements UsageStore {
       const charge = charges[err.index]!;
       return { charge, usage: await this.current(charge) };
     }
+  }
+
+  async add(entries: readonly UsageEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.db.query(
+      `INSERT INTO usage_counters AS u (budget_key, window_seconds, window_start, requests, tokens, cost_micro_usd,
+         limit_tokens, limit_requests, limit_cost_micro_usd)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bigint[],
+         $7::bigint[], $8::bigint[], $9::bigint[])
+       ON CONFLICT (budget_key, window_seconds, window_start) DO UPDATE
+       SET requests = u.requests + EXCLUDED.requests,
+           tokens = u.tokens + EXCLUDED.tokens,
+           cost_micro_usd = u.cost_micro_usd + EXCLUDED.cost_micro_usd,
+           limit_tokens = EXCLUDED.limit_tokens,
+           limit_requests = EXCLUDED.limit_requests,
+           limit_cost_micro_usd = EXCLUDED.limit_cost_micro_usd,
+           updated_at = now()`,
+      [
+        entries.map((e) => e.charge.key),
+        entries.map((e) => e.charge.windowSeconds),
+        entries.map((e) => e.charge.windowStart.toISOString()),
+        entries.map((e) => e.requests),
+        entries.map((e) => e.tokens),
+        entries.map((e) => e.costMicroUsd),
+        entries.map((e) => e.charge.limits.tokens ?? null),
+        entries.map((e) => e.charge.limits.requests ?? null),
+        entries.map((e) => e.charge.limits.costMicroUsd ?? null),
+      ],
+    );
   }
 
   async settle(charges: readonly BudgetCharge[], actual: { tokens: number; costMicroUsd: number }): Promise<void> {

@@ -4,7 +4,7 @@ import { estimateTokens } from '../inspect/token-estimate.ts';
 import type { Budget } from '../policy/decision.ts';
 import { windowOf, type BudgetWindow } from './budget-window.ts';
 import type { PriceTable, TokenUsage } from './prices.ts';
-import type { BudgetCharge, BudgetRefusal, UsageStore } from './usage-store.ts';
+import type { BudgetCharge, BudgetRefusal, UsageEntry, UsageStore } from './usage-store.ts';
 
 /** What a call reserved against its budgets, to settle once its answer is known. */
 export interface Reservation {
@@ -27,6 +27,22 @@ const NO_RESERVATION: Reservation = {
   estimate: { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 },
 };
 
+/** A budget's share of a call in its current window: `tokens` and `costMicroUsd` against its limits. */
+function chargeOf(b: Budget, window: BudgetWindow, tokens: number, costMicroUsd: number): BudgetCharge {
+  return {
+    key: b.key,
+    windowSeconds: window.seconds,
+    windowStart: window.start,
+    tokens,
+    costMicroUsd,
+    limits: {
+      tokens: b.tokens,
+      requests: b.requests,
+      costMicroUsd: b.costUsd === undefined ? undefined : Math.round(b.costUsd * 1_000_000),
+    },
+  };
+}
+
 /**
  * The budget stage, before anything goes upstream: reserves the call's estimated tokens (input
  * estimate + max_tokens) and cost against every budget the policy set, all or none; a budget it
@@ -46,18 +62,7 @@ export async function reserveBudgets(
   const windows = new Map<BudgetCharge, BudgetWindow>();
   const charges = budgets.map((b) => {
     const window = windowOf(b.window, now);
-    const charge: BudgetCharge = {
-      key: b.key,
-      windowSeconds: window.seconds,
-      windowStart: window.start,
-      tokens,
-      costMicroUsd,
-      limits: {
-        tokens: b.tokens,
-        requests: b.requests,
-        costMicroUsd: b.costUsd === undefined ? undefined : Math.round(b.costUsd * 1_000_000),
-      },
-    };
+    const charge = chargeOf(b, window, tokens, costMicroUsd);
     windows.set(charge, window);
     return charge;
   });
@@ -98,6 +103,48 @@ export function streamUsage(message: unknown, reservation: Reservation): TokenUs
   if (!reported || (m.stop_reason !== null && m.stop_reason !== undefined)) return reported;
   const sent = Math.min(reservation.estimate.output, estimateTokens(JSON.stringify(m.content ?? [])));
   return { ...reported, output: Math.max(reported.output, sent) };
+}
+
+/** One Message Batch request's use, known from its result: its decision's budgets, its model and its usage. */
+export interface BatchUse {
+  readonly budgets: readonly Budget[];
+  readonly model: string | undefined;
+  readonly usage: TokenUsage;
+}
+
+/**
+ * Adds what Message Batch requests used to their decisions' budgets, in the windows current at
+ * `now` (when the results are read: when the batch processed them is not known), summed per
+ * budget window so a large batch is a few counter updates, not one per request.
+ */
+export async function addBatchUsage(
+  store: UsageStore,
+  prices: PriceTable,
+  uses: readonly BatchUse[],
+  now: Date = new Date(),
+): Promise<void> {
+  const sums = new Map<string, { charge: BudgetCharge; requests: number; tokens: number; costMicroUsd: number }>();
+  for (const use of uses) {
+    const u = use.usage;
+    const tokens = u.input + u.output + u.cacheWrite + u.cacheRead;
+    const costMicroUsd = prices.costMicroUsd(use.model, u);
+    for (const b of use.budgets) {
+      const window = windowOf(b.window, now);
+      const id = `${b.key}\u0000${window.seconds}`;
+      const sum = sums.get(id) ?? {
+        charge: chargeOf(b, window, 0, 0),
+        requests: 0,
+        tokens: 0,
+        costMicroUsd: 0,
+      };
+      sum.requests += 1;
+      sum.tokens += tokens;
+      sum.costMicroUsd += costMicroUsd;
+      sums.set(id, sum);
+    }
+  }
+  const entries: UsageEntry[] = [...sums.values()];
+  await store.add(entries);
 }
 
 /** The token counts of an Anthropic `usage` object; undefined when it carries none. */

@@ -29,6 +29,14 @@ export interface BudgetStanding extends BudgetUsage {
   readonly limits: BudgetCharge['limits'];
 }
 
+/** Use added to one budget's counter without a reservation. */
+export interface UsageEntry {
+  readonly charge: BudgetCharge;
+  readonly requests: number;
+  readonly tokens: number;
+  readonly costMicroUsd: number;
+}
+
 /** A charge that did not fit, and its budget's counters at that moment. */
 export interface BudgetRefusal {
   readonly charge: BudgetCharge;
@@ -43,6 +51,11 @@ export interface BudgetRefusal {
 export interface UsageStore {
   /** Reserves every charge (and counts one request on each), or none; the refusal says which did not fit. */
   reserve(charges: readonly BudgetCharge[]): Promise<BudgetRefusal | undefined>;
+  /**
+   * Adds use that was never reserved (a Message Batch request's, known once its result is read):
+   * requests, tokens and cost on each charge's counter, whatever its limit (the use happened).
+   */
+  add(entries: readonly UsageEntry[]): Promise<void>;
   /** Releases what was reserved and adds what the call really used. */
   settle(
     charges: readonly BudgetCharge[],
@@ -52,10 +65,7 @@ export interface UsageStore {
    * The counters of `keys` in their windows starting at or after `since`, newest first, with the
    * limits last reserved under (none known for windows counted before schema version 3).
    */
-  usageOf(
-    keys: readonly string[],
-    since: Date,
-  ): Promise<BudgetStanding[]>;
+  usageOf(keys: readonly string[], since: Date): Promise<BudgetStanding[]>;
   /**
    * The `count` budgets whose current window (at `now`) has the smallest share of a limit left,
    * nearest first: a bounded set, whatever the number of keys.
