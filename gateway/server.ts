@@ -120,10 +120,9 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     sendError(reply, sluiceErr);
   });
 
-  // Before every plugin, so its hook runs ahead of each authentication hook.
-  registerPreAuthLimits(app, config.rateLimits);
-
   const metrics = new RequestMetrics();
+  // Before every plugin, so its hook runs ahead of each authentication hook.
+  registerPreAuthLimits(app, config.rateLimits, (limit) => metrics.refused(limit));
   const metricsToken = config.metrics.tokenEnv === undefined ? undefined : process.env[config.metrics.tokenEnv];
   if (config.metrics.tokenEnv !== undefined && !metricsToken) {
     throw new ConfigError([`metrics.tokenEnv: environment variable ${config.metrics.tokenEnv} is not set`]);

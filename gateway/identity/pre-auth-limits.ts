@@ -30,7 +30,11 @@ export function presentedTokenKey(headers: IncomingHttpHeaders): string | undefi
  * loads, so it runs ahead of every authentication hook (route-level hooks, which the plugin's own
  * `global` mode adds, run after the plugins' hooks: too late).
  */
-export function registerPreAuthLimits(app: FastifyInstance, limits: SluiceConfig['rateLimits']): void {
+export function registerPreAuthLimits(
+  app: FastifyInstance,
+  limits: SluiceConfig['rateLimits'],
+  onRefused: (limit: 'address' | 'token') => void = () => undefined,
+): void {
   if (!limits.enabled) return;
   app.register(rateLimit, { global: false });
   app.after(() => {
@@ -42,15 +46,17 @@ export function registerPreAuthLimits(app: FastifyInstance, limits: SluiceConfig
       keyGenerator: (req) => presentedTokenKey(req.headers) ?? '',
     });
     app.addHook('onRequest', async (req) => {
-      await check(byAddress, req, 'this address');
-      if (presentedTokenKey(req.headers) !== undefined) await check(byToken, req, 'this token');
+      await check(byAddress, req, 'this address', () => onRefused('address'));
+      if (presentedTokenKey(req.headers) !== undefined)
+        await check(byToken, req, 'this token', () => onRefused('token'));
     });
   });
 }
 
-async function check(limiter: Limiter, req: FastifyRequest, what: string): Promise<void> {
+async function check(limiter: Limiter, req: FastifyRequest, what: string, refused: () => void): Promise<void> {
   const result = await limiter(req);
   if (result.isAllowed || !result.isExceeded) return;
+  refused();
   const retryAfter = Math.max(1, result.ttlInSeconds);
   throw new SluiceError(
     'SLUICE_ERR_RATE_LIMITED',

@@ -86,6 +86,17 @@ describe('pre-auth rate limits', () => {
     expect(refused[0]!.body.error!.message).toMatch(/more than 5 requests with this address/);
     // Not one of the 20 refused tokens reached the verifier.
     expect(h.idp.requests.jwks).toBe(fetchedWhileAllowed);
+    // Operators see the flood in /metrics (itself refused from the flooding address, so asked from another).
+    const metrics = await new Promise<string>((resolve, reject) => {
+      const req = request(`${h!.url}/metrics`, { localAddress: '127.0.0.3', agent: false }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(metrics).toContain('sluice_rate_limited_total{limit="address"} 20');
 
     // Another source address: its own count, and a valid token goes all the way through.
     const good = await call(h, await h.token(['engineering'], 'alice'), '127.0.0.2');
