@@ -64,6 +64,18 @@ describe.each(stores)('%s', (_name, storeOf) => {
     expect((await usage.reserve([charge('repo:x', 1, 1000, 1)]))?.charge.key).toBe('repo:x');
   });
 
+  it('adds unreserved use (batch results) whatever the limit, keeping what was reserved', async () => {
+    state = await openTestState();
+    const usage = storeOf(state);
+    expect(await usage.reserve([charge('subject:batch', 40, 100)])).toBeUndefined();
+    await usage.add([{ charge: charge('subject:batch', 0, 100), requests: 3, tokens: 90, costMicroUsd: 7 }]);
+    const [row] = await usage.usageOf(['subject:batch'], start);
+    // Past the limit: the use happened upstream already. The reservation in flight is untouched.
+    expect(row).toMatchObject({ requests: 4, tokens: 90, reservedTokens: 40, costMicroUsd: 7 });
+    expect(row!.limits).toMatchObject({ tokens: 100 });
+    expect((await usage.reserve([charge('subject:batch', 1, 100)]))?.charge.key).toBe('subject:batch');
+  });
+
   it('names the budgets nearest their limit in their open window, nearest first, no more than asked', async () => {
     state = await openTestState();
     const usage = storeOf(state);
