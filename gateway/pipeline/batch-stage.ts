@@ -15,7 +15,7 @@ import { MaskPlan } from '../mask/mask-plan.ts';
 import type { ForwardPlan } from '../mask/mask-stage.ts';
 import type { PolicyEngine } from '../policy/wasm-engine.ts';
 import { stateUnavailable } from '../store/state-db.ts';
-import { addBatchUsage, type BatchUse } from '../usage/budget-stage.ts';
+import { addBatchUsage, checkBatchBudgets, type BatchUse } from '../usage/budget-stage.ts';
 import type { Exchange } from './exchange.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
 
@@ -46,6 +46,17 @@ export async function batchForwardPlan(
   );
   const refusal = batchRefusal(decisions);
   if (refusal) throw refusal;
+  // Every request is allowed: the batch must also fit what is left of each budget its requests carry.
+  await stored(() =>
+    checkBatchBudgets(
+      deps.usage,
+      deps.prices,
+      decisions.map((inner) => ({
+        budgets: inner.decided.decision.kind === 'allow' ? inner.decided.decision.limits.budgets : [],
+        call: inner.item.facts,
+      })),
+    ),
+  );
   const numbering = deps.placeholderNumbering.for(caller.session?.id);
   const masked = ex.set('batchMasked', await maskBatch(decisions, deps.maskHashKey, numbering));
   // The batch call's own plan masks nothing (a batch object holds no prompt); its ledger lists every request's masks.

@@ -7,7 +7,7 @@ import type {
   UsageStore,
 } from '../usage/usage-store.ts';
 import type { StateDb, StateLogger } from './state-db.ts';
-import type { SqlUsageStore } from './sql-usage-store.ts';
+import { fits, type SqlUsageStore } from './sql-usage-store.ts';
 
 /** How often the counters' changes are written. */
 const FLUSH_MS = 250;
@@ -67,17 +67,20 @@ export class CachedUsageStore implements UsageStore {
     return new CachedUsageStore(db, sql, log);
   }
 
+  async check(charges: readonly BudgetCharge[]): Promise<BudgetRefusal | undefined> {
+    for (const c of charges) {
+      const n = await this.#counter(c);
+      if (!fits(n, c)) return { charge: c, usage: snapshot(n) };
+    }
+    return undefined;
+  }
+
   async reserve(charges: readonly BudgetCharge[]): Promise<BudgetRefusal | undefined> {
     const counters = await Promise.all(charges.map((c) => this.#counter(c)));
     // From here to the end nothing awaits: the check and the increments are one step.
     for (const [i, c] of charges.entries()) {
       const n = counters[i]!;
-      const fits =
-        (c.limits.tokens === undefined || n.tokens + n.reservedTokens + c.tokens <= c.limits.tokens) &&
-        (c.limits.requests === undefined || n.requests + 1 <= c.limits.requests) &&
-        (c.limits.costMicroUsd === undefined ||
-          n.costMicroUsd + n.reservedCostMicroUsd + c.costMicroUsd <= c.limits.costMicroUsd);
-      if (!fits) return { charge: c, usage: snapshot(n) };
+      if (!fits(n, c)) return { charge: c, usage: snapshot(n) };
     }
     for (const [i, c] of charges.entries()) {
       const n = counters[i]!;

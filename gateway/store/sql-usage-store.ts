@@ -19,6 +19,16 @@ interface Row {
 const limitOf = (v: number | null | undefined): number | undefined =>
   v === null || v === undefined ? undefined : Number(v);
 
+/** Whether `c` fits its budget on top of `n` (settled and reserved use, one more request): reserve's condition. */
+export function fits(n: BudgetUsage, c: BudgetCharge): boolean {
+  return (
+    (c.limits.tokens === undefined || n.tokens + n.reservedTokens + c.tokens <= c.limits.tokens) &&
+    (c.limits.requests === undefined || n.requests + 1 <= c.limits.requests) &&
+    (c.limits.costMicroUsd === undefined ||
+      n.costMicroUsd + n.reservedCostMicroUsd + c.costMicroUsd <= c.limits.costMicroUsd)
+  );
+}
+
 /** Refused inside the reservation's transaction, so every upsert before it rolls back. */
 class OverBudget extends Error {
   constructor(readonly index: number) {
@@ -53,6 +63,14 @@ const standingOf = (r: Row): BudgetStanding => ({
  */
 export class SqlUsageStore implements UsageStore {
   constructor(private readonly db: StateDb) {}
+
+  async check(charges: readonly BudgetCharge[]) {
+    for (const c of charges) {
+      const n = await this.current(c);
+      if (!fits(n, c)) return { charge: c, usage: n };
+    }
+    return undefined;
+  }
 
   async reserve(charges: readonly BudgetCharge[]) {
     // A charge larger than its limit on its own never fits, even in a fresh window (an insert has no WHERE).

@@ -105,6 +105,47 @@ export function streamUsage(message: unknown, reservation: Reservation): TokenUs
   return { ...reported, output: Math.max(reported.output, sent) };
 }
 
+/** One request of a Message Batch about to be created: its decision's budgets and its estimate. */
+export interface BatchEstimate {
+  readonly budgets: readonly Budget[];
+  readonly call: CallEstimate;
+}
+
+/**
+ * A Message Batch about to be created: refused (429, naming the budget) when its requests'
+ * estimates, summed per budget, do not fit what is left of that budget now. Nothing is reserved:
+ * the batch is processed upstream later and its use is added when its results are read
+ * (addBatchUsage), so this is a check against the budget as it stands, not a hold on it.
+ */
+export async function checkBatchBudgets(
+  store: UsageStore,
+  prices: PriceTable,
+  requests: readonly BatchEstimate[],
+  now: Date = new Date(),
+): Promise<void> {
+  const sums = new Map<string, { budget: Budget; window: BudgetWindow; tokens: number; costMicroUsd: number }>();
+  for (const { budgets, call } of requests) {
+    const estimate = { input: call.estimatedInputTokens, output: call.maxTokens ?? 0, cacheWrite: 0, cacheRead: 0 };
+    const costMicroUsd = prices.costMicroUsd(call.model, estimate);
+    for (const budget of budgets) {
+      const window = windowOf(budget.window, now);
+      const id = `${budget.key}\u0000${window.seconds}`;
+      const sum = sums.get(id) ?? { budget, window, tokens: 0, costMicroUsd: 0 };
+      sum.tokens += estimate.input + estimate.output;
+      sum.costMicroUsd += costMicroUsd;
+      sums.set(id, sum);
+    }
+  }
+  const windows = new Map<BudgetCharge, BudgetWindow>();
+  const charges = [...sums.values()].map((s) => {
+    const charge = chargeOf(s.budget, s.window, s.tokens, s.costMicroUsd);
+    windows.set(charge, s.window);
+    return charge;
+  });
+  const refused = await store.check(charges);
+  if (refused) throw budgetExceeded(refused, windows.get(refused.charge)!, now);
+}
+
 /** One Message Batch request's use, known from its result: its decision's budgets, its model and its usage. */
 export interface BatchUse {
   readonly budgets: readonly Budget[];

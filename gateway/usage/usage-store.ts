@@ -49,6 +49,11 @@ export interface BudgetRefusal {
  * by what calls already in flight reserved, never by a lost update.
  */
 export interface UsageStore {
+  /**
+   * Whether every charge (and one more request on each) fits its budget as it stands, reserving
+   * nothing: the refusal of the first that does not. A check, not a hold (see Message Batches).
+   */
+  check(charges: readonly BudgetCharge[]): Promise<BudgetRefusal | undefined>;
   /** Reserves every charge (and counts one request on each), or none; the refusal says which did not fit. */
   reserve(charges: readonly BudgetCharge[]): Promise<BudgetRefusal | undefined>;
   /**

@@ -32,6 +32,8 @@ beforeAll(async () => {
       response: ['IP_ADDRESS'],
     };
     masking.rules.push(rule);
+    // Administrators: a small daily token budget of their own, for the batch budget check.
+    (data.budgets as { subject: Record<string, unknown> }).subject.admins = { window: 'day', tokens: 1000 };
   });
   h = await startHarness({ policyBundle, mock: { batchProcessingMs: 1000 } });
 }, 60_000);
@@ -183,6 +185,22 @@ describe('Message Batches through Sluice', () => {
     });
     const [month] = ((await team.json()) as { data: Array<{ cost_usd: number }> }).data;
     expect(month!.cost_usd).toBeGreaterThan(0);
+  });
+
+  it('refuses a batch whose requests do not fit what is left of a budget, before it goes upstream', async () => {
+    const { client } = await recordingClient(['admins'], 'ada');
+    const creates = () => h.upstream.requests.filter((r) => r.method === 'POST' && r.path === '/v1/messages/batches');
+    const before = creates().length;
+    // 1000 tokens a day; each request estimates ~260 (its input + max_tokens 256): four do not fit.
+    const four = Array.from({ length: 4 }, (_, i) => ({ custom_id: `r${i}`, params: ask(`request ${i}`) }));
+    const refused = await client.messages.batches.create({ requests: four }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Anthropic.RateLimitError);
+    expect((refused as InstanceType<typeof Anthropic.RateLimitError>).message).toMatch(/budget \\"subject:ada\\"/);
+    expect(creates().length).toBe(before);
+    // Three fit (nothing is held for them: their use is added when the results are read).
+    const three = await client.messages.batches.create({ requests: four.slice(0, 3) });
+    expect(three.processing_status).toBe('in_progress');
+    expect(creates().length).toBe(before + 1);
   });
 
   it('points results_url at the connection prefix the caller used, and cancels', async () => {

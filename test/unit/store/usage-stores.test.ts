@@ -64,6 +64,20 @@ describe.each(stores)('%s', (_name, storeOf) => {
     expect((await usage.reserve([charge('repo:x', 1, 1000, 1)]))?.charge.key).toBe('repo:x');
   });
 
+  it('checks whether charges fit without reserving anything', async () => {
+    state = await openTestState();
+    const usage = storeOf(state);
+    expect(await usage.reserve([charge('subject:chk', 60, 100)])).toBeUndefined();
+    expect(await usage.check([charge('subject:chk', 40, 100)])).toBeUndefined();
+    expect(await usage.check([charge('subject:chk', 40, 100), charge('group:chk', 41, 40)])).toMatchObject({
+      charge: { key: 'group:chk' },
+    });
+    expect(await usage.check([charge('subject:chk', 41, 100)])).toMatchObject({ usage: { reservedTokens: 60 } });
+    const [row] = await usage.usageOf(['subject:chk'], start);
+    expect(row).toMatchObject({ requests: 1, reservedTokens: 60, tokens: 0 });
+    expect(await usage.usageOf(['group:chk'], start)).toEqual([]);
+  });
+
   it('adds unreserved use (batch results) whatever the limit, keeping what was reserved', async () => {
     state = await openTestState();
     const usage = storeOf(state);
