@@ -99,7 +99,7 @@ describe('budgets', () => {
       (e) => e.subject === 'erin' && (e as { error?: { code: string } }).error?.code === 'SLUICE_ERR_BUDGET_EXCEEDED',
     );
     // One decision event and one exchange record, each with the same account of the budget.
-    expect(refused.map((e) => e.kind).sort()).toEqual(['decision', 'session']);
+    expect(refused.map((e) => e.kind).sort()).toEqual(['decision', 'exchange']);
     const rows = await usage('erin', ['engineering']);
     for (const e of refused) {
       const budget = (e as { budget?: Record<string, unknown> }).budget;
