@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { decisionBody, withContent, type AuditDraft } from './event-content.ts';
+import { boundedExchange, decisionBody, withContent, type AuditDraft } from './event-content.ts';
 import { AUDIT_SCHEMA_VERSION, type AuditEvent, type AuditEventBody, type ContentMode } from './events.ts';
 import type { AuditSink, SinkHealth } from './sink.ts';
 
@@ -99,16 +99,27 @@ export class AuditLog {
       // Every setting's line is serialised before the number is taken: an event that cannot be
       // serialised must not leave a gap in the chain that `audit verify` would report as tampering.
       lines = this.chains.map((chain) => {
-        const event = {
-          schema_version: AUDIT_SCHEMA_VERSION,
-          event_id: eventId,
-          content: chain.mode,
-          seq,
-          prev_hash: chain.prevHash,
-          instance_id: this.instanceId,
-          ...withContent(body, chain.mode, this.maxContentBytes),
-        } as AuditEvent;
-        return { chain, event, line: JSON.stringify(event) };
+        const stamp = (content: AuditEventBody) =>
+          ({
+            schema_version: AUDIT_SCHEMA_VERSION,
+            event_id: eventId,
+            content: chain.mode,
+            seq,
+            prev_hash: chain.prevHash,
+            instance_id: this.instanceId,
+            ...content,
+          }) as AuditEvent;
+        let event = stamp(withContent(body, chain.mode));
+        let line = JSON.stringify(event);
+        // The content is part of the line, so a line within the budget holds content within it:
+        // only a longer one is measured field by field and cut (UTF-8 is at most 3 bytes per UTF-16 unit).
+        if (chain.mode === 'masked' && line.length * 3 > this.maxContentBytes && body.kind === 'exchange') {
+          if (Buffer.byteLength(line, 'utf8') > this.maxContentBytes) {
+            event = stamp(boundedExchange(body, this.maxContentBytes));
+            line = JSON.stringify(event);
+          }
+        }
+        return { chain, event, line };
       });
     } catch (err) {
       this.unwritable++;

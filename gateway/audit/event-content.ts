@@ -98,7 +98,7 @@ function slotsOf(holder: object, key: string): ContentSlot[] {
  * The request's and the response body's top-level fields (messages, system, tools; content) within
  * one content budget, copied where cut so the caller's objects stay whole.
  */
-function boundedExchange(record: ExchangeRecordBody, budget: number): ExchangeRecordBody {
+export function boundedExchange(record: ExchangeRecordBody, budget: number): ExchangeRecordBody {
   const out: ExchangeRecordBody = { ...record, response: record.response && { ...record.response } };
   const slots = [...slotsOf(out, 'request'), ...(out.response ? slotsOf(out.response, 'body') : [])];
   boundContent(slots, budget);
@@ -107,12 +107,12 @@ function boundedExchange(record: ExchangeRecordBody, budget: number): ExchangeRe
 
 /**
  * An event as a sink with content setting `mode` receives it. Only the exchange record holds
- * content: masked (within `maxContentBytes`, larger fields cut to a head with the whole's digest),
- * digests of its content fields, or none of it. Other events are the same under every setting.
+ * content: masked (as it is: the writer bounds it to `audit.maxContentBytes` when its line is
+ * longer, with boundedExchange), digests of its content fields, or none of it. Other events are
+ * the same under every setting.
  */
-export function withContent(body: AuditEventBody, mode: ContentMode, maxContentBytes: number): AuditEventBody {
-  if (body.kind !== 'exchange') return body;
-  if (mode === 'masked') return boundedExchange(body, maxContentBytes);
+export function withContent(body: AuditEventBody, mode: ContentMode): AuditEventBody {
+  if (body.kind !== 'exchange' || mode === 'masked') return body;
   const keep = mode === 'digest';
   const response = body.response && { ...body.response, body: keep ? digestBody(body.response.body) : null };
   return { ...body, request: keep ? digestBody(body.request) : null, response };
