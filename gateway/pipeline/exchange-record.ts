@@ -12,6 +12,7 @@ import {
 } from '../mask/audit-redaction.ts';
 import type { InnerDecision, MaskedInner } from '../batches/batch-decide.ts';
 import type { Billed, Exchange } from './exchange.ts';
+import type { TraceEntry } from './trace.ts';
 
 const DECISION_PATH = 'sluice/decision';
 
@@ -28,6 +29,11 @@ export interface ExchangeSummary {
   readonly approvalState: string | null;
   /** Tokens the answer reported, by kind, with the model's price family; undefined without usage. */
   readonly billed?: Billed;
+  /** For spans (gateway/otlp): the call's id, when it arrived, the model asked for and its trace. */
+  readonly decisionId: string;
+  readonly startedAt: Date;
+  readonly model: string | undefined;
+  readonly trace: readonly TraceEntry[];
 }
 
 /** Which records of one call are written: each exactly once, whichever path ends the call. */
@@ -253,5 +259,9 @@ export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: n
     masks,
     approvalState: ex.approval?.state ?? null,
     billed,
+    decisionId: ex.decisionId,
+    startedAt: ex.startedAt,
+    model: ex.get('inspected')?.facts.model,
+    trace: ex.trace.entries,
   };
 }
