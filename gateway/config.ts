@@ -28,6 +28,9 @@ const connectionSchema = z.object({
 });
 
 /** `audit.kafka`: the Kafka audit sink (gateway/audit/kafka-sink.ts) and its spool. */
+/** What an audit sink receives of prompts and answers (gateway/audit/events.ts ContentMode). */
+const contentModeSchema = z.enum(['masked', 'digest', 'none']).default('masked');
+
 const kafkaAuditSchema = z.object({
   brokers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port')).min(1),
   clientId: z.string().min(1).default('sluice'),
@@ -37,6 +40,8 @@ const kafkaAuditSchema = z.object({
       sessions: z.string().min(1).default('sluice.audit.sessions'),
     })
     .prefault({}),
+  /** What the topics carry: Sluice's audit lines, or their OCSF projection (gateway/audit/ocsf-project.ts). */
+  format: z.enum(['sluice', 'ocsf']).default('sluice'),
   /** Create the topics at first connect; set false where topics are managed elsewhere. */
   createTopics: z.boolean().default(true),
   partitions: z.number().int().positive().default(3),
@@ -63,6 +68,12 @@ const kafkaAuditSchema = z.object({
   onSpoolFull: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
   maxBatchRecords: z.number().int().positive().max(10_000).default(500),
   closeTimeoutMs: z.number().int().min(0).default(5000),
+  /** What the topics receive of prompts and answers: a SIEM usually wants `digest`. */
+  content: contentModeSchema,
+  /** Batch compression: gzip is built into kafkajs; `none` for brokers that refuse it. */
+  compression: z.enum(['gzip', 'none']).default('gzip'),
+  /** How long the producer waits for more events to fill a batch (Kafka's linger.ms). */
+  lingerMs: z.number().int().min(0).max(1000).default(5),
 });
 
 /** The write-ahead spool a spooled audit sink delivers from (gateway/audit/spool.ts). */
@@ -95,6 +106,8 @@ const splunkAuditSchema = z.object({
   sourcetype: z.string().min(1).default('sluice:audit'),
   /** Default: the machine's host name. */
   host: z.string().min(1).optional(),
+  /** What HEC receives of prompts and answers: masked, digest or none (each a chain of its own). */
+  content: contentModeSchema,
   tls: z
     .object({
       /** Verify the HEC server's certificate; false only for a lab Splunk with a self-signed one. */
@@ -140,6 +153,8 @@ const otlpTelemetrySchema = z.object({
   logs: z
     .object({
       enabled: z.boolean().default(true),
+      /** What the log records carry of prompts and answers: masked, digest or none. */
+      content: contentModeSchema,
       /** Default dir: <stateDir>/audit/otlp-spool. */
       spool: auditSpoolSchema,
       onSpoolFull: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
@@ -331,8 +346,19 @@ export const configSchema = z.object({
       file: z
         .object({
           path: z.string().min(1).optional(),
-          /** fdatasync each batch before a call goes upstream: its decision survives a power loss, not only a crash. */
-          fsync: z.boolean().default(false),
+          /**
+           * When the file is fdatasync'd (docs/audit.md says what each risks): `every` batch before
+           * a waiting call goes on (its decision survives a power loss, not only a crash);
+           * `interval` every syncIntervalMs; `none` leaves it to the kernel.
+           */
+          sync: z.enum(['every', 'interval', 'none']).optional(),
+          syncIntervalMs: z.number().int().min(10).max(60_000).default(1000),
+          /** Older spelling of `sync`: true is `every`, false `none`. */
+          fsync: z.boolean().optional(),
+          /** What the file receives of prompts and answers: masked text, only digests, or none. */
+          content: contentModeSchema,
+          /** Sluice's chained audit lines, or their OCSF projection (a SIEM feed that `audit verify` cannot check). */
+          format: z.enum(['sluice', 'ocsf']).default('sluice'),
         })
         .prefault({}),
       /**
@@ -462,9 +488,17 @@ export const configSchema = z.object({
   files: z
     .object({
       /** Largest Files API upload, in bytes (the API's own limit is 500 MB); refused with 413 before the upstream. */
-      maxUploadBytes: z.number().int().positive().default(500 * 1024 * 1024),
+      maxUploadBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(500 * 1024 * 1024),
       /** Largest text upload read for entities (else `upload.scanned: false`), and text download masked (else 403). */
-      maxScanBytes: z.number().int().positive().default(32 * 1024 * 1024),
+      maxScanBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(32 * 1024 * 1024),
     })
     .prefault({}),
   ownership: z

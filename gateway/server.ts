@@ -193,7 +193,6 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     audit: deps.audit,
     bodyLimit: config.limits.bodyBytes,
     responseBytes: config.limits.responseBytes,
-    auditMaxContentBytes: config.audit.maxContentBytes,
     approvals: deps.approvals,
     sessions: deps.sessions,
     batchRequests: deps.batchRequests,

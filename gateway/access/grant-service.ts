@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { GrantEventBody } from '../audit/events.ts';
+import type { GrantAccessEventBody } from '../audit/events.ts';
 import { SluiceError } from '../errors.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { AccessGrant, GrantStore } from './grant-store.ts';
@@ -118,9 +118,10 @@ export class GrantService {
     return next;
   }
 
-  #record(g: AccessGrant, state: GrantEventBody['state'], actor: string | null): void {
+  #record(g: AccessGrant, state: GrantAccessEventBody['state'], actor: string | null): void {
     this.audit.record({
-      kind: 'grant',
+      kind: 'access',
+      object: 'grant',
       grant_id: g.id,
       state,
       timestamp: this.now().toISOString(),

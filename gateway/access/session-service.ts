@@ -185,6 +185,7 @@ export class SessionService {
   #record(s: JitSession, state: 'opened' | 'revoked', cause: RevokeCause | null, actor: string | null, at: Date): void {
     this.audit.record({
       kind: 'access',
+      object: 'session',
       session_id: s.id,
       state,
       timestamp: at.toISOString(),

@@ -25,7 +25,7 @@ export interface ContentSlot {
 }
 
 /** The bytes the audit measures and hashes for one value (see TruncatedContent). */
-function contentText(value: unknown): string {
+export function contentText(value: unknown): string {
   return typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null');
 }
 
@@ -40,7 +40,7 @@ function utf8Head(text: string, bytes: number): string {
 const HASH_SLICE = 1 << 20;
 
 /** sha256 of the UTF-8 of `text`, fed in slices that never split a surrogate pair. */
-function sha256Utf8(text: string): string {
+export function sha256Utf8(text: string): string {
   const hash = createHash('sha256');
   for (let i = 0; i < text.length;) {
     let end = Math.min(i + HASH_SLICE, text.length);

@@ -1,5 +1,6 @@
 import { closeSync, fdatasync, mkdirSync, openSync, write as fsWrite } from 'node:fs';
 import { dirname } from 'node:path';
+import type { ContentMode } from './events.ts';
 import type { AuditSink, SinkHealth } from './sink.ts';
 
 /** Bytes one write(2) takes at most: lines queued while a write runs go out together (group commit). */
@@ -18,6 +19,9 @@ const CLOSE_TIMEOUT_MS = 5000;
 /** With fail-open, at most one error line this often about calls going upstream unrecorded. */
 const FAIL_OPEN_LOG_MS = 1000;
 
+/** When the audit file is fdatasync'd (config `audit.file.sync`). */
+export type SyncPolicy = 'every' | 'interval' | 'none';
+
 /** What the gateway does while the file cannot be written (config `audit.onWriteFailure`). */
 export type WriteFailurePolicy = 'fail-closed' | 'fail-open';
 
@@ -30,8 +34,15 @@ export interface FileSinkLogger {
 export interface FileSinkOptions {
   readonly maxPendingBytes?: number;
   readonly onWriteFailure?: WriteFailurePolicy;
-  /** fdatasync after each batch; written() then waits for it (config `audit.file.fsync`). */
-  readonly fsync?: boolean;
+  /**
+   * `every`: fdatasync after each batch, and written() waits for it; `interval`: fdatasync every
+   * syncIntervalMs while there are unsynced bytes; `none`: the kernel writes back when it will
+   * (config `audit.file.sync`).
+   */
+  readonly sync?: SyncPolicy;
+  readonly syncIntervalMs?: number;
+  /** What this file receives of prompts and answers (config `audit.file.content`). */
+  readonly content?: ContentMode;
   readonly logger?: FileSinkLogger;
 }
 
@@ -60,6 +71,7 @@ interface Waiter {
  */
 export class FileAuditSink implements AuditSink {
   readonly name = 'file';
+  readonly content: ContentMode;
   private readonly fd: number;
   private readonly maxPendingBytes: number;
   private readonly policy: WriteFailurePolicy;
@@ -82,6 +94,10 @@ export class FileAuditSink implements AuditSink {
   private writtenTotal = 0;
   private durableTotal = 0;
   private waiters: Waiter[] = [];
+  /** `interval`: the timer, whether a sync runs, and the bytes it has synced. */
+  private syncTimer: NodeJS.Timeout | undefined;
+  private intervalSyncing = false;
+  private syncedTotal = 0;
 
   constructor(
     readonly path: string,
@@ -89,10 +105,31 @@ export class FileAuditSink implements AuditSink {
   ) {
     this.maxPendingBytes = options.maxPendingBytes ?? MAX_PENDING_BYTES;
     this.policy = options.onWriteFailure ?? 'fail-closed';
-    this.fsync = options.fsync ?? false;
+    this.fsync = options.sync === 'every';
+    this.content = options.content ?? 'masked';
     this.logger = options.logger;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.fd = openSync(path, 'a', 0o600);
+    if (options.sync === 'interval') {
+      this.syncTimer = setInterval(() => this.syncInterval(), options.syncIntervalMs ?? 1000);
+      this.syncTimer.unref();
+    }
+  }
+
+  /** `interval`: one fdatasync for everything written since the last; a failure is logged and counted. */
+  private syncInterval(): void {
+    if (this.syncedTotal >= this.writtenTotal || this.intervalSyncing) return;
+    const upTo = this.writtenTotal;
+    this.intervalSyncing = true;
+    fdatasync(this.fd, (err) => {
+      this.intervalSyncing = false;
+      if (!err) {
+        this.syncedTotal = upTo;
+        return;
+      }
+      this.failures++;
+      this.logger?.error({ err, path: this.path }, 'audit file: periodic fdatasync failed');
+    });
   }
 
   write(_event: unknown, _line: string, bytes: Buffer): void {
@@ -255,6 +292,7 @@ export class FileAuditSink implements AuditSink {
     const lost = await Promise.race([this.flush().then(() => false), gaveUp]);
     clearTimeout(timer);
     clearTimeout(this.retryTimer);
+    clearInterval(this.syncTimer);
     if (lost)
       this.logger?.error(
         { path: this.path, pending_bytes: this.pendingBytes },

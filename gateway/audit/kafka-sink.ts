@@ -1,6 +1,6 @@
 import { CompressionTypes, Kafka, Partitioners, logLevel, type Producer } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AuditEvent } from './events.ts';
+import type { AuditEvent, ContentMode } from './events.ts';
 import { ensureTopics, toTopicMessages } from './kafka-topics.ts';
 import type { AuditSink, SinkHealth } from './sink.ts';
 import { spoolRecordOf } from './spool-segments.ts';
@@ -21,6 +21,12 @@ export interface KafkaSinkOptions {
   readonly maxBatchRecords?: number;
   /** How long close() keeps delivering before it leaves the rest in the spool for the next start. */
   readonly closeTimeoutMs?: number;
+  /** What the topics receive of prompts and answers (default masked). */
+  readonly content?: ContentMode;
+  /** Batch compression (default gzip: kafkajs compresses in libuv's thread pool, off the event loop). */
+  readonly compression?: 'gzip' | 'none';
+  /** How long a batch smaller than maxBatchRecords waits for more events (Kafka's linger.ms; default 5). */
+  readonly lingerMs?: number;
   readonly logger?: SinkLogger;
 }
 
@@ -46,6 +52,7 @@ const isTooLarge = (err: unknown) => TOO_LARGE.has(String((err as { type?: unkno
  */
 export class KafkaAuditSink implements AuditSink {
   readonly name = 'kafka';
+  readonly content: ContentMode;
   private readonly kafka: Kafka;
   private readonly log: SinkLogger;
   private producer: Producer | undefined;
@@ -58,6 +65,7 @@ export class KafkaAuditSink implements AuditSink {
 
   constructor(private readonly opts: KafkaSinkOptions) {
     this.log = opts.logger ?? SILENT;
+    this.content = opts.content ?? 'masked';
     // kafkajs logs every retry at ERROR; the sink reports state changes itself instead.
     this.kafka = new Kafka({
       clientId: opts.clientId,
@@ -158,8 +166,16 @@ export class KafkaAuditSink implements AuditSink {
         // Inside the try: reading evicted lines back from the spool's segments can fail (I/O), and
         // that is a delivery failure to retry with backoff, not a crash of the gateway.
         await this.opts.spool.ready();
-        batch = this.opts.spool.peek(singles > 0 ? 1 : (this.opts.maxBatchRecords ?? 500), MAX_BATCH_BYTES);
+        const max = singles > 0 ? 1 : (this.opts.maxBatchRecords ?? 500);
+        batch = this.opts.spool.peek(max, MAX_BATCH_BYTES);
         if (this.stopping || batch.length === 0) continue;
+        // Linger: under load a few milliseconds fill a batch, so one produce request (and one
+        // compression) carries many events instead of one each. A backlog is sent at once.
+        const lingerMs = this.opts.lingerMs ?? 5;
+        if (batch.length < max && lingerMs > 0 && !this.failing) {
+          await sleep(lingerMs);
+          batch = this.opts.spool.peek(max, MAX_BATCH_BYTES);
+        }
         await this.send(batch);
         await this.opts.spool.commit(batch.length);
         if (this.failing)
@@ -205,11 +221,11 @@ export class KafkaAuditSink implements AuditSink {
 
   private async send(batch: readonly SpoolRecord[]): Promise<void> {
     const producer = await this.connected();
-    // Uncompressed: gzip cost the gateway CPU per event for bytes that only the broker's disk saves.
+    // gzip: the one codec built into kafkajs (lz4 and zstd need codec packages that are not maintained).
     await producer.sendBatch({
       acks: -1,
       timeout: 30_000,
-      compression: CompressionTypes.None,
+      compression: this.opts.compression === 'none' ? CompressionTypes.None : CompressionTypes.GZIP,
       topicMessages: toTopicMessages(batch, this.opts.topics),
     });
   }

@@ -2,11 +2,11 @@ import type { Admin, Kafka, TopicMessages } from 'kafkajs';
 import { AUDIT_SCHEMA_VERSION } from './events.ts';
 import type { SpoolRecord } from './spool-segments.ts';
 
-/** Topics Sluice creates take records up to this size (a session record holds a whole prompt). */
+/** Topics Sluice creates take records up to this size (an exchange record holds a whole prompt). */
 const TOPIC_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /**
- * One produce request's messages. Session records (prompts and answers) go to their own topic;
+ * One produce request's messages. Exchange records (prompts and answers) go to their own topic;
  * decisions and the approval and access events that belong with them go to the decisions topic.
  * The value is the exact audit line: the hash chain (prev_hash) is computed over these bytes.
  */
@@ -16,7 +16,7 @@ export function toTopicMessages(
 ): TopicMessages[] {
   const byTopic = new Map<string, TopicMessages['messages']>();
   for (const rec of batch) {
-    const topic = rec.kind === 'session' ? topics.sessions : topics.decisions;
+    const topic = rec.kind === 'exchange' ? topics.sessions : topics.decisions;
     const messages = byTopic.get(topic) ?? byTopic.set(topic, []).get(topic)!;
     messages.push({
       key: rec.key,

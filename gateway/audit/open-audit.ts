@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { ConfigError } from '../config.ts';
 import { logExporter, otlpResource, type OtlpEndpointConfig } from '../otlp/exporters.ts';
 import { AuditLog } from './audit-log.ts';
-import { FileAuditSink, type WriteFailurePolicy } from './file-sink.ts';
+import type { ContentMode } from './events.ts';
+import { FileAuditSink, type SyncPolicy, type WriteFailurePolicy } from './file-sink.ts';
 import { KafkaAuditSink, type SinkLogger } from './kafka-sink.ts';
+import { withFormat, type AuditFormat } from './ocsf-sink.ts';
 import { otlpLogSink } from './otlp-log-sink.ts';
 import type { AuditSink } from './sink.ts';
 import { splunkHecSink } from './splunk-hec-sink.ts';
@@ -16,8 +18,16 @@ import { recoverTornTail } from './torn-tail.ts';
 export interface AuditConfig {
   readonly stateDir: string;
   readonly audit: {
-    readonly file: { readonly path: string; readonly fsync?: boolean };
+    readonly file: {
+      readonly path: string;
+      readonly sync?: SyncPolicy;
+      readonly syncIntervalMs?: number;
+      readonly fsync?: boolean;
+      readonly content?: ContentMode;
+      readonly format?: AuditFormat;
+    };
     readonly onWriteFailure: WriteFailurePolicy;
+    readonly maxContentBytes?: number;
     readonly kafka?: {
       readonly brokers: readonly string[];
       readonly clientId: string;
@@ -34,6 +44,10 @@ export interface AuditConfig {
       readonly onSpoolFull: 'fail-closed' | 'fail-open';
       readonly maxBatchRecords: number;
       readonly closeTimeoutMs: number;
+      readonly content?: ContentMode;
+      readonly compression?: 'gzip' | 'none';
+      readonly lingerMs?: number;
+      readonly format?: AuditFormat;
     };
     readonly splunk?: {
       readonly url: string;
@@ -42,6 +56,7 @@ export interface AuditConfig {
       readonly source: string;
       readonly sourcetype: string;
       readonly host?: string;
+      readonly content?: ContentMode;
       readonly tls: { readonly verify: boolean; readonly caFile?: string };
       readonly timeoutMs: number;
       readonly spool: SpoolConfig;
@@ -55,6 +70,7 @@ export interface AuditConfig {
     readonly otlp?: OtlpEndpointConfig & {
       readonly logs: {
         readonly enabled: boolean;
+        readonly content?: ContentMode;
         readonly spool: SpoolConfig;
         readonly onSpoolFull: 'fail-closed' | 'fail-open';
         readonly maxBatchRecords: number;
@@ -123,6 +139,7 @@ async function transportSinks(
         onSpoolFull: o.logs.onSpoolFull,
         maxBatchRecords: o.logs.maxBatchRecords,
         closeTimeoutMs: o.logs.closeTimeoutMs,
+        content: o.logs.content ?? 'masked',
         ...(logger ? { logger } : {}),
       }),
     );
@@ -142,8 +159,16 @@ export async function openAuditLog(
 ): Promise<AuditLog> {
   const file = config.audit.file.path;
   const torn = recoverTornTail(file);
-  const fileOptions = { onWriteFailure: config.audit.onWriteFailure, fsync: config.audit.file.fsync ?? false };
-  const sinks: AuditSink[] = [new FileAuditSink(file, { ...fileOptions, ...(logger ? { logger } : {}) })];
+  const f = config.audit.file;
+  const fileOptions = {
+    onWriteFailure: config.audit.onWriteFailure,
+    // `fsync` is the older spelling of `sync`: true was every batch.
+    sync: f.sync ?? (f.fsync ? 'every' : 'none'),
+    syncIntervalMs: f.syncIntervalMs ?? 1000,
+    content: f.content ?? 'masked',
+  } as const;
+  const fileSink = new FileAuditSink(file, { ...fileOptions, ...(logger ? { logger } : {}) });
+  const sinks: AuditSink[] = [withFormat(fileSink, f.format ?? 'sluice', logger)];
   const k = config.audit.kafka;
   if (k) {
     const spool = await Spool.open({
@@ -152,26 +177,31 @@ export async function openAuditLog(
       memoryBytes: k.spool.memoryBytes,
       fsync: k.spool.fsync,
     });
-    sinks.push(
-      new KafkaAuditSink({
-        brokers: k.brokers,
-        clientId: k.clientId,
-        topics: k.topics,
-        spool,
-        maxSpoolBytes: k.spool.maxBytes,
-        onSpoolFull: k.onSpoolFull,
-        ...(k.createTopics
-          ? { createTopics: { partitions: k.partitions, replicationFactor: k.replicationFactor } }
-          : {}),
-        maxBatchRecords: k.maxBatchRecords,
-        closeTimeoutMs: k.closeTimeoutMs,
-        ...(logger ? { logger } : {}),
-      }),
-    );
+    const kafkaSink = new KafkaAuditSink({
+      brokers: k.brokers,
+      clientId: k.clientId,
+      topics: k.topics,
+      spool,
+      maxSpoolBytes: k.spool.maxBytes,
+      onSpoolFull: k.onSpoolFull,
+      ...(k.createTopics ? { createTopics: { partitions: k.partitions, replicationFactor: k.replicationFactor } } : {}),
+      maxBatchRecords: k.maxBatchRecords,
+      closeTimeoutMs: k.closeTimeoutMs,
+      content: k.content ?? 'masked',
+      compression: k.compression ?? 'gzip',
+      lingerMs: k.lingerMs ?? 5,
+      ...(logger ? { logger } : {}),
+    });
+    sinks.push(withFormat(kafkaSink, k.format ?? 'sluice', logger));
   }
   const instanceId = randomUUID();
   sinks.push(...(await transportSinks(config, instanceId, env, logger)));
-  const audit = new AuditLog(sinks, instanceId);
+  const audit = new AuditLog(sinks, {
+    instanceId,
+    maxContentBytes: config.audit.maxContentBytes ?? 1024 * 1024,
+    onUnwritable: (err, kind) =>
+      logger?.error({ err: (err as Error).message, kind }, 'audit: an event could not be serialised (a bug): left out'),
+  });
   if (torn) {
     const { bytes, sha256, movedTo, reason } = torn;
     const fields = { file, torn_bytes: bytes, torn_sha256: sha256, moved_to: movedTo, reason };

@@ -6,6 +6,7 @@ import {
   type LogRecordProcessor,
   type SdkLogRecord,
 } from '@opentelemetry/sdk-logs';
+import type { ContentMode } from './events.ts';
 import type { SinkLogger } from './kafka-sink.ts';
 import { DeliveryError, SpooledSink, type Transport } from './spooled-delivery.ts';
 import type { SpoolRecord } from './spool-segments.ts';
@@ -20,6 +21,8 @@ export interface OtlpLogSinkOptions {
   readonly onSpoolFull: 'fail-closed' | 'fail-open';
   readonly maxBatchRecords: number;
   readonly closeTimeoutMs: number;
+  /** What the log records carry of prompts and answers (default masked). */
+  readonly content?: ContentMode;
   readonly logger?: SinkLogger;
 }
 

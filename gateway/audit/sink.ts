@@ -1,4 +1,4 @@
-import type { AuditEvent } from './events.ts';
+import type { AuditEvent, ContentMode } from './events.ts';
 
 /**
  * Where audit events go (after OPA's one-method log sink). `write` must not block the request:
@@ -6,6 +6,8 @@ import type { AuditEvent } from './events.ts';
  */
 export interface AuditSink {
   readonly name: string;
+  /** What this sink receives of prompts and answers (default masked): each setting is a chain of its own. */
+  readonly content?: ContentMode;
   /**
    * `line` is the serialized event; `bytes` the same line in UTF-8 with its newline, encoded once for the hash chain
    * and every sink.

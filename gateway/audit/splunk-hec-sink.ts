@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
+import type { ContentMode } from './events.ts';
 import type { SinkLogger } from './kafka-sink.ts';
 import { DeliveryError, SpooledSink, type Transport } from './spooled-delivery.ts';
 import type { SpoolRecord } from './spool-segments.ts';
@@ -14,6 +15,8 @@ export interface SplunkHecOptions {
   readonly source: string;
   readonly sourcetype: string;
   readonly host: string;
+  /** What HEC receives of prompts and answers (default masked). */
+  readonly content?: ContentMode;
   readonly tls: { readonly verify: boolean; readonly caFile?: string };
   readonly timeoutMs: number;
   readonly spool: Spool;

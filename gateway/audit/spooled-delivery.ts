@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AuditEvent } from './events.ts';
+import type { AuditEvent, ContentMode } from './events.ts';
 import type { SinkLogger } from './kafka-sink.ts';
 import type { AuditSink, SinkHealth } from './sink.ts';
 import { spoolRecordOf, type SpoolRecord } from './spool-segments.ts';
@@ -36,6 +36,8 @@ export interface SpooledSinkOptions {
   readonly maxBatchBytes: number;
   /** How long close() keeps delivering before it leaves the rest in the spool for the next start. */
   readonly closeTimeoutMs: number;
+  /** What this sink receives of prompts and answers (default masked): a chain of its own per setting. */
+  readonly content?: ContentMode;
   /** The config section, for messages (`audit.splunk`). */
   readonly configKey: string;
   readonly logger?: SinkLogger;
@@ -54,6 +56,7 @@ const BACKOFF_MAX_MS = 5000;
  * failure means ({@link DeliveryError}); anything else thrown is retried.
  */
 export class SpooledSink implements AuditSink {
+  readonly content: ContentMode;
   private readonly log: SinkLogger;
   private failing = false;
   private dropped = 0;
@@ -67,6 +70,7 @@ export class SpooledSink implements AuditSink {
     private readonly opts: SpooledSinkOptions,
   ) {
     this.log = opts.logger ?? SILENT;
+    this.content = opts.content ?? 'masked';
     this.loop = this.deliverLoop();
   }
 

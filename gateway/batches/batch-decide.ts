@@ -15,7 +15,7 @@ import { maskStage } from '../mask/mask-stage.ts';
 import type { PlaceholderNumbering } from '../mask/placeholder-numbering.ts';
 import { decide, type Decided } from '../policy/decide.ts';
 import type { MaskDirective } from '../policy/decision.ts';
-import { buildPolicyInput } from '../policy/input.ts';
+import { buildPolicyInput, type ResourceFacts } from '../policy/input.ts';
 import type { PolicyEngine } from '../policy/wasm-engine.ts';
 
 /** One request's decision: its own decision id (the audit's and the batch_requests table's), detection and result. */
@@ -24,6 +24,11 @@ export interface InnerDecision {
   readonly decisionId: string;
   readonly detection: Detection;
   readonly decided: Decided;
+  /**
+   * The objects it names that Sluice has no owner for, refused outright (`ownership.unknownObjects`
+   * is `deny`), as `<type> <id>`; empty when there are none or the policy decides on them.
+   */
+  readonly unknown: readonly string[];
 }
 
 /** What every request of one batch is decided with: the batch call's caller, connection and bundle. */
@@ -33,6 +38,10 @@ export interface BatchDecideContext {
   readonly connection: string;
   readonly session: Parameters<typeof buildPolicyInput>[0]['session'];
   readonly now: Date;
+  /** The objects a request names by id (files, container, custom skills), each with its owner, as a single call's. */
+  readonly referencesOf: (item: BatchItem) => readonly ResourceFacts[];
+  /** Config `ownership.unknownObjects`: `deny` refuses a request naming an object nobody owns, before the policy. */
+  readonly unknownObjects: 'deny' | 'allow';
 }
 
 const NO_BYTES = Buffer.alloc(0);
@@ -56,26 +65,43 @@ export function decideBatch(items: readonly BatchItem[], ctx: BatchDecideContext
     // The params live inside the batch body: detection scans (and masking rewrites) them in place.
     const body: JsonBody = { raw: NO_BYTES, value: item.params, forward: NO_BYTES };
     const detection = detectEntities(ctx.engine.entities, { facts: item.facts, body });
+    const references = ctx.referencesOf(item);
     const input = buildPolicyInput({
       identity: ctx.identity,
       connection: ctx.connection,
       facts: detection.facts,
       session: ctx.session,
+      references,
       approval: null,
       now: ctx.now,
     });
-    return { item, decisionId: randomUUID(), detection, decided: decide(ctx.engine, input) };
+    const unknown =
+      ctx.unknownObjects === 'deny' ? references.filter((r) => r.owner === null).map((r) => `${r.type} ${r.id}`) : [];
+    return { item, decisionId: randomUUID(), detection, decided: decide(ctx.engine, input), unknown };
   });
+}
+
+/**
+ * The objects named in a request refused on ownership that are not the caller's: the policy's reasons say
+ * why (another's, no owner), which the caller must not learn, so the refusal names only the objects.
+ */
+function notFoundObjects(inner: InnerDecision): string[] {
+  const sub = inner.decided.input.identity.sub;
+  const refs = (inner.decided.input.references ?? []).filter((r) => r.owner !== sub);
+  return refs.length > 0 ? refs.map((r) => `${r.type} ${r.id}`) : ['an object it names'];
 }
 
 /** Why one request refuses the batch, or undefined when it is allowed. */
 function refusalOf(inner: InnerDecision): string | undefined {
   const { decision } = inner.decided;
   const id = JSON.stringify(inner.item.customId);
+  // As a single call's 404: the same words whether the object is another subject's or does not exist.
+  if (inner.unknown.length > 0) return `request ${id}: not found: ${inner.unknown.join(', ')}`;
   switch (decision.kind) {
     case 'allow':
       return undefined;
     case 'deny':
+      if (decision.notFound) return `request ${id}: not found: ${notFoundObjects(inner).join(', ')}`;
       return `request ${id}: denied by policy: ${decision.reasons.join('; ') || 'no reason given'}`;
     case 'approval_required':
       return (

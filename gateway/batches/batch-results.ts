@@ -1,7 +1,8 @@
 /**
  * A Message Batch's results (JSONL) on their way to the caller: read line by line (each line at
- * most `responseBytes`), each succeeded result's message masked as that custom_id's decision
- * said (the same response masking a JSON message gets), written under the caller's backpressure.
+ * most `responseBytes`), each succeeded result's message (and each errored result's error text)
+ * masked as that custom_id's decision said (the same response masking a JSON message gets),
+ * written under the caller's backpressure.
  * A line that is not a result, or a custom_id the batch never had, never reaches the caller as
  * it came: an unreadable line ends the answer (the connection is cut, so no client mistakes it
  * for complete), an unknown custom_id has every entity of its result replaced by its type.
@@ -14,7 +15,7 @@ import type { DetectorKit } from '../inspect/detector-kit.ts';
 import { redactFindings } from '../inspect/redact-findings.ts';
 import type { MaskLedger } from '../mask/mask-ledger.ts';
 import { MaskPlan } from '../mask/mask-plan.ts';
-import { mapStrings, maskResponseBody } from '../mask/mask-response.ts';
+import { mapStrings, maskResponseBody, responseStringMasker } from '../mask/mask-response.ts';
 import type { PlaceholderNumbering } from '../mask/placeholder-numbering.ts';
 import type { Relayed } from '../relay/relayed.ts';
 import { upstreamError } from '../upstream/forward.ts';
@@ -42,6 +43,7 @@ export interface ResultsContext {
 }
 
 const LEDGER_PATH = 'response.results.message';
+const ERROR_PATH = 'response.results.error';
 
 /** One result line as the caller gets it, its result type counted. */
 function maskLine(line: Buffer, ctx: ResultsContext, counts: Record<string, number>): string | undefined {
@@ -63,10 +65,17 @@ function maskLine(line: Buffer, ctx: ResultsContext, counts: Record<string, numb
     const cleared = mapStrings(result, (s) => redactFindings(s, { kit: ctx.kit }), 'all');
     return cleared === result ? text : JSON.stringify({ ...value, result: cleared });
   }
-  if (type !== 'succeeded' || !isObj(result.message) || record.responseMask.response.length === 0) return text;
+  if (record.responseMask.response.length === 0) return text;
   const { response, style } = record.responseMask;
   // restore is off: the prompt's values are not kept after the call that created the batch.
   const plan = new MaskPlan(ctx.kit, { request: [], response, style, restore: false }, ctx.hashKey, ctx.numbering);
+  if (type === 'errored') {
+    // An error's message may quote the request (a value the policy masks in answers): masked like an answer's text.
+    const error = mapStrings(result.error, responseStringMasker(plan), 'all');
+    for (const entry of plan.ledger.entries()) ctx.ledger.add(ERROR_PATH, new Map([[entry.type, entry.count]]));
+    return error === result.error ? text : JSON.stringify({ ...value, result: { ...result, error } });
+  }
+  if (type !== 'succeeded' || !isObj(result.message)) return text;
   const masked = maskResponseBody(result.message, plan);
   for (const entry of plan.ledger.entries()) ctx.ledger.add(LEDGER_PATH, new Map([[entry.type, entry.count]]));
   if (masked.client === result.message) return text;

@@ -22,7 +22,7 @@ export function createTailFilter(filter: TailFilter): (e: AuditEvent) => boolean
       decisions.add(e.decision_id);
       return true;
     }
-    return e.kind === 'session' && decisions.has(e.decision_id);
+    return e.kind === 'exchange' && decisions.has(e.decision_id);
   };
 }
 
@@ -40,7 +40,7 @@ export function formatEvent(e: AuditEvent): string {
         ` decision=${short(e.decision_id)} session=${short(e.session_id)}${why}`
       );
     }
-    case 'session': {
+    case 'exchange': {
       const usage = (e.response?.usage ?? null) as { input_tokens?: number; output_tokens?: number } | null;
       const tokens = usage ? ` in=${usage.input_tokens ?? '?'} out=${usage.output_tokens ?? '?'}` : '';
       return (
@@ -54,11 +54,11 @@ export function formatEvent(e: AuditEvent): string {
         `${head} ${e.state.padEnd(17)} ${e.subject} by ${e.actor ?? 'gateway'}` +
         ` approval=${short(e.approval_id)} decision=${short(e.decision_id)}`
       );
-    case 'access':
-      return (
-        `${head} ${e.state.padEnd(17)} ${e.subject} ${e.connection} session=${short(e.session_id)}` +
-        (e.cause ? ` cause=${e.cause}` : '')
-      );
+    case 'access': {
+      const who = `${head} ${e.state.padEnd(17)} ${e.subject} ${e.connection}`;
+      if (e.object === 'grant') return `${who} grant=${short(e.grant_id)} by ${e.actor ?? 'gateway'}`;
+      return `${who} session=${short(e.session_id)}` + (e.cause ? ` cause=${e.cause}` : '');
+    }
     default:
       return `${head} ${JSON.stringify(e)}`;
   }

@@ -83,6 +83,7 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
       prev_hash?: unknown;
       instance_id?: unknown;
       kind?: unknown;
+      content?: unknown;
       decision_id?: unknown;
       batch_decision_id?: unknown;
     } & Partial<Recovery>;
@@ -102,7 +103,11 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
       continue;
     }
     const hash = sha256(line);
-    const seen = byId.get(e.event_id);
+    // Schema 2: each content setting (masked, digest, none) is a chain of its own, the same event
+    // in each; schema 1 had one chain, its events no content field.
+    const chainId = e.content === undefined || e.content === 'masked' ? e.instance_id : `${e.instance_id}/${e.content}`;
+    const eventKey = `${e.event_id}\u0000${chainId}`;
+    const seen = byId.get(eventKey);
     if (seen !== undefined) {
       if (seen === hash) duplicates++;
       else
@@ -112,18 +117,18 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
         });
       continue;
     }
-    byId.set(e.event_id, hash);
+    byId.set(eventKey, hash);
     events++;
     if (typeof e.decision_id === 'string') {
       // A batch request's decision ends with its batch call, whose own decision event is counted.
       if (e.kind === 'decision' && e.batch_decision_id === undefined) decided.add(e.decision_id);
-      else if (e.kind === 'session') ended.add(e.decision_id);
+      else if (e.kind === 'exchange' || e.kind === 'session') ended.add(e.decision_id); // session: schema 1
     }
     if (e.kind === 'audit_recovery') {
       const reason = typeof e.reason === 'string' ? { reason: e.reason } : {};
       recoveries.push({ where, torn_bytes: Number(e.torn_bytes), moved_to: String(e.moved_to), ...reason });
     }
-    const streamKey = `${stream}\u0000${e.instance_id}`;
+    const streamKey = `${stream}\u0000${chainId}`;
     const last = lastInStream.get(streamKey);
     if (last !== undefined && e.seq < last)
       problems.push({
@@ -131,8 +136,8 @@ export function verifyChain(lines: Iterable<ReadLine>, anchors: readonly ChainHe
         message: `${where}: seq ${e.seq} of instance ${e.instance_id} comes after seq ${last}`,
       });
     lastInStream.set(streamKey, Math.max(last ?? 0, e.seq));
-    const list = perInstance.get(e.instance_id) ?? perInstance.set(e.instance_id, []).get(e.instance_id)!;
-    list.push({ line, hash, seq: e.seq, prev: e.prev_hash, instance: e.instance_id, where });
+    const list = perInstance.get(chainId) ?? perInstance.set(chainId, []).get(chainId)!;
+    list.push({ line, hash, seq: e.seq, prev: e.prev_hash, instance: chainId, where });
   }
   const instances = [...perInstance].map(([instance_id, list]) => {
     list.sort((a, b) => a.seq - b.seq);

@@ -1,7 +1,7 @@
 /**
- * `sluice audit verify` and `sluice audit tail`: check the hash chain of the JSONL file or the
- * Kafka topics, and print events readably. Brokers and topics come from --config (audit.kafka),
- * SLUICE_KAFKA_BROKERS or --brokers.
+ * `sluice audit verify`, `tail` and `migrate`: check the hash chain of the JSONL file or the
+ * Kafka topics, print events readably, rewrite a schema-1 file as schema 2.
+ * Brokers and topics come from --config (audit.kafka), SLUICE_KAFKA_BROKERS or --brokers.
  */
 import { open, readFile, stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { AuditEvent } from '../audit/events.ts';
 import { readTopics } from './audit-kafka-reader.ts';
+import { migrateAuditFile } from './audit-migrate.ts';
 import { createTailFilter, formatEvent } from './audit-tail-format.ts';
 import { formatReport, parseChainHead, verifyChain, type ReadLine } from './audit-verify.ts';
 import { loadConfig } from '../config.ts';
@@ -26,6 +27,7 @@ export const AUDIT_OPTIONS = {
   follow: { type: 'boolean', short: 'f', default: false },
   json: { type: 'boolean', default: false },
   head: { type: 'string', multiple: true },
+  out: { type: 'string' },
 } as const;
 
 type Values = ReturnType<
@@ -38,9 +40,21 @@ export async function auditCommand(args: readonly string[], env: NodeJS.ProcessE
   const { values, positionals } = parseArgs({ args: rest, options: AUDIT_OPTIONS, allowPositionals: true });
   if (sub === 'verify') return verify(values, positionals, env);
   if (sub === 'tail') return tail(values, env);
+  if (sub === 'migrate') return migrate(values);
   throw new Error(
-    `unknown subcommand "${sub ?? ''}": use audit verify FILE|--kafka or audit tail [--file F | --kafka]`,
+    `unknown subcommand "${sub ?? ''}": use audit verify FILE|--kafka, audit tail [--file F | --kafka] ` +
+      'or audit migrate --file OLD --out NEW',
   );
+}
+
+async function migrate(values: Values): Promise<number> {
+  if (!values.file || !values.out) throw new Error('audit migrate: give --file OLD (schema 1) and --out NEW');
+  const r = await migrateAuditFile(values.file, values.out);
+  process.stdout.write(
+    `migrated ${r.migrated} schema-1 events into ${values.out} (chain ${r.instanceId}), ` +
+      `continuing ${r.v1Heads.join(', ') || 'no schema-1 chain'}; copied ${r.copied} schema-2 lines as they were\n`,
+  );
+  return 0;
 }
 
 function kafkaSource(values: Values, env: NodeJS.ProcessEnv): { brokers: string[]; topics: string[] } {

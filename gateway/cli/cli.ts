@@ -43,6 +43,7 @@ commands:
   audit tail [--file F | --kafka [--brokers B] [--topics T]] [--subject S] [--outcome O] [--session ID]
              [--follow] [--json] [--config FILE]
                                              print audit events readably, filtered
+  audit migrate --file OLD --out NEW         rewrite a schema-1 audit file as schema 2, a new chain continuing it
 `;
 
 /** Runs one CLI invocation and returns its exit code. */

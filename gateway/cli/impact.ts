@@ -3,11 +3,9 @@
  * candidate engine and classifies every decision that would change. The recorded `now` is part
  * of each input, so time-based rules replay as they were decided.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { parseDecision, type Decision } from '../policy/decision.ts';
-import type { PolicyInput } from '../policy/input.ts';
 import type { PolicyEngine } from '../policy/wasm-engine.ts';
+import { recordedDecisions } from './recorded-decisions.ts';
 import { rebuildInput } from './replay-input.ts';
 
 /** The kinds of change a replay reports; a decision may show several (deny → approval is two). */
@@ -126,16 +124,6 @@ export function classify(
   return out;
 }
 
-interface RecordedDecision {
-  kind?: unknown;
-  decision_id?: unknown;
-  timestamp?: unknown;
-  subject?: unknown;
-  input?: unknown;
-  result?: unknown;
-  bundles?: { sluice?: { revision?: unknown } };
-}
-
 /** Options of replayAudit. */
 export interface ReplayOptions {
   readonly engine: PolicyEngine;
@@ -158,24 +146,14 @@ export async function replayAudit({ engine, auditFile, since, maxExamples = 5 }:
     byRule: {} as ImpactReport['byRule'],
     examples: {} as ImpactReport['examples'],
   };
-  const lines = createInterface({ input: createReadStream(auditFile, 'utf8'), crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (!line.trim()) continue;
-    let event: RecordedDecision;
-    try {
-      event = JSON.parse(line) as RecordedDecision;
-    } catch {
-      report.skipped.unreadable++;
-      continue;
-    }
-    if (event.kind !== 'decision') continue;
+  for await (const { event, input: recorded } of recordedDecisions(auditFile, report.skipped)) {
     const at = new Date(String(event.timestamp));
     if (since && !(at >= since)) {
       report.skipped.beforeSince++;
       continue;
     }
     // Refusals before a decision (bad token, bad JSON) have no input or result to replay.
-    if (!event.input || typeof event.input !== 'object' || event.result == null) {
+    if (!recorded || event.result == null) {
       report.skipped.noInput++;
       continue;
     }
@@ -190,9 +168,9 @@ export async function replayAudit({ engine, auditFile, since, maxExamples = 5 }:
     report.recordedRevisions[revision] = (report.recordedRevisions[revision] ?? 0) + 1;
     let after: DecisionSummary;
     // What the candidate's detectors find in the prompt, as the gateway would (new masks count only for these).
-    let findings = (event.input as { request?: { findings?: Record<string, number> } }).request?.findings;
+    let findings: Record<string, number> | undefined = recorded.request.findings;
     try {
-      const input = rebuildInput(engine, event.input as PolicyInput);
+      const input = rebuildInput(engine, recorded);
       findings = input.request.findings;
       after = summarize(engine.evaluateWithResult(input).decision);
     } catch (err) {

@@ -4,14 +4,13 @@
  * for B's detectors and text rules), printed with what decided it. For an author checking one
  * recorded call against a change, before running impact over the whole trail.
  */
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { Decision } from '../policy/decision.ts';
 import type { PolicyInput } from '../policy/input.ts';
 import { loadVerificationKey } from '../policy/bundle-verify.ts';
 import { prepareBundle } from '../policy/policy-loader.ts';
+import { recordedDecisions } from './recorded-decisions.ts';
 import { rebuildInput } from './replay-input.ts';
 
 export const EVAL_USAGE = `usage: sluice policy eval --bundle B.tar.gz (--input INPUT.json | --audit AUDIT.jsonl \
@@ -20,18 +19,8 @@ export const EVAL_USAGE = `usage: sluice policy eval --bundle B.tar.gz (--input 
 
 /** The recorded input of decision `id` in a JSONL audit file; undefined when absent or refused before a decision. */
 async function recordedInput(auditFile: string, id: string): Promise<PolicyInput | undefined> {
-  const lines = createInterface({ input: createReadStream(auditFile, 'utf8'), crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (!line.includes(id)) continue;
-    let event: { kind?: unknown; decision_id?: unknown; input?: unknown };
-    try {
-      event = JSON.parse(line) as typeof event;
-    } catch {
-      continue;
-    }
-    if (event.kind === 'decision' && event.decision_id === id) {
-      return event.input && typeof event.input === 'object' ? (event.input as PolicyInput) : undefined;
-    }
+  for await (const { event, input } of recordedDecisions(auditFile)) {
+    if (event.decision_id === id) return input ?? undefined;
   }
   return undefined;
 }

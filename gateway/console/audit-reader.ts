@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { DecisionEventBody, SessionRecordBody } from '../audit/events.ts';
+import type { DecisionEventBody, ExchangeRecordBody } from '../audit/events.ts';
 
 /** One exchange as the audit log recorded it: its decision event and its session record. */
 export interface RecordedExchange {
   readonly decision: DecisionEventBody | undefined;
-  readonly record: SessionRecordBody | undefined;
+  readonly record: ExchangeRecordBody | undefined;
 }
 
 /**
@@ -18,20 +18,22 @@ export async function readExchanges(
   want: { decisionId?: string; sessionId?: string },
   limit = 200,
 ): Promise<Map<string, RecordedExchange>> {
-  const found = new Map<string, { decision?: DecisionEventBody; record?: SessionRecordBody }>();
+  const found = new Map<string, { decision?: DecisionEventBody; record?: ExchangeRecordBody }>();
   const lines = createInterface({
     input: createReadStream(file, { encoding: 'utf8' }).on('error', () => lines.close()),
     crlfDelay: Infinity,
   });
   for await (const line of lines) {
     if (!line.includes(want.decisionId ?? want.sessionId ?? '\u0000')) continue;
-    let event: DecisionEventBody | SessionRecordBody;
+    let event: DecisionEventBody | ExchangeRecordBody;
     try {
-      event = JSON.parse(line) as DecisionEventBody | SessionRecordBody;
+      event = JSON.parse(line) as DecisionEventBody | ExchangeRecordBody;
     } catch {
       continue;
     }
-    if (event.kind !== 'decision' && event.kind !== 'session') continue;
+    // A file written before schema 2 holds exchange records as kind `session`.
+    if ((event.kind as string) === 'session') event = { ...event, kind: 'exchange' } as ExchangeRecordBody;
+    if (event.kind !== 'decision' && event.kind !== 'exchange') continue;
     const matches = want.decisionId ? event.decision_id === want.decisionId : event.session_id === want.sessionId;
     if (!matches) continue;
     const entry = found.get(event.decision_id) ?? {};

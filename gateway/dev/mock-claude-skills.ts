@@ -4,7 +4,7 @@ import { multipartBoundary, parseMultipart, type FormPart } from './mock-claude-
 import { listPage } from './mock-claude-pages.ts';
 import { mockId } from './mock-claude-responses.ts';
 import type { MockCall, MockReply } from './mock-claude-types.ts';
-import { unzip } from './mock-claude-zip.ts';
+import { unzip } from '../inspect/zip-entries.ts';
 
 /**
  * The Skills API of mock-claude (/v1/skills and its versions), with Anthropic's pre-built skills (xlsx, pptx, docx,

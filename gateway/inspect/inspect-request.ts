@@ -47,6 +47,7 @@ export function inspectRequest(op: OperationSpec, parts: RequestParts, unknownBl
       return { facts: inspectBodilessRequest(op.operation, id, betas), body: undefined };
     }
     case 'upload':
+    case 'skill_upload':
       // The body was spooled to disk before this stage (upload-spool.ts); its facts are the policy's `upload`.
       return { facts: inspectBodilessRequest(op.operation, undefined, betas), body: undefined };
   }

@@ -24,6 +24,7 @@ export interface PartSink {
 
 /** Longest header block of one part: filenames are short, and a part's headers are never streamed. */
 const MAX_HEADER_BYTES = 16 * 1024;
+/** Parts of one body unless the caller says otherwise (a file upload has one or two). */
 const MAX_PARTS = 16;
 const CRLF = Buffer.from('\r\n');
 const HEADER_END = Buffer.from('\r\n\r\n');
@@ -81,11 +82,13 @@ function parseHeaders(block: string): PartHeaders {
  * Reads `source` as multipart/form-data with `boundary`, handing each part's headers to `onPart`
  * and its bytes to the sink it returns. Throws 400 SLUICE_ERR_BAD_UPLOAD on a malformed body (no
  * closing delimiter included); a sink's own error (a size cap) ends the read with that error.
+ * More than `maxParts` parts is refused too.
  */
 export async function readMultipart(
   source: AsyncIterable<Buffer>,
   boundary: string,
   onPart: (headers: PartHeaders) => PartSink,
+  maxParts = MAX_PARTS,
 ): Promise<void> {
   // Every delimiter, the first included once "\r\n" is put in front of the body, is CRLF "--" boundary.
   const delimiter = Buffer.from(`\r\n--${boundary}`);
@@ -130,7 +133,7 @@ export async function readMultipart(
           if (pending.length > MAX_HEADER_BYTES) throw bad('part headers too long');
           return false;
         }
-        if (++parts > MAX_PARTS) throw bad(`more than ${MAX_PARTS} parts`);
+        if (++parts > maxParts) throw bad(`more than ${maxParts} parts`);
         sink = onPart(parseHeaders(pending.subarray(0, end).toString('utf8')));
         pending = pending.subarray(end + HEADER_END.length);
         state = 'body';

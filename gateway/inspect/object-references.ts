@@ -2,9 +2,10 @@
  * The upstream objects a Messages request refers to by id: files (a document or image whose
  * source is `{type: "file", file_id}`, a `container_upload` block), the code-execution container
  * it continues (`container` as an id or `{id}`), and the custom skills it loads
- * (`container.skills[]` of type `custom`). The upstream sees one organisation key for everyone,
- * so each of these must belong to the caller (checked against the ownership store): a caller who
- * learns another's file id must not be able to read it through a message.
+ * (`container.skills[]` of type `custom`, or naming a custom skill's id under any type). The
+ * upstream sees one organisation key for everyone, so each of these must belong to the caller
+ * (checked against the ownership store): a caller who learns another's file id must not be able
+ * to read it through a message.
  */
 
 /** One object a request names. */
@@ -15,6 +16,15 @@ export interface ObjectReference {
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Whether a `container.skills` entry loads one of Anthropic's pre-built skills, which nobody owns. Both its type and
+ * its id must say so: custom skill ids start `skill_`, so `{type: "anthropic", skill_id: "skill_…"}` (or any other
+ * type) is still checked as a custom skill, whatever the upstream would make of it.
+ */
+function anthropicSkill(skill: Obj): boolean {
+  return skill.type === 'anthropic' && typeof skill.skill_id === 'string' && !skill.skill_id.startsWith('skill_');
+}
 
 /**
  * Every object `body` (a parsed Messages request, or a batch's inner `params`) refers to, each
@@ -45,7 +55,7 @@ export function objectReferences(body: unknown): ObjectReference[] {
   if (isObj(container)) {
     add('container', container.id);
     if (Array.isArray(container.skills)) {
-      for (const skill of container.skills) if (isObj(skill) && skill.type === 'custom') add('skill', skill.skill_id);
+      for (const skill of container.skills) if (isObj(skill) && !anthropicSkill(skill)) add('skill', skill.skill_id);
     }
   }
   return [...found.values()];

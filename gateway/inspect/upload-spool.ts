@@ -171,6 +171,8 @@ export async function spoolUpload(
       remove,
     };
   } catch (err) {
+    // Writes still buffered fail once the stream is destroyed; unheard, that failure would be an uncaught exception.
+    out.on('error', () => undefined);
     out.destroy();
     await remove();
     throw err;

@@ -4,7 +4,7 @@
  * replaced by their type, `[EMAIL]`, in the stored request and response; placeholders and other
  * masks already in place are left as they are. Runs after the answer is sent, off the latency path.
  */
-import type { SessionRecordBody } from '../audit/events.ts';
+import type { ExchangeRecordBody } from '../audit/events.ts';
 import type { DetectorKit } from '../inspect/detector-kit.ts';
 import { scanRequest } from '../inspect/request-entities.ts';
 import { redactFindings } from '../inspect/redact-findings.ts';
@@ -56,9 +56,9 @@ export function redactBatchForAudit(body: unknown, kit: DetectorKit): unknown {
  * masking leaves alone.
  */
 export function redactResponseForAudit(
-  response: SessionRecordBody['response'],
+  response: ExchangeRecordBody['response'],
   kit: DetectorKit,
-): SessionRecordBody['response'] {
+): ExchangeRecordBody['response'] {
   if (!response || response.body === null || response.body === undefined) return response;
   return { ...response, body: mapStrings(response.body, (text) => redactFindings(text, { kit }), 'all') };
 }

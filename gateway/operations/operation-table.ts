@@ -20,15 +20,24 @@ export type Operation =
   | 'batches.get'
   | 'batches.results'
   | 'batches.cancel'
-  | 'batches.delete';
+  | 'batches.delete'
+  | 'skills.create'
+  | 'skills.list'
+  | 'skills.get'
+  | 'skills.delete'
+  | 'skills.versions.create'
+  | 'skills.versions.list'
+  | 'skills.versions.get'
+  | 'skills.versions.delete';
 
 /**
  * How the request is inspected: `message` parses and walks a Messages-shaped JSON body (the
  * Messages and count_tokens schemas); `batch` a Message Batch, each inner request as `message`;
  * `none` has no body, only the route's parameters; `upload` is a multipart/form-data file upload,
- * streamed to a temporary file and never held in memory.
+ * streamed to a temporary file and never held in memory; `skill_upload` a Skills API upload (`files[]` parts or
+ * one .zip), streamed to temporary files and read as a skill (gateway/inspect/skill-upload.ts).
  */
-export type RequestShape = 'message' | 'batch' | 'none' | 'upload';
+export type RequestShape = 'message' | 'batch' | 'none' | 'upload' | 'skill_upload';
 
 /**
  * How the answer reaches the caller: `message` is JSON, or Server-Sent Events when the request
@@ -44,7 +53,7 @@ export type RelayMode = 'message' | 'json' | 'binary' | 'batch' | 'batch_results
  */
 export interface ResourceAction {
   /** A type Sluice records owners for (gateway/access/ownership.ts) goes through the ownership stage. */
-  readonly type: 'model' | 'file' | 'batch';
+  readonly type: 'model' | 'file' | 'batch' | 'skill';
   readonly action: 'create' | 'list' | 'read' | 'download' | 'update' | 'delete';
   /** The route parameter holding the resource id; absent for a listing. */
   readonly idParam?: string;
@@ -81,6 +90,16 @@ function keptQuery(query: Readonly<Record<string, unknown>>, keys: readonly stri
   }
   const qs = kept.toString();
   return qs ? `?${qs}` : '';
+}
+
+/** `/v1/skills/{skill_id}`, the id encoded as one path segment. */
+function skillPath(params: Readonly<Record<string, string>>): string {
+  return `/v1/skills/${encodeURIComponent(params.skill_id ?? '')}`;
+}
+
+/** `/v1/skills/{skill_id}/versions/{version}`, each encoded as one path segment. */
+function skillVersionPath(params: Readonly<Record<string, string>>): string {
+  return `${skillPath(params)}/versions/${encodeURIComponent(params.version ?? '')}`;
 }
 
 /** `/v1/messages/batches/{batch_id}`, the id encoded as one path segment. */
@@ -239,6 +258,88 @@ export const OPERATIONS: readonly OperationSpec[] = [
     relay: 'json',
     resource: { type: 'batch', action: 'delete', idParam: 'batch_id' },
     summary: 'delete an ended Message Batch',
+  },
+  // A skill's versions are reached through the skill: whoever may use the skill may use its versions, and no one
+  // else (the ownership stage checks the skill's owner); adding or deleting a version is an update of the skill.
+  {
+    operation: 'skills.create',
+    method: 'POST',
+    route: '/v1/skills',
+    request: 'skill_upload',
+    upstreamPath: () => '/v1/skills',
+    relay: 'json',
+    resource: { type: 'skill', action: 'create' },
+    summary: 'upload a custom skill (`files[]` or one .zip, optional `display_title`); the caller becomes its owner',
+  },
+  {
+    operation: 'skills.list',
+    method: 'GET',
+    route: '/v1/skills',
+    request: 'none',
+    upstreamPath: ({ query }) => `/v1/skills${keptQuery(query, ['limit', 'page', 'source'])}`,
+    relay: 'json',
+    resource: { type: 'skill', action: 'list' },
+    summary: "list skills: Anthropic's and the caller's own custom ones (`limit`, `page`, `source` kept)",
+  },
+  {
+    operation: 'skills.get',
+    method: 'GET',
+    route: '/v1/skills/:skill_id',
+    request: 'none',
+    upstreamPath: ({ params }) => skillPath(params),
+    relay: 'json',
+    resource: { type: 'skill', action: 'read', idParam: 'skill_id' },
+    summary: 'one skill',
+  },
+  {
+    operation: 'skills.delete',
+    method: 'DELETE',
+    route: '/v1/skills/:skill_id',
+    request: 'none',
+    upstreamPath: ({ params }) => skillPath(params),
+    relay: 'json',
+    resource: { type: 'skill', action: 'delete', idParam: 'skill_id' },
+    summary: 'delete a custom skill',
+  },
+  {
+    operation: 'skills.versions.create',
+    method: 'POST',
+    route: '/v1/skills/:skill_id/versions',
+    request: 'skill_upload',
+    upstreamPath: ({ params }) => `${skillPath(params)}/versions`,
+    relay: 'json',
+    resource: { type: 'skill', action: 'update', idParam: 'skill_id' },
+    summary: 'upload a new version of a custom skill (`files[]` or one .zip)',
+  },
+  {
+    operation: 'skills.versions.list',
+    method: 'GET',
+    route: '/v1/skills/:skill_id/versions',
+    request: 'none',
+    upstreamPath: ({ params, query }) => `${skillPath(params)}/versions${keptQuery(query, ['limit', 'page'])}`,
+    relay: 'json',
+    resource: { type: 'skill', action: 'read', idParam: 'skill_id' },
+    summary: "list a skill's versions (`limit`, `page` kept)",
+  },
+  {
+    operation: 'skills.versions.get',
+    method: 'GET',
+    route: '/v1/skills/:skill_id/versions/:version',
+    request: 'none',
+    upstreamPath: ({ params }) => skillVersionPath(params),
+    relay: 'json',
+    resource: { type: 'skill', action: 'read', idParam: 'skill_id' },
+    summary: 'one version of a skill',
+  },
+  {
+    operation: 'skills.versions.delete',
+    method: 'DELETE',
+    route: '/v1/skills/:skill_id/versions/:version',
+    request: 'none',
+    upstreamPath: ({ params }) => skillVersionPath(params),
+    relay: 'json',
+    resource: { type: 'skill', action: 'update', idParam: 'skill_id' },
+    summary: 'delete a version of a custom skill',
   },
 ];
 

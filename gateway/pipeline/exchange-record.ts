@@ -1,9 +1,7 @@
 import type { AuditLog } from '../audit/audit-log.ts';
-import { boundContent, fieldSlots, type ContentSlot } from '../audit/content-bound.ts';
-import type { Outcome, SessionRecordBody } from '../audit/events.ts';
+import type { Outcome, ExchangeRecordBody } from '../audit/events.ts';
 import type { MaskApplied } from '../mask/mask-ledger.ts';
 import { buildDetectorKit, type DetectorKit } from '../inspect/detector-kit.ts';
-import type { PolicyInput } from '../policy/input.ts';
 import {
   redactBatchForAudit,
   redactRequestForAudit,
@@ -63,44 +61,13 @@ function errorOf(ex: Exchange): { code: string; message: string } | undefined {
 }
 
 /** The answer as the record keeps it: what was relayed, else the error reply the caller got. */
-function responseOf(ex: Exchange): SessionRecordBody['response'] {
+function responseOf(ex: Exchange): ExchangeRecordBody['response'] {
   const relayed = ex.get('relayed');
   if (relayed) return relayed.response;
   const failure = ex.get('failure');
   if (!failure) return null;
   const error = { type: failure.type, message: failure.message, code: failure.code };
   return { status: failure.status, stream: false, body: null, usage: null, error };
-}
-
-/** The policy input with its prompt text (`request.text`) within the content budget; the exchange's copy stays. */
-function boundedInput(input: PolicyInput | null, maxContentBytes: number): PolicyInput | null {
-  if (!input || Buffer.byteLength(input.request.text, 'utf8') <= maxContentBytes) return input;
-  const request: Record<string, unknown> = { ...input.request };
-  boundContent([{ holder: request, key: 'text' }], maxContentBytes);
-  return { ...input, request: request as unknown as PolicyInput['request'] };
-}
-
-type ExchangeContent = Pick<SessionRecordBody, 'request' | 'response'>;
-
-/**
- * The request's and the response body's top-level fields (messages, system, tools; content) within
- * one content budget for the session record, copied where cut so the exchange's own objects stay whole.
- */
-function boundedExchange(request: unknown, response: SessionRecordBody['response'], budget: number): ExchangeContent {
-  const record: ExchangeContent = { request, response: response && { ...response } };
-  const slots = [...slotsOf(record, 'request'), ...(record.response ? slotsOf(record.response, 'body') : [])];
-  boundContent(slots, budget);
-  return record;
-}
-
-/** An object's top-level fields (the object copied, as the bound replaces fields), or the value itself as one slot. */
-function slotsOf(holder: object, key: string): ContentSlot[] {
-  const h = holder as Record<string, unknown>;
-  const value = h[key];
-  if (value === null) return [];
-  if (typeof value !== 'object' || Array.isArray(value)) return [{ holder: h, key }];
-  h[key] = { ...value };
-  return fieldSlots(h[key]);
 }
 
 let builtInKit: DetectorKit | undefined;
@@ -132,11 +99,11 @@ function recordedRequest(ex: Exchange): unknown {
  * call refused before any decision. It says what was decided and what the request carried;
  * what happened after (the answer, its masks, an upstream failure) is the exchange record's.
  */
-export function recordDecision(audit: AuditLog, ex: Exchange, maxContentBytes: number): void {
+export function recordDecision(audit: AuditLog, ex: Exchange): void {
   const p = progress(ex);
   if (p.decision) return;
   p.decision = true;
-  recordBatchDecisions(audit, ex, maxContentBytes);
+  recordBatchDecisions(audit, ex);
   const policy = ex.trace.timingsMs().policy;
   const error = errorOf(ex);
   const revision = ex.get('bundleRevision');
@@ -144,7 +111,7 @@ export function recordDecision(audit: AuditLog, ex: Exchange, maxContentBytes: n
     kind: 'decision',
     decision_id: ex.decisionId,
     path: DECISION_PATH,
-    input: boundedInput(ex.finalInput ?? null, maxContentBytes),
+    input: ex.finalInput ?? null,
     result: ex.finalDecision?.result ?? null,
     bundles: revision === undefined ? {} : { sluice: { revision } },
     timestamp: ex.startedAt.toISOString(),
@@ -176,7 +143,7 @@ function innerOutcome(inner: InnerDecision | MaskedInner): Outcome {
  * messages.create), each with its custom_id and its own decision id, written with the batch
  * call's decision event: before the batch goes upstream, or when the batch is refused.
  */
-function recordBatchDecisions(audit: AuditLog, ex: Exchange, maxContentBytes: number): void {
+function recordBatchDecisions(audit: AuditLog, ex: Exchange): void {
   const inners: readonly (InnerDecision | MaskedInner)[] = ex.get('batchMasked') ?? ex.get('batch') ?? [];
   const revision = ex.get('bundleRevision');
   const caller = ex.get('caller');
@@ -186,7 +153,7 @@ function recordBatchDecisions(audit: AuditLog, ex: Exchange, maxContentBytes: nu
       kind: 'decision',
       decision_id: inner.decisionId,
       path: DECISION_PATH,
-      input: boundedInput(decided.input, maxContentBytes),
+      input: decided.input,
       result: decided.result,
       bundles: revision === undefined ? {} : { sluice: { revision } },
       timestamp: ex.startedAt.toISOString(),
@@ -212,12 +179,12 @@ function recordBatchDecisions(audit: AuditLog, ex: Exchange, maxContentBytes: nu
  * one, so each request leaves exactly one of each in the audit log. Returns what the call
  * amounted to, or undefined if it was already recorded.
  */
-export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: number): ExchangeSummary | undefined {
+export function recordExchange(audit: AuditLog, ex: Exchange): ExchangeSummary | undefined {
   const p = progress(ex);
   if (p.exchange) return undefined;
   p.exchange = true;
   ex.trace.mark('total');
-  recordDecision(audit, ex, maxContentBytes);
+  recordDecision(audit, ex);
   const caller = ex.get('caller');
   const connection = ex.get('connection')?.name ?? null;
   const outcome = outcomeOf(ex);
@@ -228,7 +195,7 @@ export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: n
   const responseMayHold = ex.get('relayed')?.responseMayHoldEntities ?? true;
   const billed = ex.get('billed');
   audit.record({
-    kind: 'session',
+    kind: 'exchange',
     decision_id: ex.decisionId,
     timestamp: ex.startedAt.toISOString(),
     subject: caller?.identity.sub ?? null,
@@ -238,13 +205,10 @@ export function recordExchange(audit: AuditLog, ex: Exchange, maxContentBytes: n
     outcome,
     masks_applied: masks,
     ...(error ? { error } : {}),
-    // Never a raw entity value in the audit, even one the policy let through.
-    // Bounded after redaction: a truncation marker's sha256 is of the masked content.
-    ...boundedExchange(
-      recordedRequest(ex),
-      responseMayHold ? redactResponseForAudit(response, auditKit(ex)) : response,
-      maxContentBytes,
-    ),
+    // Never a raw entity value in the audit, even one the policy let through. The writer bounds
+    // the content (after this redaction: a truncation marker's sha256 is of the masked content).
+    request: recordedRequest(ex),
+    response: responseMayHold ? redactResponseForAudit(response, auditKit(ex)) : response,
     timings_ms: timingsMs,
     ...(billed ? { cost_usd: billed.costMicroUsd / 1e6 } : {}),
   });

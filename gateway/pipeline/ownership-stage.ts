@@ -21,6 +21,25 @@ export function ownedTypeOf(op: OperationSpec): OwnedObjectType | undefined {
   return type !== undefined && OWNED_TYPES.has(type) ? (type as OwnedObjectType) : undefined;
 }
 
+/**
+ * Whether a skill id names one of Anthropic's pre-built skills (`xlsx`, `pdf`…): the API gives every custom skill
+ * an id starting `skill_`, and the pre-built ones short names, so a custom skill is never taken for Anthropic's.
+ */
+export function isAnthropicSkillId(id: string): boolean {
+  return !id.startsWith('skill_');
+}
+
+/** Whether a skill object of a listing or a retrieval is one of Anthropic's (`source` a string in the beta's shape). */
+export function isAnthropicSkill(item: unknown): boolean {
+  const source = (item as { source?: unknown } | null)?.source;
+  const kind = typeof source === 'object' && source !== null ? (source as { type?: unknown }).type : source;
+  return (
+    kind === 'anthropic' &&
+    typeof (item as { id?: unknown }).id === 'string' &&
+    isAnthropicSkillId((item as { id: string }).id)
+  );
+}
+
 /** The refusal for an object the caller may not know about: the same 404 whether it exists or not. */
 export function objectNotFound(type: string, id: string): SluiceError {
   return new SluiceError('SLUICE_ERR_OBJECT_NOT_FOUND', `${type} not found: ${id}`);
@@ -68,6 +87,8 @@ export async function lookUpResource(
   const idParam = op.resource?.idParam;
   if (type === undefined || idParam === undefined) return null;
   const id = params[idParam] ?? '';
+  // Anthropic's pre-built skills are everyone's to read, like models; nobody may change them (the upstream says so).
+  if (type === 'skill' && op.resource?.action === 'read' && isAnthropicSkillId(id)) return null;
   const record = await store.get(connection, type, id).catch((err: unknown) => {
     const why = `object ownership cannot be read: ${(err as Error).message}`;
     throw new SluiceError('SLUICE_ERR_STATE_UNAVAILABLE', why, { cause: err });
@@ -127,10 +148,10 @@ export async function recordCreated(
 }
 
 /**
- * Keeps, of a listing's `data`, the objects `subject` owns: the upstream lists the whole
- * organisation's objects (one key for everyone). The paging fields (`first_id`, `last_id`,
- * `has_more`, `next_page`) stay the upstream's, so cursors keep working; a page may hold fewer
- * objects than `limit`, or none, while `has_more` is true.
+ * Keeps, of a listing's `data`, the objects `subject` owns, and Anthropic's skills in a skill listing (they are
+ * everyone's): the upstream lists the whole organisation's objects (one key for everyone). The paging fields
+ * (`first_id`, `last_id`, `has_more`, `next_page`) stay the upstream's, so cursors keep working; a page may hold
+ * fewer objects than `limit`, or none, while `has_more` is true.
  */
 export async function filterListing(
   store: OwnershipStore,
@@ -145,6 +166,7 @@ export async function filterListing(
   const owned = await store.getMany(connection, type, ids);
   const data = page.data.filter((item: { id?: unknown }) => {
     const id = typeof item?.id === 'string' ? item.id : undefined;
+    if (type === 'skill' && isAnthropicSkill(item)) return true;
     return id !== undefined && owned.get(id)?.owner === subject;
   });
   return { ...page, data };
@@ -198,4 +220,55 @@ export async function recordAnswerObjects(
       details: { owner_groups: [...owner.groups], source: 'message' },
     });
   }
+}
+
+/**
+ * The key a skill version is addressed by in an answer: the beta's `version` timestamp (a version object) or
+ * `latest_version` (a skill), else the current API's `id` (a version object) or `latest_version_id` (a skill).
+ */
+function skillVersionKey(answer: Record<string, unknown>, of: 'skill' | 'version'): string | undefined {
+  const keys = of === 'skill' ? ['latest_version', 'latest_version_id'] : ['version', 'id'];
+  for (const key of keys) if (typeof answer[key] === 'string' && answer[key] !== '') return answer[key];
+  return undefined;
+}
+
+/**
+ * Records `owner` as the owner of the skill version an answer created (a new skill's first version, or a version
+ * added to a skill), under the key its routes address it by, with the skill it belongs to. Its routes are
+ * authorised on the skill's owner; this record says who made each version.
+ */
+export async function recordSkillVersion(
+  store: OwnershipStore,
+  connection: string,
+  owner: { readonly sub: string; readonly groups: readonly string[] },
+  answer: unknown,
+  of: 'skill' | 'version',
+): Promise<void> {
+  if (typeof answer !== 'object' || answer === null) return;
+  const fields = answer as Record<string, unknown>;
+  const key = skillVersionKey(fields, of);
+  const skillId = of === 'skill' ? fields.id : fields.skill_id;
+  if (key === undefined || typeof skillId !== 'string') return;
+  await store
+    .record({
+      type: 'skill_version',
+      id: `${skillId}/${key}`,
+      connection,
+      owner: owner.sub,
+      createdAt: new Date().toISOString(),
+      details: { skill_id: skillId, owner_groups: [...owner.groups] },
+    })
+    .catch((err: unknown) => {
+      const why = `the new skill version's owner cannot be recorded: ${(err as Error).message}`;
+      throw new SluiceError('SLUICE_ERR_STATE_UNAVAILABLE', why, { cause: err });
+    });
+}
+
+/** After a skill version was deleted: its record is forgotten, as a deleted object's is. */
+export async function forgetSkillVersion(
+  store: OwnershipStore,
+  connection: string,
+  params: Readonly<Record<string, string>>,
+): Promise<void> {
+  await store.forget(connection, 'skill_version', `${params.skill_id ?? ''}/${params.version ?? ''}`);
 }

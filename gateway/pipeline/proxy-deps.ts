@@ -22,8 +22,6 @@ export interface ProxyDeps extends BatchDeps {
   readonly bodyLimit: number;
   /** Largest upstream answer relayed (config `limits.responseBytes`). */
   readonly responseBytes: number;
-  /** Content bytes one audit event stores at most (config `audit.maxContentBytes`). */
-  readonly auditMaxContentBytes: number;
   /** Key of the keyed-hash mask style (config `masking.hashKeyEnv`). */
   readonly maskHashKey: Buffer;
   /** Placeholder numbers per JIT session, so `[EMAIL_1]` means the same value across the session's calls. */

@@ -3,6 +3,7 @@ import { SluiceError, sendError, toSluiceError } from '../errors.ts';
 import { extractToken } from '../identity/token-transport.ts';
 import { OPERATIONS, operationNamed } from '../operations/operation-table.ts';
 import { Exchange } from './exchange.ts';
+import { recordAuthenticationFailure } from './auth-audit.ts';
 import { recordExchange } from './exchange-record.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
 import { runExchange } from './run-exchange.ts';
@@ -15,7 +16,7 @@ declare module 'fastify' {
 
 /** Audits the exchange once and logs its outcome with the decision id (never prompt text or tokens). */
 function settle(req: FastifyRequest, deps: ProxyDeps, ex: Exchange): void {
-  const call = recordExchange(deps.audit, ex, deps.auditMaxContentBytes);
+  const call = recordExchange(deps.audit, ex);
   if (call === undefined) return;
   deps.metrics?.observe(call);
   req.log.info(
@@ -47,7 +48,8 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
   // A file upload is not read here: the upload stage streams it to disk once the caller is known
   // (run-exchange.ts), so no multipart body is ever buffered whole.
   app.addContentTypeParser('multipart/form-data', (req, _payload, done) => {
-    if (req.exchange?.operation.request === 'upload') return done(null, undefined);
+    const shape = req.exchange?.operation.request;
+    if (shape === 'upload' || shape === 'skill_upload') return done(null, undefined);
     done(new SluiceError('SLUICE_ERR_UNSUPPORTED_MEDIA'), undefined);
   });
 
@@ -63,7 +65,17 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
     const found = deps.connections.get(name);
     if (!found) throw new SluiceError('SLUICE_ERR_UNKNOWN_CONNECTION', `unknown connection "${name}"`);
     const connection = ex.set('connection', found);
-    const identity = await ex.trace.stage('auth', () => deps.verifier.verify(extractToken(req.headers)));
+    const identity = await ex.trace.stage('auth', async () => {
+      let token: string | undefined;
+      try {
+        token = extractToken(req.headers);
+        return await deps.verifier.verify(token);
+      } catch (err) {
+        // Audited, not only logged: refused tokens are what a SIEM watches for credential stuffing.
+        recordAuthenticationFailure(deps.audit, ex, token, toSluiceError(err));
+        throw err;
+      }
+    });
     const entry = await ex.trace.stage('session', () => deps.sessions.enter(identity, connection.name));
     ex.set('caller', { identity, session: entry.facts });
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   awaitApproval,
@@ -12,10 +13,11 @@ import { inspectRequest } from '../inspect/inspect-request.ts';
 import { objectReferences } from '../inspect/object-references.ts';
 import { createdObjects } from '../relay/created-objects.ts';
 import { spoolUpload, type SpooledUpload } from '../inspect/upload-spool.ts';
+import { spoolSkillUpload, type SpooledSkill } from '../inspect/skill-upload.ts';
 import type { Identity } from '../identity/identity.ts';
 import { maskStage, type ForwardPlan } from '../mask/mask-stage.ts';
 import { decide, type Decided } from '../policy/decide.ts';
-import { buildPolicyInput, type ResourceFacts } from '../policy/input.ts';
+import { buildPolicyInput, type ResourceFacts, type SkillFacts } from '../policy/input.ts';
 import { relayJson, type RelayContext } from '../relay/relay-json.ts';
 import { relayBinary } from '../relay/relay-binary.ts';
 import { relayStream } from '../relay/relay-stream.ts';
@@ -28,15 +30,19 @@ import { batchAnswer, batchForwardPlan, resultsRequests } from './batch-stage.ts
 import { recordDecision } from './exchange-record.ts';
 import {
   filterListing,
+  forgetSkillVersion,
+  isAnthropicSkill,
   lookUpReferences,
   lookUpResource,
   recordAnswerObjects,
   objectNotFound,
   ownedTypeOf,
   recordCreated,
+  recordSkillVersion,
   settleOwnership,
 } from './ownership-stage.ts';
 import { maskUpload, scanUpload, uploadBody, uploadDetection, type ForwardedFile } from './upload-stage.ts';
+import { maskSkill, scanSkill, skillBody, skillDetection } from './skill-upload-stage.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
 
 function isEventStream(headers: Record<string, string | string[] | undefined>): boolean {
@@ -92,7 +98,18 @@ export async function runExchange(
         )
       : undefined;
   try {
-    await runStages(req, reply, ex, deps, upload);
+    // A skill upload likewise: its files to a private temporary directory, removed however the call ends.
+    const skill =
+      ex.operation.request === 'skill_upload'
+        ? await ex.trace.stage('spool', () =>
+            spoolSkillUpload(req.raw, req.headers as Record<string, string>, deps.files.spoolDir),
+          )
+        : undefined;
+    try {
+      await runStages(req, reply, ex, deps, upload, skill);
+    } finally {
+      await skill?.remove();
+    }
   } finally {
     await upload?.remove();
   }
@@ -104,6 +121,7 @@ async function runStages(
   ex: Exchange,
   deps: ProxyDeps,
   upload: SpooledUpload | undefined,
+  skill: SpooledSkill | undefined,
 ): Promise<void> {
   const { trace } = ex;
   const connection = ex.get('connection')!;
@@ -121,10 +139,15 @@ async function runStages(
   ex.set('bundleRevision', engine.revision);
   const uploadScan =
     upload && (await trace.stage('scan_upload', () => scanUpload(upload, engine.entities, deps.files.maxScanBytes)));
+  const skillScan = skill && (await trace.stage('scan_skill', () => scanSkill(skill, engine.entities)));
   const detection = ex.set(
     'detection',
     await trace.stage('detect', () =>
-      uploadScan ? uploadDetection(engine.entities, inspected, uploadScan) : detectEntities(engine.entities, inspected),
+      uploadScan
+        ? uploadDetection(engine.entities, inspected, uploadScan)
+        : skillScan
+          ? skillDetection(engine.entities, inspected, skillScan)
+          : detectEntities(engine.entities, inspected),
     ),
   );
 
@@ -158,7 +181,7 @@ async function runStages(
     decisionId: ex.decisionId,
     facts: detection.facts,
     // An approval binds to the file's bytes for an upload, to the JSON body's otherwise.
-    bodyHash: () => upload?.sha256 ?? bodySha256(inspected.body?.raw),
+    bodyHash: () => upload?.sha256 ?? (skill ? skillSha256(skill) : bodySha256(inspected.body?.raw)),
     onApproval: (approval) => ex.noteApproval(approval),
   };
   const presented = await presentedApproval(deps.approvals, req.headers, held);
@@ -172,6 +195,7 @@ async function runStages(
       resource,
       references,
       upload: uploadScan?.facts ?? null,
+      skill: skillScan?.facts ?? null,
       approval: ex.approval,
       now: new Date(),
     }),
@@ -212,9 +236,21 @@ async function runStages(
           }),
         )
       : undefined;
+  const maskedSkill =
+    skill && skillScan
+      ? await trace.stage('mask', () =>
+          maskSkill(skill, skillScan, {
+            directive: allow.mask,
+            kit: engine.entities,
+            hashKey: deps.maskHashKey,
+            numbering,
+          }),
+        )
+      : undefined;
   const plan = ex.set(
     'forwardPlan',
     masked?.forwardPlan ??
+      maskedSkill?.forwardPlan ??
       (inspected.batch
         ? // A batch: each request decided and masked as a messages.create, refused whole if one is not allowed.
           await trace.stage('batch', () => batchForwardPlan(ex, deps, engine, inspected, detection))
@@ -222,7 +258,12 @@ async function runStages(
             maskStage(detection, inspected.body, allow.mask, deps.maskHashKey, numbering),
           )),
   );
-  const sent = upload && masked ? uploadBody(upload, masked.file) : undefined;
+  const sent =
+    upload && masked
+      ? uploadBody(upload, masked.file)
+      : skill && maskedSkill
+        ? skillBody(skill, maskedSkill)
+        : undefined;
   // A batch's results are masked by the decisions its requests got: none recorded, nothing to relay.
   const batchRequests =
     ex.operation.relay === 'batch_results' ? await resultsRequests(ex, deps, params.batch_id ?? '') : undefined;
@@ -285,7 +326,7 @@ async function forwardAndRelay(
   });
   // Write-ahead: the decision is in the audit file before anything goes upstream, so a crash
   // mid-call leaves it (verify reports it without its exchange record, as incomplete).
-  recordDecision(deps.audit, ex, deps.auditMaxContentBytes);
+  recordDecision(deps.audit, ex);
   await trace.stage('audit_ahead', () =>
     deps.audit.written().catch((err: unknown) => {
       const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
@@ -315,7 +356,14 @@ async function forwardAndRelay(
     mark: (stage) => trace.mark(stage),
     responseBytes: deps.responseBytes,
     rewrite: answerRewrite(
-      answerHook(ex, deps, connection.name, caller.identity, masked && upload && uploadDetails(upload, masked.file)),
+      answerHook(
+        ex,
+        deps,
+        connection.name,
+        caller.identity,
+        masked && upload ? uploadDetails(upload, masked.file) : skillDetails(ex.get('policyInput')?.skill),
+        resource,
+      ),
       batchAnswer(req, ex, deps),
     ),
   };
@@ -342,6 +390,8 @@ async function forwardAndRelay(
   if (streamed) reply.hijack();
   // Before the answer goes out: a caller told "deleted" can rely on the record being gone too.
   await settleOwnership(deps.ownership, ex.operation, connection.name, resource, upstream.statusCode);
+  if (ex.operation.operation === 'skills.versions.delete' && upstream.statusCode < 300)
+    await forgetSkillVersion(deps.ownership, connection.name, params);
   const relayed = ex.set(
     'relayed',
     streamed
@@ -377,7 +427,21 @@ function answerHook(
   connection: string,
   identity: Identity,
   details: Readonly<Record<string, unknown>> | undefined,
+  resource: ResourceFacts | null,
 ): ((body: unknown) => Promise<unknown>) | undefined {
+  if (ex.operation.operation === 'skills.get' && resource === null) {
+    // Read as one of Anthropic's skills (no owner checked): an answer saying otherwise is not shown.
+    return async (body) => {
+      if (!isAnthropicSkill(body)) throw objectNotFound('skill', String((body as { id?: unknown } | null)?.id ?? ''));
+      return body;
+    };
+  }
+  if (ex.operation.operation === 'skills.versions.create') {
+    return async (body) => {
+      await recordSkillVersion(deps.ownership, connection, identity, body, 'version');
+      return body;
+    };
+  }
   if (ex.operation.operation === 'messages.create') {
     return async (body) => {
       await recordCreatedByAnswer(deps, ex, body);
@@ -391,6 +455,7 @@ function answerHook(
     case 'create':
       return async (body) => {
         await recordCreated(deps.ownership, type!, connection, identity, body, details ?? {});
+        if (type === 'skill') await recordSkillVersion(deps.ownership, connection, identity, body, 'skill');
         return body;
       };
     default:
@@ -415,6 +480,25 @@ function uploadDetails(upload: SpooledUpload, file: ForwardedFile): Record<strin
     sha256: file.sha256,
     ...(file.sha256 === upload.sha256 ? {} : { sha256_received: upload.sha256 }),
   };
+}
+
+/** What a skill's ownership record keeps: what the policy saw of it (entity values already replaced), no content. */
+function skillDetails(skill: SkillFacts | null | undefined): Record<string, unknown> | undefined {
+  if (!skill) return undefined;
+  return {
+    name: skill.name,
+    size_bytes: skill.size_bytes,
+    files: skill.files.length,
+    display_title: skill.display_title,
+  };
+}
+
+/** What an approval of a skill upload binds to: its display title and every file's path and SHA-256, in order. */
+function skillSha256(skill: SpooledSkill): string {
+  const hash = createHash('sha256');
+  hash.update(`${skill.displayTitle?.field ?? ''}\u0000${skill.displayTitle?.value ?? ''}\n`);
+  for (const file of skill.files) hash.update(`${file.path}\u0000${file.sha256}\n`);
+  return hash.digest('hex');
 }
 
 /** The listing filter, then the batch step (records a new batch, points results_url at Sluice): whichever apply. */

@@ -41,6 +41,33 @@ export interface UploadFacts {
   readonly scanned: boolean;
 }
 
+/** One file of a skill upload, as the policy sees it (never its content). */
+export interface SkillFileFacts {
+  /** Its path in the skill, `<directory>/…` (entity values in it replaced by their type). */
+  readonly path: string;
+  readonly size_bytes: number;
+  /** Hex SHA-256 of the bytes received. */
+  readonly sha256: string;
+  readonly media_type: string;
+  /** UTF-8 text: read for entities and by the text rules (its findings are in `request.findings`). */
+  readonly text: boolean;
+}
+
+/**
+ * A Skills API upload (skills.create, skills.versions.create): SKILL.md's `name` and `description`, the display
+ * title sent with it, and every file. The text of its text files (SKILL.md, scripts) is `request.text`, so the text
+ * rules and the entity findings (`request.findings`) cover them. Entity values are replaced by their type.
+ */
+export interface SkillFacts {
+  readonly name: string;
+  readonly description: string;
+  readonly display_title: string | null;
+  /** The top-level directory every file is under. */
+  readonly directory: string;
+  readonly size_bytes: number;
+  readonly files: readonly SkillFileFacts[];
+}
+
 /** The `input` document of `sluice/decision`, exactly as DESIGN.md's policy contract names it. */
 export interface PolicyInput {
   readonly identity: {
@@ -80,6 +107,8 @@ export interface PolicyInput {
   };
   /** The file of a `files.upload` call; null (or absent) for every other call. */
   readonly upload?: UploadFacts | null;
+  /** The skill of a skills.create or skills.versions.create call; null (or absent) for every other call. */
+  readonly skill?: SkillFacts | null;
   /** The object the call names by id, for operations on owned objects (files…); null for every other call. */
   readonly resource?: ResourceFacts | null;
   /**
@@ -103,6 +132,8 @@ export function buildPolicyInput(args: {
   resource?: ResourceFacts | null;
   /** The spooled upload of `files.upload`. */
   upload?: UploadFacts | null;
+  /** The spooled skill of a skill upload. */
+  skill?: SkillFacts | null;
   /** The owned objects a Messages request refers to. */
   references?: readonly ResourceFacts[];
   /** The approval the call presents or waited for (gateway/approvals). */
@@ -141,6 +172,7 @@ export function buildPolicyInput(args: {
       findings: facts.findings,
     },
     upload: args.upload ?? null,
+    skill: args.skill ?? null,
     resource: args.resource ?? null,
     references: args.references ?? [],
     session: args.session,

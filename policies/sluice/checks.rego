@@ -14,8 +14,15 @@ file_operations := {"files.upload", "files.list", "files.get", "files.download",
 # token checks apply to every one.
 batch_operations := {"batches.create", "batches.list", "batches.get", "batches.results", "batches.cancel", "batches.delete"}
 
+# The Skills API ("skills.*"): a skill's versions are reached through the skill, so reading or
+# changing them is granted with the skill operations (skills.rego judges what an upload holds).
+skill_operations := {
+	"skills.create", "skills.list", "skills.get", "skills.delete",
+	"skills.versions.create", "skills.versions.list", "skills.versions.get", "skills.versions.delete",
+}
+
 # The operations a group's `operations` list must grant.
-granted_operations := file_operations | batch_operations
+granted_operations := (file_operations | batch_operations) | skill_operations
 
 known_operations := (read_only_operations | {"messages.create"}) | granted_operations
 

@@ -15,7 +15,7 @@ test_no_known_group if {
 }
 
 test_unknown_operation if {
-	reasons(["admins"], {"operation": "skills.create"}) == {`operation "skills.create" is not handled by this policy`}
+	reasons(["admins"], {"operation": "vaults.create"}) == {`operation "vaults.create" is not handled by this policy`}
 	`operation "(none)" is not handled by this policy` in {v.reason | some v in sluice.violations} with input as {"identity": {"groups": ["admins"]}, "connection": "anthropic"}
 }
 

@@ -53,4 +53,7 @@ limits := upload_limits if input.request.operation == "files.upload"
 # A batch call has no ceiling of its own: each of its requests was decided as a messages.create.
 limits := {} if input.request.operation in batch_operations
 
+# A skill upload is bounded by the Skills API's own size limit, which the gateway enforces.
+limits := {} if input.request.operation in skill_operations
+
 # approval_result (approvals.rego): the human approval the allow still needs, or {}.

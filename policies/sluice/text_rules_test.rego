@@ -4,7 +4,11 @@ import data.sluice
 
 test_text_rules_list_every_lower_cased_term if {
 	sluice.text_rules.keywords == {"project nightingale", "production credentials", "customer database export", "wire transfer"}
-	sluice.text_rules.patterns == {`(?i)\b[a-z0-9-]{1,63}\.corp\.example\.com\b`}
+	sluice.text_rules.patterns == {
+		`(?i)\b[a-z0-9-]{1,63}\.corp\.example\.com\b`,
+		`(?i)\b(?:https?|ftps?|wss?)://`,
+		`(?i)\b(?:curl|wget|nc|netcat)\s`,
+	}
 }
 
 # What the gateway passes when it matched the terms itself: rules trust text_matches, not the text.

@@ -22,7 +22,7 @@ const text = 'The quarterly report shows steady growth. '.repeat(48);
 
 async function run(fsync: boolean, concurrency: number) {
   const dir = await mkdtemp(join(base, 'sluice-audit-ahead-'));
-  const sink = new FileAuditSink(join(dir, 'audit.jsonl'), { fsync });
+  const sink = new FileAuditSink(join(dir, 'audit.jsonl'), { sync: fsync ? 'every' : 'none' });
   const audit = new AuditLog([sink]);
   const h = hdr.build({
     lowestDiscernibleValue: 1,

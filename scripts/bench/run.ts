@@ -5,20 +5,26 @@
  * broker), Portkey's gateway with a regex guardrail and LiteLLM's proxy. Each system runs in its
  * own process. Writes bench-results/latest.{json,md,svg}.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
-import { buildBundle } from '../../gateway/policy/bundle-build.ts';
 import { latencyChartSvg } from './chart.ts';
 import { closedLoop, peakRss, saturate, type Target, type Throughput } from './measure.ts';
 import { startLiteLlm, startPortkey } from './peers.ts';
 import { renderMarkdown, type BenchResult, type StateBenchResult, type SystemResult } from './report.ts';
 import { stageCosts } from './stages.ts';
+import {
+  adopt,
+  benchBundle,
+  buildDist,
+  sluiceTarget,
+  startKafka,
+  startTarget,
+  stopAll,
+  upstreamKey as key,
+} from './processes.ts';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 300 : 2000;
@@ -39,36 +45,6 @@ const PACED_WARMUP = quick ? 3 : 5;
 const WARM_SECONDS = quick ? 1 : 3;
 /** Saturation rounds per system, taken in turn (saturationRounds). */
 const ROUNDS = quick ? 1 : 3;
-const key = `sk-bench-${randomBytes(12).toString('hex')}`;
-const children: ChildProcess[] = [];
-
-/**
- * A system under test in a process of its own: `mock`/`bare` from target.ts, `sluice` compiled from dist/
- * (sluice-target.mjs), as shipped.
- */
-async function startTarget(
-  kind: 'mock' | 'bare' | 'sluice',
-  ...args: string[]
-): Promise<{ pid: number; info: { url: string; token?: string; largePromptToken?: string; audit?: string } }> {
-  const argv =
-    kind === 'sluice'
-      ? ['scripts/bench/sluice-target.mjs', ...args]
-      : ['--import', 'tsx', 'scripts/bench/target.ts', kind, ...args];
-  const child = spawn(process.execPath, argv, {
-    env: { ...process.env, BENCH_UPSTREAM_KEY: key },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on(
-      'line',
-      (l) => l.startsWith('BENCH-READY ') && resolve(l.slice('BENCH-READY '.length)),
-    );
-    child.once('exit', (code) => reject(new Error(`target ${kind} exited with ${code}`)));
-  });
-  return { pid: child.pid!, info: JSON.parse(line) };
-}
-
 function prompt(bytes: number, stream: boolean, maxTokens = 1024): string {
   const text = 'The quarterly report shows steady growth across all regions. '
     .repeat(Math.ceil(bytes / 62))
@@ -148,67 +124,34 @@ async function saturationRounds(systems: readonly MeasuredSystem[]): Promise<Sys
   });
 }
 
-function sluiceTarget(sluice: { info: { url: string; token?: string } }): Target {
-  return { url: sluice.info.url, headers: { authorization: `Bearer ${sluice.info.token}` } };
-}
-
-/**
- * A broker from scripts/kafka.sh (Maven Central jars) for the Kafka-sink run; undefined when it cannot start (no Java).
- */
-async function startKafka(dir: string): Promise<string | undefined> {
-  const env = {
-    ...process.env,
-    SLUICE_KAFKA_DIR: join(dir, 'kafka'),
-    SLUICE_KAFKA_PORT: '29492',
-    SLUICE_KAFKA_CONTROLLER_PORT: '29493',
-    SLUICE_KAFKA_WATCH_PID: String(process.pid),
-  };
-  try {
-    await promisify(execFile)('bash', ['scripts/kafka.sh', 'start'], { env });
-    return '127.0.0.1:29492';
-  } catch (err) {
-    process.stderr.write(
-      `bench: no Kafka broker (${(err as Error).message.split('\n')[0]}): the Kafka-sink run is skipped\n`,
-    );
-    return undefined;
-  }
-}
-
-/** Compiles the gateway into dist/ (a no-op when dist/ is current): Sluice is measured as shipped. */
-function buildDist(): void {
-  const { status } = spawnSync(process.execPath, ['gateway/bin/dist.mjs'], { stdio: 'inherit' });
-  if (status !== 0) throw new Error(`gateway/bin/dist.mjs exited with ${status}`);
-}
-
 async function main(dir: string): Promise<void> {
-  const bundle = join(dir, 'sluice.tar.gz');
-  await buildBundle({ policiesDir: 'policies', outFile: bundle, revision: 'bench' });
-  const mock = await startTarget('mock', String(SERVICE_MS));
-  const bare = await startTarget('bare', mock.info.url);
-  const sluice = await startTarget('sluice', mock.info.url, bundle);
+  const bundle = await benchBundle(dir);
+  const mock = await startTarget('mock', [String(SERVICE_MS)]);
+  const bare = await startTarget('bare', [mock.info.url]);
+  const sluice = await startTarget('sluice', [mock.info.url, bundle]);
   const portkey = await startPortkey(mock.info.url, key, 18787);
-  children.push(portkey.process);
+  adopt(portkey.process);
   const litellm = await startLiteLlm(mock.info.url, key, 18790, dir);
-  children.push(litellm.process);
+  adopt(litellm.process);
   // Inter-chunk delay needs an upstream that paces its deltas, which would distort every other
   // measurement, so each system has a twin (same code and settings) in front of a paced mock.
   // Choosing the pacing per request with a header would keep one set of processes, but Sluice
   // forwards only an allowlist of headers upstream and the peers their own, so it would not
   // reach the mock through every system.
-  const pacedMock = await startTarget('mock', String(SERVICE_MS), String(DELTA_INTERVAL_MS));
-  const pacedBare = await startTarget('bare', pacedMock.info.url);
-  const pacedSluice = await startTarget('sluice', pacedMock.info.url, bundle);
+  const pacedMock = await startTarget('mock', [String(SERVICE_MS), String(DELTA_INTERVAL_MS)]);
+  const pacedBare = await startTarget('bare', [pacedMock.info.url]);
+  const pacedSluice = await startTarget('sluice', [pacedMock.info.url, bundle]);
   const pacedPortkey = await startPortkey(pacedMock.info.url, key, 18788);
-  children.push(pacedPortkey.process);
+  adopt(pacedPortkey.process);
   const pacedDir = join(dir, 'paced');
   await mkdir(pacedDir);
   const pacedLitellm = await startLiteLlm(pacedMock.info.url, key, 18791, pacedDir);
-  children.push(pacedLitellm.process);
+  adopt(pacedLitellm.process);
   const brokers = await startKafka(dir);
   const withKafka = brokers
     ? [
-        await startTarget('sluice', mock.info.url, bundle, 'kafka', brokers),
-        await startTarget('sluice', pacedMock.info.url, bundle, 'kafka', brokers),
+        await startTarget('sluice', [mock.info.url, bundle, 'kafka', brokers]),
+        await startTarget('sluice', [pacedMock.info.url, bundle, 'kafka', brokers]),
       ]
     : [];
   const baseline = { url: mock.info.url, headers: { 'x-api-key': key } };
@@ -311,22 +254,12 @@ function stateBench(): StateBenchResult | undefined {
   return JSON.parse(readFileSync('bench-results/state.json', 'utf8')) as StateBenchResult;
 }
 
-/** SIGTERM, then SIGKILL if the process is still there after 10 s; resolves once it has exited. */
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 buildDist();
 const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
 try {
   await main(dir);
 } finally {
   // Each Sluice target removes its own temp dir (its audit file) when stopped; this run's goes once they have exited.
-  await Promise.all(children.map(stop));
+  await stopAll();
   await rm(dir, { recursive: true, force: true });
 }

@@ -5,9 +5,11 @@
  * `file` (the default): the JSONL audit sink only; `kafka`: file + Kafka sink. BROKERS may name an
  * address nothing listens on, to measure Sluice while the broker is down (spool only).
  * Prints `BENCH-READY {url, token, largePromptToken, audit}`; the upstream key comes in
- * BENCH_UPSTREAM_KEY. Its temp dir (the audit file grows to ~100 MB) goes when it is stopped.
+ * BENCH_UPSTREAM_KEY; BENCH_CPU_PROFILE=FILE profiles it. Its temp dir (the audit file grows to
+ * ~100 MB) goes when it is stopped.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from '../../dist/config.js';
@@ -15,11 +17,18 @@ import { startGateway } from '../../dist/start.js';
 
 const [upstream, bundle, mode = 'file', brokers = ''] = process.argv.slice(2);
 const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
-// Exit normally on SIGTERM so `node --cpu-prof` can write its profile.
+// With BENCH_CPU_PROFILE=FILE the CPU is profiled from ready to SIGTERM: the steady state under
+// load, without startup (unpacking the state database, compiling the policy) in the samples.
+const profileFile = process.env.BENCH_CPU_PROFILE;
+const inspector = profileFile ? new Session() : undefined;
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.once(signal, () => {
     rmSync(dir, { recursive: true, force: true });
-    process.exit(0);
+    if (!inspector) process.exit(0);
+    inspector.post('Profiler.stop', (err, result) => {
+      if (!err) writeFileSync(profileFile, JSON.stringify(result.profile));
+      process.exit(err ? 1 : 0);
+    });
   });
 }
 
@@ -47,6 +56,14 @@ const mint = (groups) =>
   gateway.devIssuer.mintToken({ sub: 'bench', groups, audience: config.identity.audience, ttlSeconds: 900 });
 const token = await mint(['engineering']);
 const largePromptToken = await mint(['admins']);
+if (inspector) {
+  inspector.connect();
+  await new Promise((resolve, reject) =>
+    inspector.post('Profiler.enable', () =>
+      inspector.post('Profiler.start', (err) => (err ? reject(err) : resolve())),
+    ),
+  );
+}
 process.stdout.write(
   `BENCH-READY ${JSON.stringify({ url: gateway.url, token, largePromptToken, audit: join(dir, 'audit.jsonl') })}\n`,
 );

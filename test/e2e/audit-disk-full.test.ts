@@ -190,7 +190,7 @@ describe.skipIf(!mounted)('a full audit disk', () => {
     const { code, events } = await stop(g);
     expect(code).toBe(0);
     const decisions = events.filter((e) => e.kind === 'decision');
-    const records = events.filter((e) => e.kind === 'session');
+    const records = events.filter((e) => e.kind === 'exchange');
     // The first call, every call answered while the disk filled, and the one after recovery.
     expect(records.filter((r) => status(r) === 200)).toHaveLength(2 + answered);
     // The call refused by the write-ahead wait: its decision and its record, with the code, once space returned.
@@ -222,7 +222,7 @@ describe.skipIf(!mounted)('a full audit disk', () => {
     await expect.poll(() => fileMetric(g, 'pending_bytes'), { timeout: 10_000 }).toBe(0);
     const { code, events } = await stop(g);
     expect(code).toBe(0);
-    const records = events.filter((e) => e.kind === 'session');
+    const records = events.filter((e) => e.kind === 'exchange');
     expect(records.filter((r) => status(r) === 200)).toHaveLength(1 + statuses.length);
     expect(events.filter((e) => e.kind === 'decision')).toHaveLength(1 + statuses.length);
     expect(await verify(g)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^OK: /) });

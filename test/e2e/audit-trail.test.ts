@@ -48,7 +48,7 @@ afterAll(async () => h?.close());
 describe('audit trail', () => {
   it('holds one decision event and one session record per request, paired by decision_id', () => {
     const decisions = events.filter((e) => e.kind === 'decision');
-    const sessions = events.filter((e) => e.kind === 'session');
+    const sessions = events.filter((e) => e.kind === 'exchange');
     expect(decisions).toHaveLength(5);
     expect(sessions).toHaveLength(5);
     expect(new Set(decisions.map((d) => d.decision_id)).size).toBe(5);
@@ -74,9 +74,9 @@ describe('audit trail', () => {
   });
 
   it('the streamed session record holds the reconstructed message and per-event timing', () => {
-    const streamed = events.find((e) => e.kind === 'session' && e.response?.stream === true);
+    const streamed = events.find((e) => e.kind === 'exchange' && e.response?.stream === true);
     expect(streamed).toBeDefined();
-    const response = streamed!.kind === 'session' ? streamed!.response! : undefined;
+    const response = streamed!.kind === 'exchange' ? streamed!.response! : undefined;
     expect(response!.status).toBe(200);
     expect(response!.body).toMatchObject({
       role: 'assistant',

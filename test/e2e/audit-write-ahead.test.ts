@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * kill -9 with calls in flight: every call that reached the upstream already has its decision in
  * the audit file (written before forwarding), and `sluice audit verify` names those calls, and only
@@ -73,15 +74,17 @@ describe('calls in flight when the gateway is killed', () => {
     await once(server, 'exit');
     await Promise.all(calls);
 
-    type Event = { kind: string; decision_id: string; input?: { request?: { text?: string } } };
+    type Event = { kind: string; decision_id: string; input?: { request?: { text?: { sha256: string } } } };
     const events = (await readFile(auditFile, 'utf8'))
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Event);
     const decisions = events.filter((e) => e.kind === 'decision');
-    const records = events.filter((e) => e.kind === 'session');
+    const records = events.filter((e) => e.kind === 'exchange');
+    // The decision holds the prompt's digest, not the prompt: the marker's call is the one whose text hashes to it.
+    const digest = (marker: string) => createHash('sha256').update(`hello ${marker}.`).digest('hex');
     const decisionOf = (marker: string): Event[] =>
-      decisions.filter((d) => d.input?.request?.text?.includes(`hello ${marker}.`));
+      decisions.filter((d) => d.input?.request?.text?.sha256 === digest(marker));
     // Every call that reached the upstream has exactly one decision in the file.
     const reached = upstream.requests.map((r) => /hello ((?:done|in-flight)-\d+)\./.exec(r.text)?.[1]);
     expect(reached.sort()).toEqual([...done, ...inFlight].sort());

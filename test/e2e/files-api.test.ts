@@ -22,14 +22,14 @@ beforeAll(async () => {
 afterAll(async () => Promise.all([h?.close(), small?.close()]));
 
 type Decision = Extract<AuditEvent, { kind: 'decision' }>;
-type Session = Extract<AuditEvent, { kind: 'session' }>;
+type Session = Extract<AuditEvent, { kind: 'exchange' }>;
 
 /** The decision and exchange events of the last call through `harness` (its record is written once it ends). */
 async function lastCall(harness: Harness): Promise<{ decision: Decision; session: Session }> {
   return vi.waitFor(async () => {
     const events = await harness.auditEvents();
     const decision = events.filter((e) => e.kind === 'decision').at(-1) as Decision;
-    const session = events.find((e) => e.kind === 'session' && e.decision_id === decision.decision_id) as Session;
+    const session = events.find((e) => e.kind === 'exchange' && e.decision_id === decision.decision_id) as Session;
     expect(session).toBeDefined();
     return { decision, session };
   });

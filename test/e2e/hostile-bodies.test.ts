@@ -8,7 +8,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DecisionEventBody, SessionRecordBody } from '../../gateway/audit/events.ts';
+import type { DecisionEventBody, ExchangeRecordBody } from '../../gateway/audit/events.ts';
 import { verifyChain } from '../../gateway/cli/audit-verify.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 
@@ -37,11 +37,11 @@ async function post(
   return { status: res.status, json: (await res.json()) as never };
 }
 
-async function lastExchange(target: Harness): Promise<{ decision: DecisionEventBody; session: SessionRecordBody }> {
+async function lastExchange(target: Harness): Promise<{ decision: DecisionEventBody; session: ExchangeRecordBody }> {
   const events = await target.auditEvents();
   return {
     decision: events.filter((e) => e.kind === 'decision').at(-1) as DecisionEventBody,
-    session: events.filter((e) => e.kind === 'session').at(-1) as SessionRecordBody,
+    session: events.filter((e) => e.kind === 'exchange').at(-1) as ExchangeRecordBody,
   };
 }
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TruncatedContent } from '../../gateway/audit/content-bound.ts';
-import type { AuditEvent, DecisionEventBody, SessionRecordBody } from '../../gateway/audit/events.ts';
+import type { AuditEvent, DecisionEventBody, ExchangeRecordBody } from '../../gateway/audit/events.ts';
 import type { LargeAnswerEnd } from '../../gateway/dev/mock-claude.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 
@@ -45,7 +45,7 @@ function largeAnswerEnd(): Promise<LargeAnswerEnd> {
 /** The last exchange's audit events and their lines' sizes. */
 interface LastExchange {
   readonly decision: DecisionEventBody;
-  readonly session: SessionRecordBody;
+  readonly session: ExchangeRecordBody;
   /** The two events' line sizes in bytes. */
   readonly lineBytes: number[];
 }
@@ -53,7 +53,7 @@ interface LastExchange {
 async function lastExchange(): Promise<LastExchange> {
   const events: AuditEvent[] = await h.auditEvents();
   const decision = events.filter((e) => e.kind === 'decision').at(-1) as AuditEvent & DecisionEventBody;
-  const session = events.filter((e) => e.kind === 'session').at(-1) as AuditEvent & SessionRecordBody;
+  const session = events.filter((e) => e.kind === 'exchange').at(-1) as AuditEvent & ExchangeRecordBody;
   expect(session.decision_id).toBe(decision.decision_id);
   return { decision, session, lineBytes: [decision, session].map((e) => Buffer.byteLength(JSON.stringify(e))) };
 }
@@ -205,10 +205,11 @@ describe('audit.maxContentBytes', () => {
     const whole = JSON.stringify(messages);
     expect(request.messages).toEqual(marker(whole));
     expect(whole.startsWith(request.messages.head)).toBe(true);
-    const text = (decision.input as { request: { text: TruncatedContent } }).request.text;
-    expect(text).toMatchObject({ truncated: true, sha256: HEX64 });
-    expect(text.bytes).toBeGreaterThan(AUDIT_CONTENT_BYTES);
-    expect(messages[0]!.content.startsWith(text.head)).toBe(true);
+    // The decision carries no content: the prompt's digest and length stand in for it.
+    const text = decision.input!.request.text;
+    expect(text).toMatchObject({ sha256: HEX64, findings: {} });
+    expect(text.length).toBe(Buffer.byteLength(messages[0]!.content));
+    expect(decision.erased).toEqual(['/input/request/text']);
     expect(Math.max(...lineBytes)).toBeLessThan(AUDIT_CONTENT_BYTES + 16 * 1024);
   });
 

@@ -4,7 +4,7 @@
  * received, response masking and restore in what the SDK returns, on JSON and on streams.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DecisionEventBody, SessionRecordBody } from '../../gateway/audit/events.ts';
+import type { DecisionEventBody, ExchangeRecordBody } from '../../gateway/audit/events.ts';
 import { MOCK_SEARCH_URL } from '../../gateway/dev/mock-claude-responses.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 
@@ -25,11 +25,11 @@ afterAll(async () => {
 });
 
 const upstreamText = (): string => JSON.stringify(h.upstream.requests.at(-1)?.body);
-async function lastEvents(): Promise<{ decision: DecisionEventBody; session: SessionRecordBody }> {
+async function lastEvents(): Promise<{ decision: DecisionEventBody; session: ExchangeRecordBody }> {
   const events = await h.auditEvents();
   return {
     decision: events.filter((e) => e.kind === 'decision').at(-1) as DecisionEventBody,
-    session: events.filter((e) => e.kind === 'session').at(-1) as SessionRecordBody,
+    session: events.filter((e) => e.kind === 'exchange').at(-1) as ExchangeRecordBody,
   };
 }
 const textOf = (msg: { content: Array<{ type: string; text?: string }> }): string =>

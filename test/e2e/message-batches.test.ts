@@ -4,10 +4,10 @@
  * request is refused whole, results are masked per custom_id as its decision said, and every
  * `results_url` the caller sees points at Sluice, so the SDK fetches results through it.
  */
-import Anthropic from '@anthropic-ai/sdk';
+import Anthropic, { toFile } from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
-import type { DecisionEventBody, SessionRecordBody } from '../../gateway/audit/events.ts';
+import type { DecisionEventBody, ExchangeRecordBody } from '../../gateway/audit/events.ts';
 import { verifyChain } from '../../gateway/cli/audit-verify.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 import { bundleWithData } from '../helpers/policy-variant.ts';
@@ -70,9 +70,9 @@ async function decisionsOf(batchDecisionId: string): Promise<DecisionEventBody[]
     .filter((e) => e.batch_decision_id === batchDecisionId);
 }
 
-async function lastSession(operation: string): Promise<SessionRecordBody> {
-  const sessions = (await h.auditEvents()).filter((e) => e.kind === 'session' && e.operation === operation);
-  return sessions.at(-1) as SessionRecordBody;
+async function lastSession(operation: string): Promise<ExchangeRecordBody> {
+  const sessions = (await h.auditEvents()).filter((e) => e.kind === 'exchange' && e.operation === operation);
+  return sessions.at(-1) as ExchangeRecordBody;
 }
 
 describe('Message Batches through Sluice', () => {
@@ -253,6 +253,57 @@ describe('Message Batches through Sluice', () => {
     expect(report.incomplete).toEqual([]);
     const inner = (await h.auditEvents()).filter((e) => e.kind === 'decision' && e.custom_id !== undefined);
     expect(inner.length).toBeGreaterThan(0);
+  });
+
+  it("checks what each request names as a single message: bob's batch naming alice's file is refused", async () => {
+    const alice = await h.client(['engineering'], 'alice');
+    const bob = await h.client(['engineering'], 'bob');
+    const file = await alice.beta.files.upload({
+      file: await toFile(Buffer.from('alice only'), 'alice.txt', { type: 'text/plain' }),
+      betas: ['files-api-2025-04-14'],
+    });
+    const naming = (fileId: string): Anthropic.Messages.MessageCreateParamsNonStreaming => ({
+      ...ask('summarise'),
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'document', source: { type: 'file', file_id: fileId } } as never,
+            { type: 'text', text: 'summarise' },
+          ],
+        },
+      ],
+    });
+    const mine = await alice.messages.batches.create({ requests: [{ custom_id: 'own', params: naming(file.id) }] });
+    expect(mine.id).toMatch(/^msgbatch_/);
+
+    const before = h.upstream.requests.length;
+    const refused = (await bob.messages.batches
+      .create({
+        requests: [
+          { custom_id: 'fine', params: ask('hello') },
+          { custom_id: 'theirs', params: naming(file.id) },
+          { custom_id: 'nowhere', params: naming('file_011CNoSuchFile0000000') },
+          {
+            custom_id: 'skill',
+            params: { ...ask('go'), container: { skills: [{ type: 'custom', skill_id: 'skill_01NotKnown' }] } },
+          },
+        ],
+      })
+      .catch((err: unknown) => err)) as InstanceType<typeof Anthropic.APIError>;
+    expect(refused).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    const message = (refused.error as { error: { message: string } }).error.message;
+    expect(message).toContain(`request "theirs": not found: file ${file.id}`);
+    expect(message).toContain('request "nowhere": not found: file file_011CNoSuchFile0000000');
+    expect(message).toContain('request "skill": not found: skill skill_01NotKnown');
+    expect(message).not.toContain('"fine"');
+    // Nothing says whose file it is, nor that it exists.
+    expect(message).not.toMatch(/alice|belongs|owner/);
+    expect(h.upstream.requests.length).toBe(before);
+    // The audit keeps the policy's reason for the request naming alice's file.
+    const inner = await decisionsOf((await lastSession('batches.create')).decision_id);
+    const theirs = inner.find((d) => d.custom_id === 'theirs');
+    expect(theirs?.reasons).toEqual([`file ${file.id} belongs to another subject`]);
   });
 
   it('answers 404 for the results of a batch not created through Sluice', async () => {

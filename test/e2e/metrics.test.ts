@@ -59,7 +59,7 @@ describe('/metrics', () => {
       text,
     );
     expect(Number(output?.[1])).toBeGreaterThan(0);
-    const records = (await open.auditEvents()).filter((e) => e.kind === 'session' && e.outcome !== 'deny');
+    const records = (await open.auditEvents()).filter((e) => e.kind === 'exchange' && e.outcome !== 'deny');
     expect(records).toHaveLength(4);
     // Each answered call's record carries its cost at haiku-4-5's price.
     for (const r of records) expect((r as { cost_usd?: number }).cost_usd).toBeGreaterThan(0);

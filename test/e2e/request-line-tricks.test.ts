@@ -67,7 +67,7 @@ describe('routes and request lines', () => {
   for (const path of [
     '/v1/messages/../../v1/complete',
     '/v1/complete',
-    '/v1/skills',
+    '/v1/environments',
     '/%2e%2e/v1/messages',
     '/v1/files/../complete',
     '/v1/organizations',

@@ -112,7 +112,7 @@ describe('the SDK through Sluice', () => {
     const models = await named.models.list({ limit: 1 });
     const one = await named.models.retrieve(models.data[0]!.id);
     expect(one.id).toBe(models.data[0]!.id);
-    const records = (await h.auditEvents()).filter((e) => e.kind === 'session' && e.connection === 'secondary');
+    const records = (await h.auditEvents()).filter((e) => e.kind === 'exchange' && e.connection === 'secondary');
     expect(records.map((e) => (e as { operation: string }).operation)).toEqual([
       'messages.create',
       'models.list',

@@ -99,12 +99,12 @@ describe('a caller that leaves mid-stream', () => {
     await reader.read();
     controller.abort();
     await expect
-      .poll(async () => (await h.auditEvents()).some((e) => e.kind === 'session' && e.subject === 'leaver'), {
+      .poll(async () => (await h.auditEvents()).some((e) => e.kind === 'exchange' && e.subject === 'leaver'), {
         timeout: 5000,
       })
       .toBe(true);
-    const session = (await h.auditEvents()).find((e) => e.kind === 'session' && e.subject === 'leaver');
-    expect(session?.kind === 'session' && session.response?.error).toMatchObject({ type: 'client_closed' });
+    const session = (await h.auditEvents()).find((e) => e.kind === 'exchange' && e.subject === 'leaver');
+    expect(session?.kind === 'exchange' && session.response?.error).toMatchObject({ type: 'client_closed' });
     await servedNormally();
   });
 });
@@ -131,12 +131,12 @@ describe('a caller that leaves before the upstream answers', () => {
       await call;
       // Without the cancellation the call would wait for the upstream headers timeout and record a timeout instead.
       await expect
-        .poll(async () => (await h.auditEvents()).some((e) => e.kind === 'session' && e.subject === 'ghost'), {
+        .poll(async () => (await h.auditEvents()).some((e) => e.kind === 'exchange' && e.subject === 'ghost'), {
           timeout: 3000,
         })
         .toBe(true);
-      const record = (await h.auditEvents()).find((e) => e.kind === 'session' && e.subject === 'ghost');
-      expect(record?.kind === 'session' && record.error?.message).toMatch(/caller disconnected/);
+      const record = (await h.auditEvents()).find((e) => e.kind === 'exchange' && e.subject === 'ghost');
+      expect(record?.kind === 'exchange' && record.error?.message).toMatch(/caller disconnected/);
     } finally {
       h.upstream.setFault(undefined);
     }

@@ -3,6 +3,7 @@
  * discovery + JWKS), the bundle built from policies/ by global setup, the file audit sink in a
  * temp dir, and the mock Claude upstream as the only stand-in.
  */
+import { assertAuditSchema } from './audit-schema.ts';
 import Anthropic from '@anthropic-ai/sdk';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -40,6 +41,8 @@ export interface HarnessOptions {
   /** Where the audit file goes (default: the harness's temp dir), and `audit.onWriteFailure`. */
   readonly auditFile?: string;
   readonly auditOnWriteFailure?: 'fail-closed' | 'fail-open';
+  /** `audit.file.format`: the file holds Sluice's audit lines (default) or their OCSF projection. */
+  readonly auditFileFormat?: 'sluice' | 'ocsf';
   /** Config section `metrics`, e.g. `{ tokenEnv: 'X' }`. */
   readonly metrics?: Record<string, unknown>;
   /** Config section `listen` beyond host and port, e.g. `{ trustProxy: true }`. */
@@ -120,7 +123,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       policy: { bundle: options.policyBundle ?? inject('policyBundle'), buildIfMissing: false },
       // No chain-head lines on the test run's stdout (they ignore log.level); cli-serve.test.ts covers them.
       audit: {
-        file: { path: auditFile },
+        file: { path: auditFile, ...(options.auditFileFormat ? { format: options.auditFileFormat } : {}) },
         anchorIntervalSeconds: 0,
         ...(options.auditOnWriteFailure ? { onWriteFailure: options.auditOnWriteFailure } : {}),
         ...(options.auditMaxContentBytes ? { maxContentBytes: options.auditMaxContentBytes } : {}),
@@ -165,10 +168,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async auditEvents() {
       await gateway.audit.flush();
       const text = await readFile(auditFile, 'utf8').catch(() => '');
-      return text
+      const events = text
         .split('\n')
         .filter(Boolean)
         .map((line) => JSON.parse(line) as AuditEvent);
+      assertAuditSchema(events);
+      return events;
     },
     async restart() {
       await gateway.close();

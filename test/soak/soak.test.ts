@@ -30,7 +30,7 @@ import type {
   ApprovalEventBody,
   AuditEvent,
   DecisionEventBody,
-  SessionRecordBody,
+  ExchangeRecordBody,
 } from '../../gateway/audit/events.ts';
 import { verifyChain } from '../../gateway/cli/audit-verify.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
@@ -268,7 +268,7 @@ describe(`soak: ${SECONDS} s of mixed calls with the Kafka sink and a broker res
 
       // Everything audited: one session record per call, then everything delivered to Kafka.
       await expect
-        .poll(async () => (await fileLines(h)).filter((l) => l.includes('"kind":"session"')).length, {
+        .poll(async () => (await fileLines(h)).filter((l) => l.includes('"kind":"exchange"')).length, {
           timeout: 30_000,
         })
         .toBe(calls.length);
@@ -280,13 +280,13 @@ describe(`soak: ${SECONDS} s of mixed calls with the Kafka sink and a broker res
 
       // Exactly one decision event and one session record per call, joined by decision_id.
       const decisions = events.filter((e): e is DecisionEventBody & AuditEvent => e.kind === 'decision');
-      const sessions = events.filter((e): e is SessionRecordBody & AuditEvent => e.kind === 'session');
+      const sessions = events.filter((e): e is ExchangeRecordBody & AuditEvent => e.kind === 'exchange');
       const approvals = events.filter((e): e is ApprovalEventBody & AuditEvent => e.kind === 'approval');
       expect(decisions).toHaveLength(calls.length);
       expect(sessions).toHaveLength(calls.length);
       const decisionById = new Map(decisions.map((d) => [d.decision_id, d]));
       expect(decisionById.size).toBe(calls.length);
-      const sessionByCall = new Map<number, SessionRecordBody>();
+      const sessionByCall = new Map<number, ExchangeRecordBody>();
       for (const s of sessions) {
         const found = /soak:([0-9a-z]+):/.exec(JSON.stringify(s.request));
         expect(found, `session record ${s.decision_id} carries its call's marker`).not.toBeNull();

@@ -218,8 +218,14 @@ describe('config: where the audit file goes', () => {
     expect(resolveConfig({ stateDir: '/s' }, { SLUICE_AUDIT_FILE: '/b/y.jsonl' }).audit.file.path).toBe('/b/y.jsonl');
   });
 
-  it('audit.file.fsync is off unless set, and survives the path being filled in', () => {
-    expect(resolveConfig({}, {}).audit.file).toEqual({ path: join('.sluice', 'audit', 'audit.jsonl'), fsync: false });
+  it('audit.file.fsync is off and the format sluice unless set, and survive the path being filled in', () => {
+    expect(resolveConfig({}, {}).audit.file).toEqual({
+      path: join('.sluice', 'audit', 'audit.jsonl'),
+      syncIntervalMs: 1000,
+      content: 'masked',
+      format: 'sluice',
+    });
+    expect(resolveConfig({ audit: { file: { format: 'ocsf' } } }, {}).audit.file.format).toBe('ocsf');
     expect(resolveConfig({ audit: { file: { fsync: true } } }, {}).audit.file.fsync).toBe(true);
   });
 });

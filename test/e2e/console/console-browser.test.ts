@@ -184,7 +184,9 @@ describe('approver console', () => {
     await context.close();
 
     expect((await secondary.messages.create(hello)).type).toBe('message');
-    const events = (await h.auditEvents()).filter((e) => e.kind === 'grant' && e.grant_id === id);
+    const events = (await h.auditEvents()).filter(
+      (e) => e.kind === 'access' && e.object === 'grant' && e.grant_id === id,
+    );
     expect(events.map((e) => [(e as { state: string }).state, (e as { actor: string | null }).actor])).toEqual([
       ['requested', 'svc-reporting'],
       ['approved', 'bob'],

@@ -74,7 +74,9 @@ describe('access grants', () => {
     const afterRevoke = await (await secondary()).messages.create(hello).catch((e: unknown) => e);
     expect(afterRevoke).toBeInstanceOf(Anthropic.PermissionDeniedError);
 
-    const events = (await h.auditEvents()).filter((e) => e.kind === 'grant' && e.grant_id === requested.body.id);
+    const events = (await h.auditEvents()).filter(
+      (e) => e.kind === 'access' && e.object === 'grant' && e.grant_id === requested.body.id,
+    );
     expect(events.map((e) => (e as { state: string }).state)).toEqual(['requested', 'approved', 'revoked']);
     const input = (await h.auditEvents())
       .filter((e) => e.kind === 'decision')

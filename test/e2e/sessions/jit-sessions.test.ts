@@ -78,7 +78,7 @@ describe('JIT sessions', () => {
     const decisions = events.filter((e) => e.kind === 'decision').filter((e) => e.subject === 'erin');
     expect(decisions[0]!.session_id).toBe(opened!.id);
     expect((decisions[0]!.input as { session: { id: string } }).session.id).toBe(opened!.id);
-    const records = events.filter((e) => e.kind === 'session').filter((e) => e.subject === 'erin');
+    const records = events.filter((e) => e.kind === 'exchange').filter((e) => e.subject === 'erin');
     expect(records[0]!.session_id).toBe(opened!.id);
   });
 

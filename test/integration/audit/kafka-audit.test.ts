@@ -108,7 +108,7 @@ describe('Kafka audit sink (real broker)', () => {
     for (const m of got) {
       const e = JSON.parse(m.line) as { kind: string; subject: string | null; schema_version: number };
       expect(m.key).toBe(e.subject ?? 'anonymous');
-      expect(m.topic).toBe(e.kind === 'session' ? topics.sessions : topics.decisions);
+      expect(m.topic).toBe(e.kind === 'exchange' ? topics.sessions : topics.decisions);
       expect(e.schema_version).toBe(1);
     }
     expect(
@@ -265,7 +265,7 @@ describe('Kafka audit sink (real broker)', () => {
     await waitRecorded(h, 2);
     await waitDelivered(h);
     const expected = await fileLines(h);
-    const sessions = expected.filter((l) => l.includes('"kind":"session"'));
+    const sessions = expected.filter((l) => l.includes('"kind":"exchange"'));
     expect(kafkaMetrics(h).rejected_total).toBe(sessions.length);
     // The refused batch's other records were written once already and are re-sent one by one: dedupe.
     expect(dedupe(await readAll(broker.bootstrap, topics)).values.sort()).toEqual(

@@ -37,7 +37,7 @@ export function kafkaMetrics(h: Harness): Record<string, number> {
 /** Waits until `calls` exchanges are audited: a session record is written just after its response ends. */
 export async function waitRecorded(h: Harness, calls: number): Promise<void> {
   await expect
-    .poll(async () => (await fileLines(h)).filter((l) => l.includes('"kind":"session"')).length, { timeout: 10_000 })
+    .poll(async () => (await fileLines(h)).filter((l) => l.includes('"kind":"exchange"')).length, { timeout: 10_000 })
     .toBe(calls);
 }
 

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
-import type { AccessEventBody, AuditEvent } from '../../../gateway/audit/events.ts';
+import type { AuditEvent, SessionAccessEventBody } from '../../../gateway/audit/events.ts';
+import type { AuditSink } from '../../../gateway/audit/sink.ts';
 import { openAuditLog, type AuditConfig } from '../../../gateway/audit/open-audit.ts';
 import { splunkHecSink, type SplunkHecOptions } from '../../../gateway/audit/splunk-hec-sink.ts';
 import type { SpooledSink } from '../../../gateway/audit/spooled-delivery.ts';
@@ -31,9 +32,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function access(i: number, subject = 'alice'): AccessEventBody {
+function access(i: number, subject = 'alice'): SessionAccessEventBody {
   return {
     kind: 'access',
+    object: 'session',
     session_id: `ses_${i}`,
     state: 'opened',
     timestamp: new Date(Date.UTC(2026, 11, 4, 10, 0, 0, i)).toISOString(),
@@ -42,6 +44,17 @@ function access(i: number, subject = 'alice'): AccessEventBody {
     cause: null,
     actor: null,
   };
+}
+
+/** Keeps every event the log hands its sinks: AuditLog.record only queues, so the events are read here. */
+class Recorded implements AuditSink {
+  readonly name = 'recorded';
+  readonly events: AuditEvent[] = [];
+  write(event: AuditEvent): void {
+    this.events.push(event);
+  }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
 }
 
 async function sink(overrides: Partial<SplunkHecOptions> = {}): Promise<SpooledSink> {
@@ -71,8 +84,12 @@ const deliveredIds = (r: HecReceiver): Set<string> =>
 describe('Splunk HEC sink', () => {
   it('posts batches of HEC event documents with the documented envelope and token', async () => {
     const s = await sink();
-    const log = new AuditLog([s]);
-    const sent = Array.from({ length: 120 }, (_, i) => log.record(access(i)));
+    const recorded = new Recorded();
+    const log = new AuditLog([s, recorded]);
+    for (let i = 0; i < 120; i++) log.record(access(i));
+    await log.written();
+    const sent = recorded.events;
+    expect(sent).toHaveLength(120);
     expect(await s.drain(10_000)).toBe(true);
     await log.close();
 
@@ -98,8 +115,11 @@ describe('Splunk HEC sink', () => {
   it('retries while HEC answers 503 "Server is busy" (code 9) and delivers afterwards', async () => {
     receiver.busy = true;
     const s = await sink();
-    const log = new AuditLog([s]);
-    const sent = Array.from({ length: 10 }, (_, i) => log.record(access(i)));
+    const recorded = new Recorded();
+    const log = new AuditLog([s, recorded]);
+    for (let i = 0; i < 10; i++) log.record(access(i));
+    await log.written();
+    const sent = recorded.events;
     await receiver.until((r) => (r.answered.get(503) ?? 0) >= 2);
     expect(s.health().metrics.delivery_failing).toBe(1);
     expect(receiver.documents).toHaveLength(0);
@@ -127,13 +147,14 @@ describe('Splunk HEC sink', () => {
   it(
     'loses nothing when the receiver is down mid-load, across a restart of the sink',
     async () => {
-      const sent: AuditEvent[] = [];
+      const recorded = new Recorded();
+      const sent = recorded.events;
       let s = await sink();
-      let log = new AuditLog([s]);
+      let log = new AuditLog([s, recorded]);
       let loading = true;
       const load = (async () => {
         for (let i = 0; loading; i++) {
-          sent.push(log.record(access(i, `user${i % 7}`)));
+          log.record(access(i, `user${i % 7}`));
           await sleep(2);
         }
       })();
@@ -148,11 +169,11 @@ describe('Splunk HEC sink', () => {
       await load;
       await log.close();
       s = await sink();
-      log = new AuditLog([s]);
+      log = new AuditLog([s, recorded]);
       loading = true;
       const load2 = (async () => {
         for (let i = 0; loading; i++) {
-          sent.push(log.record(access(100_000 + i)));
+          log.record(access(100_000 + i));
           await sleep(2);
         }
       })();
@@ -196,10 +217,12 @@ describe('Splunk HEC sink', () => {
     } satisfies AuditConfig;
     await expect(openAuditLog(config, undefined, {})).rejects.toThrow(/TEST_HEC_TOKEN is not set/);
     const log = await openAuditLog(config, undefined, { TEST_HEC_TOKEN: TOKEN });
-    const e = log.record(access(1));
+    log.record(access(1));
     await receiver.until((r) => r.documents.length === 1);
+    const e = receiver.documents[0]!.event as AuditEvent;
     await log.close();
     expect(receiver.documents[0]!.fields!.event_id).toBe(e.event_id);
+    expect(e).toMatchObject({ kind: 'access', session_id: 'ses_1', content: 'masked' });
     // The file sink still has it too, and the spool sits in its default place.
     expect(await readFile(join(dir, 'audit.jsonl'), 'utf8')).toContain(e.event_id);
     expect(await readFile(join(dir, 'audit', 'splunk-spool', 'committed.json'), 'utf8')).toContain('"offset":1');

@@ -50,7 +50,7 @@ describe('audit spool full', () => {
     const g = await gateway('fail-closed');
     expect((await call(g)).status).toBe(200); // one exchange's events (a few KB) fill 2000 bytes
     // Its session record is written just after the response ends.
-    await expect.poll(async () => (await g.auditEvents()).filter((e) => e.kind === 'session').length).toBe(1);
+    await expect.poll(async () => (await g.auditEvents()).filter((e) => e.kind === 'exchange').length).toBe(1);
     const perCall = (await g.auditEvents()).length;
     expect(perCall).toBeGreaterThanOrEqual(2); // a decision event and a session record, at least
     const refused = await call(g);
@@ -72,11 +72,11 @@ describe('audit spool full', () => {
   it('fail-open: keeps serving, drops Kafka delivery of new events, and the file sink keeps them all', async () => {
     const g = await gateway('fail-open');
     expect((await call(g)).status).toBe(200);
-    await expect.poll(async () => (await g.auditEvents()).filter((e) => e.kind === 'session').length).toBe(1);
+    await expect.poll(async () => (await g.auditEvents()).filter((e) => e.kind === 'exchange').length).toBe(1);
     const first = (await g.auditEvents()).length;
     expect([(await call(g)).status, (await call(g)).status]).toEqual([200, 200]);
     // A session record is written just after its response ends: wait for all three.
-    await expect.poll(async () => (await g.auditEvents()).filter((e) => e.kind === 'session').length).toBe(3);
+    await expect.poll(async () => (await g.auditEvents()).filter((e) => e.kind === 'exchange').length).toBe(3);
     const all = await g.auditEvents();
     const metrics = await (await fetch(`${g.url}/metrics`)).text();
     // The first call's events filled the spool; every later event went to the file only.

@@ -88,7 +88,7 @@ beforeAll(async () => {
       result: null,
       outcome: 'error',
     }),
-    JSON.stringify({ kind: 'session', decision_id: 'dec_1', timestamp: new Date().toISOString() }),
+    JSON.stringify({ kind: 'exchange', decision_id: 'dec_1', timestamp: new Date().toISOString() }),
     '{ not json',
   ];
   audit = join(await tempDir(), 'audit.jsonl');

@@ -33,6 +33,7 @@ const request: ApprovalRequest = {
 
 let clock: number;
 let events: AuditEvent[];
+let audit: AuditLog;
 let service: ApprovalService;
 let pending: string[];
 let state: StateStores;
@@ -45,7 +46,7 @@ beforeEach(async () => {
   clock = Date.parse('2025-06-01T12:00:00Z');
   events = [];
   pending = [];
-  const audit = new AuditLog([
+  audit = new AuditLog([
     { name: 'mem', write: (e) => events.push(e), flush: async () => {}, close: async () => {} },
   ]);
   state = await openTestState();
@@ -69,6 +70,7 @@ describe('ApprovalService', () => {
     });
     expect(a.id).toMatch(/^apr_[\w-]{16}$/);
     expect(pending).toEqual([a.id]);
+    await audit.written();
     expect(events.map((e) => e.kind === 'approval' && e.state)).toEqual(['requested']);
   });
 

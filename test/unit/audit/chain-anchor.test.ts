@@ -23,6 +23,7 @@ describe('anchorChainHead', () => {
     const record = (): void =>
       void audit.record({
         kind: 'access',
+        object: 'session',
         session_id: 's',
         state: 'opened',
         timestamp: new Date(0).toISOString(),

@@ -47,7 +47,7 @@ async function settled(p: Promise<unknown>): Promise<boolean> {
 describe('FileAuditSink with fsync', () => {
   it('written() waits for the sync; lines queued meanwhile share the next one', async () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-fsync-'));
-    const sink = new FileAuditSink(join(dir, 'audit.jsonl'), { fsync: true });
+    const sink = new FileAuditSink(join(dir, 'audit.jsonl'), { sync: 'every' });
     write(sink, '{"n":1}');
     const first = sink.written();
     await vi.waitFor(() => expect(syncs).toHaveLength(1));
@@ -69,7 +69,7 @@ describe('FileAuditSink with fsync', () => {
 
   it('a failed sync refuses the waiting call (fail-closed), and is retried until it succeeds', async () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-fsync-'));
-    const sink = new FileAuditSink(join(dir, 'audit.jsonl'), { fsync: true });
+    const sink = new FileAuditSink(join(dir, 'audit.jsonl'), { sync: 'every' });
     write(sink, '{"n":1}');
     const refused = sink.written();
     await vi.waitFor(() => expect(syncs).toHaveLength(1));

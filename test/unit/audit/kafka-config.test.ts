@@ -15,6 +15,10 @@ describe('audit.kafka config', () => {
       onSpoolFull: 'fail-closed',
       maxBatchRecords: 500,
       closeTimeoutMs: 5000,
+      content: 'masked',
+      compression: 'gzip',
+      lingerMs: 5,
+      format: 'sluice',
     });
   });
 

@@ -14,7 +14,11 @@ afterEach(async () => {
 });
 
 function record(n: number, subject: string | null = 'alice', at = Date.now()) {
-  const event = { kind: n % 2 === 0 ? 'decision' : 'session', subject, timestamp: new Date(at).toISOString() } as const;
+  const event = {
+    kind: n % 2 === 0 ? 'decision' : 'exchange',
+    subject,
+    timestamp: new Date(at).toISOString(),
+  } as const;
   return spoolRecordOf(event, JSON.stringify({ ...event, n }), at);
 }
 const ns = (recs: { line: string }[]) => recs.map((r) => (JSON.parse(r.line) as { n: number }).n);
@@ -25,7 +29,7 @@ const ns = (recs: { line: string }[]) => recs.map((r) => (JSON.parse(r.line) as 
  */
 function bigRecord(n: number) {
   const event = {
-    kind: n % 2 === 0 ? 'decision' : 'session',
+    kind: n % 2 === 0 ? 'decision' : 'exchange',
     subject: `user-${n % 5}`,
     timestamp: new Date().toISOString(),
   } as const;

@@ -17,7 +17,7 @@ function chain(n: number, instance = 'inst-a'): string[] {
   const log = new AuditLog([sink], instance);
   for (let i = 0; i < n; i++) {
     log.record({
-      kind: 'session',
+      kind: 'exchange',
       decision_id: `d${i}`,
       timestamp: new Date(0).toISOString(),
       subject: 'alice',
@@ -31,6 +31,7 @@ function chain(n: number, instance = 'inst-a'): string[] {
       timings_ms: {},
     });
   }
+  log.head(); // writes what is queued
   return lines;
 }
 const asFile = (lines: string[]): ReadLine[] =>

@@ -86,6 +86,32 @@ describe('batch results relay', () => {
     expect(res.destroyed).toBe(false);
   });
 
+  it("masks an errored result's error text by its request's rules too", async () => {
+    const ctx = context();
+    const res = new Caller();
+    const errored = (customId: string): string =>
+      `${JSON.stringify({
+        custom_id: customId,
+        result: {
+          type: 'errored',
+          error: { type: 'error', error: { type: 'invalid_request_error', message: 'bad address jo@example.org' } },
+        },
+      })}\n`;
+    const open = errored('open');
+    const relayed = await relayBatchResults(upstream(errored('masked') + open), res as unknown as ServerResponse, ctx);
+    const lines = res.text.trimEnd().split('\n');
+    expect(JSON.parse(lines[0]!)).toEqual({
+      custom_id: 'masked',
+      result: {
+        type: 'errored',
+        error: { type: 'error', error: { type: 'invalid_request_error', message: 'bad address [EMAIL_1]' } },
+      },
+    });
+    expect(`${lines[1]}\n`).toBe(open);
+    expect(relayed.response.body).toEqual({ result_counts: { errored: 2 } });
+    expect(ctx.ledger.entries()).toEqual([{ type: 'EMAIL', count: 1, path: 'response.results.error' }]);
+  });
+
   it('cuts the answer at a line that is not a result, and at one over the bound', async () => {
     const res = new Caller();
     const relayed = await relayBatchResults(

@@ -51,6 +51,23 @@ describe('objectReferences', () => {
     ]);
   });
 
+  it("checks a custom skill's id under any type: only Anthropic's own short ids are nobody's", () => {
+    const body = {
+      messages: [],
+      container: {
+        skills: [
+          { type: 'anthropic', skill_id: 'skill_01disguised', version: 'latest' },
+          { type: 'plugin', skill_id: 'someones-plugin' },
+          { type: 'anthropic', skill_id: 'pdf' },
+        ],
+      },
+    };
+    expect(objectReferences(body)).toEqual([
+      { type: 'skill', id: 'skill_01disguised' },
+      { type: 'skill', id: 'someones-plugin' },
+    ]);
+  });
+
   it('names each object once and ignores bodies without references', () => {
     const doc = { type: 'document', source: { type: 'file', file_id: 'file_a' } };
     expect(objectReferences({ messages: [{ role: 'user', content: [doc, doc] }] })).toEqual([

@@ -68,6 +68,21 @@ describe('spoolUpload', () => {
     expect(await readdir(SPOOL)).toEqual([]);
   });
 
+  it('refuses an upload over the limit sent in small chunks without an error escaping the call', async () => {
+    // Small chunks leave writes buffered in the file stream when the limit is hit: destroying it fails them, and
+    // that failure, unheard, was an uncaught exception (the gateway process would exit).
+    const body = Buffer.concat([
+      Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n`),
+      Buffer.alloc(300_000),
+      Buffer.from(`\r\n--${BOUNDARY}--\r\n`),
+    ]);
+    const err = await refusal(spoolUpload(chunks(body, 7), { 'content-type': TYPE }, 100_000, SPOOL));
+    expect(err.code).toBe('SLUICE_ERR_UPLOAD_TOO_LARGE');
+    // The destroyed stream's failures are reported on later turns of the event loop: give them the chance.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await readdir(SPOOL)).toEqual([]);
+  });
+
   it('refuses a declared length over the limit before reading anything', async () => {
     let touched = false;
     async function* body(): AsyncIterable<Buffer> {

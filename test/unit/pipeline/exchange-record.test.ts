@@ -30,24 +30,27 @@ function inspectedExchange(): Exchange {
 }
 
 describe('exchange record', () => {
-  it('clears entity values from a request refused before any policy bundle was loaded', () => {
+  it('clears entity values from a request refused before any policy bundle was loaded', async () => {
     const sink = new MemorySink();
     const ex = inspectedExchange();
     ex.set('failure', new SluiceError('SLUICE_ERR_POLICY_NOT_READY'));
-    const summary = recordExchange(new AuditLog([sink], 'test'), ex, 1 << 20);
+    const log = new AuditLog([sink], 'test');
+    const summary = recordExchange(log, ex);
+    await log.written();
     expect(summary?.outcome).toBe('error');
-    expect(sink.events.map((e) => e.kind)).toEqual(['decision', 'session']);
+    expect(sink.events.map((e) => e.kind)).toEqual(['decision', 'exchange']);
     const text = JSON.stringify(sink.events);
     expect(text).toContain('[EMAIL]');
     expect(text).not.toContain(EMAIL);
   });
 
-  it('writes each record once, however many paths try to settle the call', () => {
+  it('writes each record once, however many paths try to settle the call', async () => {
     const sink = new MemorySink();
     const ex = inspectedExchange();
     const log = new AuditLog([sink], 'test');
-    expect(recordExchange(log, ex, 1 << 20)).toBeDefined();
-    expect(recordExchange(log, ex, 1 << 20)).toBeUndefined();
+    expect(recordExchange(log, ex)).toBeDefined();
+    expect(recordExchange(log, ex)).toBeUndefined();
+    await log.written();
     expect(sink.events).toHaveLength(2);
   });
 

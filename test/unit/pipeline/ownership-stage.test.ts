@@ -83,6 +83,40 @@ describe('the ownership stage', () => {
       last_id: 'file_b',
     });
   });
+
+  it("lists Anthropic's skills for everyone, in either shape, never a custom one claiming to be", async () => {
+    const mine: OwnedObject = { ...FILE, type: 'skill', id: 'skill_01mine' };
+    const page = {
+      data: [
+        { id: 'skill_01mine', source: 'custom' },
+        { id: 'skill_01theirs', source: 'anthropic' },
+        { id: 'skill_01theirs2', source: { type: 'anthropic' } },
+        { id: 'xlsx', source: 'anthropic' },
+        { id: 'pdf', source: { type: 'anthropic' } },
+        { id: 'docx', source: { type: 'custom' } },
+      ],
+      has_more: false,
+    };
+    const seen = (await filterListing(store([mine]), 'skill', 'anthropic', 'alice', page)) as typeof page;
+    expect(seen.data.map((s) => s.id)).toEqual(['skill_01mine', 'xlsx', 'pdf']);
+  });
+
+  it("reads Anthropic's skills without an owner, but changes nothing of them", async () => {
+    const s = store([], true);
+    for (const op of ['skills.get', 'skills.versions.list', 'skills.versions.get'])
+      expect(await lookUpResource(s, operationNamed(op)!, 'anthropic', { skill_id: 'xlsx' }, 'deny')).toBeNull();
+    for (const op of ['skills.delete', 'skills.versions.create', 'skills.versions.delete']) {
+      const err = await lookUpResource(store([]), operationNamed(op)!, 'anthropic', { skill_id: 'xlsx' }, 'deny').catch(
+        (e: unknown) => e,
+      );
+      expect((err as SluiceError).code, op).toBe('SLUICE_ERR_OBJECT_NOT_FOUND');
+    }
+    // A custom skill's id is looked up whatever the operation.
+    const custom = { skill_id: 'skill_01x' };
+    await expect(lookUpResource(store([]), operationNamed('skills.get')!, 'anthropic', custom, 'deny')).rejects.toThrow(
+      'skill not found: skill_01x',
+    );
+  });
 });
 
 describe('the decision contract', () => {

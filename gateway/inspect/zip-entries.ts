@@ -1,9 +1,10 @@
 import { inflateRawSync } from 'node:zlib';
 
 /**
- * The entries of a zip archive, for skill uploads sent as one .zip instead of files[]. Hand-written (stored and
- * deflated entries, no zip64) because no zip library is a dependency; node:zlib inflates. Every entry's size is
- * capped while it is inflated, so a zip bomb costs at most `maxBytes`.
+ * The entries of a zip archive, for skill uploads sent as one .zip instead of files[] (the gateway's skill upload
+ * stage and the mock upstream read them alike). Hand-written (stored and deflated entries, no zip64) because no zip
+ * library is a dependency; node:zlib inflates. Every entry's size is capped while it is inflated, so a zip bomb
+ * costs at most `maxBytes`.
  */
 
 const EOCD = 0x06054b50;

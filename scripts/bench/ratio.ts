@@ -1,0 +1,195 @@
+/**
+ * `npm run bench:ratio [-- --quick] [--profile] [--no-kafka]`: Sluice against a bare proxy on the
+ * workload a team actually sends — a 4 KB prompt with one e-mail address (request masking with
+ * restore, response scan) and the same prompt without entities — with every control on (shipped
+ * default policy, group engineering, file audit; then the Kafka sink). Bare proxy and Sluice runs
+ * alternate in rounds, so a slow spell of the machine lands on both; each figure is a median round.
+ * `--profile` also profiles one Sluice (V8's CPU profiler, from ready to stop) at 32 connections and lists the top
+ * self-time functions. Writes bench-results/ratio.{json,md} (and bench-results/profile/).
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { topSelfTime, type SelfTime } from './cpu-profile.ts';
+import { closedLoop, peakRss, saturate, type Percentiles, type Target } from './measure.ts';
+import { benchBundle, buildDist, sluiceTarget, startKafka, startTarget, stop, stopAll } from './processes.ts';
+
+const quick = process.argv.includes('--quick');
+const profile = process.argv.includes('--profile');
+const withKafka = !process.argv.includes('--no-kafka');
+const ROUNDS = quick ? 1 : 3;
+const SECONDS = quick ? 4 : 10;
+const WARM_SECONDS = quick ? 2 : 4;
+const CONNECTIONS = 32;
+const C1_REQUESTS = quick ? 500 : 3000;
+
+/** A 4 KB prompt; `email` puts one address in the middle of it. */
+function prompt(email: boolean): string {
+  const filler = 'The quarterly report shows steady growth across all regions. ';
+  const half = filler.repeat(33).slice(0, 2000);
+  const middle = email ? ' Please send the figures to dana.whitfield@example.com before Friday. ' : ' '.repeat(70);
+  return JSON.stringify({
+    model: 'claude-sonnet-4-6',
+    max_tokens: 1024,
+    messages: [{ role: 'user', content: `${half}${middle}${half}` }],
+  });
+}
+
+interface Row {
+  readonly prompt: string;
+  readonly system: string;
+  readonly rounds: number[];
+  readonly median: number;
+  readonly ratio: number | null;
+  readonly c1: { p50: number; p99: number };
+  readonly addedP99Ms: number | null;
+  readonly peakRssMb: number;
+  readonly failures: number;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(dir: string): Promise<void> {
+  const bundle = await benchBundle(dir);
+  const mock = await startTarget('mock', ['0']);
+  const bare = await startTarget('bare', [mock.info.url]);
+  const systems: { name: string; target: Target; pid: number }[] = [
+    { name: 'bare undici proxy', target: { url: bare.info.url, headers: {} }, pid: bare.pid },
+  ];
+  const file = await startTarget('sluice', [mock.info.url, bundle]);
+  systems.push({ name: 'Sluice, file audit', target: sluiceTarget(file), pid: file.pid });
+  const brokers = withKafka ? await startKafka(dir) : undefined;
+  if (brokers) {
+    const kafka = await startTarget('sluice', [mock.info.url, bundle, 'kafka', brokers]);
+    systems.push({ name: 'Sluice, file + Kafka audit', target: sluiceTarget(kafka), pid: kafka.pid });
+  }
+  const rows: Row[] = [];
+  for (const [label, body] of [
+    ['4 KB, one e-mail', prompt(true)],
+    ['4 KB, no entities', prompt(false)],
+  ] as const) {
+    const rounds = systems.map((): number[] => []);
+    const peaks = systems.map(() => 0);
+    let failures = systems.map(() => 0);
+    for (const s of systems) {
+      process.stderr.write(`bench: ${label}: ${s.name}: warming up …\n`);
+      await saturate(s.target, body, CONNECTIONS, WARM_SECONDS);
+    }
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [i, s] of systems.entries()) {
+        process.stderr.write(`bench: ${label}: ${s.name}: ${CONNECTIONS} connections, round ${round}/${ROUNDS} …\n`);
+        const rss = await peakRss(s.pid);
+        const t = await saturate(s.target, body, CONNECTIONS, SECONDS);
+        peaks[i] = Math.max(peaks[i]!, await rss.stop());
+        rounds[i]!.push(t.requestsPerSecond);
+        failures[i]! += t.non2xx + t.errors;
+      }
+    }
+    const c1: Percentiles[] = [];
+    for (const s of systems) {
+      process.stderr.write(`bench: ${label}: ${s.name}: concurrency 1 …\n`);
+      const r = await closedLoop(s.target, body, C1_REQUESTS, 100);
+      c1.push(r.total);
+      failures = failures.map((f, i) => (s === systems[i] ? f + r.failures : f));
+    }
+    const bareMedian = median(rounds[0]!);
+    systems.forEach((s, i) => {
+      rows.push({
+        prompt: label,
+        system: s.name,
+        rounds: rounds[i]!,
+        median: median(rounds[i]!),
+        ratio: i === 0 ? null : Math.round((median(rounds[i]!) / bareMedian) * 100) / 100,
+        c1: { p50: c1[i]!.p50, p99: c1[i]!.p99 },
+        addedP99Ms: i === 0 ? null : Math.round((c1[i]!.p99 - c1[0]!.p99) * 100) / 100,
+        peakRssMb: peaks[i]!,
+        failures: failures[i]!,
+      });
+    });
+  }
+  const top = profile ? await profileRun(mock.info.url, bundle) : undefined;
+  const result = {
+    date: new Date().toISOString(),
+    command: `npm run bench:ratio --${process.argv
+      .slice(2)
+      .map((a) => ` ${a}`)
+      .join('')}`,
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    settings: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, c1Requests: C1_REQUESTS },
+    rows,
+    ...(top ? { profileTop: top } : {}),
+  };
+  await mkdir('bench-results', { recursive: true });
+  await writeFile('bench-results/ratio.json', `${JSON.stringify(result, null, 2)}\n`);
+  const md = render(result.rows, top, result);
+  await writeFile('bench-results/ratio.md', md);
+  process.stdout.write(md);
+}
+
+/** One more Sluice, profiled while loaded at 32 connections with the e-mail prompt. */
+async function profileRun(upstream: string, bundle: string): Promise<SelfTime[]> {
+  const out = join('bench-results', 'profile');
+  await rm(out, { recursive: true, force: true });
+  await mkdir(out, { recursive: true });
+  const file = join(out, 'sluice-c32.cpuprofile');
+  const sluice = await startTarget('sluice', [upstream, bundle], [], { BENCH_CPU_PROFILE: file });
+  process.stderr.write('bench: profiling Sluice at 32 connections …\n');
+  await saturate(sluiceTarget(sluice), prompt(true), CONNECTIONS, WARM_SECONDS);
+  await saturate(sluiceTarget(sluice), prompt(true), CONNECTIONS, SECONDS);
+  await stop(sluice.process);
+  return topSelfTime(file, 25);
+}
+
+function render(
+  rows: readonly Row[],
+  top: readonly SelfTime[] | undefined,
+  meta: { date: string; command: string; machine: object },
+): string {
+  const lines = [
+    `# Sluice against a bare proxy (${meta.date.slice(0, 10)})`,
+    '',
+    `\`${meta.command}\` on ${JSON.stringify(meta.machine)}`,
+    '',
+    '| prompt | system | req/s @32 (median) | rounds | vs bare | p50 / p99 @1 (ms) | added p99 @1 | peak RSS | fail |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => {
+      const ratio = r.ratio === null ? '–' : `${r.ratio}×`;
+      const added = r.addedP99Ms === null ? '–' : `${r.addedP99Ms} ms`;
+      const c1 = `${r.c1.p50} / ${r.c1.p99}`;
+      const cells = [
+        r.prompt,
+        r.system,
+        r.median,
+        r.rounds.join(' / '),
+        ratio,
+        c1,
+        added,
+        `${r.peakRssMb} MB`,
+        r.failures,
+      ];
+      return `| ${cells.join(' | ')} |`;
+    }),
+    '',
+  ];
+  if (top) {
+    lines.push('Top self-time functions, Sluice at 32 connections (bench-results/profile/*.cpuprofile):', '');
+    lines.push('| function | where | ms | % |', '|---|---|---|---|');
+    for (const t of top) lines.push(`| ${t.fn} | ${t.where} | ${t.ms} | ${t.percent} |`);
+    lines.push('');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+buildDist();
+const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
+try {
+  await main(dir);
+} finally {
+  await stopAll();
+  await rm(dir, { recursive: true, force: true });
+}
