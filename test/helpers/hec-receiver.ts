@@ -91,6 +91,8 @@ export class HecReceiver {
   readonly answered = new Map<number, number>();
   /** While true, every request gets 503 code 9 (Server is busy). */
   busy = false;
+  /** A document this returns true for is refused with 400 code 6 (Invalid data format), with its whole request. */
+  refuse: (doc: HecDocument) => boolean = () => false;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private waiters: Array<() => void> = [];
@@ -163,6 +165,7 @@ export class HecReceiver {
       }
       // Checked whole before any is kept, so a refused batch leaves nothing half-indexed here.
       const docs = texts.map(checkDocument);
+      if (docs.some((d) => this.refuse(d))) throw new Refusal(400, 6, 'Invalid data format');
       this.documents.push(...docs);
       answer(200, { text: 'Success', code: 0 });
     } catch (err) {

@@ -130,6 +130,22 @@ describe('Splunk HEC sink', () => {
     await log.close();
   });
 
+  it('sets aside an event HEC refuses as invalid data, and delivers the rest of its batch', async () => {
+    receiver.refuse = (d) => (d.event as { subject?: string }).subject === 'poison';
+    const s = await sink();
+    const recorded = new Recorded();
+    const log = new AuditLog([s, recorded]);
+    for (let i = 0; i < 20; i++) log.record(access(i, i === 7 ? 'poison' : 'alice'));
+    await log.written();
+    expect(await s.drain(10_000)).toBe(true);
+    const poison = recorded.events.find((e) => e.subject === 'poison')!;
+    expect([...deliveredIds(receiver)]).toEqual(recorded.events.filter((e) => e !== poison).map((e) => e.event_id));
+    expect(s.health().metrics.rejected_total).toBe(1);
+    const rejected = await readFile(join(dir, 'spool', 'rejected.jsonl'), 'utf8');
+    expect(JSON.parse(rejected).event_id).toBe(poison.event_id);
+    await log.close();
+  });
+
   it('keeps events while the token is refused, and sends them once it is right', async () => {
     const bad = await sink({ token: 'wrong', closeTimeoutMs: 200 });
     const log = new AuditLog([bad]);
