@@ -275,6 +275,23 @@ export const configSchema = z.object({
       headersTimeoutMs: z.number().int().positive().default(10_000),
     })
     .prefault({}),
+  /**
+   * Request limits checked before authentication, per source address and per presented token (by
+   * its hash), so a flood of bad tokens is refused before any signature is checked.
+   */
+  rateLimits: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** The fixed window the counts below are per, in seconds. */
+      windowSeconds: z.number().int().positive().default(60),
+      /** Requests one source address (`req.ip`: the client, or X-Forwarded-For with listen.trustProxy) may send. */
+      perAddress: z.number().int().positive().default(3000),
+      /** Requests carrying one token (Authorization or x-api-key, valid or not) may send. */
+      perToken: z.number().int().positive().default(1200),
+      /** Addresses and tokens counted at once, each (least recently seen forgotten first): bounds memory. */
+      maxTracked: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
   identity: z
     .object({
       /** OIDC issuer URL; omit to use the embedded dev issuer served at /dev-issuer (loopback only). */
@@ -519,6 +536,8 @@ export const configSchema = z.object({
         .string()
         .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
         .optional(),
+      /** How many budgets, those nearest their limit, `sluice_budget_remaining` shows (0: none). */
+      budgetKeys: z.number().int().min(0).max(1000).default(20),
     })
     .prefault({}),
   masking: z

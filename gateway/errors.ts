@@ -152,6 +152,11 @@ export const ERRORS = {
     type: 'rate_limit_error',
     message: 'a usage budget the policy set for this call is spent: retry after the window resets',
   },
+  SLUICE_ERR_RATE_LIMITED: {
+    status: 429,
+    type: 'rate_limit_error',
+    message: 'too many requests from this address or with this token: retry after the time retry-after says',
+  },
   SLUICE_ERR_STATE_UNAVAILABLE: {
     status: 503,
     type: 'api_error',

@@ -15,6 +15,7 @@ import { SluiceError, errorBody, sendError, toSluiceError } from './errors.ts';
 import type { DevIssuer } from './identity/dev-issuer.ts';
 import { devIssuerRoutes } from './identity/dev-issuer-routes.ts';
 import type { TokenVerifier } from './identity/identity.ts';
+import { registerPreAuthLimits } from './identity/pre-auth-limits.ts';
 import { opsPlugin } from './ops/ops-plugin.ts';
 import { RequestMetrics } from './ops/request-metrics.ts';
 import { CallTelemetry } from './otlp/call-telemetry.ts';
@@ -122,6 +123,8 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
   });
 
   const metrics = new RequestMetrics();
+  // Before every plugin, so its hook runs ahead of each authentication hook.
+  registerPreAuthLimits(app, config.rateLimits, (limit) => metrics.refused(limit));
   const metricsToken = config.metrics.tokenEnv === undefined ? undefined : process.env[config.metrics.tokenEnv];
   if (config.metrics.tokenEnv !== undefined && !metricsToken) {
     throw new ConfigError([`metrics.tokenEnv: environment variable ${config.metrics.tokenEnv} is not set`]);
@@ -132,6 +135,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     audit: deps.audit,
     metrics,
     ...(metricsToken ? { metricsToken } : {}),
+    budgets: { usage: deps.usage, count: config.metrics.budgetKeys },
   });
   if (deps.devIssuer) app.register(devIssuerRoutes, { prefix: '/dev-issuer', issuer: deps.devIssuer });
   if (config.console.enabled) {
@@ -155,6 +159,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
       signIns: deps.consoleSignIns,
       redirectUrl: config.console.redirectUrl,
       plainHttpLoopback: isLoopback(config.listen.host),
+      usage: deps.usage,
     });
   }
   app.register(apiPlugin, {

@@ -48,6 +48,19 @@ export type RecordedInput = Omit<PolicyInput, 'request'> & {
   };
 };
 
+/**
+ * The budget that refused a call (429 SLUICE_ERR_BUDGET_EXCEEDED): its key and window, its limits,
+ * what was left of each, and what the call asked for. Only that budget: no other key's counters.
+ */
+export interface BudgetRefusalRecord {
+  key: string;
+  window_seconds: number;
+  window_start: string;
+  limit: { tokens?: number; requests?: number; cost_usd?: number };
+  remaining: { tokens?: number; requests?: number; cost_usd?: number };
+  requested: { tokens: number; cost_usd: number };
+}
+
 export interface DecisionEventBody {
   kind: 'decision';
   decision_id: string;
@@ -77,6 +90,8 @@ export interface DecisionEventBody {
    */
   custom_id?: string;
   batch_decision_id?: string;
+  /** The budget that refused the call, when one did. */
+  budget?: BudgetRefusalRecord;
 }
 
 /** One per call: what crossed the gateway, however the call ended. */
@@ -116,6 +131,8 @@ export interface ExchangeRecordBody {
   timings_ms: Record<string, number>;
   /** What the answer's usage costs at the model's price (pricing.models, else list prices); absent without usage. */
   cost_usd?: number;
+  /** The budget that refused the call, when one did. */
+  budget?: BudgetRefusalRecord;
 }
 
 /** A state change of a human approval (gateway/approvals): who moved it, when and why. */

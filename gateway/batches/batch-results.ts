@@ -40,6 +40,8 @@ export interface ResultsContext {
   /** The longest line relayed (config `limits.responseBytes`: one result holds one message). */
   readonly maxLineBytes: number;
   readonly mark: (stage: string) => void;
+  /** Told each succeeded result of a known request with its message's `usage`, to settle its budgets. */
+  readonly onUsage?: (record: BatchRequestRecord, usage: unknown) => void;
 }
 
 const LEDGER_PATH = 'response.results.message';
@@ -65,6 +67,7 @@ function maskLine(line: Buffer, ctx: ResultsContext, counts: Record<string, numb
     const cleared = mapStrings(result, (s) => redactFindings(s, { kit: ctx.kit }), 'all');
     return cleared === result ? text : JSON.stringify({ ...value, result: cleared });
   }
+  if (type === 'succeeded' && isObj(result.message)) ctx.onUsage?.(record, result.message.usage);
   if (record.responseMask.response.length === 0) return text;
   const { response, style } = record.responseMask;
   // restore is off: the prompt's values are not kept after the call that created the batch.

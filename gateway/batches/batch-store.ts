@@ -1,4 +1,5 @@
 import type { MaskStyle } from '../mask/mask-replacer.ts';
+import type { Budget } from '../policy/decision.ts';
 
 /**
  * What the results of one batch request need from its decision: the entity types to mask in its
@@ -15,6 +16,9 @@ export interface BatchRequestRecord {
   readonly customId: string;
   readonly decisionId: string;
   readonly responseMask: ResponseMask;
+  /** The budgets its decision set (limits.budgets) and its model: its result's usage is settled against them. */
+  readonly budgets: readonly Budget[];
+  readonly model: string | undefined;
 }
 
 /** Where each batch's per-request decisions live (the state database), shared by every instance. */
@@ -23,6 +27,11 @@ export interface BatchRequestStore {
   record(connection: string, batchId: string, requests: readonly BatchRequestRecord[]): Promise<void>;
   /** The requests of a batch by custom_id; empty when the batch was not created through Sluice on `connection`. */
   requests(connection: string, batchId: string): Promise<Map<string, BatchRequestRecord>>;
+  /**
+   * Marks the requests `customIds` of a batch as settled and returns those that were not yet: a
+   * result's usage counts once, however often (and on whichever instances) the results are read.
+   */
+  claimSettlement(connection: string, batchId: string, customIds: readonly string[]): Promise<Set<string>>;
   /** Forgets a deleted batch's requests. */
   forget(connection: string, batchId: string): Promise<void>;
 }

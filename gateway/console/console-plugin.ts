@@ -12,6 +12,8 @@ import { grantPages } from './grant-console-routes.ts';
 import { esc, layout, PAGE_HEADERS } from './html.ts';
 import type { OidcLogin } from './oidc-login.ts';
 import { replayPage, sessionExchangesPage, sessionsPage } from './session-pages.ts';
+import { usagePages } from './usage-pages.ts';
+import type { UsageStore } from '../usage/usage-store.ts';
 import { isSessionAdmin, mayAccessOwned, mayDecide, visibleOrNotFound } from '../access/authorize.ts';
 
 /** What the console needs; the same services the REST API uses. */
@@ -34,6 +36,8 @@ export interface ConsoleDeps {
    * in front (the browser speaks https), so cookies are always `Secure`.
    */
   readonly plainHttpLoopback: boolean;
+  /** Budget counters, for the usage page. */
+  readonly usage: UsageStore;
 }
 
 const SESSION_COOKIE = 'sluice_console';
@@ -68,7 +72,8 @@ function checkCsrf(req: FastifyRequest, session: ConsoleSession): void {
 /**
  * The approver console, one encapsulated plugin at /sluice/console: OIDC sign-in (code + PKCE),
  * pending approvals with approve/deny and comment, access grants (request, decide, revoke),
- * sessions with revoke, session replay from the audit file. Server-rendered, no scripts.
+ * sessions with revoke, session replay from the audit file, usage per budget key. Server-rendered; only the
+ * usage page runs a script (its chart, from the console's own origin).
  */
 export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Promise<void> {
   await app.register(cookie);
@@ -178,6 +183,7 @@ export async function consolePlugin(app: FastifyInstance, deps: ConsoleDeps): Pr
   });
 
   grantPages(app, { grants: deps.sessions.grants, connections: deps.connections, isAdmin, page });
+  usagePages(app, { usage: deps.usage, adminGroups: deps.adminGroups, isAdmin });
 
   app.get('/sessions', async (req, reply) => {
     const s = req.consoleSession!;

@@ -1,6 +1,7 @@
 /**
  * Server-rendered HTML for the console: every value goes through `esc`, pages carry no inline
- * script (the CSP forbids scripts altogether), forms post back with the session's CSRF token.
+ * script (the CSP forbids scripts, except the usage page's chart from the console's own origin),
+ * forms post back with the session's CSRF token.
  */
 
 /** Escapes text for HTML element content and double-quoted attributes. */
@@ -37,6 +38,7 @@ const STYLE = [
 export function layout(title: string, body: string, who?: { sub: string; csrf: string }): string {
   const nav = who
     ? '<a href="/sluice/console/approvals">Approvals</a><a href="/sluice/console/grants">Grants</a>' +
+      '<a href="/sluice/console/usage">Usage</a>' +
       `<a href="/sluice/console/sessions">Sessions</a>
 <span class="who">${esc(who.sub)}</span>` +
       `<form method="post" action="/sluice/console/logout">${csrfField(who.csrf)}<button>Sign out</button></form>`

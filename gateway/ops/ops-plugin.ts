@@ -6,6 +6,8 @@ import { policyMetricsText, policyReadiness } from '../policy/policy-metrics.ts'
 import type { PolicyStore } from '../policy/policy-store.ts';
 import type { ConnectionRegistry } from '../upstream/connections.ts';
 import { SluiceError, toErrorBody } from '../errors.ts';
+import type { UsageStore } from '../usage/usage-store.ts';
+import { budgetMetricsText } from './budget-metrics.ts';
 import type { RequestMetrics } from './request-metrics.ts';
 
 /** The standard Prometheus process gauges plus V8 heap and external memory (where a gateway's memory goes). */
@@ -33,6 +35,8 @@ export interface OpsDeps {
   readonly metrics?: RequestMetrics;
   /** When set, /metrics answers only `Authorization: Bearer <this>` (config metrics.tokenEnv). */
   readonly metricsToken?: string;
+  /** The budget counters, and how many of the budgets nearest their limit /metrics shows (metrics.budgetKeys). */
+  readonly budgets?: { readonly usage: UsageStore; readonly count: number };
 }
 
 /** Constant-time check of a bearer token against the configured one. */
@@ -79,8 +83,15 @@ export async function opsPlugin(app: FastifyInstance, deps: OpsDeps): Promise<vo
     }
     const requests = deps.metrics?.render() ?? '';
     const audit = deps.audit ? renderAuditMetrics(deps.audit) : '';
+    // The state database down must not take the other metrics with it: the budget series are left out then.
+    const budgets = deps.budgets
+      ? await budgetMetricsText(deps.budgets.usage, deps.budgets.count).catch((err: unknown) => {
+          req.log.warn({ err: (err as Error).message }, 'budget metrics unavailable');
+          return '';
+        })
+      : '';
     return reply
       .type('text/plain; version=0.0.4')
-      .send(`${processMetricsText()}${policyMetricsText(deps.policies)}${requests}${audit}`);
+      .send(`${processMetricsText()}${policyMetricsText(deps.policies)}${requests}${audit}${budgets}`);
   });
 }

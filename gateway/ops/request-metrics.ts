@@ -44,6 +44,13 @@ export class RequestMetrics {
   private readonly masks = new Map<string, number>();
   private readonly approvals = new Map<string, number>();
   private readonly tokens = new Map<string, number>();
+  private readonly rateLimited = new Map<string, number>();
+
+  /** Counts a request refused by a pre-auth rate limit (`address` or `token`). */
+  refused(limit: 'address' | 'token'): void {
+    const k = `limit="${limit}"`;
+    this.rateLimited.set(k, (this.rateLimited.get(k) ?? 0) + 1);
+  }
 
   /** Counts one finished call (called once per exchange, when its record is written). */
   observe(call: ExchangeSummary): void {
@@ -112,6 +119,11 @@ export class RequestMetrics {
       'sluice_tokens_total',
       'Tokens the answers reported, by kind, model price family and connection.',
       this.tokens,
+    );
+    counter(
+      'sluice_rate_limited_total',
+      'Requests refused before authentication by the per-address or per-token rate limit.',
+      this.rateLimited,
     );
     counter(
       'sluice_approval_calls_total',

@@ -18,6 +18,7 @@ import type { ForwardPlan } from '../mask/mask-stage.ts';
 import type { ResourceFacts } from '../policy/input.ts';
 import type { PolicyEngine } from '../policy/wasm-engine.ts';
 import { stateUnavailable } from '../store/state-db.ts';
+import { addBatchUsage, checkBatchBudgets, type BatchUse } from '../usage/budget-stage.ts';
 import type { Exchange } from './exchange.ts';
 import { lookUpReferences } from './ownership-stage.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
@@ -54,6 +55,17 @@ export async function batchForwardPlan(
   );
   const refusal = batchRefusal(decisions);
   if (refusal) throw refusal;
+  // Every request is allowed: the batch must also fit what is left of each budget its requests carry.
+  await stored(() =>
+    checkBatchBudgets(
+      deps.usage,
+      deps.prices,
+      decisions.map((inner) => ({
+        budgets: inner.decided.decision.kind === 'allow' ? inner.decided.decision.limits.budgets : [],
+        call: inner.item.facts,
+      })),
+    ),
+  );
   const numbering = deps.placeholderNumbering.for(caller.session?.id);
   const masked = ex.set('batchMasked', await maskBatch(decisions, deps.maskHashKey, numbering));
   // The batch call's own plan masks nothing (a batch object holds no prompt); its ledger lists every request's masks.
@@ -129,11 +141,17 @@ async function recordBatch(body: unknown, ex: Exchange, connection: string, deps
   if (typeof id !== 'string' || id === '') {
     throw new SluiceError('SLUICE_ERR_UPSTREAM_BAD_RESPONSE', `upstream "${connection}" created a batch without an id`);
   }
-  const requests: BatchRequestRecord[] = (ex.get('batchMasked') ?? []).map((inner) => ({
-    customId: inner.item.customId,
-    decisionId: inner.decisionId,
-    responseMask: { response: inner.directive.response, style: inner.directive.style },
-  }));
+  const requests: BatchRequestRecord[] = (ex.get('batchMasked') ?? []).map((inner) => {
+    const { decision } = inner.decided;
+    return {
+      customId: inner.item.customId,
+      decisionId: inner.decisionId,
+      responseMask: { response: inner.directive.response, style: inner.directive.style },
+      // Every request of a batch that went upstream was allowed; its budgets settle its result's usage.
+      budgets: decision.kind === 'allow' ? decision.limits.budgets : [],
+      model: inner.item.facts.model,
+    };
+  });
   await stored(() => deps.batchRequests.record(connection, id, requests));
 }
 
@@ -152,4 +170,22 @@ export async function resultsRequests(
     );
   }
   return requests;
+}
+
+/**
+ * Settles the usage of the batch results just relayed against each request's budgets: only the
+ * requests no earlier read settled (claimed in the state database, so two reads on two instances
+ * count a result once). Results are settled when read, not reserved when the batch was created:
+ * the use happened upstream already, so it is added whatever the limit (see docs/budgets.md).
+ */
+export async function settleBatchResults(
+  deps: ProxyDeps,
+  connection: string,
+  batchId: string,
+  used: ReadonlyMap<string, BatchUse>,
+): Promise<void> {
+  if (used.size === 0) return;
+  const claimed = await deps.batchRequests.claimSettlement(connection, batchId, [...used.keys()]);
+  const uses = [...used].filter(([customId]) => claimed.has(customId)).map(([, use]) => use);
+  await addBatchUsage(deps.usage, deps.prices, uses);
 }

@@ -1,5 +1,5 @@
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { Outcome, ExchangeRecordBody } from '../audit/events.ts';
+import type { BudgetRefusalRecord, Outcome, ExchangeRecordBody } from '../audit/events.ts';
 import type { MaskApplied } from '../mask/mask-ledger.ts';
 import { buildDetectorKit, type DetectorKit } from '../inspect/detector-kit.ts';
 import {
@@ -9,6 +9,7 @@ import {
   withoutCredentials,
 } from '../mask/audit-redaction.ts';
 import type { InnerDecision, MaskedInner } from '../batches/batch-decide.ts';
+import { BudgetExceeded } from '../usage/budget-stage.ts';
 import type { Billed, Exchange } from './exchange.ts';
 import type { TraceEntry } from './trace.ts';
 
@@ -58,6 +59,12 @@ function masksOf(ex: Exchange): MaskApplied[] {
 function errorOf(ex: Exchange): { code: string; message: string } | undefined {
   const err = ex.get('failure') ?? ex.get('relayed')?.error;
   return err ? { code: err.code, message: err.message } : undefined;
+}
+
+/** The budget that refused the call, if one did: its key, limits and what was left (that budget only). */
+function budgetOf(ex: Exchange): { budget: BudgetRefusalRecord } | Record<string, never> {
+  const failure = ex.get('failure');
+  return failure instanceof BudgetExceeded ? { budget: failure.budget } : {};
 }
 
 /** The answer as the record keeps it: what was relayed, else the error reply the caller got. */
@@ -128,6 +135,7 @@ export function recordDecision(audit: AuditLog, ex: Exchange): void {
       ? { masked: ex.get('detection')!.maskedInputPaths }
       : {}),
     ...(error ? { error } : {}),
+    ...budgetOf(ex),
   });
 }
 
@@ -211,6 +219,7 @@ export function recordExchange(audit: AuditLog, ex: Exchange): ExchangeSummary |
     response: responseMayHold ? redactResponseForAudit(response, auditKit(ex)) : response,
     timings_ms: timingsMs,
     ...(billed ? { cost_usd: billed.costMicroUsd / 1e6 } : {}),
+    ...budgetOf(ex),
   });
   return {
     outcome,

@@ -22,11 +22,19 @@ import { relayJson, type RelayContext } from '../relay/relay-json.ts';
 import { relayBinary } from '../relay/relay-binary.ts';
 import { relayStream } from '../relay/relay-stream.ts';
 import { relayBatchResults } from '../batches/batch-results.ts';
+import type { BatchRequestRecord } from '../batches/batch-store.ts';
 import { CallerGone, forward } from '../upstream/forward.ts';
-import { reserveBudgets, settleBudgets, tokenUsage, type Reservation } from '../usage/budget-stage.ts';
+import {
+  reserveBudgets,
+  settleBudgets,
+  streamUsage,
+  tokenUsage,
+  type BatchUse,
+  type Reservation,
+} from '../usage/budget-stage.ts';
 import type { TokenUsage } from '../usage/prices.ts';
 import type { Exchange } from './exchange.ts';
-import { batchAnswer, batchForwardPlan, resultsRequests } from './batch-stage.ts';
+import { batchAnswer, batchForwardPlan, resultsRequests, settleBatchResults } from './batch-stage.ts';
 import { recordDecision } from './exchange-record.ts';
 import {
   filterListing,
@@ -369,6 +377,8 @@ async function forwardAndRelay(
   };
   if (batchRequests && upstream.statusCode === 200) {
     reply.hijack();
+    // Each succeeded result's usage, by custom_id, settled against its request's budgets once relayed.
+    const used = new Map<string, BatchUse>();
     const results = {
       connection: connection.name,
       requests: batchRequests,
@@ -378,8 +388,16 @@ async function forwardAndRelay(
       ledger: plan.mask.ledger,
       maxLineBytes: deps.responseBytes,
       mark: relay.mark,
+      onUsage: (record: BatchRequestRecord, usage: unknown) => {
+        const u = tokenUsage(usage);
+        if (u) used.set(record.customId, { budgets: record.budgets, model: record.model, usage: u });
+      },
     };
     ex.set('relayed', await relayBatchResults(upstream, reply.raw, results));
+    // The caller has its results: a settlement the database does not take is logged, not answered.
+    await settleBatchResults(deps, connection.name, params.batch_id ?? '', used).catch((err: unknown) =>
+      req.log.error({ err, decision_id: ex.decisionId }, 'batch results usage not settled'),
+    );
     return;
   }
   const streamed =
@@ -402,8 +420,11 @@ async function forwardAndRelay(
   );
   // A stream's created files and container are known once it ended (a JSON answer's, before it went out).
   if (streamed) await recordCreatedByAnswer(deps, ex, relayed.response.body);
-  // What the answer says was used; an error answer used nothing; an answer without usage, the estimate.
-  const reported = tokenUsage(relayed.response.usage) ?? (upstream.statusCode >= 400 ? ZERO_USAGE : undefined);
+  // What the answer says was used (a cut stream: also the output it sent); an error answer used nothing;
+  // an answer without usage, the estimate.
+  const reported = streamed
+    ? streamUsage(relayed.response.body, reservation)
+    : (tokenUsage(relayed.response.usage) ?? (upstream.statusCode >= 400 ? ZERO_USAGE : undefined));
   await settle(deps, reservation, reported);
   const usage = tokenUsage(relayed.response.usage);
   if (usage) {

@@ -1,6 +1,13 @@
-import type { BudgetCharge, BudgetRefusal, BudgetUsage, UsageStore } from '../usage/usage-store.ts';
+import type {
+  BudgetCharge,
+  BudgetRefusal,
+  BudgetStanding,
+  BudgetUsage,
+  UsageEntry,
+  UsageStore,
+} from '../usage/usage-store.ts';
 import type { StateDb, StateLogger } from './state-db.ts';
-import type { SqlUsageStore } from './sql-usage-store.ts';
+import { fits, type SqlUsageStore } from './sql-usage-store.ts';
 
 /** How often the counters' changes are written. */
 const FLUSH_MS = 250;
@@ -19,7 +26,8 @@ interface Counter {
 
 /** Changes not yet written, per counter: increments, so they add up whatever else wrote. */
 interface Delta {
-  readonly charge: BudgetCharge;
+  /** The latest charge: its limits are the ones written. */
+  charge: BudgetCharge;
   requests: number;
   tokens: number;
   reservedTokens: number;
@@ -59,17 +67,20 @@ export class CachedUsageStore implements UsageStore {
     return new CachedUsageStore(db, sql, log);
   }
 
+  async check(charges: readonly BudgetCharge[]): Promise<BudgetRefusal | undefined> {
+    for (const c of charges) {
+      const n = await this.#counter(c);
+      if (!fits(n, c)) return { charge: c, usage: snapshot(n) };
+    }
+    return undefined;
+  }
+
   async reserve(charges: readonly BudgetCharge[]): Promise<BudgetRefusal | undefined> {
     const counters = await Promise.all(charges.map((c) => this.#counter(c)));
     // From here to the end nothing awaits: the check and the increments are one step.
     for (const [i, c] of charges.entries()) {
       const n = counters[i]!;
-      const fits =
-        (c.limits.tokens === undefined || n.tokens + n.reservedTokens + c.tokens <= c.limits.tokens) &&
-        (c.limits.requests === undefined || n.requests + 1 <= c.limits.requests) &&
-        (c.limits.costMicroUsd === undefined ||
-          n.costMicroUsd + n.reservedCostMicroUsd + c.costMicroUsd <= c.limits.costMicroUsd);
-      if (!fits) return { charge: c, usage: snapshot(n) };
+      if (!fits(n, c)) return { charge: c, usage: snapshot(n) };
     }
     for (const [i, c] of charges.entries()) {
       const n = counters[i]!;
@@ -80,6 +91,17 @@ export class CachedUsageStore implements UsageStore {
       this.#add(c, { requests: 1, reservedTokens: c.tokens, reservedCostMicroUsd: c.costMicroUsd });
     }
     return undefined;
+  }
+
+  async add(entries: readonly UsageEntry[]): Promise<void> {
+    for (const e of entries) {
+      const n = await this.#counter(e.charge);
+      n.requests += e.requests;
+      n.tokens += e.tokens;
+      n.costMicroUsd += e.costMicroUsd;
+      n.lastUsed = Date.now();
+      this.#add(e.charge, { requests: e.requests, tokens: e.tokens, costMicroUsd: e.costMicroUsd });
+    }
   }
 
   async settle(charges: readonly BudgetCharge[], actual: { tokens: number; costMicroUsd: number }): Promise<void> {
@@ -105,6 +127,11 @@ export class CachedUsageStore implements UsageStore {
     return this.sql.usageOf(keys, since);
   }
 
+  async nearestLimits(count: number, now: Date): Promise<BudgetStanding[]> {
+    await this.flush();
+    return this.sql.nearestLimits(count, now);
+  }
+
   /** Writes the changes since the last flush; kept for the next one if the database refuses. */
   flush(): Promise<void> {
     this.#flushing = this.#flushing.then(async () => {
@@ -114,11 +141,15 @@ export class CachedUsageStore implements UsageStore {
         try {
           await this.db.query(
             `INSERT INTO usage_counters AS u (budget_key, window_seconds, window_start, requests, tokens,
-               reserved_tokens, cost_micro_usd, reserved_cost_micro_usd)
+               reserved_tokens, cost_micro_usd, reserved_cost_micro_usd, limit_tokens, limit_requests,
+               limit_cost_micro_usd)
              SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::bigint[], $5::bigint[],
-               $6::bigint[], $7::bigint[], $8::bigint[])
+               $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])
              ON CONFLICT (budget_key, window_seconds, window_start) DO UPDATE
              SET requests = u.requests + EXCLUDED.requests,
+                 limit_tokens = EXCLUDED.limit_tokens,
+                 limit_requests = EXCLUDED.limit_requests,
+                 limit_cost_micro_usd = EXCLUDED.limit_cost_micro_usd,
                  tokens = u.tokens + EXCLUDED.tokens,
                  reserved_tokens = greatest(0, u.reserved_tokens + EXCLUDED.reserved_tokens),
                  cost_micro_usd = u.cost_micro_usd + EXCLUDED.cost_micro_usd,
@@ -133,6 +164,9 @@ export class CachedUsageStore implements UsageStore {
               batch.map((d) => d.reservedTokens),
               batch.map((d) => d.costMicroUsd),
               batch.map((d) => d.reservedCostMicroUsd),
+              batch.map((d) => d.charge.limits.tokens ?? null),
+              batch.map((d) => d.charge.limits.requests ?? null),
+              batch.map((d) => d.charge.limits.costMicroUsd ?? null),
             ],
           );
         } catch (err) {
@@ -173,6 +207,7 @@ export class CachedUsageStore implements UsageStore {
       costMicroUsd: 0,
       reservedCostMicroUsd: 0,
     };
+    d.charge = charge;
     d.requests += change.requests ?? 0;
     d.tokens += change.tokens ?? 0;
     d.reservedTokens += change.reservedTokens ?? 0;

@@ -121,6 +121,24 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'usage counters: the limits their budget had; batch requests: their budgets and settlement',
+    sql: `
+      -- The limits the policy last set for the budget (null: no limit of that kind), written with
+      -- each reservation, so /metrics can say which budgets are nearest their limit.
+      ALTER TABLE usage_counters ADD COLUMN limit_tokens bigint;
+      ALTER TABLE usage_counters ADD COLUMN limit_requests bigint;
+      ALTER TABLE usage_counters ADD COLUMN limit_cost_micro_usd bigint;
+      CREATE INDEX usage_counters_window_start ON usage_counters (window_start);
+
+      -- A batch request's budgets (its decision's limits.budgets) and model, settled with the usage
+      -- its result reports when the results are first read through Sluice (settled_at: once only).
+      ALTER TABLE batch_requests ADD COLUMN budgets jsonb NOT NULL DEFAULT '[]';
+      ALTER TABLE batch_requests ADD COLUMN model text;
+      ALTER TABLE batch_requests ADD COLUMN settled_at timestamptz;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -1,4 +1,5 @@
-import type { BudgetCharge, BudgetUsage, UsageStore } from '../usage/usage-store.ts';
+import { MONTH_ID } from '../usage/budget-window.ts';
+import type { BudgetCharge, BudgetStanding, BudgetUsage, UsageEntry, UsageStore } from '../usage/usage-store.ts';
 import { iso, type StateDb } from './state-db.ts';
 
 interface Row {
@@ -10,6 +11,22 @@ interface Row {
   readonly reserved_tokens: number;
   readonly cost_micro_usd: number;
   readonly reserved_cost_micro_usd: number;
+  readonly limit_tokens?: number | null;
+  readonly limit_requests?: number | null;
+  readonly limit_cost_micro_usd?: number | null;
+}
+
+const limitOf = (v: number | null | undefined): number | undefined =>
+  v === null || v === undefined ? undefined : Number(v);
+
+/** Whether `c` fits its budget on top of `n` (settled and reserved use, one more request): reserve's condition. */
+export function fits(n: BudgetUsage, c: BudgetCharge): boolean {
+  return (
+    (c.limits.tokens === undefined || n.tokens + n.reservedTokens + c.tokens <= c.limits.tokens) &&
+    (c.limits.requests === undefined || n.requests + 1 <= c.limits.requests) &&
+    (c.limits.costMicroUsd === undefined ||
+      n.costMicroUsd + n.reservedCostMicroUsd + c.costMicroUsd <= c.limits.costMicroUsd)
+  );
 }
 
 /** Refused inside the reservation's transaction, so every upsert before it rolls back. */
@@ -28,6 +45,17 @@ const usageOf = (r: Row): BudgetUsage => ({
   reservedCostMicroUsd: Number(r.reserved_cost_micro_usd),
 });
 
+const standingOf = (r: Row): BudgetStanding => ({
+  ...usageOf(r),
+  windowSeconds: r.window_seconds,
+  windowStart: iso(r.window_start)!,
+  limits: {
+    tokens: limitOf(r.limit_tokens),
+    requests: limitOf(r.limit_requests),
+    costMicroUsd: limitOf(r.limit_cost_micro_usd),
+  },
+});
+
 /**
  * Usage counters in the state database. Each charge is one upsert whose update only happens
  * when the charge still fits (`… DO UPDATE … WHERE used + reserved + charge <= limit`): the row
@@ -35,6 +63,14 @@ const usageOf = (r: Row): BudgetUsage => ({
  */
 export class SqlUsageStore implements UsageStore {
   constructor(private readonly db: StateDb) {}
+
+  async check(charges: readonly BudgetCharge[]) {
+    for (const c of charges) {
+      const n = await this.current(c);
+      if (!fits(n, c)) return { charge: c, usage: n };
+    }
+    return undefined;
+  }
 
   async reserve(charges: readonly BudgetCharge[]) {
     // A charge larger than its limit on its own never fits, even in a fresh window (an insert has no WHERE).
@@ -49,10 +85,14 @@ export class SqlUsageStore implements UsageStore {
         for (const [index, c] of charges.entries()) {
           const rows = await tx.query(
             `INSERT INTO usage_counters AS u
-               (budget_key, window_seconds, window_start, requests, reserved_tokens, reserved_cost_micro_usd)
-             VALUES ($1, $2, $3, 1, $4, $5)
+               (budget_key, window_seconds, window_start, requests, reserved_tokens, reserved_cost_micro_usd,
+                limit_tokens, limit_requests, limit_cost_micro_usd)
+             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8)
              ON CONFLICT (budget_key, window_seconds, window_start) DO UPDATE
              SET requests = u.requests + 1,
+                 limit_tokens = EXCLUDED.limit_tokens,
+                 limit_requests = EXCLUDED.limit_requests,
+                 limit_cost_micro_usd = EXCLUDED.limit_cost_micro_usd,
                  reserved_tokens = u.reserved_tokens + EXCLUDED.reserved_tokens,
                  reserved_cost_micro_usd = u.reserved_cost_micro_usd + EXCLUDED.reserved_cost_micro_usd,
                  updated_at = now()
@@ -81,6 +121,35 @@ export class SqlUsageStore implements UsageStore {
       const charge = charges[err.index]!;
       return { charge, usage: await this.current(charge) };
     }
+  }
+
+  async add(entries: readonly UsageEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.db.query(
+      `INSERT INTO usage_counters AS u (budget_key, window_seconds, window_start, requests, tokens, cost_micro_usd,
+         limit_tokens, limit_requests, limit_cost_micro_usd)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bigint[],
+         $7::bigint[], $8::bigint[], $9::bigint[])
+       ON CONFLICT (budget_key, window_seconds, window_start) DO UPDATE
+       SET requests = u.requests + EXCLUDED.requests,
+           tokens = u.tokens + EXCLUDED.tokens,
+           cost_micro_usd = u.cost_micro_usd + EXCLUDED.cost_micro_usd,
+           limit_tokens = EXCLUDED.limit_tokens,
+           limit_requests = EXCLUDED.limit_requests,
+           limit_cost_micro_usd = EXCLUDED.limit_cost_micro_usd,
+           updated_at = now()`,
+      [
+        entries.map((e) => e.charge.key),
+        entries.map((e) => e.charge.windowSeconds),
+        entries.map((e) => e.charge.windowStart.toISOString()),
+        entries.map((e) => e.requests),
+        entries.map((e) => e.tokens),
+        entries.map((e) => e.costMicroUsd),
+        entries.map((e) => e.charge.limits.tokens ?? null),
+        entries.map((e) => e.charge.limits.requests ?? null),
+        entries.map((e) => e.charge.limits.costMicroUsd ?? null),
+      ],
+    );
   }
 
   async settle(charges: readonly BudgetCharge[], actual: { tokens: number; costMicroUsd: number }): Promise<void> {
@@ -113,7 +182,31 @@ export class SqlUsageStore implements UsageStore {
        ORDER BY window_start DESC, budget_key`,
       [[...keys], since.toISOString()],
     );
-    return rows.map((r) => ({ ...usageOf(r), windowSeconds: r.window_seconds, windowStart: iso(r.window_start)! }));
+    return rows.map(standingOf);
+  }
+
+  async nearestLimits(count: number, now: Date): Promise<BudgetStanding[]> {
+    if (count <= 0) return [];
+    // Windows that may still be open (the longest, a month, began at most 31 days ago), then those that are.
+    const rows = await this.db.query<Row>(
+      `SELECT * FROM (
+         SELECT *, least(
+             CASE WHEN limit_tokens > 0 THEN (limit_tokens - tokens - reserved_tokens)::float8 / limit_tokens END,
+             CASE WHEN limit_requests > 0 THEN (limit_requests - requests)::float8 / limit_requests END,
+             CASE WHEN limit_cost_micro_usd > 0
+               THEN (limit_cost_micro_usd - cost_micro_usd - reserved_cost_micro_usd)::float8 / limit_cost_micro_usd END
+           ) AS left_share
+         FROM usage_counters
+         WHERE window_start > $1::timestamptz - interval '32 days'
+           AND (CASE WHEN window_seconds = $3 THEN window_start + interval '1 month'
+                     ELSE window_start + window_seconds * interval '1 second' END) > $1::timestamptz
+       ) AS open
+       WHERE left_share IS NOT NULL
+       ORDER BY left_share, budget_key, window_seconds
+       LIMIT $2`,
+      [now.toISOString(), count, MONTH_ID],
+    );
+    return rows.map(standingOf);
   }
 
   /** A budget's counters as the database has them (zeros for a window nobody used yet). */

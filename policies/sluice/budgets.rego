@@ -7,7 +7,7 @@ package sluice
 # The caller's own budget: the most generous one among its groups (by tokens, then the longer
 # window), so a person in two groups gets one budget, not the sum of two.
 subject_budget := {"window": best[1], "tokens": best[0]} if {
-	specs := [[spec.tokens, window_rank[spec.window], spec.window] |
+	specs := [[spec.tokens, window_seconds(spec.window), spec.window] |
 		some group in caller_groups
 		spec := data.sluice.budgets.subject[group]
 	]
@@ -16,7 +16,11 @@ subject_budget := {"window": best[1], "tokens": best[0]} if {
 	best := [top[0], top[2]]
 }
 
-window_rank := {"minute": 1, "hour": 2, "day": 3, "month": 4}
+# A window's length in seconds, to rank windows: a named one, or the number of seconds itself (a
+# window with no rank would drop its budget from the comprehension above, so the budget would vanish).
+window_seconds(window) := window if is_number(window)
+
+window_seconds(window) := {"minute": 60, "hour": 3600, "day": 86400, "month": 2678400}[window] if is_string(window)
 
 call_budgets contains object.union({"key": concat(":", ["subject", input.identity.sub])}, subject_budget) if subject_budget
 

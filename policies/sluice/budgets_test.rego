@@ -44,3 +44,19 @@ test_listings_and_counts_carry_no_budget if {
 	d := sluice.decision with input as request_by(["engineering"], {"operation": "models.list", "model": null, "max_tokens": null})
 	not d.limits.budgets
 }
+
+test_a_subject_budget_with_a_window_in_seconds_applies if {
+	subject := {"ci": {"window": 2, "tokens": 1000}}
+	budgets := sluice.call_budgets with input as request_by(["ci"], {})
+		with data.sluice.budgets.subject as subject
+		with data.sluice.budgets.group as {}
+	budgets == {{"key": "subject:alice", "window": 2, "tokens": 1000}}
+}
+
+test_a_window_in_seconds_ranks_by_its_length if {
+	subject := {"ci": {"window": 7200, "tokens": 10}, "engineering": {"window": "hour", "tokens": 10}}
+	budgets := sluice.call_budgets with input as request_by(["ci", "engineering"], {})
+		with data.sluice.budgets.subject as subject
+		with data.sluice.budgets.group as {}
+	budgets == {{"key": "subject:alice", "window": 7200, "tokens": 10}}
+}

@@ -20,6 +20,8 @@ const config = resolveConfig(
     policy: { bundle, buildIfMissing: false, watch: false },
     audit: { file: { path: join(dir, 'audit.jsonl') }, anchorIntervalSeconds: 0 },
     log: { level: 'warn' },
+    // One load generator on one address, far past the pre-auth limits: this measures the proxy behind them.
+    rateLimits: { enabled: false },
   },
   process.env,
 );

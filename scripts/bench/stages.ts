@@ -1,5 +1,5 @@
 /**
- * Cost per request split by stage, from Sluice's own timers (timings_ms in its session records)
+ * Cost per request split by stage, from Sluice's own timers (timings_ms in its exchange records)
  * plus the audit stage itself, which cannot time its own record: it is measured by re-recording
  * the run's events through an AuditLog with a sink that discards them.
  */
@@ -19,7 +19,7 @@ function percentile(sorted: number[], p: number): number {
 const REPLAY_EVENTS = 4000;
 
 /**
- * Stage costs over the session records `select` keeps (default: all), and the audit stage over the run's first events.
+ * Stage costs over the exchange records `select` keeps (default: all), and the audit stage over the run's first events.
  */
 export async function stageCosts(
   auditFile: string,
@@ -31,7 +31,7 @@ export async function stageCosts(
     if (!line) continue;
     const event = JSON.parse(line) as Record<string, unknown>;
     if (events.length < REPLAY_EVENTS) events.push(event);
-    if (event.kind !== 'session' || !select(event)) continue;
+    if (event.kind !== 'exchange' || !select(event)) continue;
     for (const [stage, ms] of Object.entries(event.timings_ms as Record<string, number>))
       (samples[stage] ??= []).push(ms * 1000);
   }
@@ -46,7 +46,7 @@ export async function stageCosts(
     log.head(); // the writer's work, done now so it is timed
     auditUs.push((performance.now() - start) * 1000);
   }
-  // Two events (decision + session) per request.
+  // Two events (decision + exchange record) per request.
   const perRequest: number[] = [];
   for (let i = 0; i + 1 < auditUs.length; i += 2) perRequest.push(auditUs[i]! + auditUs[i + 1]!);
   samples['audit (serialize + hash chain)'] = perRequest;

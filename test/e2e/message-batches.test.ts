@@ -32,6 +32,8 @@ beforeAll(async () => {
       response: ['IP_ADDRESS'],
     };
     masking.rules.push(rule);
+    // Administrators: a small daily token budget of their own, for the batch budget check.
+    (data.budgets as { subject: Record<string, unknown> }).subject.admins = { window: 'day', tokens: 1000 };
   });
   h = await startHarness({ policyBundle, mock: { batchProcessingMs: 1000 } });
 }, 60_000);
@@ -132,6 +134,73 @@ describe('Message Batches through Sluice', () => {
     expect(urls.every((u) => u.startsWith(`${h.url}/`))).toBe(true);
     expect(urls).toContain(`${h.url}/v1/messages/batches/${created.id}/results`);
     expect(seen.join('\n')).not.toContain(h.upstream.url);
+  });
+
+  it("settles each result's usage against its request's budgets once, however often the results are read", async () => {
+    const sub = 'batcher';
+    const { client } = await recordingClient(['engineering'], sub);
+    const token = await h.token(['engineering'], sub);
+    const counters = async () => {
+      const res = await fetch(`${h.url}/sluice/api/usage`, { headers: { authorization: `Bearer ${token}` } });
+      const { data } = (await res.json()) as {
+        data: Array<{ tokens: number; requests: number; reserved_tokens: number }>;
+      };
+      return data.reduce((sum, r) => ({ tokens: sum.tokens + r.tokens, requests: sum.requests + r.requests }), {
+        tokens: 0,
+        requests: 0,
+      });
+    };
+    const created = await client.messages.batches.create({
+      requests: [
+        { custom_id: 'one', params: ask('first batch request') },
+        { custom_id: 'two', params: ask('second, a little longer batch request', HAIKU) },
+      ],
+    });
+    // Creating the batch reserves nothing: its use is not known until its results are.
+    const before = await counters();
+    await h.upstream.batchEnded(created.id);
+    const read = async () => {
+      const lines = [];
+      for await (const line of await client.messages.batches.results(created.id)) lines.push(line);
+      return lines;
+    };
+    const results = await read();
+    const reported = results.reduce((n, r) => {
+      if (r.result.type !== 'succeeded') return n;
+      const u = r.result.message.usage;
+      return (
+        n + u.input_tokens + u.output_tokens + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0)
+      );
+    }, 0);
+    expect(reported).toBeGreaterThan(0);
+    const after = await counters();
+    expect(after).toEqual({ tokens: before.tokens + reported, requests: before.requests + 2 });
+    // Read again (the SDK, or another instance): counted once.
+    expect(await read()).toHaveLength(2);
+    expect(await counters()).toEqual(after);
+    // The team's cost budget (the shipped policy: engineering, by month) got the cost of both too.
+    const admin = await h.token(['admins'], 'root');
+    const team = await fetch(`${h.url}/sluice/api/usage?key=group%3Aengineering`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    const [month] = ((await team.json()) as { data: Array<{ cost_usd: number }> }).data;
+    expect(month!.cost_usd).toBeGreaterThan(0);
+  });
+
+  it('refuses a batch whose requests do not fit what is left of a budget, before it goes upstream', async () => {
+    const { client } = await recordingClient(['admins'], 'ada');
+    const creates = () => h.upstream.requests.filter((r) => r.method === 'POST' && r.path === '/v1/messages/batches');
+    const before = creates().length;
+    // 1000 tokens a day; each request estimates ~260 (its input + max_tokens 256): four do not fit.
+    const four = Array.from({ length: 4 }, (_, i) => ({ custom_id: `r${i}`, params: ask(`request ${i}`) }));
+    const refused = await client.messages.batches.create({ requests: four }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Anthropic.RateLimitError);
+    expect((refused as InstanceType<typeof Anthropic.RateLimitError>).message).toMatch(/budget \\"subject:ada\\"/);
+    expect(creates().length).toBe(before);
+    // Three fit (nothing is held for them: their use is added when the results are read).
+    const three = await client.messages.batches.create({ requests: four.slice(0, 3) });
+    expect(three.processing_status).toBe('in_progress');
+    expect(creates().length).toBe(before + 1);
   });
 
   it('points results_url at the connection prefix the caller used, and cancels', async () => {

@@ -12,7 +12,10 @@ let guarded: Harness;
 const token = randomBytes(16).toString('hex');
 beforeAll(async () => {
   process.env[TOKEN_ENV] = token;
-  [open, guarded] = await Promise.all([startHarness(), startHarness({ metrics: { tokenEnv: TOKEN_ENV } })]);
+  [open, guarded] = await Promise.all([
+    startHarness(),
+    startHarness({ metrics: { tokenEnv: TOKEN_ENV, budgetKeys: 1 } }),
+  ]);
 });
 afterAll(async () => {
   await Promise.all([open?.close(), guarded?.close()]);
@@ -65,6 +68,27 @@ describe('/metrics', () => {
     for (const r of records) expect((r as { cost_usd?: number }).cost_usd).toBeGreaterThan(0);
   });
 
+  it('shows what is left of the budgets nearest their limit', async () => {
+    const client = await open.client(['engineering'], 'dora');
+    await client.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const usage = await fetch(`${open.url}/sluice/api/usage`, {
+      headers: { authorization: `Bearer ${await open.token(['engineering'], 'dora')}` },
+    });
+    const [day] = ((await usage.json()) as { data: Array<{ tokens: number }> }).data;
+    const text = await (await fetch(`${open.url}/metrics`)).text();
+    expect(text).toContain('# TYPE sluice_budget_remaining gauge');
+    // The shipped policy: engineering members get 20 M tokens a day, the group $10 000 a month.
+    expect(text).toContain(
+      `sluice_budget_remaining{key="subject:dora",window="86400",unit="tokens"} ${20e6 - day!.tokens}`,
+    );
+    expect(text).toContain('sluice_budget_limit{key="subject:dora",window="86400",unit="tokens"} 20000000');
+    expect(text).toMatch(/sluice_budget_remaining\{key="group:engineering",window="2592000",unit="cost_usd"\} 9999\.9/);
+  });
+
   it('with metrics.tokenEnv, answers only the bearer of that token', async () => {
     expect((await fetch(`${guarded.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
@@ -72,5 +96,26 @@ describe('/metrics', () => {
     expect(ok.status).toBe(200);
     expect(await ok.text()).toContain('sluice_requests_total');
     expect((await fetch(`${guarded.url}/healthz`)).status).toBe(200);
+  });
+
+  it('reports no more budgets than metrics.budgetKeys, the one nearest its limit', async () => {
+    // ci members: 2 M tokens an hour each; engineering: 20 M a day. Both spend a little; the ci budget is nearer.
+    for (const [groups, sub] of [
+      [['engineering'], 'erin'],
+      [['ci'], 'runner'],
+    ] as const) {
+      const client = await guarded.client(groups, sub);
+      await client.messages.create({
+        model: 'claude-haiku-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+    }
+    const text = await (
+      await fetch(`${guarded.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    ).text();
+    const series = text.split('\n').filter((l) => l.startsWith('sluice_budget_remaining{'));
+    expect(series).toHaveLength(1);
+    expect(series[0]).toMatch(/^sluice_budget_remaining\{key="subject:runner",window="3600",unit="tokens"\} \d+$/);
   });
 });

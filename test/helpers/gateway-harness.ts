@@ -58,6 +58,8 @@ export interface HarnessOptions {
   /** Config sections `files` (upload limits) and `ownership`. */
   readonly files?: Record<string, unknown>;
   readonly ownership?: Record<string, unknown>;
+  /** Config section `rateLimits` (pre-auth limits); unset, the defaults (on) apply. */
+  readonly rateLimits?: Record<string, unknown>;
   /** Another upstream for the `anthropic` connection (the mock still runs, for `secondary`). */
   readonly upstreamUrl?: string;
 }
@@ -140,6 +142,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.ownership ? { ownership: options.ownership } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
       ...(options.telemetry ? { telemetry: options.telemetry } : {}),
+      ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
     },
     env,
   );

@@ -90,6 +90,8 @@ beforeAll(async () => {
     mock: { chunkChars: 5, maxRecordedRequests: 20 }, // the mock's request log is test state, not the gateway's
     approvals: { holdSeconds: 120, keepAliveSeconds: 1 },
     auditKafka: { brokers: [broker.bootstrap], topics, spool: { dir: spool }, closeTimeoutMs: 10_000 },
+    // Hours of load from one address, far past the pre-auth limits (test/e2e/pre-auth-limits.test.ts covers them).
+    rateLimits: { enabled: false },
   });
 }, 180_000);
 afterAll(async () => {

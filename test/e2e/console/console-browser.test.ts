@@ -3,7 +3,8 @@
  * OpenID provider (oidc-provider): an SDK call with a service-account token (client_credentials)
  * is held; bob signs in with the authorization code flow + PKCE, approves it with a comment while
  * the SDK call waits, and the call completes. Also: CSRF refusals, sessions page, replay, and an
- * access grant requested through the API, approved in the console, then admitting calls.
+ * access grant requested through the API, approved in the console, then admitting calls; the usage
+ * chart (Chart.js served by the console itself) drawn from the data points the usage API returns.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { mkdir } from 'node:fs/promises';
@@ -25,7 +26,7 @@ beforeAll(async () => {
   op = await startOidcProvider({
     audience: AUDIENCE,
     consoleRedirectUris: [`http://127.0.0.1:${port}/sluice/console/callback`],
-    people: { bob: ['admins'] },
+    people: { bob: ['admins'], carl: ['engineering'] },
     services: { 'svc-reporting': { secret: 'test-only-secret-not-real', groups: ['engineering'] } },
   });
   // The shipped policy, except that the "secondary" connection needs an access grant.
@@ -111,11 +112,15 @@ describe('approver console', () => {
 
   /** A fresh browser context signed in to the console as bob (code + PKCE at the provider when it asks). */
   async function signedInAsBob(): Promise<{ context: BrowserContext; page: Page }> {
+    return signedInAs('bob');
+  }
+
+  async function signedInAs(person: string): Promise<{ context: BrowserContext; page: Page }> {
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(`${h.url}/sluice/console/approvals`);
     if (page.url().includes(op.issuer)) {
-      await page.fill('input[name=login]', 'bob');
+      await page.fill('input[name=login]', person);
       await page.fill('input[name=password]', 'any');
       await page.click('button[type=submit]');
       await page.waitForURL(`${h.url}/sluice/console/approvals`);
@@ -191,5 +196,73 @@ describe('approver console', () => {
       ['requested', 'svc-reporting'],
       ['approved', 'bob'],
     ]);
+  });
+
+  it('charts usage per budget key with the data points the API returns; other keys for admins only', async () => {
+    const token = await op.serviceToken('svc-reporting');
+    const sdk = new Anthropic({ baseURL: h.url, authToken: token, apiKey: null, maxRetries: 0 });
+    await sdk.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const res = await fetch(`${h.url}/sluice/api/usage`, { headers: { authorization: `Bearer ${token}` } });
+    const { data: rows } = (await res.json()) as {
+      data: Array<{ key: string; window_start: string; tokens: number; limit_tokens: number | null }>;
+    };
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows[0]).toMatchObject({ key: 'subject:svc-reporting', limit_tokens: 20_000_000 });
+
+    const { context, page } = await signedInAsBob();
+    const requested: string[] = [];
+    page.on('request', (r) => requested.push(r.url()));
+    await page.click('header a[href="/sluice/console/usage"]');
+    // An administrator picks any key.
+    await page.fill('form.usage-query input[name=key]', 'subject:svc-reporting');
+    await page.click('form.usage-query button');
+    await page.locator('body[data-chart=ready]').waitFor({ timeout: 10_000 });
+    const drawn = await page.evaluate(() => {
+      type Drawn = { data: { datasets: Array<{ label: string; type: string; data: unknown[]; hidden?: boolean }> } };
+      const chart = (window as unknown as { Chart: { getChart(id: string): Drawn } }).Chart.getChart('usage-chart');
+      const canvas = document.getElementById('usage-chart') as HTMLCanvasElement;
+      const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      return {
+        datasets: chart.data.datasets.map((d) => ({ label: d.label, type: d.type, data: d.data, hidden: !!d.hidden })),
+        painted: pixels.some((v) => v !== 0),
+      };
+    });
+    const oldestFirst = [...rows].reverse();
+    expect(drawn.datasets).toEqual([
+      {
+        label: 'subject:svc-reporting (day) tokens',
+        type: 'bar',
+        data: oldestFirst.map((r) => ({ x: r.window_start, y: r.tokens })),
+        hidden: false,
+      },
+      {
+        label: 'subject:svc-reporting (day) limit',
+        type: 'line',
+        data: oldestFirst.map((r) => ({ x: r.window_start, y: 20_000_000 })),
+        // A few hundred tokens of 20 M: the limit line starts hidden, or it would flatten the bars.
+        hidden: true,
+      },
+    ]);
+    expect(drawn.painted).toBe(true);
+    // Chart.js came from the console, not a CDN: every request stayed on the gateway.
+    expect(requested.some((u) => u.endsWith('/sluice/console/assets/chart.umd.min.js'))).toBe(true);
+    expect(requested.filter((u) => !u.startsWith(h.url))).toEqual([]);
+    await mkdir('test-output', { recursive: true });
+    await page.screenshot({ path: 'test-output/console-usage.png', fullPage: true });
+    await context.close();
+
+    // Anyone else sees their own budget only, and is refused another's.
+    const carl = await signedInAs('carl');
+    await carl.page.goto(`${h.url}/sluice/console/usage`);
+    expect(await carl.page.locator('form.usage-query input[name=key]').count()).toBe(0);
+    expect(await carl.page.locator('form.usage-query').textContent()).toContain('subject:carl');
+    const other = await carl.page.goto(`${h.url}/sluice/console/usage?key=subject%3Asvc-reporting`);
+    expect(other!.status()).toBe(403);
+    expect(await carl.page.locator('.error').getAttribute('data-code')).toBe('SLUICE_ERR_FORBIDDEN');
+    await carl.context.close();
   });
 });

@@ -62,6 +62,7 @@ beforeAll(async () => {
     auditFile: join(dir, 'audit.jsonl'),
     sessionTtlSeconds: 3600,
     redirectUrl: undefined,
+    usage: state.usage,
   };
   await app.register(consolePlugin, { ...deps, plainHttpLoopback: true });
   beyondLoopback = Fastify();

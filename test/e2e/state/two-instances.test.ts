@@ -9,11 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import type { AuditEvent } from '../../../gateway/audit/events.ts';
 import { MockClaude } from '../../../gateway/dev/mock-claude.ts';
 import { freePort } from '../../helpers/free-port.ts';
+import { bundleWithData } from '../../helpers/policy-variant.ts';
 import { startPostgres, type PostgresServer } from '../../helpers/postgres-server.ts';
 import { TestIdp } from '../../helpers/test-idp.ts';
 
@@ -23,6 +24,8 @@ const BOB = { sub: 'bob', groups: ['admins'] };
 const CAROL = { sub: 'carol', groups: ['admins'] };
 const RISKY = 'Rotate the production credentials for the billing service.';
 const UPSTREAM_KEY_ENV = 'SLUICE_TEST_UPSTREAM_KEY';
+/** The token budget of the `racers` group (the shipped policy's data plus this group): one hour, few tokens. */
+const RACE_BUDGET = 1500;
 
 /** One `sluice serve` process. */
 interface Instance {
@@ -38,6 +41,7 @@ let idp: TestIdp;
 let upstream: MockClaude;
 let dir: string;
 let upstreamKey: string;
+let policyBundle: string;
 let a: Instance;
 let b: Instance;
 const instances: Instance[] = [];
@@ -51,7 +55,7 @@ async function startInstance(name: string, extraState: Record<string, unknown> =
     stateDir,
     identity: { issuer: idp.issuer, audience: idp.audience, algorithms: ['RS256'], jwksCooldownSeconds: 0 },
     connections: [{ name: 'anthropic', baseUrl: upstream.url, apiKeyEnv: UPSTREAM_KEY_ENV }],
-    policy: { bundle: inject('policyBundle'), buildIfMissing: false },
+    policy: { bundle: policyBundle, buildIfMissing: false },
     audit: { file: { path: auditFile }, anchorIntervalSeconds: 0 },
     approvals: { holdSeconds: 30, keepAliveSeconds: 1 },
     // Polling far slower than the release bound below: a release within it came from NOTIFY.
@@ -144,10 +148,16 @@ const params = (text: string) => ({
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sluice-two-'));
   upstreamKey = `sk-test-${randomBytes(16).toString('hex')}`;
-  [pg, idp, upstream] = await Promise.all([
+  [pg, idp, upstream, policyBundle] = await Promise.all([
     startPostgres(),
     TestIdp.start(),
     MockClaude.start({ apiKey: upstreamKey, maxRecordedRequests: 10_000 }),
+    // The shipped policy, plus a `racers` group (engineering's rights) with a small budget of its own.
+    bundleWithData((data) => {
+      data.groups.racers = data.groups.engineering!;
+      const budgets = data.budgets as { group: Record<string, unknown> };
+      budgets.group.racers = { window: 'hour', tokens: RACE_BUDGET };
+    }),
   ]);
   [a, b] = await Promise.all([startInstance('a'), startInstance('b')]);
 }, 120_000);
@@ -270,6 +280,45 @@ describe('two instances on one PostgreSQL', () => {
     });
     expect((await resubmit).type).toBe('message');
     expect((await api(b, BOB, 'GET', `/approvals/${id}`)).body).toMatchObject({ state: 'used' });
+  });
+
+  it('keeps 200 concurrent calls on both instances within one token budget, losing no update', async () => {
+    const ivy = { sub: 'ivy', groups: ['engineering', 'racers'] };
+    const onA = await client(a, ivy);
+    const onB = await client(b, ivy);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        (i % 2 ? onA : onB).messages.create(params(`race ${i}`)).then(
+          (m) => ({ ok: true as const, tokens: m.usage.input_tokens + m.usage.output_tokens }),
+          (err: { status?: number; error?: { error?: { message?: string } } }) => ({
+            ok: false as const,
+            why: `${err.status} ${err.error?.error?.message ?? String(err)}`,
+          }),
+        ),
+      ),
+    );
+    const answered = results.filter((r) => r.ok);
+    const refused = results.filter((r) => !r.ok);
+    // Only budget refusals, and the budget was binding: some calls answered, some refused.
+    expect(refused.filter((r) => !/^429 budget "group:racers"/.test(r.why))).toEqual([]);
+    expect(answered.length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    const { body } = await api(a, BOB, 'GET', '/usage?key=group%3Aracers');
+    const rows = (body.data ?? []) as unknown as Array<{ tokens: number; reserved_tokens: number; requests: number }>;
+    // One hourly window (two if the hour turned meanwhile).
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    const total = (k: 'tokens' | 'requests' | 'reserved_tokens') => rows.reduce((sum, r) => sum + r[k], 0);
+    const used = answered.reduce((sum, r) => sum + r.tokens, 0);
+    // No lost update: the counters are exactly the sum of what the answers reported, on either instance,
+    // one request per call that got through, nothing left reserved.
+    expect({ tokens: total('tokens'), requests: total('requests'), reserved: total('reserved_tokens') }).toEqual({
+      tokens: used,
+      requests: answered.length,
+      reserved: 0,
+    });
+    // Settled use never passes the limit: each call used less than it reserved (the in-flight bound is 0 here).
+    for (const row of rows) expect(row.tokens).toBeLessThanOrEqual(RACE_BUDGET);
+    console.log(`[budget race] ${answered.length} answered, ${refused.length} refused, ${used} of ${RACE_BUDGET}`);
   });
 
   it('loses and duplicates no decision when the database restarts under load', async () => {

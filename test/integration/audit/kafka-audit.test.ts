@@ -109,7 +109,7 @@ describe('Kafka audit sink (real broker)', () => {
       const e = JSON.parse(m.line) as { kind: string; subject: string | null; schema_version: number };
       expect(m.key).toBe(e.subject ?? 'anonymous');
       expect(m.topic).toBe(e.kind === 'exchange' ? topics.sessions : topics.decisions);
-      expect(e.schema_version).toBe(1);
+      expect(e.schema_version).toBe(2);
     }
     expect(
       verifyChain(got.map((m) => ({ line: m.line, stream: `${m.topic}/${m.partition}`, at: m.offset }))).problems,

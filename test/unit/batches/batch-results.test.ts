@@ -37,6 +37,8 @@ const record = (customId: string, response: string[]): BatchRequestRecord => ({
   customId,
   decisionId: `dec-${customId}`,
   responseMask: { response, style: 'placeholder' },
+  budgets: [],
+  model: undefined,
 });
 
 function context(maxLineBytes = 10_000): ResultsContext {

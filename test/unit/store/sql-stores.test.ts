@@ -176,6 +176,9 @@ describe('ownership and console sign-ins', () => {
       customId: `req-${i}`,
       decisionId: `dec-${i}`,
       responseMask: { response: i % 2 === 0 ? ['EMAIL'] : [], style: 'hash' as const },
+      budgets:
+        i === 0 ? [{ key: 'subject:a', window: 'day' as const, tokens: 10, requests: undefined, costUsd: 1 }] : [],
+      model: 'claude-haiku-4-5',
     }));
     await state.batchRequests.record('anthropic', 'msgbatch_1', requests);
     const stored = await state.batchRequests.requests('anthropic', 'msgbatch_1');
@@ -183,6 +186,12 @@ describe('ownership and console sign-ins', () => {
     expect(stored.get('req-12000')).toEqual(requests[12_000]);
     expect(stored.get('req-1')?.responseMask).toEqual({ response: [], style: 'hash' });
     expect((await state.batchRequests.requests('secondary', 'msgbatch_1')).size).toBe(0);
+    // Each request's usage is claimed for settlement once, however many readers race for it.
+    const claims = await Promise.all(
+      [0, 1, 2].map(() => state.batchRequests.claimSettlement('anthropic', 'msgbatch_1', ['req-0', 'req-7', 'nope'])),
+    );
+    expect(claims.flatMap((c) => [...c]).sort()).toEqual(['req-0', 'req-7']);
+    expect(await state.batchRequests.claimSettlement('secondary', 'msgbatch_1', ['req-1'])).toEqual(new Set());
     await state.batchRequests.forget('anthropic', 'msgbatch_1');
     expect((await state.batchRequests.requests('anthropic', 'msgbatch_1')).size).toBe(0);
   });

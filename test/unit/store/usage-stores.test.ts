@@ -63,6 +63,58 @@ describe.each(stores)('%s', (_name, storeOf) => {
     expect(await usage.reserve([charge('repo:x', 1, 1000, 1)])).toBeUndefined();
     expect((await usage.reserve([charge('repo:x', 1, 1000, 1)]))?.charge.key).toBe('repo:x');
   });
+
+  it('checks whether charges fit without reserving anything', async () => {
+    state = await openTestState();
+    const usage = storeOf(state);
+    expect(await usage.reserve([charge('subject:chk', 60, 100)])).toBeUndefined();
+    expect(await usage.check([charge('subject:chk', 40, 100)])).toBeUndefined();
+    expect(await usage.check([charge('subject:chk', 40, 100), charge('group:chk', 41, 40)])).toMatchObject({
+      charge: { key: 'group:chk' },
+    });
+    expect(await usage.check([charge('subject:chk', 41, 100)])).toMatchObject({ usage: { reservedTokens: 60 } });
+    const [row] = await usage.usageOf(['subject:chk'], start);
+    expect(row).toMatchObject({ requests: 1, reservedTokens: 60, tokens: 0 });
+    expect(await usage.usageOf(['group:chk'], start)).toEqual([]);
+  });
+
+  it('adds unreserved use (batch results) whatever the limit, keeping what was reserved', async () => {
+    state = await openTestState();
+    const usage = storeOf(state);
+    expect(await usage.reserve([charge('subject:batch', 40, 100)])).toBeUndefined();
+    await usage.add([{ charge: charge('subject:batch', 0, 100), requests: 3, tokens: 90, costMicroUsd: 7 }]);
+    const [row] = await usage.usageOf(['subject:batch'], start);
+    // Past the limit: the use happened upstream already. The reservation in flight is untouched.
+    expect(row).toMatchObject({ requests: 4, tokens: 90, reservedTokens: 40, costMicroUsd: 7 });
+    expect(row!.limits).toMatchObject({ tokens: 100 });
+    expect((await usage.reserve([charge('subject:batch', 1, 100)]))?.charge.key).toBe('subject:batch');
+  });
+
+  it('names the budgets nearest their limit in their open window, nearest first, no more than asked', async () => {
+    state = await openTestState();
+    const usage = storeOf(state);
+    // Share left: far 90 %, half 50 %, near 10 % (of tokens), reqs 0 % (of requests); an ended window is not open.
+    await usage.reserve([charge('subject:far', 10, 100)]);
+    await usage.reserve([charge('subject:half', 50, 100)]);
+    await usage.reserve([charge('subject:near', 90, 100)]);
+    await usage.settle([charge('subject:near', 90, 100)], { tokens: 90, costMicroUsd: 90 });
+    await usage.reserve([charge('subject:reqs', 1, 1000, 1)]);
+    await usage.reserve([{ ...charge('subject:old', 99, 100), windowStart: new Date('2026-12-03T00:00:00Z') }]);
+    const now = new Date('2026-12-04T12:00:00Z');
+    const top = await usage.nearestLimits(3, now);
+    expect(top.map((s) => s.key)).toEqual(['subject:reqs', 'subject:near', 'subject:half']);
+    expect(top[1]).toMatchObject({
+      windowSeconds: 86_400,
+      windowStart: start.toISOString(),
+      tokens: 90,
+      reservedTokens: 0,
+      limits: { tokens: 100, requests: undefined, costMicroUsd: undefined },
+    });
+    expect(top[0]!.limits).toMatchObject({ tokens: 1000, requests: 1 });
+    expect((await usage.nearestLimits(10, now)).map((s) => s.key)).not.toContain('subject:old');
+    // The next day every one of these windows has ended.
+    expect(await usage.nearestLimits(10, new Date('2026-12-05T00:00:00Z'))).toEqual([]);
+  });
 });
 
 describe('the single-writer store', () => {
