@@ -163,10 +163,11 @@ export class SpooledSink implements AuditSink {
         batch = this.opts.spool.peek(singles > 0 ? 1 : this.opts.maxBatchRecords, this.opts.maxBatchBytes);
         if (this.stopping || batch.length === 0) continue;
         await this.transport.send(batch);
-        await this.opts.spool.commit(batch.length);
+        // Before the commit: once the spool shows the batch gone, the state must not still say failing.
         if (this.failing)
           this.log.info({ backlog: this.opts.spool.stats().depthRecords }, `${this.name} audit delivery resumed`);
         this.failing = false;
+        await this.opts.spool.commit(batch.length);
         backoffMs = BACKOFF_FIRST_MS;
         singles = Math.max(0, singles - 1);
       } catch (err) {
