@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { logAccess } from './pipeline/access-log.ts';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { STATUS_CODES } from 'node:http';
@@ -73,6 +74,8 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
       },
     },
     genReqId: () => randomUUID(),
+    // One access line per request instead (pipeline/access-log.ts).
+    disableRequestLogging: true,
     trustProxy: config.listen.trustProxy,
     // Fastify's default removes properties a schema does not allow and carries on; an approver's
     // misspelt field silently dropped is a decision made on something else: refuse it (400).
@@ -101,6 +104,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
   // Any answer sent before its request body arrived (a bad token on the proxy or the approval API,
   // an unknown connection, the audit gate) closes the connection: otherwise Node reads and discards
   // the rest of the body to keep the connection alive, and anyone could make Sluice read 300 MB.
+  logAccess(app);
   app.addHook('onSend', (req, reply, payload, done) => {
     if (!req.raw.complete) reply.header('connection', 'close');
     done(null, payload);

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SluiceError, sendError, toSluiceError } from '../errors.ts';
+import { addAccessFields } from './access-log.ts';
 import { extractToken } from '../identity/token-transport.ts';
 import { OPERATIONS, operationNamed } from '../operations/operation-table.ts';
 import { Exchange } from './exchange.ts';
@@ -14,23 +15,22 @@ declare module 'fastify' {
   }
 }
 
-/** Audits the exchange once and logs its outcome with the decision id (never prompt text or tokens). */
+/**
+ * Audits the exchange once; its outcome and decision id (never prompt text or tokens) join the
+ * request's one access log line (server.ts).
+ */
 function settle(req: FastifyRequest, deps: ProxyDeps, ex: Exchange): void {
   const call = recordExchange(deps.audit, ex);
   if (call === undefined) return;
   deps.metrics?.observe(call);
-  req.log.info(
-    {
-      decision_id: ex.decisionId,
-      outcome: call.outcome,
-      status: call.status,
-      code: call.code,
-      subject: call.subject,
-      connection: call.connection,
-      timings_ms: call.timingsMs,
-    },
-    'exchange recorded',
-  );
+  addAccessFields(req, {
+    decision_id: ex.decisionId,
+    outcome: call.outcome,
+    code: call.code,
+    subject: call.subject,
+    connection: call.connection,
+    timings_ms: call.timingsMs,
+  });
 }
 
 /**

@@ -86,8 +86,10 @@ describe('sluice serve on embedded defaults', () => {
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as { msg: string; decision_id?: string; outcome?: string });
-    const decisionLog = recorded.find((l) => l.msg === 'exchange recorded');
-    expect(decisionLog).toMatchObject({ outcome: 'allow', decision_id: expect.any(String) });
+    // One access line per request, with the decision it ended in.
+    const decisionLog = recorded.find((l) => l.msg === 'request' && l.decision_id !== undefined);
+    expect(decisionLog).toMatchObject({ outcome: 'allow', decision_id: expect.any(String), status: 200 });
+    expect(recorded.filter((l) => l.msg === 'incoming request' || l.msg === 'request completed')).toEqual([]);
     expect(stdout).not.toContain(token.split('.')[2]);
     expect(stdout).not.toContain(prompt);
     const audit = await readFile(join(dir, 'audit.jsonl'), 'utf8');
