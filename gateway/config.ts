@@ -76,6 +76,103 @@ const kafkaAuditSchema = z.object({
   lingerMs: z.number().int().min(0).max(1000).default(5),
 });
 
+/** The write-ahead spool a spooled audit sink delivers from (gateway/audit/spool.ts). */
+const auditSpoolSchema = z
+  .object({
+    dir: z.string().optional(),
+    maxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024 * 1024),
+    memoryBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(16 * 1024 * 1024),
+    fsync: z.boolean().default(true),
+  })
+  .prefault({});
+
+/** `audit.splunk`: the Splunk HTTP Event Collector sink (gateway/audit/splunk-hec-sink.ts) and its spool. */
+const splunkAuditSchema = z.object({
+  /** HEC base URL; events are posted to {url}/services/collector/event. */
+  url: z.url({ protocol: /^https?$/ }),
+  /** Env var holding the HEC token (never the token itself in the file). */
+  tokenEnv: z.string().min(1),
+  /** Default: the token's default index. */
+  index: z.string().min(1).optional(),
+  source: z.string().min(1).default('sluice'),
+  sourcetype: z.string().min(1).default('sluice:audit'),
+  /** Default: the machine's host name. */
+  host: z.string().min(1).optional(),
+  /** What HEC receives of prompts and answers: masked, digest or none (each a chain of its own). */
+  content: contentModeSchema,
+  tls: z
+    .object({
+      /** Verify the HEC server's certificate; false only for a lab Splunk with a self-signed one. */
+      verify: z.boolean().default(true),
+      /** PEM file of the CA that signed the HEC certificate (default: the system CAs). */
+      caFile: z.string().optional(),
+    })
+    .prefault({}),
+  timeoutMs: z.number().int().positive().default(30_000),
+  /** Default dir: <stateDir>/audit/splunk-spool. */
+  spool: auditSpoolSchema,
+  onSpoolFull: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
+  maxBatchRecords: z.number().int().positive().max(10_000).default(500),
+  /** Under HEC's default max_content_length (800 MB is the ceiling; many front ends take 1 MiB). */
+  maxBatchBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(900 * 1024),
+  closeTimeoutMs: z.number().int().min(0).default(5000),
+});
+
+/** `telemetry.otlp`: OpenTelemetry export (gateway/otlp) of audit events, call spans and metrics; off when absent. */
+const otlpTelemetrySchema = z.object({
+  /**
+   * Collector base URL: http://host:4318 for http/protobuf (the SDK adds /v1/logs, /v1/traces,
+   * /v1/metrics), http://host:4317 for grpc.
+   */
+  endpoint: z.url({ protocol: /^https?$/ }),
+  protocol: z.enum(['http/protobuf', 'grpc']).default('http/protobuf'),
+  /** Headers sent with every export (an API key: put it in valueEnv). */
+  headers: z
+    .array(
+      z
+        .object({ name: z.string().min(1), value: z.string().optional(), valueEnv: z.string().min(1).optional() })
+        .refine((h) => (h.value === undefined) !== (h.valueEnv === undefined), 'exactly one of value, valueEnv'),
+    )
+    .default([]),
+  /** The resource's service.name. */
+  serviceName: z.string().min(1).default('sluice'),
+  timeoutMs: z.number().int().positive().default(10_000),
+  /** Audit events as OTLP log records (an audit sink, through its own spool). */
+  logs: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** What the log records carry of prompts and answers: masked, digest or none. */
+      content: contentModeSchema,
+      /** Default dir: <stateDir>/audit/otlp-spool. */
+      spool: auditSpoolSchema,
+      onSpoolFull: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
+      maxBatchRecords: z.number().int().positive().max(10_000).default(512),
+      closeTimeoutMs: z.number().int().min(0).default(5000),
+    })
+    .prefault({}),
+  /** A span per call with a child span per stage, built from the call's trace once it ended. */
+  traces: z.object({ enabled: z.boolean().default(true) }).prefault({}),
+  /** The /metrics counters and histograms as OTLP metrics. */
+  metrics: z
+    .object({
+      enabled: z.boolean().default(true),
+      intervalMs: z.number().int().positive().default(60_000),
+    })
+    .prefault({}),
+});
+
 /** `state.postgres`: the PostgreSQL server several instances share (gateway/store). */
 const postgresStateSchema = z.object({
   /** postgres://user@host:port/db; a password belongs in urlEnv, not in the file. */
@@ -289,6 +386,8 @@ export const configSchema = z.object({
       onWriteFailure: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
       /** Stream audit events to Kafka as well (through a local write-ahead spool); off when absent. */
       kafka: kafkaAuditSchema.optional(),
+      /** Send audit events to a Splunk HTTP Event Collector as well (through its own spool); off when absent. */
+      splunk: splunkAuditSchema.optional(),
       /**
        * Log the chain head (`INSTANCE:SEQ:HASH`) this often when it moved, and at shutdown
        * (gateway/audit/chain-anchor.ts); 0: never.
@@ -428,6 +527,8 @@ export const configSchema = z.object({
       unknownObjects: z.enum(['deny', 'allow']).default('deny'),
     })
     .prefault({}),
+  /** Export to an OpenTelemetry collector; off unless telemetry.otlp is set. */
+  telemetry: z.object({ otlp: otlpTelemetrySchema.optional() }).prefault({}),
   metrics: z
     .object({
       /** Env var holding a token /metrics then requires as `Authorization: Bearer`; unset: /metrics is open. */

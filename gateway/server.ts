@@ -19,11 +19,13 @@ import type { TokenVerifier } from './identity/identity.ts';
 import { registerPreAuthLimits } from './identity/pre-auth-limits.ts';
 import { opsPlugin } from './ops/ops-plugin.ts';
 import { RequestMetrics } from './ops/request-metrics.ts';
+import { CallTelemetry } from './otlp/call-telemetry.ts';
 import type { PolicyStore } from './policy/policy-store.ts';
 import { loadHashKey } from './mask/hash-key.ts';
 import { SessionNumberings } from './mask/placeholder-numbering.ts';
 import { methodsFor } from './operations/operation-table.ts';
 import { proxyPlugin } from './pipeline/proxy-plugin.ts';
+import type { ExchangeSummary } from './pipeline/exchange-record.ts';
 import { PriceTable } from './usage/prices.ts';
 import type { UsageStore } from './usage/usage-store.ts';
 import type { SessionService } from './access/session-service.ts';
@@ -175,10 +177,25 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
   const hashKey = loadHashKey(config.masking.hashKeyEnv, process.env);
   if (hashKey.generated)
     app.log.warn(`masking: ${config.masking.hashKeyEnv} is not set; hash-style masks use a random key until restart`);
+  // With telemetry.otlp, each finished call also becomes spans and OTLP metrics (after the fact, off the path).
+  const otlp = config.telemetry.otlp;
+  const telemetry =
+    otlp && (otlp.traces.enabled || otlp.metrics.enabled)
+      ? new CallTelemetry(otlp, deps.audit.instanceId, () => deps.audit.status())
+      : undefined;
+  if (telemetry) app.addHook('onClose', async () => telemetry.shutdown());
+  const observer = telemetry
+    ? {
+        observe(call: ExchangeSummary): void {
+          metrics.observe(call);
+          telemetry.observe(call);
+        },
+      }
+    : metrics;
   const proxyDeps = {
     // What the inspect stage does with a block type it does not know (config inspect.unknownBlocks).
     unknownBlocks: config.inspect.unknownBlocks,
-    metrics,
+    metrics: observer,
     verifier: deps.verifier,
     policies: deps.policies,
     connections: deps.connections,

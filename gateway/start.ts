@@ -46,8 +46,8 @@ export async function startGateway(
     ? await DevIssuer.open({ stateDir: config.stateDir, issuerUrl: devIssuerUrl(config, port) })
     : undefined;
   const verifier = createVerifier(config, config.identity.issuer ?? devIssuer?.issuer, env);
-  // File sink always; with audit.kafka also the Kafka sink (its spool's leftovers are delivered first).
-  const audit = await openAuditLog(config, pino({ level: config.log.level, name: 'sluice-audit' }));
+  // File sink always; with audit.kafka / audit.splunk / telemetry.otlp also those (spool leftovers go first).
+  const audit = await openAuditLog(config, pino({ level: config.log.level, name: 'sluice-audit' }), env);
   // Listen only once the state database is open and migrated: every call needs its session.
   const state = await openState(config, env, pino({ level: config.log.level, name: 'sluice-state' })).catch(
     async (err: unknown) => {

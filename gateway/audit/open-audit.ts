@@ -1,10 +1,16 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { ConfigError } from '../config.ts';
+import { logExporter, otlpResource, type OtlpEndpointConfig } from '../otlp/exporters.ts';
 import { AuditLog } from './audit-log.ts';
 import type { ContentMode } from './events.ts';
 import { FileAuditSink, type SyncPolicy, type WriteFailurePolicy } from './file-sink.ts';
 import { KafkaAuditSink, type SinkLogger } from './kafka-sink.ts';
 import { withFormat, type AuditFormat } from './ocsf-sink.ts';
+import { otlpLogSink } from './otlp-log-sink.ts';
 import type { AuditSink } from './sink.ts';
+import { splunkHecSink } from './splunk-hec-sink.ts';
 import { Spool } from './spool.ts';
 import { recoverTornTail } from './torn-tail.ts';
 
@@ -43,7 +49,48 @@ export interface AuditConfig {
       readonly lingerMs?: number;
       readonly format?: AuditFormat;
     };
+    readonly splunk?: {
+      readonly url: string;
+      readonly tokenEnv: string;
+      readonly index?: string;
+      readonly source: string;
+      readonly sourcetype: string;
+      readonly host?: string;
+      readonly content?: ContentMode;
+      readonly tls: { readonly verify: boolean; readonly caFile?: string };
+      readonly timeoutMs: number;
+      readonly spool: SpoolConfig;
+      readonly onSpoolFull: 'fail-closed' | 'fail-open';
+      readonly maxBatchRecords: number;
+      readonly maxBatchBytes: number;
+      readonly closeTimeoutMs: number;
+    };
   };
+  readonly telemetry?: {
+    readonly otlp?: OtlpEndpointConfig & {
+      readonly logs: {
+        readonly enabled: boolean;
+        readonly content?: ContentMode;
+        readonly spool: SpoolConfig;
+        readonly onSpoolFull: 'fail-closed' | 'fail-open';
+        readonly maxBatchRecords: number;
+        readonly closeTimeoutMs: number;
+      };
+    };
+  };
+}
+
+/** A spooled sink's `spool` section. */
+interface SpoolConfig {
+  readonly dir?: string;
+  readonly maxBytes: number;
+  readonly memoryBytes: number;
+  readonly fsync: boolean;
+}
+
+async function openSpool(spool: SpoolConfig, defaultDir: string): Promise<Spool> {
+  const { maxBytes, memoryBytes, fsync } = spool;
+  return Spool.open({ dir: spool.dir ?? defaultDir, maxBytes, memoryBytes, fsync });
 }
 
 /** Where the Kafka spool lives when `audit.kafka.spool.dir` is not set. */
@@ -52,11 +99,64 @@ export function defaultSpoolDir(stateDir: string): string {
 }
 
 /**
+ * The SIEM transports besides Kafka, each with a spool of its own: the Splunk HEC sink with
+ * `audit.splunk`, OTLP log records with `telemetry.otlp` (unless `logs.enabled` is false).
+ * A missing HEC token fails the start: a configured sink that cannot deliver must not be silent.
+ */
+async function transportSinks(
+  config: AuditConfig,
+  instanceId: string,
+  env: NodeJS.ProcessEnv,
+  logger?: SinkLogger,
+): Promise<AuditSink[]> {
+  const sinks: AuditSink[] = [];
+  const s = config.audit.splunk;
+  if (s) {
+    const token = env[s.tokenEnv];
+    if (!token) throw new ConfigError([`audit.splunk.tokenEnv: environment variable ${s.tokenEnv} is not set`]);
+    const spool = await openSpool(s.spool, join(config.stateDir, 'audit', 'splunk-spool'));
+    const { spool: _, host, ...rest } = s;
+    sinks.push(
+      splunkHecSink({
+        ...rest,
+        token,
+        host: host ?? hostname(),
+        spool,
+        maxSpoolBytes: s.spool.maxBytes,
+        ...(logger ? { logger } : {}),
+      }),
+    );
+  }
+  const o = config.telemetry?.otlp;
+  if (o?.logs.enabled) {
+    const spool = await openSpool(o.logs.spool, join(config.stateDir, 'audit', 'otlp-spool'));
+    sinks.push(
+      otlpLogSink({
+        exporter: logExporter(o),
+        resource: otlpResource(o, instanceId),
+        spool,
+        maxSpoolBytes: o.logs.spool.maxBytes,
+        onSpoolFull: o.logs.onSpoolFull,
+        maxBatchRecords: o.logs.maxBatchRecords,
+        closeTimeoutMs: o.logs.closeTimeoutMs,
+        content: o.logs.content ?? 'masked',
+        ...(logger ? { logger } : {}),
+      }),
+    );
+  }
+  return sinks;
+}
+
+/**
  * The audit log with its sinks: always the JSONL file (a torn last line left by a crash is moved
  * aside first and recorded); with `audit.kafka` also the Kafka sink, whose spool is opened (and
  * any events a previous run left in it queued for delivery) here.
  */
-export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Promise<AuditLog> {
+export async function openAuditLog(
+  config: AuditConfig,
+  logger?: SinkLogger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<AuditLog> {
   const file = config.audit.file.path;
   const torn = recoverTornTail(file);
   const f = config.audit.file;
@@ -94,7 +194,10 @@ export async function openAuditLog(config: AuditConfig, logger?: SinkLogger): Pr
     });
     sinks.push(withFormat(kafkaSink, k.format ?? 'sluice', logger));
   }
+  const instanceId = randomUUID();
+  sinks.push(...(await transportSinks(config, instanceId, env, logger)));
   const audit = new AuditLog(sinks, {
+    instanceId,
     maxContentBytes: config.audit.maxContentBytes ?? 1024 * 1024,
     onUnwritable: (err, kind) =>
       logger?.error({ err: (err as Error).message, kind }, 'audit: an event could not be serialised (a bug): left out'),

@@ -11,6 +11,7 @@ import {
 import type { InnerDecision, MaskedInner } from '../batches/batch-decide.ts';
 import { BudgetExceeded } from '../usage/budget-stage.ts';
 import type { Billed, Exchange } from './exchange.ts';
+import type { TraceEntry } from './trace.ts';
 
 const DECISION_PATH = 'sluice/decision';
 
@@ -27,6 +28,11 @@ export interface ExchangeSummary {
   readonly approvalState: string | null;
   /** Tokens the answer reported, by kind, with the model's price family; undefined without usage. */
   readonly billed?: Billed;
+  /** For spans (gateway/otlp): the call's id, when it arrived, the model asked for and its trace. */
+  readonly decisionId: string;
+  readonly startedAt: Date;
+  readonly model: string | undefined;
+  readonly trace: readonly TraceEntry[];
 }
 
 /** Which records of one call are written: each exactly once, whichever path ends the call. */
@@ -226,5 +232,9 @@ export function recordExchange(audit: AuditLog, ex: Exchange): ExchangeSummary |
     masks,
     approvalState: ex.approval?.state ?? null,
     billed,
+    decisionId: ex.decisionId,
+    startedAt: ex.startedAt,
+    model: ex.get('inspected')?.facts.model,
+    trace: ex.trace.entries,
   };
 }

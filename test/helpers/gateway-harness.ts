@@ -49,6 +49,8 @@ export interface HarnessOptions {
   readonly listen?: Record<string, unknown>;
   /** Config section `audit.kafka` (gateway/audit/kafka-sink.ts): the Kafka sink beside the file. */
   readonly auditKafka?: Record<string, unknown>;
+  /** Config section `telemetry` (gateway/otlp), e.g. `{ otlp: { endpoint } }`. */
+  readonly telemetry?: Record<string, unknown>;
   /** Config section `state` (gateway/store), e.g. `{ postgres: { url } }` for a shared server. */
   readonly state?: Record<string, unknown>;
   /** Config section `inspect` (gateway/inspect/request-schema.ts), e.g. `{ unknownBlocks: 'scan' }`. */
@@ -139,6 +141,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.files ? { files: options.files } : {}),
       ...(options.ownership ? { ownership: options.ownership } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
+      ...(options.telemetry ? { telemetry: options.telemetry } : {}),
       ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
     },
     env,
