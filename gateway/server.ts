@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { logAccess } from './pipeline/access-log.ts';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -75,7 +75,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     },
     genReqId: () => randomUUID(),
     // One access line per request instead (pipeline/access-log.ts).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.listen.trustProxy,
     // Fastify's default removes properties a schema does not allow and carries on; an approver's
     // misspelt field silently dropped is a decision made on something else: refuse it (400).
