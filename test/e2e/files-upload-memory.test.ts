@@ -1,10 +1,12 @@
 /**
- * A 200 MB upload through Sluice keeps the gateway's memory bounded: the body is streamed to disk
- * and from disk to the upstream. The harness runs in this process, so the process's RSS is the
- * gateway's (plus the test's). So the client streams the multipart body from disk with
- * node:http: the SDK's fetch reads a FormData file into memory first (measured: +175 MiB for this
- * upload, with a file-backed Blob too), which would measure the client, not Sluice. The upstream
- * here only counts and hashes what it receives.
+ * A 200 MB upload and a 200 MB download through Sluice keep the gateway's memory bounded: the
+ * upload is streamed to disk and from disk to the upstream, the download relayed as it arrives.
+ * The harness runs in this process, so the process's RSS is the gateway's (plus the test's): what
+ * is bounded is its growth, as the embedded state database alone holds ~350 MB from the start.
+ * The client streams the multipart body from disk with node:http: the SDK's fetch reads a
+ * FormData file into memory first (measured: +175 MiB for this upload, with a file-backed Blob
+ * too), which would measure the client, not Sluice. The upstream here only counts and hashes what
+ * it receives, and makes the download's bytes as it sends them.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -25,9 +27,26 @@ let upstream: Server;
 let dir: string;
 const received = { bytes: 0, sha256: '' };
 
+/** The download's bytes: 1 MiB blocks, each the sha256 chain of a counter, made as they are sent (nothing held). */
+function downloadBlock(i: number): Buffer {
+  const seed = createHash('sha256').update(`block-${i}`).digest();
+  return Buffer.alloc(1024 * 1024, seed);
+}
+
+/** Streams the download's 200 MB to `res`, honouring backpressure. */
+async function sendDownload(res: import('node:http').ServerResponse): Promise<void> {
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(SIZE) });
+  for (let i = 0; i < SIZE / (1024 * 1024); i++) if (!res.write(downloadBlock(i))) await once(res, 'drain');
+  res.end();
+}
+
 beforeAll(async () => {
   // An upstream that keeps nothing: the mock would hold the 200 MB file in this same process.
   upstream = createServer((req, res) => {
+    if (req.method === 'GET' && req.url?.endsWith('/content')) {
+      void sendDownload(res);
+      return;
+    }
     const hash = createHash('sha256');
     let bytes = 0;
     req.on('data', (chunk: Buffer) => {
@@ -134,6 +153,55 @@ describe('a 200 MB upload through Sluice', () => {
       expect(received.bytes).toBeGreaterThan(SIZE);
       const record = await h.gateway.ownership.get('anthropic', 'file', 'file_011CmemoryTest000000000');
       expect(record?.details).toMatchObject({ size_bytes: SIZE, sha256 });
+    },
+  );
+});
+
+describe('a 200 MB download through Sluice', () => {
+  it(
+    'is relayed as it arrives, the gateway process RSS growing by far less than the file',
+    { timeout: 120_000 },
+    async () => {
+      // The caller must own the file: the upload above recorded alice as its owner.
+      const record = await h.gateway.ownership.get('anthropic', 'file', 'file_011CmemoryTest000000000');
+      expect(record?.owner).toBe('alice');
+      const token = await h.token(['engineering'], 'alice');
+      const expected = createHash('sha256');
+      for (let i = 0; i < SIZE / (1024 * 1024); i++) expected.update(downloadBlock(i));
+      const baseline = process.memoryUsage().rss;
+      let peak = baseline;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, process.memoryUsage().rss);
+      }, 20);
+      const got = createHash('sha256');
+      let bytes = 0;
+      let status = 0;
+      try {
+        const req = request(`${h.url}/v1/files/file_011CmemoryTest000000000/content`, {
+          headers: {
+            authorization: `Bearer ${token}`,
+            'anthropic-version': '2023-06-01',
+            'anthropic-beta': 'files-api-2025-04-14',
+          },
+        });
+        req.end();
+        const [res] = (await once(req, 'response')) as [IncomingMessage];
+        status = res.statusCode ?? 0;
+        for await (const chunk of res) {
+          bytes += (chunk as Buffer).length;
+          got.update(chunk as Buffer);
+        }
+      } finally {
+        clearInterval(sampler);
+      }
+      peak = Math.max(peak, process.memoryUsage().rss);
+      const growth = peak - baseline;
+      const mib = (n: number): string => (n / 2 ** 20).toFixed(1);
+      console.log(`200 MB download: RSS baseline ${mib(baseline)} MiB, growth ${mib(growth)} MiB`);
+      expect(status).toBe(200);
+      expect(bytes).toBe(SIZE);
+      expect(got.digest('hex')).toBe(expected.digest('hex'));
+      expect(growth).toBeLessThan(RSS_BOUND);
     },
   );
 });
