@@ -31,6 +31,25 @@ const connectionSchema = z.object({
 /** What an audit sink receives of prompts and answers (gateway/audit/events.ts ContentMode). */
 const contentModeSchema = z.enum(['masked', 'digest', 'none']).default('masked');
 
+/** The write-ahead spool a spooled audit sink delivers from (gateway/audit/spool.ts). */
+const auditSpoolSchema = z
+  .object({
+    dir: z.string().optional(),
+    maxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024 * 1024),
+    /** Undelivered lines kept in memory; the rest wait on disk only (a long outage must not grow the heap). */
+    memoryBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(16 * 1024 * 1024),
+    fsync: z.boolean().default(true),
+  })
+  .prefault({});
+
 const kafkaAuditSchema = z.object({
   brokers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port')).min(1),
   clientId: z.string().min(1).default('sluice'),
@@ -46,24 +65,8 @@ const kafkaAuditSchema = z.object({
   createTopics: z.boolean().default(true),
   partitions: z.number().int().positive().default(3),
   replicationFactor: z.number().int().positive().default(1),
-  spool: z
-    .object({
-      /** Default: <stateDir>/audit/kafka-spool. */
-      dir: z.string().optional(),
-      maxBytes: z
-        .number()
-        .int()
-        .positive()
-        .default(256 * 1024 * 1024),
-      /** Undelivered lines kept in memory; the rest wait on disk only (a long outage must not grow the heap). */
-      memoryBytes: z
-        .number()
-        .int()
-        .positive()
-        .default(16 * 1024 * 1024),
-      fsync: z.boolean().default(true),
-    })
-    .prefault({}),
+  /** Default dir: <stateDir>/audit/kafka-spool. */
+  spool: auditSpoolSchema,
   /** fail-closed refuses new calls with 503 while the spool is full; fail-open stops sending new events to Kafka. */
   onSpoolFull: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
   maxBatchRecords: z.number().int().positive().max(10_000).default(500),
@@ -75,24 +78,6 @@ const kafkaAuditSchema = z.object({
   /** How long the producer waits for more events to fill a batch (Kafka's linger.ms). */
   lingerMs: z.number().int().min(0).max(1000).default(5),
 });
-
-/** The write-ahead spool a spooled audit sink delivers from (gateway/audit/spool.ts). */
-const auditSpoolSchema = z
-  .object({
-    dir: z.string().optional(),
-    maxBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(256 * 1024 * 1024),
-    memoryBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(16 * 1024 * 1024),
-    fsync: z.boolean().default(true),
-  })
-  .prefault({});
 
 /** `audit.splunk`: the Splunk HTTP Event Collector sink (gateway/audit/splunk-hec-sink.ts) and its spool. */
 const splunkAuditSchema = z.object({

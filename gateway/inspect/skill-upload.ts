@@ -13,7 +13,7 @@ import { basename, join, posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SluiceError } from '../errors.ts';
 import { multipartBoundary, readMultipart, type PartSink } from './multipart-stream.ts';
-import { effectiveMediaType } from './upload-spool.ts';
+import { effectiveMediaType, FieldSink } from './upload-spool.ts';
 import { unzip } from './zip-entries.ts';
 
 /** The API's limit on one skill upload, all files together (unpacked, for a zip). */
@@ -90,25 +90,6 @@ class FileSink implements PartSink {
   async end(): Promise<void> {
     this.out.end();
     await once(this.out, 'finish');
-  }
-}
-
-/** Collects a short plain field. */
-class FieldSink implements PartSink {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-  value: string | undefined;
-
-  constructor(private readonly name: string) {}
-
-  write(data: Buffer): void {
-    this.size += data.length;
-    if (this.size > MAX_FIELD_BYTES) throw bad(`field ${this.name} is too long`);
-    this.chunks.push(data);
-  }
-
-  end(): void {
-    this.value = Buffer.concat(this.chunks).toString('utf8');
   }
 }
 
@@ -266,7 +247,7 @@ export async function spoolSkillUpload(
           return sink;
         }
         if ((part.name === 'display_title' || part.name === 'display_name') && part.filename === undefined && !title) {
-          title = { field: part.name, sink: new FieldSink(part.name) };
+          title = { field: part.name, sink: new FieldSink(part.name, MAX_FIELD_BYTES, 'skill upload: ') };
           return title.sink;
         }
         throw bad(`unexpected part "${part.name.slice(0, 64)}": send files[] and optionally display_title`);

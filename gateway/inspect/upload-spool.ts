@@ -94,17 +94,23 @@ class FileSink implements PartSink {
   }
 }
 
-/** Collects a short plain field. */
-class FieldSink implements PartSink {
+/** Collects a short plain field of a multipart upload, refused (400) past `maxBytes`. */
+export class FieldSink implements PartSink {
   private readonly chunks: Buffer[] = [];
   private size = 0;
   value: string | undefined;
 
-  constructor(private readonly name: string) {}
+  /** `context` starts the refusal's message (e.g. `skill upload: `). */
+  constructor(
+    private readonly name: string,
+    private readonly maxBytes: number = MAX_FIELD_BYTES,
+    private readonly context = '',
+  ) {}
 
   write(data: Buffer): void {
     this.size += data.length;
-    if (this.size > MAX_FIELD_BYTES) throw new SluiceError('SLUICE_ERR_BAD_UPLOAD', `field ${this.name} is too long`);
+    if (this.size > this.maxBytes)
+      throw new SluiceError('SLUICE_ERR_BAD_UPLOAD', `${this.context}field ${this.name} is too long`);
     this.chunks.push(data);
   }
 
