@@ -394,6 +394,17 @@ export const configSchema = z.object({
   state: z
     .object({
       postgres: postgresStateSchema.optional(),
+      /** The embedded PGlite database, used when `postgres` is unset. */
+      embedded: z
+        .object({
+          /**
+           * PostgreSQL's page cache inside PGlite's WebAssembly heap. PGlite's default (128 MB) is
+           * touched at start and costs that much resident memory; the state tables' working set is a
+           * few MB, and pages not cached are read from the data directory through the OS cache.
+           */
+          sharedBuffersMb: z.number().int().min(1).max(4096).default(16),
+        })
+        .prefault({}),
       /** Polling fallback for held calls when a change notification is lost or the listener is down. */
       pollIntervalMs: z.number().int().min(50).max(60_000).default(1000),
       /**

@@ -72,7 +72,7 @@ export async function openState(
   const pg = postgresSettings(config, env);
   const db = pg
     ? await openPostgres(pg, MIGRATIONS, log)
-    : await openPglite(options.memory ? 'memory' : { dir: embeddedDbDir(config) }, MIGRATIONS);
+    : await openPglite(options.memory ? 'memory' : { dir: embeddedDbDir(config) }, MIGRATIONS, config.state.embedded);
   let feed: StateFeed;
   try {
     feed = await StateFeed.open(db, config.state.pollIntervalMs, log);

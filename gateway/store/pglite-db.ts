@@ -8,13 +8,26 @@ import { stateUnavailable, type Queryable, type StateDb } from './state-db.ts';
 /** Where the embedded database lives: a directory (durable), or `memory` (gone on close; tests). */
 export type PgliteLocation = { readonly dir: string } | 'memory';
 
+/** Settings of the embedded server (`state.embedded`). */
+export interface PgliteSettings {
+  /** shared_buffers in MB: PostgreSQL's page cache, resident in the WebAssembly heap. */
+  readonly sharedBuffersMb: number;
+}
+
+export const DEFAULT_PGLITE_SETTINGS: PgliteSettings = { sharedBuffersMb: 16 };
+
+/** postgresql.conf lines for PGlite (`shared_buffers` is read at start; PGlite's default is 128 MB). */
+function serverConf(settings: PgliteSettings): string[] {
+  return [`shared_buffers = ${settings.sharedBuffersMb}MB`];
+}
+
 // initdb inside PGlite takes 1–2 s. A fresh database is instead unpacked from a migrated
 // template made once per process (~0.4 s), which keeps a test suite of many gateways fast.
 let template: Promise<Blob> | undefined;
 
 function migratedTemplate(migrations: readonly Migration[]): Promise<Blob> {
   template ??= (async () => {
-    const db = await PGlite.create();
+    const db = await PGlite.create({ postgresqlconf: serverConf(DEFAULT_PGLITE_SETTINGS) });
     try {
       await migrate(wrap(db), migrations);
       return await db.dumpDataDir('none');
@@ -29,11 +42,15 @@ function migratedTemplate(migrations: readonly Migration[]): Promise<Blob> {
  * Opens (creating and migrating as needed) the embedded PostgreSQL: PGlite, Postgres compiled
  * to WebAssembly, in this process. Same SQL as a PostgreSQL server, one connection.
  */
-export async function openPglite(location: PgliteLocation, migrations: readonly Migration[]): Promise<StateDb> {
+export async function openPglite(
+  location: PgliteLocation,
+  migrations: readonly Migration[],
+  settings: PgliteSettings = DEFAULT_PGLITE_SETTINGS,
+): Promise<StateDb> {
   let db: PGlite;
   const unlock = location === 'memory' ? () => undefined : lockDir(location.dir);
   try {
-    db = await create(location, migrations);
+    db = await create(location, migrations, serverConf(settings));
   } catch (err) {
     unlock();
     throw err;
@@ -48,12 +65,13 @@ export async function openPglite(location: PgliteLocation, migrations: readonly 
   return state;
 }
 
-async function create(location: PgliteLocation, migrations: readonly Migration[]): Promise<PGlite> {
+async function create(location: PgliteLocation, migrations: readonly Migration[], conf: string[]): Promise<PGlite> {
   if (location === 'memory') {
-    return PGlite.create({ loadDataDir: await migratedTemplate(migrations) });
+    return PGlite.create({ postgresqlconf: conf, loadDataDir: await migratedTemplate(migrations) });
   }
-  if (existsSync(location.dir)) return PGlite.create({ dataDir: location.dir });
-  return PGlite.create({ dataDir: location.dir, loadDataDir: await migratedTemplate(migrations) });
+  if (existsSync(location.dir)) return PGlite.create({ postgresqlconf: conf, dataDir: location.dir });
+  const loadDataDir = await migratedTemplate(migrations);
+  return PGlite.create({ postgresqlconf: conf, dataDir: location.dir, loadDataDir });
 }
 
 /**

@@ -1,7 +1,7 @@
 /** `state`: the embedded database by default, a PostgreSQL server with state.postgres; state.kafka is refused. */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, resolveConfig } from '../../../gateway/config.ts';
-import { postgresSettings } from '../../../gateway/store/open-state.ts';
+import { openState, postgresSettings } from '../../../gateway/store/open-state.ts';
 
 describe('state config', () => {
   it('uses the embedded database by default, failing closed when it is unreachable', () => {
@@ -9,6 +9,22 @@ describe('state config', () => {
     expect(state.postgres).toBeUndefined();
     expect(state.unavailableGraceSeconds).toBe(0);
     expect(postgresSettings(resolveConfig({}, {}), {})).toBeUndefined();
+  });
+
+  it('gives the embedded database a small page cache unless told otherwise', async () => {
+    // PGlite's own default (128 MB) is resident from the start; the state's working set is a few MB.
+    const sharedBuffers = async (raw: object): Promise<string> => {
+      const state = await openState(resolveConfig(raw, {}), {}, { warn: () => undefined }, { memory: true });
+      try {
+        const [row] = await state.db.query<{ shared_buffers: string }>('SHOW shared_buffers');
+        return row!.shared_buffers;
+      } finally {
+        await state.close();
+      }
+    };
+    expect(await sharedBuffers({})).toBe('16MB');
+    expect(await sharedBuffers({ state: { embedded: { sharedBuffersMb: 40 } } })).toBe('40MB');
+    expect(() => resolveConfig({ state: { embedded: { sharedBuffersMb: 0 } } }, {})).toThrow(/sharedBuffersMb/);
   });
 
   it('refuses state.kafka, naming what replaces it', () => {
