@@ -1,4 +1,7 @@
 /** `state`: the embedded database by default, a PostgreSQL server with state.postgres; state.kafka is refused. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, resolveConfig } from '../../../gateway/config.ts';
 import { openState, postgresSettings } from '../../../gateway/store/open-state.ts';
@@ -14,7 +17,8 @@ describe('state config', () => {
   it('gives the embedded database a small page cache unless told otherwise', async () => {
     // PGlite's own default (128 MB) is resident from the start; the state's working set is a few MB.
     const sharedBuffers = async (raw: object): Promise<string> => {
-      const state = await openState(resolveConfig(raw, {}), {}, { warn: () => undefined }, { memory: true });
+      const memory = !('stateDir' in raw);
+      const state = await openState(resolveConfig(raw, {}), {}, { warn: () => undefined }, { memory });
       try {
         const [row] = await state.db.query<{ shared_buffers: string }>('SHOW shared_buffers');
         return row!.shared_buffers;
@@ -24,6 +28,14 @@ describe('state config', () => {
     };
     expect(await sharedBuffers({})).toBe('16MB');
     expect(await sharedBuffers({ state: { embedded: { sharedBuffersMb: 40 } } })).toBe('40MB');
+    // A data directory made with one setting and opened again with another takes the new one.
+    const stateDir = await mkdtemp(join(tmpdir(), 'sluice-state-'));
+    try {
+      expect(await sharedBuffers({ stateDir, state: { embedded: { sharedBuffersMb: 24 } } })).toBe('24MB');
+      expect(await sharedBuffers({ stateDir })).toBe('16MB');
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
     expect(() => resolveConfig({ state: { embedded: { sharedBuffersMb: 0 } } }, {})).toThrow(/sharedBuffersMb/);
   });
 
