@@ -8,8 +8,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { patternsFromPolicyData, unsafePatternReason } from '../../../gateway/inspect/custom-entities.ts';
 import { buildDetectorKit } from '../../../gateway/inspect/detector-kit.ts';
+import { findingAt } from '../../../gateway/inspect/combined-scan.ts';
 import { EntityDetector } from '../../../gateway/inspect/entity-detector.ts';
-import { BUILTIN_PATTERNS } from '../../../gateway/inspect/entity-patterns.ts';
+import { BUILTIN_PATTERNS, type EntityPattern } from '../../../gateway/inspect/entity-patterns.ts';
 import { normalizedView } from '../../../gateway/inspect/normalized-view.ts';
 import { scanRequest } from '../../../gateway/inspect/request-entities.ts';
 
@@ -253,8 +254,98 @@ describe('trigger prefilter', () => {
       expect(detector.scan(text)).toEqual(reference.scan(text));
   });
 
-  it('every built-in pattern names a trigger, and prose without any trigger yields nothing', () => {
-    for (const pattern of BUILTIN_PATTERNS) expect(pattern.trigger, pattern.type).toBeDefined();
+  it('a built-in pattern without trigger characters begins at a literal, and plain prose yields nothing', () => {
+    // Such a pattern is left to V8, which skips ahead to the literal; anything else needs triggers.
+    const literalStart = /^(?:\(\?<!\[[^\]]*\]\))?(?:\(\?:)?(?:[A-Za-z-]{2}|\[[^\]]*\]|-----BEGIN)/;
+    for (const pattern of BUILTIN_PATTERNS) {
+      if (pattern.triggerChars === undefined) expect(pattern.source, pattern.type).toMatch(literalStart);
+    }
     expect(detector.scan('The quarterly report shows steady growth across all regions. '.repeat(100))).toEqual([]);
+  });
+});
+
+/**
+ * The reference for the scanner: one alternation of every pattern run left to right, tried
+ * position by position: at each, the patterns in order, the first whose match validates wins.
+ */
+function alternationScan(
+  patterns: readonly EntityPattern[],
+  text: string,
+): { type: string; start: number; end: number }[] {
+  const sticky = patterns.map((p) => ({ pattern: p, re: new RegExp(p.source, 'y') }));
+  const out: { type: string; start: number; end: number }[] = [];
+  let floor = 0;
+  for (let at = 0; at < text.length; at++) {
+    for (const { pattern, re } of sticky) {
+      re.lastIndex = at;
+      const m = re.exec(text);
+      const hit = m ? findingAt(pattern, at, m[0], m.groups?.v, text, floor) : undefined;
+      if (hit) {
+        out.push(hit);
+        floor = hit.end;
+        at = Math.max(hit.end, at + 1) - 1;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+describe('scanner', () => {
+  const plain = new EntityDetector(undefined, { prefilter: false });
+  // Custom types that match where built-ins do: at one position the first in order wins, and one
+  // that fails validation (a card number failing Luhn) leaves the place to the next.
+  const custom: EntityPattern[] = [
+    {
+      type: 'GROUPED_NUMBER',
+      source: '\\d{4}(?: \\d{4}){3}',
+      structured: false,
+      tail: { kind: 'charset', chars: '0123456789 :abcdef', max: 24 },
+    },
+    {
+      type: 'HOST_PORT',
+      source: '[0-9a-f]{0,4}::?\\d+',
+      structured: false,
+      tail: { kind: 'charset', chars: '0123456789 :abcdef', max: 24 },
+    },
+  ];
+  const withCustom = new EntityDetector([...BUILTIN_PATTERNS, ...custom], { prefilter: false });
+  const corpusTexts = readFileSync(new URL('../../fixtures/entities/corpus.jsonl', import.meta.url), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { text: string }).text);
+
+  it('finds what one alternation of every pattern finds, on the corpus', () => {
+    for (const text of corpusTexts) expect(plain.scan(text), text).toEqual(alternationScan(BUILTIN_PATTERNS, text));
+  });
+
+  it('finds what one alternation finds where entities abut, overlap and repeat', () => {
+    const pieces = [
+      '4111 1111 1111 1111',
+      'fe80::1',
+      '2001:db8::8a2e:370:7334',
+      '192.168.0.1',
+      'jane.roe@example.org',
+      '+44 20 7946 0958',
+      'DE89370400440532013000',
+      '078-05-1120',
+      'password=hunter2hunter2',
+      ':',
+      '@',
+      '-',
+      '.',
+      'ab',
+      '12',
+      'x',
+      ' ',
+    ];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 12 }), (parts) => {
+        const text = parts.join('');
+        expect(plain.scan(text)).toEqual(alternationScan(BUILTIN_PATTERNS, text));
+        expect(withCustom.scan(text)).toEqual(alternationScan([...BUILTIN_PATTERNS, ...custom], text));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
