@@ -35,7 +35,8 @@ interface Delta {
   reservedCostMicroUsd: number;
 }
 
-const rowKey = (c: BudgetCharge): string => `${c.key}\u0000${c.windowSeconds}\u0000${c.windowStart.toISOString()}`;
+// The window's start as a number: toISOString ran for every budget of every call (~1% of a call's CPU).
+const rowKey = (c: BudgetCharge): string => `${c.key}\u0000${c.windowSeconds}\u0000${c.windowStart.getTime()}`;
 
 /**
  * Budgets when this process is the database's only writer (the embedded PGlite, locked to one
