@@ -5,7 +5,7 @@
  * default policy, group engineering, file audit; then the Kafka sink). Bare proxy and Sluice runs
  * alternate in rounds, so a slow spell of the machine lands on both; each figure is a median round.
  * `--profile` also profiles one Sluice (V8's CPU profiler, from ready to stop) at 32 connections and lists the top
- * self-time functions. Writes bench-results/ratio.{json,md} (and bench-results/profile/).
+ * self-time functions (and profiles one with the Kafka sink, when a broker runs). Writes bench-results/ratio.{json,md} (and bench-results/profile/).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -108,6 +108,7 @@ async function main(dir: string): Promise<void> {
     });
   }
   const top = profile ? await profileRun(mock.info.url, bundle) : undefined;
+  if (profile && brokers) await profileRun(mock.info.url, bundle, brokers);
   const result = {
     date: new Date().toISOString(),
     command: `npm run bench:ratio --${process.argv
@@ -131,14 +132,18 @@ async function main(dir: string): Promise<void> {
   process.stdout.write(md);
 }
 
-/** One more Sluice, profiled while loaded at 32 connections with the e-mail prompt. */
-async function profileRun(upstream: string, bundle: string): Promise<SelfTime[]> {
+/**
+ * One more Sluice, profiled while loaded at 32 connections with the e-mail prompt: with the file
+ * audit (sluice-c32.cpuprofile), or with `brokers` the Kafka sink as well (sluice-kafka-c32.cpuprofile).
+ */
+async function profileRun(upstream: string, bundle: string, brokers?: string): Promise<SelfTime[]> {
   const out = join('bench-results', 'profile');
-  await rm(out, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
-  const file = join(out, 'sluice-c32.cpuprofile');
-  const sluice = await startTarget('sluice', [upstream, bundle], [], { BENCH_CPU_PROFILE: file });
-  process.stderr.write('bench: profiling Sluice at 32 connections …\n');
+  const file = join(out, brokers ? 'sluice-kafka-c32.cpuprofile' : 'sluice-c32.cpuprofile');
+  await rm(file, { force: true });
+  const args = brokers ? [upstream, bundle, 'kafka', brokers] : [upstream, bundle];
+  const sluice = await startTarget('sluice', args, [], { BENCH_CPU_PROFILE: file });
+  process.stderr.write(`bench: profiling Sluice${brokers ? ' with Kafka' : ''} at 32 connections …\n`);
   await saturate(sluiceTarget(sluice), prompt(true), CONNECTIONS, WARM_SECONDS);
   await saturate(sluiceTarget(sluice), prompt(true), CONNECTIONS, SECONDS);
   await stop(sluice.process);
