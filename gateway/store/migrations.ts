@@ -144,6 +144,30 @@ export const MIGRATIONS: readonly Migration[] = [
 /** The newest schema version this code knows. */
 export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
 
+const SCHEMA_TABLE = `CREATE TABLE IF NOT EXISTS sluice_schema (
+  version integer PRIMARY KEY,
+  name text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`;
+
+/**
+ * Every statement that brings an empty database to the newest schema, as `migrate` would run
+ * them: for the template new embedded databases are unpacked from, made by a process that does
+ * not load this module (gateway/bin/pglite-init.mjs).
+ */
+export function freshSchemaStatements(migrations: readonly Migration[] = MIGRATIONS): string[] {
+  const quote = (text: string) => `'${text.replaceAll("'", "''")}'`;
+  return [
+    SCHEMA_TABLE,
+    ...[...migrations]
+      .sort((a, b) => a.version - b.version)
+      .flatMap((m) => [
+        ...splitStatements(m.sql),
+        `INSERT INTO sluice_schema (version, name) VALUES (${m.version}, ${quote(m.name)})`,
+      ]),
+  ];
+}
+
 /**
  * Applies the migrations the database lacks, in one transaction under an advisory lock so two
  * instances starting together migrate once. Refuses a database migrated by a newer Sluice:
@@ -153,13 +177,7 @@ export async function migrate(db: StateDb, migrations: readonly Migration[] = MI
   const known = Math.max(0, ...migrations.map((m) => m.version));
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtext('sluice_schema'))`);
-    await tx.query(
-      `CREATE TABLE IF NOT EXISTS sluice_schema (
-         version integer PRIMARY KEY,
-         name text NOT NULL,
-         applied_at timestamptz NOT NULL DEFAULT now()
-       )`,
-    );
+    await tx.query(SCHEMA_TABLE);
     const [row] = await tx.query<{ version: number | null }>('SELECT max(version) AS version FROM sluice_schema');
     const current = row?.version ?? 0;
     if (current > known) {

@@ -1,9 +1,25 @@
 import { PGlite } from '@electric-sql/pglite';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { SluiceError } from '../errors.ts';
-import { dirname } from 'node:path';
-import { migrate, type Migration } from './migrations.ts';
+import { freshSchemaStatements, migrate, type Migration } from './migrations.ts';
 import { stateUnavailable, type Queryable, type StateDb } from './state-db.ts';
+
+const execFileAsync = promisify(execFile);
 
 /** Where the embedded database lives: a directory (durable), or `memory` (gone on close; tests). */
 export type PgliteLocation = { readonly dir: string } | 'memory';
@@ -21,20 +37,36 @@ function serverConf(settings: PgliteSettings): string[] {
   return [`shared_buffers = ${settings.sharedBuffersMb}MB`];
 }
 
-// initdb inside PGlite takes 1–2 s. A fresh database is instead unpacked from a migrated
-// template made once per process (~0.4 s), which keeps a test suite of many gateways fast.
-let template: Promise<Blob> | undefined;
+// initdb inside PGlite takes 1–2 s. A fresh database is instead unpacked from a template made once
+// per process (~0.4 s), which keeps a test suite of many gateways fast. Both are done by a child
+// process (gateway/bin/pglite-init.mjs): what they leave behind goes with it.
+const INIT_SCRIPT = fileURLToPath(new URL('../../gateway/bin/pglite-init.mjs', import.meta.url));
+let template: Promise<string> | undefined;
 
-function migratedTemplate(migrations: readonly Migration[]): Promise<Blob> {
+async function initProcess(args: readonly string[]): Promise<void> {
+  try {
+    await execFileAsync(process.execPath, [INIT_SCRIPT, ...args], { maxBuffer: 1 << 20 });
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
+    throw new Error(`cannot make the embedded state database: ${stderr || String(err)}`, { cause: err });
+  }
+}
+
+/**
+ * The dump (a tar) of a fresh, migrated cluster, in a temporary file removed when this process
+ * exits. Made once per process, with the migrations of the first caller.
+ */
+function templateFile(migrations: readonly Migration[]): Promise<string> {
   template ??= (async () => {
-    const db = await PGlite.create({ postgresqlconf: serverConf(DEFAULT_PGLITE_SETTINGS) });
-    try {
-      await migrate(wrap(db), migrations);
-      return await db.dumpDataDir('none');
-    } finally {
-      await db.close();
-    }
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-pglite-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'template.tar');
+    const script = join(dir, 'schema.json');
+    writeFileSync(script, JSON.stringify(freshSchemaStatements(migrations)), { mode: 0o600 });
+    await initProcess(['template', file, JSON.stringify(serverConf(DEFAULT_PGLITE_SETTINGS)), script]);
+    return file;
   })();
+  template.catch(() => (template = undefined));
   return template;
 }
 
@@ -67,11 +99,13 @@ export async function openPglite(
 
 async function create(location: PgliteLocation, migrations: readonly Migration[], conf: string[]): Promise<PGlite> {
   if (location === 'memory') {
-    return PGlite.create({ postgresqlconf: conf, loadDataDir: await migratedTemplate(migrations) });
+    const loadDataDir = new Blob([readFileSync(await templateFile(migrations))]);
+    return PGlite.create({ postgresqlconf: conf, loadDataDir });
   }
-  if (existsSync(location.dir)) return PGlite.create({ postgresqlconf: conf, dataDir: location.dir });
-  const loadDataDir = await migratedTemplate(migrations);
-  return PGlite.create({ postgresqlconf: conf, dataDir: location.dir, loadDataDir });
+  if (!existsSync(location.dir)) {
+    await initProcess(['unpack', location.dir, await templateFile(migrations), JSON.stringify(conf)]);
+  }
+  return PGlite.create({ postgresqlconf: conf, dataDir: location.dir });
 }
 
 /**

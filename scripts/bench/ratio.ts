@@ -4,8 +4,9 @@
  * restore, response scan) and the same prompt without entities — with every control on (shipped
  * default policy, group engineering, file audit; then the Kafka sink). Bare proxy and Sluice runs
  * alternate in rounds, so a slow spell of the machine lands on both; each figure is a median round.
- * `--profile` also profiles one Sluice (V8's CPU profiler, from ready to stop) at 32 connections and lists the top
- * self-time functions (and profiles one with the Kafka sink, when a broker runs). Writes bench-results/ratio.{json,md} (and bench-results/profile/).
+ * `--profile` also profiles one Sluice (V8's CPU profiler, from ready to stop) at 32 connections and lists
+ * the top self-time functions (and profiles one with the Kafka sink, when a broker runs). Writes
+ * bench-results/ratio.{json,md} (and bench-results/profile/).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
