@@ -8,11 +8,12 @@
  * the top self-time functions (and profiles one with the Kafka sink, when a broker runs). Writes
  * bench-results/ratio.{json,md} (and bench-results/profile/).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { topSelfTime, type SelfTime } from './cpu-profile.ts';
-import { closedLoop, peakRss, saturate, type Percentiles, type Target } from './measure.ts';
+import { closedLoop, cpuSeconds, peakRss, saturate, type Percentiles, type Target } from './measure.ts';
 import { benchBundle, buildDist, sluiceTarget, startKafka, startTarget, stop, stopAll } from './processes.ts';
 
 const quick = process.argv.includes('--quick');
@@ -45,6 +46,10 @@ interface Row {
   readonly c1: { p50: number; p99: number };
   readonly addedP99Ms: number | null;
   readonly peakRssMb: number;
+  /** CPU the system's process used at 32 connections, in cores (median round). */
+  readonly cores: number;
+  /** The same for the process it needs beside it (the Kafka broker), or null. */
+  readonly helperCores: number | null;
   readonly failures: number;
 }
 
@@ -54,7 +59,8 @@ async function main(dir: string): Promise<void> {
   const bundle = await benchBundle(dir);
   const mock = await startTarget('mock', ['0']);
   const bare = await startTarget('bare', [mock.info.url]);
-  const systems: { name: string; target: Target; pid: number }[] = [
+  // `helper`: a process the system needs beside its own (the Kafka broker), whose CPU is shown too.
+  const systems: { name: string; target: Target; pid: number; helper?: number }[] = [
     { name: 'bare undici proxy', target: { url: bare.info.url, headers: {} }, pid: bare.pid },
   ];
   const file = await startTarget('sluice', [mock.info.url, bundle]);
@@ -62,7 +68,8 @@ async function main(dir: string): Promise<void> {
   const brokers = withKafka ? await startKafka(dir) : undefined;
   if (brokers) {
     const kafka = await startTarget('sluice', [mock.info.url, bundle, 'kafka', brokers]);
-    systems.push({ name: 'Sluice, file + Kafka audit', target: sluiceTarget(kafka), pid: kafka.pid });
+    const broker = Number((await readFile(join(dir, 'kafka', 'broker.pid'), 'utf8')).trim());
+    systems.push({ name: 'Sluice, file + Kafka audit', target: sluiceTarget(kafka), pid: kafka.pid, helper: broker });
   }
   const rows: Row[] = [];
   for (const [label, body] of [
@@ -71,6 +78,8 @@ async function main(dir: string): Promise<void> {
   ] as const) {
     const rounds = systems.map((): number[] => []);
     const peaks = systems.map(() => 0);
+    // CPU used while loaded, in cores (CPU seconds per second): the system's process, and its helper's.
+    const cores = systems.map((): { own: number[]; helper: number[] } => ({ own: [], helper: [] }));
     let failures = systems.map(() => 0);
     for (const s of systems) {
       process.stderr.write(`bench: ${label}: ${s.name}: warming up …\n`);
@@ -80,7 +89,12 @@ async function main(dir: string): Promise<void> {
       for (const [i, s] of systems.entries()) {
         process.stderr.write(`bench: ${label}: ${s.name}: ${CONNECTIONS} connections, round ${round}/${ROUNDS} …\n`);
         const rss = await peakRss(s.pid);
+        const cpu0 = [cpuSeconds(s.pid), s.helper ? cpuSeconds(s.helper) : 0];
+        const t0 = performance.now();
         const t = await saturate(s.target, body, CONNECTIONS, SECONDS);
+        const wall = (performance.now() - t0) / 1000;
+        cores[i]!.own.push((cpuSeconds(s.pid) - cpu0[0]!) / wall);
+        if (s.helper) cores[i]!.helper.push((cpuSeconds(s.helper) - cpu0[1]!) / wall);
         peaks[i] = Math.max(peaks[i]!, await rss.stop());
         rounds[i]!.push(t.requestsPerSecond);
         failures[i]! += t.non2xx + t.errors;
@@ -104,6 +118,8 @@ async function main(dir: string): Promise<void> {
         c1: { p50: c1[i]!.p50, p99: c1[i]!.p99 },
         addedP99Ms: i === 0 ? null : Math.round((c1[i]!.p99 - c1[0]!.p99) * 100) / 100,
         peakRssMb: peaks[i]!,
+        cores: Math.round(median(cores[i]!.own) * 100) / 100,
+        helperCores: s.helper ? Math.round(median(cores[i]!.helper) * 100) / 100 : null,
         failures: failures[i]!,
       });
     });
@@ -161,8 +177,9 @@ function render(
     '',
     `\`${meta.command}\` on ${JSON.stringify(meta.machine)}`,
     '',
-    '| prompt | system | req/s @32 (median) | rounds | vs bare | p50 / p99 @1 (ms) | added p99 @1 | peak RSS | fail |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| prompt | system | req/s @32 (median) | rounds | vs bare | p50 / p99 @1 (ms) | added p99 @1 | peak RSS ' +
+      '| CPU @32 (cores) | fail |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => {
       const ratio = r.ratio === null ? '–' : `${r.ratio}×`;
       const added = r.addedP99Ms === null ? '–' : `${r.addedP99Ms} ms`;
@@ -176,6 +193,7 @@ function render(
         c1,
         added,
         `${r.peakRssMb} MB`,
+        r.helperCores === null ? `${r.cores}` : `${r.cores} + broker ${r.helperCores}`,
         r.failures,
       ];
       return `| ${cells.join(' | ')} |`;
