@@ -2,11 +2,13 @@ import { PGlite } from '@electric-sql/pglite';
 import { execFile } from 'node:child_process';
 import {
   closeSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
   writeSync,
@@ -37,11 +39,12 @@ function serverConf(settings: PgliteSettings): string[] {
   return [`shared_buffers = ${settings.sharedBuffersMb}MB`];
 }
 
-// initdb inside PGlite takes 1–2 s. A fresh database is instead unpacked from a template made once
-// per process (~0.4 s), which keeps a test suite of many gateways fast. Both are done by a child
-// process (gateway/bin/pglite-init.mjs): what they leave behind goes with it.
+// initdb inside PGlite takes 1–2 s, and what it and the unpacking of a data directory leave behind
+// stays in the process that ran them (~350 MB). A child process (gateway/bin/pglite-init.mjs)
+// makes a migrated template once per process instead, as a data directory and its dump (a tar);
+// a new database is a copy of the directory (~0.1 s), or in memory the dump loaded.
 const INIT_SCRIPT = fileURLToPath(new URL('../../gateway/bin/pglite-init.mjs', import.meta.url));
-let template: Promise<string> | undefined;
+let template: Promise<Template> | undefined;
 
 async function initProcess(args: readonly string[]): Promise<void> {
   try {
@@ -52,22 +55,36 @@ async function initProcess(args: readonly string[]): Promise<void> {
   }
 }
 
+/** A fresh, migrated cluster: its data directory and its dump. */
+interface Template {
+  readonly dir: string;
+  readonly tar: string;
+}
+
 /**
- * The dump (a tar) of a fresh, migrated cluster, in a temporary file removed when this process
- * exits. Made once per process, with the migrations of the first caller.
+ * The template, in a temporary directory removed when this process exits. Made once per
+ * process, with the migrations of the first caller.
  */
-function templateFile(migrations: readonly Migration[]): Promise<string> {
+function templateOf(migrations: readonly Migration[]): Promise<Template> {
   template ??= (async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-pglite-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, 'template.tar');
-    const script = join(dir, 'schema.json');
+    const tmp = mkdtempSync(join(tmpdir(), 'sluice-pglite-'));
+    process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
+    const made = { dir: join(tmp, 'db'), tar: join(tmp, 'db.tar') };
+    const script = join(tmp, 'schema.json');
     writeFileSync(script, JSON.stringify(freshSchemaStatements(migrations)), { mode: 0o600 });
-    await initProcess(['template', file, JSON.stringify(serverConf(DEFAULT_PGLITE_SETTINGS)), script]);
-    return file;
+    await initProcess(['template', made.dir, made.tar, JSON.stringify(serverConf(DEFAULT_PGLITE_SETTINGS)), script]);
+    return made;
   })();
   template.catch(() => (template = undefined));
   return template;
+}
+
+/** A new data directory at `dir`, copied from the template through a temporary name (no half-made one). */
+async function copyTemplate(migrations: readonly Migration[], dir: string): Promise<void> {
+  const partial = `${dir}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  cpSync((await templateOf(migrations)).dir, partial, { recursive: true });
+  renameSync(partial, dir);
 }
 
 /**
@@ -99,12 +116,10 @@ export async function openPglite(
 
 async function create(location: PgliteLocation, migrations: readonly Migration[], conf: string[]): Promise<PGlite> {
   if (location === 'memory') {
-    const loadDataDir = new Blob([readFileSync(await templateFile(migrations))]);
+    const loadDataDir = new Blob([readFileSync((await templateOf(migrations)).tar)]);
     return PGlite.create({ postgresqlconf: conf, loadDataDir });
   }
-  if (!existsSync(location.dir)) {
-    await initProcess(['unpack', location.dir, await templateFile(migrations), JSON.stringify(conf)]);
-  }
+  if (!existsSync(location.dir)) await copyTemplate(migrations, location.dir);
   return PGlite.create({ postgresqlconf: conf, dataDir: location.dir });
 }
 
