@@ -369,6 +369,12 @@ export const configSchema = z.object({
        * memory up to 64 MiB and then drops new ones (counted, logged at error).
        */
       onWriteFailure: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
+      /**
+       * `strict`: a call's exchange record is written (as `written()` counts it: the file synced per
+       * `file.sync`, the spools' disks) before the answer's last byte goes out, and a record that
+       * cannot be written costs the caller the answer; `relaxed`: written as the call ends.
+       */
+      durability: z.enum(['relaxed', 'strict']).default('relaxed'),
       /** Stream audit events to Kafka as well (through a local write-ahead spool); off when absent. */
       kafka: kafkaAuditSchema.optional(),
       /** Send audit events to a Splunk HTTP Event Collector as well (through its own spool); off when absent. */

@@ -200,6 +200,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
     policies: deps.policies,
     connections: deps.connections,
     audit: deps.audit,
+    auditDurability: config.audit.durability,
     bodyLimit: config.limits.bodyBytes,
     responseBytes: config.limits.responseBytes,
     approvals: deps.approvals,

@@ -19,6 +19,8 @@ export interface ProxyDeps extends BatchDeps {
   readonly policies: PolicyStore;
   readonly connections: ConnectionRegistry;
   readonly audit: AuditLog;
+  /** `strict`: the exchange record is written before the answer's last byte (config audit.durability). */
+  readonly auditDurability: 'relaxed' | 'strict';
   readonly bodyLimit: number;
   /** Largest upstream answer relayed (config `limits.responseBytes`). */
   readonly responseBytes: number;

@@ -1,36 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SluiceError, sendError, toSluiceError } from '../errors.ts';
-import { addAccessFields } from './access-log.ts';
 import { extractToken } from '../identity/token-transport.ts';
 import { OPERATIONS, operationNamed } from '../operations/operation-table.ts';
 import { Exchange } from './exchange.ts';
 import { recordAuthenticationFailure } from './auth-audit.ts';
-import { recordExchange } from './exchange-record.ts';
 import type { ProxyDeps } from './proxy-deps.ts';
 import { runExchange } from './run-exchange.ts';
+import { settleExchange } from './settle-exchange.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     exchange?: Exchange;
   }
-}
-
-/**
- * Audits the exchange once; its outcome and decision id (never prompt text or tokens) join the
- * request's one access log line (server.ts).
- */
-function settle(req: FastifyRequest, deps: ProxyDeps, ex: Exchange): void {
-  const call = recordExchange(deps.audit, ex);
-  if (call === undefined) return;
-  deps.metrics?.observe(call);
-  addAccessFields(req, {
-    decision_id: ex.decisionId,
-    outcome: call.outcome,
-    code: call.code,
-    subject: call.subject,
-    connection: call.connection,
-    timings_ms: call.timingsMs,
-  });
 }
 
 /**
@@ -87,7 +68,7 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
     if (ex) {
       // The first failure ends the call; a later one (e.g. while answering) is only logged.
       if (ex.get('failure') === undefined) ex.set('failure', sluiceErr);
-      settle(req, deps, ex);
+      settleExchange(req, deps, ex);
     }
     if (reply.sent || reply.raw.headersSent) return;
     // Refused before its body arrived: the app's onSend hook closes the connection (server.ts).
@@ -102,7 +83,7 @@ export async function proxyPlugin(app: FastifyInstance, deps: ProxyDeps): Promis
       handler: async (req, reply) => {
         const ex = req.exchange!;
         await runExchange(req, reply, ex, deps);
-        settle(req, deps, ex);
+        settleExchange(req, deps, ex);
       },
     });
   }

@@ -21,6 +21,8 @@ import { buildPolicyInput, type ResourceFacts, type SkillFacts } from '../policy
 import { relayJson, type RelayContext } from '../relay/relay-json.ts';
 import { relayBinary } from '../relay/relay-binary.ts';
 import { relayStream } from '../relay/relay-stream.ts';
+import { settleExchangeWritten } from './settle-exchange.ts';
+import type { Relayed } from '../relay/relayed.ts';
 import { relayBatchResults } from '../batches/batch-results.ts';
 import type { BatchRequestRecord } from '../batches/batch-store.ts';
 import { CallerGone, forward } from '../upstream/forward.ts';
@@ -410,31 +412,48 @@ async function forwardAndRelay(
   await settleOwnership(deps.ownership, ex.operation, connection.name, resource, upstream.statusCode);
   if (ex.operation.operation === 'skills.versions.delete' && upstream.statusCode < 300)
     await forgetSkillVersion(deps.ownership, connection.name, params);
-  const relayed = ex.set(
-    'relayed',
+  // What follows the answer: once it is relayed, or (audit durability strict) before its end goes
+  // out, when the call is also recorded and its record written.
+  let finished = false;
+  const finish = async (relayed: Relayed): Promise<void> => {
+    if (finished) return;
+    finished = true;
+    ex.set('relayed', relayed);
+    // A stream's created files and container are known once it ended (a JSON answer's, before it went out).
+    if (streamed) await recordCreatedByAnswer(deps, ex, relayed.response.body);
+    // What the answer says was used (a cut stream: also the output it sent); an error answer used nothing;
+    // an answer without usage, the estimate.
+    const reported = streamed
+      ? streamUsage(relayed.response.body, reservation)
+      : (tokenUsage(relayed.response.usage) ?? (upstream.statusCode >= 400 ? ZERO_USAGE : undefined));
+    await settle(deps, reservation, reported);
+    const usage = tokenUsage(relayed.response.usage);
+    if (usage) {
+      const model = inspected.facts.model;
+      ex.set('billed', {
+        family: deps.prices.familyOf(model),
+        usage,
+        costMicroUsd: deps.prices.costMicroUsd(model, usage),
+      });
+    }
+  };
+  const relayCtx: RelayContext =
+    deps.auditDurability === 'strict'
+      ? {
+          ...relay,
+          beforeEnd: async (relayed) => {
+            await finish(relayed);
+            await settleExchangeWritten(req, deps, ex);
+          },
+        }
+      : relay;
+  await finish(
     streamed
-      ? await relayStream(upstream, reply.raw, relay)
+      ? await relayStream(upstream, reply.raw, relayCtx)
       : ex.operation.relay === 'binary'
-        ? await relayBinary(upstream, reply, relay, deps.files.maxScanBytes)
-        : await relayJson(upstream, reply, relay),
+        ? await relayBinary(upstream, reply, relayCtx, deps.files.maxScanBytes)
+        : await relayJson(upstream, reply, relayCtx),
   );
-  // A stream's created files and container are known once it ended (a JSON answer's, before it went out).
-  if (streamed) await recordCreatedByAnswer(deps, ex, relayed.response.body);
-  // What the answer says was used (a cut stream: also the output it sent); an error answer used nothing;
-  // an answer without usage, the estimate.
-  const reported = streamed
-    ? streamUsage(relayed.response.body, reservation)
-    : (tokenUsage(relayed.response.usage) ?? (upstream.statusCode >= 400 ? ZERO_USAGE : undefined));
-  await settle(deps, reservation, reported);
-  const usage = tokenUsage(relayed.response.usage);
-  if (usage) {
-    const model = inspected.facts.model;
-    ex.set('billed', {
-      family: deps.prices.familyOf(model),
-      usage,
-      costMicroUsd: deps.prices.costMicroUsd(model, usage),
-    });
-  }
 }
 
 /**

@@ -70,13 +70,15 @@ async function relayMaskedText(
   const bytes = masked.counts.size === 0 ? raw : Buffer.from(masked.text, 'utf8');
   const headers = downloadHeaders(upstream);
   headers['content-length'] = String(bytes.length);
-  reply.code(upstream.statusCode).headers(headers).send(bytes);
-  return relayed(
+  const result = relayed(
     upstream.statusCode,
     headers['content-type']!,
     bytes.length,
     createHash('sha256').update(bytes).digest('hex'),
   );
+  await ctx.beforeEnd?.(result);
+  reply.code(upstream.statusCode).headers(headers).send(bytes);
+  return result;
 }
 
 /**

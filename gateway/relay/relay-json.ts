@@ -17,6 +17,12 @@ export interface RelayContext {
   readonly responseBytes: number;
   /** Rewrites a successful JSON answer before it is masked and sent (a listing filtered to the caller's objects). */
   readonly rewrite?: (body: unknown) => Promise<unknown>;
+  /**
+   * Called with what the caller is getting before the answer's last byte goes out (audit
+   * durability `strict`: the call is recorded and its record written); when it throws, the
+   * caller gets an error instead of the rest of the answer.
+   */
+  readonly beforeEnd?: (relayed: Relayed) => Promise<void>;
 }
 
 function parseJson(buffer: Buffer): unknown {
@@ -59,12 +65,7 @@ export async function relayJson(
   const masking = ctx.mask.touchesResponse && !isAnthropicError(body) ? maskResponseBody(body, ctx.mask) : undefined;
   // Unchanged by masking (the usual case): the upstream's own bytes go out, no re-serialisation.
   const changed = body !== parsed || (masking !== undefined && masking.client !== body);
-  reply
-    .code(status)
-    .headers(callerResponseHeaders(upstream.headers))
-    .header('content-type', 'application/json')
-    .send(changed ? JSON.stringify(masking?.client ?? body) : buffer);
-  return {
+  const relayed: Relayed = {
     response: {
       status,
       stream: false,
@@ -74,4 +75,12 @@ export async function relayJson(
     },
     responseMayHoldEntities: masking?.entitiesLeft ?? true,
   };
+  // Nothing has gone out yet: a failure here is answered as an error by the error handler.
+  await ctx.beforeEnd?.(relayed);
+  reply
+    .code(status)
+    .headers(callerResponseHeaders(upstream.headers))
+    .header('content-type', 'application/json')
+    .send(changed ? JSON.stringify(masking?.client ?? body) : buffer);
+  return relayed;
 }

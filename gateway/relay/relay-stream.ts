@@ -8,9 +8,12 @@ import { SseRecorder } from './sse-recorder.ts';
 import { sseErrorEvent } from './sse-writer.ts';
 import { answerTooLarge } from '../upstream/capped-body.ts';
 import { upstreamError } from '../upstream/forward.ts';
-import type { SluiceError } from '../errors.ts';
+import { toSluiceError, type SluiceError } from '../errors.ts';
 import type { RelayContext } from './relay-json.ts';
 import type { Relayed } from './relayed.ts';
+
+/** Where a stream's last event begins: what `beforeEnd` holds back (Anthropic's streams end with message_stop). */
+const STOP_EVENT = /^event:[ \t]*message_stop[ \t]*\r?$/m;
 
 /** The caller-facing failure for an upstream event whose data is not JSON. */
 function malformedEvent(event: string): { type: string; message: string } {
@@ -35,10 +38,25 @@ export async function relayStream(
 ): Promise<Relayed> {
   const { responseBytes } = ctx;
   const recorder = new SseRecorder({ keepData: false });
+  // With beforeEnd, the stream's last event and whatever follows it wait until beforeEnd has run.
+  const held: string[] = [];
+  const route = (text: string | Buffer): string | Buffer => {
+    if (!ctx.beforeEnd || text.length === 0) return text;
+    const s = typeof text === 'string' ? text : text.toString('utf8');
+    if (held.length > 0) {
+      held.push(s);
+      return '';
+    }
+    const at = s.search(STOP_EVENT);
+    if (at < 0) return text;
+    held.push(s.slice(at));
+    return s.slice(0, at);
+  };
   // With masking the caller gets the masker's output and the recorder its masked copy; raw bytes reach neither.
   const drainMasker = (out: MaskedOutput): void => {
     recorder.push(Buffer.from(out.record));
-    if (out.client !== '' && !res.destroyed) res.write(out.client);
+    const client = route(out.client);
+    if (client.length > 0 && !res.destroyed) res.write(client);
   };
   // The first delta is written as soon as it is masked, before the rest of its read
   // (backpressure is awaited after the read).
@@ -53,7 +71,8 @@ export async function relayStream(
   let failure: { type: string; message: string; code?: string } | undefined;
   const frames = masker ? undefined : new SseFrameSplitter();
   const write = async (text: string | Buffer): Promise<void> => {
-    if (text.length > 0 && !res.write(text) && !res.destroyed) await once(res, 'drain');
+    const out = route(text);
+    if (out.length > 0 && !res.write(out) && !res.destroyed) await once(res, 'drain');
   };
   let received = 0;
   let cutAtLimit: SluiceError | undefined;
@@ -106,7 +125,6 @@ export async function relayStream(
   recorder.end();
   if (res.destroyed && !failure)
     failure = { type: 'client_closed', message: 'caller disconnected before the stream ended' };
-  if (!res.destroyed) res.end();
   const message = recorder.reconstruct();
   const streamError = recorder.errors[0] as { error?: { type: string; message: string } } | undefined;
   const response: Relayed['response'] = {
@@ -120,5 +138,17 @@ export async function relayStream(
     ...(failure ? { error: failure } : streamError?.error ? { error: streamError.error } : {}),
   };
   // The audit scans a stream's record again: the stream masker does not report that it masked every entity.
-  return { response, responseMayHoldEntities: true, ...(cutAtLimit ? { error: cutAtLimit } : {}) };
+  const relayed: Relayed = { response, responseMayHoldEntities: true, ...(cutAtLimit ? { error: cutAtLimit } : {}) };
+  if (ctx.beforeEnd && !res.destroyed) {
+    try {
+      await ctx.beforeEnd(relayed);
+      for (const text of held) res.write(text);
+    } catch (err) {
+      // The answer's end is not sent: the caller's SDK reports the stream as failed, not complete.
+      const refused = toSluiceError(err);
+      res.write(sseErrorEvent(refused.type, `${refused.message}; stream ended`));
+    }
+  }
+  if (!res.destroyed) res.end();
+  return relayed;
 }

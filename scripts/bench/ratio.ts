@@ -1,11 +1,12 @@
 /**
- * `npm run bench:ratio [-- --quick] [--profile] [--no-kafka]`: Sluice against a bare proxy on the
+ * `npm run bench:ratio [-- --quick] [--profile] [--no-kafka] [--strict]`: Sluice against a bare proxy on the
  * workload a team actually sends — a 4 KB prompt with one e-mail address (request masking with
  * restore, response scan) and the same prompt without entities — with every control on (shipped
  * default policy, group engineering, file audit; then the Kafka sink). Bare proxy and Sluice runs
  * alternate in rounds, so a slow spell of the machine lands on both; each figure is a median round.
  * `--profile` also profiles one Sluice (V8's CPU profiler, from ready to stop) at 32 connections and lists
- * the top self-time functions (and profiles one with the Kafka sink, when a broker runs). Writes
+ * the top self-time functions (and profiles one with the Kafka sink, when a broker runs). `--strict` adds a
+ * Sluice with `audit.durability: strict` (file audit). Writes
  * bench-results/ratio.{json,md} (and bench-results/profile/).
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import { benchBundle, buildDist, sluiceTarget, startKafka, startTarget, stop, st
 const quick = process.argv.includes('--quick');
 const profile = process.argv.includes('--profile');
 const withKafka = !process.argv.includes('--no-kafka');
+const withStrict = process.argv.includes('--strict');
 const ROUNDS = quick ? 1 : 3;
 const SECONDS = quick ? 4 : 10;
 const WARM_SECONDS = quick ? 2 : 4;
@@ -65,6 +67,10 @@ async function main(dir: string): Promise<void> {
   ];
   const file = await startTarget('sluice', [mock.info.url, bundle]);
   systems.push({ name: 'Sluice, file audit', target: sluiceTarget(file), pid: file.pid });
+  if (withStrict) {
+    const strict = await startTarget('sluice', [mock.info.url, bundle], [], { BENCH_AUDIT_DURABILITY: 'strict' });
+    systems.push({ name: 'Sluice, file audit, durability strict', target: sluiceTarget(strict), pid: strict.pid });
+  }
   const brokers = withKafka ? await startKafka(dir) : undefined;
   if (brokers) {
     const kafka = await startTarget('sluice', [mock.info.url, bundle, 'kafka', brokers]);

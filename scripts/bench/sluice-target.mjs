@@ -43,7 +43,12 @@ const config = resolveConfig(
     stateDir: dir,
     connections: [{ name: 'anthropic', baseUrl: upstream, apiKeyEnv: 'BENCH_UPSTREAM_KEY' }],
     policy: { bundle, buildIfMissing: false },
-    audit: { file: { path: join(dir, 'audit.jsonl') }, ...(mode === 'kafka' ? { kafka } : {}) },
+    audit: {
+      file: { path: join(dir, 'audit.jsonl') },
+      ...(mode === 'kafka' ? { kafka } : {}),
+      // BENCH_AUDIT_DURABILITY=strict: each exchange record written before its answer ends.
+      ...(process.env.BENCH_AUDIT_DURABILITY ? { durability: process.env.BENCH_AUDIT_DURABILITY } : {}),
+    },
     log: { level: 'warn' },
     // One load generator on one address, far past the pre-auth limits: this measures the proxy behind them.
     rateLimits: { enabled: false },

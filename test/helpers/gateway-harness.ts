@@ -41,6 +41,8 @@ export interface HarnessOptions {
   /** Where the audit file goes (default: the harness's temp dir), and `audit.onWriteFailure`. */
   readonly auditFile?: string;
   readonly auditOnWriteFailure?: 'fail-closed' | 'fail-open';
+  /** `audit.durability`: with `strict` each exchange record is written before the answer's end. */
+  readonly auditDurability?: 'relaxed' | 'strict';
   /** `audit.file.format`: the file holds Sluice's audit lines (default) or their OCSF projection. */
   readonly auditFileFormat?: 'sluice' | 'ocsf';
   /** Config section `metrics`, e.g. `{ tokenEnv: 'X' }`. */
@@ -128,6 +130,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         file: { path: auditFile, ...(options.auditFileFormat ? { format: options.auditFileFormat } : {}) },
         anchorIntervalSeconds: 0,
         ...(options.auditOnWriteFailure ? { onWriteFailure: options.auditOnWriteFailure } : {}),
+        ...(options.auditDurability ? { durability: options.auditDurability } : {}),
         ...(options.auditMaxContentBytes ? { maxContentBytes: options.auditMaxContentBytes } : {}),
         ...(options.auditKafka ? { kafka: options.auditKafka } : {}),
       },
