@@ -4,6 +4,7 @@
  * `relaxed` (the default) records the call as it ends, after the answer went out.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +128,63 @@ const operations: ReadonlyArray<{ name: string; run: (h: Harness) => ReturnType<
   { name: 'models.list', run: (h) => send(h, 'GET', '/v1/models') },
 ];
 
+/** A file a tool created (downloadable, owned by the caller), `bytes` long: its download is relayed unmasked. */
+async function seedDownload(h: Harness, bytes: number): Promise<{ id: string; data: Buffer }> {
+  const data = randomBytes(bytes);
+  const meta = h.upstream.files.add('chart.png', 'image/png', data, { downloadable: true });
+  await h.gateway.ownership.record({
+    type: 'file',
+    id: meta.id,
+    connection: 'anthropic',
+    owner: 'durable',
+    createdAt: new Date().toISOString(),
+    details: { filename: 'chart.png', media_type: 'image/png', size_bytes: data.length },
+  });
+  return { id: meta.id, data };
+}
+
+/** Downloads file `id`: its bytes, or the error that cut it short. */
+async function download(h: Harness, id: string): Promise<{ status: number; bytes: Buffer | Error }> {
+  const res = await fetch(`${h.url}/v1/files/${id}/content`, {
+    headers: {
+      authorization: `Bearer ${await h.token(['engineering'], 'durable')}`,
+      'anthropic-version': '2023-06-01',
+      'anthropic-beta': 'files-api-2025-04-14',
+    },
+  });
+  const bytes = await res.arrayBuffer().then(
+    (b) => Buffer.from(b),
+    (err: unknown) => err as Error,
+  );
+  return { status: res.status, bytes };
+}
+
+/** A message batch created through the gateway and ended upstream: its results can be read. */
+async function endedBatch(h: Harness): Promise<string> {
+  const params = JSON.parse(body(false)) as unknown;
+  const created = await send(
+    h,
+    'POST',
+    '/v1/messages/batches',
+    JSON.stringify({ requests: [{ custom_id: 'a', params }] }),
+  );
+  expect(created.status).toBe(200);
+  const id = (JSON.parse(created.text) as { id: string }).id;
+  await h.upstream.batchEnded(id);
+  return id;
+}
+
+/** Reads batch `id`'s results: their text, or the error that cut them short. */
+async function results(h: Harness, id: string): Promise<{ status: number; text: string | Error }> {
+  const res = await fetch(`${h.url}/v1/messages/batches/${id}/results`, {
+    headers: {
+      authorization: `Bearer ${await h.token(['engineering'], 'durable')}`,
+      'anthropic-version': '2023-06-01',
+    },
+  });
+  return { status: res.status, text: await res.text().catch((err: unknown) => err as Error) };
+}
+
 /**
  * Once armed, the audit's next wait for written events after an exchange record was queued fails,
  * as a disk that fills between a call's decision and its end would: the wait for the record sees
@@ -186,6 +244,48 @@ describe('audit durability strict', () => {
     } finally {
       undo();
     }
+  });
+
+  it("holds a download's last bytes until its record is written, and cuts it short when it cannot be", async () => {
+    const file = await seedDownload(h, 2 * 1024 * 1024);
+    const undo = slowAuditDisk(h, 300);
+    try {
+      const before = exchangesOnDisk(h);
+      const got = await download(h, file.id);
+      expect(got.status).toBe(200);
+      expect(Buffer.isBuffer(got.bytes) && got.bytes.equals(file.data)).toBe(true);
+      expect(exchangesOnDisk(h)).toBe(before + 1);
+    } finally {
+      undo();
+    }
+    const disk = failRecordWrites(h);
+    disk.arm();
+    const cut = await download(h, file.id);
+    expect(cut.status).toBe(200);
+    // Not the whole file: the caller's client reports the body as failed.
+    expect(cut.bytes).toBeInstanceOf(Error);
+    // The record holds the whole download's count and digest, as without the failure.
+    const record = (await h.auditEvents()).filter((e) => e.kind === 'exchange').at(-1)!;
+    expect(record.response).toMatchObject({ status: 200, body: { size_bytes: file.data.length } });
+  });
+
+  it("holds a batch's results' end until their record is written, and cuts them short when it cannot be", async () => {
+    const id = await endedBatch(h);
+    const undo = slowAuditDisk(h, 300);
+    try {
+      const before = exchangesOnDisk(h);
+      const got = await results(h, id);
+      expect(got.status).toBe(200);
+      expect(got.text).toContain('"custom_id":"a"');
+      expect(exchangesOnDisk(h)).toBe(before + 1);
+    } finally {
+      undo();
+    }
+    const disk = failRecordWrites(h);
+    disk.arm();
+    const cut = await results(h, id);
+    expect(cut.status).toBe(200);
+    expect(cut.text).toBeInstanceOf(Error);
   });
 
   it('refuses a JSON answer whose record cannot be written, and ends a stream without message_stop', async () => {
