@@ -42,6 +42,11 @@ export interface ResultsContext {
   readonly mark: (stage: string) => void;
   /** Told each succeeded result of a known request with its message's `usage`, to settle its budgets. */
   readonly onUsage?: (record: BatchRequestRecord, usage: unknown) => void;
+  /**
+   * Called with what the caller got before the results end (audit durability `strict`: the call
+   * is recorded and its record written); when it throws, the results are cut off instead.
+   */
+  readonly beforeEnd?: (relayed: Relayed) => Promise<void>;
 }
 
 const LEDGER_PATH = 'response.results.message';
@@ -139,15 +144,12 @@ export async function relayBatchResults(
         : upstreamError(err, ctx.connection);
   }
   const gone = !failure && res.destroyed;
-  // Headers are gone: cutting the connection is the only way to tell the caller the results are incomplete.
-  if (failure) res.destroy();
-  else res.end();
   const error = failure
     ? { type: failure.type, message: failure.message, code: failure.code }
     : gone
       ? { type: 'client_closed', message: 'caller disconnected before the results ended' }
       : undefined;
-  return {
+  const relayed: Relayed = {
     response: {
       status: upstream.statusCode,
       stream: true,
@@ -158,4 +160,15 @@ export async function relayBatchResults(
     responseMayHoldEntities: false,
     ...(failure ? { error: failure } : {}),
   };
+  let ends = !failure && !res.destroyed;
+  // The results are chunked: the caller has them all only at their end, which beforeEnd holds back.
+  if (ends && ctx.beforeEnd)
+    ends = await ctx.beforeEnd(relayed).then(
+      () => true,
+      () => false,
+    );
+  // Headers are gone: cutting the connection is the only way to tell the caller the results are incomplete.
+  if (ends) res.end();
+  else res.destroy();
+  return relayed;
 }

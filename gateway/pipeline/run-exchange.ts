@@ -395,11 +395,23 @@ async function forwardAndRelay(
         if (u) used.set(record.customId, { budgets: record.budgets, model: record.model, usage: u });
       },
     };
-    ex.set('relayed', await relayBatchResults(upstream, reply.raw, results));
-    // The caller has its results: a settlement the database does not take is logged, not answered.
-    await settleBatchResults(deps, connection.name, params.batch_id ?? '', used).catch((err: unknown) =>
-      req.log.error({ err, decision_id: ex.decisionId }, 'batch results usage not settled'),
-    );
+    let ended = false;
+    const endResults = async (relayed: Relayed): Promise<void> => {
+      if (ended) return;
+      ended = true;
+      ex.set('relayed', relayed);
+      // The caller has (or, strict, is about to get) its results: a settlement the database does
+      // not take is logged, not answered.
+      await settleBatchResults(deps, connection.name, params.batch_id ?? '', used).catch((err: unknown) =>
+        req.log.error({ err, decision_id: ex.decisionId }, 'batch results usage not settled'),
+      );
+    };
+    const beforeEnd = async (relayed: Relayed): Promise<void> => {
+      await endResults(relayed);
+      await settleExchangeWritten(req, deps, ex);
+    };
+    const strict = deps.auditDurability === 'strict';
+    await endResults(await relayBatchResults(upstream, reply.raw, strict ? { ...results, beforeEnd } : results));
     return;
   }
   const streamed =

@@ -85,7 +85,8 @@ async function relayMaskedText(
  * Relays a file download: the upstream's bytes go to the caller as they arrive, under the
  * caller's backpressure, never buffered and never parsed; only their count and SHA-256 are kept,
  * for the audit. The exception is a text file for a caller whose answers the policy masks
- * (relayMaskedText). An upstream error (JSON in the API's shape) is relayed as JSON.
+ * (relayMaskedText). An upstream error (JSON in the API's shape) is relayed as JSON. With
+ * `beforeEnd` (audit durability strict) the last chunk read waits for it: one chunk is held.
  */
 export async function relayBinary(
   upstream: Dispatcher.ResponseData,
@@ -100,12 +101,27 @@ export async function relayBinary(
   }
   const hash = createHash('sha256');
   let bytes = 0;
+  let result: Relayed | undefined;
+  const whole = (): Relayed =>
+    (result ??= relayed(upstream.statusCode, headers['content-type']!, bytes, hash.digest('hex')));
+  const { beforeEnd } = ctx;
+  // With beforeEnd, each chunk goes out once the next one arrived: the last waits until beforeEnd
+  // has run (its record holds the whole download's count and digest), and a failure cuts it off.
+  let held: Buffer | undefined;
   const count = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       bytes += chunk.length;
       hash.update(chunk);
       if (bytes === chunk.length) ctx.mark('first_byte');
-      done(null, chunk);
+      if (!beforeEnd) return done(null, chunk);
+      const out = held;
+      held = chunk;
+      done(null, out);
+    },
+    flush(done) {
+      if (!beforeEnd) return done();
+      ctx.mark('upstream_body');
+      beforeEnd(whole()).then(() => done(null, held), done);
     },
   });
   reply.hijack();
@@ -118,6 +134,6 @@ export async function relayBinary(
     reply.raw.destroy();
     throw upstreamError(err, ctx.connection);
   }
-  ctx.mark('upstream_body');
-  return relayed(upstream.statusCode, headers['content-type']!, bytes, hash.digest('hex'));
+  if (!beforeEnd) ctx.mark('upstream_body');
+  return whole();
 }

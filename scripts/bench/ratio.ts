@@ -1,12 +1,14 @@
 /**
- * `npm run bench:ratio [-- --quick] [--profile] [--no-kafka] [--strict]`: Sluice against a bare proxy on the
- * workload a team actually sends — a 4 KB prompt with one e-mail address (request masking with
- * restore, response scan) and the same prompt without entities — with every control on (shipped
- * default policy, group engineering, file audit; then the Kafka sink). Bare proxy and Sluice runs
- * alternate in rounds, so a slow spell of the machine lands on both; each figure is a median round.
- * `--profile` also profiles one Sluice (V8's CPU profiler, from ready to stop) at 32 connections and lists
- * the top self-time functions (and profiles one with the Kafka sink, when a broker runs). `--strict` adds a
- * Sluice with `audit.durability: strict` (file audit). Writes
+ * `npm run bench:ratio [-- --quick] [--profile] [--no-kafka] [--strict] [--sync every|interval|none]`:
+ * Sluice against a bare proxy on the workload a team actually sends — a 4 KB prompt with one e-mail
+ * address (request masking with restore, response scan) and the same prompt without entities —
+ * with every control on (shipped default policy, group engineering, file audit; then the Kafka
+ * sink). Bare proxy and Sluice runs alternate in rounds, so a slow spell of the machine lands on
+ * both; each figure is a median round. `--profile` also profiles one Sluice (V8's CPU profiler,
+ * from ready to stop) at 32 connections and lists the top self-time functions (and profiles one
+ * with the Kafka sink, when a broker runs). `--strict` adds a Sluice with `audit.durability:
+ * strict` (file audit). `--sync` sets every Sluice's `audit.file.sync` (default none): strict's
+ * cost is one more write before an answer's end, and with `every` one more sync. Writes
  * bench-results/ratio.{json,md} (and bench-results/profile/).
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +23,11 @@ const quick = process.argv.includes('--quick');
 const profile = process.argv.includes('--profile');
 const withKafka = !process.argv.includes('--no-kafka');
 const withStrict = process.argv.includes('--strict');
+const sync = process.argv.includes('--sync') ? process.argv[process.argv.indexOf('--sync') + 1] : undefined;
+if (sync !== undefined && !['every', 'interval', 'none'].includes(sync))
+  throw new Error(`--sync takes every, interval or none, not ${sync}`);
+// Every Sluice target inherits the environment (sluice-target.mjs reads it).
+if (sync) process.env.BENCH_AUDIT_SYNC = sync;
 const ROUNDS = quick ? 1 : 3;
 const SECONDS = quick ? 4 : 10;
 const WARM_SECONDS = quick ? 2 : 4;

@@ -5,7 +5,8 @@
  * `file` (the default): the JSONL audit sink only; `kafka`: file + Kafka sink. BROKERS may name an
  * address nothing listens on, to measure Sluice while the broker is down (spool only).
  * Prints `BENCH-READY {url, token, largePromptToken, audit}`; the upstream key comes in
- * BENCH_UPSTREAM_KEY; BENCH_CPU_PROFILE=FILE profiles it. Its temp dir (the audit file grows to
+ * BENCH_UPSTREAM_KEY; BENCH_CPU_PROFILE=FILE profiles it; BENCH_AUDIT_DURABILITY and
+ * BENCH_AUDIT_SYNC set audit.durability and audit.file.sync. Its temp dir (the audit file grows to
  * ~100 MB) goes when it is stopped.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,7 +45,11 @@ const config = resolveConfig(
     connections: [{ name: 'anthropic', baseUrl: upstream, apiKeyEnv: 'BENCH_UPSTREAM_KEY' }],
     policy: { bundle, buildIfMissing: false },
     audit: {
-      file: { path: join(dir, 'audit.jsonl') },
+      // BENCH_AUDIT_SYNC=every|interval|none: when the audit file is fdatasync'd (default none).
+      file: {
+        path: join(dir, 'audit.jsonl'),
+        ...(process.env.BENCH_AUDIT_SYNC ? { sync: process.env.BENCH_AUDIT_SYNC } : {}),
+      },
       ...(mode === 'kafka' ? { kafka } : {}),
       // BENCH_AUDIT_DURABILITY=strict: each exchange record written before its answer ends.
       ...(process.env.BENCH_AUDIT_DURABILITY ? { durability: process.env.BENCH_AUDIT_DURABILITY } : {}),
@@ -66,9 +71,7 @@ const largePromptToken = await mint(['admins']);
 if (inspector) {
   inspector.connect();
   await new Promise((resolve, reject) =>
-    inspector.post('Profiler.enable', () =>
-      inspector.post('Profiler.start', (err) => (err ? reject(err) : resolve())),
-    ),
+    inspector.post('Profiler.enable', () => inspector.post('Profiler.start', (err) => (err ? reject(err) : resolve()))),
   );
 }
 process.stdout.write(
