@@ -3,9 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditEvent, ContentMode } from './events.ts';
 import { ensureTopics, toTopicMessages } from './kafka-topics.ts';
 import type { AuditSink, SinkHealth } from './sink.ts';
-import { spoolRecordOf } from './spool-segments.ts';
+import { spoolRecordOf, type SpoolRecord } from './spool-segments.ts';
 import type { Spool } from './spool.ts';
-import type { SpoolRecord } from './spool-segments.ts';
 
 /** What the Kafka sink needs (the `audit.kafka` config section, with the spool opened). */
 export interface KafkaSinkOptions {
@@ -78,7 +77,7 @@ export class KafkaAuditSink implements AuditSink {
     this.loop = this.deliverLoop();
   }
 
-  write(event: AuditEvent, line: string): void {
+  write(event: AuditEvent, line: string, bytes: Buffer): void {
     if (this.stopping) {
       this.log.error(
         { event_id: event.event_id },
@@ -95,7 +94,7 @@ export class KafkaAuditSink implements AuditSink {
         );
       return;
     }
-    this.opts.spool.append(spoolRecordOf(event, line, Date.now()));
+    this.opts.spool.append(spoolRecordOf(event, line, Date.now(), bytes));
   }
 
   /** Durable here means on the spool's disk: delivery to Kafka follows on its own. */
@@ -214,7 +213,7 @@ export class KafkaAuditSink implements AuditSink {
     await this.opts.spool.commit(1);
     const eventId = (JSON.parse(rec.line) as { event_id?: string }).event_id;
     this.log.error(
-      { event_id: eventId, bytes: rec.line.length, err: (err as Error).message },
+      { event_id: eventId, bytes: rec.bytes.length - 1, err: (err as Error).message },
       'kafka audit: event refused as too large; kept in the spool dir (rejected.jsonl) and the audit file',
     );
   }

@@ -8,7 +8,7 @@ const TOPIC_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /**
  * One produce request's messages. Exchange records (prompts and answers) go to their own topic;
  * decisions and the approval and access events that belong with them go to the decisions topic.
- * The value is the exact audit line: the hash chain (prev_hash) is computed over these bytes.
+ * The value is the exact audit line's bytes: the hash chain (prev_hash) is computed over them.
  */
 export function toTopicMessages(
   batch: readonly SpoolRecord[],
@@ -20,7 +20,7 @@ export function toTopicMessages(
     const messages = byTopic.get(topic) ?? byTopic.set(topic, []).get(topic)!;
     messages.push({
       key: rec.key,
-      value: rec.line,
+      value: rec.value,
       headers: {
         'content-type': 'application/json',
         'sluice-schema-version': String(AUDIT_SCHEMA_VERSION),

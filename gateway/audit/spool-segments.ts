@@ -2,14 +2,31 @@ import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditEvent } from './events.ts';
 
-/** One spooled audit event: the exact serialized line (the hash chain covers these bytes). */
-export interface SpoolRecord {
-  readonly line: string;
-  /** Kafka message key (the subject) and which topic the record goes to. */
-  readonly key: string;
-  readonly kind: AuditEvent['kind'];
-  /** When the event entered the spool (epoch ms), for the delivery-lag metric. */
-  readonly at: number;
+/**
+ * One spooled audit event: the exact bytes of its line (the hash chain covers them), encoded once
+ * by the audit writer and shared with the file sink, so the spool writes them and Kafka sends them
+ * without re-encoding or copying the text.
+ */
+export class SpoolRecord {
+  constructor(
+    /** The line's UTF-8 bytes and its newline: what the spool writes. */
+    readonly bytes: Buffer,
+    /** Kafka message key (the subject) and which topic the record goes to. */
+    readonly key: string,
+    readonly kind: AuditEvent['kind'],
+    /** When the event entered the spool (epoch ms), for the delivery-lag metric. */
+    readonly at: number,
+  ) {}
+
+  /** The line's bytes without its newline (a view, not a copy): a Kafka record's value. */
+  get value(): Buffer {
+    return this.bytes.subarray(0, this.bytes.length - 1);
+  }
+
+  /** The line as text. */
+  get line(): string {
+    return this.bytes.toString('utf8', 0, this.bytes.length - 1);
+  }
 }
 
 const SEGMENT = /^segment-(\d{16})\.jsonl$/;
@@ -19,13 +36,17 @@ export function segmentName(offset: number): string {
   return `segment-${String(offset).padStart(16, '0')}.jsonl`;
 }
 
-/** The Kafka key (the subject, so one caller's events stay ordered) and topic kind of an event. */
+/**
+ * The spool record of an event: the Kafka key (the subject, so one caller's events stay ordered)
+ * and topic kind, and the line's bytes with its newline (`bytes`, when the caller has them encoded).
+ */
 export function spoolRecordOf(
   event: Pick<AuditEvent, 'kind' | 'subject' | 'timestamp'>,
   line: string,
   at: number,
+  bytes: Buffer = Buffer.from(`${line}\n`),
 ): SpoolRecord {
-  return { line, key: event.subject ?? 'anonymous', kind: event.kind, at };
+  return new SpoolRecord(bytes, event.subject ?? 'anonymous', event.kind, at);
 }
 
 /**
@@ -41,8 +62,8 @@ export interface SpoolEntry {
   /** Start offset of the segment holding the record, and its byte position in it (-1 until written). */
   segment: number;
   pos: number;
-  /** The exact serialized line; undefined while only on disk. */
-  line: string | undefined;
+  /** The line's exact bytes with its newline (`bytes` long); undefined while only on disk. */
+  data: Buffer | undefined;
 }
 
 /** What a spool directory holds past the committed offset. */
@@ -87,22 +108,21 @@ export async function readSegments(dir: string, committed: number, memoryBytes: 
       const nl = data.indexOf(0x0a, pos);
       if (offset >= committed) {
         base ??= offset;
-        const line = data.toString('utf8', pos, nl);
         const bytes = nl - pos + 1;
         // Resident lines stay a prefix: once one line is left on disk, all later ones are too.
         const resident =
-          entries.length === 0 || (entries.at(-1)!.line !== undefined && residentBytes + bytes <= memoryBytes);
+          entries.length === 0 || (entries.at(-1)!.data !== undefined && residentBytes + bytes <= memoryBytes);
         if (resident) residentBytes += bytes;
-        const event = JSON.parse(line) as AuditEvent;
-        const rec = spoolRecordOf(event, line, Date.parse(event.timestamp) || Date.now());
+        const event = JSON.parse(data.toString('utf8', pos, nl)) as AuditEvent;
         entries.push({
-          key: rec.key,
-          kind: rec.kind,
-          at: rec.at,
+          key: event.subject ?? 'anonymous',
+          kind: event.kind,
+          at: Date.parse(event.timestamp) || Date.now(),
           bytes,
           segment: start,
           pos,
-          line: resident ? line : undefined,
+          // A copy: a view would keep the whole segment's buffer in memory.
+          data: resident ? Buffer.from(data.subarray(pos, nl + 1)) : undefined,
         });
       }
       pos = nl + 1;

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { appendFile, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readSegments, segmentName, type SpoolEntry, type SpoolRecord } from './spool-segments.ts';
+import { readSegments, segmentName, SpoolRecord, type SpoolEntry } from './spool-segments.ts';
 
 /** Spool options; `maxBytes` is what "spool full" means. */
 export interface SpoolOptions {
@@ -91,7 +91,7 @@ export class Spool {
     this.entries = recovered;
     this.persistedCount = recovered.length;
     this.depthBytes = recovered.reduce((sum, e) => sum + e.bytes, 0);
-    const resident = recovered.filter((e) => e.line !== undefined);
+    const resident = recovered.filter((e) => e.data !== undefined);
     this.resident = resident.length;
     this.residentBytes = resident.reduce((sum, e) => sum + e.bytes, 0);
   }
@@ -112,10 +112,10 @@ export class Spool {
       key: rec.key,
       kind: rec.kind,
       at: rec.at,
-      bytes: Buffer.byteLength(rec.line) + 1,
+      bytes: rec.bytes.length,
       segment: -1,
       pos: -1,
-      line: rec.line,
+      data: rec.bytes,
     };
     this.entries.push(entry);
     this.unwritten.push(entry);
@@ -159,7 +159,7 @@ export class Spool {
     let bytes = 0;
     for (const e of this.entries.slice(0, Math.min(max, this.resident))) {
       if (out.length > 0 && bytes + e.bytes > maxBytes) break;
-      out.push({ line: e.line!, key: e.key, kind: e.kind, at: e.at });
+      out.push(new SpoolRecord(e.data!, e.key, e.kind, e.at));
       bytes += e.bytes;
     }
     return out;
@@ -167,7 +167,7 @@ export class Spool {
 
   /** Keeps a record Kafka refuses for good (too large) beside the spool, in rejected.jsonl. */
   async deadLetter(rec: SpoolRecord): Promise<void> {
-    await appendFile(join(this.opts.dir, 'rejected.jsonl'), rec.line + '\n', { mode: 0o600 });
+    await appendFile(join(this.opts.dir, 'rejected.jsonl'), rec.bytes, { mode: 0o600 });
   }
 
   /** Resolves when records are ready to deliver, their lines loaded for `peek` (or the spool closes). */
@@ -185,7 +185,7 @@ export class Spool {
     this.delivered += done.length;
     for (const e of done) {
       this.depthBytes -= e.bytes;
-      if (e.line !== undefined) this.residentBytes -= e.bytes;
+      if (e.data !== undefined) this.residentBytes -= e.bytes;
     }
     const tmp = join(this.opts.dir, `${COMMIT_FILE}.tmp`);
     await writeFile(tmp, JSON.stringify({ offset: this.base }), { mode: 0o600 });
@@ -254,7 +254,9 @@ export class Spool {
       pos += e.bytes;
     }
     this.segmentDirty = true;
-    await segment.fh.appendFile(batch.map((e) => e.line! + '\n').join(''));
+    // The lines' bytes as the audit writer encoded them, copied into one buffer, nothing re-encoded.
+    // appendFile writes on after a short write, so a full disk surfaces as its ENOSPC.
+    await segment.fh.appendFile(Buffer.concat(batch.map((e) => e.data!), pos - segment.bytes));
     if (this.opts.fsync) await segment.fh.datasync();
     this.segmentDirty = false;
     segment.bytes = pos;
@@ -266,7 +268,7 @@ export class Spool {
         this.resident++;
         this.residentBytes += e.bytes;
       } else {
-        e.line = undefined;
+        e.data = undefined;
       }
       this.persistedCount++;
     }
@@ -300,7 +302,7 @@ export class Spool {
       for (const e of run) {
         if (data[at + e.bytes - 1] !== 0x0a)
           throw new Error(`audit spool: ${segmentName(first.segment)} in ${this.opts.dir} changed on disk`);
-        e.line = data.toString('utf8', at, at + e.bytes - 1);
+        e.data = data.subarray(at, at + e.bytes);
         at += e.bytes;
       }
       this.resident += run.length;

@@ -74,7 +74,7 @@ export class SpooledSink implements AuditSink {
     this.loop = this.deliverLoop();
   }
 
-  write(event: AuditEvent, line: string): void {
+  write(event: AuditEvent, line: string, bytes: Buffer): void {
     if (this.stopping) {
       this.log.error({ event_id: event.event_id }, `${this.name} audit: event after close is not spooled`);
       return;
@@ -87,7 +87,7 @@ export class SpooledSink implements AuditSink {
         );
       return;
     }
-    this.opts.spool.append(spoolRecordOf(event, line, Date.now()));
+    this.opts.spool.append(spoolRecordOf(event, line, Date.now(), bytes));
   }
 
   /** Durable here means on the spool's disk: delivery follows on its own. */
