@@ -56,7 +56,7 @@ async function initProcess(args: readonly string[]): Promise<void> {
 }
 
 /** A fresh, migrated cluster: its data directory and its dump. */
-interface Template {
+export interface Template {
   readonly dir: string;
   readonly tar: string;
 }
@@ -79,11 +79,27 @@ function templateOf(migrations: readonly Migration[]): Promise<Template> {
   return template;
 }
 
+/**
+ * The template, made again when something removed it from the temp directory meanwhile (a temp
+ * cleaner under a long-running gateway).
+ */
+async function presentTemplate(migrations: readonly Migration[]): Promise<Template> {
+  const made = await templateOf(migrations);
+  if (existsSync(made.dir) && existsSync(made.tar)) return made;
+  if (template && (await template) === made) template = undefined;
+  return templateOf(migrations);
+}
+
+/** Where this process keeps its template now, if it has made one (for tests). */
+export async function embeddedTemplate(): Promise<Template | undefined> {
+  return template?.catch(() => undefined);
+}
+
 /** A new data directory at `dir`, copied from the template through a temporary name (no half-made one). */
 async function copyTemplate(migrations: readonly Migration[], dir: string): Promise<void> {
   const partial = `${dir}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
-  cpSync((await templateOf(migrations)).dir, partial, { recursive: true });
+  cpSync((await presentTemplate(migrations)).dir, partial, { recursive: true });
   renameSync(partial, dir);
 }
 
@@ -116,7 +132,7 @@ export async function openPglite(
 
 async function create(location: PgliteLocation, migrations: readonly Migration[], conf: string[]): Promise<PGlite> {
   if (location === 'memory') {
-    const loadDataDir = new Blob([readFileSync((await templateOf(migrations)).tar)]);
+    const loadDataDir = new Blob([readFileSync((await presentTemplate(migrations)).tar)]);
     return PGlite.create({ postgresqlconf: conf, loadDataDir });
   }
   if (!existsSync(location.dir)) await copyTemplate(migrations, location.dir);
