@@ -22,11 +22,15 @@ const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
 // load, without startup (unpacking the state database, compiling the policy) in the samples.
 const profileFile = process.env.BENCH_CPU_PROFILE;
 const inspector = profileFile ? new Session() : undefined;
+// The profile stops before the temp dir is removed, so the removal is not in its samples.
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.once(signal, () => {
-    rmSync(dir, { recursive: true, force: true });
-    if (!inspector) process.exit(0);
+    if (!inspector) {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
+    }
     inspector.post('Profiler.stop', (err, result) => {
+      rmSync(dir, { recursive: true, force: true });
       if (!err) writeFileSync(profileFile, JSON.stringify(result.profile));
       process.exit(err ? 1 : 0);
     });
