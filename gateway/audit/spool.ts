@@ -18,6 +18,11 @@ export interface SpoolOptions {
    * a long broker outage, however large `maxBytes` is. Records not yet written always stay in memory.
    */
   readonly memoryBytes?: number;
+  /**
+   * How often at most the committed offset is saved while delivery goes on (default 200 ms), and
+   * so how much a crash re-delivers; saved at once when a segment can be removed, and on close.
+   */
+  readonly saveOffsetMs?: number;
 }
 
 /** Spool metrics, shown on /readyz and /metrics. */
@@ -37,6 +42,9 @@ export interface SpoolStats {
 }
 
 const COMMIT_FILE = 'committed.json';
+
+/** How often at most a busy spool saves its committed offset by default. */
+const SAVE_OFFSET_MS = 200;
 
 /** Retry delays after a failed segment write: from the first to the longest. */
 const RETRY_FIRST_MS = 50;
@@ -80,6 +88,10 @@ export class Spool {
   /** The last write failed; and whether the segment may end in part of a batch (cut before the next). */
   private writeError: NodeJS.ErrnoException | undefined;
   private segmentDirty = false;
+  /** The committed offset on disk, when it was last saved, and the save under way. */
+  private savedOffset: number;
+  private offsetSavedAt = 0;
+  private saving: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly opts: Required<SpoolOptions>,
@@ -88,6 +100,7 @@ export class Spool {
     private segments: number[],
   ) {
     this.base = base;
+    this.savedOffset = base;
     this.entries = recovered;
     this.persistedCount = recovered.length;
     this.depthBytes = recovered.reduce((sum, e) => sum + e.bytes, 0);
@@ -98,7 +111,13 @@ export class Spool {
 
   /** Opens (or creates) the spool in `dir`, with every record not yet delivered (the oldest lines in memory). */
   static async open(options: SpoolOptions): Promise<Spool> {
-    const opts = { segmentBytes: 16 * 1024 * 1024, fsync: true, memoryBytes: 16 * 1024 * 1024, ...options };
+    const opts = {
+      segmentBytes: 16 * 1024 * 1024,
+      fsync: true,
+      memoryBytes: 16 * 1024 * 1024,
+      saveOffsetMs: SAVE_OFFSET_MS,
+      ...options,
+    };
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
     const committed = await readCommitted(opts.dir);
     const { base, entries, segments } = await readSegments(opts.dir, committed, opts.memoryBytes);
@@ -187,10 +206,26 @@ export class Spool {
       this.depthBytes -= e.bytes;
       if (e.data !== undefined) this.residentBytes -= e.bytes;
     }
-    const tmp = join(this.opts.dir, `${COMMIT_FILE}.tmp`);
-    await writeFile(tmp, JSON.stringify({ offset: this.base }), { mode: 0o600 });
-    await rename(tmp, join(this.opts.dir, COMMIT_FILE));
+    // The offset reaches the disk at most every saveOffsetMs, and whenever a segment can go: a
+    // crash re-delivers at most that much, which consumers dedupe by event_id, and a busy spool
+    // does not write and rename a file per delivered batch.
+    if (Date.now() - this.offsetSavedAt < this.opts.saveOffsetMs && !(this.segments[1]! <= this.base)) return;
+    await this.saveOffset();
     await this.dropDeliveredSegments();
+  }
+
+  /** Writes the committed offset (through a temporary name), one save at a time. */
+  private saveOffset(): Promise<void> {
+    this.saving = this.saving.then(async () => {
+      const offset = this.base;
+      if (offset === this.savedOffset) return;
+      this.offsetSavedAt = Date.now();
+      const tmp = join(this.opts.dir, `${COMMIT_FILE}.tmp`);
+      await writeFile(tmp, JSON.stringify({ offset }), { mode: 0o600 });
+      await rename(tmp, join(this.opts.dir, COMMIT_FILE));
+      this.savedOffset = offset;
+    });
+    return this.saving;
   }
 
   stats(now = Date.now()): SpoolStats {
@@ -213,6 +248,7 @@ export class Spool {
    */
   async close(): Promise<void> {
     await Promise.race([this.persisted(), sleep(CLOSE_TIMEOUT_MS, undefined, { ref: false })]);
+    await this.saveOffset();
     this.closed = true;
     await this.segment?.fh.close();
     this.segment = undefined;
@@ -256,7 +292,12 @@ export class Spool {
     this.segmentDirty = true;
     // The lines' bytes as the audit writer encoded them, copied into one buffer, nothing re-encoded.
     // appendFile writes on after a short write, so a full disk surfaces as its ENOSPC.
-    await segment.fh.appendFile(Buffer.concat(batch.map((e) => e.data!), pos - segment.bytes));
+    await segment.fh.appendFile(
+      Buffer.concat(
+        batch.map((e) => e.data!),
+        pos - segment.bytes,
+      ),
+    );
     if (this.opts.fsync) await segment.fh.datasync();
     this.segmentDirty = false;
     segment.bytes = pos;

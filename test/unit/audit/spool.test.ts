@@ -70,6 +70,22 @@ describe('audit spool', () => {
     await spool.close();
   });
 
+  it('saves the committed offset at most every saveOffsetMs while busy, and on close', async () => {
+    const saved = async () =>
+      (JSON.parse(await readFile(join(dir, 'committed.json'), 'utf8')) as { offset: number }).offset;
+    const spool = await Spool.open({ dir, maxBytes: 1 << 20, saveOffsetMs: 60_000 });
+    for (let i = 0; i < 6; i++) spool.append(record(i));
+    await spool.persisted();
+    await spool.commit(2); // the first save is due at once
+    await spool.commit(2);
+    expect(await saved()).toBe(2);
+    // A crash now re-delivers what was committed since the last save: at-least-once, deduped by event_id.
+    expect(ns((await Spool.open({ dir, maxBytes: 1 << 20 })).peek(10))).toEqual([2, 3, 4, 5]);
+    await spool.close();
+    expect(await saved()).toBe(4);
+    expect(ns((await Spool.open({ dir, maxBytes: 1 << 20 })).peek(10))).toEqual([4, 5]);
+  });
+
   it('delivers after a restart exactly what was not committed, and continues the offsets', async () => {
     const first = await Spool.open({ dir, maxBytes: 1 << 20 });
     for (let i = 0; i < 10; i++) first.append(record(i, i < 5 ? 'alice' : null));
