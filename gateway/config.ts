@@ -46,7 +46,11 @@ const auditSpoolSchema = z
       .int()
       .positive()
       .default(16 * 1024 * 1024),
-    fsync: z.boolean().default(true),
+    /**
+     * fdatasync each appended batch; unset follows `audit.file.sync` (synced unless `none`): the
+     * copy on its way to a SIEM is as durable as the audit file it copies, no more and no less.
+     */
+    fsync: z.boolean().optional(),
   })
   .prefault({});
 

@@ -39,7 +39,7 @@ export interface AuditConfig {
         readonly dir?: string;
         readonly maxBytes: number;
         readonly memoryBytes: number;
-        readonly fsync: boolean;
+        readonly fsync?: boolean;
       };
       readonly onSpoolFull: 'fail-closed' | 'fail-open';
       readonly maxBatchRecords: number;
@@ -85,12 +85,27 @@ interface SpoolConfig {
   readonly dir?: string;
   readonly maxBytes: number;
   readonly memoryBytes: number;
-  readonly fsync: boolean;
+  readonly fsync?: boolean;
 }
 
-async function openSpool(spool: SpoolConfig, defaultDir: string): Promise<Spool> {
-  const { maxBytes, memoryBytes, fsync } = spool;
-  return Spool.open({ dir: spool.dir ?? defaultDir, maxBytes, memoryBytes, fsync });
+/** When the audit file is synced. `fsync` is the older spelling of `sync`: true was every batch. */
+export function fileSyncOf(config: AuditConfig): SyncPolicy {
+  const f = config.audit.file;
+  return f.sync ?? (f.fsync ? 'every' : 'none');
+}
+
+/**
+ * Whether a spool syncs each batch: as set, else as the audit file is synced. A spool synced per
+ * batch makes every write-ahead decision wait for an fdatasync, which an operator who chose
+ * `audit.file.sync: none` (a crash loses nothing, a power loss may) has not asked for.
+ */
+export function spoolSyncs(spool: Pick<SpoolConfig, 'fsync'>, fileSync: SyncPolicy): boolean {
+  return spool.fsync ?? fileSync !== 'none';
+}
+
+async function openSpool(spool: SpoolConfig, defaultDir: string, fileSync: SyncPolicy): Promise<Spool> {
+  const { maxBytes, memoryBytes } = spool;
+  return Spool.open({ dir: spool.dir ?? defaultDir, maxBytes, memoryBytes, fsync: spoolSyncs(spool, fileSync) });
 }
 
 /** Where the Kafka spool lives when `audit.kafka.spool.dir` is not set. */
@@ -114,7 +129,7 @@ async function transportSinks(
   if (s) {
     const token = env[s.tokenEnv];
     if (!token) throw new ConfigError([`audit.splunk.tokenEnv: environment variable ${s.tokenEnv} is not set`]);
-    const spool = await openSpool(s.spool, join(config.stateDir, 'audit', 'splunk-spool'));
+    const spool = await openSpool(s.spool, join(config.stateDir, 'audit', 'splunk-spool'), fileSyncOf(config));
     const { spool: _, host, ...rest } = s;
     sinks.push(
       splunkHecSink({
@@ -129,7 +144,7 @@ async function transportSinks(
   }
   const o = config.telemetry?.otlp;
   if (o?.logs.enabled) {
-    const spool = await openSpool(o.logs.spool, join(config.stateDir, 'audit', 'otlp-spool'));
+    const spool = await openSpool(o.logs.spool, join(config.stateDir, 'audit', 'otlp-spool'), fileSyncOf(config));
     sinks.push(
       otlpLogSink({
         exporter: logExporter(o),
@@ -162,8 +177,7 @@ export async function openAuditLog(
   const f = config.audit.file;
   const fileOptions = {
     onWriteFailure: config.audit.onWriteFailure,
-    // `fsync` is the older spelling of `sync`: true was every batch.
-    sync: f.sync ?? (f.fsync ? 'every' : 'none'),
+    sync: fileSyncOf(config),
     syncIntervalMs: f.syncIntervalMs ?? 1000,
     content: f.content ?? 'masked',
   } as const;
@@ -171,12 +185,7 @@ export async function openAuditLog(
   const sinks: AuditSink[] = [withFormat(fileSink, f.format ?? 'sluice', logger)];
   const k = config.audit.kafka;
   if (k) {
-    const spool = await Spool.open({
-      dir: k.spool.dir ?? defaultSpoolDir(config.stateDir),
-      maxBytes: k.spool.maxBytes,
-      memoryBytes: k.spool.memoryBytes,
-      fsync: k.spool.fsync,
-    });
+    const spool = await openSpool(k.spool, defaultSpoolDir(config.stateDir), fileOptions.sync);
     const kafkaSink = new KafkaAuditSink({
       brokers: k.brokers,
       clientId: k.clientId,

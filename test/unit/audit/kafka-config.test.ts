@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fileSyncOf, spoolSyncs } from '../../../gateway/audit/open-audit.ts';
 import { ConfigError, resolveConfig } from '../../../gateway/config.ts';
 
 describe('audit.kafka config', () => {
@@ -11,7 +12,7 @@ describe('audit.kafka config', () => {
       createTopics: true,
       partitions: 3,
       replicationFactor: 1,
-      spool: { maxBytes: 256 * 1024 * 1024, memoryBytes: 16 * 1024 * 1024, fsync: true },
+      spool: { maxBytes: 256 * 1024 * 1024, memoryBytes: 16 * 1024 * 1024 },
       onSpoolFull: 'fail-closed',
       maxBatchRecords: 500,
       closeTimeoutMs: 5000,
@@ -20,6 +21,22 @@ describe('audit.kafka config', () => {
       lingerMs: 5,
       format: 'sluice',
     });
+  });
+
+  it('syncs the spool as the audit file is synced, unless spool.fsync says otherwise', () => {
+    const syncs = (audit: object) => {
+      const config = resolveConfig(
+        { audit: { ...audit, kafka: { brokers: ['k:9092'], ...('kafka' in audit ? (audit.kafka as object) : {}) } } },
+        {},
+      );
+      return spoolSyncs(config.audit.kafka!.spool, fileSyncOf(config));
+    };
+    expect(syncs({})).toBe(false); // audit.file.sync defaults to none
+    expect(syncs({ file: { sync: 'every' } })).toBe(true);
+    expect(syncs({ file: { sync: 'interval' } })).toBe(true);
+    expect(syncs({ file: { fsync: true } })).toBe(true);
+    expect(syncs({ kafka: { spool: { fsync: true } } })).toBe(true);
+    expect(syncs({ file: { sync: 'every' }, kafka: { spool: { fsync: false } } })).toBe(false);
   });
 
   it('takes brokers from SLUICE_KAFKA_BROKERS', () => {
