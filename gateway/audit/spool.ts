@@ -214,17 +214,22 @@ export class Spool {
     await this.dropDeliveredSegments();
   }
 
-  /** Writes the committed offset (through a temporary name), one save at a time. */
+  /**
+   * Writes the committed offset (through a temporary name), one save at a time. A failed save
+   * rejects this call only: the next save tries again.
+   */
   private saveOffset(): Promise<void> {
-    this.saving = this.saving.then(async () => {
-      const offset = this.base;
-      if (offset === this.savedOffset) return;
-      this.offsetSavedAt = Date.now();
-      const tmp = join(this.opts.dir, `${COMMIT_FILE}.tmp`);
-      await writeFile(tmp, JSON.stringify({ offset }), { mode: 0o600 });
-      await rename(tmp, join(this.opts.dir, COMMIT_FILE));
-      this.savedOffset = offset;
-    });
+    this.saving = this.saving
+      .catch(() => undefined)
+      .then(async () => {
+        const offset = this.base;
+        if (offset === this.savedOffset) return;
+        this.offsetSavedAt = Date.now();
+        const tmp = join(this.opts.dir, `${COMMIT_FILE}.tmp`);
+        await writeFile(tmp, JSON.stringify({ offset }), { mode: 0o600 });
+        await rename(tmp, join(this.opts.dir, COMMIT_FILE));
+        this.savedOffset = offset;
+      });
     return this.saving;
   }
 
@@ -248,7 +253,8 @@ export class Spool {
    */
   async close(): Promise<void> {
     await Promise.race([this.persisted(), sleep(CLOSE_TIMEOUT_MS, undefined, { ref: false })]);
-    await this.saveOffset();
+    // Unsaved, the next start delivers the rest of what is committed again (deduped by event_id).
+    await this.saveOffset().catch(() => undefined);
     this.closed = true;
     await this.segment?.fh.close();
     this.segment = undefined;

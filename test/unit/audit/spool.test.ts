@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -84,6 +84,18 @@ describe('audit spool', () => {
     await spool.close();
     expect(await saved()).toBe(4);
     expect(ns((await Spool.open({ dir, maxBytes: 1 << 20 })).peek(10))).toEqual([4, 5]);
+  });
+
+  it('saves the offset again after a save failed', async () => {
+    const spool = await Spool.open({ dir, maxBytes: 1 << 20, saveOffsetMs: 0 });
+    for (let i = 0; i < 4; i++) spool.append(record(i));
+    await spool.persisted();
+    await mkdir(join(dir, 'committed.json.tmp')); // the save's temporary file cannot be written
+    await expect(spool.commit(1)).rejects.toThrow(/EISDIR/);
+    await rm(join(dir, 'committed.json.tmp'), { recursive: true });
+    await spool.commit(1);
+    expect(JSON.parse(await readFile(join(dir, 'committed.json'), 'utf8'))).toEqual({ offset: 2 });
+    await spool.close();
   });
 
   it('delivers after a restart exactly what was not committed, and continues the offsets', async () => {
