@@ -6,9 +6,8 @@
  * event of every answered call in the file and the chain intact. Fail-open: calls go on, said at
  * error level and counted, and the queued events reach the file once space returns.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,21 +15,11 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MockClaude } from '../../gateway/dev/mock-claude.ts';
 import { freePort } from '../helpers/free-port.ts';
+import { smallDisk } from '../helpers/small-disk.ts';
 
 const SLUICE = 'gateway/bin/sluice.mjs';
 const run = promisify(execFile);
-const mountPoint = mkdtempSync(join(tmpdir(), 'sluice-full-disk-'));
-/** A real small filesystem needs mount(2): root, as on the development machines and CI. */
-function mountTmpfs(): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mountPoint], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const mounted = mountTmpfs();
-const filler = join(mountPoint, 'filler');
+const disk = smallDisk('sluice-full-disk-', '1m');
 
 let upstream: MockClaude | undefined;
 let dir: string | undefined;
@@ -45,13 +34,12 @@ afterEach(async () => {
     server.kill('SIGKILL');
     await once(server, 'exit');
   }
-  rmSync(filler, { force: true });
+  disk.free();
 });
 afterAll(async () => {
   await upstream?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
-  if (mounted) execFileSync('umount', [mountPoint]);
-  rmSync(mountPoint, { recursive: true, force: true });
+  disk.remove();
 });
 
 interface Gateway {
@@ -65,7 +53,7 @@ interface Gateway {
 /** `sluice serve` in its own process, its audit file on the small filesystem. */
 async function startGateway(name: string, onWriteFailure: 'fail-closed' | 'fail-open'): Promise<Gateway> {
   const port = await freePort();
-  const auditFile = join(mountPoint, `${name}.jsonl`);
+  const auditFile = join(disk.mountPoint, `${name}.jsonl`);
   const configFile = join(dir!, `${name}.json`);
   const config = {
     listen: { port },
@@ -126,15 +114,6 @@ async function fileMetric(g: Gateway, name: string): Promise<number> {
   return Number(new RegExp(`^sluice_audit_file_${name} (\\S+)$`, 'm').exec(text)?.[1]);
 }
 
-/** Fills the small filesystem: the filler takes every byte the audit file has not. */
-function fillDisk(): void {
-  try {
-    writeFileSync(filler, Buffer.alloc(2 * 1024 * 1024));
-  } catch (err) {
-    expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
-  }
-}
-
 /** SIGTERM, the exit code, and the audit file's events (every line whole). */
 async function stop(g: Gateway): Promise<{ code: number; events: Event[] }> {
   server!.kill('SIGTERM');
@@ -158,11 +137,11 @@ async function verify(g: Gateway): Promise<{ code: number; stdout: string }> {
 }
 
 // Skipped only where mount(2) is refused (not root): the file sink's own retry is unit-tested with /dev/full.
-describe.skipIf(!mounted)('a full audit disk', () => {
+describe.skipIf(!disk.mounted)('a full audit disk', () => {
   it('fail-closed: coded 503s and /readyz 503 while full, no crash, all recorded once space returns', async () => {
     const g = await startGateway('closed', 'fail-closed');
     expect((await call(g)).status).toBe(200);
-    fillDisk();
+    disk.fill();
     // A call whose decision cannot be written is refused before it goes upstream (write-ahead);
     // once the sink knows the disk is full, every call is refused at the door. The last bytes of
     // the file's page still take a line or two, so a few calls may be answered first.
@@ -183,7 +162,7 @@ describe.skipIf(!mounted)('a full audit disk', () => {
     expect((await call(g)).status).toBe(503);
     expect(await fileMetric(g, 'write_failures_total')).toBeGreaterThan(0);
 
-    rmSync(filler);
+    disk.free();
     await expect.poll(async () => (await fetch(`${g.url}/readyz`)).status, { timeout: 10_000 }).toBe(200);
     expect((await call(g)).status).toBe(200);
     expect(server!.exitCode).toBe(null);
@@ -205,7 +184,7 @@ describe.skipIf(!mounted)('a full audit disk', () => {
   it('fail-open: calls are answered while full, logged and counted, and every event is written later', async () => {
     const g = await startGateway('open', 'fail-open');
     expect((await call(g)).status).toBe(200);
-    fillDisk();
+    disk.fill();
     const statuses: number[] = [];
     // Until a call has gone upstream with its decision unwritten (the page's last bytes first).
     for (let i = 0; i < 50 && !((await fileMetric(g, 'unrecorded_calls_total')) > 0); i++) {
@@ -218,7 +197,7 @@ describe.skipIf(!mounted)('a full audit disk', () => {
     expect((await fetch(`${g.url}/readyz`)).status).toBe(200);
     expect(g.logs()).toContain('audit file not writable (fail-open): calls go upstream before their decision');
 
-    rmSync(filler);
+    disk.free();
     await expect.poll(() => fileMetric(g, 'pending_bytes'), { timeout: 10_000 }).toBe(0);
     const { code, events } = await stop(g);
     expect(code).toBe(0);

@@ -3,14 +3,13 @@
  * written, and a record that cannot be written costs the caller the answer's end (fail closed).
  * `relaxed` (the default) records the call as it ends, after the answer went out.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditDraft } from '../../gateway/audit/event-content.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
+import { smallDisk } from '../helpers/small-disk.ts';
 
 const prompt = 'Reach me at kim.lee@example.com about the audit.';
 const body = (stream: boolean, text = prompt) =>
@@ -92,33 +91,10 @@ function slowAuditDisk(h: Harness, ms: number): () => void {
   };
 }
 
-/** A real small filesystem for the audit file needs mount(2): root, as on the development machines and CI. */
-const mountPoint = mkdtempSync(join(tmpdir(), 'sluice-durability-disk-'));
-function mountTmpfs(): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mountPoint], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const mounted = mountTmpfs();
-const filler = join(mountPoint, 'filler');
+/** A real small filesystem for the audit file. */
+const disk = smallDisk('sluice-durability-disk-', '1m');
 // At the top level, so it runs whichever tests a filter picked.
-afterAll(() => {
-  rmSync(filler, { force: true });
-  if (mounted) execFileSync('umount', [mountPoint]);
-  rmSync(mountPoint, { recursive: true, force: true });
-});
-
-/** Fills the small filesystem: the filler takes every byte the audit file has not. */
-function fillDisk(): void {
-  try {
-    writeFileSync(filler, Buffer.alloc(2 * 1024 * 1024));
-  } catch (err) {
-    expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
-  }
-}
+afterAll(() => disk.remove());
 
 /** Every operation kind that relays a JSON answer or a stream: what strict must hold. */
 const operations: ReadonlyArray<{ name: string; run: (h: Harness) => ReturnType<typeof send> }> = [
@@ -343,14 +319,14 @@ describe('audit durability relaxed (default)', () => {
 });
 
 // Skipped only where mount(2) is refused (not root); the strict tests above fail the write in-process.
-describe.skipIf(!mounted)('audit durability strict, the audit disk fills during a call', () => {
+describe.skipIf(!disk.mounted)('audit durability strict, the audit disk fills during a call', () => {
   let h: Harness;
   beforeAll(async () => {
     // The upstream takes a second: the disk is filled after the call's decision was written, before its answer.
-    const auditFile = join(mountPoint, 'audit.jsonl');
+    const auditFile = join(disk.mountPoint, 'audit.jsonl');
     h = await startHarness({ auditDurability: 'strict', auditFile, mock: { serviceTimeMs: 1000 } });
   });
-  afterEach(() => rmSync(filler, { force: true }));
+  afterEach(() => disk.free());
   afterAll(async () => h?.close());
 
   it('refuses a JSON answer whose record the disk refuses, and ends a stream without message_stop', async () => {
@@ -362,7 +338,7 @@ describe.skipIf(!mounted)('audit durability strict, the audit disk fills during 
       const answer = call(h, stream, long);
       // Upstream only once its decision is in the file (write-ahead): what fails is the record.
       await expect.poll(() => h.upstream.requests.length).toBe(atUpstream + 1);
-      fillDisk();
+      disk.fill();
       const got = await answer;
       if (stream) {
         expect(got.status).toBe(200);
@@ -374,7 +350,7 @@ describe.skipIf(!mounted)('audit durability strict, the audit disk fills during 
         expect(JSON.parse(got.text)).toMatchObject({ type: 'error', error: { type: 'api_error' } });
         expect(JSON.parse(got.text).error.message).toMatch(/record could not be written \(ENOSPC\)/);
       }
-      rmSync(filler);
+      disk.free();
     }
     // Nothing is lost: once space returned, both records reached the file.
     await h.gateway.audit.flush();

@@ -5,29 +5,17 @@
  * `onSpoolFull: fail-closed` calls are refused (503) and /readyz is 503 until the disk takes the
  * spool's writes again, then everything is spooled, in order, once.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spoolRecordOf } from '../../../gateway/audit/spool-segments.ts';
 import { Spool } from '../../../gateway/audit/spool.ts';
 import { startHarness, type Harness } from '../../helpers/gateway-harness.ts';
+import { smallDisk } from '../../helpers/small-disk.ts';
 import { freePort } from './kafka-broker.ts';
 
-const mountPoint = mkdtempSync(join(tmpdir(), 'sluice-spool-disk-'));
-/** A real small filesystem needs mount(2): root, as on the development machines and CI. */
-function mountTmpfs(): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', mountPoint], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const mounted = mountTmpfs();
-const filler = join(mountPoint, 'filler');
+const disk = smallDisk('sluice-spool-disk-', '256k');
 let h: Harness | undefined;
 let spool: Spool | undefined;
 
@@ -36,22 +24,11 @@ afterEach(async () => {
   await spool?.close();
   h = undefined;
   spool = undefined;
-  rmSync(filler, { force: true });
-  if (mounted) for (const f of await readdir(mountPoint)) rmSync(join(mountPoint, f), { recursive: true, force: true });
+  disk.free();
+  if (disk.mounted)
+    for (const f of await readdir(disk.mountPoint)) rmSync(join(disk.mountPoint, f), { recursive: true, force: true });
 });
-afterAll(() => {
-  if (mounted) execFileSync('umount', [mountPoint]);
-  rmSync(mountPoint, { recursive: true, force: true });
-});
-
-/** Fills the small filesystem: the filler takes every byte the spool has not. */
-function fillDisk(): void {
-  try {
-    writeFileSync(filler, Buffer.alloc(1024 * 1024));
-  } catch (err) {
-    expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
-  }
-}
+afterAll(() => disk.remove());
 
 /** A record of a few hundred bytes: one batch of 40 is larger than what a page has left. */
 function record(n: number) {
@@ -60,9 +37,9 @@ function record(n: number) {
 }
 
 // Skipped only where mount(2) is refused (not root).
-describe.skipIf(!mounted)('the Kafka spool on a full disk', () => {
+describe.skipIf(!disk.mounted)('the Kafka spool on a full disk', () => {
   it('retries a failed write without an unhandled rejection, cuts a partial batch, and keeps order', async () => {
-    const dir = join(mountPoint, 'spool');
+    const dir = join(disk.mountPoint, 'spool');
     spool = await Spool.open({ dir, maxBytes: 1 << 20, fsync: false });
     const lines: string[] = [];
     const append = (n: number) => {
@@ -72,13 +49,13 @@ describe.skipIf(!mounted)('the Kafka spool on a full disk', () => {
     };
     for (let n = 0; n < 3; n++) append(n);
     await spool.persisted();
-    fillDisk();
+    disk.fill();
     // One batch, larger than the rest of the segment's page: part of it is written, then ENOSPC.
     for (let n = 3; n < 43; n++) append(n);
     await expect.poll(() => spool!.stats().writeError, { timeout: 5000 }).toBe('ENOSPC');
     append(43); // appended while failing: written after the others
 
-    rmSync(filler);
+    disk.free();
     await spool.persisted();
     expect(spool.stats().writeError).toBeUndefined();
     await spool.close();
@@ -93,7 +70,7 @@ describe.skipIf(!mounted)('the Kafka spool on a full disk', () => {
 
   it('fail-closed: the gateway refuses calls and is not ready while the spool cannot be written', async () => {
     const brokers = [`127.0.0.1:${await freePort()}`]; // refuses connections: delivery never empties the spool
-    const spoolConfig = { dir: join(mountPoint, 'spool'), maxBytes: 1 << 20 };
+    const spoolConfig = { dir: join(disk.mountPoint, 'spool'), maxBytes: 1 << 20 };
     const auditKafka = { brokers, spool: spoolConfig, onSpoolFull: 'fail-closed', closeTimeoutMs: 0 };
     h = await startHarness({ auditKafka });
     const call = async () =>
@@ -107,7 +84,7 @@ describe.skipIf(!mounted)('the Kafka spool on a full disk', () => {
         body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'x' }] }),
       });
     expect((await call()).status).toBe(200);
-    fillDisk();
+    disk.fill();
     // The next calls' events fail to reach the spool's disk; from then on calls are refused.
     let refused: Response | undefined;
     for (let i = 0; i < 50 && !refused; i++) {
@@ -121,7 +98,7 @@ describe.skipIf(!mounted)('the Kafka spool on a full disk', () => {
     expect((await fetch(`${h.url}/readyz`)).status).toBe(503);
     expect(await (await fetch(`${h.url}/metrics`)).text()).toMatch(/^sluice_audit_kafka_spool_write_failing 1$/m);
 
-    rmSync(filler);
+    disk.free();
     await expect.poll(async () => (await fetch(`${h!.url}/readyz`)).status, { timeout: 10_000 }).toBe(200);
     expect((await call()).status).toBe(200);
     // Every event of the file is in the spool too (nothing was delivered: the broker is unreachable).
