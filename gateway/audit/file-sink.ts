@@ -147,10 +147,11 @@ export class FileAuditSink implements AuditSink {
     this.queue.push(bytes);
     this.pendingBytes += bytes.length;
     this.enqueuedTotal += bytes.length;
-    // Every line the audit writer hands over in this turn goes out in one write, after it.
+    // Every line handed over until the event loop's next check phase goes out in one write: the
+    // calls that wait for their lines (write-ahead, strict durability) share it (group commit).
     if (this.pumpQueued) return;
     this.pumpQueued = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.pumpQueued = false;
       this.pump();
     });
