@@ -3,13 +3,13 @@
  * written, and a record that cannot be written costs the caller the answer's end (fail closed).
  * `relaxed` (the default) records the call as it ends, after the answer went out.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditDraft } from '../../gateway/audit/event-content.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 import { smallDisk } from '../helpers/small-disk.ts';
+import { seedToolFile } from '../helpers/tool-files.ts';
 
 const prompt = 'Reach me at kim.lee@example.com about the audit.';
 const body = (stream: boolean, text = prompt) =>
@@ -103,21 +103,6 @@ const operations: ReadonlyArray<{ name: string; run: (h: Harness) => ReturnType<
   { name: 'messages.count_tokens', run: (h) => send(h, 'POST', '/v1/messages/count_tokens', body(false)) },
   { name: 'models.list', run: (h) => send(h, 'GET', '/v1/models') },
 ];
-
-/** A file a tool created (downloadable, owned by the caller), `bytes` long: its download is relayed unmasked. */
-async function seedDownload(h: Harness, bytes: number): Promise<{ id: string; data: Buffer }> {
-  const data = randomBytes(bytes);
-  const meta = h.upstream.files.add('chart.png', 'image/png', data, { downloadable: true });
-  await h.gateway.ownership.record({
-    type: 'file',
-    id: meta.id,
-    connection: 'anthropic',
-    owner: 'durable',
-    createdAt: new Date().toISOString(),
-    details: { filename: 'chart.png', media_type: 'image/png', size_bytes: data.length },
-  });
-  return { id: meta.id, data };
-}
 
 /** Downloads file `id`: its bytes, or the error that cut it short. */
 async function download(h: Harness, id: string): Promise<{ status: number; bytes: Buffer | Error }> {
@@ -223,7 +208,7 @@ describe('audit durability strict', () => {
   });
 
   it("holds a download's last bytes until its record is written, and cuts it short when it cannot be", async () => {
-    const file = await seedDownload(h, 2 * 1024 * 1024);
+    const file = await seedToolFile(h, 'durable', 2 * 1024 * 1024);
     const undo = slowAuditDisk(h, 300);
     try {
       const before = exchangesOnDisk(h);

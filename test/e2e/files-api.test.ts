@@ -9,6 +9,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AuditEvent } from '../../gateway/audit/events.ts';
+import { seedToolFile } from '../helpers/tool-files.ts';
 import { startHarness, type Harness } from '../helpers/gateway-harness.ts';
 
 let h: Harness;
@@ -103,27 +104,16 @@ describe('the Files API through Sluice', () => {
   });
 
   it('downloads a file a tool created, streamed byte for byte; the audit keeps its size and SHA-256', async () => {
-    // Code execution creates downloadable files; the gateway does not yet record owners from message answers,
-    // so the file is created on the upstream and its owner seeded, as that recording would.
-    const data = randomBytes(5 * 1024 * 1024);
-    const meta = h.upstream.files.add('chart.png', 'image/png', data, { downloadable: true });
-    await h.gateway.ownership.record({
-      type: 'file',
-      id: meta.id,
-      connection: 'anthropic',
-      owner: 'alice',
-      createdAt: new Date().toISOString(),
-      details: { filename: 'chart.png', media_type: 'image/png', size_bytes: data.length },
-    });
+    const { id, data } = await seedToolFile(h, 'alice', 5 * 1024 * 1024);
     const alice = await h.client(['engineering'], 'alice');
-    const response = await alice.beta.files.download(meta.id);
+    const response = await alice.beta.files.download(id);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('image/png');
     expect(response.headers.get('content-disposition')).toContain('chart.png');
     const got = Buffer.from(await response.arrayBuffer());
     expect(got.equals(data)).toBe(true);
     const { decision, session } = await lastCall(h);
-    expect((decision.input as { resource: unknown }).resource).toMatchObject({ id: meta.id, media_type: 'image/png' });
+    expect((decision.input as { resource: unknown }).resource).toMatchObject({ id, media_type: 'image/png' });
     expect(session.response).toMatchObject({
       status: 200,
       body: { content_type: 'image/png', size_bytes: data.length, sha256: sha256(data) },
