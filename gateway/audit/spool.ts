@@ -50,6 +50,11 @@ const SAVE_OFFSET_MS = 200;
 const RETRY_FIRST_MS = 50;
 const RETRY_MAX_MS = 2000;
 
+/** Resolves in the event loop's check phase, after the I/O callbacks of this turn have run. */
+function nextCheckPhase(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** How long close() keeps trying to write what is pending while the disk refuses it. */
 const CLOSE_TIMEOUT_MS = 5000;
 
@@ -141,7 +146,9 @@ export class Spool {
     this.depthBytes += entry.bytes;
     this.unwrittenBytes += entry.bytes;
     this.appended++;
-    if (this.unwritten.length === 1) this.writing = this.writing.then(() => this.writeUntilDone());
+    // Every record appended until the event loop's next check phase goes out in one write, as
+    // the audit file's lines do: one write(2) per event cost ~20 µs a call at 32 connections.
+    if (this.unwritten.length === 1) this.writing = this.writing.then(nextCheckPhase).then(() => this.writeUntilDone());
   }
 
   /**
