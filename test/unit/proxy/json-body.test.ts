@@ -159,6 +159,28 @@ describe('duplicate keys (JSON.parse keeps the last, an upstream may read the fi
       { numRuns: 300 },
     );
   });
+
+  it('any keys, escapes and quotes in them included: refused exactly when one repeats (fast-check)', () => {
+    // Keys and values that hold quotes, backslashes and escapes, so the scan must find each string's
+    // end past every escaped quote and backslash to read the keys the parser reads.
+    const tricky = fc.oneof(
+      fc.string({ maxLength: 6 }),
+      fc.constantFrom('"', '\\', '\\"', '"\\', 'a"b', '\\\\"', '\u00e9', '\ud83d\ude00'),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(tricky, fc.oneof(tricky, fc.jsonValue({ maxDepth: 2 }))), { maxLength: 6 }),
+        (members) => {
+          const doc = `{"o":{${members.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}}`;
+          const repeated = new Set(members.map(([k]) => k)).size !== members.length;
+          const err = refusal(doc) as SluiceError | undefined;
+          if (repeated) expect(err?.code, doc).toBe('SLUICE_ERR_DUPLICATE_KEY');
+          else expect(err, doc).toBeUndefined();
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
 });
 
 describe('the bytes that go upstream are the document the policy saw', () => {
