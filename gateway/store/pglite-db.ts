@@ -4,9 +4,11 @@ import {
   closeSync,
   cpSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -61,13 +63,46 @@ export interface Template {
   readonly tar: string;
 }
 
+/** A template's directory: `sluice-pglite-<pid of the process that made it>-<random>`. */
+const TEMPLATE_PREFIX = 'sluice-pglite-';
+const TEMPLATE_NAME = /^sluice-pglite-(\d+)-[^/]+$/;
+
+/**
+ * Removes the templates (~80 MB each) of this user's processes that are gone. A process removes
+ * its own on exit, but one ended by a signal (a test runner's worker, a killed gateway) never
+ * gets there, and their templates filled a development disk. Best effort: a template whose pid
+ * was reused stays until a later sweep; one that cannot be read or removed is left alone.
+ */
+export function sweepOrphanTemplates(root: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    const pid = TEMPLATE_NAME.exec(name)?.[1];
+    if (pid === undefined || Number(pid) === process.pid || alive(Number(pid))) continue;
+    const path = join(root, name);
+    try {
+      const stat = lstatSync(path);
+      if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) continue;
+      rmSync(path, { recursive: true, force: true });
+    } catch {
+      // Removed meanwhile, or not ours to remove.
+    }
+  }
+}
+
 /**
  * The template, in a temporary directory removed when this process exits. Made once per
  * process, with the migrations of the first caller.
  */
 function templateOf(migrations: readonly Migration[]): Promise<Template> {
   template ??= (async () => {
-    const tmp = mkdtempSync(join(tmpdir(), 'sluice-pglite-'));
+    sweepOrphanTemplates(tmpdir());
+    const tmp = mkdtempSync(join(tmpdir(), `${TEMPLATE_PREFIX}${process.pid}-`));
     process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
     const made = { dir: join(tmp, 'db'), tar: join(tmp, 'db.tar') };
     const script = join(tmp, 'schema.json');
