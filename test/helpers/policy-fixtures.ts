@@ -2,11 +2,11 @@
  * Builders for policy tests: a typical policy input with per-section overrides, and throwaway
  * policy directories and bundles for the failure cases (bad builtins, broken contracts).
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { buildBundle } from '../../gateway/policy/bundle-build.ts';
 import type { PolicyInput } from '../../gateway/policy/input.ts';
+import { testTempDir } from './temp-dirs.ts';
 
 /** Overrides for policyInput: each section is merged over the default one. */
 export interface PolicyInputOverrides {
@@ -72,9 +72,9 @@ export function tool(name: string, type = 'custom'): PolicyInput['request']['too
   return { name, type, family: type === 'custom' ? name : type.replace(/_\d{8}$/, '') };
 }
 
-/** A fresh temporary directory. */
+/** A fresh temporary directory, removed after the test file. */
 export function tempDir(prefix = 'sluice-policy-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+  return testTempDir(prefix);
 }
 
 /** Writes `files` (relative path → content) under a fresh directory and returns it. */

@@ -3,10 +3,10 @@
  * timeout), built into a bundle with the real OPA CLI: lets an end-to-end test exercise time
  * limits that the policy, not the test, sets.
  */
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildBundle } from '../../gateway/policy/bundle-build.ts';
+import { testTempDir } from './temp-dirs.ts';
 
 /** The parts of policies/sluice/data.json a variant changes. */
 export interface PolicyData {
@@ -18,7 +18,7 @@ export interface PolicyData {
 
 /** Copies policies/, applies `change` to policies/sluice/data.json, builds; returns the bundle path. */
 export async function bundleWithData(change: (data: PolicyData) => void): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-variant-'));
+  const dir = await testTempDir('sluice-variant-');
   const policiesDir = join(dir, 'policies');
   await cp('policies', policiesDir, { recursive: true });
   const dataFile = join(policiesDir, 'sluice', 'data.json');
