@@ -34,10 +34,12 @@ describe('verified-token cache', () => {
     const verifier = new OidcTokenVerifier(
       identityConfigFor(idp, { verifiedTokenCacheSeconds: 60, clockToleranceSeconds: 0 }),
     );
-    const token = await idp.mint({ iat: now() - 1, exp: now() + 1 });
+    // exp at least a second ahead: with `now() + 1`, a token minted late in a second expired within
+    // milliseconds, before a busy machine had verified it the first time.
+    const token = await idp.mint({ iat: now() - 1, exp: now() + 2 });
     await verifier.verify(token);
     // The clock moves past exp instead of the test waiting for it (only Date: timers and I/O stay real).
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 2100 });
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 3100 });
     onTestFinished(() => void vi.useRealTimers());
     await expectSluiceError(verifier.verify(token), 'SLUICE_ERR_AUTH_EXPIRED', /expired/, token);
   });
