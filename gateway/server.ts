@@ -19,7 +19,7 @@ import type { TokenVerifier } from './identity/identity.ts';
 import { registerPreAuthLimits } from './identity/pre-auth-limits.ts';
 import { opsPlugin } from './ops/ops-plugin.ts';
 import { RequestMetrics } from './ops/request-metrics.ts';
-import { CallTelemetry } from './otlp/call-telemetry.ts';
+import type { CallTelemetry } from './otlp/call-telemetry.ts';
 import type { PolicyStore } from './policy/policy-store.ts';
 import { loadHashKey } from './mask/hash-key.ts';
 import { SessionNumberings } from './mask/placeholder-numbering.ts';
@@ -50,6 +50,8 @@ export interface AppDeps {
   readonly ownership: OwnershipStore;
   /** Present on the embedded default: serves the dev issuer's discovery and JWKS at /dev-issuer. */
   readonly devIssuer?: DevIssuer;
+  /** With telemetry.otlp traces or metrics: each finished call also becomes spans and OTLP metrics. */
+  readonly telemetry?: CallTelemetry;
 }
 
 /** Status and message for an HTTP-level client error (Node's parser or its timeouts). */
@@ -178,11 +180,7 @@ export function buildApp(config: SluiceConfig, deps: AppDeps): FastifyInstance {
   if (hashKey.generated)
     app.log.warn(`masking: ${config.masking.hashKeyEnv} is not set; hash-style masks use a random key until restart`);
   // With telemetry.otlp, each finished call also becomes spans and OTLP metrics (after the fact, off the path).
-  const otlp = config.telemetry.otlp;
-  const telemetry =
-    otlp && (otlp.traces.enabled || otlp.metrics.enabled)
-      ? new CallTelemetry(otlp, deps.audit.instanceId, () => deps.audit.status())
-      : undefined;
+  const telemetry = deps.telemetry;
   if (telemetry) app.addHook('onClose', async () => telemetry.shutdown());
   const observer = telemetry
     ? {

@@ -13,6 +13,7 @@ import { openPolicy } from './policy/load-policy.ts';
 import { openState } from './store/open-state.ts';
 import { buildApp } from './server.ts';
 import { ConnectionRegistry } from './upstream/connections.ts';
+import type { CallTelemetry } from './otlp/call-telemetry.ts';
 
 /** A listening gateway and how to stop it cleanly (audit flushed, upstream pools closed). */
 export interface RunningGateway {
@@ -56,6 +57,7 @@ export async function startGateway(
     },
   );
   const access = createAccessControl(config, audit, env, state);
+  const telemetry = await callTelemetry(config, audit);
   const app = buildApp(config, {
     verifier,
     policies,
@@ -68,6 +70,7 @@ export async function startGateway(
     usage: state.usage,
     batchRequests: state.batchRequests,
     ownership: state.ownership,
+    ...(telemetry ? { telemetry } : {}),
   });
   access.useLogger(app.log);
   app.addHook('onRequest', auditGate(audit)); // root hook: fail closed when the audit spool is full
@@ -121,4 +124,15 @@ async function freePort(host: string): Promise<number> {
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
   });
+}
+
+/**
+ * Spans and OTLP metrics per call, with `telemetry.otlp` traces or metrics on. The OpenTelemetry
+ * SDK and its gRPC exporters are loaded only then: they take ~25 MB of memory otherwise unused.
+ */
+async function callTelemetry(config: SluiceConfig, audit: AuditLog): Promise<CallTelemetry | undefined> {
+  const otlp = config.telemetry.otlp;
+  if (!otlp || !(otlp.traces.enabled || otlp.metrics.enabled)) return undefined;
+  const { CallTelemetry } = await import('./otlp/call-telemetry.ts');
+  return new CallTelemetry(otlp, audit.instanceId, () => audit.status());
 }

@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../config.ts';
-import { logExporter, otlpResource, type OtlpEndpointConfig } from '../otlp/exporters.ts';
+import type { OtlpEndpointConfig } from '../otlp/exporters.ts';
 import { AuditLog } from './audit-log.ts';
 import type { ContentMode } from './events.ts';
 import { FileAuditSink, type SyncPolicy, type WriteFailurePolicy } from './file-sink.ts';
-import { KafkaAuditSink, type SinkLogger } from './kafka-sink.ts';
+import type { SinkLogger } from './kafka-sink.ts';
 import { withFormat, type AuditFormat } from './ocsf-sink.ts';
-import { otlpLogSink } from './otlp-log-sink.ts';
 import type { AuditSink } from './sink.ts';
 import { splunkHecSink } from './splunk-hec-sink.ts';
 import { Spool } from './spool.ts';
@@ -144,6 +143,12 @@ async function transportSinks(
   }
   const o = config.telemetry?.otlp;
   if (o?.logs.enabled) {
+    // Loaded only when configured, as Kafka's client is: the OpenTelemetry and gRPC modules take
+    // ~25 MB of a gateway's memory that does not export OTLP.
+    const [{ otlpLogSink }, { logExporter, otlpResource }] = await Promise.all([
+      import('./otlp-log-sink.ts'),
+      import('../otlp/exporters.ts'),
+    ]);
     const spool = await openSpool(o.logs.spool, join(config.stateDir, 'audit', 'otlp-spool'), fileSyncOf(config));
     sinks.push(
       otlpLogSink({
@@ -186,6 +191,7 @@ export async function openAuditLog(
   const k = config.audit.kafka;
   if (k) {
     const spool = await openSpool(k.spool, defaultSpoolDir(config.stateDir), fileOptions.sync);
+    const { KafkaAuditSink } = await import('./kafka-sink.ts');
     const kafkaSink = new KafkaAuditSink({
       brokers: k.brokers,
       clientId: k.clientId,

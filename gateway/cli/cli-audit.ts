@@ -8,7 +8,6 @@ import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { AuditEvent } from '../audit/events.ts';
-import { readTopics } from './audit-kafka-reader.ts';
 import { migrateAuditFile } from './audit-migrate.ts';
 import { createTailFilter, formatEvent } from './audit-tail-format.ts';
 import { formatReport, parseChainHead, verifyChain, type ReadLine } from './audit-verify.ts';
@@ -77,6 +76,7 @@ async function verify(values: Values, files: string[], env: NodeJS.ProcessEnv): 
   const lines: ReadLine[] = [];
   if (values.kafka) {
     const { brokers, topics } = kafkaSource(values, env);
+    const { readTopics } = await import('./audit-kafka-reader.ts');
     await readTopics({
       brokers,
       topics,
@@ -111,6 +111,7 @@ async function tail(values: Values, env: NodeJS.ProcessEnv): Promise<number> {
   try {
     if (values.kafka) {
       const { brokers, topics } = kafkaSource(values, env);
+      const { readTopics } = await import('./audit-kafka-reader.ts');
       await readTopics({ brokers, topics, follow: values.follow, signal: stop.signal, onLine: (m) => print(m.line) });
     } else {
       await tailFile(values.file ?? loadConfig(values.config, env).audit.file.path, values.follow, stop.signal, print);

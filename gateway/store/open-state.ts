@@ -7,7 +7,7 @@ import { ConfigError, isLoopback } from '../config.ts';
 import type { ConsoleSignInStore } from '../console/console-sessions.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { openPglite } from './pglite-db.ts';
-import { openPostgres, type PostgresSettings } from './postgres-db.ts';
+import type { PostgresSettings } from './postgres-db.ts';
 import { SqlApprovalStore } from './sql-approval-store.ts';
 import { SqlBatchRequestStore } from './sql-batch-request-store.ts';
 import { SqlConsoleStore } from './sql-console-store.ts';
@@ -71,7 +71,7 @@ export async function openState(
 ): Promise<StateStores> {
   const pg = postgresSettings(config, env);
   const db = pg
-    ? await openPostgres(pg, MIGRATIONS, log)
+    ? await (await import('./postgres-db.ts')).openPostgres(pg, MIGRATIONS, log)
     : await openPglite(options.memory ? 'memory' : { dir: embeddedDbDir(config) }, MIGRATIONS, config.state.embedded);
   let feed: StateFeed;
   try {
