@@ -13,6 +13,7 @@ import { openPolicy } from './policy/load-policy.ts';
 import { openState } from './store/open-state.ts';
 import { buildApp } from './server.ts';
 import { ConnectionRegistry } from './upstream/connections.ts';
+import { steadyHeapGrowth } from './ops/heap-growth.ts';
 import type { CallTelemetry } from './otlp/call-telemetry.ts';
 
 /** A listening gateway and how to stop it cleanly (audit flushed, upstream pools closed). */
@@ -38,6 +39,7 @@ export async function startGateway(
   // resolveConfig refuses this already; checked again where the dev issuer starts, whatever built the config.
   const noIssuer = devIssuerProblem(config);
   if (noIssuer) throw new ConfigError([noIssuer]);
+  steadyHeapGrowth();
   const connections = new ConnectionRegistry(config.connections, config.defaultConnection!, env);
   const policy = await openPolicy(config.policy);
   const policies = policy.store;
