@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../helpers/free-port.ts';
+import { testTempDir } from '../helpers/temp-dirs.ts';
 
 const SLUICE = 'gateway/bin/sluice.mjs';
 let server: ChildProcess | undefined;
@@ -114,7 +115,7 @@ describe('sluice serve on embedded defaults', () => {
   });
 
   it('a config with typos: every problem printed with its code, exit 78, nothing started', async () => {
-    const cfgDir = await mkdtemp(join(tmpdir(), 'sluice-cfg-'));
+    const cfgDir = await testTempDir('sluice-cfg-');
     const file = join(cfgDir, 'sluice.yaml');
     await writeFile(file, 'listen:\n  host: 0.0.0.0\nidentity:\n  isuer: https://idp.example.com\n');
     const env = { ...process.env, SLUICE_STATE_DIR: cfgDir };

@@ -4,6 +4,7 @@
  * test file imports this module (hooks registered while tests run would never be called), so a
  * helper that makes them needs no teardown of its own.
  */
+import { mkdtempSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,13 @@ afterAll(async () => {
 /** A fresh directory `<tmp>/<prefix>XXXXXX`, removed with everything in it after the test file. */
 export async function testTempDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+/** {@link testTempDir} for synchronous code. */
+export function testTempDirSync(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   made.push(dir);
   return dir;
 }

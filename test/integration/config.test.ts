@@ -2,16 +2,15 @@
  * Config checks that need a real gateway start (and so the policy bundle globalSetup builds);
  * the pure schema tests are in test/unit/config.test.ts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { describe, expect, inject, it } from 'vitest';
 import { resolveConfig, type SluiceConfig } from '../../gateway/config.ts';
 import { startGateway } from '../../gateway/start.ts';
+import { testTempDirSync } from '../helpers/temp-dirs.ts';
 
 describe('config', () => {
   it('startGateway refuses the dev issuer beyond loopback even for a config not built by resolveConfig', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+    const dir = testTempDirSync('sluice-config-');
     const env = { ANTHROPIC_API_KEY: 'sk-unused' };
     const raw = {
       listen: { port: 0 },

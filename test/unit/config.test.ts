@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { keyPaths, uncheckedNodes } from '../../gateway/config-keys.ts';
 import { ConfigError, configSchema, loadConfig, resolveConfig } from '../../gateway/config.ts';
+import { testTempDirSync } from '../helpers/temp-dirs.ts';
 
 describe('config', () => {
   it('fills embedded defaults and freezes the result', () => {
@@ -45,7 +45,7 @@ describe('config', () => {
   });
 
   it('applies env overrides over the file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+    const dir = testTempDirSync('sluice-config-');
     const file = join(dir, 'sluice.yaml');
     writeFileSync(file, 'listen:\n  port: 9000\nlog:\n  level: warn\n');
     const config = loadConfig(file, { SLUICE_PORT: '9100' });
@@ -55,7 +55,7 @@ describe('config', () => {
 
   it('names the file when it cannot be read or parsed', () => {
     expect(() => loadConfig('/nonexistent/sluice.yaml', {})).toThrow(/cannot read/);
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+    const dir = testTempDirSync('sluice-config-');
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'listen: [unclosed');
     expect(() => loadConfig(file, {})).toThrow(/not valid YAML/);
@@ -201,7 +201,7 @@ describe('config: strictness refuses no legitimate key', () => {
 
 describe('config: where the audit file goes', () => {
   it('under stateDir by default, also when stateDir comes from the config file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+    const dir = testTempDirSync('sluice-config-');
     const file = join(dir, 'sluice.yaml');
     writeFileSync(file, `stateDir: ${join(dir, 'state')}\n`);
     expect(loadConfig(file, {}).audit.file.path).toBe(join(dir, 'state', 'audit', 'audit.jsonl'));

@@ -1,11 +1,9 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createAccessControl } from '../../../gateway/access/create-access.ts';
 import { openTestState } from '../../helpers/test-state.ts';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import { ConfigError, resolveConfig } from '../../../gateway/config.ts';
+import { testTempDir } from '../../helpers/temp-dirs.ts';
 
 const audit = new AuditLog([]);
 
@@ -32,7 +30,7 @@ describe('approvals, sessions and console config', () => {
   });
 
   it('resolves the webhook URL from urlEnv and refuses a webhook without one', async () => {
-    const stateDir = await mkdtemp(join(tmpdir(), 'sluice-cfg-'));
+    const stateDir = await testTempDir('sluice-cfg-');
     const unset = resolveConfig({ stateDir, approvals: { webhook: { urlEnv: 'SLACK_HOOK', format: 'slack' } } }, {});
     const state = await openTestState();
     expect(() => createAccessControl(unset, audit, {}, state)).toThrow(ConfigError);

@@ -1,12 +1,10 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import type { Identity } from '../../../gateway/identity/identity.ts';
 import { GrantService } from '../../../gateway/access/grant-service.ts';
 import type { StateStores } from '../../../gateway/store/open-state.ts';
 import { openTestState } from '../../helpers/test-state.ts';
+import { testTempDir } from '../../helpers/temp-dirs.ts';
 
 let state: StateStores | undefined;
 /** The grant store on a durable PGlite under `dir`; reopening closes the previous one first (a restart). */
@@ -35,7 +33,7 @@ const audit = new AuditLog([{ name: 'null', write: () => {}, flush: async () => 
 describe('GrantService', () => {
   it('activates on approval for N minutes, then expires; survives a store reopen', async () => {
     let clock = Date.parse('2025-06-01T12:00:00Z');
-    const dir = await mkdtemp(join(tmpdir(), 'sluice-grt-'));
+    const dir = await testTempDir('sluice-grt-');
     const grants = new GrantService(
       await storeIn(dir),
       audit,
@@ -66,7 +64,7 @@ describe('GrantService', () => {
 
   it('forgets ended grants last touched before the cut-off; active ones stay, in memory and on disk', async () => {
     let clock = Date.parse('2025-06-01T12:00:00Z');
-    const dir = await mkdtemp(join(tmpdir(), 'sluice-grt-'));
+    const dir = await testTempDir('sluice-grt-');
     const grants = new GrantService(
       await storeIn(dir),
       audit,
@@ -93,7 +91,7 @@ describe('GrantService', () => {
 
   it("answers activeFor from the subject's own grants only, through grants, reopen and prune", async () => {
     const clock = Date.parse('2025-06-01T12:00:00Z');
-    const dir = await mkdtemp(join(tmpdir(), 'sluice-grt-'));
+    const dir = await testTempDir('sluice-grt-');
     const store = await storeIn(dir);
     const grants = new GrantService(
       store,

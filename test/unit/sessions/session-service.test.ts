@@ -1,6 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../../gateway/audit/audit-log.ts';
 import type { Identity } from '../../../gateway/identity/identity.ts';
@@ -8,6 +5,7 @@ import { SessionService } from '../../../gateway/access/session-service.ts';
 import { SluiceError } from '../../../gateway/errors.ts';
 import type { StateStores } from '../../../gateway/store/open-state.ts';
 import { openTestState } from '../../helpers/test-state.ts';
+import { testTempDir } from '../../helpers/temp-dirs.ts';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
 const token = (issuedAtMs: number): Identity => ({
@@ -38,7 +36,7 @@ afterEach(async () => {
 const audit = new AuditLog([{ name: 'null', write: () => {}, flush: async () => {}, close: async () => {} }]);
 beforeEach(async () => {
   clock = T0;
-  dir = await mkdtemp(join(tmpdir(), 'sluice-ses-'));
+  dir = await testTempDir('sluice-ses-');
   sessions = await serviceIn(dir);
 });
 
