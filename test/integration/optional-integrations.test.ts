@@ -34,16 +34,13 @@ describe('optional integrations', () => {
 
   it('a gateway on the defaults serves calls without loading the Kafka, OTLP or PostgreSQL clients', async () => {
     h = await startHarness();
-    const res = await fetch(`${h.url}/v1/messages`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${await h.token(['engineering'], 'alice')}`,
-        'content-type': 'application/json',
-        'anthropic-version': '2023-06-01',
-      },
-      body: JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
+    const client = await h.client(['engineering'], 'alice');
+    const message = await client.messages.create({
+      model: 'claude-sonnet-4-6',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'hi' }],
     });
-    expect(res.status).toBe(200);
+    expect(message.type).toBe('message');
     expect(loadedClients()).toEqual([]);
   });
 
