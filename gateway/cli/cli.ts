@@ -3,14 +3,6 @@
  * returns an exit code; nothing runs on import.
  */
 import { parseArgs } from 'node:util';
-import { auditCommand } from './cli-audit.ts';
-import { bundleCommand } from './cli-bundle.ts';
-import { claudeCommand } from './cli-claude.ts';
-import { loginCommand } from './cli-login.ts';
-import { policyCommand } from './cli-policy.ts';
-import { serveCommand } from './cli-serve.ts';
-import { tokenCommand } from './cli-token.ts';
-import { printCachedToken } from './token-print.ts';
 import { ConfigError } from '../config.ts';
 import { describeStartupFailure, EXIT_CONFIG, formatStartupFailure } from './startup-failure.ts';
 
@@ -51,8 +43,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'serve':
+      case 'serve': {
+        // Each command's modules load when it runs: `token --print` (Claude Code's key helper, run
+        // again and again) should not pay for the gateway's.
+        const { serveCommand } = await import('./cli-serve.ts');
         return await serveCommand(parseArgs({ args: rest, options: { config: { type: 'string' } } }).values);
+      }
       case 'token': {
         const { values } = parseArgs({
           args: rest,
@@ -70,6 +66,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (!values.print) {
           if (values.cache !== undefined || values['min-ttl'] !== undefined)
             throw new Error('--cache and --min-ttl go with --print (the signed-in token)');
+          const { tokenCommand } = await import('./cli-token.ts');
           return await tokenCommand(values);
         }
         // --print: the person's token from `sluice login`; the dev issuer's flags mean nothing here.
@@ -79,9 +76,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         const minTtl = values['min-ttl'] === undefined ? undefined : Number(values['min-ttl']);
         if (minTtl !== undefined && !(Number.isInteger(minTtl) && minTtl >= 0))
           throw new Error(`--min-ttl must be a whole number of seconds, got "${values['min-ttl']}"`);
+        const { printCachedToken } = await import('./token-print.ts');
         return await printCachedToken({ cache: values.cache, minTtlSeconds: minTtl });
       }
-      case 'login':
+      case 'login': {
+        const { loginCommand } = await import('./cli-login.ts');
         return await loginCommand(
           parseArgs({
             args: rest,
@@ -97,6 +96,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             },
           }).values,
         );
+      }
       case 'claude': {
         const { values, positionals } = parseArgs({
           args: rest,
@@ -108,14 +108,15 @@ export async function main(argv: readonly string[]): Promise<number> {
             config: { type: 'string' },
           },
         });
+        const { claudeCommand } = await import('./cli-claude.ts');
         return await claudeCommand(positionals, values);
       }
       case 'audit':
-        return await auditCommand(rest);
+        return await (await import('./cli-audit.ts')).auditCommand(rest);
       case 'bundle':
-        return await bundleCommand(rest);
+        return await (await import('./cli-bundle.ts')).bundleCommand(rest);
       case 'policy':
-        return await policyCommand(rest);
+        return await (await import('./cli-policy.ts')).policyCommand(rest);
       case undefined:
       case 'help':
       case '--help':
