@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
  * How much V8 lets the old generation grow past what the last full GC left live, in percent.
  * V8's default picks the factor per process from how fast its first collections ran (1.1× to
  * 4×): under the same load, one gateway settled at ~50 MB of old space and the next at ~130 MB,
- * with ~80 MB more RSS and 10–15% less throughput. A fixed 1.5× made every run the small one.
+ * with ~80 MB more RSS and often fewer requests per second. A fixed 1.5× made every run the small one.
  */
 export const HEAP_GROWING_PERCENT = 50;
 
