@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { boundedExchange, decisionBody, withContent, type AuditDraft } from './event-content.ts';
 import { AUDIT_SCHEMA_VERSION, type AuditEvent, type AuditEventBody, type ContentMode } from './events.ts';
 import type { AuditSink, SinkHealth } from './sink.ts';
+import { lineBytes } from './line-bytes.ts';
 
 /** Where one instance's chain has got to: its last seq, and the sha256 of that event's line. */
 export interface ChainHead {
@@ -129,7 +130,7 @@ export class AuditLog {
     this.seq = seq;
     for (const { chain, event, line } of lines) {
       // Encoded once: the chain hashes these bytes (the line without its newline) and the file sink writes them.
-      const bytes = Buffer.from(`${line}\n`);
+      const bytes = lineBytes(line);
       chain.prevHash = createHash('sha256')
         .update(bytes.subarray(0, bytes.length - 1))
         .digest('hex');

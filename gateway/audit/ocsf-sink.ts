@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LRUCache } from 'lru-cache';
 import type { AuditEvent } from './events.ts';
+import { lineBytes } from './line-bytes.ts';
 import { decisionFacts, isExchangeRecord, toOcsf, type DecisionFacts, type OcsfContext } from './ocsf-project.ts';
 import type { AuditSink, SinkHealth } from './sink.ts';
 
@@ -57,7 +58,7 @@ export class OcsfAuditSink implements AuditSink {
       this.logger?.error({ event_id: event.event_id, kind: event.kind, err }, 'OCSF projection failed');
       return;
     }
-    this.inner.write(event, line, Buffer.from(`${line}\n`));
+    this.inner.write(event, line, lineBytes(line));
   }
 
   flush(): Promise<void> {

@@ -178,7 +178,10 @@ export class TextMatcher {
     const folded = this.anyKeyword ? keywordText(text, { plain, view: normalized }) : '';
     const view = this.patterns.length > 0 ? normalized?.text : undefined;
     const texts = view === undefined ? [text] : [text, view];
-    const lowered = this.needsLowered ? texts.map((t) => t.toLowerCase()) : [];
+    // Plain text's keyword text is the text lower-cased already: not lowered (a 4 KB copy) twice.
+    const lowerText = (t: string, i: number): string =>
+      i === 0 && plain && this.anyKeyword ? folded : t.toLowerCase();
+    const lowered = this.needsLowered ? texts.map(lowerText) : [];
     const mayMatch = (p: CompiledPattern, i: number): boolean =>
       p.literal === undefined || (p.inLowered ? lowered[i]! : texts[i]!).includes(p.literal);
     return {

@@ -81,6 +81,7 @@ export async function relayJson(
     .code(status)
     .headers(callerResponseHeaders(upstream.headers))
     .header('content-type', 'application/json')
-    .send(changed ? JSON.stringify(masking?.client ?? body) : buffer);
+    // A Buffer, encoded once here: a string is measured and then encoded again by the reply.
+    .send(changed ? Buffer.from(JSON.stringify(masking?.client ?? body)) : buffer);
   return relayed;
 }
