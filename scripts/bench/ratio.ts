@@ -9,7 +9,8 @@
  * from ready to stop) at 32 connections and lists the top self-time functions (and profiles one
  * with the Kafka sink, when a broker runs). `--strict` adds a Sluice with `audit.durability:
  * strict` (file audit). `--sync` sets every Sluice's `audit.file.sync` (default none): strict's
- * cost is one more write before an answer's end, and with `every` one more sync. Writes
+ * cost is one more write before an answer's end, and with `every` one more sync. It also
+ * measures what a call allocates (V8's GC trace, in a bare proxy and a Sluice of their own). Writes
  * bench-results/ratio.{json,md} (and bench-results/profile/).
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { topSelfTime, type SelfTime } from './cpu-profile.ts';
+import { garbagePerCall, GcTrace, type GarbagePerCall } from './gc-trace.ts';
 import { closedLoop, cpuSeconds, peakRss, saturate, type Percentiles, type Target } from './measure.ts';
 import { benchBundle, buildDist, sluiceTarget, startKafka, startTarget, stop, stopAll } from './processes.ts';
 
@@ -34,6 +36,8 @@ const SECONDS = quick ? 4 : 10;
 const WARM_SECONDS = quick ? 2 : 4;
 const CONNECTIONS = 32;
 const C1_REQUESTS = quick ? 500 : 3000;
+/** Calls per prompt and system for the garbage figure: enough collections that one more or less is noise. */
+const GARBAGE_REQUESTS = quick ? 1000 : 6000;
 
 /** A 4 KB prompt; `email` puts one address in the middle of it. */
 function prompt(email: boolean): string {
@@ -146,6 +150,7 @@ async function main(dir: string): Promise<void> {
       });
     });
   }
+  const garbage = await garbageRun(mock.info.url, bundle);
   const top = profile ? await profileRun(mock.info.url, bundle) : undefined;
   if (profile && brokers) await profileRun(mock.info.url, bundle, brokers);
   const result = {
@@ -160,15 +165,60 @@ async function main(dir: string): Promise<void> {
       memoryGb: Math.round(totalmem() / 2 ** 30),
       node: process.version,
     },
-    settings: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, c1Requests: C1_REQUESTS },
+    settings: {
+      rounds: ROUNDS,
+      seconds: SECONDS,
+      connections: CONNECTIONS,
+      c1Requests: C1_REQUESTS,
+      garbageRequests: GARBAGE_REQUESTS,
+    },
     rows,
+    garbage,
     ...(top ? { profileTop: top } : {}),
   };
   await mkdir('bench-results', { recursive: true });
   await writeFile('bench-results/ratio.json', `${JSON.stringify(result, null, 2)}\n`);
-  const md = render(result.rows, top, result);
+  const md = render(result.rows, garbage, top, result);
   await writeFile('bench-results/ratio.md', md);
   process.stdout.write(md);
+}
+
+interface GarbageRow extends GarbagePerCall {
+  readonly prompt: string;
+  readonly system: string;
+}
+
+/**
+ * What a call allocates, in a bare proxy and a Sluice (file audit) of their own started with
+ * `--trace-gc-nvp` (the GC trace is the measurement, so the timed systems run without it): at
+ * one connection, GARBAGE_REQUESTS calls per prompt after a warm-up at 32 connections.
+ */
+async function garbageRun(upstream: string, bundle: string): Promise<GarbageRow[]> {
+  const traced = ['--trace-gc-nvp'];
+  const systems = [
+    { name: 'bare undici proxy', started: await startTarget('bare', [upstream], traced) },
+    { name: 'Sluice, file audit', started: await startTarget('sluice', [upstream, bundle], traced) },
+  ].map(({ name, started }) => ({
+    name,
+    started,
+    target: started.info.token ? sluiceTarget(started) : { url: started.info.url, headers: {} },
+    trace: new GcTrace(started.process.stdout!),
+  }));
+  const rows: GarbageRow[] = [];
+  for (const [label, body] of [
+    ['4 KB, one e-mail', prompt(true)],
+    ['4 KB, no entities', prompt(false)],
+  ] as const) {
+    for (const s of systems) {
+      process.stderr.write(`bench: ${label}: ${s.name}: garbage per call …\n`);
+      await closedLoop(s.target, body, 500, 0, CONNECTIONS);
+      const before = s.trace.totals();
+      await closedLoop(s.target, body, GARBAGE_REQUESTS, 0);
+      rows.push({ prompt: label, system: s.name, ...garbagePerCall(before, s.trace.totals(), GARBAGE_REQUESTS) });
+    }
+  }
+  for (const s of systems) await stop(s.started.process);
+  return rows;
 }
 
 /**
@@ -191,6 +241,7 @@ async function profileRun(upstream: string, bundle: string, brokers?: string): P
 
 function render(
   rows: readonly Row[],
+  garbage: readonly GarbageRow[],
   top: readonly SelfTime[] | undefined,
   meta: { date: string; command: string; machine: object },
 ): string {
@@ -220,6 +271,14 @@ function render(
       ];
       return `| ${cells.join(' | ')} |`;
     }),
+    '',
+    'Garbage per call at one connection (`node --trace-gc-nvp`: bytes allocated between collections):',
+    '',
+    '| prompt | system | KB allocated per call | calls per collection | GC pause per call (µs) |',
+    '|---|---|---|---|---|',
+    ...garbage.map(
+      (g) => `| ${g.prompt} | ${g.system} | ${g.kbPerCall} | ${g.callsPerCollection} | ${g.pauseUsPerCall} |`,
+    ),
     '',
   ];
   if (top) {
